@@ -1,0 +1,85 @@
+"""The canonical model: a set of pseudonymous frames, saved as Parquet, read by KPIs and DQ."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from etl.model.tables import MODEL_TABLES
+from etl.tables import TableSpec
+
+_DTYPES = {"int": "Int64", "str": "str", "date": "datetime64[s]", "datetime": "datetime64[s]",
+           "bool": "boolean", "decimal": "Float64", "float": "Float64"}
+
+
+def empty_frame(spec: TableSpec) -> pd.DataFrame:
+    return pd.DataFrame({c.name: pd.Series(dtype=_DTYPES[c.type]) for c in spec.columns})
+
+
+def conform(frame: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
+    """Columns in contract order with the contract's dtypes (hand-built test frames too)."""
+    missing = [c for c in spec.column_names if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{spec.name}: missing columns {missing}")
+    out = pd.DataFrame(index=range(len(frame)))
+    for c in spec.columns:
+        values = frame[c.name].reset_index(drop=True)
+        if c.type in ("date", "datetime"):
+            out[c.name] = pd.to_datetime(values).astype("datetime64[s]")
+        else:
+            out[c.name] = values.astype(_DTYPES[c.type])
+    return out
+
+
+@dataclass
+class Model:
+    """All model tables plus the extraction date they describe."""
+
+    extraction_date: dt.date
+    extraction_time: dt.datetime
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+    def __getattr__(self, name: str) -> pd.DataFrame:
+        if name in MODEL_TABLES:
+            frame = self.__dict__.get("tables", {}).get(name)
+            return frame if frame is not None else empty_frame(MODEL_TABLES[name])
+        raise AttributeError(name)
+
+    @classmethod
+    def from_frames(cls, extraction_date: dt.date, extraction_time: dt.datetime | None = None,
+                    **frames: pd.DataFrame) -> Model:
+        """Build a model from (possibly hand-built) frames; absent tables are empty."""
+        unknown = set(frames) - set(MODEL_TABLES)
+        if unknown:
+            raise ValueError(f"unknown model tables: {sorted(unknown)}")
+        extraction_time = extraction_time or dt.datetime.combine(extraction_date, dt.time(2, 0))
+        return cls(extraction_date, extraction_time,
+                   {name: conform(f, MODEL_TABLES[name]) for name, f in frames.items()})
+
+    def save(self, model_dir: Path) -> dict[str, int]:
+        model_dir.mkdir(parents=True, exist_ok=True)
+        counts = {}
+        for name, spec in MODEL_TABLES.items():
+            frame = getattr(self, name)
+            tmp = model_dir / f".{name}.parquet.tmp"
+            frame.to_parquet(tmp, index=False)
+            tmp.replace(model_dir / f"{name}.parquet")
+            counts[name] = len(frame)
+        meta = {"extraction_date": self.extraction_date.isoformat(),
+                "extraction_time": self.extraction_time.isoformat(), "rows": counts}
+        tmp = model_dir / ".model.json.tmp"
+        tmp.write_text(json.dumps(meta, indent=2))
+        tmp.replace(model_dir / "model.json")
+        return counts
+
+    @classmethod
+    def load(cls, model_dir: Path) -> Model:
+        meta = json.loads((model_dir / "model.json").read_text())
+        tables = {name: conform(pd.read_parquet(model_dir / f"{name}.parquet"), spec)
+                  for name, spec in MODEL_TABLES.items()}
+        return cls(dt.date.fromisoformat(meta["extraction_date"]),
+                   dt.datetime.fromisoformat(meta["extraction_time"]), tables)

@@ -1,0 +1,23 @@
+"""`beskaeftigelse`: monthly employment and education status (file drop, UTF-8 with BOM)."""
+
+from etl.sources.base import Source
+from etl.tables import TableSpec, col
+
+SOURCE = Source(
+    name="beskaeftigelse",
+    title="Beskæftigelses- og uddannelsesstatus",
+    kind="file",
+    owner="team-data",
+    schedule="30 2 * * *",
+    stale_after_hours=24 * 40,  # a monthly file: stale when a month's file is overdue
+    description="One row per person and month for persons known to the fagsystemer.",
+    tables=(
+        TableSpec("beskaeftigelse", (
+            col("cpr", "str", description="DDMMYY-SSSS", personal=True),
+            col("maaned", "date", description="YYYY-MM, the first of the month"),
+            col("status", "str", allowed=("Beskæftiget", "Uddannelse", "Erhvervspraktik", "Ledig", "Uden for arbejdsstyrken")),
+            col("afsluttet_uddannelse", "bool"),
+        ), primary_key=("cpr", "maaned"), file_pattern="beskaeftigelse_{date:%Y%m}.csv",
+            delimiter=",", encoding="utf-8-sig", date_formats={"maaned": "%Y-%m"}),
+    ),
+)

@@ -1,0 +1,30 @@
+"""`cpr`: the daily population-register extract (file drop, latin-1, `;`)."""
+
+from etl.sources.base import Source
+from etl.tables import TableSpec, col
+
+BYDELE = (
+    "Indre By", "Østerbro", "Nørrebro", "Vesterbro/Kongens Enghave", "Valby", "Vanløse",
+    "Brønshøj-Husum", "Bispebjerg", "Amager Øst", "Amager Vest",
+)
+
+SOURCE = Source(
+    name="cpr",
+    title="CPR-udtræk",
+    kind="file",
+    owner="team-data",
+    schedule="15 2 * * *",
+    description="Every person any fagsystem knows: birth date, gender, municipality, bydel, status.",
+    tables=(
+        TableSpec("cpr", (
+            col("PNR", "str", description="10 digits without dash", personal=True),
+            col("FOED_DATO", "date"),
+            col("KOEN", "str", allowed=("M", "K")),
+            col("KOMKOD", "str", description="4 digits, 0101 = Copenhagen"),
+            col("BYDEL", "str", True, allowed=BYDELE),
+            col("STATUS", "str", allowed=("01", "80", "90")),
+            col("STATUS_DATO", "date"),
+        ), primary_key=("PNR",), file_pattern="cpr_{date:%Y%m%d}.csv", delimiter=";",
+            encoding="cp1252", date_formats={"FOED_DATO": "%Y%m%d", "STATUS_DATO": "%Y%m%d"}),
+    ),
+)

@@ -1,0 +1,47 @@
+"""`tilbud`: facilities, stays and use of force (SQL Server in production)."""
+
+from etl.sources.base import Source
+from etl.tables import TableSpec, col
+
+TS = col("opdateret", "datetime", description="change timestamp (local time)")
+FACILITY_TYPES = (
+    "Herberg §110", "Forsorgshjem §110", "Natcafé", "Krisecenter §109",
+    "Midlertidigt botilbud §107", "Længerevarende botilbud §108", "Almen bolig ABL §105",
+)
+
+SOURCE = Source(
+    name="tilbud",
+    title="Tilbuds- og belægningssystem",
+    kind="database",
+    owner="team-tilbud",
+    schedule="30 1 * * *",
+    description="Provider side: facilities with capacity, stays (incl. anonymous), use of force.",
+    tables=(
+        TableSpec("tilbud", (
+            col("tilbud_id", "int"),
+            col("tilbudstype", "str", allowed=FACILITY_TYPES),
+            col("enhed_kode", "str"),
+            col("pladser", "int", min_value=0),
+            col("aktiv_fra", "date"),
+            col("aktiv_til", "date", True),
+            TS,
+        ), primary_key=("tilbud_id",), watermark="opdateret"),
+        TableSpec("ophold", (
+            col("ophold_id", "int"),
+            col("tilbud_id", "int"),
+            col("cpr", "str", True, "missing for anonymous stays", personal=True),
+            col("indskrevet", "datetime"),
+            col("udskrevet", "datetime", True),
+            col("udskrevet_til", "str", True, allowed=("Egen bolig", "§107", "§108", "Andet herberg", "Hospital", "Fængsel", "Ukendt")),
+            TS,
+        ), primary_key=("ophold_id",), watermark="opdateret"),
+        TableSpec("magtanvendelse", (
+            col("magt_id", "int"),
+            col("tilbud_id", "int"),
+            col("cpr", "str", True, personal=True),
+            col("tidspunkt", "datetime"),
+            col("type", "str", allowed=("Fastholdelse", "Tilbageholdelse i boligen", "Personlig alarm", "Flytning uden samtykke", "Andet")),
+            TS,
+        ), primary_key=("magt_id",), watermark="opdateret"),
+    ),
+)

@@ -1,0 +1,87 @@
+"""Landing-zone layout and atomic writes.
+
+Every file is written under a temporary name in its final folder and renamed into place,
+so a reader (or a crash) never sees half a file. A partition counts only when its
+manifest exists and its checksum matches: the manifest is written last, as the commit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+
+def partition_dir(root: Path, source: str, table: str, extract_date: dt.date) -> Path:
+    return root / source / table / f"extract_date={extract_date.isoformat()}"
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def atomic_write_json(path: Path, payload: dict[str, Any]) -> None:
+    atomic_write_bytes(path, json.dumps(payload, indent=2, sort_keys=True, default=str).encode())
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text())
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class AtomicParquetWriter:
+    """Streams record batches into `path` through a temporary file; `commit()` renames.
+
+    Used as a context manager: an exception (or a killed process) leaves only the
+    temporary file behind, never a partial `path`.
+    """
+
+    def __init__(self, path: Path, schema: pa.Schema):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        self.rows = 0
+        self._writer = pq.ParquetWriter(self.tmp, schema, compression="zstd")
+
+    def write(self, table: pa.Table) -> None:
+        if table.num_rows:
+            self._writer.write_table(table)
+            self.rows += table.num_rows
+
+    def commit(self) -> None:
+        self._writer.close()
+        os.replace(self.tmp, self.path)
+
+    def __enter__(self) -> AtomicParquetWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self._writer.close()
+            self.tmp.unlink(missing_ok=True)
+
+
+def write_parquet_atomic(path: Path, table: pa.Table) -> None:
+    with AtomicParquetWriter(path, table.schema) as writer:
+        writer.write(table)

@@ -1,0 +1,44 @@
+"""pandera schemas, generated from the one description of each table (`etl.tables`).
+
+Nobody writes a schema by hand: `schema_for(spec)` turns a `TableSpec` (source contract,
+model table or published table) into a `DataFrameSchema` with the contract's dtypes,
+nullability, allowed values, ranges and primary-key uniqueness. The owner and the
+schema version travel in `metadata`.
+"""
+
+from __future__ import annotations
+
+import pandera.pandas as pa
+
+from etl.tables import TableSpec
+
+PANDAS_DTYPES = {"int": "Int64", "str": "str", "date": "datetime64[s]", "datetime": "datetime64[s]",
+                 "bool": "boolean", "decimal": "Float64", "float": "Float64"}
+
+
+def schema_for(spec: TableSpec, owner: str = "", strict: bool = True) -> pa.DataFrameSchema:
+    columns = {}
+    for c in spec.columns:
+        checks = []
+        if c.allowed is not None:
+            checks.append(pa.Check.isin(list(c.allowed), name=f"allowed_values:{c.name}"))
+        if c.min_value is not None:
+            checks.append(pa.Check.ge(c.min_value, name=f"min:{c.name}"))
+        if c.max_value is not None:
+            checks.append(pa.Check.le(c.max_value, name=f"max:{c.name}"))
+        columns[c.name] = pa.Column(PANDAS_DTYPES[c.type], checks=checks, nullable=c.nullable,
+                                    description=c.description or None)
+    return pa.DataFrameSchema(
+        columns,
+        strict=strict,
+        unique=list(spec.primary_key) or None,
+        report_duplicates="all",
+        name=spec.name,
+        metadata={"owner": owner, "schema_version": spec.schema_hash()},
+    )
+
+
+def source_schema(source_name: str, table_name: str) -> pa.DataFrameSchema:
+    from etl.sources import get_source  # noqa: PLC0415 - keep schemas importable on its own
+    source = get_source(source_name)
+    return schema_for(source.table(table_name), owner=source.owner)
