@@ -1,0 +1,58 @@
+"""
+### data_quality: the rules of the data-quality page, failing loudly
+
+Scheduled on the model Asset. **run_rules** runs every enabled rule of
+`config/dq_rules.yaml` (DQ01…) on the model and publishes `mart.dq_rule`,
+`mart.dq_result` (run × rule × source × breakdown, kept as history for the trend),
+`mart.dq_failure` (the failing source record ids, never a CPR) and
+`mart.source_freshness`. **alert_owners** sends one e-mail per owner grouping that
+owner's breached rules, through the Airflow SMTP connection `smtp_default`. Then
+**gate** fails — a red run in the Airflow UI — when an error-severity rule breached;
+its log lists rule, source and count. Warnings are visible but never fail.
+
+**When it is red**: the results are already published. Open the data-quality page or
+`mart.dq_failure` for the run, send the ids to the source's owner, and fix the
+registrations at the source. Thresholds and owners live in `config/dq_rules.yaml`.
+Runbook: `docs/operations.md`.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import Param, dag, get_current_context, task
+
+from etl import pipeline
+from etl.orchestration import DQ_ASSET, MODEL_ASSET, START_DATE, default_args, run_id, smtp_settings
+
+
+@dag(
+    dag_id="data_quality",
+    description="Run the data-quality rules, publish results and history, e-mail owners, fail on error breaches",
+    doc_md=__doc__,
+    schedule=[MODEL_ASSET],
+    start_date=START_DATE,
+    catchup=False,
+    max_active_runs=1,
+    default_args=default_args("team-data"),
+    tags=["sofli", "data-quality"],
+    params={"fail_on_breach": Param(True, type="boolean",
+                                    description="Fail the gate when an error-severity rule breaches")},
+)
+def data_quality():
+    @task(outlets=[DQ_ASSET])
+    def run_rules() -> dict:
+        return pipeline.run_data_quality(run_id(get_current_context()))
+
+    @task
+    def alert_owners(summary: dict) -> dict:
+        context = get_current_context()
+        return pipeline.send_dq_alerts(summary, smtp_settings(), run_url=context["ti"].log_url)
+
+    @task(retries=0)
+    def gate(summary: dict, alerts: dict) -> dict:
+        return pipeline.dq_gate(summary, bool(get_current_context()["params"]["fail_on_breach"]))
+
+    summary = run_rules()
+    gate(summary, alert_owners(summary))
+
+
+data_quality()

@@ -1,0 +1,66 @@
+"""
+### extract_&lt;source&gt;: nightly extract of one fagsystem
+
+Built by one factory from the source registry (`etl/sources/`): one DAG per fagsystem.
+For every contract table: **land** (extract SQL in `sql/extract/<source>/`, or the drop
+file, streamed to Parquet with a manifest under `landing/`), then **validate** (the
+table's pandera schema; unreadable rows to `quarantine/` with rule and reason). When
+every table validated, **publish** makes this extract the source's current good one and
+updates the source's Asset, which schedules `build_model`.
+
+**When it fails**: the log names source, table, column and rule. A structural failure
+(missing column, unreadable column, zero rows, row count collapse) keeps yesterday's good
+extract in use and shows the source as stale in `mart.source_freshness`. Fix the source
+or the contract, then clear the failed task. Runbook: `docs/operations.md`.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import Param, dag, get_current_context, task
+from airflow.timetables.trigger import CronTriggerTimetable
+
+from etl import pipeline
+from etl.orchestration import START_DATE, TIMEZONE, default_args, run_date, run_id, source_asset
+from etl.sources import SOURCES
+from etl.sources.base import Source
+
+
+def build_extract_dag(source: Source):
+    @dag(
+        dag_id=f"extract_{source.name}",
+        description=f"Nightly extract of {source.title} ({source.name}) to landing, validated to staged",
+        doc_md=__doc__.replace("&lt;source&gt;", source.name) + f"\n**{source.title}**: {source.description}\n\n"
+        f"Tables: {', '.join(f'`{t.name}`' for t in source.tables)}. Owner: `{source.owner}`. "
+        f"Location: Airflow connection `{source.conn_id}` or env `{source.env_var}`.",
+        schedule=CronTriggerTimetable(source.schedule, timezone=TIMEZONE),
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1,
+        default_args=default_args(source.owner),
+        tags=["sofli", "extract", source.kind],
+        params={"extract_date": Param(None, type=["null", "string"], format="date",
+                                      description="Re-extract as of this date (YYYY-MM-DD); default: the logical date")},
+    )
+    def extract_dag():
+        @task
+        def land(table_name: str) -> dict:
+            return pipeline.land(source.name, table_name, run_date(get_current_context()))
+
+        @task
+        def validate(landed: dict) -> dict:
+            return pipeline.validate(source.name, landed["table"], run_date(get_current_context()))
+
+        @task(outlets=[source_asset(source.name)])
+        def publish(results: list[dict]) -> dict:
+            context = get_current_context()
+            return pipeline.publish_extract(source.name, run_date(context), run_id(context), results)
+
+        validated = [validate.override(task_id=f"validate_{t.name}")(land.override(task_id=f"land_{t.name}")(t.name))
+                     for t in source.tables]
+        publish(validated)
+
+    return extract_dag()
+
+
+for _source in SOURCES.values():
+    globals()[f"extract_{_source.name}"] = build_extract_dag(_source)

@@ -1,0 +1,51 @@
+"""
+### publish_kpis: the KPI catalogue, quarter and year-to-date
+
+Scheduled on the model Asset. Write-audit-publish, each a visible task:
+**compute** every implemented KPI of the catalogue for the running quarter (provisional)
+and the closed quarters before it, each as quarter and ÅTD, with the same periods last
+year, at every organisation level and breakdown, into a staged file; **audit** refuses
+an empty or duplicated set or a KPI without its SOF total; **publish** swaps the nightly
+version of `mart.kpi_value` (exact) and `public.kpi_value` (small cells suppressed) and
+the catalogue `mart.kpi_catalog` in one transaction each. BI reads `mart.kpi_tile`.
+
+**When it fails**: nothing half-written reaches the BI layer; the previous night's
+figures stay. Read the audit message. Runbook: `docs/operations.md`.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import dag, get_current_context, task
+
+from etl import pipeline
+from etl.orchestration import KPI_ASSET, MODEL_ASSET, START_DATE, default_args, run_id
+
+
+@dag(
+    dag_id="publish_kpis",
+    description="Compute the KPI catalogue per quarter and ÅTD and publish it to mart and public",
+    doc_md=__doc__,
+    schedule=[MODEL_ASSET],
+    start_date=START_DATE,
+    catchup=False,
+    max_active_runs=1,
+    default_args=default_args("team-data"),
+    tags=["sofli", "kpi"],
+)
+def publish_kpis():
+    @task
+    def compute() -> dict:
+        return pipeline.compute_kpis(run_id(get_current_context()))
+
+    @task(retries=0)
+    def audit(staged: dict) -> dict:
+        return pipeline.audit_kpis(staged)
+
+    @task(outlets=[KPI_ASSET])
+    def publish(audited: dict) -> dict:
+        return pipeline.publish_kpis(audited)
+
+    publish(audit(compute()))
+
+
+publish_kpis()

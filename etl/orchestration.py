@@ -1,0 +1,79 @@
+"""The few things every DAG shares: assets, default arguments, dates from the run context.
+
+Kept here (not in `dags/`) so DAG files stay pure wiring and so the governance tests
+can check one definition. Importing this module imports Airflow; `etl` otherwise does not.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+import pendulum
+from airflow.providers.smtp.notifications.smtp import SmtpNotifier
+from airflow.sdk import Asset
+
+from etl.config import SMTP_CONN_ID
+
+TIMEZONE = "Europe/Copenhagen"
+START_DATE = pendulum.datetime(2025, 1, 1, tz=TIMEZONE)
+#: Who hears about a failed task (not a breached rule: rules mail their own owners).
+OPERATIONS_EMAIL = os.environ.get("SOFLI_OPERATIONS_EMAIL", "sofli-drift@sofli.example")
+#: Tags the governance test allows.
+ALLOWED_TAGS = {"sofli", "extract", "model", "kpi", "data-quality", "database", "file"}
+
+
+def source_asset(source_name: str) -> Asset:
+    """Updated when a source's extract has validated and become its current good one."""
+    return Asset(f"sofli://staged/{source_name}", group="sofli-sources")
+
+
+MODEL_ASSET = Asset("sofli://model/citizen", group="sofli")
+KPI_ASSET = Asset("sofli://mart/kpi_value", group="sofli")
+DQ_ASSET = Asset("sofli://mart/dq_result", group="sofli")
+
+
+def failure_notifier() -> SmtpNotifier:
+    """The alert route of every task: an e-mail to operations through Airflow's SMTP connection."""
+    return SmtpNotifier(
+        to=OPERATIONS_EMAIL,
+        smtp_conn_id=SMTP_CONN_ID,
+        subject="[sofli] Task fejlede: {{ ti.dag_id }}.{{ ti.task_id }}",
+        html_content=("<p>Task <b>{{ ti.dag_id }}.{{ ti.task_id }}</b> fejlede i kørsel "
+                      "{{ run_id }} (forsøg {{ ti.try_number }}).</p><p>Se loggen i Airflow.</p>"),
+    )
+
+
+def default_args(owner: str, retries: int = 2) -> dict:
+    """Retries with exponential backoff for transient source errors, and the alert route."""
+    return {
+        "owner": owner,
+        "retries": retries,
+        "retry_delay": dt.timedelta(minutes=2),
+        "retry_exponential_backoff": True,
+        "max_retry_delay": dt.timedelta(minutes=30),
+        "on_failure_callback": [failure_notifier()],
+    }
+
+
+def run_date(context: dict) -> dt.date:
+    """The extraction date of a run: the `extract_date` param, else the logical date in
+    Copenhagen (never the data interval: cron timetables make it a point in time)."""
+    override = (context.get("params") or {}).get("extract_date")
+    if override:
+        return dt.date.fromisoformat(str(override))
+    logical = context.get("logical_date") or pendulum.now(TIMEZONE)
+    return pendulum.instance(logical).in_timezone(TIMEZONE).date()
+
+
+def run_id(context: dict) -> str:
+    return str(context.get("run_id") or context["dag_run"].run_id)
+
+
+def smtp_settings(conn_id: str = SMTP_CONN_ID) -> dict:
+    """Host, port and credentials of Airflow's SMTP connection, for `etl.quality.alerts`."""
+    from airflow.sdk import BaseHook  # noqa: PLC0415 - resolved at run time only
+
+    conn = BaseHook.get_connection(conn_id)
+    return {"host": conn.host, "port": conn.port or 25, "login": conn.login or None,
+            "password": conn.password or None, "starttls": bool(conn.extra_dejson.get("starttls", False))}

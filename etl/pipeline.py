@@ -1,0 +1,216 @@
+"""The stages as plain functions, one per Airflow task.
+
+Each takes names, dates and ids, does one step, and returns a small dict of paths and
+counts (what XCom carries: never data, never a CPR). The DAG files call these and
+nothing else, and the tests call them without a scheduler.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from etl.config import Settings
+from etl.extract import extract_table
+from etl.marts import DQ_FAILURE, DQ_RESULT, DQ_RULE, KPI_CATALOG, KPI_VALUE, SOURCE_FRESHNESS
+from etl.sources import SOURCES, get_source
+from etl.storage import atomic_write_json, read_json
+from etl.validate import publish_source, validate_table
+from etl.warehouse import ensure_schema, make_engine, publish, read_table
+
+log = logging.getLogger(__name__)
+
+
+class DataQualityBreach(RuntimeError):
+    """An error-severity data-quality rule breached its threshold."""
+
+
+def _settings(settings: Settings | None) -> Settings:
+    return settings or Settings.from_env()
+
+
+# --- extract and validate ------------------------------------------------------------
+
+def land(source_name: str, table_name: str, extract_date: dt.date, settings: Settings | None = None) -> dict:
+    settings = _settings(settings)
+    source = get_source(source_name)
+    landed = extract_table(source, source.table(table_name), settings.source_location(source),
+                           settings.landing_dir, extract_date)
+    log.info("landed %s.%s: %d rows in %.2fs -> %s", source_name, table_name, landed.rows, landed.seconds, landed.path)
+    return landed.as_dict()
+
+
+def validate(source_name: str, table_name: str, extract_date: dt.date, settings: Settings | None = None) -> dict:
+    settings = _settings(settings)
+    source = get_source(source_name)
+    result = validate_table(source, source.table(table_name), settings.landing_dir, settings.staged_dir,
+                            settings.quarantine_dir, extract_date)
+    log.info("validated %s.%s: %d in, %d staged, %d quarantined %s in %.2fs", source_name, table_name,
+             result.rows_in, result.rows_staged, result.rows_quarantined, result.quarantine_by_rule or "", result.seconds)
+    return result.as_dict()
+
+
+def publish_extract(source_name: str, extract_date: dt.date, run_id: str, results: list[dict],
+                    settings: Settings | None = None) -> dict:
+    settings = _settings(settings)
+    pointer = publish_source(get_source(source_name), settings.staged_dir, extract_date, run_id, results)
+    staged = sum(t["rows_staged"] for t in pointer["tables"].values())
+    quarantined = sum(t["rows_quarantined"] for t in pointer["tables"].values())
+    log.info("%s: extract of %s is now current (%d rows staged, %d quarantined)", source_name, extract_date,
+             staged, quarantined)
+    return {"source": source_name, "extract_date": extract_date.isoformat(), "rows_staged": staged,
+            "rows_quarantined": quarantined}
+
+
+# --- model ---------------------------------------------------------------------------
+
+def build_model(extract_date: dt.date, settings: Settings | None = None) -> dict:
+    from etl.model.stage import run_model_stage  # noqa: PLC0415 - heavy import only when used
+    return run_model_stage(_settings(settings), extract_date)
+
+
+# --- KPIs (write-audit-publish) ------------------------------------------------------
+
+def compute_kpis(run_id: str, settings: Settings | None = None, history_quarters: int = 8) -> dict:
+    """Compute every implemented KPI for the nightly periods into a staged Parquet file."""
+    from etl.kpi import compute_kpis as compute  # noqa: PLC0415
+    from etl.model import Model  # noqa: PLC0415
+    from etl.periods import reporting_periods  # noqa: PLC0415
+
+    settings = _settings(settings)
+    started = time.monotonic()
+    model = Model.load(settings.model_dir)
+    periods = reporting_periods(model.extraction_date, history_quarters)
+    values = compute(model, periods)
+    provisional = {(p.kind, p.start, p.end): p.provisional for p in periods}
+    values["provisional"] = [provisional.get((k, s.date(), e.date()), False) for k, s, e in
+                             zip(values["period_type"], pd.to_datetime(values["period_start"]), pd.to_datetime(values["period_end"]))]
+    values["version"] = 0
+    values["run_id"] = run_id
+    values["computed_at"] = pd.Timestamp(dt.datetime.now().replace(microsecond=0))
+    path = settings.data_dir / "kpi" / "kpi_value.parquet"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    values.to_parquet(path.with_suffix(".tmp"), index=False)
+    path.with_suffix(".tmp").replace(path)
+    log.info("computed %d KPI rows for %d periods in %.1fs", len(values), len(periods), time.monotonic() - started)
+    return {"path": str(path), "rows": len(values), "periods": len(periods),
+            "extraction_date": model.extraction_date.isoformat()}
+
+
+def audit_kpis(staged: dict) -> dict:
+    """Refuse to publish a KPI set that is empty, duplicated or missing an implemented KPI."""
+    from etl.kpi import CATALOG  # noqa: PLC0415
+    values = pd.read_parquet(staged["path"])
+    key = ["kpi_id", "measure", "period_type", "period_start", "period_end", "org_level", "org_key",
+           "dimension", "dimension_value"]
+    duplicated = values.duplicated(key).sum()
+    implemented = {k for k, d in CATALOG.items() if d.compute is not None}
+    missing = sorted(implemented - set(values.loc[values["org_level"] == "sof", "kpi_id"]))
+    problems = []
+    if values.empty:
+        problems.append("no KPI rows")
+    if duplicated:
+        problems.append(f"{duplicated} duplicated KPI rows")
+    if missing:
+        problems.append(f"no SOF total for implemented KPI(s) {missing}")
+    if problems:
+        raise RuntimeError("KPI audit failed, nothing published: " + "; ".join(problems))
+    return {**staged, "audited": True}
+
+
+def publish_kpis(audited: dict, settings: Settings | None = None) -> dict:
+    """Swap the nightly version (0) of `mart.kpi_value` and `public.kpi_value`, and the catalogue."""
+    from etl.kpi import catalog_frame  # noqa: PLC0415
+    from etl.suppression import suppress_for_public  # noqa: PLC0415
+
+    settings = _settings(settings)
+    if not audited.get("audited"):
+        raise RuntimeError("refusing to publish KPIs that were not audited")
+    values = pd.read_parquet(audited["path"])
+    engine = make_engine(settings.warehouse_url())
+    ensure_schema(engine)
+    catalog = catalog_frame()
+    public_values = suppress_for_public(values)
+    published = publish(engine, "mart", KPI_VALUE, values, {"version": 0})
+    publish(engine, "public", KPI_VALUE, public_values, {"version": 0})
+    publish(engine, "mart", KPI_CATALOG, catalog)
+    publish(engine, "public", KPI_CATALOG, catalog)
+    suppressed = int(public_values["value"].isna().sum() - values["value"].isna().sum())
+    engine.dispose()
+    log.info("published %d KPI rows (public: %d, %d cells suppressed)", published, len(public_values), suppressed)
+    return {"mart_rows": published, "public_rows": len(public_values), "public_suppressed": suppressed}
+
+
+# --- data quality --------------------------------------------------------------------
+
+def source_freshness(settings: Settings, checked_at: dt.datetime) -> pd.DataFrame:
+    """DQ10's facts per source: when the current extract became current, and its age."""
+    rows = []
+    for source in SOURCES.values():
+        pointer_path = settings.staged_dir / source.name / "CURRENT.json"
+        pointer = read_json(pointer_path) if pointer_path.exists() else None
+        last = dt.datetime.fromisoformat(pointer["completed_at"]) if pointer else None
+        age = (checked_at - last).total_seconds() / 3600 if last else None
+        rows.append({
+            "source": source.name, "last_success_at": last,
+            "extract_date": dt.date.fromisoformat(pointer["extract_date"]) if pointer else None,
+            "rows": sum(t["rows_staged"] for t in pointer["tables"].values()) if pointer else None,
+            "age_hours": round(age, 2) if age is not None else None,
+            "stale": age is None or age > source.stale_after_hours, "checked_at": checked_at})
+    return pd.DataFrame(rows)
+
+
+def run_data_quality(run_id: str, settings: Settings | None = None, rules_path: str | Path | None = None) -> dict:
+    """Run every enabled rule on the model, publish results and history, return the breaches."""
+    from etl.model import Model  # noqa: PLC0415
+    from etl.quality.config import load_rules_config  # noqa: PLC0415
+    from etl.quality.runner import format_breach_log, run_rules  # noqa: PLC0415
+
+    settings = _settings(settings)
+    model = Model.load(settings.model_dir)
+    engine = make_engine(settings.warehouse_url())
+    ensure_schema(engine)
+    previous = read_table(engine, "mart.dq_result", "WHERE run_id = (SELECT run_id FROM mart.dq_result "
+                          "WHERE run_id <> :run ORDER BY computed_at DESC LIMIT 1)", {"run": run_id})
+    computed_at = dt.datetime.now().replace(microsecond=0)
+    outcome = run_rules(model, load_rules_config(rules_path), run_id, computed_at, previous if len(previous) else None)
+    publish(engine, "mart", DQ_RULE, outcome.dq_rule)
+    publish(engine, "mart", DQ_RESULT, outcome.dq_result, {"run_id": run_id})
+    publish(engine, "mart", DQ_FAILURE, outcome.dq_failure, {"run_id": run_id})
+    publish(engine, "mart", SOURCE_FRESHNESS, source_freshness(settings, computed_at))
+    engine.dispose()
+    log.info("data quality for run %s:\n%s", run_id, format_breach_log(outcome))
+    breaches = [json.loads(json.dumps(b.__dict__, default=str)) for b in outcome.breaches]
+    atomic_write_json(settings.data_dir / "dq" / "last_breaches.json", {"run_id": run_id, "breaches": breaches})
+    return {"run_id": run_id, "rules": len(outcome.dq_rule), "results": len(outcome.dq_result),
+            "failures": len(outcome.dq_failure), "breaches": breaches,
+            "error_breaches": len(outcome.error_breaches)}
+
+
+def send_dq_alerts(summary: dict, smtp: dict, run_url: str, sender: str = "sofli@sofli.example") -> dict:
+    """One e-mail per owner with that owner's breached rules (never one per rule)."""
+    from etl.quality.alerts import build_owner_emails_from_breaches, send_emails  # noqa: PLC0415
+    messages = build_owner_emails_from_breaches(summary["breaches"], summary["run_id"], run_url, sender)
+    if messages:
+        send_emails(messages, **smtp)
+    recipients = sorted({m["To"] for m in messages})
+    log.info("sent %d data-quality e-mail(s) to %s", len(messages), ", ".join(recipients) or "nobody")
+    return {"emails": len(messages), "recipients": recipients}
+
+
+def dq_gate(summary: dict, fail_on_breach: bool = True) -> dict:
+    """Fail (red in the Airflow UI) when an error rule breached; warnings never fail."""
+    errors = [b for b in summary["breaches"] if b["severity"] == "error"]
+    lines = [f"{b['rule_id']} {b['source']}: {b['failing']} of {b['population']} failing "
+             f"(threshold {b['threshold_kind']} {b['threshold']}, {b['severity']})" for b in summary["breaches"]]
+    for line in lines:
+        log.warning("DATA QUALITY BREACH %s", line)
+    if errors and fail_on_breach:
+        raise DataQualityBreach(f"{len(errors)} error rule breach(es): " + "; ".join(
+            line for line, b in zip(lines, summary["breaches"]) if b["severity"] == "error"))
+    return {"breaches": len(lines), "errors": len(errors)}

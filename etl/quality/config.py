@@ -1,0 +1,165 @@
+"""The data-quality configuration: what a data-quality owner edits without touching code.
+
+`config/dq_rules.yaml` gives every registered rule its title, description, severity,
+threshold, owners, optional source scope and an on/off switch. Loading validates the
+whole file and reports every problem at once, each naming its rule, so an owner's typo
+fails the run with a message they can act on instead of silently disabling a check.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from etl.quality.rules import RULES
+
+ENV_VAR = "SOFLI_DQ_RULES"
+DEFAULT_PATH = Path(__file__).resolve().parents[2] / "config" / "dq_rules.yaml"
+
+SEVERITIES = ("error", "warning")
+THRESHOLD_KINDS = ("rate", "count")
+_REQUIRED = ("title", "description", "severity", "threshold", "owners")
+_OPTIONAL = ("sources", "enabled")
+_EMAIL = re.compile(r"^[^@\s,]+@[^@\s,]+\.[^@\s,]+$")
+
+
+class DqConfigError(ValueError):
+    """The rule configuration is unreadable or invalid; the message lists every problem."""
+
+
+@dataclass(frozen=True)
+class RuleConfig:
+    """One rule's settings. A rule breaches when its failing rate (or count) exceeds `threshold`."""
+
+    rule_id: str
+    title: str
+    description: str
+    severity: str
+    threshold_kind: str
+    threshold: float
+    owners: tuple[str, ...]
+    sources: tuple[str, ...] | None = None  # None: every source the rule covers
+    enabled: bool = True
+
+    @property
+    def sources_in_scope(self) -> tuple[str, ...]:
+        return self.sources if self.sources is not None else RULES[self.rule_id].sources
+
+
+def rules_config_path(path: str | Path | None = None) -> Path:
+    """The file to read: the argument, else `$SOFLI_DQ_RULES`, else the repo's default."""
+    if path is not None:
+        return Path(path)
+    return Path(os.environ[ENV_VAR]) if os.environ.get(ENV_VAR) else DEFAULT_PATH
+
+
+def load_rules_config(path: str | Path | None = None) -> dict[str, RuleConfig]:
+    """Read and validate the rule configuration file."""
+    config_path = rules_config_path(path)
+    try:
+        data = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise DqConfigError(f"{config_path}: cannot read the data-quality configuration: {exc}") from exc
+    except yaml.YAMLError as exc:
+        raise DqConfigError(f"{config_path}: not valid YAML: {exc}") from exc
+    return parse_rules_config(data, origin=str(config_path))
+
+
+def parse_rules_config(data: Any, origin: str = "dq_rules") -> dict[str, RuleConfig]:
+    """Validate parsed YAML (`{"rules": {rule_id: {...}}}`) against the rule registry."""
+    if not isinstance(data, Mapping) or set(data) != {"rules"} or not isinstance(data["rules"], Mapping):
+        raise DqConfigError(f"{origin}: expected exactly one top-level key 'rules' mapping rule ids to settings")
+    problems: list[str] = []
+    configs: dict[str, RuleConfig] = {}
+    for rule_id, settings in data["rules"].items():
+        rule_problems: list[str] = []
+        config = _parse_rule(str(rule_id), settings, rule_problems)
+        problems += [f"rule {rule_id}: {p}" for p in rule_problems]
+        if config is not None and not rule_problems:
+            configs[config.rule_id] = config
+    problems += [f"rule {rule_id}: implemented but not configured (add it; `enabled: false` switches it off)"
+                 for rule_id in RULES if rule_id not in data["rules"]]
+    if problems:
+        listing = "\n".join(f"  - {p}" for p in problems)
+        raise DqConfigError(f"{origin}: invalid data-quality configuration:\n{listing}")
+    return dict(sorted(configs.items()))
+
+
+def _parse_rule(rule_id: str, settings: Any, problems: list[str]) -> RuleConfig | None:
+    """One rule's settings; appends what is wrong to `problems` rather than stopping at the first."""
+    if rule_id not in RULES:
+        problems.append(f"no such rule; known rules: {', '.join(RULES)}")
+        return None
+    if not isinstance(settings, Mapping):
+        problems.append("settings must be a mapping")
+        return None
+    unknown = sorted(set(settings) - set(_REQUIRED) - set(_OPTIONAL))
+    if unknown:
+        problems.append(f"unknown key(s) {unknown}; allowed: {', '.join(_REQUIRED + _OPTIONAL)}")
+    missing = [key for key in _REQUIRED if settings.get(key) in (None, "", [])]
+    if missing:
+        problems.append(f"missing {', '.join(missing)}")
+        return None
+
+    for key in ("title", "description"):
+        if not isinstance(settings[key], str):
+            problems.append(f"{key} must be text")
+    severity = settings["severity"]
+    if severity not in SEVERITIES:
+        problems.append(f"severity must be 'error' or 'warning', got {severity!r}")
+    threshold_kind, threshold = _parse_threshold(settings["threshold"], problems)
+    owners = _parse_owners(settings["owners"], problems)
+    sources = _parse_sources(rule_id, settings.get("sources"), problems)
+    enabled = settings.get("enabled", True)
+    if not isinstance(enabled, bool):
+        problems.append(f"enabled must be true or false, got {enabled!r}")
+    return RuleConfig(rule_id, settings["title"], settings["description"], severity,
+                      threshold_kind, threshold, owners, sources, enabled)
+
+
+def _parse_threshold(threshold: Any, problems: list[str]) -> tuple[str, float]:
+    if not isinstance(threshold, Mapping) or set(threshold) != {"kind", "value"}:
+        problems.append("threshold must be {kind: rate|count, value: <number>}")
+        return "", 0.0
+    kind, value = threshold["kind"], threshold["value"]
+    if kind not in THRESHOLD_KINDS:
+        problems.append(f"threshold kind must be 'rate' or 'count', got {kind!r}")
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        problems.append(f"threshold value must be a number >= 0, got {value!r}")
+        return str(kind), 0.0
+    if kind == "rate" and value > 1:
+        problems.append(f"a rate threshold is a share between 0 and 1, got {value!r}")
+    if kind == "count" and value != int(value):
+        problems.append(f"a count threshold must be a whole number, got {value!r}")
+    return str(kind), float(value)
+
+
+def _parse_owners(owners: Any, problems: list[str]) -> tuple[str, ...]:
+    if not isinstance(owners, list):
+        problems.append("owners must be a list of e-mail addresses")
+        return ()
+    bad = [o for o in owners if not isinstance(o, str) or not _EMAIL.match(o)]
+    if bad:
+        problems.append(f"owners must be e-mail addresses, got {bad}")
+    if len(set(map(str, owners))) != len(owners):
+        problems.append("an owner is listed twice")
+    return tuple(str(o) for o in owners)
+
+
+def _parse_sources(rule_id: str, sources: Any, problems: list[str]) -> tuple[str, ...] | None:
+    if sources is None:
+        return None
+    covered = RULES[rule_id].sources
+    if not isinstance(sources, list) or not sources:
+        problems.append(f"sources must be a non-empty list of: {', '.join(covered)}")
+        return None
+    outside = [s for s in sources if s not in covered]
+    if outside:
+        problems.append(f"sources {outside} are not covered by this rule; it covers: {', '.join(covered)}")
+    return tuple(s for s in covered if s in sources)

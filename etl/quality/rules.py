@@ -1,0 +1,326 @@
+"""The data-quality rule catalogue: one function per rule, registered by its catalogue id.
+
+A rule reads the canonical model and returns, per source table, the rows it checked
+(the population), which of them fail, breakdown labels and a short reason per row. The
+runner turns findings into `mart.dq_result` and `mart.dq_failure`; thresholds, severity
+and owners live in `config/dq_rules.yaml`, so nothing here decides what a breach is.
+
+Soft-deleted and quarantined rows are not in the model, so they are in no population.
+Record ids are the source's own ids as the model holds them, never a CPR or citizen key.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from etl.model import Model
+
+UNKNOWN = "Ukendt"
+
+#: Anything shaped like a CPR number: DDMMYY-SSSS with or without the dash, a run of
+#: 9-10 digits (a CPR that lost its leading zero), or a replacement number DDMMYY-9AB9.
+CPR_SHAPED = re.compile(r"\d{6}-?\d{4}|\d{9,10}|\d{6}-\d[A-Z]{2}\d", re.IGNORECASE)
+
+#: The source's own table behind each model frame, for the owner who fixes the record.
+DECISION_TABLES = {"boern": "Afgoerelse", "voksen": "afgoerelse"}
+SERVICE_TABLES = {"boern": "Foranstaltning", "voksen": "ydelse"}
+CASE_TABLES = {"boern": "Sag", "voksen": "sag"}
+
+#: Facility types where a stay is self-referred and a forgotten check-out goes unnoticed.
+SHELTER_TYPES = ("Herberg §110", "Forsorgshjem §110", "Natcafé")
+MAX_OPEN_SHELTER_DAYS = 730
+
+#: Stands in for the end of an open stay: it occupies every night from check-in on.
+_OPEN_END = pd.Timestamp("9999-12-31")
+
+
+@dataclass(frozen=True)
+class RuleFinding:
+    """One source table's population for a rule, aligned row by row.
+
+    `failing` is a boolean mask over `record_ids`; each breakdown series labels the same
+    rows (e.g. `decision_month`); `detail` says why a row fails (NULL on passing rows).
+    """
+
+    source: str
+    source_table: str
+    record_ids: pd.Series
+    failing: pd.Series
+    detail: pd.Series
+    breakdowns: dict[str, pd.Series] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A registered rule: its id, the sources it can report on, and its check."""
+
+    rule_id: str
+    sources: tuple[str, ...]
+    check: Callable[[Model], list[RuleFinding]]
+
+
+RULES: dict[str, Rule] = {}
+
+
+def rule(rule_id: str, sources: tuple[str, ...]) -> Callable:
+    """Register a check under its catalogue id; the one registry the runner and config read."""
+
+    def register(check: Callable[[Model], list[RuleFinding]]) -> Callable[[Model], list[RuleFinding]]:
+        if rule_id in RULES:
+            raise ValueError(f"data-quality rule {rule_id} registered twice")
+        RULES[rule_id] = Rule(rule_id, sources, check)
+        return check
+
+    return register
+
+
+def _finding(source: str, source_table: str, rows: pd.DataFrame, id_column: str, failing: pd.Series,
+             detail: str | Callable[[pd.DataFrame], pd.Series], **breakdowns: pd.Series | str) -> RuleFinding:
+    """Build a finding; scalar values apply to every row.
+
+    A callable `detail` gets the failing rows only, so a large, mostly clean table never
+    pays for formatting messages nobody reads.
+    """
+
+    def aligned(values: pd.Series | str) -> pd.Series:
+        if isinstance(values, str):
+            return pd.Series(values, index=rows.index, dtype="str")
+        return values.astype("str")
+
+    failing = failing.fillna(False).astype(bool)
+    if callable(detail):
+        explained = detail(rows[failing]).astype("str").reindex(rows.index)
+    else:
+        explained = aligned(detail).where(failing)
+    return RuleFinding(
+        source=source,
+        source_table=source_table,
+        record_ids=rows[id_column].astype("str"),
+        failing=failing,
+        detail=explained,
+        breakdowns={name: aligned(values) for name, values in breakdowns.items()},
+    )
+
+
+def _by_source(frame: pd.DataFrame, tables: dict[str, str]) -> Iterator[tuple[str, str, pd.DataFrame]]:
+    """Split a frame holding several systems (column `source`) into its source tables."""
+    for source, source_table in tables.items():
+        yield source, source_table, frame[frame["source"] == source]
+
+
+def _month(dates: pd.Series) -> pd.Series:
+    return dates.dt.strftime("%Y-%m").fillna(UNKNOWN)
+
+
+def _day(dates: pd.Series) -> pd.Series:
+    return dates.dt.strftime("%Y-%m-%d")
+
+
+def _service_area(rows: pd.DataFrame, dim_paragraph: pd.DataFrame) -> pd.Series:
+    """The case type of each row: the paragraph's service area, via its text, else its code."""
+    by_text = dim_paragraph.drop_duplicates("paragraph_text").set_index("paragraph_text")["service_area"]
+    by_code = dim_paragraph.drop_duplicates("service_code").set_index("service_code")["service_area"]
+    return rows["paragraph_text"].map(by_text).fillna(rows["service_code"].map(by_code)).fillna(UNKNOWN)
+
+
+def _quoted_code(codes: pd.Series) -> pd.Series:
+    """A code as it can be shown to the owner; a CPR-shaped value is never repeated."""
+    quoted = "'" + codes.astype("str") + "'"
+    return quoted.where(~codes.astype("str").str.contains(CPR_SHAPED.pattern, flags=re.IGNORECASE),
+                        "(CPR-lignende værdi udeladt)")
+
+
+@rule("DQ01", sources=("boern", "voksen"))
+def decisions_without_deadline(model: Model) -> list[RuleFinding]:
+    """A decision without its own deadline (FristDato) cannot be followed up by the caseworker."""
+    decisions = model.fact_decision
+    return [
+        _finding(source, table, rows, "decision_id", rows["deadline_date"].isna(),
+                 "frist (FristDato/frist_dato) mangler",
+                 decision_month=_month(rows["decision_date"]),
+                 case_type=_service_area(rows, model.dim_paragraph))
+        for source, table, rows in _by_source(decisions, DECISION_TABLES)
+    ]
+
+
+@rule("DQ02", sources=("boern", "voksen"))
+def decisions_in_future(model: Model) -> list[RuleFinding]:
+    """A decision dated after the extraction is a typing error that skews every flow KPI."""
+    extraction_date = pd.Timestamp(model.extraction_date)
+    return [
+        _finding(source, table, rows, "decision_id", rows["decision_date"] > extraction_date,
+                 lambda bad: "afgørelsesdato " + _day(bad["decision_date"])
+                 + f" er efter udtræksdatoen {extraction_date:%Y-%m-%d}",
+                 decision_month=_month(rows["decision_date"]))
+        for source, table, rows in _by_source(model.fact_decision, DECISION_TABLES)
+    ]
+
+
+@rule("DQ03", sources=("klage",))
+def complaints_without_case(model: Model) -> list[RuleFinding]:
+    """A complaint that matches no case in its named system cannot be tied to the decision appealed."""
+    complaints = model.fact_complaint
+
+    def problem(bad: pd.DataFrame) -> pd.Series:
+        # the reference itself is never quoted: it is free text and may hold anything
+        return (pd.Series("sagsreferencen matcher ingen sag i det angivne fagsystem", index=bad.index)
+                .mask(bad["case_reference"].isna(), "sagsreference mangler")
+                .mask(bad["source_system"].isna(), "kilde_system mangler"))
+
+    return [_finding("klage", "klage", complaints, "complaint_id",
+                     complaints["case_key"].isna() | complaints["source_system"].isna(), problem,
+                     complaint_type=complaints["complaint_type"].fillna(UNKNOWN))]
+
+
+@rule("DQ04", sources=("boern", "voksen"))
+def services_without_start(model: Model) -> list[RuleFinding]:
+    """A granted service or measure without a start date is never active in any stock KPI."""
+    return [
+        _finding(source, table, rows, "service_id", rows["start_date"].isna(),
+                 "startdato mangler", case_type=_service_area(rows, model.dim_paragraph))
+        for source, table, rows in _by_source(model.fact_service, SERVICE_TABLES)
+    ]
+
+
+@rule("DQ06", sources=("boern", "voksen", "tilbud", "hr"))
+def end_before_start(model: Model) -> list[RuleFinding]:
+    """End before start: the row still counts as an event but is left out of every duration."""
+    findings = [
+        _finding(source, table, rows, "service_id", rows["end_date"] < rows["start_date"],
+                 lambda bad: "slutdato " + _day(bad["end_date"]) + " før startdato " + _day(bad["start_date"]))
+        for source, table, rows in _by_source(model.fact_service, SERVICE_TABLES)
+    ]
+    stays = model.fact_stay
+    findings.append(_finding("tilbud", "ophold", stays, "stay_id", stays["check_out"] < stays["check_in"],
+                             lambda bad: "udskrevet " + _day(bad["check_out"]) + " før indskrevet "
+                             + _day(bad["check_in"])))
+    absences = model.fact_absence
+    findings.append(_finding("hr", "fravaer", absences, "absence_id", absences["to_date"] < absences["from_date"],
+                             lambda bad: "til-dato " + _day(bad["to_date"]) + " før fra-dato "
+                             + _day(bad["from_date"])))
+    return findings
+
+
+@rule("DQ07", sources=("tilbud",))
+def overlapping_stays(model: Model) -> list[RuleFinding]:
+    """One person cannot sleep at two facilities of the same type on the same night.
+
+    A stay occupies the nights from its check-in date to its check-out date (exclusive),
+    open stays to the end of time. Sorted by person, type and check-in, a stay overlaps an
+    earlier one when it starts before the latest end seen so far in its group, and a later
+    one when the next stay starts before it ends; both ways flag every stay involved, in
+    one pass. Anonymous stays cannot be attributed to a person and are not checked; stays
+    whose dates are contradictory or equal occupy no night (DQ06 reports the former).
+    """
+    stays = model.fact_stay[model.fact_stay["citizen_key"].notna()]
+    nights = pd.DataFrame({
+        "person": stays["citizen_key"],
+        "facility_type": stays["facility_type"],
+        "start": stays["check_in"].dt.normalize(),
+        "end": stays["check_out"].dt.normalize().fillna(_OPEN_END),
+    })
+    nights = nights[nights["start"] < nights["end"]].sort_values(["person", "facility_type", "start", "end"])
+    group = nights.groupby(["person", "facility_type"], sort=False).ngroup()
+    latest_earlier_end = nights["end"].groupby(group).cummax().groupby(group).shift()
+    next_start = nights["start"].groupby(group).shift(-1)
+    overlaps = (nights["start"] < latest_earlier_end) | (next_start < nights["end"])
+    failing = overlaps.reindex(stays.index, fill_value=False)
+    return [_finding("tilbud", "ophold", stays, "stay_id", failing,
+                     lambda bad: "overlapper et andet ophold for samme borger på et " + bad["facility_type"],
+                     facility_type=stays["facility_type"])]
+
+
+@rule("DQ08", sources=("boern", "voksen", "tilbud", "klage", "hr"))
+def unknown_codes(model: Model) -> list[RuleFinding]:
+    """An unknown unit or paragraph puts the row under `Ukendt` in every KPI breakdown.
+
+    A code is known when it appears in the reference at any validity (a unit that has
+    since closed is still a real unit). The population is every row carrying a code, once
+    per kind of code: a decision is checked for its unit and for its paragraph.
+    """
+    known_units = set(model.dim_org["unit_code"].dropna())
+    known_paragraphs = set(model.dim_paragraph["paragraph_text"].dropna())
+    unit_tables = [
+        *((s, t, rows, "case_id") for s, t, rows in _by_source(model.fact_case, CASE_TABLES)),
+        *((s, t, rows, "decision_id") for s, t, rows in _by_source(model.fact_decision, DECISION_TABLES)),
+        *((s, t, rows, "service_id") for s, t, rows in _by_source(model.fact_service, SERVICE_TABLES)),
+        ("tilbud", "tilbud", model.dim_facility, "facility_id"),
+        ("klage", "klage", model.fact_complaint, "complaint_id"),
+        ("hr", "medarbejder", model.dim_employee, "employee_key"),
+        ("hr", "rekruttering", model.fact_recruitment, "recruitment_id"),
+        ("hr", "arbejdsmiljoe_haendelse", model.fact_incident, "incident_id"),
+    ]
+    paragraph_tables = [
+        *((s, t, rows, "decision_id") for s, t, rows in _by_source(model.fact_decision, DECISION_TABLES)),
+        *((s, t, rows, "service_id") for s, t, rows in _by_source(model.fact_service, SERVICE_TABLES)),
+        ("boern", "Undersoegelse", model.fact_investigation, "investigation_id"),
+    ]
+    checks = [("unit", "unit_code", known_units, "enhedskode", t) for t in unit_tables]
+    checks += [("paragraph", "paragraph_text", known_paragraphs, "paragraf", t) for t in paragraph_tables]
+    findings = []
+    for code_kind, column, known, label, (source, table, rows, id_column) in checks:
+        coded = rows[rows[column].notna()]
+        findings.append(_finding(
+            source, table, coded, id_column, ~coded[column].isin(known),
+            lambda bad, column=column, label=label: f"{label} " + _quoted_code(bad[column])
+            + " findes ikke i referencedata",
+            code_kind=code_kind))
+    return findings
+
+
+@rule("DQ11", sources=("boern",))
+def notifications_assessed_before_received(model: Model) -> list[RuleFinding]:
+    """Assessed before received: the notification counts, but not in the 24-hour share."""
+    notifications = model.fact_notification
+    stamp = "%Y-%m-%d %H:%M"
+    return [_finding("boern", "Underretning", notifications, "notification_id",
+                     notifications["assessed_at"] < notifications["received_at"],
+                     lambda bad: "vurderet " + bad["assessed_at"].dt.strftime(stamp)
+                     + " før modtaget " + bad["received_at"].dt.strftime(stamp))]
+
+
+@rule("DQ12", sources=("tilbud",))
+def long_open_shelter_stays(model: Model) -> list[RuleFinding]:
+    """A §110 or natcafé stay open for over two years is almost always a forgotten check-out."""
+    stays = model.fact_stay[model.fact_stay["facility_type"].isin(SHELTER_TYPES)]
+    days_open = (pd.Timestamp(model.extraction_date) - stays["check_in"].dt.normalize()).dt.days
+    failing = stays["check_out"].isna() & (days_open > MAX_OPEN_SHELTER_DAYS)
+    return [_finding("tilbud", "ophold", stays, "stay_id", failing,
+                     lambda bad: "åbent siden " + _day(bad["check_in"])
+                     + " (" + days_open[bad.index].astype("str") + " dage)",
+                     facility_type=stays["facility_type"])]
+
+
+def _link_findings(model: Model, rule_id: str) -> list[RuleFinding]:
+    """Findings the link step made (only it sees CPR), one per source table, ids only."""
+    found = model.link_finding[model.link_finding["rule_id"] == rule_id]
+    return [
+        _finding(source, table, rows, "record_id", rows["failing"],
+                 lambda bad: bad["detail"].map(_LINK_DETAIL).fillna(bad["detail"]),
+                 id_kind=rows["detail"].fillna("cpr"))
+        for (source, table), rows in found.groupby(["source", "source_table"], sort=True)
+    ]
+
+
+_LINK_DETAIL = {"missing": "CPR mangler", "invalid": "CPR er ikke et gyldigt personnummer efter normalisering",
+                "duplicate": "samme CPR er registreret under flere person-id'er i systemet"}
+
+
+@rule("DQ05", sources=("boern", "voksen", "tilbud", "hr", "cpr"))
+def invalid_or_missing_cpr(model: Model) -> list[RuleFinding]:
+    """A person without a usable CPR cannot be linked across systems: counted once per source id.
+
+    Replacement numbers are valid identities (breakdown `id_kind` = replacement, not failing);
+    anonymous stays at §109 facilities and natcaféer are legitimate and not in the population.
+    """
+    return _link_findings(model, "DQ05")
+
+
+@rule("DQ09", sources=("boern", "voksen", "hr"))
+def duplicate_persons(model: Model) -> list[RuleFinding]:
+    """One CPR under two or more source person ids in the same system: every such row fails."""
+    return _link_findings(model, "DQ09")

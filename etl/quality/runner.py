@@ -1,0 +1,178 @@
+"""Run the configured data-quality rules and shape their results for the marts.
+
+The runner owns the arithmetic the catalogue asks of every rule (population, failing,
+rate, threshold, status, trend against the previous run, breakdowns, failing ids) so a
+rule only has to say which rows it checked and which failed. It decides nothing about
+the run's fate: the caller logs `format_breach_log`, mails the owners and fails the
+task when `error_breaches` is not empty.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pandas as pd
+
+from etl.marts import DQ_FAILURE, DQ_RESULT, DQ_RULE
+from etl.model import Model, conform
+from etl.quality.config import RuleConfig
+from etl.quality.rules import RULES, RuleFinding
+from etl.tables import TableSpec
+
+_ROW_COLUMNS = ["source", "source_table", "record_id", "failing", "detail"]
+
+
+@dataclass(frozen=True)
+class Breach:
+    """A rule × source total over its threshold: what the log and the owners' e-mail show."""
+
+    rule_id: str
+    title: str
+    description: str
+    source: str
+    failing: int
+    population: int
+    rate: float | None
+    threshold_kind: str
+    threshold: float
+    severity: str
+    owners: tuple[str, ...]
+    previous_failing: int | None
+
+
+@dataclass(frozen=True)
+class DqOutcome:
+    """One run's data-quality tables (in the BI contract's columns) and its breaches."""
+
+    dq_rule: pd.DataFrame
+    dq_result: pd.DataFrame
+    dq_failure: pd.DataFrame
+    breaches: list[Breach]
+
+    @property
+    def error_breaches(self) -> list[Breach]:
+        """Breaches that must turn the run red (warnings are reported, not fatal)."""
+        return [b for b in self.breaches if b.severity == "error"]
+
+
+def run_rules(model: Model, rules_config: Mapping[str, RuleConfig], run_id: str,
+              computed_at: dt.datetime, previous: pd.DataFrame | None = None) -> DqOutcome:
+    """Run every enabled rule over `model`.
+
+    `previous` is the previous run's `mart.dq_result` (its total rows give the trend;
+    breakdown rows are ignored); without it `previous_failing` is NULL. A naive
+    `computed_at` is stored as given, an aware one in UTC.
+    """
+    computed_at = pd.Timestamp(computed_at)
+    if computed_at.tzinfo is not None:
+        computed_at = computed_at.tz_convert(None)
+    previous_failing = _previous_failing(previous)
+    rule_rows, results, failures, breaches = [], [], [], []
+    for config in sorted(rules_config.values(), key=lambda c: c.rule_id):
+        if not config.enabled:
+            continue
+        rows = _population(RULES[config.rule_id].check(model), config.sources_in_scope)
+        totals = _totals(rows, config, previous_failing)
+        rule_rows.append(_rule_row(config))
+        results.append(pd.concat([totals, _breakdowns(rows)], ignore_index=True).assign(
+            rule_id=config.rule_id, threshold_kind=config.threshold_kind,
+            threshold=config.threshold, severity=config.severity))
+        failures.append(rows.loc[rows["failing"], _ROW_COLUMNS].assign(rule_id=config.rule_id))
+        breaches += [_breach(config, total) for total in totals[totals["status"] == "breach"].itertuples()]
+
+    result = pd.concat([_empty(DQ_RESULT), *results], ignore_index=True).assign(
+        run_id=run_id, run_date=pd.Timestamp(model.extraction_date), computed_at=computed_at)
+    result = result.sort_values(["rule_id", "source", "dimension", "dimension_value"],
+                                na_position="first", kind="stable")
+    failure = pd.concat([_empty(DQ_FAILURE), *failures], ignore_index=True).assign(run_id=run_id)
+    return DqOutcome(
+        dq_rule=conform(pd.DataFrame(rule_rows, columns=DQ_RULE.column_names), DQ_RULE),
+        dq_result=conform(result[DQ_RESULT.column_names], DQ_RESULT),
+        dq_failure=conform(failure[DQ_FAILURE.column_names], DQ_FAILURE),
+        breaches=breaches,
+    )
+
+
+def format_breach_log(outcome: DqOutcome) -> str:
+    """Lines for the task log: what breached, where, by how much, and how bad."""
+    if not outcome.breaches:
+        return "Data quality: no rule breached its threshold."
+    lines = [f"Data quality: {len(outcome.breaches)} breach(es), "
+             f"{len(outcome.error_breaches)} of severity error:"]
+    for b in outcome.breaches:
+        rate = "n/a" if b.rate is None else f"{b.rate:.2%}"
+        if b.threshold_kind == "rate":
+            versus = f"rate {rate} > threshold {b.threshold:.2%}"
+        else:
+            versus = f"count {b.failing} > threshold {b.threshold:g} (rate {rate})"
+        lines.append(f"  {b.severity.upper()} {b.rule_id} {b.title} [{b.source}]: "
+                     f"{b.failing}/{b.population} failing, {versus}")
+    return "\n".join(lines)
+
+
+def _empty(spec: TableSpec) -> pd.DataFrame:
+    return pd.DataFrame(columns=spec.column_names)
+
+
+def _previous_failing(previous: pd.DataFrame | None) -> dict[tuple[str, str], int]:
+    if previous is None:
+        return {}
+    totals = previous[previous["dimension"].isna()]
+    return {(r, s): int(f) for r, s, f in zip(totals["rule_id"], totals["source"], totals["failing"])}
+
+
+def _population(findings: list[RuleFinding], sources: tuple[str, ...]) -> pd.DataFrame:
+    """All checked rows of the sources in scope, one frame: ids, failing flag, detail, breakdowns."""
+    frames = [
+        pd.DataFrame({"source": f.source, "source_table": f.source_table, "record_id": f.record_ids,
+                      "failing": f.failing, "detail": f.detail, **f.breakdowns})
+        for f in findings if f.source in sources
+    ]
+    if not frames:
+        return pd.DataFrame({c: pd.Series(dtype=bool if c == "failing" else "str") for c in _ROW_COLUMNS})
+    return pd.concat(frames, ignore_index=True)
+
+
+def _totals(rows: pd.DataFrame, config: RuleConfig,
+            previous_failing: dict[tuple[str, str], int]) -> pd.DataFrame:
+    """One total per source in scope, present (as 0 / 0) even when the source has no rows."""
+    sources = list(config.sources_in_scope)
+    totals = (rows.groupby("source")["failing"].agg(population="size", failing="sum")
+              .reindex(sources, fill_value=0).rename_axis("source").reset_index())
+    totals["rate"] = (totals["failing"] / totals["population"]).where(totals["population"] > 0)
+    measured = totals["rate"] if config.threshold_kind == "rate" else totals["failing"]
+    totals["status"] = (measured.fillna(0) > config.threshold).map({True: "breach", False: "pass"})
+    totals["previous_failing"] = pd.array([previous_failing.get((config.rule_id, s)) for s in sources],
+                                          dtype="Int64")
+    return totals.assign(dimension=None, dimension_value=None)
+
+
+def _breakdowns(rows: pd.DataFrame) -> pd.DataFrame:
+    """Population and failing per source × breakdown label; status and trend are for totals only."""
+    dimensions = [c for c in rows.columns if c not in _ROW_COLUMNS]
+    long = rows.melt(id_vars=["source", "failing"], value_vars=dimensions,
+                     var_name="dimension", value_name="dimension_value").dropna(subset=["dimension_value"])
+    grouped = (long.groupby(["source", "dimension", "dimension_value"])["failing"]
+               .agg(population="size", failing="sum").reset_index())
+    grouped["rate"] = grouped["failing"] / grouped["population"]
+    return grouped
+
+
+def _rule_row(config: RuleConfig) -> dict:
+    return {"rule_id": config.rule_id, "title": config.title, "description": config.description,
+            "severity": config.severity, "threshold_kind": config.threshold_kind,
+            "threshold": config.threshold, "owners": ",".join(config.owners),
+            "sources": ",".join(config.sources_in_scope)}
+
+
+def _breach(config: RuleConfig, total) -> Breach:
+    return Breach(
+        rule_id=config.rule_id, title=config.title, description=config.description, source=total.source,
+        failing=int(total.failing), population=int(total.population),
+        rate=None if pd.isna(total.rate) else float(total.rate),
+        threshold_kind=config.threshold_kind, threshold=config.threshold, severity=config.severity,
+        owners=config.owners,
+        previous_failing=None if pd.isna(total.previous_failing) else int(total.previous_failing),
+    )

@@ -1,0 +1,143 @@
+"""The warehouse the BI layer reads: schemas `mart` (internal) and `public` (suppressed).
+
+On SQLite the two schemas are database files attached beside the main one (`mart.db`,
+`public.db`), so the same schema-qualified names work on SQLite and PostgreSQL. Tables
+are created from the BI-contract descriptions (`etl.marts`); views come from
+`sql/warehouse/views.<dialect>.sql`.
+
+Publishing is write-audit-publish: rows go to a staging table, are counted, and replace
+the published slice in one transaction, so a reader sees the old or the new version.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from pathlib import Path
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from etl.config import REPO_ROOT
+from etl.marts import MART_TABLES
+from etl.tables import TableSpec
+
+log = logging.getLogger(__name__)
+SCHEMAS = ("mart", "public")
+SQL_DIR = REPO_ROOT / "sql" / "warehouse"
+_SA_TYPES = {"int": sa.BigInteger, "str": sa.Text, "date": sa.Date, "datetime": sa.DateTime,
+             "bool": sa.Boolean, "decimal": sa.Float, "float": sa.Float}
+#: Which published tables also exist, suppressed, in `public`.
+PUBLIC_TABLES = ("kpi_value", "kpi_catalog")
+
+
+def make_engine(url: str) -> sa.Engine:
+    """An engine on which `mart.` and `public.` resolve (SQLite: attached files)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return sa.create_engine(url, pool_pre_ping=True)
+    main = Path(parsed.database).resolve()
+    main.parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(url)
+
+    @sa.event.listens_for(engine, "connect")
+    def _attach(dbapi_conn, _record):  # noqa: ANN001 - DBAPI callback
+        cursor = dbapi_conn.cursor()
+        for schema in SCHEMAS:
+            cursor.execute(f"ATTACH DATABASE ? AS {schema}", (str(main.with_name(f"{schema}.db")),))
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+    return engine
+
+
+def sa_table(spec: TableSpec, schema: str, metadata: sa.MetaData, name: str | None = None) -> sa.Table:
+    return sa.Table(name or spec.name, metadata,
+                    *(sa.Column(c.name, _SA_TYPES[c.type], nullable=c.nullable, comment=c.description or None)
+                      for c in spec.columns),
+                    schema=schema, comment=spec.description or None)
+
+
+def contract_metadata() -> sa.MetaData:
+    metadata = sa.MetaData()
+    for spec in MART_TABLES.values():
+        sa_table(spec, "mart", metadata)
+    for name in PUBLIC_TABLES:
+        sa_table(MART_TABLES[name], "public", metadata)
+    return metadata
+
+
+def ensure_schema(engine: sa.Engine) -> None:
+    """Create schemas, tables and views if missing (idempotent)."""
+    with engine.begin() as conn:
+        if engine.dialect.name != "sqlite":
+            for schema in SCHEMAS:
+                conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+    contract_metadata().create_all(engine)
+    views = (SQL_DIR / f"views.{engine.dialect.name}.sql").read_text(encoding="utf-8")
+    with engine.begin() as conn:
+        for statement in _statements(views):
+            conn.exec_driver_sql(statement)
+
+
+def _statements(sql: str) -> list[str]:
+    body = "\n".join(line for line in sql.splitlines() if not line.strip().startswith("--"))
+    return [s.strip() for s in body.split(";") if s.strip()]
+
+
+def _records(frame: pd.DataFrame, spec: TableSpec) -> list[dict]:
+    """Plain Python values in contract order: dates as date, NA as None."""
+    out = pd.DataFrame(index=frame.index)
+    for c in spec.columns:
+        values = frame[c.name]
+        if c.type == "date":
+            values = pd.to_datetime(values).dt.date
+        elif c.type == "datetime":
+            values = pd.to_datetime(values).dt.to_pydatetime()
+        out[c.name] = pd.Series(values, index=frame.index, dtype="object")
+    out = out.astype(object).where(out.notna(), None)
+    return out.to_dict("records")
+
+
+def publish(engine: sa.Engine, schema: str, spec: TableSpec, frame: pd.DataFrame,
+            replace_where: dict[str, object] | None = None) -> int:
+    """Replace a slice of a published table atomically (write-audit-publish).
+
+    `replace_where` selects the rows the new frame replaces (e.g. `{"run_id": ...}`);
+    None replaces the whole table. Returns the number of rows published.
+    """
+    missing = [c for c in spec.column_names if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{schema}.{spec.name}: frame lacks contract column(s) {missing}")
+    metadata = sa.MetaData()
+    target = sa_table(spec, schema, metadata)
+    stage = sa_table(spec, schema, metadata, name=f"_stage_{spec.name}")
+    records = _records(frame, spec)
+    with engine.begin() as conn:  # one transaction: stage, audit, swap
+        stage.drop(conn, checkfirst=True)
+        stage.create(conn)
+        if records:
+            conn.execute(stage.insert(), records)
+        staged = conn.execute(sa.select(sa.func.count()).select_from(stage)).scalar_one()
+        if staged != len(frame):  # audit: everything we meant to publish is there
+            raise RuntimeError(f"{schema}.{spec.name}: staged {staged} rows, expected {len(frame)}")
+        delete = target.delete()
+        for column, value in (replace_where or {}).items():
+            delete = delete.where(target.c[column] == value)
+        conn.execute(delete)
+        conn.execute(target.insert().from_select(spec.column_names, sa.select(*stage.c)))
+        stage.drop(conn)
+    log.info("published %d rows to %s.%s", len(frame), schema, spec.name)
+    return len(frame)
+
+
+def read_table(engine: sa.Engine, qualified_name: str, where: str = "", params: dict | None = None) -> pd.DataFrame:
+    schema, name = qualified_name.split(".")
+    if schema not in SCHEMAS or name not in MART_TABLES and name != "kpi_tile":
+        raise ValueError(f"not a published table: {qualified_name}")
+    with engine.connect() as conn:
+        return pd.read_sql(sa.text(f'SELECT * FROM {schema}.{name} {where}'), conn, params=params or {})
+
+
+def today() -> dt.date:
+    return dt.date.today()

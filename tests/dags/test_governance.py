@@ -1,0 +1,56 @@
+"""Governance as tests: every DAG parses, has an owner, docs, tags, retries and an alert route."""
+
+import pytest
+
+from etl.orchestration import ALLOWED_TAGS
+from etl.sources import SOURCES
+
+
+@pytest.fixture(scope="module")
+def dagbag(tmp_path_factory):
+    import os
+
+    os.environ.setdefault("AIRFLOW_HOME", str(tmp_path_factory.mktemp("airflow")))
+    from airflow.dag_processing.dagbag import DagBag
+
+    from etl.config import REPO_ROOT
+    return DagBag(dag_folder=str(REPO_ROOT / "dags"))
+
+
+def test_no_import_errors_and_exactly_the_expected_dags(dagbag):
+    assert dagbag.import_errors == {}
+    expected = {f"extract_{name}" for name in SOURCES} | {"build_model", "publish_kpis", "data_quality"}
+    assert set(dagbag.dags) == expected
+
+
+def test_every_dag_is_governed(dagbag):
+    for dag_id, dag in dagbag.dags.items():
+        assert dag.doc_md and len(dag.doc_md) > 200, dag_id
+        assert dag.description, dag_id
+        assert set(dag.tags) <= ALLOWED_TAGS and "sofli" in dag.tags, dag_id
+        assert dag.max_active_runs == 1, dag_id
+        assert dag.catchup is False, dag_id
+        for task in dag.tasks:
+            assert task.owner and task.owner != "airflow", (dag_id, task.task_id)
+            assert task.on_failure_callback, (dag_id, task.task_id)  # the alert route
+            if task.task_id not in ("gate", "audit"):  # a breach or a failed audit is not transient
+                assert task.retries >= 1, (dag_id, task.task_id)
+
+
+def test_extract_dags_have_one_land_and_validate_per_contract_table_and_an_asset(dagbag):
+    for name, source in SOURCES.items():
+        dag = dagbag.dags[f"extract_{name}"]
+        ids = {t.task_id for t in dag.tasks}
+        assert ids == {f"land_{t.name}" for t in source.tables} | {f"validate_{t.name}" for t in source.tables} | {"publish"}
+        publish = dag.get_task("publish")
+        assert [o.uri for o in publish.outlets] == [f"sofli://staged/{name}"]
+        assert dag.timetable.summary, name
+
+
+def test_the_chain_is_data_aware(dagbag):
+    model = dagbag.dags["build_model"]
+    assert "sofli://staged/boern" in str(model.timetable.asset_condition)
+    for dag_id in ("publish_kpis", "data_quality"):
+        assert "sofli://model/citizen" in str(dagbag.dags[dag_id].timetable.asset_condition)
+    gate = dagbag.dags["data_quality"].get_task("gate")
+    assert {t.task_id for t in gate.upstream_list} == {"run_rules", "alert_owners"}

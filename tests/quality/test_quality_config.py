@@ -1,0 +1,119 @@
+"""Loading and validating `config/dq_rules.yaml`."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import yaml
+
+from etl.quality.config import DEFAULT_PATH, DqConfigError, load_rules_config, parse_rules_config
+
+
+@pytest.fixture
+def raw():
+    """The repository's configuration as parsed YAML, to break one thing at a time."""
+    return yaml.safe_load(DEFAULT_PATH.read_text(encoding="utf-8"))
+
+
+def problems(data) -> str:
+    with pytest.raises(DqConfigError) as error:
+        parse_rules_config(data, origin="test.yaml")
+    return str(error.value)
+
+
+def test_repository_configuration_has_the_agreed_defaults():
+    config = load_rules_config()
+    assert list(config) == ["DQ01", "DQ02", "DQ03", "DQ04", "DQ05", "DQ06", "DQ07", "DQ08", "DQ09", "DQ11", "DQ12"]
+    defaults = {rule_id: (c.severity, c.threshold_kind, c.threshold) for rule_id, c in config.items()}
+    assert defaults["DQ01"] == ("error", "rate", 0.05)
+    assert defaults["DQ02"] == ("error", "count", 0)
+    assert defaults["DQ03"] == ("error", "rate", 0.05)
+    assert defaults["DQ04"] == ("error", "rate", 0.02)
+    assert {defaults[r][0] for r in ("DQ06", "DQ07", "DQ08", "DQ11", "DQ12")} == {"warning"}
+    assert config["DQ01"].title == "Afgørelser uden frist"
+    assert all(c.enabled and c.owners and c.sources is None for c in config.values())
+    assert config["DQ06"].sources_in_scope == ("boern", "voksen", "tilbud", "hr")
+
+
+def test_env_var_overrides_the_default_and_an_explicit_path_overrides_both(tmp_path, monkeypatch, raw):
+    raw["rules"]["DQ01"]["threshold"]["value"] = 0.2
+    from_env = tmp_path / "env.yaml"
+    from_env.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    monkeypatch.setenv("SOFLI_DQ_RULES", str(from_env))
+    assert load_rules_config()["DQ01"].threshold == 0.2
+    assert load_rules_config(DEFAULT_PATH)["DQ01"].threshold == 0.05
+
+
+def test_sources_scope_is_kept_in_the_rules_order(raw):
+    raw["rules"]["DQ06"]["sources"] = ["hr", "boern"]
+    assert parse_rules_config(raw)["DQ06"].sources == ("boern", "hr")
+
+
+def test_unknown_key_names_the_rule_and_the_key(raw):
+    raw["rules"]["DQ03"]["treshold"] = 3
+    message = problems(raw)
+    assert "rule DQ03" in message and "treshold" in message
+
+
+def test_bad_severity(raw):
+    raw["rules"]["DQ07"]["severity"] = "fatal"
+    assert "rule DQ07: severity must be 'error' or 'warning', got 'fatal'" in problems(raw)
+
+
+@pytest.mark.parametrize("owners", [None, []])
+def test_missing_owners(raw, owners):
+    raw["rules"]["DQ11"]["owners"] = owners
+    assert "rule DQ11: missing owners" in problems(raw)
+
+
+def test_owner_must_be_an_address(raw):
+    raw["rules"]["DQ11"]["owners"] = ["boern-teamet"]
+    assert "rule DQ11: owners must be e-mail addresses" in problems(raw)
+
+
+@pytest.mark.parametrize(("threshold", "expected"), [
+    ({"kind": "share", "value": 0.1}, "threshold kind must be 'rate' or 'count'"),
+    ({"kind": "rate", "value": 5}, "a rate threshold is a share between 0 and 1"),
+    ({"kind": "count", "value": 1.5}, "a count threshold must be a whole number"),
+    ({"kind": "count", "value": -1}, "threshold value must be a number >= 0"),
+    ({"kind": "count", "value": "ti"}, "threshold value must be a number >= 0"),
+    (0.05, "threshold must be {kind: rate|count, value: <number>}"),
+])
+def test_bad_threshold(raw, threshold, expected):
+    raw["rules"]["DQ04"]["threshold"] = threshold
+    assert f"rule DQ04: {expected}" in problems(raw)
+
+
+def test_sources_outside_the_rule(raw):
+    raw["rules"]["DQ01"]["sources"] = ["boern", "tilbud"]
+    assert "rule DQ01: sources ['tilbud'] are not covered by this rule" in problems(raw)
+
+
+def test_unknown_and_unconfigured_rules(raw):
+    raw["rules"]["DQ99"] = copy.deepcopy(raw["rules"]["DQ01"])
+    del raw["rules"]["DQ12"]
+    message = problems(raw)
+    assert "rule DQ99: no such rule" in message
+    assert "rule DQ12: implemented but not configured" in message
+
+
+def test_every_problem_is_reported_at_once(raw):
+    raw["rules"]["DQ01"]["severity"] = "high"
+    raw["rules"]["DQ02"]["enabled"] = "yes"
+    message = problems(raw)
+    assert message.startswith("test.yaml: invalid data-quality configuration:")
+    assert "rule DQ01: severity" in message and "rule DQ02: enabled must be true or false" in message
+
+
+def test_top_level_must_be_rules(raw):
+    assert "exactly one top-level key 'rules'" in problems(raw["rules"])
+
+
+def test_unreadable_files_name_the_file(tmp_path):
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("rules: [unclosed", encoding="utf-8")
+    with pytest.raises(DqConfigError, match="broken.yaml: not valid YAML"):
+        load_rules_config(broken)
+    with pytest.raises(DqConfigError, match="missing.yaml: cannot read"):
+        load_rules_config(tmp_path / "missing.yaml")

@@ -1,0 +1,298 @@
+"""Each rule on a small hand-built model whose answer is stated in the test."""
+
+from __future__ import annotations
+
+import itertools
+import random
+
+import pandas as pd
+
+from etl.quality.rules import CPR_SHAPED, RULES
+
+
+def findings(model, rule_id: str) -> dict[tuple[str, str], tuple[int, list[str]]]:
+    """(source, source_table) -> (population, sorted failing record ids)."""
+    out: dict[tuple[str, str], tuple[int, list[str]]] = {}
+    for f in RULES[rule_id].check(model):
+        population, failing = out.get((f.source, f.source_table), (0, []))
+        out[(f.source, f.source_table)] = (population + len(f.record_ids),
+                                           sorted(failing + f.record_ids[f.failing].tolist()))
+    return out
+
+
+def breakdown(model, rule_id: str, source: str, name: str) -> dict[str, str]:
+    """record id -> its breakdown label for one source."""
+    labels = {}
+    for f in RULES[rule_id].check(model):
+        if f.source == source:
+            labels |= dict(zip(f.record_ids, f.breakdowns[name]))
+    return labels
+
+
+def details(model, rule_id: str) -> dict[str, str]:
+    """failing record id -> detail."""
+    out = {}
+    for f in RULES[rule_id].check(model):
+        out |= dict(zip(f.record_ids[f.failing], f.detail[f.failing]))
+    return out
+
+
+def decision(source: str, decision_id: str, **values) -> dict:
+    return {"decision_key": f"{source}:{decision_id}", "source": source, "decision_id": decision_id,
+            "case_key": f"{source}:c1", "citizen_key": "p1", "outcome": "Bevilget",
+            "decision_date": "2025-06-15", "deadline_date": "2025-08-01", "paragraph_text": "BL §46",
+            "area": "Børn og Unge", **values}
+
+
+def service(source: str, service_id: str, **values) -> dict:
+    return {"service_key": f"{source}:{service_id}", "source": source, "service_id": service_id,
+            "case_key": f"{source}:c1", "citizen_key": "p1", "paragraph_text": "SEL §107",
+            "start_date": "2025-01-01", "area": "Voksne", **values}
+
+
+def stay(stay_id: str, person: str | None, facility_type: str, check_in: str, check_out: str | None,
+         facility_id: str = "F1") -> dict:
+    return {"stay_key": f"tilbud:{stay_id}", "stay_id": stay_id, "facility_id": facility_id,
+            "facility_type": facility_type, "citizen_key": person, "has_cpr": person is not None,
+            "check_in": check_in, "check_out": check_out, "area": "Voksne"}
+
+
+def test_registry_holds_the_implemented_rules():
+    assert sorted(RULES) == ["DQ01", "DQ02", "DQ03", "DQ04", "DQ05", "DQ06", "DQ07", "DQ08", "DQ09", "DQ11", "DQ12"]
+
+
+def test_dq01_decisions_without_deadline_per_source_with_month_and_case_type(make_model):
+    model = make_model(fact_decision=[
+        decision("boern", "1"),
+        decision("boern", "2", deadline_date=None, decision_date="2025-03-04"),
+        decision("boern", "3", deadline_date=None, paragraph_text="§ 999", decision_date="2025-04-30"),
+        decision("voksen", "10", deadline_date=None, paragraph_text="SEL 108"),
+        decision("voksen", "11", paragraph_text="ydelse efter 85", service_code="SEL85"),
+    ])
+    assert findings(model, "DQ01") == {("boern", "Afgoerelse"): (3, ["2", "3"]),
+                                       ("voksen", "afgoerelse"): (2, ["10"])}
+    assert breakdown(model, "DQ01", "boern", "decision_month") == {"1": "2025-06", "2": "2025-03", "3": "2025-04"}
+    assert breakdown(model, "DQ01", "boern", "case_type") == {
+        "1": "Anbringelse med samtykke", "2": "Anbringelse med samtykke", "3": "Ukendt"}
+    # unmapped text but a known service code still gives the case type
+    assert breakdown(model, "DQ01", "voksen", "case_type") == {
+        "10": "Længerevarende botilbud", "11": "Socialpædagogisk støtte"}
+
+
+def test_dq02_decision_on_the_extraction_date_is_not_in_the_future(make_model):
+    model = make_model(fact_decision=[
+        decision("boern", "1", decision_date="2025-11-20"),
+        decision("boern", "2", decision_date="2025-11-21"),
+        decision("voksen", "3", decision_date="2026-01-05"),
+        decision("voksen", "4", decision_date="2024-12-31"),
+    ])
+    assert findings(model, "DQ02") == {("boern", "Afgoerelse"): (2, ["2"]),
+                                       ("voksen", "afgoerelse"): (2, ["3"])}
+    assert breakdown(model, "DQ02", "voksen", "decision_month") == {"3": "2026-01", "4": "2024-12"}
+    assert details(model, "DQ02")["2"] == "afgørelsesdato 2025-11-21 er efter udtræksdatoen 2025-11-20"
+
+
+def test_dq03_complaints_without_case_or_system(make_model):
+    base = {"received_date": "2025-05-01", "cause": "x", "unit_code": "SOF-ADM"}
+    model = make_model(fact_complaint=[
+        {**base, "complaint_id": "1", "complaint_type": "Afgørelse", "source_system": "boern",
+         "case_reference": "BS-1", "case_key": "boern:1"},
+        {**base, "complaint_id": "2", "complaint_type": "Afgørelse", "source_system": "voksen",
+         "case_reference": "999", "case_key": None},
+        {**base, "complaint_id": "3", "complaint_type": "Personale", "source_system": None,
+         "case_reference": "BS-1", "case_key": "boern:1"},
+        {**base, "complaint_id": "4", "complaint_type": "Personale", "source_system": "boern",
+         "case_reference": None, "case_key": None},
+    ])
+    assert findings(model, "DQ03") == {("klage", "klage"): (4, ["2", "3", "4"])}
+    assert breakdown(model, "DQ03", "klage", "complaint_type") == {
+        "1": "Afgørelse", "2": "Afgørelse", "3": "Personale", "4": "Personale"}
+    assert details(model, "DQ03") == {"2": "sagsreferencen matcher ingen sag i det angivne fagsystem",
+                                      "3": "kilde_system mangler", "4": "sagsreference mangler"}
+
+
+def test_dq04_services_without_start_date(make_model):
+    model = make_model(fact_service=[
+        service("boern", "1", paragraph_text="BL § 32", start_date=None),
+        service("boern", "2", paragraph_text="BL § 32"),
+        service("voksen", "3", start_date=None),
+        service("voksen", "4", start_date=None, paragraph_text="SEL §999"),
+        service("voksen", "5"),
+    ])
+    assert findings(model, "DQ04") == {("boern", "Foranstaltning"): (2, ["1"]),
+                                       ("voksen", "ydelse"): (3, ["3", "4"])}
+    assert breakdown(model, "DQ04", "voksen", "case_type") == {
+        "3": "Midlertidigt botilbud", "4": "Ukendt", "5": "Midlertidigt botilbud"}
+
+
+def test_dq06_end_before_start_in_services_stays_and_absences(make_model):
+    model = make_model(
+        fact_service=[
+            service("boern", "1", start_date="2025-03-01", end_date="2025-02-28"),
+            service("boern", "2", start_date="2025-03-01", end_date="2025-03-01"),
+            service("voksen", "3", start_date="2025-03-01", end_date=None),
+            service("voksen", "4", start_date=None, end_date="2025-01-01"),
+        ],
+        fact_stay=[
+            stay("1", "p1", "Herberg §110", "2025-03-01 12:00", "2025-03-01 09:00"),
+            stay("2", "p1", "Herberg §110", "2025-04-01 12:00", "2025-04-01 13:00"),
+        ],
+        fact_absence=[
+            {"absence_id": "1", "employee_key": "hr:1", "absence_type": "Ferie",
+             "from_date": "2025-07-10", "to_date": "2025-07-01"},
+            {"absence_id": "2", "employee_key": "hr:1", "absence_type": "Ferie",
+             "from_date": "2025-07-10", "to_date": "2025-07-10"},
+        ],
+    )
+    assert findings(model, "DQ06") == {
+        ("boern", "Foranstaltning"): (2, ["1"]), ("voksen", "ydelse"): (2, []),
+        ("tilbud", "ophold"): (2, ["1"]), ("hr", "fravaer"): (2, ["1"]),
+    }
+
+
+def test_dq07_overlapping_stays(make_model):
+    model = make_model(fact_stay=[
+        # touching: one ends the day the other starts -> no shared night
+        stay("1", "A", "Herberg §110", "2025-01-01 20:00", "2025-01-10 09:00"),
+        stay("2", "A", "Herberg §110", "2025-01-10 18:00", "2025-01-15 09:00"),
+        # different facility types -> no overlap
+        stay("3", "B", "Herberg §110", "2025-02-01", "2025-02-10"),
+        stay("4", "B", "Natcafé", "2025-02-05", "2025-02-06"),
+        # anonymous stays are not checked (and not in the population)
+        stay("5", None, "Natcafé", "2025-02-05", "2025-02-07"),
+        stay("6", None, "Natcafé", "2025-02-05", "2025-02-07"),
+        # three mutually overlapping stays at two facilities of one type, one still open
+        stay("7", "C", "Forsorgshjem §110", "2025-03-01", "2025-03-10", facility_id="F1"),
+        stay("8", "C", "Forsorgshjem §110", "2025-03-02", "2025-03-09", facility_id="F2"),
+        stay("9", "C", "Forsorgshjem §110", "2025-03-05", None, facility_id="F1"),
+        # two short stays inside one long one: all three involved; 14 only touches its end
+        stay("10", "D", "Herberg §110", "2025-04-01", "2025-04-20"),
+        stay("11", "D", "Herberg §110", "2025-04-05", "2025-04-06"),
+        stay("12", "D", "Herberg §110", "2025-04-10", "2025-04-12"),
+        stay("13", "D", "Herberg §110", "2025-04-20", "2025-04-25"),
+        # a same-day stay occupies no night; exactly one shared night does overlap
+        stay("14", "E", "Natcafé", "2025-05-01 10:00", "2025-05-01 22:00"),
+        stay("15", "E", "Natcafé", "2025-05-01 08:00", "2025-05-03 08:00"),
+        stay("16", "E", "Natcafé", "2025-05-02 23:00", "2025-05-04 08:00"),
+    ])
+    assert findings(model, "DQ07") == {
+        ("tilbud", "ophold"): (14, ["10", "11", "12", "15", "16", "7", "8", "9"])}
+    assert breakdown(model, "DQ07", "tilbud", "facility_type")["16"] == "Natcafé"
+
+
+def test_dq07_matches_a_pairwise_check_on_random_stays(make_model):
+    """The sort-based pass flags exactly the stays a brute-force pairwise comparison does."""
+    rng = random.Random(7)
+    rows = []
+    for i in range(300):
+        start = pd.Timestamp("2025-01-01") + pd.Timedelta(days=rng.randrange(60))
+        length = rng.choice([0, 1, 2, 3, 5, 10, None])
+        end = None if length is None else start + pd.Timedelta(days=length)
+        rows.append(stay(str(i), f"p{rng.randrange(40)}", rng.choice(["Herberg §110", "Natcafé"]),
+                         str(start), None if end is None else str(end)))
+    model = make_model(fact_stay=rows)
+
+    def nights(row):
+        start = pd.Timestamp(row["check_in"])
+        end = pd.Timestamp(row["check_out"]) if row["check_out"] else pd.Timestamp("2100-01-01")
+        return start, end
+
+    expected = set()
+    for a, b in itertools.combinations(rows, 2):
+        if (a["citizen_key"], a["facility_type"]) != (b["citizen_key"], b["facility_type"]):
+            continue
+        (sa, ea), (sb, eb) = nights(a), nights(b)
+        if max(sa, sb) < min(ea, eb) and sa < ea and sb < eb:
+            expected |= {a["stay_id"], b["stay_id"]}
+    assert findings(model, "DQ07") == {("tilbud", "ophold"): (300, sorted(expected))}
+    assert len(expected) > 20
+
+
+def test_dq08_unknown_unit_or_paragraph(make_model):
+    dim_org = pd.DataFrame([
+        {"unit_code": "BFC-NORD", "system": "boern", "unit": "u", "center": "c", "area": "Børn og Unge",
+         "valid_from": "2019-01-01", "valid_to": None},
+        {"unit_code": "OLD-UNIT", "system": "voksen", "unit": "u", "center": "c", "area": "Voksne",
+         "valid_from": "2015-01-01", "valid_to": "2018-12-31"},
+        {"unit_code": "4010101", "system": "hr", "unit": "u", "center": "c", "area": "Børn og Unge",
+         "valid_from": "2019-01-01", "valid_to": None},
+        {"unit_code": "TIL-HERB", "system": "tilbud", "unit": "u", "center": "c", "area": "Voksne",
+         "valid_from": "2019-01-01", "valid_to": None},
+        {"unit_code": "SOF-ADM", "system": "klage", "unit": "u", "center": "c", "area": "Tværgående",
+         "valid_from": "2019-01-01", "valid_to": None},
+    ])
+    case = {"citizen_key": "p1", "opened_date": "2025-01-01", "area": "Børn og Unge"}
+    model = make_model(
+        dim_org=dim_org,
+        fact_case=[{**case, "case_key": "boern:1", "source": "boern", "case_id": "1", "unit_code": "BFC-NORD"},
+                   {**case, "case_key": "boern:2", "source": "boern", "case_id": "2", "unit_code": "BFC-NORTH"},
+                   {**case, "case_key": "boern:3", "source": "boern", "case_id": "3", "unit_code": None}],
+        fact_decision=[decision("voksen", "1", unit_code="OLD-UNIT", paragraph_text="SEL §107"),
+                       decision("voksen", "2", unit_code="0102031234", paragraph_text="§ 999")],
+        fact_investigation=[
+            {"investigation_id": "1", "case_key": "boern:1", "citizen_key": "p1", "start_date": "2025-01-01",
+             "paragraph_text": "BL §20", "unit_code": "NOT-CHECKED-HERE"},
+            {"investigation_id": "2", "case_key": "boern:1", "citizen_key": "p1", "start_date": "2025-01-01",
+             "paragraph_text": "SEL §50a"}],
+        dim_facility=[{"facility_id": "F1", "facility_type": "Natcafé", "unit_code": "TIL-HERB",
+                       "places": 10, "active_from": "2019-01-01"}],
+        fact_complaint=[{"complaint_id": "1", "received_date": "2025-01-01", "complaint_type": "Andet",
+                         "cause": "x", "unit_code": "SOF-ADM"}],
+        dim_employee=[{"employee_key": "hr:1", "unit_code": "4010101", "job_category": "Leder",
+                       "hired_date": "2020-01-01", "fte": 1.0},
+                      {"employee_key": "hr:2", "unit_code": "4019999", "job_category": "Leder",
+                       "hired_date": "2020-01-01", "fte": 1.0}],
+        fact_recruitment=[{"recruitment_id": "1", "unit_code": "X1", "job_category": "Leder",
+                           "posted_date": "2025-01-01"}],
+        fact_incident=[{"incident_id": "1", "unit_code": "4010101", "incident_date": "2025-01-01",
+                        "category": "Trussel"}],
+    )
+    assert findings(model, "DQ08") == {
+        ("boern", "Sag"): (2, ["2"]), ("boern", "Afgoerelse"): (0, []), ("boern", "Foranstaltning"): (0, []),
+        ("boern", "Undersoegelse"): (2, ["2"]),
+        ("voksen", "sag"): (0, []), ("voksen", "afgoerelse"): (4, ["2", "2"]), ("voksen", "ydelse"): (0, []),
+        ("tilbud", "tilbud"): (1, []), ("klage", "klage"): (1, []),
+        ("hr", "medarbejder"): (2, ["hr:2"]), ("hr", "rekruttering"): (1, ["1"]),
+        ("hr", "arbejdsmiljoe_haendelse"): (1, []),
+    }
+    voksen = [f for f in RULES["DQ08"].check(model) if f.source == "voksen" and f.failing.any()]
+    assert sorted((f.breakdowns["code_kind"].iloc[0], f.detail[f.failing].iloc[0]) for f in voksen) == [
+        ("paragraph", "paragraf '§ 999' findes ikke i referencedata"),
+        ("unit", "enhedskode (CPR-lignende værdi udeladt) findes ikke i referencedata"),
+    ]
+
+
+def test_dq11_notification_assessed_before_received(make_model):
+    base = {"notification_source": "Skole", "acute": False, "area": "Børn og Unge"}
+    model = make_model(fact_notification=[
+        {**base, "notification_id": "1", "received_at": "2025-05-01 10:00", "assessed_at": "2025-05-01 09:59"},
+        {**base, "notification_id": "2", "received_at": "2025-05-01 10:00", "assessed_at": "2025-05-01 10:00"},
+        {**base, "notification_id": "3", "received_at": "2025-05-01 10:00", "assessed_at": None},
+    ])
+    assert findings(model, "DQ11") == {("boern", "Underretning"): (3, ["1"])}
+    assert details(model, "DQ11") == {"1": "vurderet 2025-05-01 09:59 før modtaget 2025-05-01 10:00"}
+
+
+def test_dq12_shelter_stays_open_more_than_730_days(make_model):
+    # extraction 2025-11-20: 730 days before is 2023-11-21, 731 days before is 2023-11-20
+    model = make_model(fact_stay=[
+        stay("1", "A", "Herberg §110", "2023-11-21 00:01", None),
+        stay("2", "B", "Herberg §110", "2023-11-20 23:59", None),
+        stay("3", None, "Natcafé", "2022-01-01 22:00", None),
+        stay("4", "C", "Forsorgshjem §110", "2021-01-01", "2025-11-01"),
+        stay("5", "D", "Krisecenter §109", "2020-01-01", None),
+    ])
+    assert findings(model, "DQ12") == {("tilbud", "ophold"): (4, ["2", "3"])}
+    assert details(model, "DQ12")["2"] == "åbent siden 2023-11-20 (731 dage)"
+
+
+def test_no_record_id_or_detail_is_cpr_shaped(make_model):
+    model = make_model(
+        fact_decision=[decision("boern", "1", deadline_date=None, decision_date="2026-01-01",
+                                unit_code="010203-1234", paragraph_text="0102031234")],
+        fact_complaint=[{"complaint_id": "1", "received_date": "2025-01-01", "complaint_type": "Andet",
+                         "cause": "x", "source_system": "boern", "case_reference": "010203-1234"}])
+    for rule_id in RULES:
+        for f in RULES[rule_id].check(model):
+            for text in [*f.record_ids, *f.detail.dropna()]:
+                assert not CPR_SHAPED.search(text), (rule_id, text)
