@@ -126,6 +126,7 @@ def audit_kpis(staged: dict) -> dict:
 def publish_kpis(audited: dict, settings: Settings | None = None) -> dict:
     """Swap the nightly version (0) of `mart.kpi_value` and `public.kpi_value`, and the catalogue."""
     from etl.kpi import catalog_frame  # noqa: PLC0415
+    from etl.model.build import load_reference  # noqa: PLC0415
     from etl.suppression import suppress_for_public  # noqa: PLC0415
 
     settings = _settings(settings)
@@ -135,7 +136,7 @@ def publish_kpis(audited: dict, settings: Settings | None = None) -> dict:
     engine = make_engine(settings.warehouse_url())
     ensure_schema(engine)
     catalog = catalog_frame()
-    public_values = suppress_for_public(values)
+    public_values = suppress_for_public(values, load_reference(settings.reference_dir)["dim_org"])
     published = publish(engine, "mart", KPI_VALUE, values, {"version": 0})
     publish(engine, "public", KPI_VALUE, public_values, {"version": 0})
     publish(engine, "mart", KPI_CATALOG, catalog)

@@ -24,7 +24,8 @@ def _cell_size(frame: pd.DataFrame) -> pd.Series:
     return frame["value"].where(is_count, frame["denominator"])
 
 
-def suppress_for_public(values: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD) -> pd.DataFrame:
+def suppress_for_public(values: pd.DataFrame, dim_org: pd.DataFrame,
+                        threshold: int = DEFAULT_THRESHOLD) -> pd.DataFrame:
     if threshold < MINIMUM_THRESHOLD:
         raise ValueError(f"suppression threshold {threshold} is below the minimum {MINIMUM_THRESHOLD}")
     out = values[values["org_level"] != "caseworker"].copy().reset_index(drop=True)
@@ -32,7 +33,7 @@ def suppress_for_public(values: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD
     blank = (size > 0) & (size < threshold)
     blank = blank.fillna(False).astype(bool)
 
-    out = _attach_parents(out)
+    out = _attach_parents(out, dim_org)
     groups = (
         # a breakdown's values, which add up to their total at the same org cell
         (_CELL + ["org_level", "org_key", "dimension"], out["dimension"].notna()),
@@ -55,17 +56,10 @@ def suppress_for_public(values: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD
     return out.drop(columns=["_parent"])
 
 
-def _attach_parents(frame: pd.DataFrame) -> pd.DataFrame:
-    """Each unit's center and each center's area, from the organisation reference."""
-    from etl.config import Settings  # noqa: PLC0415
-    from etl.model.build import load_reference  # noqa: PLC0415
-    try:
-        org = load_reference(Settings.from_env().reference_dir)["dim_org"]
-    except FileNotFoundError:
-        frame["_parent"] = frame["org_level"]
-        return frame
-    unit_center = org.drop_duplicates("unit", keep="last").set_index("unit")["center"]
-    center_area = org.drop_duplicates("center", keep="last").set_index("center")["area"]
+def _attach_parents(frame: pd.DataFrame, dim_org: pd.DataFrame) -> pd.DataFrame:
+    """Each unit's center and each center's area (latest structure), to group siblings."""
+    unit_center = dim_org.drop_duplicates("unit", keep="last").set_index("unit")["center"]
+    center_area = dim_org.drop_duplicates("center", keep="last").set_index("center")["area"]
     parent = frame["org_level"].astype(str)
     parent = parent.mask(frame["org_level"] == "unit", "center:" + frame["org_key"].map(unit_center).fillna("Ukendt"))
     parent = parent.mask(frame["org_level"] == "center", "area:" + frame["org_key"].map(center_area).fillna("Ukendt"))

@@ -1,0 +1,58 @@
+"""The SQLite warehouse: attached schemas, atomic slice replacement, the tile view."""
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+
+from etl.marts import KPI_VALUE
+from etl.warehouse import ensure_schema, make_engine, publish, read_table
+
+
+def kpi_row(period, start, end, value, run_id="r1"):
+    return {"kpi_id": "T1.01", "measure": "count", "period_type": "quarter", "period": period,
+            "period_start": pd.Timestamp(start), "period_end": pd.Timestamp(end), "org_level": "sof", "org_key": "SOF",
+            "dimension": None, "dimension_value": None, "value": value, "numerator": None, "denominator": None,
+            "unit": "count", "provisional": False, "version": 0, "run_id": run_id,
+            "computed_at": dt.datetime(2025, 11, 15, 3)}
+
+
+@pytest.fixture
+def engine(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path}/warehouse.db")
+    ensure_schema(engine)
+    ensure_schema(engine)  # idempotent
+    yield engine
+    engine.dispose()
+
+
+def test_schemas_are_files_beside_the_main_database(engine, tmp_path):
+    assert {p.name for p in tmp_path.iterdir()} == {"warehouse.db", "mart.db", "public.db"}
+
+
+def test_tile_pairs_the_running_quarter_with_the_same_dates_last_year(engine):
+    publish(engine, "mart", KPI_VALUE, pd.DataFrame([
+        kpi_row("2025-Q4", "2025-10-01", "2025-11-15", 10), kpi_row("2024-Q4", "2024-10-01", "2024-11-15", 8),
+        kpi_row("2024-Q4", "2024-10-01", "2024-12-31", 12), kpi_row("2025-Q3", "2025-07-01", "2025-09-30", 5),
+        kpi_row("2024-Q3", "2024-07-01", "2024-09-30", 4)]), {"version": 0})
+    tiles = read_table(engine, "mart.kpi_tile").set_index(["period", "period_end"])
+    assert tiles.loc[("2025-Q4", "2025-11-15"), "last_year_value"] == 8  # not last year's whole Q4 (12)
+    assert tiles.loc[("2025-Q3", "2025-09-30"), "last_year_value"] == 4
+
+
+def test_publish_replaces_only_its_slice_and_a_failed_publish_changes_nothing(engine, monkeypatch):
+    publish(engine, "mart", KPI_VALUE, pd.DataFrame([kpi_row("2025-Q3", "2025-07-01", "2025-09-30", 5, "r1")]))
+    publish(engine, "mart", KPI_VALUE, pd.DataFrame([kpi_row("2025-Q3", "2025-07-01", "2025-09-30", 6, "r2")]),
+            {"run_id": "r2"})
+    assert sorted(read_table(engine, "mart.kpi_value")["value"]) == [5, 6]
+    broken = pd.DataFrame([kpi_row("2025-Q3", "2025-07-01", "2025-09-30", 7, "r3")]).drop(columns=["unit"])
+    with pytest.raises(ValueError, match="lacks contract column"):
+        publish(engine, "mart", KPI_VALUE, broken)
+    import etl.warehouse as warehouse
+
+    real_records = warehouse._records
+    monkeypatch.setattr(warehouse, "_records", lambda frame, spec: real_records(frame, spec)[:-1])
+    with pytest.raises(RuntimeError, match="staged 1 rows, expected 2"):  # the audit inside the transaction
+        publish(engine, "mart", KPI_VALUE, pd.DataFrame([kpi_row("2025-Q3", "2025-07-01", "2025-09-30", v, "r3")
+                                                         for v in (7, 8)]))
+    assert sorted(read_table(engine, "mart.kpi_value")["value"]) == [5, 6]
