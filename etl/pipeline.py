@@ -67,6 +67,14 @@ def publish_extract(source_name: str, extract_date: dt.date, run_id: str, result
             "rows_quarantined": quarantined}
 
 
+def extract_source(source_name: str, extract_date: dt.date, run_id: str, settings: Settings | None = None) -> dict:
+    """A whole extract DAG's work in one call (tests, benchmarks): land, validate, publish."""
+    settings = _settings(settings)
+    results = [validate(source_name, t.name, extract_date, settings)
+               for t in get_source(source_name).tables if land(source_name, t.name, extract_date, settings)]
+    return publish_extract(source_name, extract_date, run_id, results, settings)
+
+
 # --- model ---------------------------------------------------------------------------
 
 def build_model(extract_date: dt.date, settings: Settings | None = None) -> dict:

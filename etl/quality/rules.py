@@ -18,12 +18,10 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from etl.model import Model
+from etl.privacy import CPR_SHAPED
 
 UNKNOWN = "Ukendt"
 
-#: Anything shaped like a CPR number: DDMMYY-SSSS with or without the dash, a run of
-#: 9-10 digits (a CPR that lost its leading zero), or a replacement number DDMMYY-9AB9.
-CPR_SHAPED = re.compile(r"\d{6}-?\d{4}|\d{9,10}|\d{6}-\d[A-Z]{2}\d", re.IGNORECASE)
 
 #: The source's own table behind each model frame, for the owner who fixes the record.
 DECISION_TABLES = {"boern": "Afgoerelse", "voksen": "afgoerelse"}
@@ -130,7 +128,7 @@ def _service_area(rows: pd.DataFrame, dim_paragraph: pd.DataFrame) -> pd.Series:
 def _quoted_code(codes: pd.Series) -> pd.Series:
     """A code as it can be shown to the owner; a CPR-shaped value is never repeated."""
     quoted = "'" + codes.astype("str") + "'"
-    return quoted.where(~codes.astype("str").str.contains(CPR_SHAPED.pattern, flags=re.IGNORECASE),
+    return quoted.where(~codes.astype("str").str.contains(CPR_SHAPED.pattern),
                         "(CPR-lignende værdi udeladt)")
 
 

@@ -1,0 +1,66 @@
+"""The BI contract: one description per published table (`mart` internal, `public` suppressed).
+
+The warehouse DDL in `sql/warehouse/` and `docs/bi-contract.md` are generated from these,
+and every frame is conformed to them before it is written.
+"""
+
+from etl.tables import TableSpec, col
+
+KPI_VALUE = TableSpec("kpi_value", (
+    col("kpi_id", "str", description="catalogue id, e.g. T3.02"),
+    col("measure", "str", description="count, share, mean_days, median_days, per_fte, ..."),
+    col("period_type", "str", description="quarter | ytd", allowed=("quarter", "ytd")),
+    col("period", "str", description="the quarter, e.g. 2025-Q3 (ytd: 1 Jan to its end)"),
+    col("period_start", "date"), col("period_end", "date"),
+    col("org_level", "str", description="sof | area | center | unit | caseworker",
+        allowed=("sof", "area", "center", "unit", "caseworker")),
+    col("org_key", "str", description="SOF, the area/center/unit name, or a caseworker pseudonym"),
+    col("dimension", "str", True, "NULL for the total, else e.g. age_group"),
+    col("dimension_value", "str", True, "e.g. 12-17; Ukendt for unknown"),
+    col("value", "float", True, "the figure; NULL when not available"),
+    col("numerator", "float", True), col("denominator", "float", True),
+    col("unit", "str", description="count, share, days, per_fte, ..."),
+    col("provisional", "bool", description="true for the running quarter"),
+    col("version", "int", description="0 = nightly (live); 1.. = frozen publications"),
+    col("run_id", "str"), col("computed_at", "datetime"),
+), description="One row per KPI x measure x period x organisation level x breakdown value.")
+
+KPI_CATALOG = TableSpec("kpi_catalog", (
+    col("kpi_id", "str"), col("theme", "int"), col("theme_title", "str"), col("title", "str"),
+    col("description", "str"), col("definition", "str"), col("kpi_type", "str", allowed=("stock", "flow")),
+    col("unit", "str"), col("measures", "str"), col("breakdowns", "str"), col("owner", "str"),
+    col("implemented", "bool", description="false: defined in the catalogue, not computed yet"),
+), primary_key=("kpi_id",), description="The nøgletalskatalog: every KPI's metadata.")
+
+DQ_RULE = TableSpec("dq_rule", (
+    col("rule_id", "str"), col("title", "str"), col("description", "str"),
+    col("severity", "str", allowed=("error", "warning")),
+    col("threshold_kind", "str", allowed=("rate", "count")), col("threshold", "float"),
+    col("owners", "str", description="comma-separated e-mail addresses"),
+    col("sources", "str", description="comma-separated sources in scope"),
+), primary_key=("rule_id",))
+
+DQ_RESULT = TableSpec("dq_result", (
+    col("run_id", "str"), col("run_date", "date", description="the extraction date"),
+    col("computed_at", "datetime"), col("rule_id", "str"), col("source", "str"),
+    col("dimension", "str", True, "NULL for the rule total, else decision_month, case_type, ..."),
+    col("dimension_value", "str", True),
+    col("population", "int"), col("failing", "int"), col("rate", "float", True),
+    col("threshold_kind", "str"), col("threshold", "float"), col("severity", "str"),
+    col("status", "str", True, "pass | breach on totals; NULL on breakdown rows"),
+    col("previous_failing", "int", True, "failing rows in the previous run (trend)"),
+), description="Run x rule x source x breakdown.")
+
+DQ_FAILURE = TableSpec("dq_failure", (
+    col("run_id", "str"), col("rule_id", "str"), col("source", "str"), col("source_table", "str"),
+    col("record_id", "str", description="the source's own record id; never a CPR"),
+    col("detail", "str", True),
+), description="The failing source records of each rule, for the data owner to fix.")
+
+SOURCE_FRESHNESS = TableSpec("source_freshness", (
+    col("source", "str"), col("last_success_at", "datetime", True),
+    col("extract_date", "date", True), col("rows", "int", True),
+    col("age_hours", "float", True), col("stale", "bool"), col("checked_at", "datetime"),
+), primary_key=("source",))
+
+MART_TABLES = {t.name: t for t in (KPI_VALUE, KPI_CATALOG, DQ_RULE, DQ_RESULT, DQ_FAILURE, SOURCE_FRESHNESS)}
