@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import subprocess
 import sys
@@ -41,9 +42,9 @@ def configure_environment(data_dir: Path, mode: str = "demo", smtp_port: int | N
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
     }
     if smtp_port:
-        env["AIRFLOW_CONN_SMTP_DEFAULT"] = (
-            '{"conn_type": "smtp", "host": "127.0.0.1", "port": %d, '
-            '"extra": {"disable_ssl": true, "disable_tls": true, "from_email": "sofli@sofli.example"}}' % smtp_port)
+        env["AIRFLOW_CONN_SMTP_DEFAULT"] = json.dumps({
+            "conn_type": "smtp", "host": "127.0.0.1", "port": smtp_port,
+            "extra": {"disable_ssl": True, "disable_tls": True, "from_email": "sofli@sofli.example"}})
     os.environ.update(env)
     (data_dir / "airflow").mkdir(parents=True, exist_ok=True)
     return env

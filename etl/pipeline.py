@@ -84,7 +84,7 @@ def build_model(extract_date: dt.date, settings: Settings | None = None) -> dict
 
 # --- KPIs (write-audit-publish) ------------------------------------------------------
 
-def compute_kpis(run_id: str, settings: Settings | None = None, history_quarters: int = 8) -> dict:
+def compute_kpis(run_id: str, settings: Settings | None = None, history_quarters: int = 4) -> dict:
     """Compute every implemented KPI for the nightly periods into a staged Parquet file."""
     from etl.kpi import compute_kpis as compute  # noqa: PLC0415
     from etl.model import Model  # noqa: PLC0415

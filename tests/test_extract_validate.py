@@ -103,9 +103,9 @@ def test_missing_file_fails_loudly_and_bom_is_stripped(tmp_path):
     with pytest.raises(ExtractError, match="expected file missing"):
         run(tmp_path, "beskaeftigelse", besk.table("beskaeftigelse"), location=str(drop))
     (drop / "beskaeftigelse_202510.csv").write_bytes(
-        "\ufeffcpr,maaned,status,afsluttet_uddannelse\n010203-1234,2025-10,Beskæftiget,0\n".encode("utf-8"))
+        "\ufeffcpr,maaned,status,afsluttet_uddannelse\n010203-1234,2025-10,Beskæftiget,0\n".encode())
     (drop / "beskaeftigelse_202511.csv").write_bytes(
-        "\ufeffcpr,maaned,status,afsluttet_uddannelse\n010203-1234,2025-11,Uddannelse,1\n".encode("utf-8"))
+        "\ufeffcpr,maaned,status,afsluttet_uddannelse\n010203-1234,2025-11,Uddannelse,1\n".encode())
     landed, result = run(tmp_path, "beskaeftigelse", besk.table("beskaeftigelse"), location=str(drop))
     staged = pd.read_parquet(result.staged_path)
     assert staged["maaned"].dt.date.astype(str).tolist() == ["2025-10-01", "2025-11-01"]

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from etl.kpi import theme1, theme2, theme3, theme5  # noqa: F401  (registers the @kpi functions)
+from etl.kpi import theme1, theme2, theme3, theme4, theme5  # noqa: F401  (registers the @kpi functions)
 from etl.kpi.aggregate import KPI_ROW_COLUMNS, MEASURE_COLUMNS, kpi_value_rows
 from etl.kpi.catalog import CATALOG, FLOW, KpiDefinition
 from etl.marts import KPI_CATALOG, KPI_VALUE

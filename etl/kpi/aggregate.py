@@ -77,6 +77,13 @@ def _as_codes(values: pd.Series) -> pd.Series:
     return pd.Series(np.where(codes >= 0, codes, np.nan), index=values.index)
 
 
+def _codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted integer codes of the values and their labels (missing labelled `Ukendt`)."""
+    labels = values.astype(object).where(values.notna(), UNKNOWN).astype(str)
+    codes, uniques = pd.factorize(labels, sort=True)
+    return codes.astype(np.int64), np.asarray(uniques, dtype=object)
+
+
 def summarise(members: pd.DataFrame, breakdowns: tuple[str, ...],
               **aggregations: tuple[str, str]) -> pd.DataFrame:
     """Named aggregations per org level × org key × (total, then each breakdown's values).
@@ -85,29 +92,51 @@ def summarise(members: pd.DataFrame, breakdowns: tuple[str, ...],
     `value=("citizen_key", "nunique")`. Missing breakdown values are labelled `Ukendt`.
     The SOF total is always present, with 0 for every aggregation when there are no
     members; other groups exist only where members do (an absent group reads as 0).
-    """
-    # Group keys as categoricals and distinct-count keys as integer codes: prepared once,
-    # reused by every level and breakdown.
-    prepared = pd.DataFrame({"sof": pd.Categorical([SOF_KEY] * len(members))}, index=members.index)
-    for column in [key_column for _, key_column in ORG_LEVELS if key_column] + list(breakdowns):
-        prepared[column] = members[column].astype("str").fillna(UNKNOWN).astype("category")
-    for name, (column, func) in aggregations.items():
-        prepared[name] = _as_codes(members[column]) if func == "nunique" else members[column]
 
-    pieces = []
+    Works on integer codes with numpy (factorised once per call): a group is
+    `key_code * n_values + value_code`, a distinct count is the number of distinct
+    (group, entity) pairs, a sum a weighted `bincount`. pandas' per-groupby overhead
+    dominated the nightly run when this was ~20 groupbys per KPI and period.
+    """
+    n = len(members)
+    columns = {"sof": (np.zeros(n, dtype=np.int64), np.array([SOF_KEY], dtype=object))}
+    for column in [key_column for _, key_column in ORG_LEVELS if key_column] + list(breakdowns):
+        columns[column] = _codes(members[column])
+    values = {}
+    for name, (column, func) in aggregations.items():
+        if func == "nunique":
+            codes, _ = pd.factorize(members[column])
+            values[name] = ("nunique", codes.astype(np.int64), int(codes.max()) + 1 if n else 0)
+        else:
+            values[name] = ("sum", members[column].to_numpy(dtype=float, na_value=0.0), 0)
+
+    parts: dict[str, list] = {"org_level": [], "org_key": [], "dimension": [], "dimension_value": []}
+    parts.update({name: [] for name in aggregations})
     for level, key_column in ORG_LEVELS:
-        key = key_column or "sof"
+        key_codes, key_labels = columns[key_column or "sof"]
         for dimension in (None, *breakdowns):
-            groups = prepared.groupby([key] if dimension is None else [key, dimension], observed=True)
-            grouped = pd.DataFrame({name: groups[name].agg(func)
-                                    for name, (_, func) in aggregations.items()}).reset_index()
-            grouped = grouped.rename(columns={key: "org_key", dimension: "dimension_value"})
             if dimension is None:
-                grouped["dimension_value"] = None
-            pieces.append(grouped.assign(org_level=level, dimension=dimension))
-    summary = pd.concat(pieces, ignore_index=True)
-    sof_total = (summary["org_level"] == "sof") & summary["dimension"].isna()
-    if not sof_total.any():
+                dim_codes, dim_labels = np.zeros(n, dtype=np.int64), np.array([None], dtype=object)
+            else:
+                dim_codes, dim_labels = columns[dimension]
+            width = max(len(dim_labels), 1)
+            group = key_codes * width + dim_codes
+            size = len(key_labels) * width
+            present = np.unique(group)
+            for name, (func, data, n_entities) in values.items():
+                if func == "nunique":
+                    known = data >= 0
+                    pairs = np.unique(group[known] * max(n_entities, 1) + data[known])
+                    result = np.bincount(pairs // max(n_entities, 1), minlength=size)
+                else:
+                    result = np.bincount(group, weights=data, minlength=size)
+                parts[name].append(result[present])
+            parts["org_level"].append(np.full(len(present), level, dtype=object))
+            parts["org_key"].append(key_labels[present // width])
+            parts["dimension"].append(np.full(len(present), dimension, dtype=object))
+            parts["dimension_value"].append(dim_labels[present % width])
+    summary = pd.DataFrame({k: np.concatenate(v) if v else np.array([], dtype=object) for k, v in parts.items()})
+    if not ((summary["org_level"] == "sof") & summary["dimension"].isna()).any():
         zero_total = {"org_level": "sof", "org_key": SOF_KEY, "dimension": None,
                       "dimension_value": None, **{name: 0 for name in aggregations}}
         summary = pd.concat([summary, pd.DataFrame([zero_total])], ignore_index=True)
@@ -161,3 +190,141 @@ def kpi_value_rows(rows: pd.DataFrame, kpi_id: str, period: Period) -> pd.DataFr
     stamped = rows.assign(kpi_id=kpi_id, period_type=period.kind, period=period.label,
                           period_start=pd.Timestamp(period.start), period_end=pd.Timestamp(period.end))
     return stamped[KPI_ROW_COLUMNS].astype(_KPI_ROW_DTYPES).reset_index(drop=True)
+
+
+# --- Helpers added for themes 2 and 3: month arithmetic, durations (lower medians), extra org levels.
+
+def add_months_to(dates: pd.Series, months: int) -> pd.Series:
+    """`etl.periods.add_months` on a whole column: the same day-of-month `months` later,
+    clipped to the month's last day (2025-10-31 + 4 = 2026-02-28); NaT stays NaT."""
+    return dates + pd.DateOffset(months=months)
+
+
+def _group_keys(members: pd.DataFrame, breakdowns: tuple[str, ...]) -> pd.DataFrame:
+    """The grouping columns `summarise` uses: constant SOF, org keys, breakdowns (Ukendt for missing)."""
+    prepared = pd.DataFrame({"sof": pd.Categorical([SOF_KEY] * len(members))}, index=members.index)
+    for column in [key_column for _, key_column in ORG_LEVELS if key_column] + list(breakdowns):
+        prepared[column] = members[column].astype("str").fillna(UNKNOWN).astype("category")
+    return prepared
+
+
+def summarise_org_level(members: pd.DataFrame, level: str, key_column: str,
+                        **aggregations: tuple[str, str]) -> pd.DataFrame:
+    """`summarise` for one further organisation level (e.g. `caseworker`), totals only.
+
+    The rows have the shape of a `summarise` result (dimension NULL), so they can be
+    concatenated with one before `measure_rows`. Members without a key are left out.
+    """
+    keyed = members[members[key_column].notna()]
+    columns = ["org_level", "org_key", "dimension", "dimension_value", *aggregations]
+    if keyed.empty:
+        return pd.DataFrame(columns=columns)
+    prepared = pd.DataFrame({"org_key": keyed[key_column].astype("str")}, index=keyed.index)
+    for name, (column, func) in aggregations.items():
+        prepared[name] = _as_codes(keyed[column]) if func == "nunique" else keyed[column]
+    groups = prepared.groupby("org_key", sort=True)
+    grouped = pd.DataFrame({name: groups[name].agg(func) for name, (_, func) in aggregations.items()})
+    return grouped.reset_index().assign(org_level=level, dimension=None, dimension_value=None)[columns]
+
+
+#: The duration measures `duration_rows` can give.
+DURATION_MEASURES = ("count", "mean_days", "median_days", "min_days", "max_days")
+
+
+def duration_rows(members: pd.DataFrame, entity: str, days: str, breakdowns: tuple[str, ...],
+                  measures: tuple[str, ...] = DURATION_MEASURES) -> pd.DataFrame:
+    """Event count and duration statistics for the groups of `summarise`.
+
+    `count` is distinct `entity` (the events, or the persons when `entity` is a citizen
+    key); the other measures use only the members whose `days` is present (usable
+    dates), so the two can differ. `mean_days` carries the summed days as numerator and
+    the usable members as denominator; `median_days` (the lower median: with an even
+    number of values the lower middle one, so always an observed value), `min_days` and
+    `max_days` carry the usable members as denominator, so small cells are suppressed in
+    public output. A group without usable dates has NULL values and denominator 0.
+    """
+    unknown = set(measures) - set(DURATION_MEASURES)
+    if unknown:
+        raise ValueError(f"not duration measures: {sorted(unknown)}")
+    pieces = []
+    if not members.empty:
+        prepared = _group_keys(members, breakdowns)
+        prepared["_entity"] = _as_codes(members[entity])
+        prepared["_days"] = members[days].astype(float)
+        for level, key_column in ORG_LEVELS:
+            key = key_column or "sof"
+            for dimension in (None, *breakdowns):
+                groups = prepared.groupby([key] if dimension is None else [key, dimension], observed=True)
+                entities, values = groups["_entity"], groups["_days"]
+                stats = pd.DataFrame({
+                    "count": entities.nunique(), "usable": values.count(), "total": values.sum(),
+                    "min_days": values.min(), "max_days": values.max(),
+                    "median": values.quantile(0.5, interpolation="lower")}).reset_index()
+                stats = stats.rename(columns={key: "org_key", dimension: "dimension_value"})
+                if dimension is None:
+                    stats["dimension_value"] = None
+                pieces.append(stats.assign(org_level=level, dimension=dimension))
+    else:  # no members: only the SOF total, 0 events and nothing usable
+        pieces.append(pd.DataFrame([{"org_level": "sof", "org_key": SOF_KEY, "dimension": None,
+                                     "dimension_value": None, "count": 0, "usable": 0, "total": 0.0,
+                                     "min_days": np.nan, "max_days": np.nan, "median": np.nan}]))
+    summary = pd.concat(pieces, ignore_index=True)
+    usable = summary["usable"].astype(float)
+    none = usable.eq(0)
+    rows = {
+        "count": lambda: measure_rows(summary, "count", "count", summary["count"]),
+        "mean_days": lambda: measure_rows(summary, "mean_days", "days", ratio(summary["total"], usable),
+                                          summary["total"].astype(float), usable),
+        "median_days": lambda: measure_rows(summary, "median_days", "days",
+                                            summary["median"].astype(float).where(~none), None, usable),
+        "min_days": lambda: measure_rows(summary, "min_days", "days",
+                                         summary["min_days"].astype(float).where(~none), None, usable),
+        "max_days": lambda: measure_rows(summary, "max_days", "days",
+                                         summary["max_days"].astype(float).where(~none), None, usable),
+    }
+    return pd.concat([rows[m]() for m in measures], ignore_index=True)
+
+
+# --- Helpers added for themes 1, 4 and 5: ages on row dates, shares split by the
+# numerator's attributes, and figures that are not yet available.
+
+def age_at(birth_dates: pd.Series, dates: pd.Series) -> pd.Series:
+    """Completed years on each row's own date, as `demographics.age_on` counts them (a
+    29 February birthday is reached on 1 March in other years); <NA> when either is missing."""
+    births, on = pd.to_datetime(birth_dates), pd.to_datetime(dates)
+    not_reached = (births.dt.month * 100 + births.dt.day) > (on.dt.month * 100 + on.dt.day)
+    years = on.dt.year - births.dt.year - not_reached.astype(int)
+    return years.astype("Int64").where(births.notna() & on.notna())
+
+
+def part_share_rows(members: pd.DataFrame, entity: str, numerator: str, parts: tuple[str, ...],
+                    measure: str = "share") -> pd.DataFrame:
+    """Share of each org group's distinct `entity` that are in the boolean column `numerator`,
+    in total and split by `parts`: columns describing the numerator members only (the
+    combination of systems, the next step taken, the reason for leaving).
+
+    Unlike `share_rows`, a part's denominator is the whole org group, not the members with
+    that part value, so the parts of a group add up to its total share when every entity
+    has one value. Parts are given only where the group has numerator members.
+    """
+    in_numerator = members[numerator].fillna(False).astype(bool)
+    marked = members.assign(_in_numerator=members[entity].where(in_numerator))
+    totals = summarise(marked, (), numerator=("_in_numerator", "nunique"), denominator=(entity, "nunique"))
+    summary = totals
+    if parts:
+        split = summarise(members[in_numerator], parts, numerator=(entity, "nunique"))
+        split = split[split["dimension"].notna()]
+        if not split.empty:
+            split = split.merge(totals[["org_level", "org_key", "denominator"]],
+                                on=["org_level", "org_key"], how="left")
+            summary = pd.concat([totals, split], ignore_index=True)
+    return measure_rows(summary, measure, "share", ratio(summary["numerator"], summary["denominator"]),
+                        summary["numerator"], summary["denominator"])
+
+
+def not_yet_available(rows: pd.DataFrame) -> pd.DataFrame:
+    """A measure the data cannot support yet (its follow-up window has not passed by the
+    extraction date): the total of every org group that has members, with value,
+    numerator and denominator NULL, so it can never be read as 0; no breakdown rows."""
+    totals = rows[rows["dimension"].isna()]
+    return totals.assign(value=np.nan, numerator=np.nan, denominator=np.nan)

@@ -82,29 +82,40 @@ CATALOG: dict[str, KpiDefinition] = {e.kpi_id: e for e in (
         "active services, Ukendt for a citizen known only from stays; missing values are Ukendt.",
     ),
     _entry(
-        "T1.02", "Borgere i flere fagsystemer", STOCK, "borgere", ("count", "share"),
-        ("system_combination",),
+        "T1.02", "Borgere i flere fagsystemer", STOCK, "borgere", ("count", "share"), ("systems",),
         "Antallet af borgere med en aktiv indsats i mindst to fagsystemer på samme tid og deres andel "
         "af alle borgere med en aktiv indsats. Viser, hvor mange borgere der har forløb på tværs af "
         "forvaltningen.",
-        "Of the T1.01 citizens on E, those active in >=2 different source systems (boern, voksen, "
-        "tilbud): count, and share = those / all T1.01 citizens. system_combination lists the systems "
-        "a citizen is active in, e.g. boern+voksen.",
+        "Of the T1.01 citizens on E (same selection and organisation), those active on E in >=2 "
+        "different source systems: boern and voksen (the source of an active service or measure) and "
+        "tilbud (an active stay at a §107-§110 facility). count: distinct such citizens; share: those / "
+        "all T1.01 citizens of the org group. A citizen's systems are counted across SOF, so in a unit "
+        "the numerator is the unit's T1.01 citizens who are active in several systems anywhere. systems: "
+        "the combination, written in the order boern, voksen, tilbud (boern+voksen, boern+tilbud, "
+        "voksen+tilbud, boern+voksen+tilbud), given for the citizens in >=2 systems only; its share keeps "
+        "all the org group's T1.01 citizens as denominator, so the combinations add up to the total.",
     ),
     _entry(
         "T1.03", "Udenbys borgere", STOCK, "andel", ("share", "share_unknown"), ("area",),
         "Andelen af borgerne med en aktiv indsats, der bor i en anden kommune end København. Borgere "
         "uden kendt bopæl vises for sig.",
-        "Denominator: every T1.01 citizen on E. share: those whose municipality code (KOMKOD) on E is "
-        "not 0101; share_unknown: those with no residence on record.",
+        "Denominator: every T1.01 citizen on E (same selection and organisation; area as in T1.01). "
+        "share: those whose municipality code in dim_citizen is known and is not 0101 (codes compared as "
+        "4 digits); share_unknown: those with no code on record (missing from dim_citizen or an empty "
+        "code). The code is KOMKOD of the CPR extract of the extraction date (the model keeps no "
+        "residence history), so a past quarter is shown with today's residence. Copenhagen residents "
+        "are 1 - share - share_unknown.",
     ),
     _entry(
         "T1.04", "Beskæftigelses- og uddannelsesandel", STOCK, "andel", ("share",), ("target_group",),
         "Andelen af de 18-64-årige borgere med en aktiv indsats, der er i beskæftigelse, uddannelse "
         "eller erhvervspraktik i kvartalets sidste måned. Kun borgere med en kendt status for måneden "
         "tælles med.",
-        "Of the T1.01 citizens aged 18-64 on E with a fact_employment_status row for the month of E: "
-        "share with status Beskæftiget, Uddannelse or Erhvervspraktik. Target group as in T1.01.",
+        "Of the T1.01 citizens on E aged 18-64 on E (dim_citizen.birth_date; unknown age: left out) "
+        "with a fact_employment_status row for the calendar month of E: share with status "
+        "Beskæftiget, Uddannelse or Erhvervspraktik. Citizens without a row for that month are not in "
+        "the denominator (for the running quarter the month's file may not have arrived yet: then 0/0, "
+        "no value). Organisation and target groups as in T1.01.",
     ),
     # Theme 2 — Indsatser og ydelser
     _entry(
@@ -119,26 +130,38 @@ CATALOG: dict[str, KpiDefinition] = {e.kpi_id: e for e in (
         "T2.02", "Aktive ydelser", STOCK, "ydelser", ("count",), ("service_code", "area"),
         "Antallet af igangværende ydelser og foranstaltninger på kvartalets sidste dag, fordelt på "
         "paragraf, fx § 85, § 107 og § 108.",
-        f"Count of fact_service rows active on E. {STOCK_ACTIVE} Unmapped paragraph: service_code "
-        "Ukendt.",
+        "Count of fact_service rows (voksen.ydelse and boern.Foranstaltning) active on E. "
+        f"{STOCK_ACTIVE} A service ending before it starts is never active. service_code from the "
+        "paragraph mapping (the old Serviceloven children's paragraphs map to their Barnets Lov "
+        "codes; unmapped: Ukendt); area is the system's area; organisation from the unit of the "
+        "service's case.",
     ),
     _entry(
         "T2.03", "Opholdslængde §107", FLOW, "dage", ("count", "mean_days", "median_days"), (),
         "Antallet af afsluttede ophold på midlertidige botilbud (§ 107) i perioden og deres "
         "gennemsnitlige og mediane længde i dage.",
-        "Stays at Midlertidigt botilbud §107 facilities with check-out date in [S, E] (services are "
-        "not stays): count; mean and lower median of check-out date - check-in date in days over the "
-        "stays whose dates are usable (check-out not before check-in).",
+        "Stays (tilbud.ophold, services are not stays) at facilities of type Midlertidigt botilbud "
+        "§107 with check-out date in [S, E]: count = every such stay, anonymous ones and ones with "
+        "contradictory dates included. Duration = check-out date - check-in date in days "
+        "(timestamps cut to their date); mean_days (numerator: summed days, denominator: stays with "
+        "usable dates) and median_days (lower median) over the stays whose check-out date is not "
+        "before their check-in date (DQ06 rows are left out). Organisation from the facility's "
+        "unit; area the facility unit's area.",
     ),
     _entry(
         "T2.04", "Belægning", FLOW, "andel", ("share",), ("facility_type",),
         "Belægningsprocenten: hvor stor en del af tilbuddenes pladsdøgn der var optaget i perioden, "
         "opgjort pr. tilbudstype.",
-        "Occupied bed-nights / available bed-nights in [S, E] per facility type. A stay occupies the "
-        "nights from its check-in date to its check-out date (exclusive), a night belonging to the "
-        "date it starts, clipped to the period; overlapping stays each occupy their nights; stays "
-        "with check-out before check-in are left out. Capacity = places x days the facility was "
-        "active in the period, active_from and active_to included. Natcaféer count here (only here).",
+        "share = occupied bed-nights / available bed-nights in [S, E] (numerator and denominator "
+        "stored; NULL when no capacity), per facility type and for every facility type, natcaféer "
+        "included (they count only here). A night belongs to the date it starts: a stay occupies "
+        "the dates from its check-in date up to, not including, its check-out date (a stay checked "
+        "in and out on the same date occupies none), an open stay up to and including E, clipped "
+        "to [S, E]; overlapping stays each occupy their nights; anonymous stays count; stays with "
+        "check-out before check-in (DQ06) and stays at a facility missing from dim_facility are left "
+        "out. Capacity = places x days the facility was "
+        "active in [S, E], active_from and active_to both included (active_to missing: active to "
+        "E). Organisation (area, center, unit) from the facility's unit, resolved on E.",
     ),
     _entry(
         "T2.05", "Støttende indsatser til børn (forebyggende)", FLOW, "indsatser", ("count",),
@@ -146,7 +169,10 @@ CATALOG: dict[str, KpiDefinition] = {e.kpi_id: e for e in (
         "Antallet af forebyggende og støttende indsatser til børn og unge, der er startet i perioden, "
         "fordelt på type, målgruppe og alder.",
         "Count of fact_service rows of source boern and category Forebyggende with start_date in "
-        "[S, E]; measure_type = service_type; target group of the case; age on the start date.",
+        "[S, E] (a measure without a start date never counts). measure_type = the measure's type "
+        "(service_type); target_group = that of its case (Handicap / Socialt udsat); age_group = "
+        "the child's age in whole years on the start date; missing values are Ukendt. "
+        "Organisation from the case's unit; area is the system's area.",
     ),
     _entry(
         "T2.06", "Anbragte børn og unge", STOCK, "børn og unge", ("count",),
@@ -161,12 +187,17 @@ CATALOG: dict[str, KpiDefinition] = {e.kpi_id: e for e in (
         "system's area.",
     ),
     _entry(
-        "T2.07", "Nyanbringelser", FLOW, "anbringelser", ("count",),
+        "T2.07", "Nyanbringelser", FLOW, "anbringelser", ("count", "children"),
         ("placement_type", "target_group", "age_group"),
         "Antallet af børn og unge, der er blevet anbragt i perioden uden at have været anbragt dagen "
         "før. Skift mellem anbringelsessteder tælles ikke som nye anbringelser.",
-        "Placements (boern, category Anbringelse) with start_date in [S, E] for a child with no "
-        "placement active the day before that start date. Age on the start date.",
+        "Placements (fact_service of source boern, category Anbringelse) with start_date in [S, E] "
+        "for a child (citizen_key) with no placement active on the day before that start date "
+        "(start_date <= that day and (end_date is null or end_date >= that day)), so a placement "
+        "following one that ended the day before or later is a move, not a new placement. count: "
+        "those placements; children: distinct citizen_key among them. placement_type = "
+        "service_type; target_group of the case; age_group: age on the start date. Organisation "
+        "from the case's unit; area is the system's area.",
     ),
     _entry(
         "T2.08", "Anbringelsesvarighed", FLOW, "dage",
@@ -174,30 +205,41 @@ CATALOG: dict[str, KpiDefinition] = {e.kpi_id: e for e in (
         ("placement_type", "target_group"),
         "Hvor længe de anbringelser, der er afsluttet i perioden, har varet: gennemsnit, median, "
         "korteste og længste varighed i dage.",
-        "Placements (boern, category Anbringelse) with end_date in [S, E]: count; end_date - "
-        "start_date in days: mean, lower median, min and max over the placements whose dates are "
-        "usable (start present, end not before start).",
+        "Placements (fact_service of source boern, category Anbringelse) with end_date in [S, E]: "
+        "count = every such placement (each placement row, also a move between placements). "
+        "Duration = end_date - start_date in days: mean_days (numerator: summed days, denominator: "
+        "usable placements), median_days (lower median), min_days and max_days over the placements "
+        "whose dates are usable (start present, end not before start; the others count in count "
+        "only). placement_type = service_type; target_group of the case.",
     ),
     _entry(
         "T2.09", "Åbne sager", STOCK, "sager", ("count",), ("area",),
         "Antallet af åbne sager på kvartalets sidste dag i børne- og voksensystemet, fordelt på "
         "område, center og enhed.",
-        "Count of fact_case rows open on E: opened_date <= E and (closed_date is null or closed_date "
-        ">= E). Area is the system's area.",
+        "Count of fact_case rows (both systems; soft-deleted cases are not in the model) open on "
+        "E: opened_date <= E and (closed_date is null or closed_date >= E). Area is the system's "
+        "area, also when the unit code is unknown (then center and unit are Ukendt); "
+        "organisation from the case's unit.",
     ),
     _entry(
         "T2.10", "Sager pr. sagsbehandler", STOCK, "sager pr. sagsbehandler",
-        ("per_caseworker", "count"), (),
+        ("cases_per_caseworker", "cases", "caseworkers"), (),
         "Det gennemsnitlige antal åbne sager pr. sagsbehandler på kvartalets sidste dag. Fordelingen "
         "pr. sagsbehandler vises kun internt og pseudonymt.",
-        "per_caseworker: cases open on E with a caseworker / distinct caseworkers (system, id) with "
-        ">=1 open case; count: open cases with a caseworker. The case's unit gives the organisation; "
-        "org level caseworker carries the distribution per caseworker (internal output only).",
+        "Cases open on E as in T2.09 that have a caseworker. cases: those cases; caseworkers: "
+        "distinct caseworkers (caseworker_key, the pseudonym of system and caseworker id) with "
+        ">=1 of them; cases_per_caseworker = cases / caseworkers (numerator and denominator "
+        "stored). The case's unit gives the organisation, so a caseworker with open cases in two "
+        "units counts once in each and once in SOF. Org level caseworker (org_key = the "
+        "caseworker pseudonym) gives each caseworker's own open cases: the distribution per "
+        "caseworker, internal output only.",
     ),
     _entry(
         "T2.11", "Nye sager / lukkede sager", FLOW, "sager", ("created", "closed"), ("area",),
         "Antallet af sager, der er oprettet, og antallet, der er lukket, i perioden.",
-        "created: fact_case rows with opened_date in [S, E]; closed: with closed_date in [S, E].",
+        "created: fact_case rows with opened_date in [S, E]; closed: fact_case rows with "
+        "closed_date in [S, E] (a case opened and closed in the period counts in both). Area is "
+        "the system's area; organisation from the case's unit, resolved on E.",
     ),
     _entry(
         "T2.12", "Underretninger", FLOW, "underretninger", ("count", "children"),
@@ -205,28 +247,36 @@ CATALOG: dict[str, KpiDefinition] = {e.kpi_id: e for e in (
         "Antallet af underretninger om børn og unge modtaget i perioden og antallet af forskellige "
         "børn, de drejer sig om, fordelt på hvem der har underrettet, alder og om underretningen var "
         "akut.",
-        "Notifications with received date in [S, E]: count (every notification, also those assessed "
-        "before received); children: distinct citizen_key. Age on the received date; acute as "
-        "true/false.",
+        "Notifications with received_at date in [S, E]: count = every notification (also those "
+        "assessed before received, DQ11, and those without a known child); children = distinct "
+        "citizen_key (a notification without a child counts in count only). age_group: the "
+        "child's age on the received date; acute as true/false; notification_source as "
+        "registered. Organisation from the notification's unit (the child's case unit); area is "
+        "the system's area.",
     ),
     _entry(
         "T2.13", "Borgere på herberg, forsorgshjem og krisecenter", STOCK, "personer", ("count",),
         ("facility_type",),
         "Antallet af personer, der bor på herberg, forsorgshjem eller krisecenter på kvartalets "
         "sidste dag. Anonyme ophold tælles hver for sig.",
-        "Distinct citizen_key with a stay open on E at a Krisecenter §109, Herberg §110 or "
-        "Forsorgshjem §110 facility, plus every anonymous stay open on E as one person. Natcaféer are "
-        "not included.",
+        "Distinct citizen_key with a stay open on E (check-in date <= E and (check-out is null or "
+        "check-out date >= E)) at a Krisecenter §109, Herberg §110 or Forsorgshjem §110 facility, "
+        "plus every anonymous stay (no citizen) open on E as one person of its own. A person with "
+        "stays at two facility types counts once in the total and once under each type. "
+        "Natcaféer are not included. Organisation from the facility's unit.",
     ),
     # Theme 3 — Service og sikker drift
     _entry(
         "T3.01", "Fristoverholdelse", FLOW, "andel", ("share",), ("service_code",),
         "Andelen af afgørelser i perioden, der er truffet inden for den udmeldte "
         "sagsbehandlingsfrist for ydelsen. Københavns mål er 80 procent.",
-        "Decisions with decision_date in [S, E], an application date and a service code with a "
-        "deadline in ref_deadline (never the decision's own FristDato): share with decision_date - "
-        "application_date <= deadline_days. Every outcome counts; unmapped paragraphs and decisions "
-        "dated before their application are left out.",
+        "Decisions (both systems) with decision_date in [S, E], an application_date and a service "
+        "code that has a deadline in ref_deadline (never the decision's own FristDato): share with "
+        "decision_date - application_date <= deadline_days (numerator and denominator stored). "
+        "Every outcome counts; decisions with an unmapped paragraph, a service code without a "
+        "deadline, or a decision date before the application date (contradictory) are left out. "
+        "service_code from the paragraph mapping (old SEL children's paragraphs map to their "
+        "Barnets Lov codes); organisation from the decision's case unit; area is the system's area.",
     ),
     _entry(
         "T3.02", "Underretninger vurderet inden for 24 timer", FLOW, "andel", ("share", "count"),
@@ -245,18 +295,23 @@ CATALOG: dict[str, KpiDefinition] = {e.kpi_id: e for e in (
         "T3.03", "Rettidige børnefaglige undersøgelser", FLOW, "andel", ("share",), (),
         "Andelen af børnefaglige undersøgelser afsluttet i perioden, der blev afsluttet inden for fire "
         "måneder, som Barnets Lov § 20 kræver.",
-        "Investigations (Barnets Lov §20, formerly SEL §50) with completed_date in [S, E]: share with "
-        "completed_date <= start_date + 4 months (same day-of-month rule: 2025-01-31 + 4 months = "
-        "2025-05-31, 2025-10-31 + 4 months = 2026-02-28). Completed before started: left out.",
+        "Investigations (fact_investigation: Barnets Lov §20, formerly SEL §50) with completed_date "
+        "in [S, E]: share with completed_date <= start_date + 4 months (same day-of-month rule, "
+        "clipped to the month's last day: 2025-01-31 + 4 months = 2025-05-31, 2025-10-31 + 4 "
+        "months = 2026-02-28; completing on that day is in time). Completed before started "
+        "(contradictory): left out. Organisation from the case's unit; area Børn og Unge.",
     ),
     _entry(
         "T3.04", "Sagstid fra underretning til afsluttet undersøgelse", FLOW, "dage",
         ("count", "median_days", "mean_days"), (),
         "Hvor mange dage der går fra en underretning, til den børnefaglige undersøgelse er afsluttet, "
         "for undersøgelser afsluttet i perioden.",
-        "Investigations with completed_date in [S, E] whose child had a notification received in "
-        "[start_date - 12 months, start_date]: count; lower median and mean of completed_date - the "
-        "latest such received date, in days.",
+        "Investigations with completed_date in [S, E] whose child (citizen_key) had a notification "
+        "with received date in [start_date - 12 months, start_date] (both ends included, same "
+        "day-of-month rule): count. Days = completed_date - the received date of the latest such "
+        "notification; median_days (lower median) and mean_days (numerator: summed days, "
+        "denominator: investigations with usable dates) leave out investigations completed before "
+        "they started. Organisation from the case's unit; area Børn og Unge.",
     ),
     _entry(
         "T3.05", "Klager", FLOW, "klager", ("received", "decided"),
@@ -264,75 +319,122 @@ CATALOG: dict[str, KpiDefinition] = {e.kpi_id: e for e in (
         "Antallet af klager modtaget i perioden og antallet afgjort i perioden fordelt på udfald, fx "
         "medhold ved genvurdering eller stadfæstet, omgjort eller hjemvist i Ankestyrelsen.",
         "received: complaints with received_date in [S, E]; decided: complaints with decided_date in "
-        "[S, E] by outcome = Medhold when the reconsideration gave it, else Ankestyrelsen's outcome "
-        "(Stadfæstet, Omgjort for Ændret and Ophævet together, Hjemvist, Afvist).",
+        "[S, E]. outcome (decided only) = Medhold when the reconsideration gave it, else "
+        "Ankestyrelsen's outcome: Stadfæstet, Omgjort (Ændret and Ophævet together), Hjemvist, "
+        "Afvist; a decided complaint not about a decision (complaint_type other than Afgørelse) "
+        "with neither is Behandlet, a decision complaint with neither Ukendt. complaint_type, cause and "
+        "source_system as registered (missing: Ukendt). Organisation (area, center, unit) from "
+        "the complaint's own unit_code.",
     ),
     _entry(
         "T3.06", "Venteliste til botilbud", STOCK, "personer", ("count", "median_days"),
         ("offer_type",),
         "Antallet af borgere, der venter på en plads i et botilbud på kvartalets sidste dag, og hvor "
         "længe de har ventet indtil nu (median i dage).",
-        "Distinct citizen_key on a waiting list on E (listed_date <= E and (left_date is null or "
-        "left_date >= E)); median_days: lower median of E - listed_date over those waiting rows.",
+        "Waiting-list rows active on E: listed_date <= E and (left_date is null or left_date >= "
+        "E). count: distinct citizen_key; median_days: lower median of E - listed_date in days "
+        "over those rows (a person on two lists contributes both waits; denominator: the rows). "
+        "offer_type as registered (§107, §108, ABL §105). Waiting lists carry no unit: reported "
+        "for SOF and the area Voksne only.",
     ),
     _entry(
         "T3.07", "Magtanvendelser", FLOW, "magtanvendelser", ("count", "persons"),
         ("facility_type", "facility", "force_type"),
         "Antallet af registrerede magtanvendelser på tilbuddene i perioden og antallet af forskellige "
         "borgere, de vedrører.",
-        "Use-of-force registrations with occurred_at date in [S, E]: count; persons: distinct "
-        "citizen_key.",
+        "Use-of-force registrations with occurred_at date in [S, E]: count = every registration; "
+        "persons = distinct citizen_key (a registration without a person counts in count only). "
+        "facility = facility_id; facility_type and organisation (area, center, unit) from the "
+        "facility in dim_facility (unknown facility: Ukendt); force_type as registered.",
     ),
     _entry(
         "T3.08", "Barnets plan til tiden", FLOW, "andel", ("share",), (),
         "Andelen af bevilgede støttende indsatser og anbringelser med samtykke, hvor barnets plan er "
         "lavet senest tre måneder efter afgørelsen. Der måles på afgørelser fra tre måneder før "
         "perioden, så fristen er udløbet for dem alle.",
-        "Granted decisions (Bevilget or Delvis bevilget) on service code BL32 or BL46 (including their "
-        "SEL predecessors; not BL47) dated in the period shifted back 3 months: share with a plan "
-        "(fact_plan.decision_key) dated no later than decision date + 3 months (Barnets Lov §§91-92).",
+        "Decisions of the boern system with outcome Bevilget or Delvis bevilget and service code "
+        "BL32 or BL46 (their SEL predecessors map to these codes; BL47, without consent, is not "
+        "included) dated in [S - 3 months, (E + 1 day) - 3 months - 1 day], i.e. the quarter or "
+        "year-to-date span three months earlier (a running quarter: its days so far, three months "
+        "earlier): share with a plan linked to the decision (fact_plan.decision_key) dated no later "
+        "than decision date + 3 months (same day-of-month rule; Barnets Lov §§91-92); a plan dated "
+        "before the decision is in time. Organisation from the decision's case unit; area is the "
+        "system's area.",
     ),
     _entry(
         "T3.09", "Rusmiddelbehandling inden for 14 dage", FLOW, "andel", ("share",), (),
         "Andelen af borgere, der er startet i rusmiddelbehandling i perioden senest 14 dage efter, at "
         "de bad om det (behandlingsgarantien).",
-        "Services with service code SEL101 (SEL §101 and its successor) with start_date in [S, E] "
-        "whose decision has an application date: share with start_date - application_date <= 14 "
-        "days; started before the application: left out.",
+        "Services with service code SEL101 (SEL §101 and its successor in the "
+        "Rusmiddelbehandlingsloven) with start_date in [S, E] whose decision (decision_key) has an "
+        "application date: share (of services) with start_date - application_date <= 14 days (day "
+        "14 in time). Services without a decision or application date, and ones started before "
+        "the application (contradictory), are left out. Organisation from the case's unit.",
     ),
     # Theme 4 — Borgerens forløb
     _entry(
         "T4.01", "Fra herberg til bolig", FLOW, "andel", ("count", "share"), ("next_step",),
         "Andelen af borgere, der forlader et herberg eller forsorgshjem og inden for 90 dage kommer "
         "videre i et botilbud eller egen bolig.",
-        "Persons with a Herberg §110 or Forsorgshjem §110 stay with check-out date in [S, E]: count; "
-        "share who within 90 days after check-out start a §107 service or stay, a §108 one, or are "
-        "discharged to Egen bolig, each person counted once by their first next step. The share is "
-        "reported only when E + 90 days <= the extraction date.",
+        "Persons (citizen_key; anonymous stays never count) with a Herberg §110 or Forsorgshjem §110 "
+        "stay with check-out date in [S, E]; count: those persons, always reported. Next steps: a "
+        "service with service code SEL107 starting or a stay at a Midlertidigt botilbud §107 facility "
+        "checked in (§107); the same for SEL108 / Længerevarende botilbud §108 (§108); any stay at a "
+        "§107-§110 facility checked out with discharged_to Egen bolig, the shelter stay itself "
+        "included (Egen bolig; natcaféer are no step). A "
+        "discharged_to of §107 or §108 without such a service or stay is not a next step. Each person "
+        "counts once, by the earliest next step dated 0 to 90 days after the date of any of their "
+        "check-outs in the period (day 90 included; a tie on one day goes §107, §108, Egen bolig). "
+        "share: persons with a next step / all the persons; next_step: persons by their first next "
+        "step / all the persons, so the next steps add up to the total share. Organisation: the unit "
+        "of each shelter left in the period. The share is reported only when E + 90 days <= the "
+        "extraction date. "
+        "Before that the measure is not yet available: value, numerator and denominator "
+        "NULL at every org level (no breakdown rows), never 0.",
     ),
     _entry(
         "T4.02", "Fastholdt i egen bolig", FLOW, "andel", ("share",), (),
         "Andelen af borgere, der for et år siden flyttede fra herberg eller forsorgshjem til egen "
         "bolig, og som ikke er vendt tilbage inden for 12 måneder.",
-        "Persons who left a §110 stay to Egen bolig in the same quarter one year earlier: share with "
-        "no new §110 stay checked in within the 12 months after check-out.",
+        "Cohort: persons with a Herberg §110 or Forsorgshjem §110 stay checked out to Egen bolig "
+        "(discharged_to) with check-out date in the same period one year earlier ([S, E] shifted back "
+        "one year, 29 February -> 28 February; for ÅTD the year to date a year earlier); each person "
+        "once, by their first such check-out, in the unit of that shelter. share: those with no §110 "
+        "stay checked in at or after that check-out time and on or before the check-out date + 12 "
+        "months (same day-of-month rule, the last day included) / the cohort. Reported only when the "
+        "cohort period's last day + 12 months <= the extraction date. "
+        "Before that the measure is not yet available: value, numerator and denominator "
+        "NULL at every org level (no breakdown rows), never 0.",
     ),
     _entry(
         "T4.03", "Genindskrivning i rusmiddelbehandling", FLOW, "andel", ("share_365", "share_3y"), (),
         "Andelen af borgere, der efter afsluttet rusmiddelbehandling starter en ny behandling inden "
         "for et år eller tre år.",
-        "Persons with a substance-abuse treatment (SEL101) ended in the period: share who start a new "
-        "one within 365 days (reported once 365 days have passed by the extraction date) and within "
-        "3 years.",
+        "Persons with a service of service code SEL101 (SEL §101 and its successor) with end date in "
+        "[S, E], in the unit of each such service. share_365: those with another SEL101 service "
+        "starting 1 to 365 days after the end date of one ended in the period (day 365 included; one "
+        "starting on the day another ended is a transfer, not a restart) / those persons; share_3y: "
+        "the same with a start after the end date and on or before end date + 3 years (29 February -> "
+        "28 February). share_365 is reported only when E + 365 days <= the extraction date, share_3y "
+        "only when E + 3 years <= it. "
+        "Before that the measure is not yet available: value, numerator and denominator "
+        "NULL at every org level (no breakdown rows), never 0.",
     ),
     _entry(
         "T4.04", "Uddannelse og beskæftigelse", FLOW, "borgere", ("count", "completed_education"),
         ("status", "target_group"),
         "Antallet af voksne borgere med en aktiv indsats, der i perioden er kommet i beskæftigelse, "
-        "uddannelse eller praktik, og antallet, der har afsluttet en uddannelse.",
-        "T1.01 citizens aged 18-64 who in the period go from a month without to a month with status "
-        "Beskæftiget, Uddannelse or Erhvervspraktik (count); completed_education: those with a "
-        "completed education in a month of the period.",
+        "uddannelse eller praktik, og antallet af uddannelser, de har afsluttet i perioden.",
+        "Event months: calendar months whose first day lies in [S, E]. count: distinct citizens with a "
+        "fact_employment_status row with status Beskæftiget, Uddannelse or Erhvervspraktik for an event "
+        "month and a row with another status for the month before (a month without a row is unknown, "
+        "not a month without work). completed_education: rows with completed_education true for an "
+        "event month (one education per citizen and month). Either counts only when the citizen is "
+        "18-64 on the first day of the event month and has a T1.01 intervention (service, measure or "
+        "residential stay) active on some day from the first day of the month before to the event "
+        "month's last day (at most E). Organisation: the unit of each such intervention; target_group: "
+        "those of the cases behind them (Ukendt for stays only), as in T1.01; status: the status of the "
+        "event month.",
     ),
     _entry(
         "T4.05", "Udvikling på indsatstrappen (VUM)", FLOW, "andel",
@@ -340,17 +442,25 @@ CATALOG: dict[str, KpiDefinition] = {e.kpi_id: e for e in (
         "Hvor stor en del af de borgere, der er vurderet igen i perioden, der har fået et lavere, "
         "uændret eller højere funktionsniveau end ved forrige vurdering. Et lavere niveau betyder, at "
         "borgeren er kommet ned ad indsatstrappen.",
-        "Persons with a functional assessment in the period and an earlier one, comparing their "
-        "latest assessment in the period with the latest before it: shares improved (level down), "
-        "unchanged and worsened (level up). Target group of the person's adult cases open on the "
-        "date of the latest assessment (Ukendt when none is open).",
+        "Persons with a functional assessment dated in [S, E] and one dated before their latest one in "
+        "the period (which may itself lie in the period): the latest assessment in the period is "
+        "compared with the latest dated before it (assessments on one date ordered by assessment_id). "
+        "share_improved: level lower; share_unchanged: level equal; share_worsened: level higher; each "
+        "/ the persons compared. Organisation and target groups from the person's adult (voksen) cases "
+        "open on the date of the latest assessment (opened_date <= date and (closed_date null or >= "
+        "date)), a person counting in every such case's unit and target group; with none open, unit, "
+        "center and target group are Ukendt and the area is Voksne.",
     ),
     _entry(
         "T4.06", "Tidligere anbragte med voksensag", FLOW, "andel", ("share",), (),
         "Andelen af tidligere anbragte unge, der har fået en sag i voksensystemet mellem deres 18- og "
         "22-års fødselsdag. Måles på de unge, der er fyldt 22 i perioden.",
-        "Young people who turned 22 in the period and had a placement active on their 18th birthday: "
-        "share with a case in the adult system opened between their 18th and 22nd birthdays.",
+        "Citizens (cross-system citizen_key) whose 22nd birthday lies in [S, E] and who had a boern "
+        "measure of category Anbringelse active on their 18th birthday (start_date <= it and (end_date "
+        "null or >= it)); birthdays from dim_citizen.birth_date, a 29 February birthday falling on 1 "
+        "March in other years (as ages are counted); no birth date: not in the population. share: "
+        "those with a voksen case opened from the 18th to the 22nd birthday, both days included / all "
+        "of them. Organisation: the unit of each placement active on the 18th birthday.",
     ),
     # Theme 5 — SOF som arbejdsplads
     _entry(
@@ -370,33 +480,48 @@ CATALOG: dict[str, KpiDefinition] = {e.kpi_id: e for e in (
     ),
     _entry(
         "T5.02", "Personaleomsætning", FLOW, "andel", ("share", "share_voluntary"),
-        ("job_category", "leave_reason"),
+        ("job_category", "leave_reason", "month"),
         "Hvor stor en del af medarbejderne der er fratrådt i perioden i forhold til det gennemsnitlige "
         "antal ansatte. Dødsfald tælles ikke med, og den frivillige personaleomsætning ser også bort "
-        "fra pension.",
-        "Employees with left_date in [S, E] / average headcount over the period's days; share counts "
-        "leavers except Død; share_voluntary also excludes Pension.",
+        "fra pension. Tallet findes også for hver måned.",
+        "share: employees with left_date in [S, E] and leave_reason not Død (a missing reason counts) / "
+        "average headcount; share_voluntary: the same leavers without Pension / average headcount. "
+        "Average headcount = employees employed per day (hired_date <= day <= left_date, both "
+        "included) summed over the period's days / the days in the period. Organisation and "
+        "job_category from the employee (the org of the unit on E). month: the same per calendar "
+        "month of the period (YYYY-MM; leavers that month / the month's average headcount, the "
+        "running month up to E). leave_reason: leavers with that reason / the org group's whole "
+        "average headcount, so the reasons add up to the total (Død under share and Død and Pension "
+        "under share_voluntary are 0).",
     ),
     _entry(
         "T5.03", "Forgæves rekrutteringer", FLOW, "rekrutteringer", ("count", "share"),
         ("job_category",),
         "Antallet af stillingsopslag, der er afsluttet i perioden uden at stillingen blev besat, og "
         "deres andel af de afsluttede rekrutteringer.",
-        "Recruitments with closed_date in [S, E] and result Forgæves (count); share = Forgæves / "
-        "(Besat + Forgæves) of those closed in the period; Annulleret is neither.",
+        "Recruitments with closed_date in [S, E]. count: those with result Forgæves; share: Forgæves / "
+        "(Besat + Forgæves) among them; Annulleret or no result is in neither. Organisation from the "
+        "recruitment's unit_code (area from the unit), job_category as registered.",
     ),
     _entry(
         "T5.04", "Vold og trusler", FLOW, "hændelser", ("count",), ("category", "facility"),
         "Antallet af registrerede episoder med vold, trusler og chikane mod medarbejdere i perioden.",
-        "Incidents with incident_date in [S, E]; organisation from the incident's unit_code.",
+        "Count of fact_incident rows with incident_date in [S, E], with or without a known employee. "
+        "Organisation from the incident's unit_code (area from the unit); category as registered; "
+        "facility: the facility id (Ukendt when none is registered).",
     ),
     _entry(
         "T5.05", "Hændelser efterfulgt af langt sygefravær", FLOW, "andel", ("share",), ("category",),
         "Andelen af episoder med vold og trusler, hvor den berørte medarbejder inden for 14 dage "
         "får et langt sygefravær.",
-        "Incidents in [S, E] with a known employee: share followed by a long sickness absence (Egen "
-        "sygdom or Arbejdsskade lasting >= 15 days) of that employee starting within 14 days after "
-        "the incident date, day 14 included.",
+        "Incidents with incident_date in [S, E] and an employee_key: share with an absence of that "
+        "employee of type Egen sygdom or Arbejdsskade lasting >= 15 days in all (to_date - from_date + "
+        "1; an open one by its length so far on the extraction date; to_date before from_date: left "
+        "out) whose from_date is 0 to 14 days after the incident date (day 14 included). Organisation "
+        "from the incident's unit_code. An absence starting on day 14 shows whether it is long on its "
+        "15th day, so the share is reported only when E + 28 days <= the extraction date. "
+        "Before that the measure is not yet available: value, numerator and denominator "
+        "NULL at every org level (no breakdown rows), never 0.",
     ),
 )}
 

@@ -63,7 +63,7 @@ class Model:
     def save(self, model_dir: Path) -> dict[str, int]:
         model_dir.mkdir(parents=True, exist_ok=True)
         counts = {}
-        for name, spec in MODEL_TABLES.items():
+        for name in MODEL_TABLES:
             frame = getattr(self, name)
             tmp = model_dir / f".{name}.parquet.tmp"
             frame.to_parquet(tmp, index=False)

@@ -11,7 +11,6 @@ Record ids are the source's own ids as the model holds them, never a CPR or citi
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 

@@ -1,0 +1,144 @@
+"""The main job end to end: `sofli demo` in a fresh folder, as a newcomer runs it.
+
+Runs the real CLI in a subprocess (its own Airflow home and SQLite metadata DB, every
+DAG as a real `dag.test()` run, alert e-mails through a real SMTP server on loopback),
+then inspects the warehouse, the e-mails and every log for what the issue promises.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from email import message_from_bytes, policy
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from etl.sources import SOURCES
+from etl.warehouse import make_engine
+from etl.privacy import find_cpr_in_frame, find_cpr_like as cpr_like
+
+pytestmark = pytest.mark.integration
+EXTRACTION_DATE = "2025-11-15"
+IMPLEMENTED = ("T1.01", "T2.01", "T2.06", "T3.02", "T5.01")
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp("demo") / "data"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "SOFLI_"))}
+    result = subprocess.run([sys.executable, "-m", "etl.cli", "--data-dir", str(data_dir), "demo",
+                             "--date", EXTRACTION_DATE], capture_output=True, text=True, env=env, timeout=900)
+    engine = make_engine(f"sqlite:///{data_dir}/warehouse/warehouse.db")
+    yield {"dir": data_dir, "result": result, "engine": engine, "output": result.stdout + result.stderr}
+    engine.dispose()
+
+
+def query(demo, sql: str) -> pd.DataFrame:
+    with demo["engine"].connect() as conn:
+        return pd.read_sql(sa.text(sql), conn)
+
+
+def test_the_demo_runs_every_dag_and_publishes(demo):
+    result = demo["result"]
+    assert result.returncode == 0, demo["output"][-5000:]
+    out = result.stdout
+    for dag_id in [f"extract_{s}" for s in SOURCES] + ["build_model", "publish_kpis"]:
+        assert f"ok   {dag_id}" in out, out
+    assert "RED  data_quality" in out  # the planted defects breach error rules, loudly
+    assert "!! DATA QUALITY" in out and "Everything was published" in out
+
+
+def test_every_implemented_kpi_has_quarter_and_ytd_this_year_and_last(demo):
+    totals = query(demo, "SELECT kpi_id, period_type, period, period_end, value FROM mart.kpi_value "
+                         "WHERE org_level = 'sof' AND dimension IS NULL AND version = 0")
+    for kpi in IMPLEMENTED:
+        rows = totals[totals["kpi_id"] == kpi]
+        for period in ("2025-Q3", "2024-Q3"):
+            kinds = set(rows.loc[rows["period"] == period, "period_type"])
+            assert "quarter" in kinds, (kpi, period)
+        assert rows["value"].notna().any(), kpi
+    flows = totals[totals["kpi_id"].isin(["T2.01", "T3.02", "T5.01"]) & (totals["period"] == "2025-Q3")]
+    assert set(flows["period_type"]) == {"quarter", "ytd"}
+    stock_ytd = totals[totals["kpi_id"].isin(["T1.01", "T2.06"]) & (totals["period_type"] == "ytd")]
+    assert stock_ytd.empty  # stocks have no year-to-date figure
+    running = totals[(totals["period"] == "2025-Q4")]
+    assert set(running["period_end"].astype(str).str[:10]) == {EXTRACTION_DATE}
+
+
+def test_tiles_show_last_year_beside_this_year(demo):
+    tiles = query(demo, "SELECT * FROM mart.kpi_tile WHERE org_level = 'sof' AND period = '2025-Q3' "
+                        "AND period_type = 'quarter' AND measure = 'count' AND kpi_id = 'T2.01'")
+    assert len(tiles) == 1 and tiles["last_year_value"].notna().all()
+    last_year = query(demo, "SELECT value FROM mart.kpi_value WHERE kpi_id = 'T2.01' AND org_level = 'sof' AND "
+                            "dimension IS NULL AND period = '2024-Q3' AND period_type = 'quarter' AND measure = 'count' "
+                            "AND period_end = '2024-09-30'")
+    assert tiles["last_year_value"].iloc[0] == last_year["value"].iloc[0]
+
+
+def test_catalog_and_public_output(demo):
+    catalog = query(demo, "SELECT * FROM mart.kpi_catalog")
+    assert len(catalog) == 37 and set(IMPLEMENTED) <= set(catalog.loc[catalog["implemented"] == 1, "kpi_id"])
+    public = query(demo, "SELECT * FROM public.kpi_value")
+    assert len(public) and "caseworker" not in set(public["org_level"])
+    counts = public[(public["unit"] == "count") & public["denominator"].isna()]["value"].dropna()
+    assert not counts.between(1, 4).any()
+
+
+def test_dq01_to_dq04_breach_on_the_planted_defects(demo):
+    results = query(demo, "SELECT rule_id, source, failing, population, status FROM mart.dq_result "
+                          "WHERE dimension IS NULL")
+    for rule in ("DQ01", "DQ02", "DQ03", "DQ04"):
+        assert (results.loc[results["rule_id"] == rule, "status"] == "breach").any(), rule
+    failures = query(demo, "SELECT rule_id, COUNT(*) AS n FROM mart.dq_failure GROUP BY rule_id")
+    totals = results.groupby("rule_id")["failing"].sum()
+    for rule, n in zip(failures["rule_id"], failures["n"]):
+        assert n >= totals[rule], rule  # every failing row has its id (DQ08 may list a row per code)
+    breakdown = query(demo, "SELECT DISTINCT dimension FROM mart.dq_result WHERE rule_id = 'DQ01' AND dimension IS NOT NULL")
+    assert set(breakdown["dimension"]) == {"decision_month", "case_type"}
+
+
+def test_alert_emails_reached_the_smtp_server_one_per_owner(demo):
+    mails = [message_from_bytes(p.read_bytes(), policy=policy.default) for p in sorted((demo["dir"] / "mail").glob("*.eml"))]
+    dq_mails = [m for m in mails if "datakvalitetsregl" in m["Subject"]]
+    assert dq_mails, [m["Subject"] for m in mails]
+    recipients = [m["To"] for m in dq_mails]
+    assert len(recipients) == len(set(recipients))  # one e-mail per owner
+    bodies = {m["To"]: m.get_body(("plain",)).get_content() for m in dq_mails}
+    assert any("DQ01" in body for body in bodies.values())
+    for message in dq_mails:
+        assert message.get_body(("html",)) is not None
+
+
+def test_no_cpr_anywhere_outside_the_restricted_zone(demo):
+    leaks = {}
+    for schema in ("mart", "public"):
+        tables = query(demo, f"SELECT name FROM {schema}.sqlite_master WHERE type IN ('table', 'view')")["name"]
+        for table in tables:
+            if found := find_cpr_in_frame(query(demo, f"SELECT * FROM {schema}.{table}")):
+                leaks[f"{schema}.{table}"] = found[:3]
+    for mail in (demo["dir"] / "mail").glob("*.eml"):
+        if found := cpr_like(mail.read_text(errors="replace")):
+            leaks[mail.name] = found[:3]
+    for log in (demo["dir"] / "airflow").rglob("*.log"):
+        if found := cpr_like(log.read_text(errors="replace")):
+            leaks[str(log)] = found[:3]
+    if found := cpr_like(demo["output"]):
+        leaks["task output"] = found[:3]
+    for parquet in (demo["dir"] / "model").glob("*.parquet"):
+        if found := find_cpr_in_frame(pd.read_parquet(parquet)):
+            leaks[parquet.name] = found[:3]
+    assert leaks == {}
+
+
+def test_rows_are_conserved_from_landing_to_staged_and_quarantine(demo):
+    for pointer in (demo["dir"] / "staged").glob("*/CURRENT.json"):
+        for table, counts in json.loads(pointer.read_text())["tables"].items():
+            assert counts["rows_in"] == counts["rows_staged"] + counts["rows_quarantined"], table
+    landed = sum(json.loads(p.read_text())["rows"] for p in (demo["dir"] / "landing").rglob("manifest.json"))
+    staged_in = sum(t["rows_in"] for p in (demo["dir"] / "staged").glob("*/CURRENT.json")
+                    for t in json.loads(p.read_text())["tables"].values())
+    assert landed == staged_in > 0
