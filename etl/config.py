@@ -30,6 +30,9 @@ class Settings:
     data_dir: Path
     reference_dir: Path
     mode: str  # "demo" or "production"
+    #: "historical": a figure uses the organisation valid on its period's end (default);
+    #: "current": every period is restated on today's structure.
+    org_structure: str = "historical"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -38,7 +41,10 @@ class Settings:
         mode = os.environ.get("SOFLI_MODE", "production")
         if mode not in ("demo", "production"):
             raise ConfigurationError(f"SOFLI_MODE must be demo or production, not {mode!r}")
-        return cls(data_dir, reference_dir, mode)
+        org_structure = os.environ.get("SOFLI_ORG_STRUCTURE", "historical")
+        if org_structure not in ("historical", "current"):
+            raise ConfigurationError(f"SOFLI_ORG_STRUCTURE must be historical or current, not {org_structure!r}")
+        return cls(data_dir, reference_dir, mode, org_structure)
 
     # Layout of the data folder (docs/architecture.md shows the tree).
     @property

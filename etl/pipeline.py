@@ -93,6 +93,9 @@ def compute_kpis(run_id: str, settings: Settings | None = None, history_quarters
     settings = _settings(settings)
     started = time.monotonic()
     model = Model.load(settings.model_dir)
+    if settings.org_structure == "current":  # restate history on today's organisation
+        from etl.model.org import current_structure  # noqa: PLC0415
+        model.tables["dim_org"] = current_structure(model.dim_org)
     periods = reporting_periods(model.extraction_date, history_quarters)
     values = compute(model, periods)
     provisional = {(p.kind, p.start, p.end): p.provisional for p in periods}

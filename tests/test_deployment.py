@@ -34,8 +34,8 @@ def test_env_example_has_only_dummies_and_env_is_ignored():
 
 @pytest.mark.skipif(shutil.which("docker-compose") is None, reason="Debian's docker-compose is not installed")
 def test_docker_compose_config_accepts_it(tmp_path):
-    env = tmp_path / ".env"
-    env.write_text((REPO_ROOT / ".env.example").read_text())
-    result = subprocess.run(["docker-compose", "--env-file", str(env), "-f", str(REPO_ROOT / "docker-compose.yml"),
-                             "config", "--quiet"], capture_output=True, text=True)
+    """Debian's docker-compose validates the file without an engine, with .env from the example."""
+    (tmp_path / ".env").write_text((REPO_ROOT / ".env.example").read_text())
+    shutil.copy(REPO_ROOT / "docker-compose.yml", tmp_path / "docker-compose.yml")
+    result = subprocess.run(["docker-compose", "config", "--quiet"], cwd=tmp_path, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr

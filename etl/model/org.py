@@ -24,3 +24,11 @@ def resolve_org(unit_codes: pd.Series, dim_org: pd.DataFrame, on: dt.date) -> pd
     for target, source in (("unit", "unit"), ("center", "center"), ("org_area", "area")):
         out[target] = unit_codes.map(valid[source]).fillna(UNKNOWN).astype(str)
     return out
+
+
+def current_structure(dim_org: pd.DataFrame) -> pd.DataFrame:
+    """The organisation restated on its newest structure: each code's latest row, valid
+    for all time. KPIs computed on a model with this `dim_org` show last year's figures
+    on today's units and centers (asked-for restatement); the default keeps history."""
+    latest = dim_org.sort_values(["unit_code", "valid_from"]).drop_duplicates("unit_code", keep="last")
+    return latest.assign(valid_from=pd.Timestamp("1900-01-01"), valid_to=pd.NaT).reset_index(drop=True)

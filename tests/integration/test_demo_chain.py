@@ -69,6 +69,19 @@ def test_every_implemented_kpi_has_quarter_and_ytd_this_year_and_last(demo):
     assert set(running["period_end"].astype(str).str[:10]) == {EXTRACTION_DATE}
 
 
+def test_every_catalogue_kpi_has_rows_for_the_last_closed_quarter_this_year_and_last(demo):
+    from etl.kpi import CATALOG
+
+    rows = query(demo, "SELECT DISTINCT kpi_id, period_type, period FROM mart.kpi_value "
+                       "WHERE org_level = 'sof' AND dimension IS NULL AND version = 0")
+    have = set(zip(rows["kpi_id"], rows["period_type"], rows["period"]))
+    for kpi_id, definition in CATALOG.items():
+        kinds = ("quarter",) if definition.kpi_type == "stock" else ("quarter", "ytd")
+        for period in ("2025-Q3", "2024-Q3"):
+            for kind in kinds:
+                assert (kpi_id, kind, period) in have, (kpi_id, kind, period)
+
+
 def test_tiles_show_last_year_beside_this_year(demo):
     tiles = query(demo, "SELECT * FROM mart.kpi_tile WHERE org_level = 'sof' AND period = '2025-Q3' "
                         "AND period_type = 'quarter' AND measure = 'count' AND kpi_id = 'T2.01'")

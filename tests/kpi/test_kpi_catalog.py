@@ -103,3 +103,20 @@ def test_compute_kpis_gives_one_row_per_key(make_model):
            "dimension", "dimension_value"]
     assert not rows.duplicated(key).any()
     assert set(rows["kpi_id"]) == IMPLEMENTED
+
+
+#: KPIs whose every measure has a total on an empty model: counts 0, rates and means 0/0.
+EMPTY_TOTALS = ["T2.02", "T2.03", "T2.04", "T2.05", "T2.07", "T2.08", "T2.09", "T2.10", "T2.11", "T2.12",
+                "T2.13", "T3.01", "T3.03", "T3.04", "T3.05", "T3.06", "T3.07", "T3.08", "T3.09"]
+
+
+@pytest.mark.parametrize("kpi_id", EMPTY_TOTALS)
+def test_empty_model_gives_every_measure_a_total(kpi_id, make_model, q3_2025):
+    rows = compute_kpi(kpi_id, make_model(), q3_2025)
+    assert set(rows["measure"]) == set(CATALOG[kpi_id].measures)
+    assert (rows["org_level"] == "sof").all() and rows["dimension"].isna().all()
+    assert len(rows) == len(CATALOG[kpi_id].measures)
+    counts = rows[rows["unit"] == "count"]
+    assert (counts["value"] == 0).all()
+    rest = rows[rows["unit"] != "count"]
+    assert rest["value"].isna().all() and (rest["denominator"] == 0).all()

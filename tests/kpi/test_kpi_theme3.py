@@ -492,19 +492,3 @@ def test_treatment_within_14_days(make_model, q3_2025, ytd_q3_2025, pick):
 
 
 # --- empty periods -----------------------------------------------------------------------------
-
-THEME3 = ["T3.01", "T3.03", "T3.04", "T3.05", "T3.06", "T3.07", "T3.08", "T3.09"]
-
-
-@pytest.mark.parametrize("kpi_id", THEME3)
-def test_empty_model_gives_every_measure_a_total(kpi_id, make_model, q3_2025):
-    from etl.kpi import CATALOG
-
-    rows = compute_kpi(kpi_id, make_model(), q3_2025)
-    assert set(rows["measure"]) == set(CATALOG[kpi_id].measures)
-    assert (rows["org_level"] == "sof").all() and rows["dimension"].isna().all()
-    assert len(rows) == len(CATALOG[kpi_id].measures)
-    counts = rows[rows["unit"] == "count"]
-    assert (counts["value"] == 0).all()
-    rest = rows[rows["unit"] != "count"]
-    assert rest["value"].isna().all() and (rest["denominator"] == 0).all()
