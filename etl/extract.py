@@ -72,13 +72,14 @@ def _text_schema(names: list[str]) -> pa.Schema:
 
 def _write_manifest(source: Source, table: TableSpec, extract_date: dt.date, data_path: Path,
                     rows: int, columns: list[str], watermark: str | None, started: float,
-                    origin: str) -> LandedTable:
+                    origin: str, ignored_columns: list[str] | None = None) -> LandedTable:
     manifest_path = data_path.parent / "manifest.json"
     seconds = round(time.monotonic() - started, 3)
     atomic_write_json(manifest_path, {
         "source": source.name, "table": table.name, "extract_date": extract_date.isoformat(),
         "rows": rows, "columns": columns, "schema_hash": table.schema_hash(),
         "watermark": watermark, "mode": "full", "origin": origin,
+        "ignored_columns": ignored_columns or [],
         "sha256": file_sha256(data_path), "seconds": seconds,
         "extracted_at": dt.datetime.now().isoformat(timespec="seconds"),
     })
@@ -97,6 +98,9 @@ def extract_database_table(source: Source, table: TableSpec, url: str, landing_r
     watermark: str | None = None
     try:
         with engine.connect() as conn:
+            added = _columns_added_at_source(conn, table)
+            if added:
+                log.warning("%s.%s: column(s) not in the contract ignored: %s", source.name, table.name, added)
             result = conn.execution_options(stream_results=True).execute(sa.text(sql))
             names = list(result.keys())
             missing = [c for c in table.column_names if c not in names]
@@ -120,7 +124,17 @@ def extract_database_table(source: Source, table: TableSpec, url: str, landing_r
         raise ExtractError(f"{source.name}.{table.name}: {type(exc).__name__}: {exc.orig if hasattr(exc, 'orig') else exc}") from exc
     finally:
         engine.dispose()
-    return _write_manifest(source, table, extract_date, data_path, rows, names, watermark, started, "database")
+    return _write_manifest(source, table, extract_date, data_path, rows, names, watermark, started, "database",
+                           added)
+
+
+def _columns_added_at_source(conn: sa.Connection, table: TableSpec) -> list[str]:
+    """Columns the source table has beyond the contract (schema drift: reported, never read)."""
+    try:
+        present = [c["name"] for c in sa.inspect(conn).get_columns(table.name)]
+    except sa.exc.NoSuchTableError:
+        return []  # the extract SQL itself will fail with the database's own message
+    return [c for c in present if c not in table.column_names]
 
 
 def expected_files(table: TableSpec, drop_dir: Path, extract_date: dt.date) -> list[Path]:

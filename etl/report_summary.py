@@ -85,7 +85,7 @@ def print_summary(data_dir: Path, states: dict[str, dict], strict: bool, seconds
         print(f"\nData quality: {len(results)} rule × source results, {len(breaches)} BREACHED")
         for _, r in results.sort_values(["rule_id", "source"]).iterrows():
             flag = "!! BREACH" if r["status"] == "breach" else "   pass  "
-            rate = f"{100 * r['rate']:.1f} %" if pd.notna(r["rate"]) else "–"
+            rate = _fmt(r["rate"], "share")
             print(f"  {flag} {r['rule_id']} {r['source']:<15} {int(r['failing']):>6} of {int(r['population']):>7}"
                   f"  ({rate}, {severity.get(r['rule_id'], '')})")
 

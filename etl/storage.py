@@ -22,6 +22,17 @@ def partition_dir(root: Path, source: str, table: str, extract_date: dt.date) ->
     return root / source / table / f"extract_date={extract_date.isoformat()}"
 
 
+def remove_stale_temporaries(folder: Path) -> int:
+    """Delete `.<name>.<pid>.tmp` files a killed run left behind (they were never renamed
+    into place, so no reader ever trusted them). Returns how many were removed."""
+    if not folder.exists():
+        return 0
+    stale = list(folder.glob(".*.tmp"))
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return len(stale)
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -57,6 +68,7 @@ class AtomicParquetWriter:
 
     def __init__(self, path: Path, schema: pa.Schema):
         path.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(path.parent)
         self.path = path
         self.tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         self.rows = 0

@@ -165,6 +165,7 @@ def validate_table(source: Source, spec: TableSpec, landing_root: Path, staged_r
     if missing:
         raise StructuralValidationError(f"{where}: missing contract column(s) {missing}; rule contract_columns")
     extra = [c for c in raw.columns if c not in spec.column_names and not c.startswith("_source_")]
+    extra += manifest.get("ignored_columns", [])
     if extra:
         result.warnings.append(f"ignored column(s) not in the contract: {extra}")
         log.warning("%s: ignoring column(s) not in the contract: %s", where, extra)
@@ -221,7 +222,9 @@ def publish_source(source: Source, staged_root: Path, extract_date: dt.date, run
     """Mark this extract as the source's current good one (what the model reads).
 
     Written only after every table validated, so a failed night leaves the previous
-    pointer, and with it the previous good extract, in place.
+    pointer, and with it the previous good extract, in place. The pointer only moves
+    forward: re-running an older date (a backfill) re-validates that date's partition
+    without making it current.
     """
     tables = {r["table"]: {k: r[k] for k in ("rows_in", "rows_staged", "rows_quarantined", "staged_path")}
               for r in results}
@@ -230,5 +233,10 @@ def publish_source(source: Source, staged_root: Path, extract_date: dt.date, run
         raise StructuralValidationError(f"{source.name}: no validated extract for table(s) {missing}")
     pointer = {"source": source.name, "extract_date": extract_date.isoformat(), "run_id": run_id,
                "completed_at": dt.datetime.now().isoformat(timespec="seconds"), "tables": tables}
-    atomic_write_json(staged_root / source.name / "CURRENT.json", pointer)
-    return pointer
+    current_path = staged_root / source.name / "CURRENT.json"
+    if current_path.exists() and read_json(current_path)["extract_date"] > pointer["extract_date"]:
+        log.info("%s: %s is a backfill; the current extract stays %s", source.name, extract_date,
+                 read_json(current_path)["extract_date"])
+        return {**pointer, "current": False}
+    atomic_write_json(current_path, pointer)
+    return {**pointer, "current": True}

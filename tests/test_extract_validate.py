@@ -45,6 +45,7 @@ def test_good_rows_staged_bad_rows_quarantined_with_reasons_and_nothing_lost(tmp
     landed, result = run(tmp_path)
     assert landed.rows == 7 and landed.watermark == "2025-01-03 11:00:00"
     assert "Navn" not in pd.read_parquet(landed.path).columns  # contract columns only
+    assert result.warnings == ["ignored column(s) not in the contract: ['Navn']"]  # drift, reported
     assert (result.rows_in, result.rows_staged, result.rows_quarantined) == (7, 1, 6)
     assert result.quarantine_by_rule == {"allowed_values:Koen": 1, "duplicate_key": 2, "not_null:Koen": 1,
                                          "type:Foedselsdato": 2}
