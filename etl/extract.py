@@ -156,9 +156,14 @@ def read_delimited(path: Path, table: TableSpec) -> pa.Table:
     """Read a drop file as text columns; short (truncated) lines become NULL-padded rows.
 
     Decoding uses the contract's encoding with replacement, so a wrongly encoded byte
-    becomes U+FFFD (quarantined by validation) instead of crashing the night.
+    becomes U+FFFD (quarantined by validation) instead of crashing the night; a file that
+    starts with a UTF-8 byte-order mark is read as UTF-8.
     """
-    raw = path.read_bytes().decode(table.encoding, errors="replace").lstrip("\ufeff")
+    data = path.read_bytes()
+    if data.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte-order mark says UTF-8, whatever the contract
+        raw = data[3:].decode("utf-8", errors="replace")
+    else:
+        raw = data.decode(table.encoding, errors="replace")
     lines = raw.splitlines()
     if not lines:
         raise ExtractError(f"{path.name}: the file is empty (no header)")
@@ -177,6 +182,8 @@ def read_delimited(path: Path, table: TableSpec) -> pa.Table:
         elif len(parts) > width:  # stray delimiters: keep the row whole for quarantine
             parts = parts[: width - 1] + [table.delimiter.join(parts[width - 1:])]
         fixed.append("\x1f".join(parts))
+    if len(fixed) == 1:  # a header and no rows: validation decides whether that is allowed
+        return pa.table({c: pa.array([], pa.string()) for c in header})
     fixed[0] = "\x1f".join(header)
     options = pacsv.ConvertOptions(column_types={c: pa.string() for c in header},
                                    strings_can_be_null=True, null_values=[""])

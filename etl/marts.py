@@ -60,7 +60,10 @@ DQ_FAILURE = TableSpec("dq_failure", (
 SOURCE_FRESHNESS = TableSpec("source_freshness", (
     col("source", "str"), col("last_success_at", "datetime", True),
     col("extract_date", "date", True), col("rows", "int", True),
-    col("age_hours", "float", True), col("stale", "bool"), col("checked_at", "datetime"),
+    col("age_hours", "float", True, "hours since the current extract became current"),
+    col("days_behind", "int", True, "days between the run's extraction date and the current extract's"),
+    col("stale", "bool", description="older or further behind than the source's allowance (DQ10)"),
+    col("checked_at", "datetime"),
 ), primary_key=("source",))
 
 MART_TABLES = {t.name: t for t in (KPI_VALUE, KPI_CATALOG, DQ_RULE, DQ_RESULT, DQ_FAILURE, SOURCE_FRESHNESS)}

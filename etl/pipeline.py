@@ -160,20 +160,24 @@ def publish_kpis(audited: dict, settings: Settings | None = None) -> dict:
 
 # --- data quality --------------------------------------------------------------------
 
-def source_freshness(settings: Settings, checked_at: dt.datetime) -> pd.DataFrame:
-    """DQ10's facts per source: when the current extract became current, and its age."""
+def source_freshness(settings: Settings, checked_at: dt.datetime, run_date: dt.date | None = None) -> pd.DataFrame:
+    """DQ10's facts per source: when its current extract became current, and how far behind
+    the run's date it is. Stale when either exceeds the source's allowance (36 h by default):
+    a source that failed tonight keeps serving yesterday's extract, visibly one day behind."""
     rows = []
     for source in SOURCES.values():
         pointer_path = settings.staged_dir / source.name / "CURRENT.json"
         pointer = read_json(pointer_path) if pointer_path.exists() else None
         last = dt.datetime.fromisoformat(pointer["completed_at"]) if pointer else None
+        extract_date = dt.date.fromisoformat(pointer["extract_date"]) if pointer else None
         age = (checked_at - last).total_seconds() / 3600 if last else None
+        behind = (run_date - extract_date).days if run_date and extract_date else 0
         rows.append({
-            "source": source.name, "last_success_at": last,
-            "extract_date": dt.date.fromisoformat(pointer["extract_date"]) if pointer else None,
+            "source": source.name, "last_success_at": last, "extract_date": extract_date,
             "rows": sum(t["rows_staged"] for t in pointer["tables"].values()) if pointer else None,
-            "age_hours": round(age, 2) if age is not None else None,
-            "stale": age is None or age > source.stale_after_hours, "checked_at": checked_at})
+            "age_hours": round(age, 2) if age is not None else None, "days_behind": behind if pointer else None,
+            "stale": age is None or age > source.stale_after_hours or 24 * behind > source.stale_after_hours,
+            "checked_at": checked_at})
     return pd.DataFrame(rows)
 
 
@@ -194,7 +198,7 @@ def run_data_quality(run_id: str, settings: Settings | None = None, rules_path: 
     publish(engine, "mart", DQ_RULE, outcome.dq_rule)
     publish(engine, "mart", DQ_RESULT, outcome.dq_result, {"run_id": run_id})
     publish(engine, "mart", DQ_FAILURE, outcome.dq_failure, {"run_id": run_id})
-    publish(engine, "mart", SOURCE_FRESHNESS, source_freshness(settings, computed_at))
+    publish(engine, "mart", SOURCE_FRESHNESS, source_freshness(settings, computed_at, model.extraction_date))
     engine.dispose()
     log.info("data quality for run %s:\n%s", run_id, format_breach_log(outcome))
     breaches = [json.loads(json.dumps(b.__dict__, default=str)) for b in outcome.breaches]
@@ -226,3 +230,25 @@ def dq_gate(summary: dict, fail_on_breach: bool = True) -> dict:
         raise DataQualityBreach(f"{len(errors)} error rule breach(es): " + "; ".join(
             line for line, b in zip(lines, summary["breaches"]) if b["severity"] == "error"))
     return {"breaches": len(lines), "errors": len(errors)}
+
+
+def send_dq_alerts_digest(summary: dict, smtp: dict, run_url: str, settings: Settings | None = None,
+                          sender: str = "sofli@sofli.example", today: dt.date | None = None) -> dict:
+    """`send_dq_alerts` honouring `notify: daily_digest`: an unchanged breach already mailed
+    today is not mailed again; the mail log `<data>/dq/mail_log.json` is saved after sending."""
+    from etl.quality.alerts import (  # noqa: PLC0415
+        build_owner_emails, load_mail_log, save_mail_log, select_breaches_to_mail, send_emails)
+    from etl.quality.runner import DqOutcome  # noqa: PLC0415
+    settings = _settings(settings)
+    log_path = settings.data_dir / "dq" / "mail_log.json"
+    selected, mail_log = select_breaches_to_mail(summary["breaches"], load_mail_log(log_path),
+                                                 today or dt.date.today())
+    outcome = DqOutcome(pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), selected)
+    messages = build_owner_emails(outcome, summary["run_id"], run_url, "mart.dq_failure", sender)
+    if messages:
+        send_emails(messages, **smtp)
+    save_mail_log(log_path, mail_log)
+    recipients = sorted({m["To"] for m in messages})
+    log.info("sent %d data-quality e-mail(s) to %s (%d breach(es) held for the daily digest)", len(messages),
+             ", ".join(recipients) or "nobody", len(summary["breaches"]) - len(selected))
+    return {"emails": len(messages), "recipients": recipients}
