@@ -1,12 +1,15 @@
 """
 ### data_quality: the rules of the data-quality page, failing loudly
 
-Scheduled on the model Asset. **run_rules** runs every enabled rule of
-`config/dq_rules.yaml` (DQ01…) on the model and publishes `mart.dq_rule`,
-`mart.dq_result` (run × rule × source × breakdown, kept as history for the trend),
-`mart.dq_failure` (the failing source record ids, never a CPR) and
-`mart.source_freshness`. **alert_owners** sends one e-mail per owner grouping that
-owner's breached rules, through the Airflow SMTP connection `smtp_default`. Then
+Scheduled on the KPI Asset (after `publish_kpis`, so DQ13 can compare tonight's KPIs
+with the previous run's). **run_rules** runs every enabled rule of
+`config/dq_rules.yaml` (DQ01–DQ13) on the model and the run's facts (source freshness,
+row counts, KPI totals) and publishes `mart.dq_rule`, `mart.dq_result` (run × rule ×
+source × breakdown, kept as history for the trend), `mart.dq_failure` (the failing
+source record ids, never a CPR), `mart.dq_kpi_flag` (KPIs built on a source whose
+blocking rule breached) and `mart.source_freshness`. **alert_owners** sends one e-mail
+per owner grouping that owner's breached rules, through the Airflow SMTP connection
+`smtp_default` (rules set to `daily_digest` are not re-sent unchanged the same day). Then
 **gate** fails — a red run in the Airflow UI — when an error-severity rule breached;
 its log lists rule, source and count. Warnings are visible but never fail.
 
@@ -21,14 +24,14 @@ from __future__ import annotations
 from airflow.sdk import Param, dag, get_current_context, task
 
 from etl import pipeline
-from etl.orchestration import DQ_ASSET, MODEL_ASSET, START_DATE, default_args, run_id, smtp_settings
+from etl.orchestration import DQ_ASSET, KPI_ASSET, START_DATE, default_args, run_id, smtp_settings
 
 
 @dag(
     dag_id="data_quality",
     description="Run the data-quality rules, publish results and history, e-mail owners, fail on error breaches",
     doc_md=__doc__,
-    schedule=[MODEL_ASSET],
+    schedule=[KPI_ASSET],
     start_date=START_DATE,
     catchup=False,
     max_active_runs=1,

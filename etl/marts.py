@@ -66,4 +66,14 @@ SOURCE_FRESHNESS = TableSpec("source_freshness", (
     col("checked_at", "datetime"),
 ), primary_key=("source",))
 
-MART_TABLES = {t.name: t for t in (KPI_VALUE, KPI_CATALOG, DQ_RULE, DQ_RESULT, DQ_FAILURE, SOURCE_FRESHNESS)}
+DQ_KPI_FLAG = TableSpec("dq_kpi_flag", (
+    col("kpi_id", "str", description="catalogue id of a KPI built on a blocked source"),
+    col("run_id", "str", description="the run whose KPI values are flagged"),
+    col("blocked_by", "str", description="comma-separated rule@source, e.g. DQ02@boern,DQ10@cpr"),
+    col("flagged_at", "datetime"),
+), primary_key=("kpi_id", "run_id"),
+    description="KPIs of a run built on a source whose blocking data-quality rule breached; "
+                "the values stay in kpi_value, flagged here.")
+
+MART_TABLES = {t.name: t for t in (KPI_VALUE, KPI_CATALOG, DQ_RULE, DQ_RESULT, DQ_FAILURE, DQ_KPI_FLAG,
+                                      SOURCE_FRESHNESS)}

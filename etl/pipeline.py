@@ -17,7 +17,7 @@ import pandas as pd
 
 from etl.config import Settings
 from etl.extract import extract_table
-from etl.marts import DQ_FAILURE, DQ_RESULT, DQ_RULE, KPI_CATALOG, KPI_VALUE, SOURCE_FRESHNESS
+from etl.marts import DQ_FAILURE, DQ_KPI_FLAG, DQ_RESULT, DQ_RULE, KPI_CATALOG, KPI_VALUE, SOURCE_FRESHNESS
 from etl.sources import SOURCES, get_source
 from etl.storage import atomic_write_json, read_json
 from etl.validate import publish_source, validate_table
@@ -185,6 +185,8 @@ def run_data_quality(run_id: str, settings: Settings | None = None, rules_path: 
     """Run every enabled rule on the model, publish results and history, return the breaches."""
     from etl.model import Model  # noqa: PLC0415
     from etl.quality.config import load_rules_config  # noqa: PLC0415
+    from etl.quality.facts import load_run_facts  # noqa: PLC0415
+    from etl.quality.flags import blocking_breaches, flag_kpis  # noqa: PLC0415
     from etl.quality.runner import format_breach_log, run_rules  # noqa: PLC0415
 
     settings = _settings(settings)
@@ -194,29 +196,23 @@ def run_data_quality(run_id: str, settings: Settings | None = None, rules_path: 
     previous = read_table(engine, "mart.dq_result", "WHERE run_id = (SELECT run_id FROM mart.dq_result "
                           "WHERE run_id <> :run ORDER BY computed_at DESC LIMIT 1)", {"run": run_id})
     computed_at = dt.datetime.now().replace(microsecond=0)
-    outcome = run_rules(model, load_rules_config(rules_path), run_id, computed_at, previous if len(previous) else None)
+    facts = load_run_facts(settings, engine, run_id, checked_at=computed_at, extraction_date=model.extraction_date)
+    outcome = run_rules(model, load_rules_config(rules_path), run_id, computed_at,
+                        previous if len(previous) else None, facts=facts)
+    flags = flag_kpis(read_table(engine, "mart.kpi_value", "WHERE version = 0"), blocking_breaches(outcome),
+                      run_id, computed_at)
     publish(engine, "mart", DQ_RULE, outcome.dq_rule)
     publish(engine, "mart", DQ_RESULT, outcome.dq_result, {"run_id": run_id})
     publish(engine, "mart", DQ_FAILURE, outcome.dq_failure, {"run_id": run_id})
+    publish(engine, "mart", DQ_KPI_FLAG, flags, {"run_id": run_id})
     publish(engine, "mart", SOURCE_FRESHNESS, source_freshness(settings, computed_at, model.extraction_date))
     engine.dispose()
     log.info("data quality for run %s:\n%s", run_id, format_breach_log(outcome))
     breaches = [json.loads(json.dumps(b.__dict__, default=str)) for b in outcome.breaches]
     atomic_write_json(settings.data_dir / "dq" / "last_breaches.json", {"run_id": run_id, "breaches": breaches})
     return {"run_id": run_id, "rules": len(outcome.dq_rule), "results": len(outcome.dq_result),
-            "failures": len(outcome.dq_failure), "breaches": breaches,
+            "failures": len(outcome.dq_failure), "flagged_kpis": len(flags), "breaches": breaches,
             "error_breaches": len(outcome.error_breaches)}
-
-
-def send_dq_alerts(summary: dict, smtp: dict, run_url: str, sender: str = "sofli@sofli.example") -> dict:
-    """One e-mail per owner with that owner's breached rules (never one per rule)."""
-    from etl.quality.alerts import build_owner_emails_from_breaches, send_emails  # noqa: PLC0415
-    messages = build_owner_emails_from_breaches(summary["breaches"], summary["run_id"], run_url, sender)
-    if messages:
-        send_emails(messages, **smtp)
-    recipients = sorted({m["To"] for m in messages})
-    log.info("sent %d data-quality e-mail(s) to %s", len(messages), ", ".join(recipients) or "nobody")
-    return {"emails": len(messages), "recipients": recipients}
 
 
 def dq_gate(summary: dict, fail_on_breach: bool = True) -> dict:
@@ -232,10 +228,12 @@ def dq_gate(summary: dict, fail_on_breach: bool = True) -> dict:
     return {"breaches": len(lines), "errors": len(errors)}
 
 
-def send_dq_alerts_digest(summary: dict, smtp: dict, run_url: str, settings: Settings | None = None,
+def send_dq_alerts(summary: dict, smtp: dict, run_url: str, settings: Settings | None = None,
                           sender: str = "sofli@sofli.example", today: dt.date | None = None) -> dict:
-    """`send_dq_alerts` honouring `notify: daily_digest`: an unchanged breach already mailed
-    today is not mailed again; the mail log `<data>/dq/mail_log.json` is saved after sending."""
+    """One e-mail per owner with that owner's breached rules (never one per rule).
+
+    Honours `notify: daily_digest`: an unchanged breach already mailed today is not mailed
+    again; the mail log `<data>/dq/mail_log.json` is saved only after sending."""
     from etl.quality.alerts import (  # noqa: PLC0415
         build_owner_emails, load_mail_log, save_mail_log, select_breaches_to_mail, send_emails)
     from etl.quality.runner import DqOutcome  # noqa: PLC0415

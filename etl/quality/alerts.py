@@ -4,20 +4,29 @@ An owner of several breached rules gets one mail listing them all (a mail per ru
 trains people to ignore them). The mail carries counts, the trend and where the failing
 record ids are, never the ids or any row content; every body passes `assert_no_cpr`
 before it can be sent, so a CPR-shaped run id or link fails loudly instead of leaking.
+
+Rules set to `notify: daily_digest` are not mailed again for a breach already mailed
+today with the same failing count (`select_breaches_to_mail`); the state is a small
+mail log (`<data>/dq/mail_log.json`, `load_mail_log` / `save_mail_log`).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import html
+import json
 import secrets
 import smtplib
 import ssl
 import string
 from collections.abc import Iterable, Mapping
 from email.message import EmailMessage
+from pathlib import Path
 
 from etl.privacy import CprInOutputError
 from etl.privacy import assert_no_cpr as assert_cpr_free
+from etl.storage import atomic_write_json
 from etl.quality.runner import Breach, DqOutcome
 
 _SEVERITY_DA = {"error": "fejl", "warning": "advarsel"}
@@ -156,4 +165,57 @@ def _change(failing: int, previous_failing: int | None) -> str:
     if previous_failing is None:
         return "ny"
     delta = failing - previous_failing
-    return "uændret" if delta == 0 else f"{delta:+d} siden sidste kørsel"
+    if delta == 0:
+        return "uændret"
+    return f"{delta:+d} siden sidste kørsel ({'værre' if delta > 0 else 'bedre'})"
+
+
+# --- daily digest --------------------------------------------------------------------
+
+#: One mail-log entry per rule × source × owner: when it was last mailed, with what count.
+MailLog = dict[tuple[str, str, str], dict]
+
+
+def select_breaches_to_mail(breaches: Iterable[Breach | Mapping], mail_log: MailLog,
+                            today: dt.date) -> tuple[list[Breach], MailLog]:
+    """The breaches to mail now (each with only the owners who get it) and the updated log.
+
+    A rule with `notify: immediate` is always mailed. With `daily_digest`, an owner is not
+    mailed again for a rule × source already mailed to them `today` with the same failing
+    count; a new breach, a changed count, or the next day mails again. Every mailed
+    breach is logged; entries of rule × source that no longer breach are dropped, so a
+    breach that clears and returns is new. Save the log only after the mails went out.
+    """
+    breaches = [b if isinstance(b, Breach) else Breach(**{**b, "owners": tuple(b["owners"])}) for b in breaches]
+    breaching = {(b.rule_id, b.source) for b in breaches}
+    log = {key: entry for key, entry in mail_log.items() if key[:2] in breaching}
+    selected = []
+    for breach in breaches:
+        owners = []
+        for owner in breach.owners:
+            entry = log.get((breach.rule_id, breach.source, owner))
+            repeat = (breach.notify == "daily_digest" and entry is not None
+                      and entry["last_mailed"] == today.isoformat() and entry["failing"] == breach.failing)
+            if not repeat:
+                owners.append(owner)
+                log[(breach.rule_id, breach.source, owner)] = {"last_mailed": today.isoformat(),
+                                                                "failing": breach.failing}
+        if owners:
+            selected.append(dataclasses.replace(breach, owners=tuple(owners)))
+    return selected, log
+
+
+def load_mail_log(path: str | Path) -> MailLog:
+    """The mail log from `path` (`<data>/dq/mail_log.json`); empty when there is none yet."""
+    path = Path(path)
+    if not path.exists():
+        return {}
+    entries = json.loads(path.read_text(encoding="utf-8")).get("entries", [])
+    return {(e["rule_id"], e["source"], e["owner"]): {"last_mailed": e["last_mailed"], "failing": int(e["failing"])}
+            for e in entries}
+
+
+def save_mail_log(path: str | Path, mail_log: MailLog) -> None:
+    """Write the mail log atomically, one entry per rule × source × owner."""
+    entries = [{"rule_id": r, "source": s, "owner": o, **entry} for (r, s, o), entry in sorted(mail_log.items())]
+    atomic_write_json(Path(path), {"entries": entries})

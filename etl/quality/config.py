@@ -1,7 +1,10 @@
 """The data-quality configuration: what a data-quality owner edits without touching code.
 
 `config/dq_rules.yaml` gives every registered rule its title, description, severity,
-threshold, owners, optional source scope and an on/off switch. Loading validates the
+threshold, owners, optional source scope, an on/off switch, how breaches are mailed
+(`notify: immediate | daily_digest`), whether a breach blocks the KPIs built on the
+source (`blocking`, default: error rules block) and the rule's own parameters (e.g.
+DQ13 `max_swing`, `key_kpis`). Loading validates the
 whole file and reports every problem at once, each naming its rule, so an owner's typo
 fails the run with a message they can act on instead of silently disabling a check.
 """
@@ -11,7 +14,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +28,8 @@ DEFAULT_PATH = Path(__file__).resolve().parents[2] / "config" / "dq_rules.yaml"
 SEVERITIES = ("error", "warning")
 THRESHOLD_KINDS = ("rate", "count")
 _REQUIRED = ("title", "description", "severity", "threshold", "owners")
-_OPTIONAL = ("sources", "enabled")
+_OPTIONAL = ("sources", "enabled", "notify", "blocking")
+NOTIFY_MODES = ("immediate", "daily_digest")
 _EMAIL = re.compile(r"^[^@\s,]+@[^@\s,]+\.[^@\s,]+$")
 
 
@@ -46,6 +50,19 @@ class RuleConfig:
     owners: tuple[str, ...]
     sources: tuple[str, ...] | None = None  # None: every source the rule covers
     enabled: bool = True
+    notify: str = "immediate"  # or "daily_digest": an unchanged breach is mailed once a day
+    blocking: bool | None = None  # None: error rules block, warnings do not
+    params: Mapping[str, Any] = field(default_factory=dict, hash=False)  # overrides of the rule's defaults
+
+    @property
+    def is_blocking(self) -> bool:
+        """A breach of a blocking rule flags the KPIs built on its source (`mart.dq_kpi_flag`)."""
+        return self.blocking if self.blocking is not None else self.severity == "error"
+
+    @property
+    def rule_params(self) -> dict[str, Any]:
+        """The rule's parameters: its registered defaults, overridden by the configuration."""
+        return {**RULES[self.rule_id].params, **self.params}
 
     @property
     def sources_in_scope(self) -> tuple[str, ...]:
@@ -99,9 +116,10 @@ def _parse_rule(rule_id: str, settings: Any, problems: list[str]) -> RuleConfig 
     if not isinstance(settings, Mapping):
         problems.append("settings must be a mapping")
         return None
-    unknown = sorted(set(settings) - set(_REQUIRED) - set(_OPTIONAL))
+    allowed = _REQUIRED + _OPTIONAL + tuple(RULES[rule_id].params)
+    unknown = sorted(set(settings) - set(allowed))
     if unknown:
-        problems.append(f"unknown key(s) {unknown}; allowed: {', '.join(_REQUIRED + _OPTIONAL)}")
+        problems.append(f"unknown key(s) {unknown}; allowed: {', '.join(allowed)}")
     missing = [key for key in _REQUIRED if settings.get(key) in (None, "", [])]
     if missing:
         problems.append(f"missing {', '.join(missing)}")
@@ -119,8 +137,32 @@ def _parse_rule(rule_id: str, settings: Any, problems: list[str]) -> RuleConfig 
     enabled = settings.get("enabled", True)
     if not isinstance(enabled, bool):
         problems.append(f"enabled must be true or false, got {enabled!r}")
+    notify = settings.get("notify", "immediate")
+    if notify not in NOTIFY_MODES:
+        problems.append(f"notify must be 'immediate' or 'daily_digest', got {notify!r}")
+    blocking = settings.get("blocking")
+    if blocking is not None and not isinstance(blocking, bool):
+        problems.append(f"blocking must be true or false, got {blocking!r}")
+    params = {key: settings[key] for key in RULES[rule_id].params if key in settings}
+    for key, value in params.items():
+        _check_param(key, value, RULES[rule_id].params[key], problems)
     return RuleConfig(rule_id, settings["title"], settings["description"], severity,
-                      threshold_kind, threshold, owners, sources, enabled)
+                      threshold_kind, threshold, owners, sources, enabled, notify, blocking, params)
+
+
+def _check_param(key: str, value: Any, default: Any, problems: list[str]) -> None:
+    """A rule parameter has its default's shape: a positive number, or a list of ids."""
+    if isinstance(default, int | float) and not isinstance(default, bool):
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            problems.append(f"{key} must be a number > 0, got {value!r}")
+    elif isinstance(default, list | tuple):
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            problems.append(f"{key} must be a list of ids, got {value!r}")
+        elif key == "key_kpis":
+            from etl.quality.kpi_sources import KPI_SOURCES  # noqa: PLC0415
+            unknown = [v for v in value if v not in KPI_SOURCES]
+            if unknown:
+                problems.append(f"key_kpis {unknown} are not KPI catalogue ids")
 
 
 def _parse_threshold(threshold: Any, problems: list[str]) -> tuple[str, float]:

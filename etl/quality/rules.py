@@ -11,13 +11,18 @@ Record ids are the source's own ids as the model holds them, never a CPR or citi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from etl.model import Model
 from etl.privacy import CPR_SHAPED
+
+if TYPE_CHECKING:
+    from etl.quality.facts import RunFacts
 
 UNKNOWN = "Ukendt"
 
@@ -53,23 +58,33 @@ class RuleFinding:
 
 @dataclass(frozen=True)
 class Rule:
-    """A registered rule: its id, the sources it can report on, and its check."""
+    """A registered rule: its id, the sources it can report on, and its check.
+
+    A rule with `needs_facts` reads the run's facts beyond the model (freshness, row
+    counts, KPI totals: `etl.quality.facts.RunFacts`) and is called
+    `check(model, facts, params)`; the runner skips it when the run has no facts.
+    `params` are the rule's own settings with their defaults; `config/dq_rules.yaml`
+    may override them under the rule's id (e.g. DQ13 `max_swing`).
+    """
 
     rule_id: str
     sources: tuple[str, ...]
-    check: Callable[[Model], list[RuleFinding]]
+    check: Callable[..., list[RuleFinding]]
+    needs_facts: bool = False
+    params: Mapping[str, Any] = field(default_factory=dict)
 
 
 RULES: dict[str, Rule] = {}
 
 
-def rule(rule_id: str, sources: tuple[str, ...]) -> Callable:
+def rule(rule_id: str, sources: tuple[str, ...], needs_facts: bool = False,
+         params: Mapping[str, Any] | None = None) -> Callable:
     """Register a check under its catalogue id; the one registry the runner and config read."""
 
-    def register(check: Callable[[Model], list[RuleFinding]]) -> Callable[[Model], list[RuleFinding]]:
+    def register(check: Callable[..., list[RuleFinding]]) -> Callable[..., list[RuleFinding]]:
         if rule_id in RULES:
             raise ValueError(f"data-quality rule {rule_id} registered twice")
-        RULES[rule_id] = Rule(rule_id, sources, check)
+        RULES[rule_id] = Rule(rule_id, sources, check, needs_facts, MappingProxyType(dict(params or {})))
         return check
 
     return register
@@ -321,3 +336,147 @@ def invalid_or_missing_cpr(model: Model) -> list[RuleFinding]:
 def duplicate_persons(model: Model) -> list[RuleFinding]:
     """One CPR under two or more source person ids in the same system: every such row fails."""
     return _link_findings(model, "DQ09")
+
+
+# --- rules on the run's facts (freshness, row counts, KPI totals) ---------------------
+
+#: Every registered source; DQ13 also reports the key KPIs under the pseudo-source `kpi`.
+def _source_names() -> tuple[str, ...]:
+    from etl.sources import SOURCES  # noqa: PLC0415 - the registry, not the rule module, owns them
+    return tuple(SOURCES)
+
+
+KPI_SOURCE = "kpi"
+KPI_TABLE = "mart.kpi_value"
+
+
+def _hours(value: float) -> str:
+    return f"{value:.1f}".replace(".", ",")
+
+
+@rule("DQ10", sources=_source_names(), needs_facts=True)
+def stale_sources(model: Model, facts: RunFacts | None, params: Mapping[str, Any]) -> list[RuleFinding]:
+    """A source whose last good extract is older than its limit (36 h), or whose file did not arrive.
+
+    One row per source (record id = the source name). Stale means `age_hours` strictly
+    above the source's `stale_after_hours`: exactly 36 h is fresh, 36 h and 1 s is not;
+    a source never extracted is stale. A file source is also failing when the drop
+    folder lacks the file it expects for the extraction date (e.g. `cpr_20251120.csv`).
+    """
+    if facts is None or facts.freshness is None or facts.freshness.empty:
+        return []
+    fresh = facts.freshness.reset_index(drop=True)
+    age = pd.to_numeric(fresh["age_hours"], errors="coerce")
+    limit = pd.to_numeric(fresh["stale_after_hours"], errors="coerce")
+    stale = age.isna() | (age > limit)
+    file_missing = fresh["file_present"].eq(False)  # NULL: not a file source
+    findings = []
+    for index, row in fresh.iterrows():
+        reasons = []
+        if stale[index]:
+            reasons.append("intet gennemført udtræk" if pd.isna(age[index]) else
+                           f"seneste gode udtræk er {_hours(age[index])} timer gammelt "
+                           f"(grænse {_hours(limit[index])} timer)")
+        if file_missing[index]:
+            reasons.append(f"forventet fil {row['expected_file']} mangler i drop-mappen")
+        reason = "stale" if stale[index] else "fresh"
+        if file_missing[index]:
+            reason = "stale_and_missing_file" if stale[index] else "missing_file"
+        one = pd.DataFrame({"record_id": [str(row["source"])]})
+        findings.append(_finding(str(row["source"]), "extract", one, "record_id",
+                                 pd.Series([bool(reasons)]), "; ".join(reasons) or "ok", freshness=reason))
+    return findings
+
+
+def swing_share(previous: float, current: float) -> float | None:
+    """|current − previous| / |previous|; None without a previous value; inf from 0 to non-zero."""
+    if previous is None or pd.isna(previous) or current is None or pd.isna(current):
+        return None
+    if previous == 0:
+        return 0.0 if current == 0 else float("inf")
+    # rounded so a swing exactly at the configured share is not lost to binary fractions
+    return round(abs(current - previous) / abs(previous), 12)
+
+
+def _swing_detail(previous: float, current: float, share: float | None) -> str | None:
+    if share is None:
+        return None
+
+    def number(value: float) -> str:
+        return f"{value:g}".replace(".", ",")
+
+    if previous == 0:
+        change = "fra 0" if current != 0 else "uændret"
+    else:
+        change = f"{(current - previous) / abs(previous) * 100:+.1f} %".replace(".", ",")
+    return f"forrige {number(previous)} → nu {number(current)} ({change})"
+
+
+def _swing_finding(source: str, table: str, ids: list[str], previous: list, current: list,
+                   max_swing: float, kind: str, periods: list[str] | None = None) -> RuleFinding:
+    shares = [swing_share(p, c) for p, c in zip(previous, current)]
+    failing = pd.Series([s is not None and s > max_swing for s in shares], dtype=bool)
+    details = [_swing_detail(p, c, s) for p, c, s in zip(previous, current, shares)]
+    if periods is not None:
+        details = [None if d is None else f"{period}: {d}" for d, period in zip(details, periods)]
+    rows = pd.DataFrame({"record_id": ids})
+    detail = pd.Series(details, dtype="str").where(failing)
+    return RuleFinding(source, table, rows["record_id"].astype("str"), failing, detail,
+                       {"measure_kind": pd.Series(kind, index=rows.index, dtype="str")})
+
+
+def _kpi_comparison(current: pd.DataFrame, previous: pd.DataFrame | None, key_kpis: list[str]) -> pd.DataFrame:
+    """Per key KPI × measure, the quarter compared: the latest closed quarter of this run,
+    preferring one the previous run also has; its value now and then (NULL: no previous)."""
+    now = current[(current["kpi_id"].isin(key_kpis)) & (current["period_type"] == "quarter")]
+    if "provisional" in now:
+        now = now[~now["provisional"].fillna(False).astype(bool)]
+    key = ["kpi_id", "measure", "period_type", "period"]
+    if previous is not None and not previous.empty:
+        then = previous[key + ["value"]].drop_duplicates(key).rename(columns={"value": "previous"})
+        now = now.merge(then, on=key, how="left")
+    else:
+        now = now.assign(previous=float("nan"))
+    now = now.assign(has_previous=now["previous"].notna())
+    now = now.sort_values(["kpi_id", "measure", "has_previous", "period"])
+    return now.drop_duplicates(["kpi_id", "measure"], keep="last").reset_index(drop=True)
+
+
+@rule("DQ13", sources=(*_source_names(), KPI_SOURCE), needs_facts=True,
+      params={"max_swing": 0.25, "key_kpis": ["T1.01", "T2.01", "T2.06"]})
+def large_swings(model: Model, facts: RunFacts | None, params: Mapping[str, Any]) -> list[RuleFinding]:
+    """FLIS' "large swings": a table's row count, or a key KPI's SOF total, moving more than
+    `max_swing` (a share) against the previous run.
+
+    Population: every source × table of this run's extract (record id = the table) and
+    every key KPI × measure (source `kpi`, record id `kpi_id/measure`), compared on the
+    latest closed quarter (the running quarter grows day by day and would always swing).
+    A swing exactly at the share passes; without a previous value a row is in the
+    population but cannot fail (the first run, a new table, a new quarter).
+    """
+    if facts is None:
+        return []
+    max_swing = float(params["max_swing"])
+    findings = []
+    counts = facts.row_counts
+    if counts is not None and not counts.empty:
+        previous = facts.previous_row_counts
+        if previous is not None and not previous.empty:
+            counts = counts.merge(previous[["source", "table", "rows"]].rename(columns={"rows": "previous"}),
+                                  on=["source", "table"], how="left")
+        else:
+            counts = counts.assign(previous=float("nan"))
+        for source, rows in counts.groupby("source", sort=True):
+            for table, table_rows in rows.groupby("table", sort=True):
+                findings.append(_swing_finding(str(source), str(table), [str(table)] * len(table_rows),
+                                               list(table_rows["previous"]), list(table_rows["rows"]),
+                                               max_swing, "row_count"))
+    totals = facts.kpi_totals
+    if totals is not None and not totals.empty:
+        compared = _kpi_comparison(totals, facts.previous_kpi_totals, list(params["key_kpis"]))
+        if not compared.empty:
+            findings.append(_swing_finding(
+                KPI_SOURCE, KPI_TABLE, list(compared["kpi_id"] + "/" + compared["measure"]),
+                list(compared["previous"]), list(compared["value"]), max_swing, "kpi_total",
+                periods=list(compared["period_type"] + " " + compared["period"])))
+    return findings

@@ -5,13 +5,19 @@ rate, threshold, status, trend against the previous run, breakdowns, failing ids
 rule only has to say which rows it checked and which failed. It decides nothing about
 the run's fate: the caller logs `format_breach_log`, mails the owners and fails the
 task when `error_breaches` is not empty.
+
+Rules registered with `needs_facts` (DQ10 source freshness, DQ13 large swings) also
+read `facts` (`etl.quality.facts.RunFacts`, built by `load_run_facts`); without facts
+they are skipped: listed in `mart.dq_rule`, no result rows, never a breach.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -20,6 +26,11 @@ from etl.model import Model, conform
 from etl.quality.config import RuleConfig
 from etl.quality.rules import RULES, RuleFinding
 from etl.tables import TableSpec
+
+if TYPE_CHECKING:
+    from etl.quality.facts import RunFacts
+
+log = logging.getLogger(__name__)
 
 _ROW_COLUMNS = ["source", "source_table", "record_id", "failing", "detail"]
 
@@ -40,6 +51,8 @@ class Breach:
     severity: str
     owners: tuple[str, ...]
     previous_failing: int | None
+    blocking: bool = False  # flags the KPIs built on `source` (see etl.quality.flags)
+    notify: str = "immediate"  # or "daily_digest" (see alerts.select_breaches_to_mail)
 
 
 @dataclass(frozen=True)
@@ -58,12 +71,14 @@ class DqOutcome:
 
 
 def run_rules(model: Model, rules_config: Mapping[str, RuleConfig], run_id: str,
-              computed_at: dt.datetime, previous: pd.DataFrame | None = None) -> DqOutcome:
+              computed_at: dt.datetime, previous: pd.DataFrame | None = None,
+              facts: RunFacts | None = None) -> DqOutcome:
     """Run every enabled rule over `model`.
 
     `previous` is the previous run's `mart.dq_result` (its total rows give the trend;
     breakdown rows are ignored); without it `previous_failing` is NULL. A naive
-    `computed_at` is stored as given, an aware one in UTC.
+    `computed_at` is stored as given, an aware one in UTC. `facts` feed the rules that
+    need them (DQ10, DQ13); None skips those rules.
     """
     computed_at = pd.Timestamp(computed_at)
     if computed_at.tzinfo is not None:
@@ -73,9 +88,16 @@ def run_rules(model: Model, rules_config: Mapping[str, RuleConfig], run_id: str,
     for config in sorted(rules_config.values(), key=lambda c: c.rule_id):
         if not config.enabled:
             continue
-        rows = _population(RULES[config.rule_id].check(model), config.sources_in_scope)
-        totals = _totals(rows, config, previous_failing)
+        registered = RULES[config.rule_id]
         rule_rows.append(_rule_row(config))
+        if registered.needs_facts and facts is None:
+            log.warning("data-quality rule %s skipped: it needs the run's facts and none were given",
+                        config.rule_id)
+            continue
+        findings = (registered.check(model, facts, config.rule_params) if registered.needs_facts
+                    else registered.check(model))
+        rows = _population(findings, config.sources_in_scope)
+        totals = _totals(rows, config, previous_failing)
         results.append(pd.concat([totals, _breakdowns(rows)], ignore_index=True).assign(
             rule_id=config.rule_id, threshold_kind=config.threshold_kind,
             threshold=config.threshold, severity=config.severity))
@@ -175,4 +197,5 @@ def _breach(config: RuleConfig, total) -> Breach:
         threshold_kind=config.threshold_kind, threshold=config.threshold, severity=config.severity,
         owners=config.owners,
         previous_failing=None if pd.isna(total.previous_failing) else int(total.previous_failing),
+        blocking=config.is_blocking, notify=config.notify,
     )

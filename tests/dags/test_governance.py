@@ -50,7 +50,7 @@ def test_extract_dags_have_one_land_and_validate_per_contract_table_and_an_asset
 def test_the_chain_is_data_aware(dagbag):
     model = dagbag.dags["build_model"]
     assert "sofli://staged/boern" in str(model.timetable.asset_condition)
-    for dag_id in ("publish_kpis", "data_quality"):
-        assert "sofli://model/citizen" in str(dagbag.dags[dag_id].timetable.asset_condition)
+    assert "sofli://model/citizen" in str(dagbag.dags["publish_kpis"].timetable.asset_condition)
+    assert "sofli://mart/kpi_value" in str(dagbag.dags["data_quality"].timetable.asset_condition)
     gate = dagbag.dags["data_quality"].get_task("gate")
     assert {t.task_id for t in gate.upstream_list} == {"run_rules", "alert_owners"}

@@ -155,3 +155,23 @@ def test_rows_are_conserved_from_landing_to_staged_and_quarantine(demo):
     staged_in = sum(t["rows_in"] for p in (demo["dir"] / "staged").glob("*/CURRENT.json")
                     for t in json.loads(p.read_text())["tables"].values())
     assert landed == staged_in > 0
+
+
+def test_all_thirteen_rules_publish_and_a_second_run_has_the_trend(demo):
+    from etl import pipeline
+    from etl.config import REPO_ROOT, Settings
+
+    rules = query(demo, "SELECT rule_id FROM mart.dq_rule")["rule_id"]
+    assert sorted(rules) == [f"DQ{i:02d}" for i in range(1, 14)]
+    first = query(demo, "SELECT rule_id, source, failing, run_id FROM mart.dq_result WHERE dimension IS NULL")
+    assert sorted(first["rule_id"].unique()) == [f"DQ{i:02d}" for i in range(1, 14)]
+
+    settings = Settings(demo["dir"], REPO_ROOT / "reference", "demo")
+    pipeline.run_data_quality("second-run", settings)
+    second = query(demo, "SELECT rule_id, source, failing, previous_failing FROM mart.dq_result "
+                         "WHERE dimension IS NULL AND run_id = 'second-run'")
+    trend = second.merge(first, on=["rule_id", "source"], suffixes=("", "_first"))
+    assert len(trend) == len(first)
+    assert (trend["previous_failing"] == trend["failing_first"]).all()
+    runs = query(demo, "SELECT COUNT(DISTINCT run_id) AS n FROM mart.dq_result")["n"].iloc[0]
+    assert runs == 2  # history is kept per run for the BI page's progression chart

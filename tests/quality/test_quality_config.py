@@ -24,13 +24,17 @@ def problems(data) -> str:
 
 def test_repository_configuration_has_the_agreed_defaults():
     config = load_rules_config()
-    assert list(config) == ["DQ01", "DQ02", "DQ03", "DQ04", "DQ05", "DQ06", "DQ07", "DQ08", "DQ09", "DQ11", "DQ12"]
+    assert list(config) == ["DQ01", "DQ02", "DQ03", "DQ04", "DQ05", "DQ06", "DQ07", "DQ08", "DQ09", "DQ10", "DQ11", "DQ12", "DQ13"]
     defaults = {rule_id: (c.severity, c.threshold_kind, c.threshold) for rule_id, c in config.items()}
     assert defaults["DQ01"] == ("error", "rate", 0.05)
     assert defaults["DQ02"] == ("error", "count", 0)
     assert defaults["DQ03"] == ("error", "rate", 0.05)
     assert defaults["DQ04"] == ("error", "rate", 0.02)
-    assert {defaults[r][0] for r in ("DQ06", "DQ07", "DQ08", "DQ11", "DQ12")} == {"warning"}
+    assert {defaults[r][0] for r in ("DQ06", "DQ07", "DQ08", "DQ11", "DQ12", "DQ13")} == {"warning"}
+    assert defaults["DQ10"] == ("error", "count", 0) and defaults["DQ13"] == ("warning", "count", 0)
+    assert config["DQ13"].rule_params == {"max_swing": 0.25, "key_kpis": ["T1.01", "T2.01", "T2.06"]}
+    assert config["DQ10"].is_blocking and not config["DQ13"].is_blocking
+    assert {c.notify for c in config.values()} == {"immediate", "daily_digest"}
     assert config["DQ01"].title == "Afgørelser uden frist"
     assert all(c.enabled and c.owners and c.sources is None for c in config.values())
     assert config["DQ06"].sources_in_scope == ("boern", "voksen", "tilbud", "hr")

@@ -64,7 +64,7 @@ def test_totals_thresholds_and_severity(model, config):
     }
     assert outcome.breaches == [
         Breach("DQ01", "Regel DQ01", "Ret rækkerne for DQ01.", "voksen", 2, 20, 0.1, "rate", 0.05, "error",
-               ("a@sofli.example", "b@sofli.example"), None),
+               ("a@sofli.example", "b@sofli.example"), None, blocking=True),
         Breach("DQ02", "Regel DQ02", "Ret rækkerne for DQ02.", "voksen", 2, 20, 0.1, "count", 1.0, "warning",
                ("dq-test@sofli.example",), None),
     ]
@@ -180,6 +180,8 @@ def test_breach_log_without_breaches(model, rule_config):
 def test_default_configuration_runs_every_rule(model):
     outcome = run_rules(model, load_rules_config(), "r", COMPUTED_AT)
     assert outcome.dq_rule["rule_id"].tolist() == ["DQ01", "DQ02", "DQ03", "DQ04", "DQ05", "DQ06", "DQ07",
-                                                   "DQ08", "DQ09", "DQ11", "DQ12"]
+                                                   "DQ08", "DQ09", "DQ10", "DQ11", "DQ12", "DQ13"]
+    # without facts DQ10 and DQ13 are listed but report nothing
+    assert not outcome.dq_result["rule_id"].isin(["DQ10", "DQ13"]).any()
     assert [(b.rule_id, b.source) for b in outcome.error_breaches] == [
         ("DQ01", "voksen"), ("DQ02", "boern"), ("DQ02", "voksen")]

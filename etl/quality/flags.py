@@ -1,0 +1,69 @@
+"""KPIs built on a source whose blocking rule breached: flagged, not held back.
+
+Choice: FLAG. The KPI values are still published in `mart.kpi_value` (its columns are
+the fixed BI contract, and holding a whole KPI back hides every correct breakdown for
+one bad source); beside them `mart.dq_kpi_flag` lists, per run, each KPI built on a
+source with a breached blocking rule and which rule@source blocked it. The BI layer
+joins on `kpi_id` + `run_id` and shows a warning on the tile. A rule blocks when
+`blocking: true` in `config/dq_rules.yaml`, by default when its severity is `error`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection, Iterable, Mapping
+
+import pandas as pd
+
+from etl.model import conform
+from etl.quality.kpi_sources import KPI_SOURCES
+from etl.quality.runner import Breach, DqOutcome
+from etl.marts import DQ_KPI_FLAG
+
+
+
+def _field(breach: Breach | Mapping, name: str, default=None):
+    return breach.get(name, default) if isinstance(breach, Mapping) else getattr(breach, name, default)
+
+
+def blocking_breaches(breaches: DqOutcome | Iterable[Breach | Mapping]) -> dict[str, list[str]]:
+    """Source -> the `rule@source` labels of its breached blocking rules (sorted).
+
+    Accepts an outcome, `Breach` objects, or breaches as the plain dicts XCom carries
+    (a dict without `blocking` blocks when its severity is error).
+    """
+    items = breaches.breaches if isinstance(breaches, DqOutcome) else breaches
+    blocked: dict[str, set[str]] = {}
+    for breach in items:
+        blocking = _field(breach, "blocking")
+        if blocking is None:
+            blocking = _field(breach, "severity") == "error"
+        if blocking:
+            source = _field(breach, "source")
+            blocked.setdefault(source, set()).add(f"{_field(breach, 'rule_id')}@{source}")
+    return {source: sorted(labels) for source, labels in sorted(blocked.items())}
+
+
+def blocked_sources(breaches: DqOutcome | Iterable[Breach | Mapping]) -> set[str]:
+    """The sources with at least one breached blocking rule."""
+    return set(blocking_breaches(breaches))
+
+
+def flag_kpis(kpi_values: pd.DataFrame, blocked: Mapping[str, Collection[str]] | Collection[str],
+              run_id: str, flagged_at: dt.datetime,
+              kpi_sources: Mapping[str, Collection[str]] = KPI_SOURCES) -> pd.DataFrame:
+    """One `mart.dq_kpi_flag` row per KPI in `kpi_values` built on a blocked source.
+
+    `blocked` is `blocking_breaches(...)` (source -> rule@source labels) or a plain set
+    of sources (then the label is the source). A KPI missing from `kpi_sources` is
+    flagged by every blocked source: unknown dependencies are not assumed clean.
+    """
+    labels = blocked if isinstance(blocked, Mapping) else {source: [source] for source in blocked}
+    rows = []
+    for kpi_id in sorted(set(kpi_values["kpi_id"])):
+        sources = kpi_sources.get(kpi_id, labels.keys())
+        by = sorted({label for source in sources for label in labels.get(source, ())})
+        if by:
+            rows.append({"kpi_id": kpi_id, "run_id": run_id, "blocked_by": ",".join(by),
+                         "flagged_at": pd.Timestamp(flagged_at)})
+    return conform(pd.DataFrame(rows, columns=DQ_KPI_FLAG.column_names), DQ_KPI_FLAG)
