@@ -47,6 +47,9 @@ class RunFacts:
     previous_row_counts  the same for each table's previous extract date (None: none)
     kpi_totals           kpi_id, measure, period_type, period, provisional, value (SOF totals)
     previous_kpi_totals  the previous run's, same columns (None: no previous run)
+    conservation         per source table: landed (manifest), rows_in, staged, quarantined
+                         of the current extract, and the model stage's accounting
+                         (expected model rows after documented drops, actual model rows)
     """
 
     checked_at: dt.datetime
@@ -55,6 +58,7 @@ class RunFacts:
     previous_row_counts: pd.DataFrame | None = None
     kpi_totals: pd.DataFrame | None = None
     previous_kpi_totals: pd.DataFrame | None = None
+    conservation: pd.DataFrame | None = None
 
 
 def is_stale(age_hours: float | None, stale_after_hours: float) -> bool:
@@ -90,7 +94,31 @@ def load_run_facts(settings, engine, run_id: str, checked_at: dt.datetime | None
         if record_history:
             append_kpi_history(path, kpi_totals, run_id, checked_at)
         previous_kpi_totals = previous_run_totals(path, run_id)
-    return RunFacts(checked_at, freshness, row_counts, previous_row_counts, kpi_totals, previous_kpi_totals)
+    return RunFacts(checked_at, freshness, row_counts, previous_row_counts, kpi_totals, previous_kpi_totals,
+                    _conservation(settings, pointers))
+
+
+def _conservation(settings, pointers: dict[str, dict | None]) -> pd.DataFrame | None:
+    """Row counts along the chain for every table of every current extract (DQ14)."""
+    from etl.storage import partition_dir  # noqa: PLC0415
+    rows = []
+    for source, pointer in pointers.items():
+        for table, counts in (pointer or {}).get("tables", {}).items():
+            manifest = partition_dir(settings.landing_dir, source, table,
+                                     dt.date.fromisoformat(pointer["extract_date"])) / "manifest.json"
+            landed = read_json(manifest)["rows"] if manifest.exists() else None
+            rows.append({"source": source, "source_table": table, "landed": landed, "rows_in": counts["rows_in"],
+                         "staged": counts["rows_staged"], "quarantined": counts["rows_quarantined"]})
+    if not rows:
+        return None
+    chain = pd.DataFrame(rows)
+    accounting_path = Path(settings.model_dir) / "accounting.parquet"
+    if accounting_path.exists():
+        accounting = pd.read_parquet(accounting_path)[["source", "source_table", "expected", "model"]]
+        chain = chain.merge(accounting, on=["source", "source_table"], how="left")
+    else:
+        chain = chain.assign(expected=pd.NA, model=pd.NA)
+    return chain
 
 
 def _pointers(staged_dir: Path) -> dict[str, dict | None]:

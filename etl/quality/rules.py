@@ -480,3 +480,32 @@ def large_swings(model: Model, facts: RunFacts | None, params: Mapping[str, Any]
                 list(compared["previous"]), list(compared["value"]), max_swing, "kpi_total",
                 periods=list(compared["period_type"] + " " + compared["period"])))
     return findings
+
+
+@rule("DQ14", sources=_source_names(), needs_facts=True)
+def rows_not_conserved(model: Model, facts: RunFacts | None, params: Mapping[str, Any]) -> list[RuleFinding]:
+    """Rows must reconcile along the chain: landed = validated = staged + quarantined, and
+    staged − documented drops (soft-deleted, on a deleted case, unplaceable) = model rows.
+
+    One row per source table (record id = the table); a difference fails it. Tables with
+    no model counterpart (the CPR register, caseworkers) are checked up to staging.
+    """
+    if facts is None or facts.conservation is None or facts.conservation.empty:
+        return []
+    chain = facts.conservation.reset_index(drop=True)
+    landed_gap = (pd.to_numeric(chain["landed"], errors="coerce") - chain["rows_in"]).fillna(0).abs()
+    validated_gap = (chain["rows_in"] - chain["staged"] - chain["quarantined"]).abs()
+    model_gap = (pd.to_numeric(chain["expected"], errors="coerce")
+                 - pd.to_numeric(chain["model"], errors="coerce")).fillna(0).abs()
+    failing = (landed_gap + validated_gap + model_gap) > 0
+    def count(column: str) -> pd.Series:
+        return pd.to_numeric(chain[column], errors="coerce").astype("Int64").astype("str").replace("<NA>", "–")
+
+    detail = ("landet " + count("landed") + " → indlæst " + count("rows_in") + " = gyldige " + count("staged")
+              + " + karantæne " + count("quarantined") + " → model " + count("model")
+              + " (forventet " + count("expected") + ")")
+    findings = []
+    for source, rows in chain.groupby("source", sort=True):
+        findings.append(_finding(source, "chain", rows, "source_table", failing[rows.index],
+                                 lambda bad, detail=detail: detail[bad.index]))
+    return findings

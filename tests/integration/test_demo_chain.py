@@ -157,14 +157,16 @@ def test_rows_are_conserved_from_landing_to_staged_and_quarantine(demo):
     assert landed == staged_in > 0
 
 
-def test_all_thirteen_rules_publish_and_a_second_run_has_the_trend(demo):
+def test_all_rules_publish_and_a_second_run_has_the_trend(demo):
     from etl import pipeline
     from etl.config import REPO_ROOT, Settings
 
     rules = query(demo, "SELECT rule_id FROM mart.dq_rule")["rule_id"]
-    assert sorted(rules) == [f"DQ{i:02d}" for i in range(1, 14)]
+    assert sorted(rules) == [f"DQ{i:02d}" for i in range(1, 15)]
     first = query(demo, "SELECT rule_id, source, failing, run_id FROM mart.dq_result WHERE dimension IS NULL")
-    assert sorted(first["rule_id"].unique()) == [f"DQ{i:02d}" for i in range(1, 14)]
+    assert sorted(first["rule_id"].unique()) == [f"DQ{i:02d}" for i in range(1, 15)]
+    conservation = first[first["rule_id"] == "DQ14"]
+    assert len(conservation) == 7 and (conservation["failing"] == 0).all()  # every row of the night accounted for
 
     settings = Settings(demo["dir"], REPO_ROOT / "reference", "demo")
     pipeline.run_data_quality("second-run", settings)

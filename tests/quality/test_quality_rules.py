@@ -58,7 +58,7 @@ def stay(stay_id: str, person: str | None, facility_type: str, check_in: str, ch
 
 
 def test_registry_holds_the_implemented_rules():
-    assert sorted(RULES) == ["DQ01", "DQ02", "DQ03", "DQ04", "DQ05", "DQ06", "DQ07", "DQ08", "DQ09", "DQ10", "DQ11", "DQ12", "DQ13"]
+    assert sorted(RULES) == ["DQ01", "DQ02", "DQ03", "DQ04", "DQ05", "DQ06", "DQ07", "DQ08", "DQ09", "DQ10", "DQ11", "DQ12", "DQ13", "DQ14"]
 
 
 def test_dq01_decisions_without_deadline_per_source_with_month_and_case_type(make_model):
