@@ -27,12 +27,33 @@ ANONYMOUS_ALLOWED = ("Krisecenter §109", "Natcafé")
 
 # --- reading -------------------------------------------------------------------------
 
-def load_current_staged(staged_root: Path) -> tuple[dict[tuple[str, str], pd.DataFrame], dict[str, dict]]:
-    """Every source's current good extract (`CURRENT.json`); an absent source is empty."""
+def _partition_pointer(staged_root: Path, source, as_of: dt.date) -> dict | None:
+    """A pointer to the source's newest fully validated extract on or before `as_of`."""
+    dates = sorted({p.name.split("=", 1)[1] for t in source.tables
+                    for p in (staged_root / source.name / t.name).glob("extract_date=*")}, reverse=True)
+    for day in (d for d in dates if d <= as_of.isoformat()):
+        folders = {t.name: staged_root / source.name / t.name / f"extract_date={day}" for t in source.tables}
+        if all((f / "validation.json").exists() for f in folders.values()):
+            return {"source": source.name, "extract_date": day,
+                    "tables": {name: {**read_json(f / "validation.json"), "staged_path": str(f / "data.parquet")}
+                               for name, f in folders.items()}}
+    return None
+
+
+def load_current_staged(staged_root: Path, as_of: dt.date | None = None
+                        ) -> tuple[dict[tuple[str, str], pd.DataFrame], dict[str, dict]]:
+    """Every source's current good extract (`CURRENT.json`); an absent source is empty.
+
+    With `as_of` earlier than a source's current extract (a backfill), the source's newest
+    validated extract on or before that date is used instead, so a model rebuilt for a
+    past date sees that date's data.
+    """
     frames, pointers = {}, {}
     for source in SOURCES.values():
         pointer_path = staged_root / source.name / "CURRENT.json"
         pointer = read_json(pointer_path) if pointer_path.exists() else None
+        if pointer and as_of and pointer["extract_date"] > as_of.isoformat():
+            pointer = _partition_pointer(staged_root, source, as_of)
         if pointer:
             pointers[source.name] = pointer
         else:

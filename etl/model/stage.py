@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import time
 
@@ -17,14 +18,23 @@ log = logging.getLogger(__name__)
 
 def run_model_stage(settings: Settings, extraction_date: dt.date,
                     extraction_time: dt.datetime | None = None) -> dict:
-    """Build and save the model; returns row counts (never data) for XCom and the log."""
+    """Build and save the model; returns row counts (never data) for XCom and the log.
+
+    A date earlier than the live model's (a backfill) is built from that date's extracts
+    into `model/backfill/<date>/`, so it never replaces the model the KPIs publish from.
+    """
     started = time.monotonic()
-    frames, pointers = load_current_staged(settings.staged_dir)
+    frames, pointers = load_current_staged(settings.staged_dir, extraction_date)
     reference = load_reference(settings.reference_dir)
     model = build_model(frames, reference, Pseudonymiser(settings.pseudonym_key()), extraction_date, extraction_time)
-    counts = model.save(settings.model_dir)
+    model_dir = settings.model_dir
+    live = model_dir / "model.json"
+    if live.exists() and json.loads(live.read_text())["extraction_date"] > extraction_date.isoformat():
+        model_dir = settings.model_dir / "backfill" / extraction_date.isoformat()
+        log.info("%s is earlier than the live model: built into %s", extraction_date, model_dir)
+    counts = model.save(model_dir)
     accounting = account_rows(frames, model)
-    accounting.to_parquet(settings.model_dir / "accounting.parquet", index=False)
+    accounting.to_parquet(model_dir / "accounting.parquet", index=False)
     unaccounted = accounting[accounting["expected"] != accounting["model"]]
     if len(unaccounted):  # reported by DQ14; logged here with the tables, never the rows
         log.warning("rows unaccounted for between staged and model: %s",
@@ -33,7 +43,7 @@ def run_model_stage(settings: Settings, extraction_date: dt.date,
     rows_in = {f"{s}.{t}": len(frame) for (s, t), frame in frames.items()}
     log.info("model built from %d staged rows in %.1fs: %s", sum(rows_in.values()), time.monotonic() - started,
              ", ".join(f"{k}={v}" for k, v in counts.items()))
-    return {"model_dir": str(settings.model_dir), "rows_in": sum(rows_in.values()), "rows": counts,
+    return {"model_dir": str(model_dir), "rows_in": sum(rows_in.values()), "rows": counts,
             "sources": {name: p["extract_date"] for name, p in pointers.items()},
             "seconds": round(time.monotonic() - started, 2)}
 

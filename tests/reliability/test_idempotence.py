@@ -71,3 +71,14 @@ def test_a_backfill_of_an_earlier_date_does_not_move_the_current_extract(setting
     pointer = json.loads((settings.staged_dir / "klage" / "CURRENT.json").read_text())
     assert pointer["extract_date"] == DAY.isoformat() and result["extract_date"] == "2025-11-12"
     assert {p: p.read_bytes() for p in settings.staged_dir.rglob(f"extract_date={DAY}/*.parquet")} == before
+
+
+def test_a_model_backfill_uses_that_dates_extracts_and_leaves_the_live_model(settings):
+    earlier = DAY - dt.timedelta(days=3)
+    live_before = (settings.model_dir / "fact_complaint.parquet").read_bytes()
+    result = pipeline.build_model(earlier, settings)
+    assert result["model_dir"].endswith(f"backfill/{earlier}")
+    assert result["sources"]["klage"] == earlier.isoformat()  # the backfilled extract, not the current one
+    assert set(result["sources"]) == {"klage"}  # no other source had an extract by then: none leaks in from later
+    assert (settings.model_dir / "fact_complaint.parquet").read_bytes() == live_before
+    assert json.loads((settings.model_dir / "model.json").read_text())["extraction_date"] == DAY.isoformat()
