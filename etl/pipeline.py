@@ -138,7 +138,7 @@ def publish_kpis(audited: dict, settings: Settings | None = None) -> dict:
     """Swap the nightly version (0) of `mart.kpi_value` and `public.kpi_value`, and the catalogue."""
     from etl.kpi import catalog_frame  # noqa: PLC0415
     from etl.model.build import load_reference  # noqa: PLC0415
-    from etl.suppression import suppress_for_public  # noqa: PLC0415
+    from etl.suppression import suppress_for_public, suppression_threshold  # noqa: PLC0415
 
     settings = _settings(settings)
     if not audited.get("audited"):
@@ -147,12 +147,14 @@ def publish_kpis(audited: dict, settings: Settings | None = None) -> dict:
     engine = make_engine(settings.warehouse_url())
     ensure_schema(engine)
     catalog = catalog_frame()
-    public_values = suppress_for_public(values, load_reference(settings.reference_dir)["dim_org"])
+    public_values = suppress_for_public(values, load_reference(settings.reference_dir)["dim_org"],
+                                        suppression_threshold())
     published = publish(engine, "mart", KPI_VALUE, values, {"version": 0})
     publish(engine, "public", KPI_VALUE, public_values, {"version": 0})
     publish(engine, "mart", KPI_CATALOG, catalog)
     publish(engine, "public", KPI_CATALOG, catalog)
-    suppressed = int(public_values["value"].isna().sum() - values["value"].isna().sum())
+    internal = values[values["org_level"] != "caseworker"]
+    suppressed = int(public_values["value"].isna().sum() - internal["value"].isna().sum())
     engine.dispose()
     log.info("published %d KPI rows (public: %d, %d cells suppressed)", published, len(public_values), suppressed)
     return {"mart_rows": published, "public_rows": len(public_values), "public_suppressed": suppressed}
