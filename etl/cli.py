@@ -4,6 +4,8 @@
                      order, as real Airflow DAG runs into the SQLite warehouse
     sofli generate   only write the synthetic fagsystemer
     sofli airflow    start Airflow (standalone: UI on http://localhost:8080) on these DAGs
+    sofli rekey      rotate the pseudonymisation key (docs/security.md): old key as the
+                     pipeline resolves it, new key from SOFLI_NEW_PSEUDONYM_KEY
 
 Airflow reads its configuration when first imported, so this module sets the
 environment first and imports Airflow only inside the commands.
@@ -117,6 +119,14 @@ def cmd_airflow(args: argparse.Namespace) -> int:
     return 0  # not reached
 
 
+def cmd_rekey(args: argparse.Namespace) -> int:
+    from etl.rekey import rekey_from_env  # noqa: PLC0415
+
+    report = rekey_from_env(Path(args.data_dir), dry_run=args.dry_run)
+    print(("re-key dry run: " if args.dry_run else "re-keyed: ") + json.dumps(report, sort_keys=True))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="sofli", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", default=os.environ.get("SOFLI_DATA_DIR", str(REPO_ROOT / "data")),
@@ -132,8 +142,10 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--strict", action="store_true",
                            help="exit non-zero when a data-quality error rule breaches (the scheduled DAGs' behaviour)")
     sub.add_parser("airflow", help="start Airflow standalone on these DAGs (UI on :8080)")
+    rekey = sub.add_parser("rekey", help="rotate the pseudonymisation key, keeping longitudinal links")
+    rekey.add_argument("--dry-run", action="store_true", help="check and count only; change nothing")
     args = parser.parse_args(argv)
-    handler = {"demo": cmd_demo, "generate": cmd_generate, "airflow": cmd_airflow}[args.command]
+    handler = {"demo": cmd_demo, "generate": cmd_generate, "airflow": cmd_airflow, "rekey": cmd_rekey}[args.command]
     return handler(args)
 
 

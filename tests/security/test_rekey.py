@@ -1,0 +1,216 @@
+"""Key rotation: every stored pseudonym is re-keyed, links and history survive, KPIs do not move.
+
+One demo night is built under the old key (extracts, model, a KPI set in `kpi/` and in
+`mart.kpi_value` as the nightly version and a frozen version 1), then rotated.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import sqlite3
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from etl import pipeline
+from etl.config import REPO_ROOT, ConfigurationError, Settings
+from etl.kpi import compute_kpis
+from etl.link import Pseudonymiser
+from etl.marts import KPI_VALUE
+from etl.model import Model
+from etl.model.build import build_model, load_current_staged, load_reference
+from etl.periods import quarter_periods
+from etl.rekey import MARKER, RekeyError, rekey
+from etl.warehouse import ensure_schema, make_engine, publish, read_table
+
+DAY = dt.date(2025, 11, 15)
+OLD = b"old-test-key-0123456789"
+NEW = b"new-test-key-9876543210"
+PSEUDONYM = re.compile(r"^[0-9a-f]{32}$")
+
+
+def kpis(model: Model) -> pd.DataFrame:
+    values = compute_kpis(model, quarter_periods(2025, 4, DAY)[:1])
+    return values.assign(provisional=True, version=0, run_id="r", computed_at=pd.Timestamp("2025-11-15 03:00"))
+
+
+def every_stored_string(data_dir: Path) -> set[str]:
+    """Every string value of every Parquet file and warehouse table outside the sources."""
+    found: set[str] = set()
+    for path in data_dir.rglob("*.parquet"):
+        table = pq.read_table(path)
+        for name in table.column_names:
+            if str(table.schema.field(name).type) in ("string", "large_string"):
+                found |= {v for v in table[name].to_pylist() if v}
+    for db in (data_dir / "warehouse").glob("*.db"):
+        conn = sqlite3.connect(db)
+        for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall():
+            for row in conn.execute(f'SELECT * FROM "{name}"'):
+                found |= {v for v in row if isinstance(v, str)}
+        conn.close()
+    for path in data_dir.rglob("*.json"):
+        found |= set(re.findall(r"(?<![0-9a-f])[0-9a-f]{32}(?![0-9a-f])", path.read_text()))
+    return {v for v in found if PSEUDONYM.match(v)}
+
+
+@pytest.fixture(scope="module")
+def night(tmp_path_factory):
+    from etl.synth import generate
+
+    data = tmp_path_factory.mktemp("rekey")
+    generate(data / "sources", "demo", seed=5, extraction_date=DAY)
+    settings = Settings(data, REPO_ROOT / "reference", "demo")
+    for source in ("boern", "voksen", "tilbud", "klage", "hr", "cpr", "beskaeftigelse"):
+        pipeline.extract_source(source, DAY, "r", settings)
+    frames, _ = load_current_staged(settings.staged_dir, DAY)
+    build_model(frames, load_reference(settings.reference_dir), Pseudonymiser(OLD), DAY).save(settings.model_dir)
+    old_model = Model.load(settings.model_dir)
+    old_kpis = kpis(old_model)
+    (data / "kpi").mkdir()
+    old_kpis.to_parquet(data / "kpi" / "kpi_value.parquet", index=False)
+    engine = make_engine(settings.warehouse_url())
+    ensure_schema(engine)
+    publish(engine, "mart", KPI_VALUE, old_kpis, {"version": 0})
+    publish(engine, "mart", KPI_VALUE, old_kpis.assign(version=1), {"version": 1})  # a frozen publication
+    old_mart = read_table(engine, "mart.kpi_value")
+    engine.dispose()
+    old_strings = every_stored_string(data)
+    report = rekey(settings, OLD, NEW)
+    return {"settings": settings, "old_model": old_model, "new_model": Model.load(settings.model_dir),
+            "old_kpis": old_kpis, "old_mart": old_mart, "old_strings": old_strings, "report": report,
+            "frames": frames}
+
+
+def mapping_of(old: pd.Series, new: pd.Series) -> dict:
+    pairs = pd.DataFrame({"old": old.to_numpy(), "new": new.to_numpy()}).dropna().drop_duplicates()
+    assert pairs["old"].is_unique and pairs["new"].is_unique  # a bijection, row by row
+    return dict(zip(pairs["old"], pairs["new"]))
+
+
+def test_every_pseudonym_changed_and_the_old_key_reproduces_none(night):
+    old, new = night["old_strings"], every_stored_string(night["settings"].data_dir)
+    assert len(old) > 500 and len(new) == len(old)
+    assert old.isdisjoint(new)
+    old_model = night["old_model"]  # built under the old key from the same extracts
+    old_key_values = set(old_model.dim_citizen["citizen_key"]) | set(old_model.fact_case["caseworker_key"].dropna())
+    assert len(old_key_values) > 500 and old_key_values.isdisjoint(new)
+    assert night["report"]["unexplained"] == {} and night["report"]["rekeyed"] == len(old)
+    assert not (night["settings"].model_dir / MARKER).exists()
+    assert not list(night["settings"].data_dir.rglob(".*.tmp"))
+
+
+def test_the_rekeyed_model_is_exactly_a_fresh_build_under_the_new_key(night):
+    fresh = build_model(night["frames"], load_reference(night["settings"].reference_dir), Pseudonymiser(NEW), DAY)
+    for name, frame in night["new_model"].tables.items():
+        expected = fresh.tables[name]
+        if name == "dim_citizen":  # ordered by pseudonym
+            frame, expected = (f.sort_values("citizen_key").reset_index(drop=True) for f in (frame, expected))
+        pd.testing.assert_frame_equal(frame, expected, obj=name)
+
+
+def test_the_same_records_are_linked_to_the_same_citizens(night):
+    old, new = night["old_model"].link_person, night["new_model"].link_person
+    partition = {
+        label: {frozenset(zip(g["source"], g["source_table"], g["source_person_id"]))
+                for _, g in frame.groupby("citizen_key")}
+        for label, frame in (("old", old), ("new", new))}
+    assert partition["old"] == partition["new"]
+    assert sum(len(p) > 1 for p in partition["new"]) > 10  # people really are linked across systems
+    mapping = mapping_of(old["citizen_key"], new["citizen_key"])
+    for name in ("fact_case", "fact_service", "fact_stay", "fact_employment_status", "dim_citizen"):
+        before, after = night["old_model"].tables[name], night["new_model"].tables[name]
+        if name == "dim_citizen":
+            assert sorted(before["citizen_key"].map(mapping)) == sorted(after["citizen_key"])
+            continue
+        assert len(before) == len(after)
+        row_map = mapping_of(before["citizen_key"], after["citizen_key"])
+        assert all(mapping[k] == v for k, v in row_map.items() if k in mapping), name
+
+
+def test_history_tables_map_through_the_same_mapping(night):
+    key = ["version", "kpi_id", "measure", "period_type", "period_start", "org_level", "org_key", "dimension",
+           "dimension_value"]
+    old_model, new_model = night["old_model"], night["new_model"]
+    caseworkers = mapping_of(old_model.fact_case["caseworker_key"], new_model.fact_case["caseworker_key"])
+    engine = make_engine(night["settings"].warehouse_url())
+    mart = read_table(engine, "mart.kpi_value")
+    engine.dispose()
+    old_mart = night["old_mart"]
+    is_cw = old_mart["org_level"] == "caseworker"
+    assert is_cw.sum() > 20 and set(old_mart["version"]) == {0, 1}
+    expected = old_mart.assign(org_key=old_mart["org_key"].where(~is_cw, old_mart["org_key"].map(caseworkers)))
+    pd.testing.assert_frame_equal(mart.sort_values(key).reset_index(drop=True),
+                                  expected.sort_values(key).reset_index(drop=True))
+    staged = pd.read_parquet(night["settings"].data_dir / "kpi" / "kpi_value.parquet")
+    in_kpis = set(staged.loc[staged["org_level"] == "caseworker", "org_key"])
+    assert len(in_kpis) > 20 and in_kpis <= set(caseworkers.values())
+    assert in_kpis == set(mart.loc[mart["org_level"] == "caseworker", "org_key"])
+
+
+def test_kpis_on_the_rekeyed_model_are_identical(night):
+    caseworkers = mapping_of(night["old_model"].fact_case["caseworker_key"],
+                             night["new_model"].fact_case["caseworker_key"])
+    old = night["old_kpis"]
+    old = old.assign(org_key=old["org_key"].where(old["org_level"] != "caseworker", old["org_key"].map(caseworkers)))
+    key = ["kpi_id", "measure", "period_type", "period_start", "org_level", "org_key", "dimension", "dimension_value"]
+    pd.testing.assert_frame_equal(kpis(night["new_model"]).sort_values(key).reset_index(drop=True),
+                                  old.sort_values(key).reset_index(drop=True))
+
+
+def test_rerunning_with_the_same_keys_changes_nothing(night):
+    settings = night["settings"]
+    before = {p: p.read_bytes() for p in settings.model_dir.rglob("*.parquet")}
+    report = rekey(settings, OLD, NEW)
+    assert report["rekeyed"] == 0 and report["already_new"] == report["pseudonyms"] > 500
+    assert {p: p.read_bytes() for p in settings.model_dir.rglob("*.parquet")} == before
+
+
+def test_an_unreproducible_pseudonym_refuses_the_rotation_and_changes_nothing(night, tmp_path, caplog):
+    settings = night["settings"]
+    stray = "0123456789abcdef0123456789abcdef"
+    path = settings.data_dir / "kpi" / "kpi_value.parquet"
+    original = path.read_bytes()
+    frame = pd.read_parquet(path)
+    planted = pd.concat([frame, frame[frame["org_level"] == "caseworker"].head(1).assign(org_key=stray)])
+    planted.to_parquet(path, index=False)
+    before = {p: p.read_bytes() for p in settings.data_dir.rglob("*") if p.is_file() and "sources" not in p.parts}
+    try:
+        with pytest.raises(RekeyError, match=r"kpi/kpi_value.parquet: 1 pseudonym\(s\) not reproducible"):
+            rekey(settings, NEW, b"third-test-key-000000000")
+        after = {p: p.read_bytes() for p in settings.data_dir.rglob("*") if p.is_file() and "sources" not in p.parts}
+        assert after == before
+        assert stray not in caplog.text
+    finally:
+        path.write_bytes(original)
+
+
+def test_a_wrong_old_key_refuses_everything(night):
+    with pytest.raises(RekeyError, match="not reproducible"):
+        rekey(night["settings"], b"not-the-key-at-all-000", b"another-new-key-0000000", dry_run=True)
+
+
+@pytest.mark.parametrize("new_key, message", [
+    (b"", "no new pseudonymisation key"), (b"short", "at least 16"), (NEW, "is the current one"),
+    (b"sofli-demo-key-not-for-production", "demo pseudonymisation key is refused")])
+def test_unsafe_new_keys_are_refused(tmp_path, new_key, message):
+    settings = Settings(tmp_path, REPO_ROOT / "reference", "production")
+    with pytest.raises(ConfigurationError, match=message):
+        rekey(settings, NEW, new_key)
+
+
+def test_the_cli_rotates_with_keys_from_the_environment_only(night, monkeypatch, capsys):
+    from etl.cli import main
+
+    monkeypatch.setenv("SOFLI_MODE", "demo")
+    monkeypatch.setenv("SOFLI_PSEUDONYM_KEY", NEW.decode())
+    monkeypatch.setenv("SOFLI_NEW_PSEUDONYM_KEY", NEW.decode())
+    with pytest.raises(ConfigurationError, match="is the current one"):
+        main(["--data-dir", str(night["settings"].data_dir), "rekey", "--dry-run"])
+    monkeypatch.setenv("SOFLI_NEW_PSEUDONYM_KEY", "yet-another-key-12345")
+    assert main(["--data-dir", str(night["settings"].data_dir), "rekey", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "dry run" in out and "yet-another-key" not in out and NEW.decode() not in out
+
