@@ -5,14 +5,24 @@ On SQLite the two schemas are database files attached beside the main one (`mart
 are created from the BI-contract descriptions (`etl.marts`); views come from
 `sql/warehouse/views.<dialect>.sql`.
 
+On PostgreSQL the schemas and roles come from `sql/warehouse/roles.postgresql.sql`, run
+by an administrator (`sofli warehouse-init`, `etl.warehouse_admin`); the pipeline then
+connects as `sofli_pipeline`, which owns the schemas but may not create new ones, so
+`ensure_schema` creates only the tables and views.
+
 Publishing is write-audit-publish: rows go to a staging table, are counted, and replace
 the published slice in one transaction, so a reader sees the old or the new version.
+On PostgreSQL a transaction-scoped advisory lock per table serialises two publishers of
+the same table (they would otherwise collide on the staging table's name).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
+import re
+import zlib
 from pathlib import Path
 
 import pandas as pd
@@ -67,16 +77,43 @@ def contract_metadata() -> sa.MetaData:
     return metadata
 
 
-def ensure_schema(engine: sa.Engine) -> None:
-    """Create schemas, tables and views if missing (idempotent)."""
+def sql_dir() -> Path:
+    """`sql/warehouse` of the checkout, or under `SOFLI_SQL_DIR` (an installed package, e.g.
+    the Docker image, has no checkout: it copies `sql/` to /opt/sofli/sql)."""
+    root = os.environ.get("SOFLI_SQL_DIR")
+    return Path(root) / "warehouse" if root else SQL_DIR
+
+
+def _lock(conn: sa.Connection, name: str) -> None:
+    """PostgreSQL: hold an advisory lock on `name` until the transaction ends."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": zlib.crc32(f"sofli:{name}".encode())})
+
+
+def ensure_schema(engine: sa.Engine, replace_views: bool | None = None) -> None:
+    """Create schemas (SQLite: attached files; PostgreSQL: only when missing), tables and
+    views if missing (idempotent, one transaction).
+
+    `replace_views` (default: on SQLite only) re-runs every view statement. On PostgreSQL
+    the nightly run leaves existing views alone, because replacing a view waits for every
+    BI query reading it; `sofli warehouse-init` replaces them at deploy time."""
+    dialect = engine.dialect.name
+    replace_views = dialect == "sqlite" if replace_views is None else replace_views
+    views = (sql_dir() / f"views.{dialect}.sql").read_text(encoding="utf-8")
     with engine.begin() as conn:
-        if engine.dialect.name != "sqlite":
-            for schema in SCHEMAS:
-                conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
-    contract_metadata().create_all(engine)
-    views = (SQL_DIR / f"views.{engine.dialect.name}.sql").read_text(encoding="utf-8")
-    with engine.begin() as conn:
+        _lock(conn, "ensure_schema")
+        inspector = sa.inspect(conn)
+        if dialect != "sqlite":
+            missing = set(SCHEMAS) - set(inspector.get_schema_names())
+            for schema in sorted(missing):  # needs CREATE on the database: warehouse-init's job
+                conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+        contract_metadata().create_all(conn)
+        existing = set() if replace_views else {f"{schema}.{view}" for schema in SCHEMAS
+                                                for view in inspector.get_view_names(schema=schema)}
         for statement in _statements(views):
+            created = re.search(r"CREATE\s+(?:OR\s+REPLACE\s+)?VIEW\s+(\w+\.\w+)", statement, re.IGNORECASE)
+            if created and created.group(1) in existing:
+                continue
             conn.exec_driver_sql(statement)
 
 
@@ -114,6 +151,7 @@ def publish(engine: sa.Engine, schema: str, spec: TableSpec, frame: pd.DataFrame
     stage = sa_table(spec, schema, metadata, name=f"_stage_{spec.name}")
     records = _records(frame, spec)
     with engine.begin() as conn:  # one transaction: stage, audit, swap
+        _lock(conn, f"{schema}.{spec.name}")
         stage.drop(conn, checkfirst=True)
         stage.create(conn)
         if records:
