@@ -19,7 +19,8 @@ def dagbag(tmp_path_factory):
 
 def test_no_import_errors_and_exactly_the_expected_dags(dagbag):
     assert dagbag.import_errors == {}
-    expected = {f"extract_{name}" for name in SOURCES} | {"build_model", "publish_kpis", "data_quality"}
+    expected = {f"extract_{name}" for name in SOURCES} | {"build_model", "publish_kpis", "data_quality",
+                                                      "housekeeping"}
     assert set(dagbag.dags) == expected
 
 
@@ -54,3 +55,11 @@ def test_the_chain_is_data_aware(dagbag):
     assert "sofli://mart/kpi_value" in str(dagbag.dags["data_quality"].timetable.asset_condition)
     gate = dagbag.dags["data_quality"].get_task("gate")
     assert {t.task_id for t in gate.upstream_list} == {"run_rules", "alert_owners"}
+
+
+def test_housekeeping_runs_daily_after_the_night_and_only_deletes_through_etl(dagbag):
+    dag = dagbag.dags["housekeeping"]
+    assert [t.task_id for t in dag.tasks] == ["expire_partitions"]
+    assert dag.timetable.summary == "30 5 * * *"
+    assert "SOFLI_RETENTION_DAYS" in dag.doc_md and "CURRENT.json" in dag.doc_md
+    assert set(dag.params) == {"extract_date", "dry_run"}
