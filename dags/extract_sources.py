@@ -3,8 +3,11 @@
 
 Built by one factory from the source registry (`etl/sources/`): one DAG per fagsystem.
 For every contract table: **land** (extract SQL in `sql/extract/<source>/`, or the drop
-file, streamed to Parquet with a manifest under `landing/`), then **validate** (the
-table's pandera schema; unreadable rows to `quarantine/` with rule and reason). When
+file, streamed to Parquet with a manifest under `landing/`; database tables with a change
+timestamp read only the rows changed since the last extract, and the whole table weekly
+or when the `full_extract` param is set), then **validate** (the table's pandera schema;
+unreadable rows to `quarantine/` with rule and reason; an incremental extract is merged
+into the previous staged table). When
 every table validated, **publish** makes this extract the source's current good one and
 updates the source's Asset, which schedules `build_model`.
 
@@ -39,12 +42,17 @@ def build_extract_dag(source: Source):
         default_args=default_args(source.owner),
         tags=["sofli", "extract", source.kind],
         params={"extract_date": Param(None, type=["null", "string"], format="date",
-                                      description="Re-extract as of this date (YYYY-MM-DD); default: the logical date")},
+                                      description="Re-extract as of this date (YYYY-MM-DD); default: the logical date"),
+                "full_extract": Param(False, type="boolean",
+                                      description="Read every table whole tonight (default: incremental where "
+                                                  "possible, whole weekly; see docs/operations.md)")},
     )
     def extract_dag():
         @task
         def land(table_name: str) -> dict:
-            return pipeline.land(source.name, table_name, run_date(get_current_context()))
+            context = get_current_context()
+            return pipeline.land(source.name, table_name, run_date(context),
+                                 full=bool((context.get("params") or {}).get("full_extract")))
 
         @task
         def validate(landed: dict) -> dict:

@@ -85,7 +85,8 @@ class Settings:
         """A SQLAlchemy URL (database sources) or a folder (file sources).
 
         `SOFLI_SOURCE_<NAME>` wins; then the Airflow connection `sofli_src_<name>`
-        (extra `url` / `path`, or a URI); then the embedded default.
+        (extra `url` / `path`, a URI, or conn_type `odbc`: a DSN-less `odbc:` connection
+        string, see `etl.odbc`); then the embedded default.
         """
         value = os.environ.get(source.env_var) or _airflow_connection_location(source.conn_id)
         if value:
@@ -131,9 +132,12 @@ def _airflow_connection(conn_id: str):
 def _parse_env_connection(env: str):
     class _Conn:  # minimal stand-in when Airflow's lookup is unavailable
         def __init__(self, data: dict):
-            self.extra_dejson = data.get("extra", {}) or {}
+            extra = data.get("extra", {}) or {}
+            self.extra_dejson = json.loads(extra) if isinstance(extra, str) else extra
             self.password = data.get("password")
             self.uri = data.get("uri")
+            self.conn_type = data.get("conn_type")
+            self.host, self.port, self.schema, self.login = (data.get(k) for k in ("host", "port", "schema", "login"))
     if env.strip().startswith("{"):
         return _Conn(json.loads(env))
     return _Conn({"uri": env})
@@ -144,6 +148,9 @@ def _airflow_connection_location(conn_id: str) -> str | None:
     if conn is None:
         return None
     extra = getattr(conn, "extra_dejson", {}) or {}
+    if getattr(conn, "conn_type", None) == "odbc" and not extra.get("url"):
+        from etl.odbc import location_from_connection  # noqa: PLC0415
+        return location_from_connection(conn)  # a DSN-less `odbc:` connection string
     return extra.get("url") or extra.get("path") or getattr(conn, "uri", None)
 
 

@@ -4,11 +4,17 @@ Landing keeps the source's values as text, exactly as read (the "raw" layer), so
 that cannot be parsed is still landed, then quarantined with a reason by `validate`,
 never lost in a cast. Batches stream from the cursor into the Parquet writer, so memory
 stays bounded by the batch size, not the table.
+
+A database source is reached through SQLAlchemy (a URL: SQLite, PostgreSQL,
+`mssql+pyodbc`) or straight through pyodbc (an `odbc:` connection string, see
+`etl.odbc`); both stream the same extract SQL with bound parameters. What an extract
+read (full or the incremental window, see `etl.incremental`) is kept in its manifest.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import contextlib
 import decimal
 import io
 import logging
@@ -20,6 +26,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import sqlalchemy as sa
 
+from etl import odbc
+from etl.incremental import ExtractPlan
 from etl.sources.base import Source
 from etl.sources.sql import load_extract_sql
 from etl.storage import AtomicParquetWriter, atomic_write_json, file_sha256, partition_dir
@@ -72,13 +80,15 @@ def _text_schema(names: list[str]) -> pa.Schema:
 
 def _write_manifest(source: Source, table: TableSpec, extract_date: dt.date, data_path: Path,
                     rows: int, columns: list[str], watermark: str | None, started: float,
-                    origin: str, ignored_columns: list[str] | None = None) -> LandedTable:
+                    origin: str, ignored_columns: list[str] | None = None,
+                    plan: ExtractPlan | None = None) -> LandedTable:
     manifest_path = data_path.parent / "manifest.json"
     seconds = round(time.monotonic() - started, 3)
+    plan = plan or ExtractPlan("full", "full extract", last_full_extract_date=extract_date.isoformat())
     atomic_write_json(manifest_path, {
         "source": source.name, "table": table.name, "extract_date": extract_date.isoformat(),
         "rows": rows, "columns": columns, "schema_hash": table.schema_hash(),
-        "watermark": watermark, "mode": "full", "origin": origin,
+        "watermark": watermark, "mode": plan.mode, "plan": plan.as_dict(), "origin": origin,
         "ignored_columns": ignored_columns or [],
         "sha256": file_sha256(data_path), "seconds": seconds,
         "extracted_at": dt.datetime.now().isoformat(timespec="seconds"),
@@ -87,29 +97,28 @@ def _write_manifest(source: Source, table: TableSpec, extract_date: dt.date, dat
                        str(manifest_path), rows, table.schema_hash(), watermark, seconds)
 
 
-def extract_database_table(source: Source, table: TableSpec, url: str, landing_root: Path,
-                           extract_date: dt.date, batch_rows: int = BATCH_ROWS) -> LandedTable:
-    """Run the table's extract SQL and stream the result into landing."""
+def extract_database_table(source: Source, table: TableSpec, location: str, landing_root: Path,
+                           extract_date: dt.date, batch_rows: int = BATCH_ROWS,
+                           plan: ExtractPlan | None = None) -> LandedTable:
+    """Run the table's extract SQL (full, or the plan's change window) and stream it into landing."""
     started = time.monotonic()
-    sql = load_extract_sql(source, table)
+    incremental = plan is not None and plan.mode == "incremental"
+    sql = load_extract_sql(source, table, incremental)
+    params = plan.window if incremental else {}
     out_dir = partition_dir(landing_root, source.name, table.name, extract_date)
     data_path = out_dir / "data.parquet"
-    engine = sa.create_engine(url)
     watermark: str | None = None
     try:
-        with engine.connect() as conn:
-            added = _columns_added_at_source(conn, table)
+        with _database_rows(location, table, sql, params, batch_rows) as (names, added, batches):
             if added:
                 log.warning("%s.%s: column(s) not in the contract ignored: %s", source.name, table.name, added)
-            result = conn.execution_options(stream_results=True).execute(sa.text(sql))
-            names = list(result.keys())
             missing = [c for c in table.column_names if c not in names]
             if missing:
                 raise ExtractError(f"{source.name}.{table.name}: the source lacks contract column(s) {missing}")
             schema = _text_schema(names)
             wm_index = names.index(table.watermark) if table.watermark else None
             with AtomicParquetWriter(data_path, schema) as writer:
-                for batch in result.partitions(batch_rows):
+                for batch in batches:
                     columns = list(zip(*batch)) if batch else [() for _ in names]
                     arrays = [pa.array([_to_text(v) for v in col], pa.string()) for col in columns]
                     writer.write(pa.Table.from_arrays(arrays, schema=schema))
@@ -120,20 +129,41 @@ def extract_database_table(source: Source, table: TableSpec, url: str, landing_r
                             watermark = max(watermark or text, text)
                     log.info("%s.%s: %d rows extracted so far", source.name, table.name, writer.rows)
                 rows = writer.rows
-    except sa.exc.SQLAlchemyError as exc:
-        raise ExtractError(f"{source.name}.{table.name}: {type(exc).__name__}: {exc.orig if hasattr(exc, 'orig') else exc}") from exc
+    except (sa.exc.SQLAlchemyError, odbc.Error) as exc:
+        cause = getattr(exc, "orig", None) or exc
+        raise ExtractError(f"{source.name}.{table.name}: {type(exc).__name__}: {cause}") from exc
+    return _write_manifest(source, table, extract_date, data_path, rows, names, watermark, started,
+                           "odbc" if odbc.is_odbc(location) else "database", added, plan)
+
+
+@contextlib.contextmanager
+def _database_rows(location: str, table: TableSpec, sql: str, params: dict, batch_rows: int):
+    """(column names, columns beyond the contract, batches of row tuples) from a URL or ODBC."""
+    probe = f'SELECT * FROM "{table.name}" WHERE 1 = 0'
+    if odbc.is_odbc(location):
+        with odbc.connect(location) as conn:
+            cursor = conn.cursor()
+            present = odbc.column_names(cursor, probe)
+            cursor.execute(*odbc.qmark(sql, params))
+            names = [d[0] for d in cursor.description]
+            yield names, _beyond_contract(present, table), iter(lambda: cursor.fetchmany(batch_rows), [])
+        return
+    engine = sa.create_engine(location)
+    try:
+        with engine.connect() as conn:
+            try:
+                present = list(conn.exec_driver_sql(probe).keys())
+            except sa.exc.DBAPIError:
+                conn.rollback()  # the extract SQL itself fails next, with the database's own message
+                present = []
+            result = conn.execution_options(stream_results=True).execute(sa.text(sql), params)
+            yield list(result.keys()), _beyond_contract(present, table), result.partitions(batch_rows)
     finally:
         engine.dispose()
-    return _write_manifest(source, table, extract_date, data_path, rows, names, watermark, started, "database",
-                           added)
 
 
-def _columns_added_at_source(conn: sa.Connection, table: TableSpec) -> list[str]:
+def _beyond_contract(present: list[str], table: TableSpec) -> list[str]:
     """Columns the source table has beyond the contract (schema drift: reported, never read)."""
-    try:
-        present = [c["name"] for c in sa.inspect(conn).get_columns(table.name)]
-    except sa.exc.NoSuchTableError:
-        return []  # the extract SQL itself will fail with the database's own message
     return [c for c in present if c not in table.column_names]
 
 
@@ -217,7 +247,7 @@ def extract_file_table(source: Source, table: TableSpec, drop_dir: Path, landing
 
 
 def extract_table(source: Source, table: TableSpec, location: str, landing_root: Path,
-                  extract_date: dt.date) -> LandedTable:
+                  extract_date: dt.date, plan: ExtractPlan | None = None) -> LandedTable:
     if source.kind == "database":
-        return extract_database_table(source, table, location, landing_root, extract_date)
+        return extract_database_table(source, table, location, landing_root, extract_date, plan=plan)
     return extract_file_table(source, table, Path(location), landing_root, extract_date)

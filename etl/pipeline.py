@@ -17,6 +17,7 @@ import pandas as pd
 
 from etl.config import Settings
 from etl.extract import extract_table
+from etl.incremental import ExtractPolicy, plan_extract
 from etl.marts import DQ_FAILURE, DQ_KPI_FLAG, DQ_RESULT, DQ_RULE, KPI_CATALOG, KPI_VALUE, SOURCE_FRESHNESS
 from etl.sources import SOURCES, get_source
 from etl.storage import atomic_write_json, read_json
@@ -36,13 +37,19 @@ def _settings(settings: Settings | None) -> Settings:
 
 # --- extract and validate ------------------------------------------------------------
 
-def land(source_name: str, table_name: str, extract_date: dt.date, settings: Settings | None = None) -> dict:
+def land(source_name: str, table_name: str, extract_date: dt.date, settings: Settings | None = None,
+         full: bool = False) -> dict:
+    """Extract one table to landing: incrementally when it can, whole when it must or `full`."""
     settings = _settings(settings)
     source = get_source(source_name)
-    landed = extract_table(source, source.table(table_name), settings.source_location(source),
-                           settings.landing_dir, extract_date)
+    table = source.table(table_name)
+    plan = plan_extract(source.name, source.kind, table, settings.staged_dir, extract_date,
+                        ExtractPolicy.from_env(), force_full=full)
+    log.info("%s.%s: %s extract (%s)%s", source_name, table_name, plan.mode, plan.reason,
+             f", changes in [{plan.since}, {plan.until})" if plan.mode == "incremental" else "")
+    landed = extract_table(source, table, settings.source_location(source), settings.landing_dir, extract_date, plan)
     log.info("landed %s.%s: %d rows in %.2fs -> %s", source_name, table_name, landed.rows, landed.seconds, landed.path)
-    return landed.as_dict()
+    return {**landed.as_dict(), "mode": plan.mode}
 
 
 def validate(source_name: str, table_name: str, extract_date: dt.date, settings: Settings | None = None) -> dict:
@@ -67,11 +74,12 @@ def publish_extract(source_name: str, extract_date: dt.date, run_id: str, result
             "rows_quarantined": quarantined}
 
 
-def extract_source(source_name: str, extract_date: dt.date, run_id: str, settings: Settings | None = None) -> dict:
+def extract_source(source_name: str, extract_date: dt.date, run_id: str, settings: Settings | None = None,
+                   full: bool = False) -> dict:
     """A whole extract DAG's work in one call (tests, benchmarks): land, validate, publish."""
     settings = _settings(settings)
     results = [validate(source_name, t.name, extract_date, settings)
-               for t in get_source(source_name).tables if land(source_name, t.name, extract_date, settings)]
+               for t in get_source(source_name).tables if land(source_name, t.name, extract_date, settings, full)]
     return publish_extract(source_name, extract_date, run_id, results, settings)
 
 

@@ -22,6 +22,7 @@ import pandas as pd
 import pandera.pandas as pa
 import pyarrow as pa_arrow
 
+from etl.incremental import base_partition, high_watermark, merge_into_base, table_rows, vanished_keys
 from etl.sources.base import Source
 from etl.storage import atomic_write_json, partition_dir, read_json, write_parquet_atomic
 from etl.tables import Column, TableSpec
@@ -57,6 +58,16 @@ class ValidationResult:
     staged_path: str = ""
     quarantine_path: str = ""
     seconds: float = 0.0
+    # What the staged table is (see etl.incremental): a full extract's valid rows, or an
+    # incremental extract's valid rows merged into its base.
+    mode: str = "full"
+    base_extract_date: str | None = None
+    rows_carried: int = 0  # base rows kept unchanged (incremental)
+    rows_total: int = 0  # rows in the staged table = rows_staged + rows_carried
+    rows_vanished: int | None = None  # base keys a full extract no longer has (hard deletes)
+    watermark: str | None = None  # largest change timestamp in the staged table
+    last_full_extract_date: str | None = None
+    schema_hash: str = ""
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -141,13 +152,11 @@ def check_schema(typed: pd.DataFrame, schema: pa.DataFrameSchema, where: str) ->
 
 
 def _previous_rows(staged_root: Path, source: str, table: str, extract_date: dt.date) -> int | None:
-    """Rows in of the latest earlier validated extract of this table, if any."""
-    table_dir = staged_root / source / table
-    if not table_dir.exists():
+    """Rows of the table in its latest earlier validated extract, if any."""
+    base = base_partition(staged_root, source, table, extract_date)
+    if base is None:
         return None
-    earlier = sorted(p for p in table_dir.glob("extract_date=*")
-                     if p.name < f"extract_date={extract_date.isoformat()}" and (p / "validation.json").exists())
-    return read_json(earlier[-1] / "validation.json")["rows_in"] if earlier else None
+    return table_rows(read_json(base / "validation.json"))
 
 
 def validate_table(source: Source, spec: TableSpec, landing_root: Path, staged_root: Path,
@@ -169,10 +178,11 @@ def validate_table(source: Source, spec: TableSpec, landing_root: Path, staged_r
     if extra:
         result.warnings.append(f"ignored column(s) not in the contract: {extra}")
         log.warning("%s: ignoring column(s) not in the contract: %s", where, extra)
-    if spec.expect_rows and len(raw) == 0:
+    incremental = manifest.get("mode") == "incremental"
+    if spec.expect_rows and len(raw) == 0 and not incremental:  # a quiet night has no changes
         raise StructuralValidationError(f"{where}: zero rows where rows are expected; rule expect_rows")
     previous = _previous_rows(staged_root, source.name, spec.name, extract_date)
-    if previous and len(raw) < COLLAPSE_SHARE * previous:
+    if previous and not incremental and len(raw) < COLLAPSE_SHARE * previous:
         raise StructuralValidationError(
             f"{where}: row count collapsed from {previous} to {len(raw)}; rule row_count_collapse")
 
@@ -183,16 +193,16 @@ def validate_table(source: Source, spec: TableSpec, landing_root: Path, staged_r
     failures = pd.concat([parse_failures, schema_failures], ignore_index=True)
 
     bad_rows = failures["_row"].unique() if len(failures) else []
-    staged = typed.drop(index=bad_rows)
+    valid = typed.drop(index=bad_rows).reset_index(drop=True)
     quarantine = _quarantine_frame(raw, failures)
+    staged = _stage(result, valid, manifest, spec, staged_root, source.name, where)
     staged_dir = partition_dir(staged_root, source.name, spec.name, extract_date)
     quarantine_dir = partition_dir(quarantine_root, source.name, spec.name, extract_date)
-    write_parquet_atomic(staged_dir / "data.parquet",
-                         pa_arrow.Table.from_pandas(staged.reset_index(drop=True), preserve_index=False))
+    write_parquet_atomic(staged_dir / "data.parquet", pa_arrow.Table.from_pandas(staged, preserve_index=False))
     write_parquet_atomic(quarantine_dir / "quarantine.parquet",
                          pa_arrow.Table.from_pandas(quarantine, preserve_index=False))
 
-    result.rows_staged, result.rows_quarantined = len(staged), len(quarantine)
+    result.rows_staged, result.rows_quarantined = len(valid), len(quarantine)
     result.quarantine_by_rule = {str(k): int(v) for k, v in
                                  failures.drop_duplicates(["_row", "_rule"])["_rule"].value_counts().sort_index().items()}
     result.staged_path = str(staged_dir / "data.parquet")
@@ -203,6 +213,38 @@ def validate_table(source: Source, spec: TableSpec, landing_root: Path, staged_r
                                         f"+ {result.rows_quarantined} quarantined")
     atomic_write_json(staged_dir / "validation.json", result.as_dict())
     return result
+
+
+def _stage(result: ValidationResult, valid: pd.DataFrame, manifest: dict, spec: TableSpec, staged_root: Path,
+           source: str, where: str) -> pd.DataFrame:
+    """The staged table: the valid rows, merged into the base when the extract is incremental.
+
+    Records mode, base, carried rows, vanished keys and the new watermark in `result`.
+    """
+    plan = manifest.get("plan") or {}
+    result.mode, result.schema_hash = manifest.get("mode", "full"), spec.schema_hash()
+    result.last_full_extract_date = plan.get("last_full_extract_date") or result.extract_date
+    base_dir = (staged_root / source / spec.name / f"extract_date={plan['base_extract_date']}"
+                if result.mode == "incremental" else
+                base_partition(staged_root, source, spec.name, dt.date.fromisoformat(result.extract_date)))
+    staged = valid
+    if result.mode == "incremental":
+        if base_dir is None or not (base_dir / "validation.json").exists():
+            raise StructuralValidationError(f"{where}: the incremental extract's base {base_dir} is gone; "
+                                            "re-run with a full extract; rule incremental_base")
+        result.base_extract_date = plan["base_extract_date"]
+        staged, result.rows_carried = merge_into_base(pd.read_parquet(base_dir / "data.parquet"), valid, spec)
+    elif base_dir is not None and spec.primary_key and source_kind_is_database(manifest):
+        result.rows_vanished = vanished_keys(pd.read_parquet(base_dir / "data.parquet"), valid, spec)
+        if result.rows_vanished:
+            log.warning("%s: %d key(s) of the extract of %s are gone from the source (hard deletes, or "
+                        "rows quarantined tonight)", where, result.rows_vanished, base_dir.name.split("=", 1)[1])
+    result.rows_total, result.watermark = len(staged), high_watermark(staged, spec, dt.date.fromisoformat(result.extract_date))
+    return staged
+
+
+def source_kind_is_database(manifest: dict) -> bool:
+    return manifest.get("origin") in ("database", "odbc")
 
 
 def _quarantine_frame(raw: pd.DataFrame, failures: pd.DataFrame) -> pd.DataFrame:
@@ -226,7 +268,8 @@ def publish_source(source: Source, staged_root: Path, extract_date: dt.date, run
     forward: re-running an older date (a backfill) re-validates that date's partition
     without making it current.
     """
-    tables = {r["table"]: {k: r[k] for k in ("rows_in", "rows_staged", "rows_quarantined", "staged_path")}
+    tables = {r["table"]: {k: r.get(k) for k in ("rows_in", "rows_staged", "rows_quarantined", "rows_total",
+                                                  "mode", "staged_path")}
               for r in results}
     missing = [t.name for t in source.tables if t.name not in tables]
     if missing:

@@ -63,8 +63,10 @@ def load_current_staged(staged_root: Path, as_of: dt.date | None = None
                 frames[(source.name, table.name)] = pd.read_parquet(pointer["tables"][table.name]["staged_path"])
             else:
                 from schemas import PANDAS_DTYPES  # noqa: PLC0415
+                # as a staged file reads back: Parquet keeps timestamps in milliseconds
+                dtypes = {**PANDAS_DTYPES, "date": "datetime64[ms]", "datetime": "datetime64[ms]"}
                 frames[(source.name, table.name)] = pd.DataFrame(
-                    {c.name: pd.Series(dtype=PANDAS_DTYPES[c.type]) for c in table.columns})
+                    {c.name: pd.Series(dtype=dtypes[c.type]) for c in table.columns})
     return frames, pointers
 
 

@@ -166,7 +166,9 @@ def _freshness(settings, pointers: dict[str, dict | None], checked_at: dt.dateti
 
 
 def _row_counts(staged_dir: Path, pointers: dict[str, dict | None]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Rows delivered (`rows_in`) per table on the current extract date and the one before."""
+    """Rows delivered per table on the current extract date and the one before (an
+    incremental extract counts its base rows carried over too: the table's size)."""
+    from etl.incremental import table_rows  # noqa: PLC0415
     current, previous = [], []
     for source, pointer in pointers.items():
         if not pointer:
@@ -175,7 +177,7 @@ def _row_counts(staged_dir: Path, pointers: dict[str, dict | None]) -> tuple[pd.
         for table, counts in sorted(pointer.get("tables", {}).items()):
             table_dir = Path(staged_dir) / source / table
             here = table_dir / f"extract_date={date}" / "validation.json"
-            rows = read_json(here)["rows_in"] if here.exists() else counts.get("rows_in")
+            rows = table_rows(read_json(here)) if here.exists() else counts.get("rows_in")
             if rows is not None:
                 current.append({"source": source, "table": table, "extract_date": date, "rows": int(rows)})
             earlier = sorted(p for p in table_dir.glob("extract_date=*")
@@ -183,7 +185,7 @@ def _row_counts(staged_dir: Path, pointers: dict[str, dict | None]) -> tuple[pd.
             if earlier:
                 previous.append({"source": source, "table": table,
                                  "extract_date": earlier[-1].name.split("=", 1)[1],
-                                 "rows": int(read_json(earlier[-1] / "validation.json")["rows_in"])})
+                                 "rows": table_rows(read_json(earlier[-1] / "validation.json"))})
     return (pd.DataFrame(current, columns=ROW_COUNT_COLUMNS), pd.DataFrame(previous, columns=ROW_COUNT_COLUMNS))
 
 
