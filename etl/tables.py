@@ -11,6 +11,8 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
+from etl.identifiers import safe_identifier
+
 #: Logical types of the contracts; every dialect and pandas dtype is derived from these.
 LOGICAL_TYPES = ("int", "str", "date", "datetime", "bool", "decimal", "float")
 
@@ -27,6 +29,7 @@ class Column:
     personal: bool = False  # a direct identifier (CPR): lives only in landing/quarantine/link
 
     def __post_init__(self) -> None:
+        safe_identifier(self.name)  # names become SQL identifiers (etl/identifiers.py)
         if self.type not in LOGICAL_TYPES:
             raise ValueError(f"column {self.name}: unknown logical type {self.type!r}")
 
@@ -44,6 +47,11 @@ class TableSpec:
     delimiter: str = ","
     encoding: str = "utf-8"
     date_formats: dict[str, str] = field(default_factory=dict)  # column -> strptime format
+
+    def __post_init__(self) -> None:
+        safe_identifier(self.name)
+        for name in (*self.primary_key, *filter(None, (self.watermark, self.soft_delete))):
+            self.column(name)  # keys and flags name contract columns, nothing else
 
     @property
     def column_names(self) -> list[str]:

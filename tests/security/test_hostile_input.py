@@ -1,0 +1,229 @@
+"""Identifiers come only from the registry and are validated; hostile values are data.
+
+`tests/reliability/test_bad_input.py` already feeds one hand-made klage table with
+SQL-looking text, control characters and a 10 MB string through extract + validate. This
+module goes further: hostile values planted in a generated demo fagsystem travel the whole
+chain (extract, validate, model, KPIs, data quality, warehouse), where they meet the
+places that compose SQL or text (KPI breakdown values, DQ08's quoted codes, the
+warehouse inserts), and nothing is executed, lost or crashed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import sqlite3
+
+import pandas as pd
+import pytest
+
+from etl import pipeline
+from etl.config import REPO_ROOT, Settings
+from etl.extract import ExtractError
+from etl.identifiers import quoted, safe_identifier
+from etl.marts import MART_TABLES
+from etl.model import Model
+from etl.model.tables import MODEL_TABLES
+from etl.periods import quarter_periods
+from etl.sources import SOURCES
+from etl.sources.sql import SQL_DIR
+from etl.tables import TableSpec, col
+
+DAY = dt.date(2025, 11, 15)
+HOSTILE = (
+    "'; DROP TABLE klage; --",
+    'x"); DROP TABLE "Sag"; --',
+    "a\x00b\x07c\x1b[31m",                # NUL, bell, an ANSI escape
+    "\u202eexe.gnp",                      # right-to-left override
+    "Børn\u200b\u200d\ufeff",             # zero-width space, joiner, BOM
+    "e\u0301\u0301\u0301Z\u0336",         # stacked combining marks
+    "\U0001f600\U00010348",               # astral plane characters
+    "line1\r\nline2\tend",
+)
+BIG = "x" * 10_000_000
+
+
+# --- identifiers ---------------------------------------------------------------------
+
+def registry_identifiers() -> set[str]:
+    names = set()
+    for spec in [*(t for s in SOURCES.values() for t in s.tables), *MODEL_TABLES.values(), *MART_TABLES.values()]:
+        names |= {spec.name, *spec.column_names}
+    return names
+
+
+def test_every_registry_identifier_is_safe():
+    names = registry_identifiers()
+    assert len(names) > 200
+    assert {n for n in names if safe_identifier(n) != n} == set()
+
+
+@pytest.mark.parametrize("name", [
+    'klage"; DROP TABLE klage; --', "klage;", "a b", "x.y", "x-y", "æble", "Sag\u202e", "Sag\x00", "Sag\u200b",
+    "", "1abc", "a" * 64, None, 7,
+])
+def test_hostile_identifiers_are_refused_everywhere(name):
+    with pytest.raises(ValueError, match="not a safe SQL identifier"):
+        safe_identifier(name)
+    if isinstance(name, str):
+        with pytest.raises(ValueError, match="not a safe SQL identifier"):
+            col(name, "str")
+        with pytest.raises(ValueError, match="not a safe SQL identifier"):
+            TableSpec(name, (col("id", "int"),))
+
+
+def test_keys_and_flags_must_name_contract_columns():
+    with pytest.raises(KeyError):
+        TableSpec("t", (col("id", "int"),), primary_key=("id; DROP TABLE t",))
+    with pytest.raises(KeyError):
+        TableSpec("t", (col("id", "int"),), watermark="changed")
+    assert quoted("Sag") == '"Sag"'
+
+
+def test_every_identifier_in_the_extract_sql_is_its_tables_registry_name():
+    checked = 0
+    for source in SOURCES.values():
+        for table in source.tables:
+            for path in sorted((SQL_DIR / source.name).glob(f"{table.name}.*sql")):
+                if path.name.split(".")[0] != table.name:
+                    continue
+                sql = path.read_text(encoding="utf-8")
+                body = "\n".join(line for line in sql.splitlines() if not line.startswith("--"))
+                assert set(re.findall(r'"([^"]*)"', body)) <= {table.name, *table.column_names}, path
+                assert "'" not in body and ";" not in body, path  # values only as :bind parameters
+                assert set(re.findall(r":(\w+)", body)) <= {"since", "until"}, path
+                checked += 1
+    assert checked >= sum(len(s.tables) for s in SOURCES.values() if s.kind == "database")
+
+
+def test_the_warehouse_ddl_uses_only_contract_identifiers():
+    import sqlalchemy as sa
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    from etl.warehouse import contract_metadata
+
+    allowed = registry_identifiers() | {"mart", "public"}
+    for table in contract_metadata().sorted_tables:
+        for dialect in (sqlite.dialect(), postgresql.dialect()):
+            ddl = str(sa.schema.CreateTable(table).compile(dialect=dialect))
+            assert "'" not in ddl and ";" not in ddl
+        assert {table.schema, table.name, *(c.name for c in table.columns)} <= allowed
+
+
+# --- hostile values through the whole chain -------------------------------------------
+
+def plant(db_path, statement, rows):
+    db = sqlite3.connect(db_path)
+    db.executemany(statement, rows)
+    db.commit()
+    db.close()
+
+
+def source_shape(sources_dir) -> dict:
+    shape = {}
+    for db_path in sorted(sources_dir.glob("*.db")):
+        db = sqlite3.connect(db_path)
+        for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall():
+            shape[(db_path.name, name)] = db.execute(f'SELECT COUNT(*) FROM "{name}"').fetchone()[0]
+        db.close()
+    return shape
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory):
+    from etl.synth import generate
+    from etl.warehouse import make_engine, read_table
+
+    data = tmp_path_factory.mktemp("hostile")
+    sources = data / "sources"
+    generate(sources, "demo", seed=11, extraction_date=DAY)
+    db = sqlite3.connect(sources / "boern.db")
+    service_ids = [r[0] for r in db.execute('SELECT "ForanstaltningId" FROM "Foranstaltning" ORDER BY 1')]
+    case_ids = [r[0] for r in db.execute('SELECT "SagId" FROM "Sag" WHERE "Slettet" = 0 ORDER BY 1')]
+    db.close()
+    planted_types = {i: HOSTILE[n % len(HOSTILE)] for n, i in enumerate(service_ids)}
+    plant(sources / "boern.db", 'UPDATE "Foranstaltning" SET "Type" = ? WHERE "ForanstaltningId" = ?',
+          [(v, i) for i, v in planted_types.items()])
+    planted_units = dict(zip(case_ids[:len(HOSTILE)], HOSTILE))
+    plant(sources / "boern.db", 'UPDATE "Sag" SET "EnhedKode" = ? WHERE "SagId" = ?',
+          [(v, i) for i, v in planted_units.items()])
+    bad_target_case = case_ids[len(HOSTILE)]
+    plant(sources / "boern.db", 'UPDATE "Sag" SET "Maalgruppe" = ? WHERE "SagId" = ?', [(HOSTILE[0], bad_target_case)])
+    plant(sources / "klage.db", 'UPDATE "klage" SET "aarsag" = ? WHERE "klage_id" = ?', [(BIG, 1), (HOSTILE[1], 2)])
+    before = source_shape(sources)
+
+    settings = Settings(data, REPO_ROOT / "reference", "demo")
+    for source in SOURCES:
+        pipeline.extract_source(source, DAY, "r", settings)
+    pipeline.build_model(DAY, settings)
+    from etl.kpi import compute_kpis
+
+    model = Model.load(settings.model_dir)
+    values = compute_kpis(model, quarter_periods(2025, 4, DAY)[:1])
+    values = values.assign(provisional=True, version=0, run_id="r", computed_at=pd.Timestamp("2025-11-15 03:00"))
+    (data / "kpi").mkdir()
+    values.to_parquet(data / "kpi" / "kpi_value.parquet", index=False)
+    pipeline.publish_kpis({"path": str(data / "kpi" / "kpi_value.parquet"), "audited": True}, settings)
+    dq = pipeline.run_data_quality("r", settings)
+    engine = make_engine(settings.warehouse_url())
+    mart = {name: read_table(engine, f"mart.{name}") for name in ("kpi_value", "dq_failure")}
+    public = read_table(engine, "public.kpi_value")
+    engine.dispose()
+    return {"settings": settings, "model": model, "mart": mart, "public": public, "dq": dq, "before": before,
+            "types": planted_types, "units": planted_units, "bad_target_case": bad_target_case}
+
+
+def test_nothing_was_executed_against_the_sources_or_the_warehouse(chain):
+    assert source_shape(chain["settings"].sources_dir) == chain["before"]
+    for db_name in ("mart.db", "public.db"):
+        db = sqlite3.connect(chain["settings"].warehouse_dir / db_name)
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        db.close()
+        assert {"kpi_value", "kpi_catalog"} <= tables
+    assert len(chain["mart"]["kpi_value"]) > 1000 and chain["dq"]["rules"] >= 13
+
+
+def test_hostile_free_text_is_carried_byte_for_byte_to_the_model_and_the_kpis(chain):
+    services = chain["model"].fact_service
+    boern = services[services["source"] == "boern"].set_index("service_id")["service_type"]
+    expected = {str(i): v for i, v in chain["types"].items() if str(i) in boern.index}
+    assert len(expected) > 100
+    assert {i: boern[i] for i in expected} == expected
+    breakdowns = set(chain["mart"]["kpi_value"]["dimension_value"].dropna())
+    assert set(HOSTILE) <= breakdowns
+    assert set(HOSTILE) <= set(chain["public"]["dimension_value"].dropna())
+
+
+def test_a_hostile_code_is_reported_by_dq08_as_data(chain):
+    failures = chain["mart"]["dq_failure"]
+    dq08 = failures[(failures["rule_id"] == "DQ08") & (failures["source_table"] == "Sag")]
+    reported = dict(zip(dq08["record_id"], dq08["detail"]))
+    for case_id, code in chain["units"].items():  # quoted verbatim, as data
+        assert reported[str(case_id)] == f"enhedskode '{code}' findes ikke i referencedata"
+
+
+def test_a_hostile_value_outside_the_allowed_set_is_quarantined_with_its_rule(chain):
+    settings = chain["settings"]
+    part = f"boern/Sag/extract_date={DAY}"
+    quarantined = pd.read_parquet(next((settings.quarantine_dir / part).glob("*.parquet")))
+    staged = pd.read_parquet(settings.staged_dir / part / "data.parquet")
+    case = chain["bad_target_case"]
+    assert case not in set(staged["SagId"].astype("Int64"))
+    row = quarantined[quarantined["SagId"].astype(str) == str(case)]
+    assert len(row) == 1 and "Maalgruppe" in " ".join(str(v) for v in row.iloc[0].to_numpy())
+
+
+def test_a_ten_megabyte_value_reaches_the_model_whole(chain):
+    causes = chain["model"].fact_complaint.set_index("complaint_id")["cause"]
+    assert causes["1"] == BIG and causes["2"] == HOSTILE[1]
+
+
+def test_undecodable_bytes_fail_the_table_loudly_and_keep_the_last_good_extract(chain):
+    settings = chain["settings"]
+    plant(settings.sources_dir / "klage.db",
+          "UPDATE \"klage\" SET \"aarsag\" = CAST(? AS TEXT), \"opdateret\" = ? WHERE \"klage_id\" = ?",
+          [(b"A\xc3\xffB", f"{DAY + dt.timedelta(days=1)} 01:00:00", 3)])  # changed: incremental reads it
+    with pytest.raises(ExtractError, match=r"klage\.klage: .*'aarsag'"):
+        pipeline.extract_source("klage", DAY + dt.timedelta(days=1), "r2", settings)
+    pointer = (settings.staged_dir / "klage" / "CURRENT.json").read_text()
+    assert f'"extract_date": "{DAY}"' in pointer
