@@ -4,6 +4,8 @@
                      order, as real Airflow DAG runs into the SQLite warehouse
     sofli generate   only write the synthetic fagsystemer
     sofli airflow    start Airflow (standalone: UI on http://localhost:8080) on these DAGs
+    sofli warehouse-init   as an administrator: the PostgreSQL warehouse's database,
+                     schemas, roles, logins and tables (etl/warehouse_admin.py)
     sofli rekey      rotate the pseudonymisation key (docs/security.md): old key as the
                      pipeline resolves it, new key from SOFLI_NEW_PSEUDONYM_KEY
 
@@ -144,8 +146,12 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("airflow", help="start Airflow standalone on these DAGs (UI on :8080)")
     rekey = sub.add_parser("rekey", help="rotate the pseudonymisation key, keeping longitudinal links")
     rekey.add_argument("--dry-run", action="store_true", help="check and count only; change nothing")
+    from etl import warehouse_admin  # noqa: PLC0415 - no Airflow import, only SQLAlchemy
+    warehouse_admin.add_arguments(sub.add_parser(
+        "warehouse-init", help="set up the PostgreSQL warehouse: schemas, roles, logins, tables (idempotent)"))
     args = parser.parse_args(argv)
-    handler = {"demo": cmd_demo, "generate": cmd_generate, "airflow": cmd_airflow, "rekey": cmd_rekey}[args.command]
+    handler = {"demo": cmd_demo, "generate": cmd_generate, "airflow": cmd_airflow, "rekey": cmd_rekey,
+               "warehouse-init": warehouse_admin.run}[args.command]
     return handler(args)
 
 

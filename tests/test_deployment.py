@@ -24,6 +24,17 @@ def test_compose_file_parses_and_has_the_celery_deployment():
     assert "landing:/data" in compose["x-airflow-common"]["volumes"]
 
 
+def test_compose_initialises_the_warehouse_with_its_least_privilege_roles():
+    compose = yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text())
+    env = compose["x-airflow-common"]["environment"]
+    assert env["SOFLI_WAREHOUSE_URL"].startswith("postgresql+psycopg2://sofli_pipeline:${WAREHOUSE_PASSWORD}@")
+    init = compose["services"]["airflow-init"]
+    assert "sofli warehouse-init" in init["command"][-1]
+    assert init["environment"]["SOFLI_WAREHOUSE_ADMIN_URL"].endswith("@postgres/warehouse")
+    example = (REPO_ROOT / ".env.example").read_text().splitlines()
+    assert {"WAREHOUSE_PASSWORD=change-me", "WAREHOUSE_BI_PASSWORD=change-me"} <= set(example)
+
+
 def test_env_example_has_only_dummies_and_env_is_ignored():
     example = (REPO_ROOT / ".env.example").read_text().splitlines()
     secrets = [line.split("=", 1)[1] for line in example

@@ -129,6 +129,24 @@ def test_the_pipeline_owns_the_schemas_and_everything_in_them(warehouse):
     assert {owners[name] for name in expected} == {PIPELINE_ROLE}
 
 
+def test_sofli_warehouse_init_creates_the_database_and_sets_logins(warehouse, postgres, monkeypatch, capsys):
+    from etl.cli import main  # noqa: PLC0415
+
+    name = DATABASE + "_cli"
+    postgres.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin = make_url(warehouse["admin"]).set(database=name).render_as_string(hide_password=False)
+    monkeypatch.setenv("SOFLI_WAREHOUSE_ADMIN_URL", admin)  # not on the command line: ps shows it
+    monkeypatch.setenv("WAREHOUSE_BI_PASSWORD", PASSWORDS["WAREHOUSE_BI_PASSWORD"])
+    monkeypatch.delenv("WAREHOUSE_PASSWORD", raising=False)
+    assert main(["warehouse-init"]) == 0
+    assert capsys.readouterr().out.strip() == f"warehouse {name} ready (created); login: sofli_bi"
+    bi = make_engine(make_url(admin).set(username=BI_ROLE, password=PASSWORDS["WAREHOUSE_BI_PASSWORD"]).render_as_string(False))
+    with bi.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM public.kpi_value").scalar_one() == 0
+    bi.dispose()
+    postgres.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
 def test_a_non_superuser_database_owner_can_run_warehouse_init(warehouse, postgres):
     """A managed PostgreSQL's administrator is CREATEROLE and owns the database, not a superuser."""
     postgres.execute("DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'sofli_test_admin') "
