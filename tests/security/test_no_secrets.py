@@ -24,7 +24,7 @@ from etl.config import DEMO_PSEUDONYM_KEY, REPO_ROOT
 #: Values that are obviously not secrets (compared lower-case, quotes stripped).
 DUMMY_VALUES = {
     "change-me", "changeme", "pass", "password", "secret", "example", "dummy", "placeholder", "xxx", "none",
-    "null", "true", "false", "admin:admin", "...", "pw", DEMO_PSEUDONYM_KEY,
+    "null", "true", "false", "admin:admin", "...", "\u2026", "pw", DEMO_PSEUDONYM_KEY,
     # the tests' own throwaway values (tests/test_config.py, tests/postgres/)
     "a-real-secret-of-some-length", "pipeline-test-password", "bi-test-password",
 }
@@ -72,6 +72,8 @@ def scan_text(path: str, text: str) -> list[str]:
             value = match["value"]
             if path.endswith(".py") and not value.lstrip("b").startswith(("'", '"')):
                 continue  # Python: only literals are secrets; names and calls are references
+            if path.endswith(".md") and not re.fullmatch(r"\S*[\d\W_]\S*", value.strip("`")) or len(value) < 6:
+                continue  # prose: "a password: in the backend", "PASSWORD=new" are words, not secrets
             if not is_dummy(value):
                 findings.append(f"{path}:{number}: literal value for {match['name']}")
         if env_like and "=" in line and not line.lstrip().startswith("#"):
@@ -123,6 +125,7 @@ def fake(*parts: str) -> str:
     ("docker-compose.yml", fake("  POSTGRES_", "PASS", "WORD: ", "s3cr3t-prod"), "literal value for POSTGRES_PASSWORD"),
     ("etl/config.py", fake("pass", 'word = "', 'Sommer2025!"'), "literal value for password"),
     ("etl/config.py", fake('SOFLI_PSEUDONYM_KEY', '="k9#Qz!v7Lm2pX4wR8tY"'), "literal value for SOFLI_PSEUDONYM_KEY"),
+    ("docs/operations.md", fake("run with WAREHOUSE_", "PASS", "WORD=Sommer2025!"), "literal value for WAREHOUSE_PASSWORD"),
     (".env", fake("SOME_SETTING=", "9fQ2xLm7Pz4Kt8Wv3Rj6Nb1Yc5Hd0Sg"), "high-entropy value"),
 ])
 def test_a_planted_fake_secret_is_caught(path, line, kind):
