@@ -1,0 +1,108 @@
+"""Benchmark the streaming extract: a large source table, read through ODBC and SQLAlchemy.
+
+    python benchmarks/extract_memory.py [--rows 3000000] [--batch-rows 50000]
+
+Fills one table shaped like the complaint system's `klage` (11 columns) in a throwaway
+PostgreSQL cluster (or `SOFLI_TEST_PG_URL`) with `--rows` rows, then extracts it to
+landing Parquet through pyodbc + psqlODBC and through SQLAlchemy + psycopg2, each in a
+fresh process, and prints seconds, rows/s, the Parquet size and each process's peak
+resident memory against the size the rows would take held in memory at once. Memory that
+stays flat as `--rows` grows is what lets a table larger than memory be extracted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+FILL = """
+CREATE TABLE klage AS
+SELECT g AS klage_id, DATE '2019-01-01' + (g % 2500) AS modtaget_dato,
+       (ARRAY['Afgørelse','Sagsbehandlingstid','Personale','Tilbud','Andet'])[1 + g % 5] AS klagetype,
+       'Årsag ' || (g % 97) || ' ' || repeat('x', 30) AS aarsag, 'U' || (g % 90) AS enhed_kode,
+       (ARRAY['boern','voksen'])[1 + g % 2] AS kilde_system, 'SAG-' || g AS sagsreference,
+       CASE WHEN g % 3 = 0 THEN NULL ELSE 'Fastholdt' END AS genvurdering,
+       CASE WHEN g % 4 = 0 THEN 'Stadfæstet' END AS ankestyrelse_udfald,
+       CASE WHEN g % 3 = 0 THEN NULL ELSE DATE '2019-01-01' + (g % 2500) + 30 END AS afgjort_dato,
+       TIMESTAMP '2025-11-01' + (g % 100000) * INTERVAL '1 second' AS opdateret
+FROM generate_series(1, {rows}) AS g
+"""
+COLUMNS = 11
+
+
+def child(location: str, batch_rows: int, out: str) -> None:
+    """Run in a fresh process: extract `klage` through the real contract and print what it took."""
+    from etl.extract import extract_database_table  # noqa: PLC0415
+    from etl.sources import SOURCES  # noqa: PLC0415
+
+    source = SOURCES["klage"]
+    started = time.perf_counter()
+    landed = extract_database_table(source, source.tables[0], location, Path(out) / "landing",
+                                    dt.date(2025, 11, 15), batch_rows=batch_rows)
+    print(json.dumps({"rows": landed.rows, "seconds": time.perf_counter() - started,
+                      "bytes": Path(landed.path).stat().st_size,
+                      "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=3_000_000)
+    parser.add_argument("--batch-rows", type=int, default=50_000)
+    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child[0], args.batch_rows, args.child[1])
+        return
+
+    import sqlalchemy as sa  # noqa: PLC0415
+
+    from etl import odbc, pgcluster  # noqa: PLC0415
+
+    cluster = None
+    url = os.environ.get("SOFLI_TEST_PG_URL")
+    if not url:
+        cluster = pgcluster.start()
+        url = cluster.url
+    try:
+        admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.exec_driver_sql("DROP DATABASE IF EXISTS bench_extract WITH (FORCE)")
+            conn.exec_driver_sql("CREATE DATABASE bench_extract")
+        admin.dispose()
+        target = sa.engine.make_url(url).set(database="bench_extract")
+        engine = sa.create_engine(target)
+        started = time.perf_counter()
+        with engine.begin() as conn:
+            conn.exec_driver_sql(FILL.format(rows=int(args.rows)).replace("%", "%%"))  # psycopg2 paramstyle
+        engine.dispose()
+        print(f"{args.rows:,} rows x {COLUMNS} columns filled in {time.perf_counter() - started:.1f} s; "
+              f"batch {args.batch_rows:,} rows; {os.cpu_count()} cores, Python {sys.version.split()[0]}")
+        # what the rows would take as Python objects held at once (a text value per column)
+        print(f"held in memory at once the rows would take roughly {args.rows * COLUMNS * 60 / 2**20:,.0f} MiB")
+        locations = {
+            "odbc (psqlODBC)": odbc.PREFIX + odbc.connection_string("PostgreSQL Unicode", target.host, target.port,
+                                                                    "bench_extract", target.username),
+            "sqlalchemy (psycopg2)": target.render_as_string(hide_password=False),
+        }
+        for name, location in locations.items():
+            with tempfile.TemporaryDirectory() as out:
+                done = subprocess.run([sys.executable, __file__, "--batch-rows", str(args.batch_rows),
+                                       "--child", location, out], check=True, capture_output=True, text=True)
+                result = json.loads(done.stdout.strip().splitlines()[-1])
+            print(f"{name:<24} {result['seconds']:7.1f} s  {result['rows'] / result['seconds']:>10,.0f} rows/s  "
+                  f"parquet {result['bytes'] / 2**20:6.1f} MiB  peak {result['peak_mib']:7.0f} MiB")
+    finally:
+        if cluster:
+            cluster.stop()
+
+
+if __name__ == "__main__":
+    main()
