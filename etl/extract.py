@@ -149,6 +149,8 @@ def _database_rows(location: str, table: TableSpec, sql: str, params: dict, batc
             yield names, _beyond_contract(present, table), iter(lambda: cursor.fetchmany(batch_rows), [])
         return
     engine = sa.create_engine(location)
+    if engine.dialect.name == "sqlite":
+        sa.event.listen(engine, "connect", _decode_with_replacement)
     try:
         with engine.connect() as conn:
             try:
@@ -160,6 +162,12 @@ def _database_rows(location: str, table: TableSpec, sql: str, params: dict, batc
             yield list(result.keys()), _beyond_contract(present, table), result.partitions(batch_rows)
     finally:
         engine.dispose()
+
+
+def _decode_with_replacement(dbapi_conn, _record) -> None:  # noqa: ANN001 - DBAPI callback
+    """SQLite stores any bytes as TEXT: an undecodable value becomes U+FFFD, so validation
+    quarantines its row (rule encoding) instead of the driver failing the whole table."""
+    dbapi_conn.text_factory = lambda raw: raw.decode("utf-8", errors="replace")
 
 
 def _beyond_contract(present: list[str], table: TableSpec) -> list[str]:

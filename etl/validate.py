@@ -106,8 +106,8 @@ def parse_table(raw: pd.DataFrame, spec: TableSpec, where: str) -> tuple[pd.Data
         values = raw[column.name]
         parsed = _parse_column(values, column, spec.date_formats.get(column.name))
         failed = values.notna() & parsed.isna()
-        if column.type == "str":
-            failed = values.notna() & values.astype("str").str.contains("\ufffd", regex=False).fillna(False).astype(bool)
+        if column.type == "str":  # undecodable bytes (U+FFFD), or a NUL no warehouse text column holds
+            failed = values.notna() & values.astype("str").str.contains("[\ufffd\x00]").fillna(False).astype(bool)
         n_failed, n_present = int(failed.sum()), int(values.notna().sum())
         if n_failed >= UNREADABLE_MIN_ROWS and n_failed > UNREADABLE_SHARE * n_present:
             examples = ", ".join(repr(v) for v in values[failed].head(3))
@@ -116,9 +116,10 @@ def parse_table(raw: pd.DataFrame, spec: TableSpec, where: str) -> tuple[pd.Data
                 f"({n_failed} of {n_present} values fail, e.g. {examples}); rule type:{column.name}")
         if n_failed:
             kind = "encoding" if column.type == "str" else "type"
+            reason = "is not valid text (undecodable bytes or NUL)" if kind == "encoding" else f"is not a valid {column.type}"
             problems.append(pd.DataFrame({
                 "_row": values.index[failed], "_rule": f"{kind}:{column.name}", "_column": column.name,
-                "_reason": [f"{v!r} is not a valid {column.type}" for v in values[failed]]}))
+                "_reason": [f"{v!r} {reason}" for v in values[failed]]}))
         typed[column.name] = parsed
     failures = pd.concat(problems) if problems else pd.DataFrame(columns=["_row", "_rule", "_column", "_reason"])
     return typed, failures

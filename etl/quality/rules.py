@@ -11,6 +11,7 @@ Record ids are the source's own ids as the model holds them, never a CPR or citi
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -139,9 +140,15 @@ def _service_area(rows: pd.DataFrame, dim_paragraph: pd.DataFrame) -> pd.Series:
     return rows["paragraph_text"].map(by_text).fillna(rows["service_code"].map(by_code)).fillna(UNKNOWN)
 
 
+def _visible(text: str) -> str:
+    """Control and invisible formatting characters (ANSI escapes, right-to-left overrides,
+    zero-width marks) as `\\uXXXX`, so an e-mail shows the code and cannot be garbled by it."""
+    return "".join(c if c.isprintable() and unicodedata.category(c) != "Cf" else f"\\u{ord(c):04x}" for c in text)
+
+
 def _quoted_code(codes: pd.Series) -> pd.Series:
     """A code as it can be shown to the owner; a CPR-shaped value is never repeated."""
-    quoted = "'" + codes.astype("str") + "'"
+    quoted = "'" + codes.astype("str").map(_visible) + "'"
     return quoted.where(~codes.astype("str").str.contains(CPR_SHAPED.pattern),
                         "(CPR-lignende værdi udeladt)")
 

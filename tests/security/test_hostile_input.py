@@ -13,13 +13,13 @@ from __future__ import annotations
 import datetime as dt
 import re
 import sqlite3
+import unicodedata
 
 import pandas as pd
 import pytest
 
 from etl import pipeline
 from etl.config import REPO_ROOT, Settings
-from etl.extract import ExtractError
 from etl.identifiers import quoted, safe_identifier
 from etl.marts import MART_TABLES
 from etl.model import Model
@@ -33,7 +33,7 @@ DAY = dt.date(2025, 11, 15)
 HOSTILE = (
     "'; DROP TABLE klage; --",
     'x"); DROP TABLE "Sag"; --',
-    "a\x00b\x07c\x1b[31m",                # NUL, bell, an ANSI escape
+    "a\x07c\x1b[31m",                     # bell, an ANSI escape (NUL: quarantined, below)
     "\u202eexe.gnp",                      # right-to-left override
     "Børn\u200b\u200d\ufeff",             # zero-width space, joiner, BOM
     "e\u0301\u0301\u0301Z\u0336",         # stacked combining marks
@@ -198,8 +198,14 @@ def test_a_hostile_code_is_reported_by_dq08_as_data(chain):
     failures = chain["mart"]["dq_failure"]
     dq08 = failures[(failures["rule_id"] == "DQ08") & (failures["source_table"] == "Sag")]
     reported = dict(zip(dq08["record_id"], dq08["detail"]))
-    for case_id, code in chain["units"].items():  # quoted verbatim, as data
-        assert reported[str(case_id)] == f"enhedskode '{code}' findes ikke i referencedata"
+    for case_id in chain["units"]:  # quoted as data, invisible characters made visible
+        detail = reported[str(case_id)]
+        assert detail.startswith("enhedskode '") and detail.endswith("' findes ikke i referencedata")
+        assert all(c.isprintable() and unicodedata.category(c) != "Cf" for c in detail), repr(detail)
+    by_code = {code: reported[str(case_id)] for case_id, code in chain["units"].items()}
+    assert by_code["\u202eexe.gnp"] == "enhedskode '\\u202eexe.gnp' findes ikke i referencedata"
+    assert by_code["a\x07c\x1b[31m"] == "enhedskode 'a\\u0007c\\u001b[31m' findes ikke i referencedata"
+    assert by_code["'; DROP TABLE klage; --"] == "enhedskode ''; DROP TABLE klage; --' findes ikke i referencedata"
 
 
 def test_a_hostile_value_outside_the_allowed_set_is_quarantined_with_its_rule(chain):
@@ -218,12 +224,22 @@ def test_a_ten_megabyte_value_reaches_the_model_whole(chain):
     assert causes["1"] == BIG and causes["2"] == HOSTILE[1]
 
 
-def test_undecodable_bytes_fail_the_table_loudly_and_keep_the_last_good_extract(chain):
+def test_undecodable_bytes_and_nul_quarantine_their_row_not_the_table(chain):
+    """A value no warehouse text column can hold (bytes that are not UTF-8; NUL, which
+    PostgreSQL text refuses) sends its row to quarantine; the rest of the table goes on."""
     settings = chain["settings"]
+    night = DAY + dt.timedelta(days=1)
+    changed = f"{night} 01:00:00"  # changed after the first night: the incremental extract reads them
     plant(settings.sources_dir / "klage.db",
           "UPDATE \"klage\" SET \"aarsag\" = CAST(? AS TEXT), \"opdateret\" = ? WHERE \"klage_id\" = ?",
-          [(b"A\xc3\xffB", f"{DAY + dt.timedelta(days=1)} 01:00:00", 3)])  # changed: incremental reads it
-    with pytest.raises(ExtractError, match=r"klage\.klage: .*'aarsag'"):
-        pipeline.extract_source("klage", DAY + dt.timedelta(days=1), "r2", settings)
-    pointer = (settings.staged_dir / "klage" / "CURRENT.json").read_text()
-    assert f'"extract_date": "{DAY}"' in pointer
+          [(b"A\xc3\xffB", changed, 3), ("a\x00b", changed, 4)])
+    before = pd.read_parquet(settings.staged_dir / f"klage/klage/extract_date={DAY}/data.parquet").set_index("klage_id")
+    result = pipeline.extract_source("klage", night, "r2", settings)
+    assert result["extract_date"] == night.isoformat() and result["rows_quarantined"] == 2
+    part = f"klage/klage/extract_date={night}"
+    quarantined = pd.read_parquet(next((settings.quarantine_dir / part).glob("*.parquet")))
+    assert sorted(quarantined["klage_id"].astype(int)) == [3, 4]
+    assert set(quarantined["_rules"]) == {"encoding:aarsag"}
+    staged = pd.read_parquet(settings.staged_dir / part / "data.parquet").set_index("klage_id")
+    assert staged.loc[[3, 4], "aarsag"].tolist() == before.loc[[3, 4], "aarsag"].tolist()  # the last good version
+    assert len(staged) == len(before)
