@@ -10,7 +10,8 @@ USER airflow
 COPY --chown=airflow:root requirements.txt pyproject.toml /opt/sofli/
 COPY --chown=airflow:root etl /opt/sofli/etl
 COPY --chown=airflow:root schemas /opt/sofli/schemas
-RUN pip install --no-cache-dir -r /opt/sofli/requirements.txt && pip install --no-cache-dir --no-deps /opt/sofli
+# Editable, so the code finds sql/, reference/ and config/ beside it in /opt/sofli (REPO_ROOT).
+RUN pip install --no-cache-dir -r /opt/sofli/requirements.txt && pip install --no-cache-dir --no-deps -e /opt/sofli
 COPY --chown=airflow:root dags /opt/airflow/dags
 COPY --chown=airflow:root plugins /opt/airflow/plugins
 COPY --chown=airflow:root reference /opt/sofli/reference
