@@ -4,10 +4,15 @@
 
 Fills one table shaped like the complaint system's `klage` (11 columns) in a throwaway
 PostgreSQL cluster (or `SOFLI_TEST_PG_URL`) with `--rows` rows, then extracts it to
-landing Parquet through pyodbc + psqlODBC and through SQLAlchemy + psycopg2, each in a
-fresh process, and prints seconds, rows/s, the Parquet size and each process's peak
-resident memory against the size the rows would take held in memory at once. Memory that
-stays flat as `--rows` grows is what lets a table larger than memory be extracted.
+landing Parquet through ODBC columnar (arrow-odbc + psqlODBC, the default), ODBC row-wise
+(pyodbc, `SOFLI_ODBC_FETCH=rows`) and SQLAlchemy + psycopg2, each in a fresh process, and
+prints seconds, rows/s, the Parquet size and each process's peak resident memory against
+the size the rows would take held in memory at once. Memory that stays flat as `--rows`
+grows is what lets a table larger than memory be extracted.
+
+The reference is PostgreSQL's own bulk export: `COPY (<the same extract SQL>) TO STDOUT`
+through psycopg2's `copy_expert` into a sink that discards the bytes (no parsing, no
+Parquet); each path's ratio to it is printed (the issue's target: ODBC within 3x).
 """
 
 from __future__ import annotations
@@ -23,8 +28,12 @@ import tempfile
 import time
 from pathlib import Path
 
+# typed as the generator creates the contract's table (etl/synth/writer.py: str = varchar(255))
 FILL = """
-CREATE TABLE klage AS
+CREATE TABLE klage (klage_id integer PRIMARY KEY, modtaget_dato date, klagetype varchar(255),
+    aarsag varchar(255), enhed_kode varchar(255), kilde_system varchar(255), sagsreference varchar(255),
+    genvurdering varchar(255), ankestyrelse_udfald varchar(255), afgjort_dato date, opdateret timestamp);
+INSERT INTO klage
 SELECT g AS klage_id, DATE '2019-01-01' + (g % 2500) AS modtaget_dato,
        (ARRAY['Afgørelse','Sagsbehandlingstid','Personale','Tilbud','Andet'])[1 + g % 5] AS klagetype,
        'Årsag ' || (g % 97) || ' ' || repeat('x', 30) AS aarsag, 'U' || (g % 90) AS enhed_kode,
@@ -36,6 +45,38 @@ SELECT g AS klage_id, DATE '2019-01-01' + (g % 2500) AS modtaget_dato,
 FROM generate_series(1, {rows}) AS g
 """
 COLUMNS = 11
+
+
+class _Sink:
+    """A file-like object that counts what COPY writes and keeps nothing."""
+
+    def __init__(self) -> None:
+        self.bytes = 0
+
+    def write(self, data) -> int:
+        self.bytes += len(data)
+        return len(data)
+
+
+def copy_reference(url: str) -> dict:
+    """`COPY (extract SQL) TO STDOUT` through psycopg2: the database's own export speed."""
+    import sqlalchemy as sa  # noqa: PLC0415
+
+    from etl.sources import SOURCES  # noqa: PLC0415
+    from etl.sources.sql import load_extract_sql  # noqa: PLC0415
+
+    source = SOURCES["klage"]
+    sql = "\n".join(line for line in load_extract_sql(source, source.tables[0], False).splitlines()
+                    if not line.lstrip().startswith("--"))
+    engine = sa.create_engine(url)
+    sink = _Sink()
+    started = time.perf_counter()
+    with engine.connect() as conn:
+        cursor = conn.connection.driver_connection.cursor()
+        cursor.copy_expert(f"COPY ({sql}) TO STDOUT", sink)
+    seconds = time.perf_counter() - started
+    engine.dispose()
+    return {"seconds": seconds, "bytes": sink.bytes}
 
 
 def child(location: str, batch_rows: int, out: str) -> None:
@@ -56,6 +97,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=3_000_000)
     parser.add_argument("--batch-rows", type=int, default=50_000)
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -87,18 +129,31 @@ def main() -> None:
               f"batch {args.batch_rows:,} rows; {os.cpu_count()} cores, Python {sys.version.split()[0]}")
         # what the rows would take as Python objects held at once (a text value per column)
         print(f"held in memory at once the rows would take roughly {args.rows * COLUMNS * 60 / 2**20:,.0f} MiB")
-        locations = {
-            "odbc (psqlODBC)": odbc.PREFIX + odbc.connection_string("PostgreSQL Unicode", target.host, target.port,
-                                                                    "bench_extract", target.username),
-            "sqlalchemy (psycopg2)": target.render_as_string(hide_password=False),
+        odbc_location = odbc.PREFIX + odbc.connection_string("PostgreSQL Unicode", target.host, target.port,
+                                                             "bench_extract", target.username)
+        paths = {  # name: (location, SOFLI_ODBC_FETCH)
+            "odbc columnar (arrow-odbc)": (odbc_location, "arrow"),
+            "odbc row-wise (pyodbc)": (odbc_location, "rows"),
+            "sqlalchemy (psycopg2)": (target.render_as_string(hide_password=False), "arrow"),
         }
-        for name, location in locations.items():
+        reference = copy_reference(target.render_as_string(hide_password=False))
+        copy_rate = args.rows / reference["seconds"]
+        print(f"{'COPY ... TO STDOUT':<28} {reference['seconds']:7.1f} s  {copy_rate:>10,.0f} rows/s  "
+              f"text   {reference['bytes'] / 2**20:6.1f} MiB  (reference: psycopg2 copy_expert, bytes discarded)")
+        results = {"rows": args.rows, "copy": {"seconds": reference["seconds"], "rows_per_s": copy_rate}}
+        for name, (location, fetch) in paths.items():
             with tempfile.TemporaryDirectory() as out:
                 done = subprocess.run([sys.executable, __file__, "--batch-rows", str(args.batch_rows),
-                                       "--child", location, out], check=True, capture_output=True, text=True)
+                                       "--child", location, out], check=True, capture_output=True, text=True,
+                                      env={**os.environ, "SOFLI_ODBC_FETCH": fetch})
                 result = json.loads(done.stdout.strip().splitlines()[-1])
-            print(f"{name:<24} {result['seconds']:7.1f} s  {result['rows'] / result['seconds']:>10,.0f} rows/s  "
-                  f"parquet {result['bytes'] / 2**20:6.1f} MiB  peak {result['peak_mib']:7.0f} MiB")
+            rate = result["rows"] / result["seconds"]
+            print(f"{name:<28} {result['seconds']:7.1f} s  {rate:>10,.0f} rows/s  "
+                  f"parquet {result['bytes'] / 2**20:6.1f} MiB  peak {result['peak_mib']:7.0f} MiB  "
+                  f"{copy_rate / rate:4.1f}x COPY's time")
+            results[name] = {**result, "rows_per_s": rate, "x_copy": copy_rate / rate}
+        if args.json:
+            args.json.write_text(json.dumps(results, indent=2))
     finally:
         if cluster:
             cluster.stop()
