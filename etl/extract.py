@@ -6,28 +6,35 @@ never lost in a cast. Batches stream from the cursor into the Parquet writer, so
 stays bounded by the batch size, not the table.
 
 A database source is reached through SQLAlchemy (a URL: SQLite, PostgreSQL,
-`mssql+pyodbc`) or straight through pyodbc (an `odbc:` connection string, see
-`etl.odbc`); both stream the same extract SQL with bound parameters. What an extract
-read (full or the incremental window, see `etl.incremental`) is kept in its manifest.
+`mssql+pyodbc`) or straight through ODBC (an `odbc:` connection string, see `etl.odbc`);
+both stream the same extract SQL with bound parameters. ODBC is fetched columnar into
+Arrow batches with arrow-odbc (bulk block cursors, no Python object per value) and cast
+to landing text with pyarrow compute; `SOFLI_ODBC_FETCH=rows` falls back to pyodbc's
+row-wise fetch. Either way the landed text is the same, byte for byte
+(`etl.landing_text`). What an extract read (full or the incremental window, see
+`etl.incremental`) is kept in its manifest.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import contextlib
-import decimal
+import datetime as dt
 import io
 import logging
+import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import sqlalchemy as sa
 
 from etl import odbc
 from etl.incremental import ExtractPlan
+from etl.landing_text import arrow_column_text, arrow_fetch_type, python_column_text
+from etl.landing_text import to_text as _to_text
 from etl.sources.base import Source
 from etl.sources.sql import load_extract_sql
 from etl.storage import AtomicParquetWriter, atomic_write_json, file_sha256, partition_dir
@@ -35,6 +42,25 @@ from etl.tables import TableSpec
 
 log = logging.getLogger(__name__)
 BATCH_ROWS = 50_000
+FETCH_ENV = "SOFLI_ODBC_FETCH"  # "arrow" (default: columnar, arrow-odbc) or "rows" (pyodbc)
+# arrow-odbc binds a buffer of batch rows x the widest possible value of each column:
+# unbounded text (varchar(max), text) is bound at this many bytes (a longer value fails
+# the table loudly, never truncated), and a batch never takes more than the byte limit.
+# psqlODBC is fastest fetching blocks of ~10,000 rows (measured: benchmarks/extract_memory.py);
+# blocks are gathered into batches of `batch_rows` before they are written (row groups).
+ODBC_MAX_TEXT_BYTES = 8192
+ODBC_MAX_BATCH_BYTES = 256 * 2**20
+ODBC_FETCH_ROWS = 10_000
+ODBC_FETCH_CONCURRENTLY = True  # fetch the next block on a thread while this one is written: +20 %, +70 MiB
+
+try:  # columnar ODBC; without it (or with SOFLI_ODBC_FETCH=rows) ODBC is read row-wise by pyodbc
+    import arrow_odbc
+    ArrowOdbcError: type[Exception] = arrow_odbc.Error
+except ImportError:  # pragma: no cover - requirements.txt pins arrow-odbc
+    arrow_odbc = None
+
+    class ArrowOdbcError(Exception):  # type: ignore[no-redef]
+        """Stands in for arrow_odbc.Error when arrow-odbc is not installed."""
 
 
 class ExtractError(RuntimeError):
@@ -55,23 +81,6 @@ class LandedTable:
 
     def as_dict(self) -> dict:
         return asdict(self)
-
-
-def _to_text(value) -> str | None:
-    """The one canonical text form of a source value (dates ISO, bits 1/0)."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, dt.datetime):
-        return value.isoformat(sep=" ")
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, decimal.Decimal):
-        return format(value, "f")
-    if isinstance(value, bytes):
-        return value.decode("utf-8", errors="replace")
-    return str(value)
 
 
 def _text_schema(names: list[str]) -> pa.Schema:
@@ -109,44 +118,68 @@ def extract_database_table(source: Source, table: TableSpec, location: str, land
     data_path = out_dir / "data.parquet"
     watermark: str | None = None
     try:
-        with _database_rows(location, table, sql, params, batch_rows) as (names, added, batches):
+        with _database_batches(location, table, sql, params, batch_rows) as (names, added, batches):
             if added:
                 log.warning("%s.%s: column(s) not in the contract ignored: %s", source.name, table.name, added)
             missing = [c for c in table.column_names if c not in names]
             if missing:
                 raise ExtractError(f"{source.name}.{table.name}: the source lacks contract column(s) {missing}")
             schema = _text_schema(names)
-            wm_index = names.index(table.watermark) if table.watermark else None
             with AtomicParquetWriter(data_path, schema) as writer:
-                for batch in batches:
-                    columns = list(zip(*batch)) if batch else [() for _ in names]
-                    arrays = [pa.array([_to_text(v) for v in col], pa.string()) for col in columns]
+                for arrays, batch_watermark in batches:
                     writer.write(pa.Table.from_arrays(arrays, schema=schema))
-                    if wm_index is not None:
-                        batch_max = max((v for v in columns[wm_index] if v is not None), default=None)
-                        if batch_max is not None:
-                            text = _to_text(batch_max)
-                            watermark = max(watermark or text, text)
+                    if batch_watermark is not None:
+                        watermark = max(watermark or batch_watermark, batch_watermark)
                     log.info("%s.%s: %d rows extracted so far", source.name, table.name, writer.rows)
                 rows = writer.rows
-    except (sa.exc.SQLAlchemyError, odbc.Error) as exc:
+    except (sa.exc.SQLAlchemyError, odbc.Error, ArrowOdbcError) as exc:
         cause = getattr(exc, "orig", None) or exc
         raise ExtractError(f"{source.name}.{table.name}: {type(exc).__name__}: {cause}") from exc
     return _write_manifest(source, table, extract_date, data_path, rows, names, watermark, started,
                            "odbc" if odbc.is_odbc(location) else "database", added, plan)
 
 
+def _use_arrow_odbc() -> bool:
+    mode = os.environ.get(FETCH_ENV, "arrow")
+    if mode not in ("arrow", "rows"):
+        raise ValueError(f"{FETCH_ENV} must be arrow or rows, not {mode!r}")
+    return mode == "arrow" and arrow_odbc is not None
+
+
+def _param_text(value) -> str | None:
+    """A bind value as the text arrow-odbc binds (VARCHAR): timestamps ISO with a space."""
+    return None if value is None else _to_text(value)
+
+
 @contextlib.contextmanager
-def _database_rows(location: str, table: TableSpec, sql: str, params: dict, batch_rows: int):
-    """(column names, columns beyond the contract, batches of row tuples) from a URL or ODBC."""
+def _database_batches(location: str, table: TableSpec, sql: str, params: dict, batch_rows: int):
+    """(column names, columns beyond the contract, batches) from a URL or ODBC; a batch is
+    (landing text arrays, the batch's largest watermark value as text or None)."""
     probe = f'SELECT * FROM "{table.name}" WHERE 1 = 0'
     if odbc.is_odbc(location):
         with odbc.connect(location) as conn:
             cursor = conn.cursor()
             present = odbc.column_names(cursor, probe)
-            cursor.execute(*odbc.qmark(sql, params))
-            names = [d[0] for d in cursor.description]
-            yield names, _beyond_contract(present, table), iter(lambda: cursor.fetchmany(batch_rows), [])
+            if not _use_arrow_odbc():
+                cursor.execute(*odbc.qmark(sql, params))
+                names = [d[0] for d in cursor.description]
+                rows = iter(lambda: cursor.fetchmany(batch_rows), [])
+                yield names, _beyond_contract(present, table), _text_batches(rows, names, table.watermark)
+                return
+        query, *values = odbc.qmark(sql, params)
+        fetched: dict[str, pa.Field] = {}
+
+        def fetch_type(schema: pa.Schema) -> pa.Schema:
+            fetched.update({f.name: f for f in schema})
+            return pa.schema([arrow_fetch_type(f) for f in schema])
+
+        reader = arrow_odbc.read_arrow_batches_from_odbc(
+            query, location[len(odbc.PREFIX):], batch_size=min(batch_rows, ODBC_FETCH_ROWS),
+            parameters=[_param_text(v) for v in values], max_text_size=ODBC_MAX_TEXT_BYTES,
+            max_binary_size=ODBC_MAX_TEXT_BYTES, max_bytes_per_batch=ODBC_MAX_BATCH_BYTES, map_schema=fetch_type,
+            fetch_concurrently=ODBC_FETCH_CONCURRENTLY)
+        yield reader.schema.names, _beyond_contract(present, table), _gathered(
+            _arrow_batches(reader, fetched, table.watermark), batch_rows)
         return
     engine = sa.create_engine(location)
     if engine.dialect.name == "sqlite":
@@ -159,9 +192,75 @@ def _database_rows(location: str, table: TableSpec, sql: str, params: dict, batc
                 conn.rollback()  # the extract SQL itself fails next, with the database's own message
                 present = []
             result = conn.execution_options(stream_results=True).execute(sa.text(sql), params)
-            yield list(result.keys()), _beyond_contract(present, table), result.partitions(batch_rows)
+            names = list(result.keys())
+            yield names, _beyond_contract(present, table), _text_batches(result.partitions(batch_rows), names,
+                                                                          table.watermark)
     finally:
         engine.dispose()
+
+
+def _text_batches(batches, names: list[str], watermark: str | None):
+    """Batches of DB-API row tuples as landing text, a column at a time."""
+    wm_index = names.index(watermark) if watermark in names else None
+    for batch in batches:
+        columns = list(zip(*batch)) if batch else [() for _ in names]
+        high = None
+        if wm_index is not None:
+            high = max((v for v in columns[wm_index] if v is not None), default=None)
+        yield [python_column_text(col) for col in columns], None if high is None else _to_text(high)
+
+
+def _gathered(batches, batch_rows: int):
+    """Fetched blocks gathered into batches of `batch_rows` rows (the last one smaller)."""
+    pending: list[tuple[list[pa.Array], str | None]] = []
+    rows = 0
+    for arrays, high in batches:
+        pending.append((arrays, high))
+        rows += len(arrays[0]) if arrays else 0
+        while rows >= batch_rows:
+            yield _take(pending, batch_rows)
+            rows -= batch_rows
+    if rows:
+        yield _take(pending, batch_rows)
+
+
+def _take(pending: list, batch_rows: int) -> tuple[list[pa.Array], str | None]:
+    """The first `batch_rows` rows of the pending blocks (removed from `pending`), and their
+    watermark: a block split across two batches counts its maximum in both (a maximum of
+    maxima, so no harm)."""
+    width = len(pending[0][0])
+    columns: list[list[pa.Array]] = [[] for _ in range(width)]
+    highs = []
+    taken = 0
+    while pending and taken < batch_rows:
+        arrays, high = pending.pop(0)
+        need = batch_rows - taken
+        length = len(arrays[0]) if arrays else 0
+        if length > need:
+            pending.insert(0, ([a.slice(need) for a in arrays], high))
+            arrays = [a.slice(0, need) for a in arrays]
+            length = need
+        for i, array in enumerate(arrays):
+            columns[i].append(array)
+        highs.append(high)
+        taken += length
+    merged = [pa.concat_arrays(parts) if len(parts) != 1 else parts[0] for parts in columns]
+    marks = [h for h in highs if h is not None]
+    return merged, max(marks) if marks else None
+
+
+def _arrow_batches(reader, fetched: dict[str, pa.Field], watermark: str | None):
+    """Arrow record batches from arrow-odbc as landing text, each column cast vectorised."""
+    for batch in reader:
+        arrays = [arrow_column_text(batch.column(i), fetched.get(name)) for i, name in enumerate(batch.schema.names)]
+        high = None
+        if watermark in batch.schema.names:
+            column = batch.column(batch.schema.get_field_index(watermark))
+            if pa.types.is_timestamp(column.type) or pa.types.is_date32(column.type):
+                high = pc.max(column).as_py()
+            else:  # a text (or other) change timestamp: the largest value as Python compares it
+                high = max((v for v in column.to_pylist() if v is not None), default=None)
+        yield arrays, None if high is None else _to_text(high)
 
 
 def _decode_with_replacement(dbapi_conn, _record) -> None:  # noqa: ANN001 - DBAPI callback
