@@ -14,9 +14,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from etl.storage import atomic_write_json
 
 #: What a normalised identifier is.
 KIND_CPR, KIND_REPLACEMENT, KIND_INVALID, KIND_MISSING = "cpr", "replacement", "invalid", "missing"
@@ -118,3 +122,34 @@ def link_persons(rows: pd.DataFrame, pseudonymiser: Pseudonymiser) -> pd.DataFra
         "kind": norm["kind"].to_numpy(), "cpr": norm["cpr"].to_numpy(),
         "birth_date": norm["birth_date"].to_numpy(), "gender": norm["gender"].to_numpy(),
     })
+
+
+def key_fingerprint(key: bytes) -> str:
+    """A short, non-reversible label of a key for logs and the marker (not the key)."""
+    return hmac.new(key, b"sofli-key-fingerprint", hashlib.sha256).hexdigest()[:12]
+
+
+class KeyMismatchError(RuntimeError):
+    """The pseudonymisation key is not the one the live model was built with."""
+
+
+def _model_metas(model_dir: Path) -> list[Path]:
+    return [m for m in [Path(model_dir) / "model.json", *sorted(Path(model_dir).glob("backfill/*/model.json"))]
+            if m.exists()]
+
+
+def check_key_fingerprint(model_dir: Path, key: bytes) -> None:
+    """Refuse a build whose key differs from the live model's: a changed key without
+    `sofli rekey` would give every citizen a new pseudonym and break every longitudinal link."""
+    live = Path(model_dir) / "model.json"
+    recorded = json.loads(live.read_text()).get("key_fingerprint") if live.exists() else None
+    if recorded and recorded != key_fingerprint(key):
+        raise KeyMismatchError(
+            f"the pseudonymisation key (fingerprint {key_fingerprint(key)}) is not the one the live model was "
+            f"built with ({recorded}): rotate with `sofli rekey` (docs/security.md), or restore the key")
+
+
+def record_key_fingerprint(model_dir: Path, key: bytes) -> None:
+    """Write the key's fingerprint into the live (and backfill) model metadata."""
+    for meta in _model_metas(model_dir):
+        atomic_write_json(meta, {**json.loads(meta.read_text()), "key_fingerprint": key_fingerprint(key)})

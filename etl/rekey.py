@@ -32,8 +32,6 @@ the same keys; a marker `model/REKEY_IN_PROGRESS.json` says one was interrupted.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import hmac
 import json
 import logging
 import os
@@ -45,7 +43,7 @@ import pyarrow.parquet as pq
 import sqlalchemy as sa
 
 from etl.config import DEMO_PSEUDONYM_KEY, ConfigurationError, Settings
-from etl.link import Pseudonymiser
+from etl.link import Pseudonymiser, key_fingerprint, record_key_fingerprint
 from etl.storage import atomic_write_json
 
 log = logging.getLogger(__name__)
@@ -76,11 +74,6 @@ class RecordingPseudonymiser(Pseudonymiser):
         if self.mapping.setdefault(old, new) != new:  # a 128-bit collision: never expected
             raise RekeyError("two values share one old pseudonym; re-keying would merge citizens")
         return new
-
-
-def key_fingerprint(key: bytes) -> str:
-    """A short, non-reversible label of a key for logs and the marker (not the key)."""
-    return hmac.new(key, b"sofli-key-fingerprint", hashlib.sha256).hexdigest()[:12]
 
 
 @dataclass
@@ -262,6 +255,7 @@ def rekey(settings: Settings, old_key: bytes, new_key: bytes, dry_run: bool = Fa
         engine.dispose()
     for tmp, path in written:
         os.replace(tmp, path)
+    record_key_fingerprint(settings.model_dir, new_key)  # the nightly build now expects the new key
     marker.unlink()
     report["files"] = len(written)
     log.info("re-keyed %d pseudonyms in %d file(s) and %d warehouse row(s); old key %s, new key %s",

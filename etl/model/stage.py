@@ -8,7 +8,7 @@ import logging
 import time
 
 from etl.config import Settings
-from etl.link import Pseudonymiser
+from etl.link import Pseudonymiser, check_key_fingerprint, record_key_fingerprint
 from etl.model import Model
 from etl.model.accounting import account_rows
 from etl.model.build import build_model, load_current_staged, load_reference
@@ -24,15 +24,18 @@ def run_model_stage(settings: Settings, extraction_date: dt.date,
     into `model/backfill/<date>/`, so it never replaces the model the KPIs publish from.
     """
     started = time.monotonic()
+    key = settings.pseudonym_key()
+    check_key_fingerprint(settings.model_dir, key)
     frames, pointers = load_current_staged(settings.staged_dir, extraction_date)
     reference = load_reference(settings.reference_dir)
-    model = build_model(frames, reference, Pseudonymiser(settings.pseudonym_key()), extraction_date, extraction_time)
+    model = build_model(frames, reference, Pseudonymiser(key), extraction_date, extraction_time)
     model_dir = settings.model_dir
     live = model_dir / "model.json"
     if live.exists() and json.loads(live.read_text())["extraction_date"] > extraction_date.isoformat():
         model_dir = settings.model_dir / "backfill" / extraction_date.isoformat()
         log.info("%s is earlier than the live model: built into %s", extraction_date, model_dir)
     counts = model.save(model_dir)
+    record_key_fingerprint(model_dir, key)
     accounting = account_rows(frames, model)
     accounting.to_parquet(model_dir / "accounting.parquet", index=False)
     unaccounted = accounting[accounting["expected"] != accounting["model"]]

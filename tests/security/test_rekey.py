@@ -7,6 +7,7 @@ One demo night is built under the old key (extracts, model, a KPI set in `kpi/` 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import sqlite3
 from pathlib import Path
@@ -214,3 +215,23 @@ def test_the_cli_rotates_with_keys_from_the_environment_only(night, monkeypatch,
     out = capsys.readouterr().out
     assert "dry run" in out and "yet-another-key" not in out and NEW.decode() not in out
 
+
+
+def test_after_rotation_the_nightly_build_refuses_the_old_key_and_takes_the_new(night, monkeypatch):
+    """Between `sofli rekey` and the key change in the connection, a nightly build would write
+    old-key pseudonyms into the re-keyed model: the fingerprint in model.json stops it."""
+    from etl.link import KeyMismatchError, key_fingerprint
+    from etl.model.stage import run_model_stage
+
+    settings = night["settings"]
+    meta = json.loads((settings.model_dir / "model.json").read_text())
+    assert meta["key_fingerprint"] == key_fingerprint(NEW)
+    before = (settings.model_dir / "dim_citizen.parquet").read_bytes()
+    monkeypatch.setenv("SOFLI_PSEUDONYM_KEY", OLD.decode())
+    with pytest.raises(KeyMismatchError, match="sofli rekey"):
+        run_model_stage(settings, DAY)
+    assert (settings.model_dir / "dim_citizen.parquet").read_bytes() == before
+    monkeypatch.setenv("SOFLI_PSEUDONYM_KEY", NEW.decode())
+    run_model_stage(settings, DAY)
+    rebuilt = Model.load(settings.model_dir).dim_citizen["citizen_key"]
+    assert set(rebuilt) == set(night["new_model"].dim_citizen["citizen_key"])
