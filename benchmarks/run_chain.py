@@ -1,15 +1,25 @@
 """Benchmark the whole chain on a generated profile, stage by stage, without Airflow.
 
     python benchmarks/run_chain.py --profile copenhagen [--date 2025-11-15] [--data-dir /tmp/bench]
+        [--sources sqlite|postgres] [--incremental-night [--changed-share 0.005]] [--json out.json]
 
 Prints per stage: seconds, rows in and out, rows per second and the process's peak
 resident memory so far (ru_maxrss), then the total. Airflow's own scheduling overhead is
 deliberately excluded: the stages are the functions the DAG tasks call.
+
+`--sources postgres` generates the database sources into a throwaway PostgreSQL cluster
+(or `SOFLI_TEST_PG_URL`) and extracts them through ODBC (psqlODBC, columnar arrow-odbc;
+Airflow connections of type odbc in `AIRFLOW_CONN_SOFLI_SRC_<NAME>`), as production reads
+its fagsystemer. `--incremental-night` then changes `--changed-share` of every database
+table's rows (a fresh change timestamp on the next day), delivers the next day's CPR
+file, and times a second night on the next date: incremental extract + validate (merge)
+-> model -> KPIs -> publish -> data quality.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -19,11 +29,62 @@ import shutil
 import time
 from pathlib import Path
 
+import sqlalchemy as sa
+
 from etl.config import REPO_ROOT, Settings
 
 
 def peak_gib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
+
+
+def pg_sources(names: list[str]):
+    """Databases for the database sources in a PostgreSQL server, read through ODBC: the
+    URLs to generate into, with `AIRFLOW_CONN_SOFLI_SRC_<NAME>` set to odbc connections."""
+    from etl import pgcluster  # noqa: PLC0415
+
+    cluster = None
+    url = os.environ.get("SOFLI_TEST_PG_URL")
+    if not url:
+        cluster = pgcluster.start()
+        url = cluster.url
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    server = sa.engine.make_url(url)
+    urls = {}
+    with admin.connect() as conn:
+        for name in names:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS bench_src_{name} WITH (FORCE)")
+            conn.exec_driver_sql(f"CREATE DATABASE bench_src_{name}")
+            urls[name] = server.set(database=f"bench_src_{name}").render_as_string(hide_password=False)
+            os.environ[f"AIRFLOW_CONN_SOFLI_SRC_{name.upper()}"] = json.dumps({
+                "conn_type": "odbc", "host": server.host, "port": server.port, "schema": f"bench_src_{name}",
+                "login": server.username, "password": server.password, "extra": {"driver": "PostgreSQL Unicode"}})
+    admin.dispose()
+    return urls, cluster
+
+
+def change_rows(urls: dict[str, str], share: float, changed_at: dt.datetime) -> int:
+    """Give `share` of every database table's rows (every n-th primary key) a fresh change
+    timestamp: what a night's edits in the fagsystemer look like to an incremental extract."""
+    from etl.sources import SOURCES  # noqa: PLC0415
+
+    step = max(1, round(1 / share))
+    changed = 0
+    for name, url in urls.items():
+        engine = sa.create_engine(url)
+        stamp = changed_at.isoformat(sep=" ", timespec="microseconds") if url.startswith("sqlite") else changed_at
+        with engine.begin() as conn:
+            for table in SOURCES[name].tables:
+                if not table.watermark:
+                    continue
+                key = ", ".join(f'"{k}"' for k in table.primary_key)
+                keys = conn.exec_driver_sql(f'SELECT {key} FROM "{table.name}" ORDER BY {key}').fetchall()[::step]
+                where = " AND ".join(f'"{k}" = :k{i}' for i, k in enumerate(table.primary_key))
+                statement = sa.text(f'UPDATE "{table.name}" SET "{table.watermark}" = :stamp WHERE {where}')
+                conn.execute(statement, [{"stamp": stamp, **{f"k{i}": v for i, v in enumerate(row)}} for row in keys])
+                changed += len(keys)
+        engine.dispose()
+    return changed
 
 
 def main() -> None:
@@ -33,6 +94,12 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=Path("/tmp/sofli-bench"),
                         help="scratch folder; deleted and rewritten by every run")
     parser.add_argument("--history-quarters", type=int, default=4)
+    parser.add_argument("--sources", choices=["sqlite", "postgres"], default="sqlite",
+                        help="where the database sources are generated (postgres: read through ODBC)")
+    parser.add_argument("--incremental-night", action="store_true",
+                        help="after the full night, change rows and time an incremental night on the next date")
+    parser.add_argument("--changed-share", type=float, default=0.005, help="share of rows changed (0.5 %%)")
+    parser.add_argument("--json", type=Path, help="also write the figures here (default: <data-dir>/benchmark.json)")
     args = parser.parse_args()
 
     os.environ["SOFLI_MODE"] = "demo"
@@ -42,8 +109,23 @@ def main() -> None:
     from etl.sources import SOURCES  # noqa: PLC0415
     from etl.synth import generate  # noqa: PLC0415
 
-    rows: list[tuple[str, float, int, int]] = []
+    database_sources = [name for name, s in SOURCES.items() if s.kind == "database"]
+    with contextlib.ExitStack() as cleanup:
+        db_urls = None
+        if args.sources == "postgres":
+            db_urls, cluster = pg_sources(database_sources)
+            if cluster:
+                cleanup.callback(cluster.stop)
+        nights = [run_night(args, settings, pipeline, SOURCES, generate, db_urls)]
+        if args.incremental_night:
+            urls = db_urls or {n: f"sqlite:///{settings.sources_dir / f'{n}.db'}" for n in database_sources}
+            nights.append(run_incremental_night(args, settings, pipeline, SOURCES, urls))
+    out = args.json or args.data_dir / "benchmark.json"
+    out.write_text(json.dumps({"profile": args.profile, "sources": args.sources, "cores": os.cpu_count(),
+                               "nights": nights, "peak_gib": peak_gib()}, indent=2))
 
+
+def stage_timer(rows: list):
     def stage(name: str, fn, rows_in: int, rows_out_of) -> object:
         started = time.perf_counter()
         result = fn()
@@ -53,29 +135,67 @@ def main() -> None:
         print(f"{name:<22} {seconds:8.1f} s  in {rows_in:>11,}  out {out:>11,}  "
               f"{(rows_in or out) / seconds if seconds else 0:>11,.0f} rows/s  peak {peak_gib():5.2f} GiB", flush=True)
         return result
+    return stage
 
-    print(f"profile {args.profile}, extraction date {args.date}, {platform.node()} "
-          f"({os.cpu_count()} cores, Python {platform.python_version()})")
-    report = stage("generate", lambda: generate(settings.sources_dir, args.profile, 42, args.date), 0,
-                   lambda r: sum(sum(t.values()) for t in r["rows"].values()))
-    source_rows = sum(sum(t.values()) for t in report["rows"].values())
-    extracted = stage("extract+validate", lambda: [pipeline.extract_source(s, args.date, "bench", settings)
-                                                   for s in SOURCES], source_rows,
+
+def run_chain(args, settings, pipeline, sources, day: dt.date, run_id: str, stage, source_rows: int) -> dict:
+    """extract+validate -> model -> KPIs -> publish -> DQ for one extraction date."""
+    extracted = stage("extract+validate", lambda: [pipeline.extract_source(s, day, run_id, settings)
+                                                   for s in sources], source_rows,
                       lambda r: sum(x["rows_staged"] + x["rows_quarantined"] for x in r))
     staged = sum(x["rows_staged"] for x in extracted)
-    model = stage("link+model", lambda: pipeline.build_model(args.date, settings), staged,
+    model = stage("link+model", lambda: pipeline.build_model(day, settings), staged,
                   lambda r: sum(r["rows"].values()))
     model_rows = sum(model["rows"].values())
     kpis = stage("kpis (compute+audit)", lambda: pipeline.audit_kpis(
-        pipeline.compute_kpis("bench", settings, args.history_quarters)), model_rows, lambda r: r["rows"])
+        pipeline.compute_kpis(run_id, settings, args.history_quarters)), model_rows, lambda r: r["rows"])
     stage("publish", lambda: pipeline.publish_kpis(kpis, settings), kpis["rows"], lambda r: r["mart_rows"])
-    dq = stage("data quality", lambda: pipeline.run_data_quality("bench", settings), model_rows,
+    dq = stage("data quality", lambda: pipeline.run_data_quality(run_id, settings), model_rows,
                lambda r: r["results"])
+    return {"error_breaches": dq["error_breaches"]}
+
+
+def run_night(args, settings, pipeline, sources, generate, db_urls) -> dict:
+    rows: list[tuple[str, float, int, int]] = []
+    stage = stage_timer(rows)
+    print(f"profile {args.profile}, sources {args.sources}, extraction date {args.date}, {platform.node()} "
+          f"({os.cpu_count()} cores, Python {platform.python_version()})")
+    report = stage("generate", lambda: generate(settings.sources_dir, args.profile, 42, args.date, db_urls=db_urls),
+                   0, lambda r: sum(sum(t.values()) for t in r["rows"].values()))
+    source_rows = sum(sum(t.values()) for t in report["rows"].values())
+    result = run_chain(args, settings, pipeline, sources, args.date, "bench", stage, source_rows)
     total = sum(s for _, s, _, _ in rows[1:])
     print(f"{'total (without generate)':<22} {total:8.1f} s  peak {peak_gib():5.2f} GiB")
-    out = args.data_dir / "benchmark.json"
-    out.write_text(json.dumps({"profile": args.profile, "stages": rows, "total_seconds": total,
-                               "peak_gib": peak_gib(), "error_breaches": dq["error_breaches"]}, indent=2))
+    return {"night": "full", "date": args.date.isoformat(), "stages": rows, "total_seconds": total,
+            "peak_gib": peak_gib(), **result}
+
+
+def run_incremental_night(args, settings, pipeline, sources, urls: dict[str, str]) -> dict:
+    day = args.date + dt.timedelta(days=1)
+    rows: list[tuple[str, float, int, int]] = []
+    stage = stage_timer(rows)
+    print(f"incremental night {day}: {args.changed_share:.1%} of the database rows changed")
+    changed = stage("change rows (setup)", lambda: change_rows(urls, args.changed_share,
+                                                                dt.datetime.combine(day, dt.time(12, 0))),
+                    0, lambda n: n)
+    drop = settings.sources_dir / "drop"
+    for table in sources["cpr"].tables:  # tonight's daily CPR delivery (the same people)
+        shutil.copyfile(drop / table.file_pattern.format(date=args.date), drop / table.file_pattern.format(date=day))
+    result = run_chain(args, settings, pipeline, sources, day, "bench-incremental", stage, changed)
+    read = {"incremental": 0, "full": 0}
+    tables = {"incremental": 0, "full": 0}
+    for name, source in sources.items():
+        for table in source.tables:
+            info = json.loads((settings.staged_dir / name / table.name / f"extract_date={day}" / "validation.json")
+                              .read_text())
+            mode = info.get("mode", "full")
+            read[mode] += int(info["rows_in"])
+            tables[mode] += 1
+    total = sum(s for _, s, _, _ in rows[1:])
+    print(f"{'total (without setup)':<22} {total:8.1f} s  peak {peak_gib():5.2f} GiB; read {read['incremental']:,} rows "
+          f"from {tables['incremental']} incremental tables, {read['full']:,} rows from {tables['full']} full ones")
+    return {"night": "incremental", "date": day.isoformat(), "stages": rows, "total_seconds": total,
+            "changed_rows": changed, "rows_read": read, "tables": tables, "peak_gib": peak_gib(), **result}
 
 
 if __name__ == "__main__":
