@@ -116,9 +116,35 @@ def extract_database_table(source: Source, table: TableSpec, location: str, land
     params = plan.window if incremental else {}
     out_dir = partition_dir(landing_root, source.name, table.name, extract_date)
     data_path = out_dir / "data.parquet"
+    try:
+        names, added, rows, watermark = _land_database_rows(source, table, location, sql, params, batch_rows,
+                                                            data_path, tolerant=False)
+    except sa.exc.OperationalError as exc:
+        if "could not decode" not in str(exc).lower():
+            raise _extract_error(source, table, exc) from exc
+        log.warning("%s.%s: undecodable text in the source; read again replacing it (quarantined by validation)",
+                    source.name, table.name)
+        names, added, rows, watermark = _land_database_rows(source, table, location, sql, params, batch_rows,
+                                                            data_path, tolerant=True)
+    return _write_manifest(source, table, extract_date, data_path, rows, names, watermark, started,
+                           "odbc" if odbc.is_odbc(location) else "database", added, plan)
+
+
+def _extract_error(source: Source, table: TableSpec, exc: Exception) -> ExtractError:
+    cause = getattr(exc, "orig", None) or exc
+    return ExtractError(f"{source.name}.{table.name}: {type(exc).__name__}: {cause}")
+
+
+def _land_database_rows(source: Source, table: TableSpec, location: str, sql: str, params: dict, batch_rows: int,
+                        data_path: Path, tolerant: bool) -> tuple[list[str], list[str], int, str | None]:
+    """Stream the query into landing; (columns, columns beyond the contract, rows, watermark).
+
+    SQLite is first read with its own (C) UTF-8 decoding; a table holding undecodable
+    bytes fails that read (`could not decode`, nothing landed) and is read again by the
+    caller with `tolerant`: a Python decoder replacing them, a third as fast."""
     watermark: str | None = None
     try:
-        with _database_batches(location, table, sql, params, batch_rows) as (names, added, batches):
+        with _database_batches(location, table, sql, params, batch_rows, tolerant) as (names, added, batches):
             if added:
                 log.warning("%s.%s: column(s) not in the contract ignored: %s", source.name, table.name, added)
             missing = [c for c in table.column_names if c not in names]
@@ -132,11 +158,13 @@ def extract_database_table(source: Source, table: TableSpec, location: str, land
                         watermark = max(watermark or batch_watermark, batch_watermark)
                     log.info("%s.%s: %d rows extracted so far", source.name, table.name, writer.rows)
                 rows = writer.rows
+    except sa.exc.OperationalError as exc:
+        if not tolerant and "could not decode" in str(exc).lower():
+            raise
+        raise _extract_error(source, table, exc) from exc
     except (sa.exc.SQLAlchemyError, odbc.Error, ArrowOdbcError) as exc:
-        cause = getattr(exc, "orig", None) or exc
-        raise ExtractError(f"{source.name}.{table.name}: {type(exc).__name__}: {cause}") from exc
-    return _write_manifest(source, table, extract_date, data_path, rows, names, watermark, started,
-                           "odbc" if odbc.is_odbc(location) else "database", added, plan)
+        raise _extract_error(source, table, exc) from exc
+    return names, added, rows, watermark
 
 
 def _use_arrow_odbc() -> bool:
@@ -152,7 +180,8 @@ def _param_text(value) -> str | None:
 
 
 @contextlib.contextmanager
-def _database_batches(location: str, table: TableSpec, sql: str, params: dict, batch_rows: int):
+def _database_batches(location: str, table: TableSpec, sql: str, params: dict, batch_rows: int,
+                      tolerant: bool = True):
     """(column names, columns beyond the contract, batches) from a URL or ODBC; a batch is
     (landing text arrays, the batch's largest watermark value as text or None)."""
     probe = f'SELECT * FROM "{table.name}" WHERE 1 = 0'
@@ -182,7 +211,7 @@ def _database_batches(location: str, table: TableSpec, sql: str, params: dict, b
             _arrow_batches(reader, fetched, table.watermark), batch_rows)
         return
     engine = sa.create_engine(location)
-    if engine.dialect.name == "sqlite":
+    if engine.dialect.name == "sqlite" and tolerant:
         sa.event.listen(engine, "connect", _decode_with_replacement)
     try:
         with engine.connect() as conn:

@@ -58,3 +58,31 @@ def test_fetched_blocks_are_gathered_into_batches_of_batch_rows(block, batch_row
     assert [len(b[0][0]) for b in batches[:-1]] == [batch_rows] * (len(batches) - 1)
     assert sum((b[0][0].to_pylist() for b in batches), []) == rows
     assert max(int(b[1]) for b in batches) == 102
+
+
+def test_sqlite_text_with_undecodable_bytes_is_read_again_tolerantly(tmp_path, monkeypatch):
+    """SQLite is read with its fast C decoding first; undecodable TEXT fails that read and
+    the table is read again with replacement (U+FFFD), so validation quarantines the row."""
+    import sqlite3  # noqa: PLC0415
+
+    import pyarrow.parquet as pq  # noqa: PLC0415
+
+    from etl import extract  # noqa: PLC0415
+    from etl.sources import SOURCES  # noqa: PLC0415
+
+    source = SOURCES["klage"]
+    table = source.tables[0]
+    db = sqlite3.connect(tmp_path / "klage.db")
+    db.execute(f'CREATE TABLE klage ({", ".join(f"{chr(34)}{c}{chr(34)}" for c in table.column_names)})')
+    row = [1, "2025-01-01", b"\xff\xfeabc", "x", "y", "z", "w", None, None, None, "2025-01-01 00:00:00"]
+    db.execute(f'INSERT INTO klage VALUES ({",".join("?" * len(row))})', row)
+    db.execute("UPDATE klage SET klagetype = CAST(klagetype AS TEXT)")  # undecodable bytes stored as TEXT
+    db.commit()
+    db.close()
+    attempts = []
+    land = extract._land_database_rows
+    monkeypatch.setattr(extract, "_land_database_rows", lambda *a, **k: attempts.append(k["tolerant"]) or land(*a, **k))
+    landed = extract.extract_database_table(source, table, f"sqlite:///{tmp_path}/klage.db", tmp_path / "landing",
+                                            dt.date(2025, 11, 15))
+    assert attempts == [False, True] and landed.rows == 1
+    assert pq.read_table(landed.path).column("klagetype").to_pylist() == ["\ufffd\ufffdabc"]
