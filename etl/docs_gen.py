@@ -48,6 +48,13 @@ def render_bi_contract() -> str:
     parts.append("### `mart.kpi_tile`, `public.kpi_tile` (views)\n\nThe columns of `kpi_value` for totals "
                  "(`dimension` NULL) plus `last_year_period`, `last_year_period_end`, `last_year_value`, "
                  "`last_year_numerator`, `last_year_denominator`. Defined in `sql/warehouse/views.<dialect>.sql`.\n")
+    parts.append("### `mart.kpi_value_current`, `public.kpi_value_current` (views)\n\nWhat BI should show for "
+                 "every period: the columns of `kpi_value` plus `publication` (`frozen` | `nightly` | `provisional`). "
+                 "A closed quarter with a frozen publication (`kpi_version.is_current`) shows that version's rows of "
+                 "its own periods (quarter and ÅTD); every other period shows the nightly version 0, the running "
+                 "quarter as `provisional`. Frozen versions come from the `close_quarter` DAG (`etl/freeze.py`): "
+                 "version numbers are publication numbers, unique across quarters; a nightly publish replaces only "
+                 "version 0, so a frozen version never changes.\n")
     parts.append(f"`public` holds {', '.join(f'`public.{t}`' for t in PUBLIC_TABLES)} with the same columns "
                  "as their `mart` twins.\n")
     parts.append("## The citizen model (Parquet under `model/`, pseudonymous)\n")

@@ -75,5 +75,27 @@ DQ_KPI_FLAG = TableSpec("dq_kpi_flag", (
     description="KPIs of a run built on a source whose blocking data-quality rule breached; "
                 "the values stay in kpi_value, flagged here.")
 
+KPI_VERSION = TableSpec("kpi_version", (
+    col("version", "int", description="the publication number, unique across quarters (kpi_value.version); "
+                                      "0, the nightly version, never appears here"),
+    col("quarter", "str", description="the closed quarter it publishes, e.g. 2025-Q3"),
+    col("frozen_at", "datetime"), col("frozen_by", "str", description="who closed or re-published it"),
+    col("reason", "str", description="why: the quarterly close, or what a re-publication corrects"),
+    col("run_id", "str", description="the Airflow run (or CLI call) that froze it"),
+    col("source_run_id", "str", description="the nightly run whose version 0 was copied"),
+    col("dq_run_id", "str", True, "the data-quality run frozen with it (mart.dq_result_frozen)"),
+    col("kpi_rows", "int", description="rows of mart.kpi_value with this version"),
+    col("public_rows", "int", description="rows of public.kpi_value with this version"),
+    col("is_current", "bool", description="true for the quarter's latest version: the one BI and the report show"),
+), primary_key=("version",),
+    description="Frozen publications of a closed quarter (`close_quarter`): who, when and why. Rows of "
+                "kpi_value with this version are never changed again; the quarter's own periods plus the closed "
+                "periods before it (its last-year twins and the history the report's trends use).")
+
+DQ_RESULT_FROZEN = TableSpec(
+    "dq_result_frozen",
+    (col("version", "int", description="kpi_version.version"), col("quarter", "str"), *DQ_RESULT.columns),
+    description="The data-quality results (mart.dq_result of `dq_run_id`) as they stood when a version was frozen.")
+
 MART_TABLES = {t.name: t for t in (KPI_VALUE, KPI_CATALOG, DQ_RULE, DQ_RESULT, DQ_FAILURE, DQ_KPI_FLAG,
-                                      SOURCE_FRESHNESS)}
+                                      SOURCE_FRESHNESS, KPI_VERSION, DQ_RESULT_FROZEN)}

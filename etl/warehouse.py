@@ -39,7 +39,7 @@ SQL_DIR = REPO_ROOT / "sql" / "warehouse"
 _SA_TYPES = {"int": sa.BigInteger, "str": sa.Text, "date": sa.Date, "datetime": sa.DateTime,
              "bool": sa.Boolean, "decimal": sa.Float, "float": sa.Float}
 #: Which published tables also exist, suppressed, in `public`.
-PUBLIC_TABLES = ("kpi_value", "kpi_catalog")
+PUBLIC_TABLES = ("kpi_value", "kpi_catalog", "kpi_version")
 
 
 def make_engine(url: str) -> sa.Engine:

@@ -32,3 +32,31 @@ LEFT JOIN public.kpi_value AS ly
  AND (to_char(ly.period_end, 'MM-DD') = to_char(cur.period_end, 'MM-DD')
       OR (to_char(cur.period_end, 'MM-DD') = '02-29' AND to_char(ly.period_end, 'MM-DD') = '02-28'))
 WHERE cur.dimension IS NULL;
+
+-- kpi_value_current: what BI should show for every period. A closed quarter with a frozen
+-- publication (kpi_version.is_current) shows that version's rows of its own periods; every
+-- other period (the running, provisional quarter; a closed quarter not frozen yet) shows the
+-- nightly version 0. `publication` says which: frozen | nightly | provisional.
+CREATE OR REPLACE VIEW mart.kpi_value_current AS
+SELECT kv.*, 'frozen' AS publication
+FROM mart.kpi_value AS kv
+JOIN mart.kpi_version AS kver ON kver.version = kv.version AND kver.quarter = kv.period AND kver.is_current
+UNION ALL
+SELECT kv.*, CASE WHEN kv.provisional THEN 'provisional' ELSE 'nightly' END AS publication
+FROM mart.kpi_value AS kv
+WHERE kv.version = 0
+  AND NOT EXISTS (SELECT 1 FROM mart.kpi_version AS kver WHERE kver.quarter = kv.period AND kver.is_current);
+
+-- kpi_value_current: what BI should show for every period. A closed quarter with a frozen
+-- publication (kpi_version.is_current) shows that version's rows of its own periods; every
+-- other period (the running, provisional quarter; a closed quarter not frozen yet) shows the
+-- nightly version 0. `publication` says which: frozen | nightly | provisional.
+CREATE OR REPLACE VIEW public.kpi_value_current AS
+SELECT kv.*, 'frozen' AS publication
+FROM public.kpi_value AS kv
+JOIN public.kpi_version AS kver ON kver.version = kv.version AND kver.quarter = kv.period AND kver.is_current
+UNION ALL
+SELECT kv.*, CASE WHEN kv.provisional THEN 'provisional' ELSE 'nightly' END AS publication
+FROM public.kpi_value AS kv
+WHERE kv.version = 0
+  AND NOT EXISTS (SELECT 1 FROM public.kpi_version AS kver WHERE kver.quarter = kv.period AND kver.is_current);

@@ -38,3 +38,33 @@ LEFT JOIN kpi_value AS ly
  AND (substr(ly.period_end, 6, 5) = substr(cur.period_end, 6, 5)
       OR (substr(cur.period_end, 6, 5) = '02-29' AND substr(ly.period_end, 6, 5) = '02-28'))
 WHERE cur.dimension IS NULL;
+
+-- kpi_value_current: what BI should show for every period. A closed quarter with a frozen
+-- publication (kpi_version.is_current) shows that version's rows of its own periods; every
+-- other period (the running, provisional quarter; a closed quarter not frozen yet) shows the
+-- nightly version 0. `publication` says which: frozen | nightly | provisional.
+DROP VIEW IF EXISTS mart.kpi_value_current;
+CREATE VIEW mart.kpi_value_current AS
+SELECT kv.*, 'frozen' AS publication
+FROM kpi_value AS kv
+JOIN kpi_version AS kver ON kver.version = kv.version AND kver.quarter = kv.period AND kver.is_current
+UNION ALL
+SELECT kv.*, CASE WHEN kv.provisional THEN 'provisional' ELSE 'nightly' END AS publication
+FROM kpi_value AS kv
+WHERE kv.version = 0
+  AND NOT EXISTS (SELECT 1 FROM kpi_version AS kver WHERE kver.quarter = kv.period AND kver.is_current);
+
+-- kpi_value_current: what BI should show for every period. A closed quarter with a frozen
+-- publication (kpi_version.is_current) shows that version's rows of its own periods; every
+-- other period (the running, provisional quarter; a closed quarter not frozen yet) shows the
+-- nightly version 0. `publication` says which: frozen | nightly | provisional.
+DROP VIEW IF EXISTS public.kpi_value_current;
+CREATE VIEW public.kpi_value_current AS
+SELECT kv.*, 'frozen' AS publication
+FROM kpi_value AS kv
+JOIN kpi_version AS kver ON kver.version = kv.version AND kver.quarter = kv.period AND kver.is_current
+UNION ALL
+SELECT kv.*, CASE WHEN kv.provisional THEN 'provisional' ELSE 'nightly' END AS publication
+FROM kpi_value AS kv
+WHERE kv.version = 0
+  AND NOT EXISTS (SELECT 1 FROM kpi_version AS kver WHERE kver.quarter = kv.period AND kver.is_current);
