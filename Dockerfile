@@ -4,7 +4,7 @@ USER root
 # unixODBC for pyodbc; Microsoft's msodbcsql18 for SQL Server sources is installed from
 # Microsoft's repository in your registry mirror (not a Debian package).
 RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends unixodbc odbc-postgresql \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends unixodbc odbc-postgresql libpango-1.0-0 libpangoft2-1.0-0 \
  && rm -rf /var/lib/apt/lists/*
 USER airflow
 COPY --chown=airflow:root requirements.txt pyproject.toml /opt/sofli/

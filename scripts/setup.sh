@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SYSTEM_PACKAGES=(unixodbc odbc-postgresql postgresql)
+# pango: WeasyPrint's PDF of the committee report; poppler-utils: pdftoppm/pdftotext in its tests
+SYSTEM_PACKAGES=(unixodbc odbc-postgresql postgresql libpango-1.0-0 libpangoft2-1.0-0 poppler-utils)
 missing=()
 for pkg in "${SYSTEM_PACKAGES[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

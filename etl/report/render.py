@@ -1,0 +1,211 @@
+"""Load a frozen version from the warehouse, build the pages, render HTML (Jinja2) and PDF."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import sqlalchemy as sa
+from jinja2 import Environment, StrictUndefined, select_autoescape
+
+from etl.config import Settings
+from etl.periods import parse_quarter, quarter_bounds
+from etl.report import fmt
+from etl.report.charts import Chart, bar_chart, hbar_chart
+from etl.report.pages import DQ_TILES, DQ_TREND_RULE, HEADLINE_MEASURE, PAGES, Page
+from etl.report.template import TEMPLATE
+from etl.warehouse import make_engine
+
+log = logging.getLogger(__name__)
+SUPPRESSION_NOTE = ("– betyder, at tallet ikke offentliggøres: færre end 5 borgere eller hændelser "
+                    "(diskretionering, også af tal, som det ellers kunne regnes ud fra), eller at tallet ikke kan opgøres.")
+
+
+class ReportError(RuntimeError):
+    """No such frozen version."""
+
+
+@dataclass
+class Tile:
+    kpi_id: str
+    title: str
+    figure: str
+    caption: str
+    last_year: str
+    last_year_label: str
+    suppressed: bool
+
+
+@dataclass
+class Guide:
+    kpi_id: str
+    title: str
+    text: str
+
+
+@dataclass
+class RenderedPage:
+    code: str
+    title: str
+    tiles: list[Tile]
+    extra: list[dict] = field(default_factory=list)
+    chart: Chart | None = None
+    charts: list[Chart] = field(default_factory=list)
+    chart_guide: str = ""
+    guides: list[Guide] = field(default_factory=list)
+    note: str = ""
+    table: list[dict] = field(default_factory=list)
+
+
+def report_dir(settings: Settings, quarter: str, version: int) -> Path:
+    return settings.data_dir / "reports" / quarter / f"v{version}"
+
+
+def _read(conn: sa.Connection, sql: str, **params) -> pd.DataFrame:
+    return pd.read_sql(sa.text(sql), conn, params=params)
+
+
+def _version_row(conn: sa.Connection, quarter: str, version: int | None) -> dict:
+    where = "version = :v" if version is not None else "is_current"
+    rows = _read(conn, f"SELECT * FROM public.kpi_version WHERE quarter = :q AND {where}", q=quarter, v=version)
+    if rows.empty:
+        what = f"version {version}" if version is not None else "a current frozen version"
+        raise ReportError(f"{quarter} has no {what} (close the quarter first: DAG close_quarter or etl.freeze)")
+    return rows.iloc[-1].to_dict()
+
+
+def _tile(kpi: dict, tiles: pd.DataFrame) -> Tile:
+    kpi_id = kpi["kpi_id"]
+    measure = HEADLINE_MEASURE.get(kpi_id, kpi["measures"].split(",")[0].strip())
+    rows = tiles[(tiles["kpi_id"] == kpi_id) & (tiles["measure"] == measure)]
+    ytd = rows[rows["period_type"] == "ytd"]
+    row = (ytd if kpi["kpi_type"] == "flow" and not ytd.empty else rows[rows["period_type"] == "quarter"])
+    if row.empty:
+        return Tile(kpi_id, kpi["title"], fmt.SUPPRESSED, kpi["unit"], fmt.SUPPRESSED, "Sidste år", True)
+    r = row.iloc[0]
+    value, last = r["value"], r["last_year_value"]
+    label = "Sidste år (ÅTD)" if r["period_type"] == "ytd" else "Sidste år (samme dag)"
+    caption = kpi["unit"] + (" i år (ÅTD)" if r["period_type"] == "ytd" else f" pr. {fmt.date(r['period_end'])}")
+    return Tile(kpi_id, kpi["title"], fmt.figure(value, r["unit"]), caption, fmt.figure(last, r["unit"]), label,
+                fmt.is_missing(value) or fmt.is_missing(last))
+
+
+def _trend(page: Page, history: pd.DataFrame, quarter: str) -> Chart:
+    trend = page.trend
+    rows = history[(history["kpi_id"] == trend.kpi_id) & (history["period"] <= quarter)]
+    quarters = sorted(rows["period"].unique())
+    series = []
+    unit = "count"
+    for measure, label in trend.measures:
+        m = rows[rows["measure"] == measure].set_index("period")
+        if not m.empty:
+            unit = m["unit"].iloc[0]
+        series.append((label, [m["value"].get(q) if q in m.index else None for q in quarters]))
+    return bar_chart(trend.title, [fmt.quarter_short(q) for q in quarters], series, unit)
+
+
+def _theme_page(page: Page, catalog: dict, tiles: pd.DataFrame, history: pd.DataFrame, quarter: str) -> RenderedPage:
+    out = RenderedPage(page.code, page.title, [_tile(catalog[k], tiles) for k in page.tiles if k in catalog],
+                       note=page.note)
+    for kpi_id in page.extra:
+        if kpi_id in catalog:
+            t = _tile(catalog[kpi_id], tiles)
+            out.extra.append({"title": t.title, "caption": t.caption, "figure": t.figure, "last_year": t.last_year})
+    if page.trend:
+        out.chart = _trend(page, history, quarter)
+        out.chart_guide = page.trend.guide
+    out.guides = [Guide(k, catalog[k]["title"], catalog[k]["description"]) for k in page.tiles + page.extra if k in catalog]
+    return out
+
+
+def _dq_page(dq: pd.DataFrame, rules: pd.DataFrame, quarter_end: dt.date) -> RenderedPage:
+    titles = dict(zip(rules["rule_id"], rules["title"])) if not rules.empty else {}
+    totals = dq[dq["dimension"].isna()]
+    per_rule = totals.groupby("rule_id").agg(failing=("failing", "sum"), population=("population", "sum"),
+                                              breach=("status", lambda s: (s == "breach").any()),
+                                              severity=("severity", "first")).reset_index()
+    page = RenderedPage("DQ", "Datakvalitet i SOF", [])
+    for rule_id in DQ_TILES:
+        r = per_rule[per_rule["rule_id"] == rule_id]
+        if r.empty:
+            continue
+        r = r.iloc[0]
+        page.tiles.append(Tile(rule_id, titles.get(rule_id, rule_id), fmt.number(r["failing"]),
+                               f"af {fmt.number(r['population'])} registreringer", "", "", False))
+    for r in per_rule.sort_values("rule_id").itertuples():
+        rate = r.failing / r.population if r.population else None
+        page.table.append({"rule_id": r.rule_id, "title": titles.get(r.rule_id, r.rule_id),
+                           "failing": fmt.number(r.failing), "population": fmt.number(r.population),
+                           "rate": fmt.figure(rate, "share"), "status": "brud" if r.breach else "ok",
+                           "severity": "fejl" if r.severity == "error" else "advarsel"})
+    rule = dq[dq["rule_id"] == DQ_TREND_RULE]
+    months = rule[rule["dimension"] == "decision_month"].groupby("dimension_value")["failing"].sum()
+    first = (pd.Timestamp(quarter_end) - pd.DateOffset(months=11)).strftime("%Y-%m")
+    months = months[(months.index >= first) & (months.index <= quarter_end.strftime("%Y-%m"))].sort_index()
+    name = titles.get(DQ_TREND_RULE, DQ_TREND_RULE)
+    page.charts.append(bar_chart(f"{name} efter afgørelsesmåned",
+                                 [_month(m) for m in months.index], [("Afgørelser", list(months.values))], "count",
+                                 height=125))
+    types = rule[rule["dimension"] == "case_type"].groupby("dimension_value")["failing"].sum().sort_values(ascending=False)
+    page.charts.append(hbar_chart(f"{name} efter sagstype", [str(t) for t in types.index[:8]],
+                                  list(types.values[:8]), "count"))
+    page.chart_guide = ("Graferne viser afgørelser registreret uden frist, fordelt på afgørelsesmåned (de seneste "
+                        "12 måneder) og på sagstype, som de stod ved kvartalets afslutning. Tabellen viser alle regler: antal fejlregistreringer, "
+                        "af hvor mange, andelen og om reglens tærskel er overskredet (brud).")
+    return page
+
+
+def _month(label: str) -> str:
+    year, month = str(label)[:7].split("-")
+    return f"{fmt.MONTHS[int(month) - 1][:3]}. {year[2:]}"
+
+
+def render_report(quarter: str, version: int | None = None, out_dir: Path | str | None = None,
+                  settings: Settings | None = None, pdf: bool = True) -> dict:
+    """Render the report of a frozen version; returns the paths, quarter and version."""
+    settings = settings or Settings.from_env()
+    year, q = parse_quarter(quarter)
+    quarter = f"{year}-Q{q}"
+    _, quarter_end = quarter_bounds(year, q)
+    engine = make_engine(settings.warehouse_url())
+    try:
+        with engine.connect() as conn:
+            meta = _version_row(conn, quarter, version)
+            version = int(meta["version"])
+            tiles = _read(conn, "SELECT * FROM public.kpi_tile WHERE version = :v AND org_level = 'sof' AND period = :q",
+                          v=version, q=quarter)
+            history = _read(conn, "SELECT kpi_id, measure, period, unit, value FROM public.kpi_value WHERE version = :v "
+                            "AND org_level = 'sof' AND dimension IS NULL AND period_type = 'quarter'", v=version)
+            catalog = {r["kpi_id"]: r for r in _read(conn, "SELECT * FROM public.kpi_catalog").to_dict("records")}
+            dq = _read(conn, "SELECT * FROM mart.dq_result_frozen WHERE version = :v", v=version)
+            rules = _read(conn, "SELECT rule_id, title, description FROM mart.dq_rule")
+    finally:
+        engine.dispose()
+    for frame in (tiles, history):
+        frame["value"] = pd.to_numeric(frame["value"], errors="coerce")
+    if "last_year_value" in tiles:
+        tiles["last_year_value"] = pd.to_numeric(tiles["last_year_value"], errors="coerce")
+    pages = [_theme_page(p, catalog, tiles, history, quarter) for p in PAGES]
+    pages.append(_dq_page(dq, rules, quarter_end))
+    is_current = str(meta["is_current"]).lower() in ("1", "true")
+    html = Environment(autoescape=select_autoescape(default=True), undefined=StrictUndefined).from_string(TEMPLATE).render(
+        quarter=fmt.quarter(quarter), quarter_end=fmt.date(quarter_end), version=version, meta=meta,
+        frozen_at=fmt.datetime(pd.Timestamp(meta["frozen_at"]).to_pydatetime()), is_current=is_current,
+        pages=pages, suppression_note=SUPPRESSION_NOTE, generated=fmt.date(dt.date.today()))
+    target = Path(out_dir) if out_dir else report_dir(settings, quarter, version)
+    target.mkdir(parents=True, exist_ok=True)
+    html_path = target / "rapport.html"
+    html_path.write_text(html, encoding="utf-8")
+    result = {"quarter": quarter, "version": version, "html": str(html_path), "pages": len(pages) + 1}
+    if pdf:
+        from weasyprint import HTML  # noqa: PLC0415 - heavy import only when a PDF is wanted
+        pdf_path = target / "rapport.pdf"
+        tmp = pdf_path.with_suffix(".pdf.tmp")
+        HTML(string=html, base_url=str(target)).write_pdf(tmp)
+        tmp.replace(pdf_path)
+        result["pdf"] = str(pdf_path)
+    log.info("report %s version %d: %s", quarter, version, result)
+    return result
