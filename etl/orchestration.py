@@ -20,7 +20,7 @@ START_DATE = pendulum.datetime(2025, 1, 1, tz=TIMEZONE)
 #: Who hears about a failed task (not a breached rule: rules mail their own owners).
 OPERATIONS_EMAIL = os.environ.get("SOFLI_OPERATIONS_EMAIL", "sofli-drift@sofli.example")
 #: Tags the governance test allows.
-ALLOWED_TAGS = {"sofli", "extract", "model", "kpi", "data-quality", "database", "file", "housekeeping"}
+ALLOWED_TAGS = {"sofli", "extract", "model", "kpi", "data-quality", "database", "file", "housekeeping", "report"}
 
 
 def source_asset(source_name: str) -> Asset:

@@ -20,7 +20,7 @@ def dagbag(tmp_path_factory):
 def test_no_import_errors_and_exactly_the_expected_dags(dagbag):
     assert dagbag.import_errors == {}
     expected = {f"extract_{name}" for name in SOURCES} | {"build_model", "publish_kpis", "data_quality",
-                                                      "housekeeping"}
+                                                      "housekeeping", "close_quarter"}
     assert set(dagbag.dags) == expected
 
 
@@ -63,3 +63,12 @@ def test_housekeeping_runs_daily_after_the_night_and_only_deletes_through_etl(da
     assert dag.timetable.summary == "30 5 * * *"
     assert "SOFLI_RETENTION_DAYS" in dag.doc_md and "CURRENT.json" in dag.doc_md
     assert set(dag.params) == {"extract_date", "dry_run"}
+
+
+def test_close_quarter_checks_daily_freezes_then_reports_with_its_params(dagbag):
+    dag = dagbag.dags["close_quarter"]
+    assert dag.timetable.summary == "0 6 * * *"
+    assert {t.task_id for t in dag.get_task("report").upstream_list} == {"freeze"}
+    assert set(dag.params) == {"quarter", "reason", "force", "extract_date"}
+    assert dag.params["force"] is False
+    assert "SOFLI_CLOSE_AFTER_DAYS" in dag.doc_md and "mart.kpi_version" in dag.doc_md
