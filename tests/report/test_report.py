@@ -1,0 +1,145 @@
+"""The committee report of a frozen version, rendered by `sofli report`: a page per theme and
+for data quality (PNG via pdftoppm), each tile's figure as Danish text computed here from
+`public.kpi_value`, charts with text alternatives, and the planted small cell never shown."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from etl.cli import main
+from etl.kpi import CATALOG
+from etl.report.pages import HEADLINE_MEASURE, PAGES
+from etl.warehouse import make_engine
+
+pytestmark = [pytest.mark.integration,
+              pytest.mark.skipif(not shutil.which("pdftoppm"), reason="poppler-utils (pdftoppm, pdftotext) missing")]
+QUARTER = "2025-Q3"
+CPR_SHAPED = re.compile(r"(?<!\d)[0-3]\d[01]\d\d\d-?\d{4}(?!\d)")
+
+
+def danish(value: float | None, unit: str) -> str:
+    """Independent of etl.report.fmt: 4383 -> 4.383, 14.94 -> 14,9, 0.1204 -> 12,0 %."""
+    if value is None or pd.isna(value):
+        return "–"
+    if unit == "share":
+        return f"{value * 100:.1f}".replace(".", ",") + " %"
+    if float(value) == int(value):
+        return f"{int(value):,}".replace(",", ".")
+    whole, decimal = f"{value:.1f}".split(".")
+    return f"{int(whole):,}".replace(",", ".") + "," + decimal
+
+
+@pytest.fixture(scope="module")
+def report(report_settings, first_version, tmp_path_factory, capsys):
+    out = tmp_path_factory.mktemp("report")
+    code = main(["--data-dir", str(report_settings.data_dir), "report", "--quarter", QUARTER,
+                 "--version", str(first_version.version), "--out", str(out)])
+    assert code == 0
+    assert "rapport.pdf" in capsys.readouterr().out
+    pdf = out / "rapport.pdf"
+    pages = [subprocess.run(["pdftotext", "-f", str(n), "-l", str(n), str(pdf), "-"], check=True, capture_output=True,
+                            text=True).stdout for n in range(1, len(PAGES) + 3)]
+    return {"dir": out, "pdf": pdf, "html": (out / "rapport.html").read_text(encoding="utf-8"), "pages": pages}
+
+
+@pytest.fixture(scope="module")
+def capsys(request):  # module-scoped stand-in: the CLI's print is checked through capfd-free stdout capture
+    import contextlib  # noqa: PLC0415
+    import io  # noqa: PLC0415
+
+    buffer = io.StringIO()
+
+    class _Capture:
+        def readouterr(self):
+            return type("Out", (), {"out": buffer.getvalue()})()
+
+    with contextlib.redirect_stdout(buffer):
+        yield _Capture()
+
+
+def public_tiles(settings, version: int, period: str) -> pd.DataFrame:
+    engine = make_engine(settings.warehouse_url())
+    with engine.connect() as conn:
+        frame = pd.read_sql(sa.text("SELECT * FROM public.kpi_value WHERE version = :v AND org_level = 'sof' "
+                                    "AND dimension IS NULL AND period = :q"), conn, params={"v": version, "q": period})
+    engine.dispose()
+    return frame
+
+
+def test_one_page_per_theme_and_for_data_quality_as_png(report):
+    info = subprocess.run(["pdfinfo", str(report["pdf"])], check=True, capture_output=True, text=True).stdout
+    assert re.search(r"Pages:\s+(\d+)", info).group(1) == str(len(PAGES) + 2)  # cover + themes + data quality
+    subprocess.run(["pdftoppm", "-r", "40", "-png", str(report["pdf"]), str(report["dir"] / "side")], check=True)
+    pngs = sorted(report["dir"].glob("side-*.png"))
+    assert len(pngs) == len(PAGES) + 2 and all(p.stat().st_size > 2000 for p in pngs)
+    assert [p.title for p in PAGES] == [text.splitlines()[0] for text in report["pages"][1:-1]]
+    assert report["pages"][-1].splitlines()[0] == "Datakvalitet i SOF"
+    assert "30. september 2025" in report["pages"][0] and "Kvartalsafslutning" in report["pages"][0]
+
+
+def test_every_tile_shows_its_public_figure_in_danish_beside_last_year(report, report_settings, first_version):
+    values = public_tiles(report_settings, first_version.version, QUARTER)
+    last_year = public_tiles(report_settings, first_version.version, "2024-Q3")
+    for page, text in zip(PAGES, report["pages"][1:-1]):
+        flat = " ".join(text.split())
+        figures = []
+        for kpi_id in page.tiles:
+            kpi = CATALOG[kpi_id]
+            assert kpi.title in flat, kpi_id
+            measure = HEADLINE_MEASURE.get(kpi_id, kpi.measures[0])
+            rows = values[(values["kpi_id"] == kpi_id) & (values["measure"] == measure)]
+            kind = "ytd" if kpi.kpi_type == "flow" and (rows["period_type"] == "ytd").any() else "quarter"
+            row = rows[rows["period_type"] == kind].iloc[0]
+            figures.append(danish(row["value"], row["unit"]))
+            twin = last_year[(last_year["kpi_id"] == kpi_id) & (last_year["measure"] == measure)
+                             & (last_year["period_type"] == kind)].iloc[0]
+            label = "Sidste år (ÅTD)" if kind == "ytd" else "Sidste år (samme dag)"
+            assert f"{label}: {danish(twin['value'], twin['unit'])}" in flat, kpi_id
+            assert kpi.description.split(".")[0][:60] in flat, kpi_id  # the reading guide
+        # the tiles stand side by side: pdftotext reads their figures after the titles, in tile order
+        start = flat.index(CATALOG[page.tiles[0]].title)
+        titles_end = flat.index(CATALOG[page.tiles[-1]].title, start) + len(CATALOG[page.tiles[-1]].title)
+        chart = flat.find(page.trend.title, titles_end)
+        row = flat[start:min(chart if chart > 0 else len(flat), flat.index("Læsevejledning", start))]
+        position = 0
+        for figure in figures:
+            found = re.compile(rf"(?<![\d,.]){re.escape(figure)}(?![\d,])").search(row, position)
+            assert found, (page.code, figures, row)
+            position = found.end()
+
+
+def test_a_suppressed_cell_is_a_dash_and_its_true_value_never_appears(report, report_settings, first_version):
+    engine = make_engine(report_settings.warehouse_url())
+    with engine.connect() as conn:
+        sql = ("SELECT value FROM {s}.kpi_value WHERE version = 1 AND kpi_id = 'T5.04' AND measure = 'count' "
+               "AND period = :q AND period_type = 'ytd' AND org_level = 'sof' AND dimension IS NULL")
+        true_value = conn.execute(sa.text(sql.format(s="mart")), {"q": QUARTER}).scalar_one()
+        published = conn.execute(sa.text(sql.format(s="public")), {"q": QUARTER}).scalar_one()
+    engine.dispose()
+    assert (true_value, published) == (3.0, None)  # planted in mart, suppressed in public
+    title = CATALOG["T5.04"].title
+    theme5 = " ".join(report["pages"][[p.code for p in PAGES].index("5") + 1].split())
+    assert title in theme5 and "færre end 5" in theme5
+    # T5.04 is the 4th tile: after the 3rd tile's figure the next figure is a dash, not 3
+    page = next(p for p in PAGES if p.code == "5")
+    start = theme5.index(CATALOG[page.tiles[0]].title)
+    tiles = theme5[start:theme5.index(page.trend.title, start)]
+    figures = re.findall(r"(?<![\w,.])(–|\d[\d.]*(?:,\d+)?(?: %)?)(?![\w,])", tiles.split("Sidste år")[0])
+    assert len(figures) >= 4 and figures[3] == "–" and "3" not in figures[:4], figures
+    html_tile = report["html"][report["html"].index(f'<div class="name">{title}</div>'):][:200]
+    assert '<div class="fig">–</div>' in html_tile and '<div class="fig">3</div>' not in html_tile
+
+
+def test_charts_have_text_alternatives_and_nothing_is_cpr_shaped(report):
+    html = report["html"]
+    assert html.count("<svg") == html.count('role="img" aria-label="') == html.count("<figcaption>") >= len(PAGES) + 2
+    assert "Kort sygefravær" in html and "Langt sygefravær" in html
+    assert "Afgørelser uden frist efter afgørelsesmåned" in html and "efter sagstype" in html
+    text = "\n".join(report["pages"])
+    assert not CPR_SHAPED.search(html) and not CPR_SHAPED.search(text)
