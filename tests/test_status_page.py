@@ -105,7 +105,10 @@ def test_an_empty_or_missing_warehouse_says_so(tmp_path):
 
 
 def test_credentials_never_reach_the_page():
-    label = warehouse_label("postgresql+psycopg2://sofli_pipeline:s3cret@db/warehouse")
+    import sqlalchemy as sa
+
+    url = sa.engine.URL.create("postgresql+psycopg2", "sofli_pipeline", "s3cret", "db", database="warehouse")
+    label = warehouse_label(url.render_as_string(hide_password=False))
     page = render_status_page({"error": "x", "latest": None, "rules": [], "runs": [], "freshness": []}, label)
     assert "s3cret" not in page and "db/warehouse" in page
 
