@@ -18,7 +18,7 @@ from __future__ import annotations
 from airflow.sdk import Param, dag, get_current_context, task
 
 from etl import pipeline
-from etl.orchestration import MODEL_ASSET, START_DATE, default_args, run_date, source_asset
+from etl.orchestration import MODEL_ASSET, START_DATE, deadline_alert, default_args, run_date, source_asset
 from etl.sources import SOURCES
 
 
@@ -30,6 +30,7 @@ from etl.sources import SOURCES
     start_date=START_DATE,
     catchup=False,
     max_active_runs=1,
+    deadline=deadline_alert("build_model"),
     default_args=default_args("team-data"),
     tags=["sofli", "model"],
     params={"extract_date": Param(None, type=["null", "string"], format="date",

@@ -24,7 +24,7 @@ from __future__ import annotations
 from airflow.sdk import Param, dag, get_current_context, task
 
 from etl import pipeline
-from etl.orchestration import DQ_ASSET, KPI_ASSET, START_DATE, default_args, run_id, smtp_settings
+from etl.orchestration import DQ_ASSET, KPI_ASSET, START_DATE, deadline_alert, default_args, run_id, smtp_settings
 
 
 @dag(
@@ -35,6 +35,7 @@ from etl.orchestration import DQ_ASSET, KPI_ASSET, START_DATE, default_args, run
     start_date=START_DATE,
     catchup=False,
     max_active_runs=1,
+    deadline=deadline_alert("data_quality"),
     default_args=default_args("team-data"),
     tags=["sofli", "data-quality"],
     params={"fail_on_breach": Param(True, type="boolean",

@@ -18,7 +18,7 @@ from __future__ import annotations
 from airflow.sdk import dag, get_current_context, task
 
 from etl import pipeline
-from etl.orchestration import KPI_ASSET, MODEL_ASSET, START_DATE, default_args, run_id
+from etl.orchestration import KPI_ASSET, MODEL_ASSET, START_DATE, deadline_alert, default_args, run_id
 
 
 @dag(
@@ -29,6 +29,7 @@ from etl.orchestration import KPI_ASSET, MODEL_ASSET, START_DATE, default_args, 
     start_date=START_DATE,
     catchup=False,
     max_active_runs=1,
+    deadline=deadline_alert("publish_kpis"),
     default_args=default_args("team-data"),
     tags=["sofli", "kpi"],
 )

@@ -11,7 +11,7 @@ import os
 
 import pendulum
 from airflow.providers.smtp.notifications.smtp import SmtpNotifier
-from airflow.sdk import Asset
+from airflow.sdk import Asset, AsyncCallback, DeadlineAlert, DeadlineReference
 
 from etl.config import SMTP_CONN_ID
 
@@ -41,6 +41,33 @@ def failure_notifier() -> SmtpNotifier:
         subject="[sofli] Task fejlede: {{ ti.dag_id }}.{{ ti.task_id }}",
         html_content=("<p>Task <b>{{ ti.dag_id }}.{{ ti.task_id }}</b> fejlede i kørsel "
                       "{{ run_id }} (forsøg {{ ti.try_number }}).</p><p>Se loggen i Airflow.</p>"),
+    )
+
+
+#: How long after it was queued each nightly DAG run should be done; past it operations get an
+#: e-mail while the run goes on (an alert, not a timeout). Extracts are queued 01:00-02:30, so a
+#: night that runs to plan has its KPIs and data-quality results well before 07:00.
+NIGHT_DEADLINES = {"extract": dt.timedelta(hours=3), "build_model": dt.timedelta(hours=2),
+                   "publish_kpis": dt.timedelta(hours=2), "data_quality": dt.timedelta(hours=1)}
+
+
+def deadline_alert(stage: str) -> DeadlineAlert:
+    """Airflow 3's replacement for SLAs: when a run of `stage` is still not done `NIGHT_DEADLINES[stage]`
+    after it was queued, the triggerer e-mails operations through the same SMTP connection as
+    `failure_notifier` (the deadline context has `dag_run` and `deadline`, no task)."""
+    interval = NIGHT_DEADLINES[stage]
+    return DeadlineAlert(
+        reference=DeadlineReference.DAGRUN_QUEUED_AT,
+        interval=interval,
+        name=f"sofli-night-{stage}",
+        callback=AsyncCallback(SmtpNotifier, kwargs={
+            "to": OPERATIONS_EMAIL,
+            "smtp_conn_id": SMTP_CONN_ID,
+            "subject": "[sofli] Natten er forsinket: {{ dag_run.dag_id }} er ikke færdig",
+            "html_content": ("<p>Kørslen <b>{{ dag_run.dag_id }}</b> / {{ dag_run.dag_run_id }} (sat i kø "
+                             "{{ dag_run.queued_at }}) var ikke færdig ved fristen {{ deadline.deadline_time }} "
+                             f"({interval} efter kø). Den kører videre; se Airflow.</p>"),
+        }),
     )
 
 

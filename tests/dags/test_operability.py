@@ -1,0 +1,86 @@
+"""Operating from the UI: a night that runs late alerts, and the DagBag is clean.
+
+The deadline e-mail is sent for real: the callback is run the way Airflow's triggerer runs
+it (`await SmtpNotifier(**kwargs, context=...)` with the scheduler's simple context) into an
+SMTP server on loopback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from etl.orchestration import NIGHT_DEADLINES, OPERATIONS_EMAIL
+from etl.sources import SOURCES
+
+NIGHTLY = {f"extract_{name}": "extract" for name in SOURCES} | {
+    "build_model": "build_model", "publish_kpis": "publish_kpis", "data_quality": "data_quality"}
+
+
+@pytest.fixture(scope="module")
+def dagbag(tmp_path_factory):
+    import os
+
+    os.environ.setdefault("AIRFLOW_HOME", str(tmp_path_factory.mktemp("airflow")))
+    from airflow.dag_processing.dagbag import DagBag
+
+    from etl.config import REPO_ROOT
+    return DagBag(dag_folder=str(REPO_ROOT / "dags"))
+
+
+def test_dagbag_has_no_import_error_cycle_or_ungoverned_dag(dagbag):
+    assert dagbag.import_errors == {}
+    assert len(dagbag.dags) >= len(NIGHTLY) + 1
+    for dag_id, dag in dagbag.dags.items():  # every DAG in the folder, also ones added later
+        dag.check_cycle()  # raises AirflowDagCycleException
+        assert dag.doc_md and len(dag.doc_md) > 200, dag_id
+        assert dag.description, dag_id
+        assert all(t.owner and t.owner != "airflow" for t in dag.tasks), dag_id
+
+
+def test_every_nightly_dag_has_a_deadline_alert_that_mails_operations(dagbag):
+    for dag_id, stage in NIGHTLY.items():
+        alerts = dagbag.dags[dag_id].deadline
+        assert alerts and len(alerts) == 1, dag_id
+        alert = alerts[0]
+        assert type(alert.reference).__name__ == "DagRunQueuedAtDeadline", dag_id
+        assert alert.interval == NIGHT_DEADLINES[stage], dag_id
+        assert alert.callback.path == "airflow.providers.smtp.notifications.smtp.SmtpNotifier", dag_id
+        assert alert.callback.kwargs["to"] == OPERATIONS_EMAIL and alert.callback.kwargs["smtp_conn_id"]
+    assert not dagbag.dags["housekeeping"].deadline  # not part of the night's chain
+
+
+def test_the_deadline_alerts_survive_serialization(dagbag):
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    serialized = DagSerialization.to_dict(dagbag.dags["extract_klage"])
+    assert "SmtpNotifier" in json.dumps(serialized, default=str)
+
+
+def test_a_missed_deadline_sends_the_e_mail(dagbag, tmp_path, monkeypatch):
+    from airflow.providers.smtp.notifications.smtp import SmtpNotifier
+
+    from etl.mailsink import MailSink
+
+    alert = dagbag.dags["publish_kpis"].deadline[0]
+    context = {"dag_run": {"dag_id": "publish_kpis", "dag_run_id": "asset_triggered__2025-11-15T01:00:00",
+                           "queued_at": "2025-11-15T03:12:00+00:00"},
+               "deadline": {"id": "x", "deadline_time": "2025-11-15T05:12:00+00:00"}}
+    with MailSink(tmp_path / "mail") as sink:
+        monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", json.dumps({
+            "conn_type": "smtp", "host": "127.0.0.1", "port": sink.port,
+            "extra": {"disable_ssl": True, "disable_tls": True, "from_email": "sofli@sofli.example"}}))
+
+        async def triggerer():  # airflow.triggers.callback.CallbackTrigger.run, for a notifier class
+            await SmtpNotifier(**alert.callback.kwargs, context=context)
+
+        asyncio.run(triggerer())
+        messages = sink.messages()
+    assert len(messages) == 1
+    mail = messages[0]
+    assert mail["To"] == OPERATIONS_EMAIL
+    assert mail["Subject"] == "[sofli] Natten er forsinket: publish_kpis er ikke færdig"
+    body = mail.get_body(("html",)).get_content()
+    assert "asset_triggered__2025-11-15T01:00:00" in body and "2025-11-15T05:12:00" in body and "2:00:00" in body
