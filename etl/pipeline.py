@@ -68,8 +68,8 @@ def publish_extract(source_name: str, extract_date: dt.date, run_id: str, result
     pointer = publish_source(get_source(source_name), settings.staged_dir, extract_date, run_id, results)
     staged = sum(t["rows_staged"] for t in pointer["tables"].values())
     quarantined = sum(t["rows_quarantined"] for t in pointer["tables"].values())
-    log.info("%s: extract of %s is now current (%d rows staged, %d quarantined)", source_name, extract_date,
-             staged, quarantined)
+    log.info("SUMMARY extract_%s: extract of %s is now current: %d table(s), %d rows staged, %d quarantined",
+             source_name, extract_date, len(pointer["tables"]), staged, quarantined)
     return {"source": source_name, "extract_date": extract_date.isoformat(), "rows_staged": staged,
             "rows_quarantined": quarantined}
 
@@ -87,7 +87,10 @@ def extract_source(source_name: str, extract_date: dt.date, run_id: str, setting
 
 def build_model(extract_date: dt.date, settings: Settings | None = None) -> dict:
     from etl.model.stage import run_model_stage  # noqa: PLC0415 - heavy import only when used
-    return run_model_stage(_settings(settings), extract_date)
+    result = run_model_stage(_settings(settings), extract_date)
+    log.info("SUMMARY build_model: %d staged rows -> %d model rows in %d tables (%s) in %.1fs", result["rows_in"],
+             sum(result["rows"].values()), len(result["rows"]), result["model_dir"], result["seconds"])
+    return result
 
 
 # --- KPIs (write-audit-publish) ------------------------------------------------------
@@ -149,6 +152,7 @@ def publish_kpis(audited: dict, settings: Settings | None = None) -> dict:
     from etl.suppression import suppress_for_public, suppression_threshold  # noqa: PLC0415
 
     settings = _settings(settings)
+    started = time.monotonic()
     if not audited.get("audited"):
         raise RuntimeError("refusing to publish KPIs that were not audited")
     values = pd.read_parquet(audited["path"])
@@ -164,7 +168,8 @@ def publish_kpis(audited: dict, settings: Settings | None = None) -> dict:
     internal = values[values["org_level"] != "caseworker"]
     suppressed = int(public_values["value"].isna().sum() - internal["value"].isna().sum())
     engine.dispose()
-    log.info("published %d KPI rows (public: %d, %d cells suppressed)", published, len(public_values), suppressed)
+    log.info("SUMMARY publish_kpis: published %d KPI rows (public: %d, %d cells suppressed) in %.1fs", published,
+             len(public_values), suppressed, time.monotonic() - started)
     return {"mart_rows": published, "public_rows": len(public_values), "public_suppressed": suppressed}
 
 
@@ -200,6 +205,7 @@ def run_data_quality(run_id: str, settings: Settings | None = None, rules_path: 
     from etl.quality.runner import format_breach_log, run_rules  # noqa: PLC0415
 
     settings = _settings(settings)
+    started = time.monotonic()
     model = Model.load(settings.model_dir)
     engine = make_engine(settings.warehouse_url())
     ensure_schema(engine)
@@ -217,7 +223,9 @@ def run_data_quality(run_id: str, settings: Settings | None = None, rules_path: 
     publish(engine, "mart", DQ_KPI_FLAG, flags, {"run_id": run_id})
     publish(engine, "mart", SOURCE_FRESHNESS, source_freshness(settings, computed_at, model.extraction_date))
     engine.dispose()
-    log.info("data quality for run %s:\n%s", run_id, format_breach_log(outcome))
+    log.info("data quality for run %s: %d rules, %d results, %d failing ids, %d KPI flags in %.1fs:\n%s", run_id,
+             len(outcome.dq_rule), len(outcome.dq_result), len(outcome.dq_failure), len(flags),
+             time.monotonic() - started, format_breach_log(outcome))
     breaches = [json.loads(json.dumps(b.__dict__, default=str)) for b in outcome.breaches]
     atomic_write_json(settings.data_dir / "dq" / "last_breaches.json", {"run_id": run_id, "breaches": breaches})
     return {"run_id": run_id, "rules": len(outcome.dq_rule), "results": len(outcome.dq_result),
@@ -232,6 +240,8 @@ def dq_gate(summary: dict, fail_on_breach: bool = True) -> dict:
              f"(threshold {b['threshold_kind']} {b['threshold']}, {b['severity']})" for b in summary["breaches"]]
     for line in lines:
         log.warning("DATA QUALITY BREACH %s", line)
+    log.info("SUMMARY data_quality run %s: %d breach(es), %d of them error rules: %s", summary.get("run_id", ""),
+             len(lines), len(errors), "gate fails" if errors and fail_on_breach else "gate passes")
     if errors and fail_on_breach:
         raise DataQualityBreach(f"{len(errors)} error rule breach(es): " + "; ".join(
             line for line, b in zip(lines, summary["breaches"]) if b["severity"] == "error"))
