@@ -125,15 +125,23 @@ def main() -> None:
                                "nights": nights, "peak_gib": peak_gib()}, indent=2))
 
 
+def cpu_seconds() -> float:
+    """This process's CPU time (all threads): unlike wall time, not inflated by other load."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def stage_timer(rows: list):
+    """Each stage as (name, wall seconds, rows in, rows out, CPU seconds of this process)."""
     def stage(name: str, fn, rows_in: int, rows_out_of) -> object:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), cpu_seconds()
         result = fn()
-        seconds = time.perf_counter() - started
+        seconds, cpu = time.perf_counter() - started, cpu_seconds() - cpu
         out = rows_out_of(result)
-        rows.append((name, seconds, rows_in, out))
+        rows.append((name, seconds, rows_in, out, cpu))
         print(f"{name:<22} {seconds:8.1f} s  in {rows_in:>11,}  out {out:>11,}  "
-              f"{(rows_in or out) / seconds if seconds else 0:>11,.0f} rows/s  peak {peak_gib():5.2f} GiB", flush=True)
+              f"{(rows_in or out) / seconds if seconds else 0:>11,.0f} rows/s  cpu {cpu:7.1f} s  "
+              f"peak {peak_gib():5.2f} GiB", flush=True)
         return result
     return stage
 
@@ -156,7 +164,7 @@ def run_chain(args, settings, pipeline, sources, day: dt.date, run_id: str, stag
 
 
 def run_night(args, settings, pipeline, sources, generate, db_urls) -> dict:
-    rows: list[tuple[str, float, int, int]] = []
+    rows: list[tuple[str, float, int, int, float]] = []
     stage = stage_timer(rows)
     print(f"profile {args.profile}, sources {args.sources}, extraction date {args.date}, {platform.node()} "
           f"({os.cpu_count()} cores, Python {platform.python_version()})")
@@ -164,15 +172,16 @@ def run_night(args, settings, pipeline, sources, generate, db_urls) -> dict:
                    0, lambda r: sum(sum(t.values()) for t in r["rows"].values()))
     source_rows = sum(sum(t.values()) for t in report["rows"].values())
     result = run_chain(args, settings, pipeline, sources, args.date, "bench", stage, source_rows)
-    total = sum(s for _, s, _, _ in rows[1:])
-    print(f"{'total (without generate)':<22} {total:8.1f} s  peak {peak_gib():5.2f} GiB")
+    total = sum(r[1] for r in rows[1:])
+    print(f"{'total (without generate)':<22} {total:8.1f} s  cpu {sum(r[4] for r in rows[1:]):7.1f} s  "
+          f"peak {peak_gib():5.2f} GiB; load average {os.getloadavg()[0]:.1f}")
     return {"night": "full", "date": args.date.isoformat(), "stages": rows, "total_seconds": total,
             "peak_gib": peak_gib(), **result}
 
 
 def run_incremental_night(args, settings, pipeline, sources, urls: dict[str, str]) -> dict:
     day = args.date + dt.timedelta(days=1)
-    rows: list[tuple[str, float, int, int]] = []
+    rows: list[tuple[str, float, int, int, float]] = []
     stage = stage_timer(rows)
     print(f"incremental night {day}: {args.changed_share:.1%} of the database rows changed")
     changed = stage("change rows (setup)", lambda: change_rows(urls, args.changed_share,
@@ -191,9 +200,11 @@ def run_incremental_night(args, settings, pipeline, sources, urls: dict[str, str
             mode = info.get("mode", "full")
             read[mode] += int(info["rows_in"])
             tables[mode] += 1
-    total = sum(s for _, s, _, _ in rows[1:])
-    print(f"{'total (without setup)':<22} {total:8.1f} s  peak {peak_gib():5.2f} GiB; read {read['incremental']:,} rows "
-          f"from {tables['incremental']} incremental tables, {read['full']:,} rows from {tables['full']} full ones")
+    total = sum(r[1] for r in rows[1:])
+    print(f"{'total (without setup)':<22} {total:8.1f} s  cpu {sum(r[4] for r in rows[1:]):7.1f} s  "
+          f"peak {peak_gib():5.2f} GiB; read {read['incremental']:,} rows "
+          f"from {tables['incremental']} incremental tables, {read['full']:,} rows from {tables['full']} full ones; "
+          f"load average {os.getloadavg()[0]:.1f}")
     return {"night": "incremental", "date": day.isoformat(), "stages": rows, "total_seconds": total,
             "changed_rows": changed, "rows_read": read, "tables": tables, "peak_gib": peak_gib(), **result}
 
