@@ -9,13 +9,16 @@ an empty or duplicated set or a KPI without its SOF total; **publish** swaps the
 version of `mart.kpi_value` (exact) and `public.kpi_value` (small cells suppressed) and
 the catalogue `mart.kpi_catalog` in one transaction each. BI reads `mart.kpi_tile`.
 
+**Recomputing further back**: trigger with `history_quarters` (default 4) to recompute more
+closed quarters into the nightly version; frozen quarters are `close_quarter`'s.
+
 **When it fails**: nothing half-written reaches the BI layer; the previous night's
 figures stay. Read the audit message. Runbook: `docs/operations.md`.
 """
 
 from __future__ import annotations
 
-from airflow.sdk import dag, get_current_context, task
+from airflow.sdk import Param, dag, get_current_context, task
 
 from etl import pipeline
 from etl.orchestration import KPI_ASSET, MODEL_ASSET, START_DATE, deadline_alert, default_args, run_id
@@ -32,11 +35,15 @@ from etl.orchestration import KPI_ASSET, MODEL_ASSET, START_DATE, deadline_alert
     deadline=deadline_alert("publish_kpis"),
     default_args=default_args("team-data"),
     tags=["sofli", "kpi"],
+    params={"history_quarters": Param(4, type="integer", minimum=1, maximum=40,
+                                      description="Closed quarters recomputed before the running one (each with "
+                                                  "ÅTD and last year); raise it to recompute an older quarter")},
 )
 def publish_kpis():
     @task
     def compute() -> dict:
-        return pipeline.compute_kpis(run_id(get_current_context()))
+        context = get_current_context()
+        return pipeline.compute_kpis(run_id(context), history_quarters=int(context["params"]["history_quarters"]))
 
     @task(retries=0)
     def audit(staged: dict) -> dict:

@@ -84,3 +84,9 @@ def test_a_missed_deadline_sends_the_e_mail(dagbag, tmp_path, monkeypatch):
     assert mail["Subject"] == "[sofli] Natten er forsinket: publish_kpis er ikke færdig"
     body = mail.get_body(("html",)).get_content()
     assert "asset_triggered__2025-11-15T01:00:00" in body and "2025-11-15T05:12:00" in body and "2:00:00" in body
+
+
+def test_publish_kpis_can_recompute_further_back(dagbag):
+    dag = dagbag.dags["publish_kpis"]
+    assert set(dag.params) == {"history_quarters"} and dag.params["history_quarters"] == 4
+    assert "history_quarters" in dag.doc_md
