@@ -134,7 +134,8 @@ def cmd_airflow(args: argparse.Namespace) -> int:
     bin_dir = str(Path(sys.executable).parent)
     os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
     print(f"Airflow on http://localhost:8080 (AIRFLOW_HOME={data_dir / 'airflow'}); the admin password is in "
-          f"{data_dir / 'airflow' / 'simple_auth_manager_passwords.json.generated'}", flush=True)
+          f"{data_dir / 'airflow' / 'simple_auth_manager_passwords.json.generated'}; the data-quality page is "
+          "Browse -> Data quality (http://localhost:8080/plugin/sofli-dq)", flush=True)
     os.execv(os.path.join(bin_dir, "airflow"), ["airflow", "standalone"])
     return 0  # not reached
 
