@@ -84,12 +84,21 @@ def test_every_catalogue_kpi_has_rows_for_the_last_closed_quarter_this_year_and_
 
 def test_tiles_show_last_year_beside_this_year(demo):
     tiles = query(demo, "SELECT * FROM mart.kpi_tile WHERE org_level = 'sof' AND period = '2025-Q3' "
-                        "AND period_type = 'quarter' AND measure = 'count' AND kpi_id = 'T2.01'")
+                        "AND period_type = 'quarter' AND measure = 'count' AND kpi_id = 'T2.01' AND version = 0")
     assert len(tiles) == 1 and tiles["last_year_value"].notna().all()
     last_year = query(demo, "SELECT value FROM mart.kpi_value WHERE kpi_id = 'T2.01' AND org_level = 'sof' AND "
                             "dimension IS NULL AND period = '2024-Q3' AND period_type = 'quarter' AND measure = 'count' "
-                            "AND period_end = '2024-09-30'")
+                            "AND period_end = '2024-09-30' AND version = 0")
     assert tiles["last_year_value"].iloc[0] == last_year["value"].iloc[0]
+
+
+def test_the_demo_closes_the_last_complete_quarter_and_writes_its_report(demo):
+    assert "ok   close_quarter" in demo["result"].stdout
+    frozen = query(demo, "SELECT quarter, version, is_current FROM mart.kpi_version")
+    assert frozen.values.tolist() == [["2025-Q3", 1, 1]]
+    report = demo["dir"] / "reports" / "2025-Q3" / "v1"
+    assert str(report / "rapport.pdf") in demo["result"].stdout
+    assert (report / "rapport.pdf").read_bytes()[:5] == b"%PDF-" and (report / "rapport.html").exists()
 
 
 def test_catalog_and_public_output(demo):
