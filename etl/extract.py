@@ -44,8 +44,8 @@ log = logging.getLogger(__name__)
 BATCH_ROWS = 50_000
 FETCH_ENV = "SOFLI_ODBC_FETCH"  # "arrow" (default: columnar, arrow-odbc) or "rows" (pyodbc)
 # arrow-odbc binds a buffer of batch rows x the widest possible value of each column:
-# unbounded text (varchar(max), text) is bound at this many bytes (a longer value fails
-# the table loudly, never truncated), and a batch never takes more than the byte limit.
+# unbounded text (varchar(max), text) is bound at this many bytes (a table with a longer
+# value is read again row-wise, never truncated), and a batch never takes more than the byte limit.
 # psqlODBC is fastest fetching blocks of ~10,000 rows (measured: benchmarks/extract_memory.py);
 # blocks are gathered into batches of `batch_rows` before they are written (row groups).
 ODBC_MAX_TEXT_BYTES = 8192
@@ -119,6 +119,13 @@ def extract_database_table(source: Source, table: TableSpec, location: str, land
     try:
         names, added, rows, watermark = _land_database_rows(source, table, location, sql, params, batch_rows,
                                                             data_path, tolerant=False)
+    except ExtractError as exc:
+        if not (isinstance(exc.__cause__, ArrowOdbcError) and "too large" in str(exc.__cause__)):
+            raise
+        log.warning("%s.%s: a text value is longer than the columnar buffer (%d bytes); read row-wise instead",
+                    source.name, table.name, ODBC_MAX_TEXT_BYTES)
+        names, added, rows, watermark = _land_database_rows(source, table, location, sql, params, batch_rows,
+                                                            data_path, tolerant=False, columnar=False)
     except sa.exc.OperationalError as exc:
         if "could not decode" not in str(exc).lower():
             raise _extract_error(source, table, exc) from exc
@@ -136,7 +143,8 @@ def _extract_error(source: Source, table: TableSpec, exc: Exception) -> ExtractE
 
 
 def _land_database_rows(source: Source, table: TableSpec, location: str, sql: str, params: dict, batch_rows: int,
-                        data_path: Path, tolerant: bool) -> tuple[list[str], list[str], int, str | None]:
+                        data_path: Path, tolerant: bool, columnar: bool = True
+                        ) -> tuple[list[str], list[str], int, str | None]:
     """Stream the query into landing; (columns, columns beyond the contract, rows, watermark).
 
     SQLite is first read with its own (C) UTF-8 decoding; a table holding undecodable
@@ -144,7 +152,8 @@ def _land_database_rows(source: Source, table: TableSpec, location: str, sql: st
     caller with `tolerant`: a Python decoder replacing them, a third as fast."""
     watermark: str | None = None
     try:
-        with _database_batches(location, table, sql, params, batch_rows, tolerant) as (names, added, batches):
+        with _database_batches(location, table, sql, params, batch_rows, tolerant, columnar) as (names, added,
+                                                                                                   batches):
             if added:
                 log.warning("%s.%s: column(s) not in the contract ignored: %s", source.name, table.name, added)
             missing = [c for c in table.column_names if c not in names]
@@ -181,7 +190,7 @@ def _param_text(value) -> str | None:
 
 @contextlib.contextmanager
 def _database_batches(location: str, table: TableSpec, sql: str, params: dict, batch_rows: int,
-                      tolerant: bool = True):
+                      tolerant: bool = True, columnar: bool = True):
     """(column names, columns beyond the contract, batches) from a URL or ODBC; a batch is
     (landing text arrays, the batch's largest watermark value as text or None)."""
     probe = f'SELECT * FROM "{table.name}" WHERE 1 = 0'
@@ -189,7 +198,7 @@ def _database_batches(location: str, table: TableSpec, sql: str, params: dict, b
         with odbc.connect(location) as conn:
             cursor = conn.cursor()
             present = odbc.column_names(cursor, probe)
-            if not _use_arrow_odbc():
+            if not (columnar and _use_arrow_odbc()):
                 cursor.execute(*odbc.qmark(sql, params))
                 names = [d[0] for d in cursor.description]
                 rows = iter(lambda: cursor.fetchmany(batch_rows), [])

@@ -135,3 +135,20 @@ def test_edge_values_of_every_type_are_the_same_text_columnar_and_row_wise(postg
     # except psqlODBC's `real` (pyodbc and arrow-odbc both widen it to the same double)
     for name in ("id", "n", "n53", "r", "b", "d", "ts", "tm", "s", "t", "big", "z"):
         assert by_name[name] == alchemy_columns[list(by_name).index(name)], name
+
+
+def test_a_value_longer_than_the_columnar_buffer_is_read_row_wise_not_truncated(databases, postgres, tmp_path,
+                                                                                  monkeypatch):
+    import sqlalchemy as sa  # noqa: PLC0415
+
+    long_text = "æ" * (extract.ODBC_MAX_TEXT_BYTES + 100)  # a 10 MB value would do the same
+    engine = sa.create_engine(databases["klage"])
+    with engine.begin() as conn:  # free text as a real system holds it (unbounded), with one long value
+        conn.execute(sa.text("ALTER TABLE klage ALTER COLUMN aarsag TYPE text"))
+        conn.execute(sa.text('UPDATE klage SET aarsag = :t WHERE klage_id = (SELECT min(klage_id) FROM klage)'),
+                     {"t": long_text})
+    engine.dispose()
+    table = SOURCES["klage"].tables[0]
+    landed, rows = land(monkeypatch, tmp_path, "arrow", postgres, databases, "klage", table)
+    _, row_wise = land(monkeypatch, tmp_path, "rows", postgres, databases, "klage", table)
+    assert long_text in rows.column("aarsag").to_pylist() and rows.equals(row_wise)
