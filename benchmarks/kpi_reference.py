@@ -118,21 +118,23 @@ def t1_01_sql(model_dir: Path, periods: list[Period]) -> str:
           ON i.s <= p.pend AND (i.e IS NULL OR i.e >= p.pend)),
     groups AS (
         SELECT DISTINCT period_type, pstart, pend, citizen_key, target_group FROM active WHERE kind = 'service'),
-    members AS (
-        SELECT a.period_type, a.period, a.pstart, a.pend, a.citizen_key,
-               coalesce(a.area, 'Ukendt') AS org_area, coalesce(o.center, 'Ukendt') AS org_center,
-               coalesce(o.unit, 'Ukendt') AS org_unit, coalesce(a.area, 'Ukendt') AS area,
-               coalesce(g.target_group, 'Ukendt') AS target_group,
-               coalesce(c.gender, 'Ukendt') AS gender, coalesce(c.bydel, 'Ukendt') AS bydel,
-               CASE {age_case} ELSE 'Ukendt' END AS age_group
+    joined AS (
+        SELECT a.*, o.center, o.unit, g.target_group AS citizen_target_group, c.gender, c.bydel,
+               year(a.pend) - year(c.birth_date)
+                 - CASE WHEN month(c.birth_date) * 100 + day(c.birth_date) > month(a.pend) * 100 + day(a.pend)
+                        THEN 1 ELSE 0 END AS age
         FROM active a
         LEFT JOIN org o USING (period_type, pstart, pend, unit_code)
         LEFT JOIN groups g USING (period_type, pstart, pend, citizen_key)
-        LEFT JOIN (SELECT *, year(p.pend) - year(birth_date)
-                          - CASE WHEN month(birth_date) * 100 + day(birth_date) > month(p.pend) * 100 + day(p.pend)
-                                 THEN 1 ELSE 0 END AS age
-                   FROM read_parquet('{model_dir}/dim_citizen.parquet'), (SELECT DISTINCT pend FROM periods) p) c
-          ON c.citizen_key = a.citizen_key AND c.pend = a.pend)
+        LEFT JOIN read_parquet('{model_dir}/dim_citizen.parquet') c USING (citizen_key)),
+    members AS (
+        SELECT period_type, period, pstart, pend, citizen_key,
+               coalesce(area, 'Ukendt') AS org_area, coalesce(center, 'Ukendt') AS org_center,
+               coalesce(unit, 'Ukendt') AS org_unit, coalesce(area, 'Ukendt') AS area,
+               coalesce(citizen_target_group, 'Ukendt') AS target_group,
+               coalesce(gender, 'Ukendt') AS gender, coalesce(bydel, 'Ukendt') AS bydel,
+               CASE {age_case} ELSE 'Ukendt' END AS age_group
+        FROM joined)
     {_grouped('members', BREAKDOWNS['T1.01'], 'count(DISTINCT citizen_key)::DOUBLE AS value')}"""
 
 
