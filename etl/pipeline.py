@@ -83,6 +83,11 @@ def extract_source(source_name: str, extract_date: dt.date, run_id: str, setting
     return publish_extract(source_name, extract_date, run_id, results, settings)
 
 
+def extract_all(extract_date: dt.date, run_id: str, settings: Settings | None = None) -> list[dict]:
+    """Every source's extract in one call (tests, benchmarks); the DAGs run one source each."""
+    return [extract_source(name, extract_date, run_id, settings) for name in SOURCES]
+
+
 # --- model ---------------------------------------------------------------------------
 
 def build_model(extract_date: dt.date, settings: Settings | None = None) -> dict:

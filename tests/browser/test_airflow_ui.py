@@ -61,8 +61,7 @@ def build_demo_warehouse(data_dir: Path) -> None:
 
     generate(data_dir / "sources", profile="demo", seed=42, extraction_date=EXTRACTION_DATE)
     settings = Settings(data_dir, REPO_ROOT / "reference", "demo")
-    for name in SOURCES:
-        pipeline.extract_source(name, EXTRACTION_DATE, "browser-test", settings)
+    pipeline.extract_all(EXTRACTION_DATE, "browser-test", settings)
     pipeline.build_model(EXTRACTION_DATE, settings)
     staged = pipeline.compute_kpis("browser-test", settings, history_quarters=1)
     pipeline.publish_kpis(pipeline.audit_kpis(staged), settings)

@@ -16,7 +16,6 @@ from etl.config import REPO_ROOT, Settings
 from etl.model import Model
 from etl.quality.config import load_rules_config
 from etl.quality.runner import run_rules
-from etl.sources import SOURCES
 from etl.synth import generate
 
 pytestmark = pytest.mark.integration
@@ -28,8 +27,7 @@ def outcome(tmp_path_factory):
     data = tmp_path_factory.mktemp("truth")
     report = generate(data / "sources", "demo", seed=7, extraction_date=DAY, quirk_rates={"soft_deleted": 0.0})
     settings = Settings(data, REPO_ROOT / "reference", "demo")
-    for source in SOURCES:
-        pipeline.extract_source(source, DAY, "truth", settings)
+    pipeline.extract_all(DAY, "truth", settings)
     pipeline.build_model(DAY, settings)
     model = Model.load(settings.model_dir)
     result = run_rules(model, load_rules_config(), "truth", dt.datetime(2025, 11, 15, 3))

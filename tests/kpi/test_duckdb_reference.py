@@ -44,8 +44,7 @@ def demo_model(tmp_path_factory):
     data = tmp_path_factory.mktemp("kref_demo")
     generate(data / "sources", "demo", seed=11, extraction_date=DAY)
     settings = Settings(data, REPO_ROOT / "reference", "demo")
-    for source in ("boern", "voksen", "tilbud", "klage", "hr", "cpr", "beskaeftigelse"):
-        pipeline.extract_source(source, DAY, "night-1", settings)
+    pipeline.extract_all(DAY, "night-1", settings)
     pipeline.build_model(DAY, settings)
     return settings.model_dir
 

@@ -251,8 +251,7 @@ def published(warehouse, tmp_path_factory):
         for name in ("SOFLI_WAREHOUSE_URL", "SOFLI_PSEUDONYM_KEY", "AIRFLOW_HOME", "AIRFLOW_CONN_SOFLI_WAREHOUSE"):
             env.delenv(name, raising=False)
         sqlite = Settings(data, REPO_ROOT / "reference", "demo")
-        for source in ("boern", "voksen", "tilbud", "klage", "hr", "cpr", "beskaeftigelse"):
-            pipeline.extract_source(source, DAY, RUN_ID, sqlite)
+        pipeline.extract_all(DAY, RUN_ID, sqlite)
         pipeline.build_model(DAY, sqlite)
         audited = pipeline.audit_kpis(pipeline.compute_kpis(RUN_ID, sqlite, history_quarters=1))
         shutil.copytree(data, data.with_name("postgres"))

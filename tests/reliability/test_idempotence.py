@@ -27,8 +27,7 @@ def content_hash(frame: pd.DataFrame) -> str:
 
 
 def run_night(settings: Settings, day: dt.date, run_id: str) -> None:
-    for source in ("boern", "voksen", "tilbud", "klage", "hr", "cpr", "beskaeftigelse"):
-        pipeline.extract_source(source, day, run_id, settings)
+    pipeline.extract_all(day, run_id, settings)
     pipeline.build_model(day, settings)
 
 

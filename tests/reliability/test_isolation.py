@@ -24,8 +24,7 @@ def test_a_failed_source_keeps_its_last_good_extract_and_shows_behind(tmp_path, 
     settings = Settings(tmp_path, REPO_ROOT / "reference", "demo")
     drop = tmp_path / "sources" / "drop"
     (drop / f"cpr_{DAY1:%Y%m%d}.csv").write_bytes((drop / f"cpr_{DAY2:%Y%m%d}.csv").read_bytes())
-    for source in SOURCES:
-        pipeline.extract_source(source, DAY1, "night1", settings)
+    pipeline.extract_all(DAY1, "night1", settings)
     pipeline.build_model(DAY1, settings)
     complaints_day1 = len(Model.load(settings.model_dir).fact_complaint)
 

@@ -34,8 +34,7 @@ def report_settings(tmp_path_factory) -> Settings:
     data = tmp_path_factory.mktemp("quarter_close")
     generate(data / "sources", "demo", seed=5, extraction_date=DAY)
     settings = Settings(data, REPO_ROOT / "reference", "demo")
-    for source in ("boern", "voksen", "tilbud", "klage", "hr", "cpr", "beskaeftigelse"):
-        pipeline.extract_source(source, DAY, "night-1", settings)
+    pipeline.extract_all(DAY, "night-1", settings)
     pipeline.build_model(DAY, settings)
     staged = pipeline.compute_kpis("night-1", settings, history_quarters=1)
     plant_small_cell(staged["path"])

@@ -153,8 +153,7 @@ def chain(tmp_path_factory):
     before = source_shape(sources)
 
     settings = Settings(data, REPO_ROOT / "reference", "demo")
-    for source in SOURCES:
-        pipeline.extract_source(source, DAY, "r", settings)
+    pipeline.extract_all(DAY, "r", settings)
     pipeline.build_model(DAY, settings)
     from etl.kpi import compute_kpis
 

@@ -64,8 +64,7 @@ def night(tmp_path_factory):
     data = tmp_path_factory.mktemp("rekey")
     generate(data / "sources", "demo", seed=5, extraction_date=DAY)
     settings = Settings(data, REPO_ROOT / "reference", "demo")
-    for source in ("boern", "voksen", "tilbud", "klage", "hr", "cpr", "beskaeftigelse"):
-        pipeline.extract_source(source, DAY, "r", settings)
+    pipeline.extract_all(DAY, "r", settings)
     frames, _ = load_current_staged(settings.staged_dir, DAY)
     build_model(frames, load_reference(settings.reference_dir), Pseudonymiser(OLD), DAY).save(settings.model_dir)
     old_model = Model.load(settings.model_dir)
