@@ -18,7 +18,7 @@ from __future__ import annotations
 from airflow.sdk import Param, dag, get_current_context, task
 
 from etl import pipeline
-from etl.orchestration import MODEL_ASSET, START_DATE, deadline_alert, default_args, run_date, source_asset
+from etl.orchestration import MODEL_ASSET, dag_settings, run_date, source_asset
 from etl.sources import SOURCES
 
 
@@ -27,11 +27,7 @@ from etl.sources import SOURCES
     description="Link persons across fagsystemer and build the pseudonymous citizen model",
     doc_md=__doc__,
     schedule=[source_asset(name) for name in SOURCES],
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
-    deadline=deadline_alert("build_model"),
-    default_args=default_args("team-data"),
+    **dag_settings("team-data", night_stage="build_model"),
     tags=["sofli", "model"],
     params={"extract_date": Param(None, type=["null", "string"], format="date",
                                   description="Model as of this extraction date; default: the logical date")},

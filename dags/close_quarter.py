@@ -25,7 +25,7 @@ from __future__ import annotations
 from airflow.sdk import Param, dag, get_current_context, task
 from airflow.timetables.trigger import CronTriggerTimetable
 
-from etl.orchestration import START_DATE, TIMEZONE, default_args, run_date, run_id
+from etl.orchestration import TIMEZONE, dag_settings, run_date, run_id, triggered_by
 
 
 @dag(
@@ -33,10 +33,7 @@ from etl.orchestration import START_DATE, TIMEZONE, default_args, run_date, run_
     description="Freeze a closed quarter's KPI values and DQ results as a numbered version and render its report",
     doc_md=__doc__,
     schedule=CronTriggerTimetable("0 6 * * *", timezone=TIMEZONE),
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
-    default_args=default_args("team-data"),
+    **dag_settings("team-data"),
     tags=["sofli", "kpi", "report"],
     params={"quarter": Param(None, type=["null", "string"], pattern=r"^\d{4}-Q[1-4]$",
                              description="Close this quarter now (e.g. 2025-Q3); default: the last complete one when due"),
@@ -52,10 +49,8 @@ def close_quarter():
 
         context = get_current_context()
         params = context["params"]
-        dag_run = context.get("dag_run")
-        who = getattr(dag_run, "triggering_user_name", None) or "airflow"
         return close_quarter_task(run_date(context), params.get("quarter"), params.get("reason"),
-                                  bool(params.get("force")), run_id(context), who)
+                                  bool(params.get("force")), run_id(context), triggered_by(context))
 
     @task
     def report(frozen: dict) -> dict:

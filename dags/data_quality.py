@@ -24,7 +24,7 @@ from __future__ import annotations
 from airflow.sdk import Param, dag, get_current_context, task
 
 from etl import pipeline
-from etl.orchestration import DQ_ASSET, KPI_ASSET, START_DATE, deadline_alert, default_args, run_id, smtp_settings
+from etl.orchestration import DQ_ASSET, KPI_ASSET, dag_settings, run_id, smtp_settings
 
 
 @dag(
@@ -32,11 +32,7 @@ from etl.orchestration import DQ_ASSET, KPI_ASSET, START_DATE, deadline_alert, d
     description="Run the data-quality rules, publish results and history, e-mail owners, fail on error breaches",
     doc_md=__doc__,
     schedule=[KPI_ASSET],
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
-    deadline=deadline_alert("data_quality"),
-    default_args=default_args("team-data"),
+    **dag_settings("team-data", night_stage="data_quality"),
     tags=["sofli", "data-quality"],
     params={"fail_on_breach": Param(True, type="boolean",
                                     description="Fail the gate when an error-severity rule breaches")},

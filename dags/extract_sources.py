@@ -23,7 +23,7 @@ from airflow.sdk import Param, dag, get_current_context, task
 from airflow.timetables.trigger import CronTriggerTimetable
 
 from etl import pipeline
-from etl.orchestration import START_DATE, TIMEZONE, deadline_alert, default_args, run_date, run_id, source_asset
+from etl.orchestration import TIMEZONE, dag_settings, run_date, run_id, source_asset
 from etl.sources import SOURCES
 from etl.sources.base import Source
 
@@ -36,11 +36,7 @@ def build_extract_dag(source: Source):
         f"Tables: {', '.join(f'`{t.name}`' for t in source.tables)}. Owner: `{source.owner}`. "
         f"Location: Airflow connection `{source.conn_id}` or env `{source.env_var}`.",
         schedule=CronTriggerTimetable(source.schedule, timezone=TIMEZONE),
-        start_date=START_DATE,
-        catchup=False,
-        max_active_runs=1,
-        deadline=deadline_alert("extract"),
-        default_args=default_args(source.owner),
+        **dag_settings(source.owner, night_stage="extract"),
         tags=["sofli", "extract", source.kind],
         params={"extract_date": Param(None, type=["null", "string"], format="date",
                                       description="Re-extract as of this date (YYYY-MM-DD); default: the logical date"),

@@ -21,7 +21,7 @@ from airflow.sdk import Param, dag, get_current_context, task
 from airflow.timetables.trigger import CronTriggerTimetable
 
 from etl.housekeeping import run_housekeeping
-from etl.orchestration import START_DATE, TIMEZONE, default_args, run_date
+from etl.orchestration import TIMEZONE, dag_settings, run_date
 
 
 @dag(
@@ -29,10 +29,7 @@ from etl.orchestration import START_DATE, TIMEZONE, default_args, run_date
     description="Delete CPR-bearing landing, staged and quarantine partitions past the retention period",
     doc_md=__doc__,
     schedule=CronTriggerTimetable("30 5 * * *", timezone=TIMEZONE),
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
-    default_args=default_args("team-data"),
+    **dag_settings("team-data"),
     tags=["sofli", "housekeeping"],
     params={"extract_date": Param(None, type=["null", "string"], format="date",
                                   description="Measure the retention period back from this date; default: the logical date"),

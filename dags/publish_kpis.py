@@ -21,7 +21,7 @@ from __future__ import annotations
 from airflow.sdk import Param, dag, get_current_context, task
 
 from etl import pipeline
-from etl.orchestration import KPI_ASSET, MODEL_ASSET, START_DATE, deadline_alert, default_args, run_id
+from etl.orchestration import KPI_ASSET, MODEL_ASSET, dag_settings, run_id
 
 
 @dag(
@@ -29,11 +29,7 @@ from etl.orchestration import KPI_ASSET, MODEL_ASSET, START_DATE, deadline_alert
     description="Compute the KPI catalogue per quarter and ÅTD and publish it to mart and public",
     doc_md=__doc__,
     schedule=[MODEL_ASSET],
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
-    deadline=deadline_alert("publish_kpis"),
-    default_args=default_args("team-data"),
+    **dag_settings("team-data", night_stage="publish_kpis"),
     tags=["sofli", "kpi"],
     params={"history_quarters": Param(4, type="integer", minimum=1, maximum=40,
                                       description="Closed quarters recomputed before the running one (each with "

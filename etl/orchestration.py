@@ -83,6 +83,21 @@ def default_args(owner: str, retries: int = 2) -> dict:
     }
 
 
+def dag_settings(owner: str, night_stage: str | None = None) -> dict:
+    """What every sofli DAG shares: start date, no catch-up, one run at a time, retries and
+    the failure e-mail for `owner`, and for a nightly stage its deadline alert."""
+    settings = {"start_date": START_DATE, "catchup": False, "max_active_runs": 1,
+                "default_args": default_args(owner)}
+    if night_stage:
+        settings["deadline"] = deadline_alert(night_stage)
+    return settings
+
+
+def triggered_by(context: dict) -> str:
+    """Who started the run (the UI user for a manual trigger), else "airflow"."""
+    return getattr(context.get("dag_run"), "triggering_user_name", None) or "airflow"
+
+
 def run_date(context: dict) -> dt.date:
     """The extraction date of a run: the `extract_date` param, else the logical date in
     Copenhagen (never the data interval: cron timetables make it a point in time)."""

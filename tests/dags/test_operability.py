@@ -90,3 +90,22 @@ def test_publish_kpis_can_recompute_further_back(dagbag):
     dag = dagbag.dags["publish_kpis"]
     assert set(dag.params) == {"history_quarters"} and dag.params["history_quarters"] == 4
     assert "history_quarters" in dag.doc_md
+
+
+def test_who_froze_a_quarter_is_the_triggering_user_else_airflow():
+    from types import SimpleNamespace  # noqa: PLC0415
+
+    from etl.orchestration import triggered_by  # noqa: PLC0415
+
+    assert triggered_by({"dag_run": SimpleNamespace(triggering_user_name="anna")}) == "anna"
+    assert triggered_by({"dag_run": SimpleNamespace(triggering_user_name=None)}) == "airflow"
+    assert triggered_by({}) == "airflow"
+
+
+def test_every_dag_shares_the_house_settings(dagbag):
+    import pendulum  # noqa: PLC0415
+
+    start = pendulum.datetime(2025, 1, 1, tz="Europe/Copenhagen")
+    for dag_id, dag in dagbag.dags.items():
+        assert (dag.catchup, dag.max_active_runs, dag.start_date == start) == (False, 1, True), dag_id
+        assert dag.default_args["retries"] == 2 and dag.default_args["retry_exponential_backoff"], dag_id
