@@ -1,3 +1,6 @@
+import hashlib
+import hmac
+
 import pandas as pd
 import pytest
 
@@ -45,6 +48,26 @@ def test_pseudonyms_are_keyed_stable_and_never_the_number():
     assert a.one("person", "0102031234") != b.one("person", "0102031234")
     assert "0102031234" not in a.one("person", "0102031234")
     assert len(a.one("person", "0102031234")) == 32
+
+
+@pytest.mark.parametrize("key", [b"k", b"key-one-0123456789", bytes(range(64)), bytes(range(200))])
+def test_pseudonyms_are_the_standard_hmac_sha256_for_short_block_sized_and_long_keys(key):
+    values = pd.Series(["0102031234", None, "2804560PJ2", "0102031234", "æøå"], dtype="str")
+    expected = [None if v is None else hmac.new(key, f"person:{v}".encode(), hashlib.sha256).hexdigest()[:32]
+                for v in [None if pd.isna(v) else v for v in values]]
+    got = Pseudonymiser(key).many("person", values)
+    assert [None if pd.isna(v) else v for v in got] == expected
+    assert Pseudonymiser(key).one("person", "0102031234") == expected[0]
+
+
+def test_repeated_numbers_normalise_as_each_row_alone():
+    """The register repeats a number every month: normalising the distinct values once
+    must give every row what it would get on its own, missing values included."""
+    forms = ["010203-1234", None, "102031234", "garbage", "", "280456-0PJ2", "6201871235", "3102031234"]
+    repeated = pd.Series(forms * 3, index=range(100, 100 + 3 * len(forms)), dtype="str")
+    together = normalise_cpr(repeated)
+    alone = pd.concat([normalise_cpr(repeated.iloc[[i]]) for i in range(len(repeated))])
+    pd.testing.assert_frame_equal(together, alone)
 
 
 def test_one_person_in_three_systems_is_one_citizen_and_unusable_ids_stay_apart():
