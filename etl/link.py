@@ -121,7 +121,7 @@ class Pseudonymiser:
     def person(self, cpr: pd.Series, fallback_ids: pd.Series) -> pd.Series:
         """A citizen key: from the normalised CPR when usable, else from the source id."""
         from_cpr = self.many("person", cpr)
-        from_id = self.many("source-person", fallback_ids)
+        from_id = self.many("source-person", fallback_ids.where(from_cpr.isna()))  # hash only what is used
         return from_cpr.fillna(from_id).astype("str")
 
 
