@@ -3,22 +3,32 @@
 `compute_kpis(model, periods)` gives the `mart.kpi_value` rows the KPI layer owns
 (the pipeline adds provisional, version, run_id and computed_at); `catalog_frame()`
 gives `mart.kpi_catalog`. Importing this package registers every theme's computations.
+
+Periods are independent, so `compute_kpis` spreads them over worker processes (one per
+usable core, `SOFLI_KPI_WORKERS` to override): the per-period work is many small pandas
+operations that one core cannot overlap. Workers are forked, so they share the loaded
+model copy-on-write instead of each reading it again.
 """
 
 from __future__ import annotations
 
+import logging
+import multiprocessing
+import os
 from collections.abc import Iterable
 
 import pandas as pd
 
 from etl.kpi import theme1, theme2, theme3, theme4, theme5  # noqa: F401  (registers the @kpi functions)
-from etl.kpi.aggregate import KPI_ROW_COLUMNS, MEASURE_COLUMNS, kpi_value_rows
+from etl.kpi.aggregate import KPI_ROW_COLUMNS, KPI_ROW_DTYPES, MEASURE_COLUMNS, kpi_value_rows
 from etl.kpi.catalog import CATALOG, FLOW, KpiDefinition
 from etl.marts import KPI_CATALOG, KPI_VALUE
 from etl.model import Model, conform, empty_frame
 from etl.periods import Period
 
-__all__ = ["CATALOG", "KpiDefinition", "catalog_frame", "compute_kpi", "compute_kpis"]
+__all__ = ["CATALOG", "KpiDefinition", "catalog_frame", "compute_kpi", "compute_kpis", "kpi_workers"]
+
+log = logging.getLogger(__name__)
 
 
 def _applies(definition: KpiDefinition, period: Period) -> bool:
@@ -28,6 +38,11 @@ def _applies(definition: KpiDefinition, period: Period) -> bool:
 
 def compute_kpi(kpi_id: str, model: Model, period: Period) -> pd.DataFrame:
     """One KPI for one period, checked against its catalogue entry before it is published."""
+    return kpi_value_rows(_checked_rows(kpi_id, model, period), kpi_id, period)
+
+
+def _checked_rows(kpi_id: str, model: Model, period: Period) -> pd.DataFrame:
+    """A KPI function's rows for one period, refused if they stray from its catalogue entry."""
     definition = CATALOG[kpi_id]
     if not definition.implemented:
         raise ValueError(f"{kpi_id} has no computation yet")
@@ -40,18 +55,63 @@ def compute_kpi(kpi_id: str, model: Model, period: Period) -> pd.DataFrame:
         set(rows["dimension"].dropna()) - set(definition.breakdowns))
     if undeclared:
         raise ValueError(f"{kpi_id}: measures/breakdowns not in its catalogue entry: {sorted(undeclared)}")
-    return kpi_value_rows(rows, kpi_id, period)
+    return rows
 
 
-def compute_kpis(model: Model, periods: Iterable[Period]) -> pd.DataFrame:
-    """Every implemented KPI for every period it applies to, as `mart.kpi_value` rows."""
-    frames = [compute_kpi(definition.kpi_id, model, period)
-              for period in periods
-              for definition in CATALOG.values()
-              if definition.implemented and _applies(definition, period)]
+def _period_rows(model: Model, period: Period) -> pd.DataFrame:
+    """Every implemented KPI that applies to one period, stamped with its id and period."""
+    frames = [_checked_rows(d.kpi_id, model, period).assign(kpi_id=d.kpi_id)
+              for d in CATALOG.values() if d.implemented and _applies(d, period)]
     if not frames:
+        return pd.DataFrame(columns=[*MEASURE_COLUMNS, "kpi_id"])
+    rows = pd.concat(frames, ignore_index=True)
+    return rows.assign(period_type=period.kind, period=period.label,
+                       period_start=pd.Timestamp(period.start), period_end=pd.Timestamp(period.end))
+
+
+def kpi_workers(n_periods: int) -> int:
+    """Worker processes for `n_periods`: `SOFLI_KPI_WORKERS`, else one per usable core."""
+    configured = os.environ.get("SOFLI_KPI_WORKERS", "").strip()
+    workers = int(configured) if configured else len(os.sched_getaffinity(0))
+    if workers < 1:
+        raise ValueError(f"SOFLI_KPI_WORKERS must be at least 1, not {configured!r}")
+    return max(1, min(workers, n_periods))
+
+
+_FORKED_MODEL: Model | None = None  # the model a forked worker computes from
+
+
+def _forked_period_rows(period: Period) -> pd.DataFrame:
+    return _period_rows(_FORKED_MODEL, period)
+
+
+def compute_kpis(model: Model, periods: Iterable[Period], workers: int | None = None) -> pd.DataFrame:
+    """Every implemented KPI for every period it applies to, as `mart.kpi_value` rows.
+
+    The rows are the same, in the same order, whatever the number of workers (tested).
+    Where worker processes cannot be started (a daemonic parent, no fork), the periods
+    are computed here, one after the other.
+    """
+    global _FORKED_MODEL  # noqa: PLW0603 - handed to the forked workers, cleared after
+    periods = list(periods)
+    workers = kpi_workers(len(periods)) if workers is None else max(1, min(workers, len(periods)))
+    parts = None
+    if workers > 1:
+        _FORKED_MODEL = model
+        try:
+            with multiprocessing.get_context("fork").Pool(workers) as pool:
+                parts = pool.map(_forked_period_rows, periods, chunksize=1)
+        except (AssertionError, OSError, ValueError) as error:  # e.g. "daemonic processes are not allowed to have children"
+            log.warning("KPI workers could not start (%s): computing the %d periods in one process", error, len(periods))
+        finally:
+            _FORKED_MODEL = None
+    if parts is None:
+        parts = [_period_rows(model, period) for period in periods]
+    parts = [part for part in parts if len(part)]
+    if not parts:
         return empty_frame(KPI_VALUE)[KPI_ROW_COLUMNS]
-    return pd.concat(frames, ignore_index=True)
+    rows = pd.concat(parts, ignore_index=True)
+    return rows[KPI_ROW_COLUMNS].astype(KPI_ROW_DTYPES)
 
 
 def catalog_frame() -> pd.DataFrame:

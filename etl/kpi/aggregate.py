@@ -29,7 +29,7 @@ ORG_LEVELS: tuple[tuple[str, str | None], ...] = (
 #: The columns a KPI computes; the pipeline adds provisional, version, run_id and computed_at.
 PIPELINE_COLUMNS = ("provisional", "version", "run_id", "computed_at")
 KPI_ROW_COLUMNS = [c for c in KPI_VALUE.column_names if c not in PIPELINE_COLUMNS]
-_KPI_ROW_DTYPES = empty_frame(KPI_VALUE).dtypes[KPI_ROW_COLUMNS]
+KPI_ROW_DTYPES = empty_frame(KPI_VALUE).dtypes[KPI_ROW_COLUMNS]
 
 #: What a KPI function returns: its figures without the kpi id and period columns.
 MEASURE_COLUMNS = ["measure", "org_level", "org_key", "dimension", "dimension_value",
@@ -189,7 +189,7 @@ def kpi_value_rows(rows: pd.DataFrame, kpi_id: str, period: Period) -> pd.DataFr
     the KPI layer owns, in contract order and dtypes."""
     stamped = rows.assign(kpi_id=kpi_id, period_type=period.kind, period=period.label,
                           period_start=pd.Timestamp(period.start), period_end=pd.Timestamp(period.end))
-    return stamped[KPI_ROW_COLUMNS].astype(_KPI_ROW_DTYPES).reset_index(drop=True)
+    return stamped[KPI_ROW_COLUMNS].astype(KPI_ROW_DTYPES).reset_index(drop=True)
 
 
 # --- Helpers added for themes 2 and 3: month arithmetic, durations (lower medians), extra org levels.

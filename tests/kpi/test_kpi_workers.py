@@ -1,0 +1,63 @@
+"""Computing the periods in worker processes changes nothing but the time it takes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import multiprocessing
+
+import pandas as pd
+import pytest
+
+from etl import kpi, pipeline
+from etl.config import REPO_ROOT, Settings
+from etl.kpi import compute_kpis, kpi_workers
+from etl.model import Model
+from etl.periods import reporting_periods
+from etl.synth import generate
+
+DAY = dt.date(2025, 11, 15)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    data = tmp_path_factory.mktemp("kpi_workers")
+    generate(data / "sources", "demo", seed=5, extraction_date=DAY)
+    settings = Settings(data, REPO_ROOT / "reference", "demo")
+    pipeline.extract_all(DAY, "night-1", settings)
+    pipeline.build_model(DAY, settings)
+    model = Model.load(settings.model_dir)
+    return model, reporting_periods(model.extraction_date, history_quarters=1)[:4]  # two quarters, each also year-to-date
+
+
+def test_workers_give_the_rows_of_one_process_in_the_same_order(demo):
+    model, periods = demo
+    alone = compute_kpis(model, periods, workers=1)
+    assert len(alone) > 10_000 and alone["period"].nunique() == len({p.label for p in periods})
+    pd.testing.assert_frame_equal(compute_kpis(model, periods, workers=3), alone)
+
+
+def test_without_worker_processes_the_periods_are_computed_in_process(demo, monkeypatch, caplog):
+    model, periods = demo
+
+    def refuse(method):
+        raise AssertionError("daemonic processes are not allowed to have children")
+
+    expected = compute_kpis(model, periods[:2], workers=1)
+    monkeypatch.setattr(multiprocessing, "get_context", refuse)
+    with caplog.at_level(logging.WARNING, logger=kpi.__name__):
+        got = compute_kpis(model, periods[:2], workers=2)
+    pd.testing.assert_frame_equal(got, expected)
+    assert "computing the 2 periods in one process" in caplog.text
+
+
+def test_worker_count_comes_from_the_environment_or_the_usable_cores(monkeypatch):
+    monkeypatch.delenv("SOFLI_KPI_WORKERS", raising=False)
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1, 2})
+    assert kpi_workers(20) == 3
+    assert kpi_workers(2) == 2  # never more workers than periods
+    monkeypatch.setenv("SOFLI_KPI_WORKERS", "1")
+    assert kpi_workers(20) == 1
+    monkeypatch.setenv("SOFLI_KPI_WORKERS", "0")
+    with pytest.raises(ValueError, match="at least 1"):
+        kpi_workers(20)
