@@ -111,7 +111,7 @@ def compute_kpis(run_id: str, settings: Settings | None = None, history_quarters
     model = Model.load(settings.model_dir)
     if settings.org_structure == "current":  # restate history on today's organisation
         from etl.model.org import current_structure  # noqa: PLC0415
-        model.tables["dim_org"] = current_structure(model.dim_org)
+        model.replace_table("dim_org", current_structure(model.dim_org))
     periods = reporting_periods(model.extraction_date, history_quarters)
     values = compute(model, periods)
     provisional = {(p.kind, p.start, p.end): p.provisional for p in periods}

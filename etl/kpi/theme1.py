@@ -41,6 +41,10 @@ def intervention_rows(model: Model) -> pd.DataFrame:
     for a stay), unit_code, area, target_group (the case's; NULL for a stay), start, end.
     Anonymous stays and stays at natcaféer or ABL §105 housing are not interventions.
     """
+    return model.derived(("intervention_rows",), lambda: _intervention_rows(model))
+
+
+def _intervention_rows(model: Model) -> pd.DataFrame:
     services = model.fact_service
     stays = model.fact_stay
     stays = stays[stays["facility_type"].isin(RESIDENTIAL_FACILITY_TYPES) & stays["citizen_key"].notna()]
@@ -71,10 +75,12 @@ def active_members(model: Model, status_date: dt.date) -> pd.DataFrame:
     counts a citizen in each of them. Columns of `intervention_rows` plus org_area,
     org_center, org_unit.
     """
-    interventions = intervention_rows(model)
-    active = interventions[active_on(interventions["start"], interventions["end"], status_date)]
-    placements = with_org(active.drop(columns="target_group"), model.dim_org, status_date)
-    return placements.merge(citizen_target_groups(active), on="citizen_key", how="left")
+    def compute() -> pd.DataFrame:
+        interventions = intervention_rows(model)
+        active = interventions[active_on(interventions["start"], interventions["end"], status_date)]
+        placements = with_org(active.drop(columns="target_group"), model.dim_org, status_date)
+        return placements.merge(citizen_target_groups(active), on="citizen_key", how="left")
+    return model.derived(("active_members", status_date), compute)
 
 
 @kpi("T1.01")

@@ -42,6 +42,23 @@ class Model:
     extraction_date: dt.date
     extraction_time: dt.datetime
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    _derived: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def derived(self, key: tuple, compute):
+        """A frame derived from the model, computed once per key (e.g. the active
+        interventions on a date, which four KPIs of a period start from). Callers share
+        the result and must not modify it in place."""
+        if key not in self._derived:
+            self._derived[key] = compute()
+        return self._derived[key]
+
+    def replace_table(self, name: str, frame: pd.DataFrame) -> None:
+        """Swap one table (e.g. the organisation restated on today's structure); what was
+        derived from the old one is forgotten."""
+        if name not in MODEL_TABLES:
+            raise ValueError(f"unknown model table: {name}")
+        self.tables[name] = frame
+        self._derived.clear()
 
     def __getattr__(self, name: str) -> pd.DataFrame:
         if name in MODEL_TABLES:

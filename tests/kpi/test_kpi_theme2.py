@@ -616,6 +616,6 @@ def test_a_reorganisation_keeps_history_unless_restated(make_model, q3_2025):
     centers = compute_kpi("T2.01", model, q3_2024)
     centers = set(centers.loc[centers["org_level"] == "center", "org_key"])
     assert centers == {"Center for Børn og Familier Syd"}
-    model.tables["dim_org"] = current_structure(model.dim_org)
+    model.replace_table("dim_org", current_structure(model.dim_org))
     restated = compute_kpi("T2.01", model, q3_2024)
     assert set(restated.loc[restated["org_level"] == "center", "org_key"]) == {"Center for Børn og Familier Nord"}

@@ -61,3 +61,18 @@ def test_worker_count_comes_from_the_environment_or_the_usable_cores(monkeypatch
     monkeypatch.setenv("SOFLI_KPI_WORKERS", "0")
     with pytest.raises(ValueError, match="at least 1"):
         kpi_workers(20)
+
+
+def test_a_replaced_table_is_not_answered_from_what_was_derived_before(demo):
+    """`active_members` is derived once per date; restating the organisation must reach it."""
+    from etl.kpi.theme1 import active_members
+
+    model, periods = demo
+    model = Model(model.extraction_date, model.extraction_time, dict(model.tables))
+    day = periods[0].end
+    before = active_members(model, day)
+    assert active_members(model, day) is before  # computed once
+    renamed = model.dim_org.assign(center="Omdøbt center")
+    model.replace_table("dim_org", renamed)
+    after = active_members(model, day)
+    assert set(after["org_center"]) - {"Ukendt"} == {"Omdøbt center"}
