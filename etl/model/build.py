@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from etl.link import KIND_INVALID, KIND_MISSING, Pseudonymiser, link_persons
+from etl.link import KIND_CPR, KIND_INVALID, KIND_MISSING, KIND_REPLACEMENT, Pseudonymiser, link_persons, normalise_cpr
 from etl.model import Model
 from etl.sources import SOURCES
 from etl.storage import read_json
@@ -147,12 +147,13 @@ def build_model(frames: dict[tuple[str, str], pd.DataFrame], reference: dict[str
         return known.fillna(fallback).where(ids.notna()).astype("str")
 
     # Employment status links on CPR alone; a row without a usable number cannot be placed.
-    besk_links = link_persons(persons("beskaeftigelse", "beskaeftigelse", besk.index.to_series(), besk["cpr"]), pseudonymiser)
-    besk_usable = besk_links["match_method"] != "unlinked"
-    fact_employment_status = pd.DataFrame({
-        "citizen_key": besk_links["citizen_key"], "month": besk["maaned"].to_numpy(),
-        "status": besk["status"].to_numpy(), "completed_education": besk["afsluttet_uddannelse"].to_numpy(),
-    })[besk_usable.to_numpy()].drop_duplicates(["citizen_key", "month"], keep="last")
+    # The register is the largest table, so it is keyed directly rather than as persons.
+    besk_cpr = normalise_cpr(besk["cpr"])
+    besk_usable = besk_cpr["kind"].isin([KIND_CPR, KIND_REPLACEMENT])
+    fact_employment_status = pd.DataFrame({  # aligned on the register's index, no Python objects
+        "citizen_key": pseudonymiser.many("person", besk_cpr["cpr"]), "month": besk["maaned"],
+        "status": besk["status"], "completed_education": besk["afsluttet_uddannelse"],
+    })[besk_usable].drop_duplicates(["citizen_key", "month"], keep="last")
 
     dim_citizen = _citizens(links, cpr_file)
 
@@ -309,7 +310,6 @@ def build_model(frames: dict[tuple[str, str], pd.DataFrame], reference: dict[str
 
 def _citizens(links: pd.DataFrame, cpr_file: pd.DataFrame) -> pd.DataFrame:
     """One row per citizen; demographics from the CPR extract, else the source, else the digits."""
-    from etl.link import normalise_cpr  # noqa: PLC0415
     register = cpr_file.assign(cpr=normalise_cpr(cpr_file["PNR"])["cpr"]).dropna(subset=["cpr"])
     register = register.drop_duplicates("cpr", keep="last").set_index("cpr")
     ordered = links.assign(rank=links["kind"].map({"cpr": 0, "replacement": 1}).fillna(2)).sort_values(["citizen_key", "rank"])
@@ -373,7 +373,6 @@ def _complaints(klage: pd.DataFrame, cases: pd.DataFrame) -> pd.DataFrame:
 def _link_findings(links: pd.DataFrame, ophold: pd.DataFrame, tilbud: pd.DataFrame, medarbejder: pd.DataFrame,
                    cpr_file: pd.DataFrame, pseudonymiser: Pseudonymiser) -> pd.DataFrame:
     """DQ05 (unusable CPR) and DQ09 (one CPR under several ids): only this step sees CPR."""
-    from etl.link import normalise_cpr  # noqa: PLC0415
     staff = pd.DataFrame({"source": "hr", "source_table": "medarbejder",
                           "source_person_id": medarbejder["medarbejder_nr"].astype("Int64").astype(str),
                           "cpr": medarbejder["cpr"].astype("Int64").astype(str).where(medarbejder["cpr"].notna())})
