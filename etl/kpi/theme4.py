@@ -157,6 +157,27 @@ def treatment_restarted(model: Model, period: Period) -> pd.DataFrame:
 
 # --- T4.04 Uddannelse og beskæftigelse ------------------------------------------------
 
+def _employment_events(model: Model) -> pd.DataFrame:
+    """T4.04's events of every month, before the intervention condition: transitions into
+    work/education (from another status the month before) and completed educations, of
+    citizens 18-64 on the month's first day. They do not depend on the period."""
+    statuses = model.fact_employment_status
+    in_work = statuses["status"].isin(IN_WORK_OR_EDUCATION)
+    before = statuses.loc[~in_work, ["citizen_key", "month"]].assign(
+        month=lambda frame: frame["month"] + pd.DateOffset(months=1))
+    transitions = statuses[in_work].merge(before, on=["citizen_key", "month"])
+    completions = statuses[statuses["completed_education"].fillna(False).astype(bool)]
+    events = pd.concat([transitions.assign(kind="count"), completions.assign(kind="completed_education")],
+                       ignore_index=True)[["citizen_key", "month", "status", "kind"]]
+    events["event_id"] = events["kind"] + ":" + events["citizen_key"] + ":" + events["month"].dt.strftime("%Y-%m")
+
+    births = model.dim_citizen[["citizen_key", "birth_date"]]
+    events = events.merge(births, on="citizen_key", how="left")
+    age = age_at(events["birth_date"], events["month"])
+    low, high = WORKING_AGE
+    return events[((age >= low) & (age <= high)).fillna(False).to_numpy()].reset_index(drop=True)
+
+
 @kpi("T4.04")
 def into_work_or_education(model: Model, period: Period) -> pd.DataFrame:
     """Adults 18-64 with an intervention who get into work/education in the period, and
@@ -171,23 +192,8 @@ def into_work_or_education(model: Model, period: Period) -> pd.DataFrame:
     day of the month before to the event month's last day (at most E). Organisation and
     target groups from those interventions, as in T1.01; `status` is the month's status.
     """
-    statuses = model.fact_employment_status
-    in_work = statuses["status"].isin(IN_WORK_OR_EDUCATION)
-    months = statuses[in_period(statuses["month"], period)]
-    before = statuses.loc[~in_work, ["citizen_key", "month"]].assign(
-        month=lambda frame: frame["month"] + pd.DateOffset(months=1))
-    transitions = months[in_work.loc[months.index]].merge(before, on=["citizen_key", "month"])
-    completions = months[months["completed_education"].fillna(False).astype(bool)]
-    events = pd.concat([transitions.assign(kind="count"), completions.assign(kind="completed_education")],
-                       ignore_index=True)[["citizen_key", "month", "status", "kind"]]
-    events["event_id"] = events["kind"] + ":" + events["citizen_key"] + ":" + events["month"].dt.strftime("%Y-%m")
-
-    births = model.dim_citizen[["citizen_key", "birth_date"]]
-    events = events.merge(births, on="citizen_key", how="left")
-    age = age_at(events["birth_date"], events["month"])
-    low, high = WORKING_AGE
-    events = events[((age >= low) & (age <= high)).fillna(False).to_numpy()]
-
+    events = model.derived(("employment_events",), lambda: _employment_events(model))
+    events = events[in_period(events["month"], period)]
     window_end = (events["month"] + pd.offsets.MonthEnd(0)).clip(upper=pd.Timestamp(period.end))
     window_start = events["month"] - pd.DateOffset(months=1)
     overlapping = events.assign(window_start=window_start, window_end=window_end).merge(
