@@ -3,8 +3,9 @@
     python benchmarks/run_chain.py --profile copenhagen [--date 2025-11-15] [--data-dir /tmp/bench]
         [--sources sqlite|postgres] [--incremental-night [--changed-share 0.005]] [--json out.json]
 
-Prints per stage: seconds, rows in and out, rows per second and the process's peak
-resident memory so far (ru_maxrss), then the total. Airflow's own scheduling overhead is
+Prints per stage: seconds, rows in and out, rows per second, CPU seconds (worker
+processes included) and the stage's peak memory (this process and its KPI workers, see
+`MemoryWatch`), then the total. Airflow's own scheduling overhead is
 deliberately excluded: the stages are the functions the DAG tasks call.
 
 `--sources postgres` generates the database sources into a throwaway PostgreSQL cluster
@@ -35,18 +36,21 @@ from etl.config import REPO_ROOT, Settings
 
 
 class MemoryWatch:
-    """The benchmark's peak memory, worker processes included.
+    """Peak memory of one stage, worker processes included.
 
-    `ru_maxrss` sees only this process, and the KPI stage computes in forked workers that
-    share the model copy-on-write. A thread therefore samples, every 0.2 s, the summed
-    proportional set size (PSS: shared pages split between the processes sharing them)
-    of this process and its descendants; the peak is the larger of that and this
-    process's own `ru_maxrss` (which also catches spikes between samples).
+    `ru_maxrss` sees only this process, for its whole life (the generator's peak would
+    hide the chain's), and the KPI stage computes in forked workers that share the model
+    copy-on-write. So each stage starts by resetting this process's high-water mark
+    (`/proc/self/clear_refs`), and a thread samples, every 0.2 s, the summed proportional
+    set size (PSS: shared pages split between the processes sharing them) of this
+    process and its descendants. A stage's peak is the larger of the sampled sum and this
+    process's high-water mark (which also catches spikes between samples).
     """
 
     def __init__(self, interval: float = 0.2):
-        import psutil  # noqa: PLC0415
         import threading  # noqa: PLC0415
+
+        import psutil  # noqa: PLC0415
         self._process, self._interval, self._peak = psutil.Process(), interval, 0
         threading.Thread(target=self._sample, daemon=True, name="memory-watch").start()
 
@@ -60,19 +64,18 @@ class MemoryWatch:
             self._peak = max(self._peak, total)
             time.sleep(self._interval)
 
+    def reset(self) -> None:
+        with contextlib.suppress(OSError):
+            Path("/proc/self/clear_refs").write_text("5")
+        self._peak = 0
+
     def peak_gib(self) -> float:
-        own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        status = Path("/proc/self/status").read_text()
+        own = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")) * 1024
         return max(own, self._peak) / 1024**3
 
 
-_WATCH: MemoryWatch | None = None
-
-
-def peak_gib() -> float:
-    global _WATCH  # noqa: PLW0603 - one watch per benchmark process, started on first use
-    if _WATCH is None:
-        _WATCH = MemoryWatch()
-    return _WATCH.peak_gib()
+WATCH: MemoryWatch | None = None
 
 
 def pg_sources(names: list[str]):
@@ -138,7 +141,8 @@ def main() -> None:
     parser.add_argument("--changed-share", type=float, default=0.005, help="share of rows changed (0.5 %%)")
     parser.add_argument("--json", type=Path, help="also write the figures here (default: <data-dir>/benchmark.json)")
     args = parser.parse_args()
-    peak_gib()  # starts the memory watch
+    global WATCH  # noqa: PLW0603 - one watch per benchmark process
+    WATCH = MemoryWatch()
 
     os.environ["SOFLI_MODE"] = "demo"
     shutil.rmtree(args.data_dir, ignore_errors=True)
@@ -160,7 +164,7 @@ def main() -> None:
             nights.append(run_incremental_night(args, settings, pipeline, SOURCES, urls))
     out = args.json or args.data_dir / "benchmark.json"
     out.write_text(json.dumps({"profile": args.profile, "sources": args.sources, "cores": os.cpu_count(),
-                               "nights": nights, "peak_gib": peak_gib()}, indent=2))
+                               "nights": nights, "peak_gib": max(n["peak_gib"] for n in nights)}, indent=2))
 
 
 def cpu_seconds() -> float:
@@ -170,17 +174,23 @@ def cpu_seconds() -> float:
                for usage in (resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)))
 
 
+def chain_peak(rows: list) -> float:
+    """The chain's peak memory: the largest stage peak after the first row (generate/setup)."""
+    return max(r[5] for r in rows[1:])
+
+
 def stage_timer(rows: list):
-    """Each stage as (name, wall seconds, rows in, rows out, CPU seconds of this process)."""
+    """Each stage as (name, wall seconds, rows in, rows out, CPU seconds, peak GiB)."""
     def stage(name: str, fn, rows_in: int, rows_out_of) -> object:
+        WATCH.reset()
         started, cpu = time.perf_counter(), cpu_seconds()
         result = fn()
         seconds, cpu = time.perf_counter() - started, cpu_seconds() - cpu
-        out = rows_out_of(result)
-        rows.append((name, seconds, rows_in, out, cpu))
+        out, peak = rows_out_of(result), WATCH.peak_gib()
+        rows.append((name, seconds, rows_in, out, cpu, peak))
         print(f"{name:<22} {seconds:8.1f} s  in {rows_in:>11,}  out {out:>11,}  "
               f"{(rows_in or out) / seconds if seconds else 0:>11,.0f} rows/s  cpu {cpu:7.1f} s  "
-              f"peak {peak_gib():5.2f} GiB", flush=True)
+              f"peak {peak:5.2f} GiB", flush=True)
         return result
     return stage
 
@@ -203,7 +213,7 @@ def run_chain(args, settings, pipeline, sources, day: dt.date, run_id: str, stag
 
 
 def run_night(args, settings, pipeline, sources, generate, db_urls) -> dict:
-    rows: list[tuple[str, float, int, int, float]] = []
+    rows: list[tuple[str, float, int, int, float, float]] = []
     stage = stage_timer(rows)
     print(f"profile {args.profile}, sources {args.sources}, extraction date {args.date}, {platform.node()} "
           f"({os.cpu_count()} cores, Python {platform.python_version()})")
@@ -213,14 +223,14 @@ def run_night(args, settings, pipeline, sources, generate, db_urls) -> dict:
     result = run_chain(args, settings, pipeline, sources, args.date, "bench", stage, source_rows)
     total = sum(r[1] for r in rows[1:])
     print(f"{'total (without generate)':<22} {total:8.1f} s  cpu {sum(r[4] for r in rows[1:]):7.1f} s  "
-          f"peak {peak_gib():5.2f} GiB; load average {os.getloadavg()[0]:.1f}")
+          f"peak {chain_peak(rows):5.2f} GiB; load average {os.getloadavg()[0]:.1f}")
     return {"night": "full", "date": args.date.isoformat(), "stages": rows, "total_seconds": total,
-            "peak_gib": peak_gib(), **result}
+            "peak_gib": chain_peak(rows), **result}
 
 
 def run_incremental_night(args, settings, pipeline, sources, urls: dict[str, str]) -> dict:
     day = args.date + dt.timedelta(days=1)
-    rows: list[tuple[str, float, int, int, float]] = []
+    rows: list[tuple[str, float, int, int, float, float]] = []
     stage = stage_timer(rows)
     print(f"incremental night {day}: {args.changed_share:.1%} of the database rows changed")
     changed = stage("change rows (setup)", lambda: change_rows(urls, args.changed_share,
@@ -241,11 +251,11 @@ def run_incremental_night(args, settings, pipeline, sources, urls: dict[str, str
             tables[mode] += 1
     total = sum(r[1] for r in rows[1:])
     print(f"{'total (without setup)':<22} {total:8.1f} s  cpu {sum(r[4] for r in rows[1:]):7.1f} s  "
-          f"peak {peak_gib():5.2f} GiB; read {read['incremental']:,} rows "
+          f"peak {chain_peak(rows):5.2f} GiB; read {read['incremental']:,} rows "
           f"from {tables['incremental']} incremental tables, {read['full']:,} rows from {tables['full']} full ones; "
           f"load average {os.getloadavg()[0]:.1f}")
     return {"night": "incremental", "date": day.isoformat(), "stages": rows, "total_seconds": total,
-            "changed_rows": changed, "rows_read": read, "tables": tables, "peak_gib": peak_gib(), **result}
+            "changed_rows": changed, "rows_read": read, "tables": tables, "peak_gib": chain_peak(rows), **result}
 
 
 if __name__ == "__main__":

@@ -58,10 +58,12 @@ def _checked_rows(kpi_id: str, model: Model, period: Period) -> pd.DataFrame:
     return rows
 
 
-def _period_rows(model: Model, period: Period) -> pd.DataFrame:
-    """Every implemented KPI that applies to one period, stamped with its id and period."""
+def _period_rows(model: Model, period: Period, kpi_ids: frozenset[str] | None = None) -> pd.DataFrame:
+    """Every implemented KPI (of `kpi_ids`, default all) that applies to one period,
+    stamped with its id and period."""
     frames = [_checked_rows(d.kpi_id, model, period).assign(kpi_id=d.kpi_id)
-              for d in CATALOG.values() if d.implemented and _applies(d, period)]
+              for d in CATALOG.values()
+              if d.implemented and _applies(d, period) and (kpi_ids is None or d.kpi_id in kpi_ids)]
     if not frames:
         return pd.DataFrame(columns=[*MEASURE_COLUMNS, "kpi_id"])
     rows = pd.concat(frames, ignore_index=True)
@@ -81,12 +83,14 @@ def kpi_workers(n_periods: int) -> int:
 _FORKED_MODEL: Model | None = None  # the model a forked worker computes from
 
 
-def _forked_period_rows(period: Period) -> pd.DataFrame:
-    return _period_rows(_FORKED_MODEL, period)
+def _forked_period_rows(task: tuple[Period, frozenset[str] | None]) -> pd.DataFrame:
+    return _period_rows(_FORKED_MODEL, *task)
 
 
-def compute_kpis(model: Model, periods: Iterable[Period], workers: int | None = None) -> pd.DataFrame:
-    """Every implemented KPI for every period it applies to, as `mart.kpi_value` rows.
+def compute_kpis(model: Model, periods: Iterable[Period], workers: int | None = None,
+                 kpi_ids: Iterable[str] | None = None) -> pd.DataFrame:
+    """Every implemented KPI (or those of `kpi_ids`) for every period it applies to, as
+    `mart.kpi_value` rows.
 
     The rows are the same, in the same order, whatever the number of workers (tested).
     Where worker processes cannot be started (a daemonic parent, no fork), the periods
@@ -94,19 +98,20 @@ def compute_kpis(model: Model, periods: Iterable[Period], workers: int | None = 
     """
     global _FORKED_MODEL  # noqa: PLW0603 - handed to the forked workers, cleared after
     periods = list(periods)
+    kpi_ids = None if kpi_ids is None else frozenset(kpi_ids)
     workers = kpi_workers(len(periods)) if workers is None else max(1, min(workers, len(periods)))
     parts = None
     if workers > 1:
         _FORKED_MODEL = model
         try:
             with multiprocessing.get_context("fork").Pool(workers) as pool:
-                parts = pool.map(_forked_period_rows, periods, chunksize=1)
+                parts = pool.map(_forked_period_rows, [(p, kpi_ids) for p in periods], chunksize=1)
         except (AssertionError, OSError, ValueError) as error:  # e.g. "daemonic processes are not allowed to have children"
             log.warning("KPI workers could not start (%s): computing the %d periods in one process", error, len(periods))
         finally:
             _FORKED_MODEL = None
     if parts is None:
-        parts = [_period_rows(model, period) for period in periods]
+        parts = [_period_rows(model, period, kpi_ids) for period in periods]
     parts = [part for part in parts if len(part)]
     if not parts:
         return empty_frame(KPI_VALUE)[KPI_ROW_COLUMNS]
