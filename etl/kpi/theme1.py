@@ -80,7 +80,7 @@ def active_members(model: Model, status_date: dt.date) -> pd.DataFrame:
         active = interventions[active_on(interventions["start"], interventions["end"], status_date)]
         placements = with_org(active.drop(columns="target_group"), model.dim_org, status_date)
         return placements.merge(citizen_target_groups(active), on="citizen_key", how="left")
-    return model.derived(("active_members", status_date), compute)
+    return model.derived(("active_members", status_date), compute, slot="active_members")
 
 
 @kpi("T1.01")

@@ -43,12 +43,18 @@ class Model:
     extraction_time: dt.datetime
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     _derived: dict = field(default_factory=dict, repr=False, compare=False)
+    _slots: dict = field(default_factory=dict, repr=False, compare=False)
 
-    def derived(self, key: tuple, compute):
+    def derived(self, key: tuple, compute, slot: str | None = None):
         """A frame derived from the model, computed once per key (e.g. the active
         interventions on a date, which four KPIs of a period start from). Callers share
-        the result and must not modify it in place."""
+        the result and must not modify it in place. Keys given a `slot` keep only the
+        latest frame of that slot, so per-date frames do not pile up over 20 periods."""
         if key not in self._derived:
+            if slot is not None:
+                for old in [k for k, s in self._slots.items() if s == slot]:
+                    del self._derived[old], self._slots[old]
+                self._slots[key] = slot
             self._derived[key] = compute()
         return self._derived[key]
 
@@ -59,6 +65,7 @@ class Model:
             raise ValueError(f"unknown model table: {name}")
         self.tables[name] = frame
         self._derived.clear()
+        self._slots.clear()
 
     def __getattr__(self, name: str) -> pd.DataFrame:
         if name in MODEL_TABLES:

@@ -76,3 +76,18 @@ def test_a_replaced_table_is_not_answered_from_what_was_derived_before(demo):
     model.replace_table("dim_org", renamed)
     after = active_members(model, day)
     assert set(after["org_center"]) - {"Ukendt"} == {"Omdøbt center"}
+
+
+def test_per_date_frames_keep_only_the_latest_date(demo):
+    """A worker computes many periods; only the last date's active members stay cached."""
+    from etl.kpi.theme1 import active_members
+
+    model, periods = demo
+    model = Model(model.extraction_date, model.extraction_time, dict(model.tables))
+    first, second = periods[0].end, periods[2].end
+    kept = active_members(model, first)
+    active_members(model, second)
+    assert [key for key in model._derived if key[0] == "active_members"] == [("active_members", second)]
+    again = active_members(model, first)
+    assert again is not kept
+    pd.testing.assert_frame_equal(again, kept)
