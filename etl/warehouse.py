@@ -122,18 +122,40 @@ def _statements(sql: str) -> list[str]:
     return [s.strip() for s in body.split(";") if s.strip()]
 
 
-def _records(frame: pd.DataFrame, spec: TableSpec) -> list[dict]:
-    """Plain Python values in contract order: dates as date, NA as None."""
-    out = pd.DataFrame(index=frame.index)
+def _rows(frame: pd.DataFrame, spec: TableSpec) -> list[tuple]:
+    """Plain Python values in contract order, one tuple per row: dates as date, NA as None.
+
+    Built column by column (not `to_dict("records")`, which was a third of the publish)."""
+    columns = []
     for c in spec.columns:
         values = frame[c.name]
         if c.type == "date":
             values = pd.to_datetime(values).dt.date
         elif c.type == "datetime":
-            values = pd.to_datetime(values).dt.to_pydatetime()
-        out[c.name] = pd.Series(values, index=frame.index, dtype="object")
-    out = out.astype(object).where(out.notna(), None)
-    return out.to_dict("records")
+            values = pd.Series(pd.to_datetime(values).dt.to_pydatetime(), index=frame.index, dtype="object")
+        values = values.astype(object)
+        columns.append(values.where(values.notna(), None).tolist())
+    return list(zip(*columns, strict=True)) if columns else []
+
+
+def _insert(conn: sa.Connection, table: sa.Table, spec: TableSpec, rows: list[tuple]) -> None:
+    """Insert the rows. On SQLite straight through the driver's `executemany`, with each
+    column's own SQLAlchemy bind conversion applied once per value: the same stored text
+    as SQLAlchemy's insert, in a fraction of the time (its per-row parameter handling was
+    half of the publish). Other dialects keep SQLAlchemy's batched insert."""
+    if not rows:
+        return
+    if conn.dialect.name != "sqlite":
+        conn.execute(table.insert(), [dict(zip(spec.column_names, row, strict=True)) for row in rows])
+        return
+    processors = [table.c[name].type._cached_bind_processor(conn.dialect) for name in spec.column_names]
+    converted = [[value if value is None or process is None else process(value) for value in column]
+                 for column, process in zip(zip(*rows, strict=True), processors, strict=True)]
+    preparer = conn.dialect.identifier_preparer
+    names = ", ".join(preparer.quote(name) for name in spec.column_names)
+    marks = ", ".join("?" for _ in spec.column_names)
+    conn.exec_driver_sql(f"INSERT INTO {preparer.format_table(table)} ({names}) VALUES ({marks})",
+                         list(zip(*converted, strict=True)))
 
 
 def publish(engine: sa.Engine, schema: str, spec: TableSpec, frame: pd.DataFrame,
@@ -149,13 +171,12 @@ def publish(engine: sa.Engine, schema: str, spec: TableSpec, frame: pd.DataFrame
     metadata = sa.MetaData()
     target = sa_table(spec, schema, metadata)
     stage = sa_table(spec, schema, metadata, name=f"_stage_{spec.name}")
-    records = _records(frame, spec)
+    rows = _rows(frame, spec)
     with engine.begin() as conn:  # one transaction: stage, audit, swap
         _lock(conn, f"{schema}.{spec.name}")
         stage.drop(conn, checkfirst=True)
         stage.create(conn)
-        if records:
-            conn.execute(stage.insert(), records)
+        _insert(conn, stage, spec, rows)
         staged = conn.execute(sa.select(sa.func.count()).select_from(stage)).scalar_one()
         if staged != len(frame):  # audit: everything we meant to publish is there
             raise RuntimeError(f"{schema}.{spec.name}: staged {staged} rows, expected {len(frame)}")

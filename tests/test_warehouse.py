@@ -50,9 +50,40 @@ def test_publish_replaces_only_its_slice_and_a_failed_publish_changes_nothing(en
         publish(engine, "mart", KPI_VALUE, broken)
     import etl.warehouse as warehouse
 
-    real_records = warehouse._records
-    monkeypatch.setattr(warehouse, "_records", lambda frame, spec: real_records(frame, spec)[:-1])
+    real_rows = warehouse._rows
+    monkeypatch.setattr(warehouse, "_rows", lambda frame, spec: real_rows(frame, spec)[:-1])
     with pytest.raises(RuntimeError, match="staged 1 rows, expected 2"):  # the audit inside the transaction
         publish(engine, "mart", KPI_VALUE, pd.DataFrame([kpi_row("2025-Q3", "2025-07-01", "2025-09-30", v, "r3")
                                                          for v in (7, 8)]))
     assert sorted(read_table(engine, "mart.kpi_value")["value"]) == [5, 6]
+
+
+def test_the_driver_insert_stores_what_sqlalchemys_insert_stores(engine, tmp_path):
+    """SQLite's publish inserts through the driver with each column's SQLAlchemy bind
+    conversion; the stored text must be what SQLAlchemy's own insert stores, for every
+    type and for NULLs (dates, timestamps with and without microseconds, floats, booleans)."""
+    import sqlite3
+
+    import sqlalchemy as sa
+
+    from etl import warehouse
+
+    frame = pd.DataFrame([
+        kpi_row("2025-Q3", "2025-07-01", "2025-09-30", 1.5) | {"numerator": 3, "denominator": 2.0,
+                                                              "dimension": "køn", "dimension_value": "Kvinde ÆØÅ"},
+        kpi_row("2025-Q3", "2025-07-01", "2025-09-30", None) | {"provisional": True, "version": 7,
+                                                               "computed_at": dt.datetime(2025, 11, 15, 3, 4, 5, 678)},
+    ])
+    publish(engine, "mart", KPI_VALUE, frame, {"version": 0})
+    by_sqlalchemy = warehouse.sa_table(KPI_VALUE, "public", sa.MetaData())
+    with engine.begin() as conn:
+        conn.execute(by_sqlalchemy.insert(), [dict(zip(KPI_VALUE.column_names, row, strict=True))
+                                              for row in warehouse._rows(frame, KPI_VALUE)])
+
+    def stored(schema):
+        with sqlite3.connect(tmp_path / f"{schema}.db") as db:
+            return db.execute("SELECT *, typeof(value), typeof(provisional), typeof(period_start) "
+                              "FROM kpi_value ORDER BY version").fetchall()
+
+    assert stored("mart") == stored("public")
+    assert stored("mart")[1][-3:] == ("null", "integer", "text")

@@ -73,3 +73,20 @@ def pick():
         assert len(found) == 1, f"{len(found)} rows for {measure}/{org_level}/{org_key}/{dimension}/{dimension_value}"
         return found.iloc[0]
     return select
+
+
+@pytest.fixture(scope="session")
+def demo_model_dir(tmp_path_factory):
+    """A generated demo night's model folder (extracted and built by the pipeline), shared
+    by the tests that need realistic volumes; they must not write to it."""
+    from etl import pipeline
+    from etl.config import Settings
+    from etl.synth import generate
+
+    day = dt.date(2025, 11, 15)
+    data = tmp_path_factory.mktemp("kpi_demo_night")
+    generate(data / "sources", "demo", seed=11, extraction_date=day)
+    settings = Settings(data, REPO_ROOT / "reference", "demo")
+    pipeline.extract_all(day, "night-1", settings)
+    pipeline.build_model(day, settings)
+    return settings.model_dir

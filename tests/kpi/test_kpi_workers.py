@@ -2,31 +2,20 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import multiprocessing
 
 import pandas as pd
 import pytest
 
-from etl import kpi, pipeline
-from etl.config import REPO_ROOT, Settings
+from etl import kpi
 from etl.kpi import compute_kpis, kpi_workers
 from etl.model import Model
 from etl.periods import reporting_periods
-from etl.synth import generate
-
-DAY = dt.date(2025, 11, 15)
-
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    data = tmp_path_factory.mktemp("kpi_workers")
-    generate(data / "sources", "demo", seed=5, extraction_date=DAY)
-    settings = Settings(data, REPO_ROOT / "reference", "demo")
-    pipeline.extract_all(DAY, "night-1", settings)
-    pipeline.build_model(DAY, settings)
-    model = Model.load(settings.model_dir)
+def demo(demo_model_dir):
+    model = Model.load(demo_model_dir)
     return model, reporting_periods(model.extraction_date, history_quarters=1)[:4]  # two quarters, each also year-to-date
 
 

@@ -43,34 +43,36 @@ def published_values(engine) -> list[float]:
     return sorted(read_table(engine, "mart.kpi_value")["value"])
 
 
-PUBLISH_STATEMENTS = 6  # through Connection.execute: stage checks, insert, count, delete, insert-select
+#: Through Connection.execute and exec_driver_sql: the stage table's existence checks (two
+#: PRAGMAs), create, insert (through the driver on SQLite), count, delete, insert-select, drop.
+PUBLISH_STATEMENTS = 8
+
+
+def count_statements(monkeypatch, fail_at: int | None = None) -> dict:
+    """Count (and optionally fail at the n-th of) the statements a publish sends."""
+    calls = {"n": 0}
+    for method in ("execute", "exec_driver_sql"):
+        real = getattr(sa.engine.Connection, method)
+
+        def counted(self, statement, *args, _real=real, **kwargs):
+            calls["n"] += 1
+            if calls["n"] == fail_at:
+                raise RuntimeError(f"injected fault at statement {fail_at}")
+            return _real(self, statement, *args, **kwargs)
+
+        monkeypatch.setattr(sa.engine.Connection, method, counted)
+    return calls
 
 
 def test_a_publish_is_the_statements_the_fault_test_covers(engine, monkeypatch):
-    calls = {"n": 0}
-    real_execute = sa.engine.Connection.execute
-
-    def counting_execute(self, statement, *args, **kwargs):
-        calls["n"] += 1
-        return real_execute(self, statement, *args, **kwargs)
-
-    monkeypatch.setattr(sa.engine.Connection, "execute", counting_execute)
+    calls = count_statements(monkeypatch)
     publish(engine, "mart", KPI_VALUE, rows(2.0), {"version": 0})
     assert calls["n"] == PUBLISH_STATEMENTS
 
 
 @pytest.mark.parametrize("fail_at", range(1, PUBLISH_STATEMENTS + 1))
 def test_an_exception_at_any_statement_of_a_publish_changes_nothing(engine, monkeypatch, fail_at):
-    calls = {"n": 0}
-    real_execute = sa.engine.Connection.execute
-
-    def failing_execute(self, statement, *args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == fail_at:
-            raise RuntimeError(f"injected fault at statement {fail_at}")
-        return real_execute(self, statement, *args, **kwargs)
-
-    monkeypatch.setattr(sa.engine.Connection, "execute", failing_execute)
+    count_statements(monkeypatch, fail_at)
     with pytest.raises(RuntimeError, match="injected fault"):
         publish(engine, "mart", KPI_VALUE, rows(2.0, n=5), {"version": 0})
     monkeypatch.undo()
@@ -84,13 +86,12 @@ KILLED_PUBLISH = textwrap.dedent("""
     import etl.warehouse as warehouse
     from etl.marts import KPI_VALUE
     engine = warehouse.make_engine(sys.argv[1])
-    real_records = warehouse._records
-    def slow_records(frame, spec):  # announce, then give the parent time to kill us mid-transaction
-        records = real_records(frame, spec)
+    real_insert = warehouse._insert
+    def slow_insert(conn, table, spec, rows):  # staged inside the transaction: announce, then wait to be killed
+        real_insert(conn, table, spec, rows)
         print("staging", flush=True)
         import time; time.sleep(30)
-        return records
-    warehouse._records = slow_records
+    warehouse._insert = slow_insert
     frame = pd.read_parquet(sys.argv[2])
     warehouse.publish(engine, "mart", KPI_VALUE, frame, {"version": 0})
 """)
