@@ -4,8 +4,8 @@
         [--sources sqlite|postgres] [--incremental-night [--changed-share 0.005]] [--json out.json]
 
 Prints per stage: seconds, rows in and out, rows per second, CPU seconds (worker
-processes included) and the stage's peak memory (this process and its KPI workers, see
-`MemoryWatch`), then the total. Airflow's own scheduling overhead is
+processes included) and the stage's peak memory (see `MemoryWatch`), then the total.
+Each stage runs in a forked process of its own, as each Airflow task runs in its own. Airflow's own scheduling overhead is
 deliberately excluded: the stages are the functions the DAG tasks call.
 
 `--sources postgres` generates the database sources into a throwaway PostgreSQL cluster
@@ -35,16 +35,21 @@ import sqlalchemy as sa
 from etl.config import REPO_ROOT, Settings
 
 
-class MemoryWatch:
-    """Peak memory of one stage, worker processes included.
+def high_water_mark() -> int:
+    """This process's peak resident memory in bytes since start or the last reset."""
+    status = Path("/proc/self/status").read_text()
+    return next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")) * 1024
 
-    `ru_maxrss` sees only this process, for its whole life (the generator's peak would
-    hide the chain's), and the KPI stage computes in forked workers that share the model
-    copy-on-write. So each stage starts by resetting this process's high-water mark
-    (`/proc/self/clear_refs`), and a thread samples, every 0.2 s, the summed proportional
-    set size (PSS: shared pages split between the processes sharing them) of this
-    process and its descendants. A stage's peak is the larger of the sampled sum and this
-    process's high-water mark (which also catches spikes between samples).
+
+class MemoryWatch:
+    """Peak memory of one stage: its process and the KPI stage's workers together.
+
+    Each stage runs in a process of its own (`in_own_process`), as each Airflow task does,
+    so no stage inherits what an earlier one left allocated. A thread samples, every
+    0.2 s, the summed proportional set size (PSS: shared pages split between the
+    processes sharing them, as the KPI workers share the model copy-on-write) of this
+    process and all its descendants. A stage's peak is the larger of that and the stage
+    process's own high-water mark (which catches spikes between samples).
     """
 
     def __init__(self, interval: float = 0.2):
@@ -65,14 +70,39 @@ class MemoryWatch:
             time.sleep(self._interval)
 
     def reset(self) -> None:
-        with contextlib.suppress(OSError):
-            Path("/proc/self/clear_refs").write_text("5")
         self._peak = 0
 
-    def peak_gib(self) -> float:
-        status = Path("/proc/self/status").read_text()
-        own = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")) * 1024
-        return max(own, self._peak) / 1024**3
+    def peak_gib(self, stage_high_water_mark: int = 0) -> float:
+        return max(stage_high_water_mark, self._peak) / 1024**3
+
+
+def in_own_process(fn):
+    """Run `fn` in a forked process and return (its result, its high-water mark in bytes)."""
+    import multiprocessing  # noqa: PLC0415
+    import traceback  # noqa: PLC0415
+
+    context = multiprocessing.get_context("fork")
+    receive, send = context.Pipe(duplex=False)
+
+    def target() -> None:
+        try:
+            outcome = ("ok", fn())
+        except BaseException:  # noqa: BLE001 - reported to the parent, which raises
+            outcome = ("error", traceback.format_exc())
+        send.send((outcome, high_water_mark()))
+
+    process = context.Process(target=target, name="benchmark-stage")
+    process.start()
+    send.close()
+    try:
+        (status, value), mark = receive.recv()
+    except EOFError:
+        process.join()
+        raise RuntimeError(f"the stage's process died (exit code {process.exitcode})") from None
+    process.join()
+    if status == "error":
+        raise RuntimeError(f"the stage failed:\n{value}")
+    return value, mark
 
 
 WATCH: MemoryWatch | None = None
@@ -168,8 +198,8 @@ def main() -> None:
 
 
 def cpu_seconds() -> float:
-    """CPU time of this process (all threads) and of its finished worker processes (the
-    KPI stage's): unlike wall time, not inflated by other load."""
+    """CPU time of this process (all threads) and of its finished stage processes and
+    their KPI workers: unlike wall time, not inflated by other load."""
     return sum(usage.ru_utime + usage.ru_stime
                for usage in (resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)))
 
@@ -184,9 +214,9 @@ def stage_timer(rows: list):
     def stage(name: str, fn, rows_in: int, rows_out_of) -> object:
         WATCH.reset()
         started, cpu = time.perf_counter(), cpu_seconds()
-        result = fn()
+        result, mark = in_own_process(fn)
         seconds, cpu = time.perf_counter() - started, cpu_seconds() - cpu
-        out, peak = rows_out_of(result), WATCH.peak_gib()
+        out, peak = rows_out_of(result), WATCH.peak_gib(mark)
         rows.append((name, seconds, rows_in, out, cpu, peak))
         print(f"{name:<22} {seconds:8.1f} s  in {rows_in:>11,}  out {out:>11,}  "
               f"{(rows_in or out) / seconds if seconds else 0:>11,.0f} rows/s  cpu {cpu:7.1f} s  "
