@@ -78,10 +78,23 @@ def _as_codes(values: pd.Series) -> pd.Series:
 
 
 def _codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted integer codes of the values and their labels (missing labelled `Ukendt`)."""
-    labels = values.astype(object).where(values.notna(), UNKNOWN).astype(str)
-    codes, uniques = pd.factorize(labels, sort=True)
-    return codes.astype(np.int64), np.asarray(uniques, dtype=object)
+    """Sorted integer codes of the values and their labels (missing labelled `Ukendt`).
+
+    Text is factorised as it is, and `Ukendt` slotted into the sorted labels afterwards:
+    the same codes as labelling first, without turning every value into a Python object
+    and back (that was most of `summarise` on the large frames)."""
+    if values.dtype != "str":
+        values = values.astype(object).where(values.notna(), UNKNOWN).astype(str)
+    codes, uniques = pd.factorize(values, sort=True)
+    uniques = np.asarray(uniques, dtype=object)
+    missing = codes < 0
+    if missing.any():
+        labels = np.array(sorted({*uniques, UNKNOWN}), dtype=object)
+        # each old code's new position, and code -1 (missing) at the end: Ukendt's
+        moved = np.append(np.searchsorted(labels, uniques), np.searchsorted(labels, UNKNOWN))
+        codes = moved[codes]
+        uniques = labels
+    return codes.astype(np.int64), uniques
 
 
 def summarise(members: pd.DataFrame, breakdowns: tuple[str, ...],

@@ -137,3 +137,22 @@ def test_every_org_key_total_is_present_where_members_are(level):
     rows = count_rows(members(("c1", "X", "P", "A", "K"), ("c2", "Y", "Q", "B", "M")), "citizen_key", ("gender",))
     totals = rows[(rows["org_level"] == level) & rows["dimension"].isna()]
     assert len(totals) == 2 and (totals["value"] == 1).all()
+
+
+@pytest.mark.parametrize("dtype", ["str", "object"])
+@pytest.mark.parametrize("values", [
+    ["b", None, "a", "Ukendt", "Æ", "z", None], ["b", "a"], [None, None], [], ["Ukendt", None], ["å", "Z", "a", None],
+])
+def test_group_codes_are_those_of_labelling_missing_as_ukendt_first(values, dtype):
+    """`_codes` slots Ukendt in after factorising; the codes and labels must be what
+    labelling the missing values Ukendt and then factorising sorted would give."""
+    import numpy as np
+
+    from etl.kpi.aggregate import _codes
+
+    series = pd.Series(values, dtype=dtype)
+    labelled = series.astype(object).where(series.notna(), "Ukendt").astype(str)
+    expected_codes, expected_labels = pd.factorize(labelled, sort=True)
+    codes, labels = _codes(series)
+    assert codes.tolist() == expected_codes.tolist()
+    assert list(labels) == list(np.asarray(expected_labels, dtype=object))
