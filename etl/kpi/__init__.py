@@ -16,6 +16,7 @@ import logging
 import multiprocessing
 import os
 from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
 
 import pandas as pd
 
@@ -104,10 +105,16 @@ def compute_kpis(model: Model, periods: Iterable[Period], workers: int | None = 
     if workers > 1:
         _FORKED_MODEL = model
         try:
-            with multiprocessing.get_context("fork").Pool(workers) as pool:
-                parts = pool.map(_forked_period_rows, [(p, kpi_ids) for p in periods], chunksize=1)
-        except (AssertionError, OSError, ValueError) as error:  # e.g. "daemonic processes are not allowed to have children"
-            log.warning("KPI workers could not start (%s): computing the %d periods in one process", error, len(periods))
+            # An executor, not a Pool: a worker that dies (killed for memory) fails the
+            # stage with BrokenProcessPool instead of leaving it waiting for ever.
+            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as executor:
+                try:  # with fork, every worker starts at the first submit
+                    futures = [executor.submit(_forked_period_rows, (p, kpi_ids)) for p in periods]
+                except (AssertionError, OSError) as error:  # "daemonic processes are not allowed to have children"
+                    log.warning("KPI workers could not start (%s): computing the %d periods in one process",
+                                error, len(periods))
+                else:
+                    parts = [future.result() for future in futures]
         finally:
             _FORKED_MODEL = None
     if parts is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 
 import pandas as pd
 import pytest
@@ -29,15 +30,42 @@ def test_workers_give_the_rows_of_one_process_in_the_same_order(demo):
 def test_without_worker_processes_the_periods_are_computed_in_process(demo, monkeypatch, caplog):
     model, periods = demo
 
-    def refuse(method):
-        raise AssertionError("daemonic processes are not allowed to have children")
-
     expected = compute_kpis(model, periods[:2], workers=1)
-    monkeypatch.setattr(multiprocessing, "get_context", refuse)
+    # a daemonic process (as some executors run tasks in): multiprocessing refuses it children
+    monkeypatch.setitem(multiprocessing.current_process()._config, "daemon", True)
     with caplog.at_level(logging.WARNING, logger=kpi.__name__):
         got = compute_kpis(model, periods[:2], workers=2)
     pd.testing.assert_frame_equal(got, expected)
     assert "computing the 2 periods in one process" in caplog.text
+
+
+def test_a_worker_that_dies_fails_the_stage_instead_of_hanging(demo, monkeypatch):
+    """A worker killed mid-period (as the kernel kills one out of memory) must fail the
+    KPI stage, so Airflow retries it, not leave it waiting for a result for ever."""
+    from concurrent.futures.process import BrokenProcessPool
+    from dataclasses import replace
+
+    from etl.kpi import CATALOG
+
+    model, periods = demo
+    monkeypatch.setitem(CATALOG, "T5.04", replace(CATALOG["T5.04"], compute=lambda model, period: os._exit(9)))
+    with pytest.raises(BrokenProcessPool):
+        compute_kpis(model, periods[:2], workers=2, kpi_ids=["T5.04"])
+
+
+def test_an_error_in_a_worker_is_raised_as_itself_and_not_retried_in_process(demo, monkeypatch, caplog):
+    from dataclasses import replace
+
+    from etl.kpi import CATALOG
+
+    def broken(model, period):
+        raise ZeroDivisionError("a KPI bug")
+
+    model, periods = demo
+    monkeypatch.setitem(CATALOG, "T5.04", replace(CATALOG["T5.04"], compute=broken))
+    with caplog.at_level(logging.WARNING, logger=kpi.__name__), pytest.raises(ZeroDivisionError, match="a KPI bug"):
+        compute_kpis(model, periods[:2], workers=2, kpi_ids=["T5.04"])
+    assert "could not start" not in caplog.text
 
 
 def test_worker_count_comes_from_the_environment_or_the_usable_cores(monkeypatch):
