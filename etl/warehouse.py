@@ -99,7 +99,6 @@ def ensure_schema(engine: sa.Engine, replace_views: bool | None = None) -> None:
     BI query reading it; `sofli warehouse-init` replaces them at deploy time."""
     dialect = engine.dialect.name
     replace_views = dialect == "sqlite" if replace_views is None else replace_views
-    views = (sql_dir() / f"views.{dialect}.sql").read_text(encoding="utf-8")
     with engine.begin() as conn:
         _lock(conn, "ensure_schema")
         inspector = sa.inspect(conn)
@@ -110,11 +109,22 @@ def ensure_schema(engine: sa.Engine, replace_views: bool | None = None) -> None:
         contract_metadata().create_all(conn)
         existing = set() if replace_views else {f"{schema}.{view}" for schema in SCHEMAS
                                                 for view in inspector.get_view_names(schema=schema)}
-        for statement in _statements(views):
+        for statement in view_statements(dialect):
             created = re.search(r"CREATE\s+(?:OR\s+REPLACE\s+)?VIEW\s+(\w+\.\w+)", statement, re.IGNORECASE)
             if created and created.group(1) in existing:
                 continue
             conn.exec_driver_sql(statement)
+
+
+def view_statements(dialect: str) -> list[str]:
+    """The BI views of `views.<dialect>.sql`, each written once with `{schema}` and
+    rendered for every published schema in turn (mart, then public)."""
+    template = (sql_dir() / f"views.{dialect}.sql").read_text(encoding="utf-8")
+    statements = []
+    for statement in _statements(template):
+        schemas = SCHEMAS if "{schema}" in statement else ("",)
+        statements += [statement.replace("{schema}", schema) for schema in schemas]
+    return statements
 
 
 def _statements(sql: str) -> list[str]:

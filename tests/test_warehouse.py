@@ -87,3 +87,29 @@ def test_the_driver_insert_stores_what_sqlalchemys_insert_stores(engine, tmp_pat
 
     assert stored("mart") == stored("public")
     assert stored("mart")[1][-3:] == ("null", "integer", "text")
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+def test_each_view_is_written_once_and_created_in_both_published_schemas(dialect):
+    import re
+
+    from etl.warehouse import view_statements
+
+    statements = view_statements(dialect)
+    created = [re.search(r"CREATE\s+(?:OR\s+REPLACE\s+)?VIEW\s+(\w+\.\w+)", s).group(1)
+               for s in statements if re.match(r"CREATE", s)]
+    assert created == ["mart.kpi_tile", "public.kpi_tile", "mart.kpi_value_current", "public.kpi_value_current"]
+    assert not any("{schema}" in s for s in statements)
+    mart, public = (s for s in statements if re.match(r"CREATE.*VIEW mart\.kpi_value_current", s)), \
+        (s for s in statements if re.match(r"CREATE.*VIEW public\.kpi_value_current", s))
+    assert next(mart).replace("mart.", "public.") == next(public)  # the same view, schema for schema
+
+
+def test_both_schemas_views_read_their_own_schema(engine):
+    """public.kpi_tile reads public.kpi_value, mart.kpi_tile mart.kpi_value."""
+    publish(engine, "mart", KPI_VALUE, pd.DataFrame([kpi_row("2025-Q3", "2025-07-01", "2025-09-30", 5)]))
+    publish(engine, "public", KPI_VALUE, pd.DataFrame([kpi_row("2025-Q3", "2025-07-01", "2025-09-30", 9)]))
+    assert read_table(engine, "mart.kpi_tile")["value"].tolist() == [5]
+    assert read_table(engine, "public.kpi_tile")["value"].tolist() == [9]
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT value FROM public.kpi_value_current").scalars().all() == [9]
