@@ -1,20 +1,8 @@
 """Governance as tests: every DAG parses, has an owner, docs, tags, retries and an alert route."""
 
-import pytest
 
 from etl.orchestration import ALLOWED_TAGS
 from etl.sources import SOURCES
-
-
-@pytest.fixture(scope="module")
-def dagbag(tmp_path_factory):
-    import os
-
-    os.environ.setdefault("AIRFLOW_HOME", str(tmp_path_factory.mktemp("airflow")))
-    from airflow.dag_processing.dagbag import DagBag
-
-    from etl.config import REPO_ROOT
-    return DagBag(dag_folder=str(REPO_ROOT / "dags"))
 
 
 def test_no_import_errors_and_exactly_the_expected_dags(dagbag):

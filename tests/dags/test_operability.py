@@ -10,24 +10,12 @@ from __future__ import annotations
 import asyncio
 import json
 
-import pytest
 
 from etl.orchestration import NIGHT_DEADLINES, OPERATIONS_EMAIL
 from etl.sources import SOURCES
 
 NIGHTLY = {f"extract_{name}": "extract" for name in SOURCES} | {
     "build_model": "build_model", "publish_kpis": "publish_kpis", "data_quality": "data_quality"}
-
-
-@pytest.fixture(scope="module")
-def dagbag(tmp_path_factory):
-    import os
-
-    os.environ.setdefault("AIRFLOW_HOME", str(tmp_path_factory.mktemp("airflow")))
-    from airflow.dag_processing.dagbag import DagBag
-
-    from etl.config import REPO_ROOT
-    return DagBag(dag_folder=str(REPO_ROOT / "dags"))
 
 
 def test_dagbag_has_no_import_error_cycle_or_ungoverned_dag(dagbag):
