@@ -156,3 +156,123 @@ def test_group_codes_are_those_of_labelling_missing_as_ukendt_first(values, dtyp
     codes, labels = _codes(series)
     assert codes.tolist() == expected_codes.tolist()
     assert list(labels) == list(np.asarray(expected_labels, dtype=object))
+
+
+def _random_members(seed: int, n: int) -> pd.DataFrame:
+    """Members with repeated and missing citizens, breakdown values and days."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+
+    def pick(values, missing_share=0.0):
+        chosen = pd.Series(rng.choice(values, n), dtype=object)
+        return chosen.where(rng.random(n) >= missing_share, None)
+
+    return pd.DataFrame({
+        "citizen_key": pick([f"c{i}" for i in range(max(n // 3, 1))], 0.05),
+        "org_area": pick(["Voksne", "Børn og Unge"]).astype("str"),
+        "org_center": pick(["C1", "C2", "Ukendt"]).astype("str"),
+        "org_unit": pick(["U1", "U2", "U3", "U4"]).astype("str"),
+        "gender": pick(["K", "M"], 0.1).astype("str"),
+        "age_group": pick(["0-17", "18-64", "65+"], 0.1),
+        "days": pd.Series(rng.integers(0, 400, n), dtype="float").where(rng.random(n) >= 0.2),
+    })
+
+
+def _groupby_reference(members: pd.DataFrame, breakdowns: tuple[str, ...], aggregate) -> pd.DataFrame:
+    """What `summarise` and `duration_rows` compute, with pandas groupby per (org level,
+    dimension): an independent check of their numpy grouping."""
+    from etl.kpi.aggregate import ORG_LEVELS
+
+    labelled = members.copy()
+    labelled["sof"] = "SOF"
+    for column in [c for _, c in ORG_LEVELS if c] + list(breakdowns):
+        labelled[column] = labelled[column].astype(object).where(labelled[column].notna(), "Ukendt").astype(str)
+    pieces = []
+    for level, key_column in ORG_LEVELS:
+        key = key_column or "sof"
+        for dimension in (None, *breakdowns):
+            groups = labelled.groupby([key] if dimension is None else [key, dimension], sort=True)
+            stats = aggregate(groups).reset_index().rename(columns={key: "org_key", dimension: "dimension_value"})
+            if dimension is None:
+                stats["dimension_value"] = None
+            pieces.append(stats.assign(org_level=level, dimension=dimension))
+    return pd.concat(pieces, ignore_index=True)
+
+
+def _group_labels(frame: pd.DataFrame) -> list[list]:
+    labels = frame[["org_level", "org_key", "dimension", "dimension_value"]].astype(object)
+    return labels.where(labels.notna(), None).values.tolist()
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_summarise_equals_a_pandas_groupby(seed):
+    data = _random_members(seed, 500)
+    got = summarise(data, ("gender", "age_group"), persons=("citizen_key", "nunique"), days=("days", "sum"))
+    expected = _groupby_reference(data, ("gender", "age_group"), lambda groups: pd.DataFrame({
+        "persons": groups["citizen_key"].nunique(), "days": groups["days"].sum()}))
+    assert _group_labels(got) == _group_labels(expected)
+    assert got["persons"].tolist() == expected["persons"].tolist()
+    assert got["days"].tolist() == expected["days"].tolist()
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_duration_statistics_equal_a_pandas_groupby(seed):
+    """Count of distinct entities, usable days, mean, lower median, min and max per group."""
+    import numpy as np
+
+    from etl.kpi.aggregate import duration_rows
+
+    data = _random_members(seed, 400)
+    rows = duration_rows(data, "citizen_key", "days", ("gender",))
+    expected = _groupby_reference(data, ("gender",), lambda groups: pd.DataFrame({
+        "count": groups["citizen_key"].nunique(), "usable": groups["days"].count(),
+        "total": groups["days"].sum(), "min_days": groups["days"].min(), "max_days": groups["days"].max(),
+        "median_days": groups["days"].quantile(0.5, interpolation="lower")}))
+    usable = expected["usable"].astype(float)
+
+    def measure(name):
+        return rows[rows["measure"] == name].reset_index(drop=True)
+
+    np.testing.assert_array_equal(measure("count")["value"], expected["count"])
+    np.testing.assert_allclose(measure("mean_days")["value"], expected["total"] / usable.where(usable > 0))
+    np.testing.assert_array_equal(measure("mean_days")["denominator"], usable)
+    for name in ("median_days", "min_days", "max_days"):
+        np.testing.assert_array_equal(measure(name)["value"], expected[name].where(usable > 0))
+        np.testing.assert_array_equal(measure(name)["denominator"], usable)
+    for name in ("count", "median_days"):
+        assert _group_labels(measure(name)) == _group_labels(expected)
+
+
+def test_duration_of_no_members_is_a_zero_sof_total():
+    from etl.kpi.aggregate import duration_rows
+
+    rows = duration_rows(_random_members(1, 10).iloc[:0], "citizen_key", "days", ("gender",))
+    assert rows[["measure", "org_level", "org_key"]].values.tolist() == [
+        [m, "sof", "SOF"] for m in ("count", "mean_days", "median_days", "min_days", "max_days")]
+    assert rows["value"].iloc[0] == 0 and rows["value"].iloc[1:].isna().all()
+    assert (rows["denominator"].iloc[1:] == 0).all()
+
+
+def test_measure_rows_refuses_values_of_another_length():
+    from etl.kpi.aggregate import measure_rows
+
+    summary = summarise(members(("c1", "X", "P", "A", "K")), (), value=("citizen_key", "nunique"))
+    with pytest.raises(ValueError, match="count: 2 values for 4 summary rows"):
+        measure_rows(summary, "count", "count", [1, 2])
+
+
+def test_resolve_org_takes_the_later_of_two_valid_rows_and_labels_gaps_ukendt(dim_org):
+    from etl.model.org import resolve_org
+
+    doubled = pd.concat([dim_org, dim_org[dim_org["unit_code"] == "BFC-NORD"].assign(center="Nyt center")],
+                        ignore_index=True)
+    doubled.loc[doubled["unit_code"] == "4010202", "unit"] = None  # a reference row without a unit name
+    codes = pd.Series(["BFC-NORD", None, "NOPE", "4010202", "BFC-NORD"], index=[5, 6, 7, 8, 9], dtype="str")
+    org = resolve_org(codes, doubled, dt.date(2025, 9, 30))
+    assert org.index.tolist() == [5, 6, 7, 8, 9]
+    assert org["center"].tolist() == ["Nyt center", "Ukendt", "Ukendt", "Center for Børn og Familier Nord",
+                                      "Nyt center"]
+    assert org["unit"].tolist() == ["Familierådgivning Nord", "Ukendt", "Ukendt", "Ukendt", "Familierådgivning Nord"]
+    assert all(str(org[c].dtype) == "str" for c in org)
+    assert resolve_org(codes.iloc[:0], doubled, dt.date(2025, 9, 30)).shape == (0, 3)
