@@ -93,12 +93,17 @@ def citizens_with_active_intervention(model: Model, period: Period) -> pd.DataFr
 def system_combinations(members: pd.DataFrame) -> pd.DataFrame:
     """Per citizen: the number of source systems they are active in and their combination
     (`boern+voksen`, `boern+voksen+tilbud` …, systems in the order of `SYSTEMS`)."""
-    present = pd.crosstab(members["citizen_key"], members["system"]).reindex(columns=list(SYSTEMS), fill_value=0) > 0
-    label = pd.Series("", index=present.index, dtype="str")
-    for system in SYSTEMS:
-        label = label + np.where(present[system], "+" + system, "")
-    return pd.DataFrame({"citizen_key": present.index, "n_systems": present.sum(axis=1).to_numpy(),
-                         "systems": label.str[1:].to_numpy()})
+    citizens, citizen_keys = pd.factorize(members["citizen_key"], sort=True)
+    systems = pd.Index(SYSTEMS).get_indexer(members["system"])
+    present = np.zeros((len(citizen_keys), len(SYSTEMS)), dtype=bool)
+    known = citizens >= 0
+    present[citizens[known & (systems >= 0)], systems[known & (systems >= 0)]] = True
+    # each pattern of systems present, as a bit mask, and its label
+    patterns = present.astype(np.int64) @ (1 << np.arange(len(SYSTEMS)))
+    labels = np.array(["+".join(s for i, s in enumerate(SYSTEMS) if mask >> i & 1)
+                       for mask in range(1 << len(SYSTEMS))], dtype=object)
+    return pd.DataFrame({"citizen_key": pd.Series(citizen_keys, dtype=members["citizen_key"].dtype),
+                         "n_systems": present.sum(axis=1), "systems": pd.array(labels[patterns], dtype="str")})
 
 
 @kpi("T1.02")

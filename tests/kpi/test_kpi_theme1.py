@@ -319,3 +319,17 @@ def test_share_in_work_without_status_rows_is_zero_over_zero(make_model, q3_2025
                        dim_citizen=[dict(citizen_key="p1", birth_date="1990-01-01")])
     share = pick(compute_kpi("T1.04", model, q3_2025), "share")
     assert (share["numerator"], share["denominator"]) == (0, 0) and pd.isna(share["value"])
+
+
+def test_system_combinations_per_citizen():
+    """Systems in the order boern, voksen, tilbud; a system outside them counts for none."""
+    from etl.kpi.theme1 import system_combinations
+
+    members = pd.DataFrame({
+        "citizen_key": ["c2", "c1", "c2", "c3", "c2", "c1", "c4", "c4"],
+        "system": ["tilbud", "voksen", "boern", "tilbud", "voksen", "voksen", "andet", "boern"],
+    }, dtype="str")
+    combinations = system_combinations(members)
+    assert combinations.values.tolist() == [
+        ["c1", 1, "voksen"], ["c2", 3, "boern+voksen+tilbud"], ["c3", 1, "tilbud"], ["c4", 1, "boern"]]
+    assert system_combinations(members.iloc[:0]).empty
