@@ -215,6 +215,14 @@ def into_work_or_education(model: Model, period: Period) -> pd.DataFrame:
 
 # --- T4.05 Udvikling på indsatstrappen (VUM) ------------------------------------------
 
+def _ordered_assessments(model: Model) -> pd.DataFrame:
+    """Dated VUM assessments with a level, in each person's order (date, then the id as a
+    number where it is one): the same for every period, so sorted once per model."""
+    assessments = model.fact_assessment.dropna(subset=["assessment_date", "level"])
+    assessments = assessments.assign(_order=pd.to_numeric(assessments["assessment_id"], errors="coerce"))
+    return assessments.sort_values(["citizen_key", "assessment_date", "_order", "assessment_id"])
+
+
 @kpi("T4.05")
 def functional_level_change(model: Model, period: Period) -> pd.DataFrame:
     """Persons with a VUM assessment in the period and an earlier one: shares whose latest
@@ -226,9 +234,7 @@ def functional_level_change(model: Model, period: Period) -> pd.DataFrame:
     adult (voksen) cases open on the latest assessment's date; with none open, the unit,
     center and target group are Ukendt (area Voksne).
     """
-    assessments = model.fact_assessment.dropna(subset=["assessment_date", "level"])
-    assessments = assessments.assign(_order=pd.to_numeric(assessments["assessment_id"], errors="coerce"))
-    ordered = assessments.sort_values(["citizen_key", "assessment_date", "_order", "assessment_id"])
+    ordered = model.derived(("ordered_assessments",), lambda: _ordered_assessments(model))
     latest = ordered[in_period(ordered["assessment_date"], period)].drop_duplicates("citizen_key", keep="last")
     earlier = ordered.merge(latest[["citizen_key", "assessment_date"]], on="citizen_key", suffixes=("", "_latest"))
     previous = (earlier[earlier["assessment_date"] < earlier["assessment_date_latest"]]
