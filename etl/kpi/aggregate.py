@@ -10,6 +10,7 @@ in the center and once in SOF.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
@@ -130,7 +131,7 @@ def _distinct_per_group(group: np.ndarray, entities: np.ndarray, n_entities: int
     return np.bincount(pairs // max(n_entities, 1), minlength=size)
 
 
-def _summary_frame(parts: dict[str, list], names) -> pd.DataFrame:
+def _summary_frame(parts: dict[str, list], names: Iterable[str]) -> pd.DataFrame:
     """The per-grouping arrays as one frame, with the SOF total present (0 for every
     aggregation when there are no members)."""
     summary = pd.DataFrame({k: np.concatenate(v) if v else np.array([], dtype=object) for k, v in parts.items()})
@@ -142,6 +143,7 @@ def _summary_frame(parts: dict[str, list], names) -> pd.DataFrame:
 
 
 def _label_parts(parts: dict[str, list], level: str, dimension: str | None, present: np.ndarray, labels) -> None:
+    """Append the label columns of one grouping's present groups to `parts`."""
     org_keys, dimension_values = labels(present)
     parts["org_level"].append(np.full(len(present), level, dtype=object))
     parts["org_key"].append(org_keys)
