@@ -25,6 +25,7 @@ import re
 import zlib
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
@@ -159,13 +160,23 @@ def _insert(conn: sa.Connection, table: sa.Table, spec: TableSpec, rows: list[tu
         conn.execute(table.insert(), [dict(zip(spec.column_names, row, strict=True)) for row in rows])
         return
     processors = [table.c[name].type._cached_bind_processor(conn.dialect) for name in spec.column_names]
-    converted = [[value if value is None or process is None else process(value) for value in column]
+    converted = [column if process is None else _bound(column, process)
                  for column, process in zip(zip(*rows, strict=True), processors, strict=True)]
     preparer = conn.dialect.identifier_preparer
     names = ", ".join(preparer.quote(name) for name in spec.column_names)
     marks = ", ".join("?" for _ in spec.column_names)
     conn.exec_driver_sql(f"INSERT INTO {preparer.format_table(table)} ({names}) VALUES ({marks})",
                          list(zip(*converted, strict=True)))
+
+
+def _bound(column: tuple, process) -> list:
+    """A bind conversion over one column: once per distinct value where the values are of
+    one type (a night's KPI rows hold ~20 distinct dates in 130k rows), else per value."""
+    if len(set(map(type, column)) - {type(None)}) > 1:  # 1, 1.0 and True are one key: keep them apart
+        return [None if value is None else process(value) for value in column]
+    codes, distinct = pd.factorize(np.array(column, dtype=object))  # None -> code -1
+    bound = np.array([process(value) for value in distinct] + [None], dtype=object)
+    return bound[codes].tolist()
 
 
 def publish(engine: sa.Engine, schema: str, spec: TableSpec, frame: pd.DataFrame,

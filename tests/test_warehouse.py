@@ -73,6 +73,9 @@ def test_the_driver_insert_stores_what_sqlalchemys_insert_stores(engine, tmp_pat
                                                               "dimension": "køn", "dimension_value": "Kvinde ÆØÅ"},
         kpi_row("2025-Q3", "2025-07-01", "2025-09-30", None) | {"provisional": True, "version": 7,
                                                                "computed_at": dt.datetime(2025, 11, 15, 3, 4, 5, 678)},
+        # repeated dates and flags are converted once per distinct value: the same text
+        kpi_row("2025-Q2", "2025-04-01", "2025-06-30", 2.0) | {"provisional": True, "version": 8},
+        kpi_row("2025-Q3", "2025-07-01", "2025-09-30", 0.0) | {"provisional": False, "version": 9},
     ])
     publish(engine, "mart", KPI_VALUE, frame, {"version": 0})
     by_sqlalchemy = warehouse.sa_table(KPI_VALUE, "public", sa.MetaData())
@@ -113,3 +116,11 @@ def test_both_schemas_views_read_their_own_schema(engine):
     assert read_table(engine, "public.kpi_tile")["value"].tolist() == [9]
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT value FROM public.kpi_value_current").scalars().all() == [9]
+
+
+def test_bind_conversion_per_distinct_value_keeps_equal_values_of_different_types_apart():
+    from etl.warehouse import _bound
+
+    assert _bound((dt.date(2025, 1, 1), None, dt.date(2025, 1, 1)), str) == ["2025-01-01", None, "2025-01-01"]
+    assert _bound((1, True, None, 1.0), repr) == ["1", "True", None, "1.0"]  # 1 == True == 1.0 as keys
+    assert _bound((), repr) == []
