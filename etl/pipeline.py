@@ -13,6 +13,7 @@ import logging
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from etl.config import Settings
@@ -114,9 +115,7 @@ def compute_kpis(run_id: str, settings: Settings | None = None, history_quarters
         model.replace_table("dim_org", current_structure(model.dim_org))
     periods = reporting_periods(model.extraction_date, history_quarters)
     values = compute(model, periods)
-    provisional = {(p.kind, p.start, p.end): p.provisional for p in periods}
-    values["provisional"] = [provisional.get((k, s.date(), e.date()), False) for k, s, e in
-                             zip(values["period_type"], pd.to_datetime(values["period_start"]), pd.to_datetime(values["period_end"]))]
+    values["provisional"] = _provisional(values, periods)
     values["version"] = 0
     values["run_id"] = run_id
     values["computed_at"] = pd.Timestamp(dt.datetime.now().replace(microsecond=0))
@@ -127,6 +126,20 @@ def compute_kpis(run_id: str, settings: Settings | None = None, history_quarters
     log.info("computed %d KPI rows for %d periods in %.1fs", len(values), len(periods), time.monotonic() - started)
     return {"path": str(path), "rows": len(values), "periods": len(periods),
             "extraction_date": model.extraction_date.isoformat()}
+
+
+def _provisional(values: pd.DataFrame, periods) -> np.ndarray:
+    """Each KPI row's period's `provisional` flag: the rows whose (kind, start, end) is a
+    provisional period's, compared column-wise (row by row it was a second a night)."""
+    starts = pd.to_datetime(values["period_start"]).to_numpy("datetime64[D]")
+    ends = pd.to_datetime(values["period_end"]).to_numpy("datetime64[D]")
+    kinds = values["period_type"].to_numpy(dtype=object)
+    flags = np.zeros(len(values), dtype=bool)
+    for period in periods:
+        if period.provisional:
+            flags |= ((kinds == period.kind) & (starts == np.datetime64(period.start, "D"))
+                      & (ends == np.datetime64(period.end, "D")))
+    return flags
 
 
 def audit_kpis(staged: dict) -> dict:
