@@ -90,7 +90,7 @@ def _text_schema(names: list[str]) -> pa.Schema:
 def _write_manifest(source: Source, table: TableSpec, extract_date: dt.date, data_path: Path,
                     rows: int, columns: list[str], watermark: str | None, started: float,
                     origin: str, ignored_columns: list[str] | None = None,
-                    plan: ExtractPlan | None = None) -> LandedTable:
+                    plan: ExtractPlan | None = None, files: dict[str, str] | None = None) -> LandedTable:
     manifest_path = data_path.parent / "manifest.json"
     seconds = round(time.monotonic() - started, 3)
     plan = plan or ExtractPlan("full", "full extract", last_full_extract_date=extract_date.isoformat())
@@ -98,7 +98,7 @@ def _write_manifest(source: Source, table: TableSpec, extract_date: dt.date, dat
         "source": source.name, "table": table.name, "extract_date": extract_date.isoformat(),
         "rows": rows, "columns": columns, "schema_hash": table.schema_hash(),
         "watermark": watermark, "mode": plan.mode, "plan": plan.as_dict(), "origin": origin,
-        "ignored_columns": ignored_columns or [],
+        "ignored_columns": ignored_columns or [], "files": files,
         "sha256": file_sha256(data_path), "seconds": seconds,
         "extracted_at": dt.datetime.now().isoformat(timespec="seconds"),
     })
@@ -367,20 +367,33 @@ def read_delimited(path: Path, table: TableSpec) -> pa.Table:
                           convert_options=options)
 
 
+def drop_file_digests(table: TableSpec, drop_dir: Path, extract_date: dt.date) -> dict[str, str]:
+    """The drop files the table reads tonight that are present: name -> SHA-256 (what
+    `etl.incremental.plan_extract` compares with the base's to skip unchanged files)."""
+    return {path.name: file_sha256(path) for path in expected_files(table, Path(drop_dir), extract_date)
+            if path.exists()}
+
+
 def extract_file_table(source: Source, table: TableSpec, drop_dir: Path, landing_root: Path,
-                       extract_date: dt.date) -> LandedTable:
-    """Land the table's drop file(s) as one Parquet file; a missing file fails loudly."""
+                       extract_date: dt.date, plan: ExtractPlan | None = None) -> LandedTable:
+    """Land the table's drop file(s) as one Parquet file; a missing file fails loudly.
+
+    An incremental plan means the drop files are the base's own: nothing is read, and an
+    empty landing (no changes) lets validation carry the base over."""
     started = time.monotonic()
     files = expected_files(table, Path(drop_dir), extract_date)
     present = [f for f in files if f.exists()]
     if not present:
         raise ExtractError(f"{source.name}.{table.name}: expected file missing in {drop_dir}: "
                            f"{', '.join(f.name for f in files) or table.file_pattern}")
+    unchanged = plan is not None and plan.mode == "incremental"
     out_dir = partition_dir(landing_root, source.name, table.name, extract_date)
     data_path = out_dir / "data.parquet"
     schema = _text_schema(table.column_names + ["_source_file", "_source_line"])
+    digests = {}
     with AtomicParquetWriter(data_path, schema) as writer:
-        for path in present:
+        for path in [] if unchanged else present:
+            digests[path.name] = file_sha256(path)
             landed = read_delimited(path, table).select(table.column_names)
             lines = pa.array(range(2, landed.num_rows + 2)).cast(pa.string())
             landed = landed.append_column("_source_file", pa.array([path.name] * landed.num_rows, pa.string()))
@@ -388,11 +401,12 @@ def extract_file_table(source: Source, table: TableSpec, drop_dir: Path, landing
             writer.write(landed.cast(schema))
         rows = writer.rows
     return _write_manifest(source, table, extract_date, data_path, rows, schema.names, None, started,
-                           ",".join(p.name for p in present))
+                           ",".join(p.name for p in present), plan=plan,
+                           files=plan.files if unchanged else digests)
 
 
 def extract_table(source: Source, table: TableSpec, location: str, landing_root: Path,
                   extract_date: dt.date, plan: ExtractPlan | None = None) -> LandedTable:
     if source.kind == "database":
         return extract_database_table(source, table, location, landing_root, extract_date, plan=plan)
-    return extract_file_table(source, table, Path(location), landing_root, extract_date)
+    return extract_file_table(source, table, Path(location), landing_root, extract_date, plan)

@@ -19,7 +19,14 @@ A full extract (the whole table) runs instead when there is no usable base, the 
 no change timestamp, the contract changed since the base, the last full extract is
 `full_every_days` old (default 7: a weekly full extract), or it is asked for. A full
 extract also counts the base's keys that vanished from the source: hard deletes, which an
-incremental query cannot see. Files from the drop folder are always read whole.
+incremental query cannot see.
+
+A file table is read whole whenever its drop files differ from the base's (a new day's or
+month's file, a file replaced or removed: names and SHA-256 compared). When they are the
+very files the base was validated from (the monthly employment file on all but one night
+a month), nothing is read: the extract is incremental with no changes, and validation
+carries the base over as it is. The same weekly full read, contract check and `full`
+policy apply as to a database table.
 """
 
 from __future__ import annotations
@@ -66,6 +73,7 @@ class ExtractPlan:
     since: str | None = None  # ISO timestamps of the change window [since, until)
     until: str | None = None
     last_full_extract_date: str | None = None
+    files: dict[str, str] | None = None  # a file table's drop files the plan was made on: name -> SHA-256
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -85,42 +93,66 @@ def base_partition(staged_root: Path, source: str, table: str, extract_date: dt.
 
 
 def plan_extract(source_name: str, kind: str, table: TableSpec, staged_root: Path, extract_date: dt.date,
-                 policy: ExtractPolicy, force_full: bool = False) -> ExtractPlan:
-    """Full or incremental for this table tonight, and why (logged and kept in the manifest)."""
+                 policy: ExtractPolicy, force_full: bool = False, drop_files: dict[str, str] | None = None
+                 ) -> ExtractPlan:
+    """Full or incremental for this table tonight, and why (logged and kept in the manifest).
+
+    `drop_files` (file tables): the drop files the table would read tonight, name -> SHA-256."""
     today = extract_date.isoformat()
-    if kind != "database":
-        return ExtractPlan("full", "a file is always read whole", last_full_extract_date=today)
+
+    def full(reason: str) -> ExtractPlan:
+        return ExtractPlan("full", reason, last_full_extract_date=today, files=drop_files)
+
+    if kind != "database" and drop_files is None:
+        return full("a file without fingerprints is read whole")
     if force_full or policy.mode == "full":
-        return ExtractPlan("full", "full extract asked for", last_full_extract_date=today)
-    if not table.watermark:
-        return ExtractPlan("full", "the table has no change timestamp", last_full_extract_date=today)
+        return full("full extract asked for")
+    if kind == "database" and not table.watermark:
+        return full("the table has no change timestamp")
     base = base_partition(staged_root, source_name, table.name, extract_date)
     if base is None:
-        return ExtractPlan("full", "no earlier validated extract", last_full_extract_date=today)
+        return full("no earlier validated extract")
     info = read_json(base / "validation.json")
     base_date = base.name.split("=", 1)[1]
     if info.get("schema_hash") != table.schema_hash():
-        return ExtractPlan("full", f"the contract changed since {base_date}", last_full_extract_date=today)
+        return full(f"the contract changed since {base_date}")
     last_full = info.get("last_full_extract_date")
     if not last_full or (extract_date - dt.date.fromisoformat(last_full)).days >= policy.full_every_days:
-        return ExtractPlan("full", f"the last full extract ({last_full}) is {policy.full_every_days}+ days old",
-                           last_full_extract_date=today)
+        return full(f"the last full extract ({last_full}) is {policy.full_every_days}+ days old")
+    if kind != "database":
+        difference = changed_files(info.get("source_files"), drop_files)
+        if difference:
+            return full(f"{difference} since {base_date}")
+        return ExtractPlan("incremental", f"the drop file(s) are those of {base_date} (same names and SHA-256): "
+                           "nothing to read", base_date, last_full_extract_date=last_full, files=drop_files)
     if not info.get("watermark"):
-        return ExtractPlan("full", f"the extract of {base_date} has no watermark", last_full_extract_date=today)
+        return full(f"the extract of {base_date} has no watermark")
     since = dt.datetime.fromisoformat(info["watermark"]) - policy.overlap
     until = dt.datetime.combine(extract_date + dt.timedelta(days=1), dt.time())
     return ExtractPlan("incremental", f"changes since {base_date}'s watermark minus {policy.overlap}",
                        base_date, since.isoformat(sep=" "), until.isoformat(sep=" "), last_full)
 
 
+def changed_files(before: dict[str, str] | None, now: dict[str, str]) -> str:
+    """How tonight's drop files differ from the base's ('' when they are the same files)."""
+    if before is None:
+        return "no file fingerprints in the extract"
+    new = sorted(set(now) - set(before))
+    gone = sorted(set(before) - set(now))
+    replaced = sorted(name for name in set(now) & set(before) if now[name] != before[name])
+    parts = [f"{label} {', '.join(names)}" for label, names in (("new", new), ("replaced", replaced), ("gone", gone))
+             if names]
+    return "drop file(s) " + "; ".join(parts) if parts else ""
+
+
 def merge_into_base(base: pd.DataFrame, changed: pd.DataFrame, spec: TableSpec) -> tuple[pd.DataFrame, int]:
     """The base's rows with each changed key replaced by its new version; returns the merged
     table and how many base rows were carried over unchanged."""
+    if not len(changed):  # a quiet night, or a file table's unchanged drop files
+        return base.reset_index(drop=True), len(base)
     key = list(spec.primary_key)
     replaced = base.set_index(key).index.isin(changed.set_index(key).index)
     carried = base[~replaced]
-    if not len(changed):
-        return carried.reset_index(drop=True), len(carried)
     merged = pd.concat([carried, changed.astype(base.dtypes.to_dict(), errors="ignore")], ignore_index=True)
     return merged.sort_values(key, kind="stable").reset_index(drop=True), len(carried)
 

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from etl.config import Settings
-from etl.extract import extract_table
+from etl.extract import drop_file_digests, extract_table
 from etl.incremental import ExtractPolicy, plan_extract
 from etl.marts import DQ_FAILURE, DQ_KPI_FLAG, DQ_RESULT, DQ_RULE, KPI_CATALOG, KPI_VALUE, SOURCE_FRESHNESS
 from etl.sources import SOURCES, get_source
@@ -44,11 +44,13 @@ def land(source_name: str, table_name: str, extract_date: dt.date, settings: Set
     settings = _settings(settings)
     source = get_source(source_name)
     table = source.table(table_name)
+    location = settings.source_location(source)
+    drop_files = drop_file_digests(table, Path(location), extract_date) if source.kind == "file" else None
     plan = plan_extract(source.name, source.kind, table, settings.staged_dir, extract_date,
-                        ExtractPolicy.from_env(), force_full=full)
+                        ExtractPolicy.from_env(), force_full=full, drop_files=drop_files)
     log.info("%s.%s: %s extract (%s)%s", source_name, table_name, plan.mode, plan.reason,
-             f", changes in [{plan.since}, {plan.until})" if plan.mode == "incremental" else "")
-    landed = extract_table(source, table, settings.source_location(source), settings.landing_dir, extract_date, plan)
+             f", changes in [{plan.since}, {plan.until})" if plan.since else "")
+    landed = extract_table(source, table, location, settings.landing_dir, extract_date, plan)
     log.info("landed %s.%s: %d rows in %.2fs -> %s", source_name, table_name, landed.rows, landed.seconds, landed.path)
     return {**landed.as_dict(), "mode": plan.mode}
 

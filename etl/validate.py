@@ -65,6 +65,7 @@ class ValidationResult:
     rows_carried: int = 0  # base rows kept unchanged (incremental)
     rows_total: int = 0  # rows in the staged table = rows_staged + rows_carried
     rows_vanished: int | None = None  # base keys a full extract no longer has (hard deletes)
+    source_files: dict[str, str] | None = None  # a file table's drop files, name -> SHA-256 (etl.incremental)
     watermark: str | None = None  # largest change timestamp in the staged table
     last_full_extract_date: str | None = None
     schema_hash: str = ""
@@ -224,6 +225,7 @@ def _stage(result: ValidationResult, valid: pd.DataFrame, manifest: dict, spec: 
     """
     plan = manifest.get("plan") or {}
     result.mode, result.schema_hash = manifest.get("mode", "full"), spec.schema_hash()
+    result.source_files = manifest.get("files")
     result.last_full_extract_date = plan.get("last_full_extract_date") or result.extract_date
     base_dir = (staged_root / source / spec.name / f"extract_date={plan['base_extract_date']}"
                 if result.mode == "incremental" else

@@ -53,6 +53,51 @@ def test_a_full_extract_when_the_base_cannot_be_trusted_or_is_due(tmp_path, fiel
     assert (plan.mode, plan.reason, plan.last_full_extract_date) == ("full", reason, DAY.isoformat())
 
 
+BESK = SOURCES["beskaeftigelse"].table("beskaeftigelse")
+FILES = {"beskaeftigelse_202510.csv": "a" * 64, "beskaeftigelse_202511.csv": "b" * 64}
+
+
+def file_base(tmp_path, **fields):
+    folder = tmp_path / "beskaeftigelse" / "beskaeftigelse" / "extract_date=2025-11-15"
+    folder.mkdir(parents=True)
+    info = {"schema_hash": BESK.schema_hash(), "watermark": None, "last_full_extract_date": "2025-11-13",
+            "source_files": FILES, **fields}
+    (folder / "validation.json").write_text(json.dumps(info))
+
+
+def test_a_file_table_whose_drop_files_are_the_bases_reads_nothing(tmp_path):
+    file_base(tmp_path)
+    plan = plan_extract("beskaeftigelse", "file", BESK, tmp_path, DAY, POLICY, drop_files=dict(FILES))
+    assert (plan.mode, plan.base_extract_date, plan.since, plan.last_full_extract_date, plan.files) == (
+        "incremental", "2025-11-15", None, "2025-11-13", FILES)
+    assert plan.reason == "the drop file(s) are those of 2025-11-15 (same names and SHA-256): nothing to read"
+
+
+@pytest.mark.parametrize(("files", "fields", "policy", "reason"), [
+    ({**FILES, "beskaeftigelse_202512.csv": "c" * 64}, {}, POLICY,
+     "drop file(s) new beskaeftigelse_202512.csv since 2025-11-15"),
+    ({**FILES, "beskaeftigelse_202511.csv": "d" * 64}, {}, POLICY,
+     "drop file(s) replaced beskaeftigelse_202511.csv since 2025-11-15"),
+    ({"beskaeftigelse_202511.csv": "b" * 64, "beskaeftigelse_202512.csv": "c" * 64}, {}, POLICY,
+     "drop file(s) new beskaeftigelse_202512.csv; gone beskaeftigelse_202510.csv since 2025-11-15"),
+    (FILES, {"source_files": None}, POLICY, "no file fingerprints in the extract since 2025-11-15"),
+    (FILES, {"last_full_extract_date": "2025-11-09"}, POLICY, "the last full extract (2025-11-09) is 7+ days old"),
+    (FILES, {"schema_hash": "other"}, POLICY, "the contract changed since 2025-11-15"),
+    (FILES, {}, ExtractPolicy(mode="full"), "full extract asked for"),
+])
+def test_a_file_table_is_read_whole_when_its_files_changed_or_a_full_read_is_due(tmp_path, files, fields, policy,
+                                                                               reason):
+    file_base(tmp_path, **fields)
+    plan = plan_extract("beskaeftigelse", "file", BESK, tmp_path, DAY, policy, drop_files=files)
+    assert (plan.mode, plan.reason, plan.last_full_extract_date, plan.files) == ("full", reason, DAY.isoformat(), files)
+
+
+def test_a_file_table_without_fingerprints_is_read_whole(tmp_path):
+    file_base(tmp_path)
+    plan = plan_extract("beskaeftigelse", "file", BESK, tmp_path, DAY, POLICY)
+    assert (plan.mode, plan.reason) == ("full", "a file without fingerprints is read whole")
+
+
 def test_policy_from_the_environment():
     policy = ExtractPolicy.from_env({"SOFLI_EXTRACT_MODE": "full", "SOFLI_FULL_EXTRACT_EVERY_DAYS": "1",
                                      "SOFLI_EXTRACT_OVERLAP_HOURS": "6"})
