@@ -138,3 +138,43 @@ def test_dq05_and_dq09_from_the_link_step(model):
     assert ("ophold", "1") not in dq05  # anonymous natcafé stay: not in the population
     dq09 = {(f.source_table, r) for f in RULES["DQ09"].check(model) for r, x in zip(f.record_ids, f.failing) if x}
     assert dq09 == {("borger", "b"), ("borger", "c")}
+
+
+class CountingPseudonymiser(Pseudonymiser):
+    """Records every value hashed under a namespace (what the build asked for)."""
+
+    def __init__(self, key: bytes):
+        super().__init__(key)
+        self.hashed: dict[str, list[str]] = {}
+
+    def one(self, namespace: str, value: str) -> str:
+        self.hashed.setdefault(namespace, []).append(value)
+        return super().one(namespace, value)
+
+
+def test_ids_without_a_person_or_case_get_keys_of_their_own_and_only_they_are_hashed():
+    frames = staged(
+        boern__Barn=[{"BarnId": 1, "CPR": "010215-4001", "Foedselsdato": T("2015-02-01"), "Koen": "M",
+                      "OpdateretTid": T("2025-01-01")}],
+        boern__Sag=[
+            {"SagId": 10, "BarnId": 1, "Sagsnummer": "BS-10", "OprettetDato": T("2023-01-01"), "LukketDato": None,
+             "EnhedKode": "BFC-NORD", "SagsbehandlerId": 7, "Maalgruppe": "Handicap", "OpdateretTid": T("2025-01-01"),
+             "Slettet": False},
+            {"SagId": 13, "BarnId": 99, "Sagsnummer": "BS-13", "OprettetDato": T("2023-01-01"), "LukketDato": None,
+             "EnhedKode": "BFC-NORD", "SagsbehandlerId": 7, "Maalgruppe": "Handicap", "OpdateretTid": T("2025-01-01"),
+             "Slettet": False},  # a child the Barn table does not know
+        ],
+        voksen__afgoerelse=[
+            {"afgoerelse_id": 1, "sag_id": 77, "paragraf": "SEL § 85", "ansoegt_dato": T("2025-01-01"),  # no case 77
+             "afgoerelse_dato": T("2025-02-01"), "frist_dato": None, "udfald": "Bevilget", "opdateret": T("2025-02-01")},
+        ],
+    )
+    pseudonymiser = CountingPseudonymiser(b"test-key-0123456789")
+    built = build_model(frames, load_reference(REPO_ROOT / "reference"), pseudonymiser, DAY)
+    cases = built.fact_case.set_index("case_id")["citizen_key"]
+    assert cases["10"] == pseudonymiser.one("person", "0102154001")
+    assert cases["13"] == pseudonymiser.one("source-person", "boern:Barn:99")
+    decision = built.fact_decision.set_index("decision_id").loc["1"]
+    assert decision["citizen_key"] == pseudonymiser.one("source-person", "voksen:case:voksen:77")
+    # Known children and decisions on known cases are never hashed as fallbacks.
+    assert sorted(set(pseudonymiser.hashed["source-person"])) == ["boern:Barn:99", "voksen:case:voksen:77"]

@@ -143,7 +143,8 @@ def build_model(frames: dict[tuple[str, str], pd.DataFrame], reference: dict[str
         """Citizen key of a person id; an id unknown to the person table is its own citizen."""
         text = ids.astype("Int64").astype(str) if str(ids.dtype) != "str" else ids.astype(str)
         known = text.map(key_of.get((source, table), pd.Series(dtype="str")))
-        fallback = pseudonymiser.many("source-person", source + ":" + table + ":" + text)
+        unknown = known.isna() & ids.notna()  # hash only the ids that need a key of their own
+        fallback = pseudonymiser.many("source-person", (source + ":" + table + ":" + text).where(unknown))
         return known.fillna(fallback).where(ids.notna()).astype("str")
 
     # Employment status links on CPR alone; a row without a usable number cannot be placed.
@@ -155,7 +156,8 @@ def build_model(frames: dict[tuple[str, str], pd.DataFrame], reference: dict[str
         "status": besk["status"], "completed_education": besk["afsluttet_uddannelse"],
     })[besk_usable].drop_duplicates(["citizen_key", "month"], keep="last")
 
-    dim_citizen = _citizens(links, cpr_file)
+    register_cpr = normalise_cpr(cpr_file["PNR"])  # the CPR file, normalised once for citizens and DQ05
+    dim_citizen = _citizens(links, cpr_file, register_cpr)
 
     # Cases.
     sag = _live(f[("boern", "Sag")], "Slettet")
@@ -182,7 +184,8 @@ def build_model(frames: dict[tuple[str, str], pd.DataFrame], reference: dict[str
         keep = ~keys.isin(deleted_cases)
         frame, keys = frame[keep], keys[keep]
         attrs = case_attrs.reindex(keys)
-        orphan_key = pseudonymiser.many("source-person", source + ":case:" + keys)
+        orphaned = attrs["citizen_key"].isna().to_numpy()  # hash only rows without a case's citizen
+        orphan_key = pseudonymiser.many("source-person", (source + ":case:" + keys).where(orphaned))
         return pd.DataFrame({"case_key": keys.to_numpy(),
                              "citizen_key": attrs["citizen_key"].fillna(pd.Series(orphan_key.to_numpy(), index=attrs.index)).to_numpy(),
                              "unit_code": attrs["unit_code"].to_numpy(), "target_group": attrs["target_group"].to_numpy()},
@@ -293,7 +296,7 @@ def build_model(frames: dict[tuple[str, str], pd.DataFrame], reference: dict[str
         "unit_code": hae["enhed_kode"], "facility_id": _id(hae["tilbud_id"]).where(hae["tilbud_id"].notna()),
         "incident_date": hae["dato"], "category": hae["kategori"]})
 
-    link_finding = _link_findings(links, ophold, tilbud, f[("hr", "medarbejder")], cpr_file, pseudonymiser)
+    link_finding = _link_findings(links, ophold, tilbud, f[("hr", "medarbejder")], cpr_file, register_cpr)
     link_person = links[["source", "source_table", "source_person_id", "citizen_key", "match_method", "match_confidence"]]
 
     return Model.from_frames(
@@ -308,9 +311,9 @@ def build_model(frames: dict[tuple[str, str], pd.DataFrame], reference: dict[str
         fact_recruitment=fact_recruitment, fact_incident=fact_incident)
 
 
-def _citizens(links: pd.DataFrame, cpr_file: pd.DataFrame) -> pd.DataFrame:
+def _citizens(links: pd.DataFrame, cpr_file: pd.DataFrame, register_cpr: pd.DataFrame) -> pd.DataFrame:
     """One row per citizen; demographics from the CPR extract, else the source, else the digits."""
-    register = cpr_file.assign(cpr=normalise_cpr(cpr_file["PNR"])["cpr"]).dropna(subset=["cpr"])
+    register = cpr_file.assign(cpr=register_cpr["cpr"]).dropna(subset=["cpr"])
     register = register.drop_duplicates("cpr", keep="last").set_index("cpr")
     ordered = links.assign(rank=links["kind"].map({"cpr": 0, "replacement": 1}).fillna(2)).sort_values(["citizen_key", "rank"])
     first = ordered.groupby("citizen_key", sort=True).agg(
@@ -371,14 +374,13 @@ def _complaints(klage: pd.DataFrame, cases: pd.DataFrame) -> pd.DataFrame:
 
 
 def _link_findings(links: pd.DataFrame, ophold: pd.DataFrame, tilbud: pd.DataFrame, medarbejder: pd.DataFrame,
-                   cpr_file: pd.DataFrame, pseudonymiser: Pseudonymiser) -> pd.DataFrame:
+                   cpr_file: pd.DataFrame, register_norm: pd.DataFrame) -> pd.DataFrame:
     """DQ05 (unusable CPR) and DQ09 (one CPR under several ids): only this step sees CPR."""
     staff = pd.DataFrame({"source": "hr", "source_table": "medarbejder",
                           "source_person_id": medarbejder["medarbejder_nr"].astype("Int64").astype(str),
                           "cpr": medarbejder["cpr"].astype("Int64").astype(str).where(medarbejder["cpr"].notna())})
     staff_norm = normalise_cpr(staff["cpr"])
     staff = staff.assign(kind=staff_norm["kind"], cpr=staff_norm["cpr"])
-    register_norm = normalise_cpr(cpr_file["PNR"])
     register = pd.DataFrame({  # record id = the file line (header is line 1)
         "source": "cpr", "source_table": "cpr", "source_person_id": (cpr_file.index.to_series() + 2).astype(str).to_numpy(),
         "kind": register_norm["kind"].to_numpy(), "cpr": register_norm["cpr"].to_numpy()})
