@@ -156,7 +156,7 @@ def build_model(frames: dict[tuple[str, str], pd.DataFrame], reference: dict[str
         "status": besk["status"], "completed_education": besk["afsluttet_uddannelse"],
     })[besk_usable].drop_duplicates(["citizen_key", "month"], keep="last")
 
-    register_cpr = normalise_cpr(cpr_file["PNR"])  # the CPR file, normalised once for citizens and DQ05
+    register_cpr = normalise_cpr(cpr_file["PNR"])[["cpr", "kind"]]  # once, for citizens and DQ05
     dim_citizen = _citizens(links, cpr_file, register_cpr)
 
     # Cases.
