@@ -4,8 +4,9 @@
 Built by one factory from the source registry (`etl/sources/`): one DAG per fagsystem.
 For every contract table: **land** (extract SQL in `sql/extract/<source>/`, or the drop
 file, streamed to Parquet with a manifest under `landing/`; database tables with a change
-timestamp read only the rows changed since the last extract, and the whole table weekly
-or when the `full_extract` param is set), then **validate** (the table's pandera schema;
+timestamp read only the rows changed since the last extract, drop files only when they
+differ from the last extract's, and everything whole weekly or when the `full_extract`
+param is set), then **validate** (the table's pandera schema;
 unreadable rows to `quarantine/` with rule and reason; an incremental extract is merged
 into the previous staged table). When
 every table validated, **publish** makes this extract the source's current good one and
