@@ -282,7 +282,7 @@ def run_incremental_night(args, settings, pipeline, sources, urls: dict[str, str
     total = sum(r[1] for r in rows[1:])
     print(f"{'total (without setup)':<22} {total:8.1f} s  cpu {sum(r[4] for r in rows[1:]):7.1f} s  "
           f"peak {chain_peak(rows):5.2f} GiB; read {read['incremental']:,} rows "
-          f"from {tables['incremental']} incremental tables, {read['full']:,} rows from {tables['full']} full ones; "
+          f"from {tables['incremental']} incremental tables, {read['full']:,} rows from {tables['full']} read whole; "
           f"load average {os.getloadavg()[0]:.1f}")
     return {"night": "incremental", "date": day.isoformat(), "stages": rows, "total_seconds": total,
             "changed_rows": changed, "rows_read": read, "tables": tables, "peak_gib": chain_peak(rows), **result}

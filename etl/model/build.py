@@ -374,7 +374,7 @@ def _complaints(klage: pd.DataFrame, cases: pd.DataFrame) -> pd.DataFrame:
 
 
 def _link_findings(links: pd.DataFrame, ophold: pd.DataFrame, tilbud: pd.DataFrame, medarbejder: pd.DataFrame,
-                   cpr_file: pd.DataFrame, register_norm: pd.DataFrame) -> pd.DataFrame:
+                   cpr_file: pd.DataFrame, register_cpr: pd.DataFrame) -> pd.DataFrame:
     """DQ05 (unusable CPR) and DQ09 (one CPR under several ids): only this step sees CPR."""
     staff = pd.DataFrame({"source": "hr", "source_table": "medarbejder",
                           "source_person_id": medarbejder["medarbejder_nr"].astype("Int64").astype(str),
@@ -383,7 +383,7 @@ def _link_findings(links: pd.DataFrame, ophold: pd.DataFrame, tilbud: pd.DataFra
     staff = staff.assign(kind=staff_norm["kind"], cpr=staff_norm["cpr"])
     register = pd.DataFrame({  # record id = the file line (header is line 1)
         "source": "cpr", "source_table": "cpr", "source_person_id": (cpr_file.index.to_series() + 2).astype(str).to_numpy(),
-        "kind": register_norm["kind"].to_numpy(), "cpr": register_norm["cpr"].to_numpy()})
+        "kind": register_cpr["kind"].to_numpy(), "cpr": register_cpr["cpr"].to_numpy()})
     people = pd.concat([links[["source", "source_table", "source_person_id", "kind", "cpr"]], staff, register], ignore_index=True)
 
     # DQ05 population: person tables, plus stays/use of force where registration is required.
