@@ -81,7 +81,7 @@ def copy_reference(url: str) -> dict:
 
 def child(location: str, batch_rows: int, out: str) -> None:
     """Run in a fresh process: extract `klage` through the real contract and print what it took."""
-    from etl.extract import extract_database_table  # noqa: PLC0415
+    from etl.extract.land import extract_database_table  # noqa: PLC0415
     from etl.sources import SOURCES  # noqa: PLC0415
 
     source = SOURCES["klage"]
@@ -106,7 +106,10 @@ def main() -> None:
 
     import sqlalchemy as sa  # noqa: PLC0415
 
-    from etl import odbc, pgcluster  # noqa: PLC0415
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
+    import pgcluster  # noqa: PLC0415 - the test servers' PostgreSQL cluster
+
+    from etl.extract import odbc  # noqa: PLC0415
 
     cluster = None
     url = os.environ.get("SOFLI_TEST_PG_URL")

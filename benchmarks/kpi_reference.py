@@ -33,7 +33,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from etl.periods import Period, reporting_periods  # noqa: E402
+from etl.core.periods import Period, reporting_periods  # noqa: E402
 
 KPIS = ("T1.01", "T2.04", "T5.01")
 KEY = ["kpi_id", "measure", "period_type", "period", "period_start", "period_end",

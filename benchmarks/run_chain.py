@@ -27,12 +27,13 @@ import os
 import platform
 import resource
 import shutil
+import sys
 import time
 from pathlib import Path
 
 import sqlalchemy as sa
 
-from etl.config import REPO_ROOT, Settings
+from etl.core.settings import REPO_ROOT, Settings
 
 
 def high_water_mark() -> int:
@@ -111,7 +112,8 @@ WATCH: MemoryWatch | None = None
 def pg_sources(names: list[str]):
     """Databases for the database sources in a PostgreSQL server, read through ODBC: the
     URLs to generate into, with `AIRFLOW_CONN_SOFLI_SRC_<NAME>` set to odbc connections."""
-    from etl import pgcluster  # noqa: PLC0415
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
+    import pgcluster  # noqa: PLC0415 - the test servers' PostgreSQL cluster
 
     cluster = None
     url = os.environ.get("SOFLI_TEST_PG_URL")
@@ -177,7 +179,6 @@ def main() -> None:
     os.environ["SOFLI_MODE"] = "demo"
     shutil.rmtree(args.data_dir, ignore_errors=True)
     settings = Settings(args.data_dir, REPO_ROOT / "reference", "demo")
-    from etl import pipeline  # noqa: PLC0415
     from etl.sources import SOURCES  # noqa: PLC0415
     from etl.synth import generate  # noqa: PLC0415
 
@@ -188,10 +189,10 @@ def main() -> None:
             db_urls, cluster = pg_sources(database_sources)
             if cluster:
                 cleanup.callback(cluster.stop)
-        nights = [run_night(args, settings, pipeline, SOURCES, generate, db_urls)]
+        nights = [run_night(args, settings, SOURCES, generate, db_urls)]
         if args.incremental_night:
             urls = db_urls or {n: f"sqlite:///{settings.sources_dir / f'{n}.db'}" for n in database_sources}
-            nights.append(run_incremental_night(args, settings, pipeline, SOURCES, urls))
+            nights.append(run_incremental_night(args, settings, SOURCES, urls))
     out = args.json or args.data_dir / "benchmark.json"
     out.write_text(json.dumps({"profile": args.profile, "sources": args.sources, "cores": os.cpu_count(),
                                "nights": nights, "peak_gib": max(n["peak_gib"] for n in nights)}, indent=2))
@@ -225,24 +226,29 @@ def stage_timer(rows: list):
     return stage
 
 
-def run_chain(args, settings, pipeline, sources, day: dt.date, run_id: str, stage, source_rows: int) -> dict:
+def run_chain(args, settings, sources, day: dt.date, run_id: str, stage, source_rows: int) -> dict:
     """extract+validate -> model -> KPIs -> publish -> DQ for one extraction date."""
-    extracted = stage("extract+validate", lambda: [pipeline.extract_source(s, day, run_id, settings)
+    from etl.tasks import extract as extract_tasks  # noqa: PLC0415 - after the environment is set
+    from etl.tasks import kpis as kpi_tasks  # noqa: PLC0415
+    from etl.tasks import model as model_tasks  # noqa: PLC0415
+    from etl.tasks import quality as dq_tasks  # noqa: PLC0415
+
+    extracted = stage("extract+validate", lambda: [extract_tasks.extract_source(s, day, run_id, settings)
                                                    for s in sources], source_rows,
                       lambda r: sum(x["rows_staged"] + x["rows_quarantined"] for x in r))
     staged = sum(x["rows_staged"] for x in extracted)
-    model = stage("link+model", lambda: pipeline.build_model(day, settings), staged,
+    model = stage("link+model", lambda: model_tasks.build_model(day, settings), staged,
                   lambda r: sum(r["rows"].values()))
     model_rows = sum(model["rows"].values())
-    kpis = stage("kpis (compute+audit)", lambda: pipeline.audit_kpis(
-        pipeline.compute_kpis(run_id, settings, args.history_quarters)), model_rows, lambda r: r["rows"])
-    stage("publish", lambda: pipeline.publish_kpis(kpis, settings), kpis["rows"], lambda r: r["mart_rows"])
-    dq = stage("data quality", lambda: pipeline.run_data_quality(run_id, settings), model_rows,
+    kpis = stage("kpis (compute+audit)", lambda: kpi_tasks.audit_kpis(
+        kpi_tasks.compute_kpis(run_id, settings, args.history_quarters)), model_rows, lambda r: r["rows"])
+    stage("publish", lambda: kpi_tasks.publish_kpis(kpis, settings), kpis["rows"], lambda r: r["mart_rows"])
+    dq = stage("data quality", lambda: dq_tasks.run_data_quality(run_id, settings), model_rows,
                lambda r: r["results"])
     return {"error_breaches": dq["error_breaches"]}
 
 
-def run_night(args, settings, pipeline, sources, generate, db_urls) -> dict:
+def run_night(args, settings, sources, generate, db_urls) -> dict:
     rows: list[tuple[str, float, int, int, float, float]] = []
     stage = stage_timer(rows)
     print(f"profile {args.profile}, sources {args.sources}, extraction date {args.date}, {platform.node()} "
@@ -250,7 +256,7 @@ def run_night(args, settings, pipeline, sources, generate, db_urls) -> dict:
     report = stage("generate", lambda: generate(settings.sources_dir, args.profile, 42, args.date, db_urls=db_urls),
                    0, lambda r: sum(sum(t.values()) for t in r["rows"].values()))
     source_rows = sum(sum(t.values()) for t in report["rows"].values())
-    result = run_chain(args, settings, pipeline, sources, args.date, "bench", stage, source_rows)
+    result = run_chain(args, settings, sources, args.date, "bench", stage, source_rows)
     total = sum(r[1] for r in rows[1:])
     print(f"{'total (without generate)':<22} {total:8.1f} s  cpu {sum(r[4] for r in rows[1:]):7.1f} s  "
           f"peak {chain_peak(rows):5.2f} GiB; load average {os.getloadavg()[0]:.1f}")
@@ -258,7 +264,7 @@ def run_night(args, settings, pipeline, sources, generate, db_urls) -> dict:
             "peak_gib": chain_peak(rows), **result}
 
 
-def run_incremental_night(args, settings, pipeline, sources, urls: dict[str, str]) -> dict:
+def run_incremental_night(args, settings, sources, urls: dict[str, str]) -> dict:
     day = args.date + dt.timedelta(days=1)
     rows: list[tuple[str, float, int, int, float, float]] = []
     stage = stage_timer(rows)
@@ -269,7 +275,7 @@ def run_incremental_night(args, settings, pipeline, sources, urls: dict[str, str
     drop = settings.sources_dir / "drop"
     for table in sources["cpr"].tables:  # tonight's daily CPR delivery (the same people)
         shutil.copyfile(drop / table.file_pattern.format(date=args.date), drop / table.file_pattern.format(date=day))
-    result = run_chain(args, settings, pipeline, sources, day, "bench-incremental", stage, changed)
+    result = run_chain(args, settings, sources, day, "bench-incremental", stage, changed)
     read = {"incremental": 0, "full": 0}
     tables = {"incremental": 0, "full": 0}
     for name, source in sources.items():

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from airflow.sdk import Param, dag, get_current_context, task
 
-from etl import pipeline
-from etl.orchestration import MODEL_ASSET, dag_settings, run_date, source_asset
 from etl.sources import SOURCES
+from etl.tasks import model as model_tasks
+from etl.tasks.orchestration import MODEL_ASSET, dag_settings, run_date, source_asset
 
 
 @dag(
@@ -35,7 +35,7 @@ from etl.sources import SOURCES
 def build_model():
     @task(outlets=[MODEL_ASSET])
     def link_and_model() -> dict:
-        return pipeline.build_model(run_date(get_current_context()))
+        return model_tasks.build_model(run_date(get_current_context()))
 
     link_and_model()
 

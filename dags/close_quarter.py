@@ -25,7 +25,8 @@ from __future__ import annotations
 from airflow.sdk import Param, dag, get_current_context, task
 from airflow.timetables.trigger import CronTriggerTimetable
 
-from etl.orchestration import TIMEZONE, dag_settings, run_date, run_id, triggered_by
+from etl.tasks import close_quarter as tasks
+from etl.tasks.orchestration import TIMEZONE, dag_settings, run_date, run_id, triggered_by
 
 
 @dag(
@@ -45,20 +46,14 @@ from etl.orchestration import TIMEZONE, dag_settings, run_date, run_id, triggere
 def close_quarter():
     @task
     def freeze() -> dict:
-        from etl.freeze import close_quarter_task  # noqa: PLC0415
-
         context = get_current_context()
         params = context["params"]
-        return close_quarter_task(run_date(context), params.get("quarter"), params.get("reason"),
-                                  bool(params.get("force")), run_id(context), triggered_by(context))
+        return tasks.freeze(run_date(context), params.get("quarter"), params.get("reason"),
+                            bool(params.get("force")), run_id(context), triggered_by(context))
 
     @task
     def report(frozen: dict) -> dict:
-        from etl.report import render_report  # noqa: PLC0415
-
-        if not frozen.get("quarter"):
-            return {"rendered": False}
-        return render_report(frozen["quarter"], frozen["version"])
+        return tasks.report(frozen)
 
     report(freeze())
 

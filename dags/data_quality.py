@@ -23,8 +23,8 @@ from __future__ import annotations
 
 from airflow.sdk import Param, dag, get_current_context, task
 
-from etl import pipeline
-from etl.orchestration import DQ_ASSET, KPI_ASSET, dag_settings, run_id, smtp_settings
+from etl.tasks import quality as dq_tasks
+from etl.tasks.orchestration import DQ_ASSET, KPI_ASSET, dag_settings, run_id, smtp_settings
 
 
 @dag(
@@ -40,16 +40,16 @@ from etl.orchestration import DQ_ASSET, KPI_ASSET, dag_settings, run_id, smtp_se
 def data_quality():
     @task(outlets=[DQ_ASSET])
     def run_rules() -> dict:
-        return pipeline.run_data_quality(run_id(get_current_context()))
+        return dq_tasks.run_data_quality(run_id(get_current_context()))
 
     @task
     def alert_owners(summary: dict) -> dict:
         context = get_current_context()
-        return pipeline.send_dq_alerts(summary, smtp_settings(), run_url=context["ti"].log_url)
+        return dq_tasks.send_dq_alerts(summary, smtp_settings(), run_url=context["ti"].log_url)
 
     @task(retries=0)
     def gate(summary: dict, alerts: dict) -> dict:
-        return pipeline.dq_gate(summary, bool(get_current_context()["params"]["fail_on_breach"]))
+        return dq_tasks.dq_gate(summary, bool(get_current_context()["params"]["fail_on_breach"]))
 
     summary = run_rules()
     gate(summary, alert_owners(summary))

@@ -23,10 +23,10 @@ from __future__ import annotations
 from airflow.sdk import Param, dag, get_current_context, task
 from airflow.timetables.trigger import CronTriggerTimetable
 
-from etl import pipeline
-from etl.orchestration import TIMEZONE, dag_settings, run_date, run_id, source_asset
 from etl.sources import SOURCES
 from etl.sources.base import Source
+from etl.tasks import extract as extract_tasks
+from etl.tasks.orchestration import TIMEZONE, dag_settings, run_date, run_id, source_asset
 
 
 def build_extract_dag(source: Source):
@@ -49,17 +49,17 @@ def build_extract_dag(source: Source):
         @task
         def land(table_name: str) -> dict:
             context = get_current_context()
-            return pipeline.land(source.name, table_name, run_date(context),
+            return extract_tasks.land(source.name, table_name, run_date(context),
                                  full=bool((context.get("params") or {}).get("full_extract")))
 
         @task
         def validate(landed: dict) -> dict:
-            return pipeline.validate(source.name, landed["table"], run_date(get_current_context()))
+            return extract_tasks.validate(source.name, landed["table"], run_date(get_current_context()))
 
         @task(outlets=[source_asset(source.name)])
         def publish(results: list[dict]) -> dict:
             context = get_current_context()
-            return pipeline.publish_extract(source.name, run_date(context), run_id(context), results)
+            return extract_tasks.publish_extract(source.name, run_date(context), run_id(context), results)
 
         validated = [validate.override(task_id=f"validate_{t.name}")(land.override(task_id=f"land_{t.name}")(t.name))
                      for t in source.tables]

@@ -20,8 +20,8 @@ from __future__ import annotations
 from airflow.sdk import Param, dag, get_current_context, task
 from airflow.timetables.trigger import CronTriggerTimetable
 
-from etl.housekeeping import run_housekeeping
-from etl.orchestration import TIMEZONE, dag_settings, run_date
+from etl.tasks import housekeeping as tasks
+from etl.tasks.orchestration import TIMEZONE, dag_settings, run_date
 
 
 @dag(
@@ -39,7 +39,7 @@ def housekeeping():
     @task
     def expire_partitions() -> dict:
         context = get_current_context()
-        return run_housekeeping(run_date(context), dry_run=bool(context["params"]["dry_run"]))
+        return tasks.expire_partitions(run_date(context), dry_run=bool(context["params"]["dry_run"]))
 
     expire_partitions()
 

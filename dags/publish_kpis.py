@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from airflow.sdk import Param, dag, get_current_context, task
 
-from etl import pipeline
-from etl.orchestration import KPI_ASSET, MODEL_ASSET, dag_settings, run_id
+from etl.tasks import kpis as kpi_tasks
+from etl.tasks.orchestration import KPI_ASSET, MODEL_ASSET, dag_settings, run_id
 
 
 @dag(
@@ -39,15 +39,15 @@ def publish_kpis():
     @task
     def compute() -> dict:
         context = get_current_context()
-        return pipeline.compute_kpis(run_id(context), history_quarters=int(context["params"]["history_quarters"]))
+        return kpi_tasks.compute_kpis(run_id(context), history_quarters=int(context["params"]["history_quarters"]))
 
     @task(retries=0)
     def audit(staged: dict) -> dict:
-        return pipeline.audit_kpis(staged)
+        return kpi_tasks.audit_kpis(staged)
 
     @task(outlets=[KPI_ASSET])
     def publish(audited: dict) -> dict:
-        return pipeline.publish_kpis(audited)
+        return kpi_tasks.publish_kpis(audited)
 
     publish(audit(compute()))
 

@@ -1,6 +1,6 @@
 """The data-quality page in the Airflow 3 UI: a FastAPI app in the api-server plus a nav link.
 
-Thin on purpose: the page is `etl.status_page` (testable without Airflow), reading the
+Thin on purpose: the page is `etl.ops.status_page` (testable without Airflow), reading the
 warehouse the pipeline writes (`Settings.from_env().warehouse_url()`, so
 `SOFLI_WAREHOUSE_URL` or the `sofli_warehouse` connection). Served at `/sofli-dq/` for
 logged-in users only (the UI's session cookie, or a bearer token), and shown inside the
@@ -19,8 +19,8 @@ URL_PREFIX = "/sofli-dq"
 
 
 def _page() -> str:
-    from etl.config import Settings  # noqa: PLC0415 - resolved per request: connection changes apply
-    from etl.status_page import status_page  # noqa: PLC0415
+    from etl.core.settings import Settings  # noqa: PLC0415 - resolved per request: connection changes apply
+    from etl.ops.status_page import status_page  # noqa: PLC0415
 
     return status_page(Settings.from_env().warehouse_url())
 

@@ -1,4 +1,4 @@
-"""pandera schemas, generated from the one description of each table (`etl.tables`).
+"""pandera schemas, generated from the one description of each table (`etl.core.tables`).
 
 Nobody writes a schema by hand: `schema_for(spec)` turns a `TableSpec` (source contract,
 model table or published table) into a `DataFrameSchema` with the contract's dtypes,
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pandera.pandas as pa
 
-from etl.tables import TableSpec
+from etl.core.tables import TableSpec
 
 PANDAS_DTYPES = {"int": "Int64", "str": "str", "date": "datetime64[s]", "datetime": "datetime64[s]",
                  "bool": "boolean", "decimal": "Float64", "float": "Float64"}

@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
 import pytest
+
+#: Test servers (the PostgreSQL cluster) live beside the tests, outside the production package.
+sys.path.insert(0, str(Path(__file__).resolve().parent / "support"))
+#: Shared fixtures of tests in several folders (quarter close: tests/publish and tests/report).
+pytest_plugins = ["quarter_close"]
 
 @pytest.fixture(autouse=True)
 def _no_airflow_home_leak(monkeypatch):
@@ -39,7 +46,7 @@ class PostgresServer:
 @pytest.fixture(scope="session")
 def postgres():
     """The session's PostgreSQL server; skipped with the reason when none can be had."""
-    from etl import pgcluster  # noqa: PLC0415
+    import pgcluster  # noqa: PLC0415 - tests/support, put on the path above
 
     url = os.environ.get("SOFLI_TEST_PG_URL")
     cluster = None

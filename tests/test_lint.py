@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from etl.config import REPO_ROOT
+from etl.core.settings import REPO_ROOT
 
 
 def test_ruff_is_clean():

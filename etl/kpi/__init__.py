@@ -20,12 +20,12 @@ from concurrent.futures import ProcessPoolExecutor
 
 import pandas as pd
 
+from etl.core.periods import Period
 from etl.kpi import theme1, theme2, theme3, theme4, theme5  # noqa: F401  (registers the @kpi functions)
 from etl.kpi.aggregate import KPI_ROW_COLUMNS, KPI_ROW_DTYPES, MEASURE_COLUMNS, kpi_value_rows
 from etl.kpi.catalog import CATALOG, FLOW, KpiDefinition
-from etl.marts import KPI_CATALOG, KPI_VALUE
 from etl.model import Model, conform, empty_frame
-from etl.periods import Period
+from etl.publish.marts import KPI_CATALOG, KPI_VALUE
 
 __all__ = ["CATALOG", "KpiDefinition", "catalog_frame", "compute_kpi", "compute_kpis", "kpi_workers"]
 

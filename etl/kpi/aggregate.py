@@ -15,10 +15,10 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from etl.marts import KPI_VALUE
+from etl.core.periods import Period
 from etl.model import empty_frame
 from etl.model.org import UNKNOWN, resolve_org
-from etl.periods import Period
+from etl.publish.marts import KPI_VALUE
 
 SOF_KEY = "SOF"
 
@@ -255,7 +255,7 @@ def kpi_value_rows(rows: pd.DataFrame, kpi_id: str, period: Period) -> pd.DataFr
 # --- Helpers added for themes 2 and 3: month arithmetic, durations (lower medians), extra org levels.
 
 def add_months_to(dates: pd.Series, months: int) -> pd.Series:
-    """`etl.periods.add_months` on a whole column: the same day-of-month `months` later,
+    """`etl.core.periods.add_months` on a whole column: the same day-of-month `months` later,
     clipped to the month's last day (2025-10-31 + 4 = 2026-02-28); NaT stays NaT."""
     return dates + pd.DateOffset(months=months)
 

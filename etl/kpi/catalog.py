@@ -14,8 +14,8 @@ from dataclasses import dataclass, replace
 
 import pandas as pd
 
+from etl.core.periods import Period
 from etl.model import Model
-from etl.periods import Period
 
 #: A KPI function: model and period in, rows of `aggregate.MEASURE_COLUMNS` out.
 ComputeKpi = Callable[[Model, Period], pd.DataFrame]

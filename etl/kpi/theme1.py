@@ -12,13 +12,18 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
+from etl.core.periods import Period
 from etl.kpi.aggregate import (
-    active_on, age_at, count_rows, part_share_rows, share_rows, with_org,
+    active_on,
+    age_at,
+    count_rows,
+    part_share_rows,
+    share_rows,
+    with_org,
 )
 from etl.kpi.catalog import CATALOG, kpi
 from etl.kpi.demographics import with_demographics
 from etl.model import Model
-from etl.periods import Period
 
 #: Facilities where living there is an intervention (§107-§110); not natcaféer, not ABL §105.
 RESIDENTIAL_FACILITY_TYPES = (

@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import pandas as pd
 
+from etl.core.periods import Period
 from etl.kpi.aggregate import (
-    active_on, age_at, count_rows, duration_rows, flag_label, in_period, measure_rows, ratio, summarise,
-    summarise_org_level, with_org,
+    active_on,
+    age_at,
+    count_rows,
+    duration_rows,
+    flag_label,
+    in_period,
+    measure_rows,
+    ratio,
+    summarise,
+    summarise_org_level,
+    with_org,
 )
 from etl.kpi.catalog import CATALOG, kpi
 from etl.kpi.demographics import age_group, with_demographics
 from etl.model import Model
-from etl.periods import Period
 
 ONE_DAY = pd.Timedelta(days=1)
 TEMPORARY_RESIDENCE = "Midlertidigt botilbud §107"

@@ -6,13 +6,20 @@ import datetime as dt
 
 import pandas as pd
 
+from etl.core.periods import Period, add_months
 from etl.kpi.aggregate import (
-    add_months_to, count_rows, duration_rows, flag_label, in_period, measure_rows, share_rows, summarise,
+    add_months_to,
+    count_rows,
+    duration_rows,
+    flag_label,
+    in_period,
+    measure_rows,
+    share_rows,
+    summarise,
     with_org,
 )
 from etl.kpi.catalog import CATALOG, kpi
 from etl.model import Model
-from etl.periods import Period, add_months
 
 #: Barnets Lov §136: a notification must be assessed within 24 hours (24 h itself is in time).
 ASSESSMENT_DEADLINE = pd.Timedelta(hours=24)

@@ -12,14 +12,20 @@ import datetime as dt
 
 import pandas as pd
 
+from etl.core.periods import Period, add_months, shift_years
 from etl.kpi.aggregate import (
-    add_months_to, age_at, count_rows, in_period, not_yet_available, part_share_rows, share_rows,
+    add_months_to,
+    age_at,
+    count_rows,
+    in_period,
+    not_yet_available,
+    part_share_rows,
+    share_rows,
     with_org,
 )
 from etl.kpi.catalog import CATALOG, kpi
 from etl.kpi.theme1 import IN_WORK_OR_EDUCATION, RESIDENTIAL_FACILITY_TYPES, WORKING_AGE, intervention_rows
 from etl.model import Model
-from etl.periods import Period, add_months, shift_years
 
 SHELTER_TYPES = ("Herberg §110", "Forsorgshjem §110")
 TEMPORARY_HOUSING, LONG_TERM_HOUSING = "Midlertidigt botilbud §107", "Længerevarende botilbud §108"

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import pandas as pd
 
+from etl.core.periods import Period
 from etl.kpi.aggregate import (
-    count_rows, in_period, measure_rows, not_yet_available, ratio, share_rows, summarise, with_org,
+    count_rows,
+    in_period,
+    measure_rows,
+    not_yet_available,
+    ratio,
+    share_rows,
+    summarise,
+    with_org,
 )
 from etl.kpi.catalog import CATALOG, kpi
 from etl.model import Model
-from etl.periods import Period
 
 SICKNESS_TYPES = ("Egen sygdom", "Arbejdsskade")
 #: An absence of this many calendar days or more is long sickness absence.

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from etl.core.tables import TableSpec
 from etl.model.tables import MODEL_TABLES
-from etl.tables import TableSpec
 
 _DTYPES = {"int": "Int64", "str": "str", "date": "datetime64[s]", "datetime": "datetime64[s]",
            "bool": "boolean", "decimal": "Float64", "float": "Float64"}

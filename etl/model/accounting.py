@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from etl.link import normalise_cpr
 from etl.model import Model
+from etl.model.link import normalise_cpr
 
 
 @dataclass(frozen=True)

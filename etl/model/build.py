@@ -1,6 +1,6 @@
 """Build the canonical model from each source's current validated extract.
 
-Reads staged (typed, CPR-bearing) tables, links persons through `etl.link`, and writes
+Reads staged (typed, CPR-bearing) tables, links persons through `etl.model.link`, and writes
 only pseudonymous frames. Soft-deleted rows, and rows hanging off a soft-deleted case,
 are left out here once, so no KPI or rule has to remember them.
 """
@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from etl.link import KIND_CPR, KIND_INVALID, KIND_MISSING, KIND_REPLACEMENT, Pseudonymiser, link_persons, normalise_cpr
+from etl.core.storage import read_json
 from etl.model import Model
+from etl.model.link import KIND_CPR, KIND_INVALID, KIND_MISSING, KIND_REPLACEMENT, Pseudonymiser, link_persons, normalise_cpr
 from etl.sources import SOURCES
-from etl.storage import read_json
 
 log = logging.getLogger(__name__)
 

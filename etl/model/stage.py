@@ -7,11 +7,11 @@ import json
 import logging
 import time
 
-from etl.config import Settings
-from etl.link import Pseudonymiser, check_key_fingerprint, record_key_fingerprint
+from etl.core.settings import Settings
 from etl.model import Model
 from etl.model.accounting import account_rows
 from etl.model.build import build_model, load_current_staged, load_reference
+from etl.model.link import Pseudonymiser, check_key_fingerprint, record_key_fingerprint
 
 log = logging.getLogger(__name__)
 

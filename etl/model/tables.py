@@ -2,7 +2,7 @@
 
 These are the frames the link/model stage writes (Parquet under `<data>/model/`) and the
 KPI and data-quality stages read. No column here ever holds a CPR: persons appear only
-as `citizen_key`, the keyed HMAC pseudonym made in `etl.link`.
+as `citizen_key`, the keyed HMAC pseudonym made in `etl.model.link`.
 
 Conventions: keys are strings `"<source>:<id>"` so ids from different systems never
 collide; dates and timestamps are pandas datetime64 with NaT for missing; soft-deleted
@@ -11,7 +11,7 @@ and quarantined rows are not in the model at all; `area` is the system's area
 and area by `dim_org` at the date a KPI needs, `Ukendt` when unknown).
 """
 
-from etl.tables import TableSpec, col
+from etl.core.tables import TableSpec, col
 
 CITIZEN = col("citizen_key", "str", description="HMAC-SHA256 pseudonym of the person")
 CITIZEN_OPT = col("citizen_key", "str", True, "pseudonym; NULL for anonymous rows")

@@ -7,10 +7,11 @@ mails each owner one summary of their breached rules, never with a CPR in it (a 
 digest for repeated unchanged breaches); `facts` gathers what DQ10/DQ13 need beyond the
 model; `flags` lists the KPIs built on a source whose blocking rule breached.
 
-`etl/pipeline.py` `run_data_quality` wires them: facts after `publish_kpis`, rules,
+`etl/tasks/quality.py` `run_data_quality` wires them: facts after `publish_kpis`, rules,
 flags, publish; `send_dq_alerts` mails. See docs/data-quality.md.
 """
 
+from etl.publish.marts import DQ_KPI_FLAG
 from etl.quality.alerts import (
     assert_no_cpr,
     build_owner_emails,
@@ -19,7 +20,6 @@ from etl.quality.alerts import (
 )
 from etl.quality.config import DqConfigError, RuleConfig, load_rules_config
 from etl.quality.facts import RunFacts, load_run_facts
-from etl.marts import DQ_KPI_FLAG
 from etl.quality.flags import blocked_sources, blocking_breaches, flag_kpis
 from etl.quality.rules import RULES, RuleFinding, rule
 from etl.quality.runner import Breach, DqOutcome, format_breach_log, run_rules

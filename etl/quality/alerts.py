@@ -24,9 +24,9 @@ from collections.abc import Iterable, Mapping
 from email.message import EmailMessage
 from pathlib import Path
 
-from etl.privacy import CprInOutputError
-from etl.privacy import assert_no_cpr as assert_cpr_free
-from etl.storage import atomic_write_json
+from etl.core.privacy import CprInOutputError
+from etl.core.privacy import assert_no_cpr as assert_cpr_free
+from etl.core.storage import atomic_write_json
 from etl.quality.runner import Breach, DqOutcome
 
 _SEVERITY_DA = {"error": "fejl", "warning": "advarsel"}

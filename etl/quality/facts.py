@@ -3,7 +3,7 @@
 `RunFacts` is what `run_rules(..., facts=...)` hands to a rule registered with
 `needs_facts=True`; `load_run_facts` builds it from what the pipeline already writes:
 
-- freshness: `staged/<source>/CURRENT.json` (written by `etl.validate.publish_source`
+- freshness: `staged/<source>/CURRENT.json` (written by `etl.validate.table.publish_source`
   when an extract became current) and, for file sources, the drop folder;
 - row counts: `staged/<source>/<table>/extract_date=<d>/validation.json` (`rows_in`, the
   rows the source delivered) of the current extract date and of the one before it;
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from etl.storage import read_json
+from etl.core.storage import read_json
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ def load_run_facts(settings, engine, run_id: str, checked_at: dt.datetime | None
 
 def _conservation(settings, pointers: dict[str, dict | None]) -> pd.DataFrame | None:
     """Row counts along the chain for every table of every current extract (DQ14)."""
-    from etl.storage import partition_dir  # noqa: PLC0415
+    from etl.core.storage import partition_dir  # noqa: PLC0415
     rows = []
     for source, pointer in pointers.items():
         for table, counts in (pointer or {}).get("tables", {}).items():
@@ -137,7 +137,7 @@ def _naive(moment: dt.datetime) -> dt.datetime:
 
 def _freshness(settings, pointers: dict[str, dict | None], checked_at: dt.datetime,
                extraction_date: dt.date) -> pd.DataFrame:
-    from etl.extract import expected_files  # noqa: PLC0415
+    from etl.extract.land import expected_files  # noqa: PLC0415
     from etl.sources import SOURCES  # noqa: PLC0415
     rows = []
     for name, source in SOURCES.items():
@@ -168,7 +168,7 @@ def _freshness(settings, pointers: dict[str, dict | None], checked_at: dt.dateti
 def _row_counts(staged_dir: Path, pointers: dict[str, dict | None]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Rows delivered per table on the current extract date and the one before (an
     incremental extract counts its base rows carried over too: the table's size)."""
-    from etl.incremental import table_rows  # noqa: PLC0415
+    from etl.extract.incremental import table_rows  # noqa: PLC0415
     current, previous = [], []
     for source, pointer in pointers.items():
         if not pointer:
@@ -191,7 +191,7 @@ def _row_counts(staged_dir: Path, pointers: dict[str, dict | None]) -> tuple[pd.
 
 def read_kpi_totals(engine) -> pd.DataFrame:
     """The SOF totals of the nightly version of `mart.kpi_value`."""
-    from etl.warehouse import read_table  # noqa: PLC0415
+    from etl.publish.warehouse import read_table  # noqa: PLC0415
     try:
         values = read_table(engine, "mart.kpi_value",
                             "WHERE version = 0 AND org_level = 'sof' AND dimension IS NULL")

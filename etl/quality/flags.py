@@ -16,10 +16,9 @@ from collections.abc import Collection, Iterable, Mapping
 import pandas as pd
 
 from etl.model import conform
+from etl.publish.marts import DQ_KPI_FLAG
 from etl.quality.kpi_sources import KPI_SOURCES
 from etl.quality.runner import Breach, DqOutcome
-from etl.marts import DQ_KPI_FLAG
-
 
 
 def _field(breach: Breach | Mapping, name: str, default=None):

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from etl.core.privacy import CPR_SHAPED
 from etl.model import Model
-from etl.privacy import CPR_SHAPED
 
 if TYPE_CHECKING:
     from etl.quality.facts import RunFacts

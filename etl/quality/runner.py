@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from etl.marts import DQ_FAILURE, DQ_RESULT, DQ_RULE
+from etl.core.tables import TableSpec
 from etl.model import Model, conform
+from etl.publish.marts import DQ_FAILURE, DQ_RESULT, DQ_RULE
 from etl.quality.config import RuleConfig
 from etl.quality.rules import RULES, RuleFinding
-from etl.tables import TableSpec
 
 if TYPE_CHECKING:
     from etl.quality.facts import RunFacts

@@ -11,13 +11,13 @@ import pandas as pd
 import sqlalchemy as sa
 from jinja2 import Environment, StrictUndefined, select_autoescape
 
-from etl.config import Settings
-from etl.periods import parse_quarter, quarter_bounds
+from etl.core.periods import parse_quarter, quarter_bounds
+from etl.core.settings import Settings
+from etl.publish.warehouse import make_engine
 from etl.report import fmt
 from etl.report.charts import Chart, bar_chart, hbar_chart
 from etl.report.pages import DQ_TILES, DQ_TREND_RULE, HEADLINE_MEASURE, PAGES, Page
 from etl.report.template import TEMPLATE
-from etl.warehouse import make_engine
 
 log = logging.getLogger(__name__)
 SUPPRESSION_NOTE = ("– betyder, at tallet ikke offentliggøres: færre end 5 borgere eller hændelser "
@@ -73,7 +73,7 @@ def _version_row(conn: sa.Connection, quarter: str, version: int | None) -> dict
     rows = _read(conn, f"SELECT * FROM public.kpi_version WHERE quarter = :q AND {where}", q=quarter, v=version)
     if rows.empty:
         what = f"version {version}" if version is not None else "a current frozen version"
-        raise ReportError(f"{quarter} has no {what} (close the quarter first: DAG close_quarter or etl.freeze)")
+        raise ReportError(f"{quarter} has no {what} (close the quarter first: DAG close_quarter or etl.publish.freeze)")
     return rows.iloc[-1].to_dict()
 
 

@@ -1,7 +1,7 @@
 """`beskaeftigelse`: monthly employment and education status (file drop, UTF-8 with BOM)."""
 
+from etl.core.tables import TableSpec, col
 from etl.sources.base import Source
-from etl.tables import TableSpec, col
 
 SOURCE = Source(
     name="beskaeftigelse",

@@ -1,7 +1,7 @@
 """`boern`: the children and families case system (DUBU-like; SQL Server in production)."""
 
+from etl.core.tables import TableSpec, col
 from etl.sources.base import Source
-from etl.tables import TableSpec, col
 
 TS = col("OpdateretTid", "datetime", description="change timestamp (local time)")
 DELETED = col("Slettet", "bool", description="soft delete: 1 counts nowhere")

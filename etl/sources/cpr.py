@@ -1,7 +1,7 @@
 """`cpr`: the daily population-register extract (file drop, latin-1, `;`)."""
 
+from etl.core.tables import TableSpec, col
 from etl.sources.base import Source
-from etl.tables import TableSpec, col
 
 BYDELE = (
     "Indre By", "Østerbro", "Nørrebro", "Vesterbro/Kongens Enghave", "Valby", "Vanløse",

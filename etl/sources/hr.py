@@ -1,7 +1,7 @@
 """`hr`: HR, payroll and absence export (SQL Server view in production)."""
 
+from etl.core.tables import TableSpec, col
 from etl.sources.base import Source
-from etl.tables import TableSpec, col
 
 TS = col("opdateret", "datetime")
 JOB = ("Socialrådgiver", "Pædagog", "Social- og sundhedsassistent", "Administration", "Leder", "Behandler", "Øvrige")

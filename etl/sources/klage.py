@@ -1,7 +1,7 @@
 """`klage`: the complaints register (ESDH extract)."""
 
+from etl.core.tables import TableSpec, col
 from etl.sources.base import Source
-from etl.tables import TableSpec, col
 
 SOURCE = Source(
     name="klage",

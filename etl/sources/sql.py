@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from etl.config import REPO_ROOT
+from etl.core.settings import REPO_ROOT
+from etl.core.tables import TableSpec
 from etl.sources.base import Source
-from etl.tables import TableSpec
 
 SQL_DIR = REPO_ROOT / "sql" / "extract"
 

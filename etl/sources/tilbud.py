@@ -1,7 +1,7 @@
 """`tilbud`: facilities, stays and use of force (SQL Server in production)."""
 
+from etl.core.tables import TableSpec, col
 from etl.sources.base import Source
-from etl.tables import TableSpec, col
 
 TS = col("opdateret", "datetime", description="change timestamp (local time)")
 FACILITY_TYPES = (

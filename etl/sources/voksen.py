@@ -1,7 +1,7 @@
 """`voksen`: the adult social and disability case system (SQL Server in production)."""
 
+from etl.core.tables import TableSpec, col
 from etl.sources.base import Source
-from etl.tables import TableSpec, col
 
 TS = col("opdateret", "datetime", description="change timestamp (local time)")
 DELETED = col("slettet", "bool", description="soft delete: 1 counts nowhere")

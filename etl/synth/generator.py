@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from etl.core.tables import TableSpec
 from etl.sources import SOURCES
 from etl.synth.boern import BoernData, build_boern
 from etl.synth.context import Context
@@ -30,7 +31,6 @@ from etl.synth.tilbud import TilbudData, build_tilbud
 from etl.synth.timeline import Window, add_years, to_day
 from etl.synth.voksen import VoksenData, build_voksen
 from etl.synth.writer import write_source
-from etl.tables import TableSpec
 
 DATABASE_SOURCES = ("boern", "voksen", "tilbud", "klage", "hr")
 REPORT_FILE = "generation_report.json"

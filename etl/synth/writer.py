@@ -28,9 +28,9 @@ from sqlalchemy import (
     create_engine,
 )
 
+from etl.core.tables import Column as SpecColumn
+from etl.core.tables import TableSpec
 from etl.sources.base import Source
-from etl.tables import Column as SpecColumn
-from etl.tables import TableSpec
 
 CHUNK_ROWS = 10_000
 SQLITE_CHUNK_ROWS = 200_000  # bounds the Python objects alive at once

@@ -1,6 +1,6 @@
 -- The warehouse's schemas and roles on PostgreSQL: least privilege for the pipeline and BI.
 -- Run as an administrator (a superuser, or a CREATEROLE role that may SET ROLE sofli_pipeline)
--- in the warehouse database, by `sofli warehouse-init` (etl/warehouse_admin.py). Idempotent:
+-- in the warehouse database, by `sofli warehouse-init` (etl/ops/warehouse_admin.py). Idempotent:
 -- running it again changes nothing. No passwords here: the roles are created NOLOGIN, and
 -- warehouse-init gives them LOGIN and a password from the environment.
 --

@@ -1,6 +1,6 @@
 -- Views the BI layer reads (PostgreSQL; the SQLite twin is views.sqlite.sql, same columns).
 -- Each view is written once: a statement naming {schema} is created in every published
--- schema (mart, public) by etl.warehouse.view_statements.
+-- schema (mart, public) by etl.publish.warehouse.view_statements.
 CREATE OR REPLACE VIEW {schema}.kpi_tile AS
 SELECT cur.kpi_id, cur.measure, cur.period_type, cur.period, cur.period_start, cur.period_end,
        cur.org_level, cur.org_key, cur.value, cur.numerator, cur.denominator, cur.unit,

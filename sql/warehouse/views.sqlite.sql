@@ -1,6 +1,6 @@
 -- Views the BI layer reads (SQLite; the PostgreSQL twin is views.postgresql.sql).
 -- Each view is written once: a statement naming {schema} is created in every published
--- schema (mart, public) by etl.warehouse.view_statements.
+-- schema (mart, public) by etl.publish.warehouse.view_statements.
 -- kpi_tile: a KPI's total for a period beside the same period one year earlier, as on the
 -- seeds' tiles ("Sidste år (ÅTD)"). The twin is matched on the quarter one year earlier and
 -- the same end day-of-month, so a running quarter (ending on the extraction date) meets the

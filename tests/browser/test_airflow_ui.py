@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from etl.config import REPO_ROOT
+from etl.core.settings import REPO_ROOT
 from etl.sources import SOURCES
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
@@ -55,18 +55,21 @@ def free_port() -> int:
 def build_demo_warehouse(data_dir: Path) -> None:
     """The night's pipeline functions on generated demo sources: a warehouse with DQ results
     (two runs, so the page has a trend)."""
-    from etl import pipeline  # noqa: PLC0415
-    from etl.config import Settings  # noqa: PLC0415
+    from etl.core.settings import Settings  # noqa: PLC0415
     from etl.synth import generate  # noqa: PLC0415
+    from etl.tasks import extract as extract_tasks  # noqa: PLC0415
+    from etl.tasks import kpis as kpi_tasks
+    from etl.tasks import model as model_tasks
+    from etl.tasks import quality as dq_tasks
 
     generate(data_dir / "sources", profile="demo", seed=42, extraction_date=EXTRACTION_DATE)
     settings = Settings(data_dir, REPO_ROOT / "reference", "demo")
-    pipeline.extract_all(EXTRACTION_DATE, "browser-test", settings)
-    pipeline.build_model(EXTRACTION_DATE, settings)
-    staged = pipeline.compute_kpis("browser-test", settings, history_quarters=1)
-    pipeline.publish_kpis(pipeline.audit_kpis(staged), settings)
-    pipeline.run_data_quality("browser-test-1", settings)
-    pipeline.run_data_quality("browser-test-2", settings)
+    extract_tasks.extract_all(EXTRACTION_DATE, "browser-test", settings)
+    model_tasks.build_model(EXTRACTION_DATE, settings)
+    staged = kpi_tasks.compute_kpis("browser-test", settings, history_quarters=1)
+    kpi_tasks.publish_kpis(kpi_tasks.audit_kpis(staged), settings)
+    dq_tasks.run_data_quality("browser-test-1", settings)
+    dq_tasks.run_data_quality("browser-test-2", settings)
 
 
 class Api:

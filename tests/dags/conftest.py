@@ -10,5 +10,5 @@ def dagbag(tmp_path_factory):
     os.environ.setdefault("AIRFLOW_HOME", str(tmp_path_factory.mktemp("airflow")))
     from airflow.dag_processing.dagbag import DagBag
 
-    from etl.config import REPO_ROOT
+    from etl.core.settings import REPO_ROOT
     return DagBag(dag_folder=str(REPO_ROOT / "dags"))

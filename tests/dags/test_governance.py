@@ -1,8 +1,8 @@
 """Governance as tests: every DAG parses, has an owner, docs, tags, retries and an alert route."""
 
 
-from etl.orchestration import ALLOWED_TAGS
 from etl.sources import SOURCES
+from etl.tasks.orchestration import ALLOWED_TAGS
 
 
 def test_no_import_errors_and_exactly_the_expected_dags(dagbag):

@@ -10,9 +10,8 @@ from __future__ import annotations
 import asyncio
 import json
 
-
-from etl.orchestration import NIGHT_DEADLINES, OPERATIONS_EMAIL
 from etl.sources import SOURCES
+from etl.tasks.orchestration import NIGHT_DEADLINES, OPERATIONS_EMAIL
 
 NIGHTLY = {f"extract_{name}": "extract" for name in SOURCES} | {
     "build_model": "build_model", "publish_kpis": "publish_kpis", "data_quality": "data_quality"}
@@ -50,7 +49,7 @@ def test_the_deadline_alerts_survive_serialization(dagbag):
 def test_a_missed_deadline_sends_the_e_mail(dagbag, tmp_path, monkeypatch):
     from airflow.providers.smtp.notifications.smtp import SmtpNotifier
 
-    from etl.mailsink import MailSink
+    from etl.ops.mailsink import MailSink
 
     alert = dagbag.dags["publish_kpis"].deadline[0]
     context = {"dag_run": {"dag_id": "publish_kpis", "dag_run_id": "asset_triggered__2025-11-15T01:00:00",
@@ -83,7 +82,7 @@ def test_publish_kpis_can_recompute_further_back(dagbag):
 def test_who_froze_a_quarter_is_the_triggering_user_else_airflow():
     from types import SimpleNamespace  # noqa: PLC0415
 
-    from etl.orchestration import triggered_by  # noqa: PLC0415
+    from etl.tasks.orchestration import triggered_by  # noqa: PLC0415
 
     assert triggered_by({"dag_run": SimpleNamespace(triggering_user_name="anna")}) == "anna"
     assert triggered_by({"dag_run": SimpleNamespace(triggering_user_name=None)}) == "airflow"

@@ -17,9 +17,10 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+from etl.core.privacy import find_cpr_in_frame
+from etl.core.privacy import find_cpr_like as cpr_like
+from etl.publish.warehouse import make_engine
 from etl.sources import SOURCES
-from etl.warehouse import make_engine
-from etl.privacy import find_cpr_in_frame, find_cpr_like as cpr_like
 
 pytestmark = pytest.mark.integration
 EXTRACTION_DATE = "2025-11-15"
@@ -30,7 +31,7 @@ IMPLEMENTED = ("T1.01", "T2.01", "T2.06", "T3.02", "T5.01")
 def demo(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("demo") / "data"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "SOFLI_"))}
-    result = subprocess.run([sys.executable, "-m", "etl.cli", "--data-dir", str(data_dir), "demo",
+    result = subprocess.run([sys.executable, "-m", "etl.cli.main", "--data-dir", str(data_dir), "demo",
                              "--date", EXTRACTION_DATE], capture_output=True, text=True, env=env, timeout=900)
     engine = make_engine(f"sqlite:///{data_dir}/warehouse/warehouse.db")
     yield {"dir": data_dir, "result": result, "engine": engine, "output": result.stdout + result.stderr}
@@ -167,8 +168,8 @@ def test_rows_are_conserved_from_landing_to_staged_and_quarantine(demo):
 
 
 def test_all_rules_publish_and_a_second_run_has_the_trend(demo):
-    from etl import pipeline
-    from etl.config import REPO_ROOT, Settings
+    from etl.core.settings import REPO_ROOT, Settings
+    from etl.tasks import quality as dq_tasks
 
     rules = query(demo, "SELECT rule_id FROM mart.dq_rule")["rule_id"]
     assert sorted(rules) == [f"DQ{i:02d}" for i in range(1, 15)]
@@ -178,7 +179,7 @@ def test_all_rules_publish_and_a_second_run_has_the_trend(demo):
     assert len(conservation) == 7 and (conservation["failing"] == 0).all()  # every row of the night accounted for
 
     settings = Settings(demo["dir"], REPO_ROOT / "reference", "demo")
-    pipeline.run_data_quality("second-run", settings)
+    dq_tasks.run_data_quality("second-run", settings)
     second = query(demo, "SELECT rule_id, source, failing, previous_failing FROM mart.dq_result "
                          "WHERE dimension IS NULL AND run_id = 'second-run'")
     trend = second.merge(first, on=["rule_id", "source"], suffixes=("", "_first"))

@@ -10,9 +10,9 @@ import importlib.util
 
 import duckdb
 
-from etl.config import REPO_ROOT
+from etl.core.periods import reporting_periods
+from etl.core.settings import REPO_ROOT
 from etl.model import Model
-from etl.periods import reporting_periods
 
 _spec = importlib.util.spec_from_file_location("kpi_reference", REPO_ROOT / "benchmarks" / "kpi_reference.py")
 kpi_reference = importlib.util.module_from_spec(_spec)

@@ -16,9 +16,9 @@ import pyarrow as pa
 import pytest
 import sqlalchemy as sa
 
-from etl.marts import KPI_VALUE
-from etl.storage import AtomicParquetWriter
-from etl.warehouse import ensure_schema, make_engine, publish, read_table
+from etl.core.storage import AtomicParquetWriter
+from etl.publish.marts import KPI_VALUE
+from etl.publish.warehouse import ensure_schema, make_engine, publish, read_table
 
 
 def rows(value: float, n: int = 3, run_id: str = "r") -> pd.DataFrame:
@@ -83,8 +83,8 @@ def test_an_exception_at_any_statement_of_a_publish_changes_nothing(engine, monk
 
 KILLED_PUBLISH = textwrap.dedent("""
     import sys, datetime as dt, pandas as pd
-    import etl.warehouse as warehouse
-    from etl.marts import KPI_VALUE
+    import etl.publish.warehouse as warehouse
+    from etl.publish.marts import KPI_VALUE
     engine = warehouse.make_engine(sys.argv[1])
     real_insert = warehouse._insert
     def slow_insert(conn, table, spec, rows):  # staged inside the transaction: announce, then wait to be killed
@@ -114,7 +114,7 @@ def test_sigkill_mid_publish_leaves_the_old_version_and_the_next_run_recovers(en
 KILLED_WRITER = textwrap.dedent("""
     import sys, time, pyarrow as pa
     from pathlib import Path
-    from etl.storage import AtomicParquetWriter
+    from etl.core.storage import AtomicParquetWriter
     schema = pa.schema([("x", pa.int64())])
     with AtomicParquetWriter(Path(sys.argv[1]), schema) as writer:
         writer.write(pa.table({"x": list(range(1000))}))

@@ -13,9 +13,9 @@ import sqlite3
 import pandas as pd
 import pytest
 
-from etl.extract import ExtractError, extract_table
+from etl.extract.land import ExtractError, extract_table
 from etl.sources import get_source
-from etl.validate import StructuralValidationError, validate_table
+from etl.validate.table import StructuralValidationError, validate_table
 
 DAY = dt.date(2025, 11, 15)
 CPR_HEADER = "PNR;FOED_DATO;KOEN;KOMKOD;BYDEL;STATUS;STATUS_DATO"

@@ -10,10 +10,12 @@ import json
 import pandas as pd
 import pytest
 
-from etl import pipeline
-from etl.config import REPO_ROOT, Settings
+from etl.core.settings import REPO_ROOT, Settings
+from etl.publish.warehouse import make_engine, read_table
 from etl.synth import generate
-from etl.warehouse import make_engine, read_table
+from etl.tasks import extract as extract_tasks
+from etl.tasks import kpis as kpi_tasks
+from etl.tasks import model as model_tasks
 
 pytestmark = pytest.mark.integration
 DAY = dt.date(2025, 11, 15)
@@ -27,8 +29,8 @@ def content_hash(frame: pd.DataFrame) -> str:
 
 
 def run_night(settings: Settings, day: dt.date, run_id: str) -> None:
-    pipeline.extract_all(day, run_id, settings)
-    pipeline.build_model(day, settings)
+    extract_tasks.extract_all(day, run_id, settings)
+    model_tasks.build_model(day, settings)
 
 
 def snapshot(settings: Settings) -> dict[str, str]:
@@ -51,8 +53,8 @@ def settings(tmp_path_factory):
 
 
 def publish_kpis(settings: Settings, run_id: str) -> None:
-    staged = pipeline.compute_kpis(run_id, settings, history_quarters=1)  # two quarters keep it quick
-    pipeline.publish_kpis(pipeline.audit_kpis(staged), settings)
+    staged = kpi_tasks.compute_kpis(run_id, settings, history_quarters=1)  # two quarters keep it quick
+    kpi_tasks.publish_kpis(kpi_tasks.audit_kpis(staged), settings)
 
 
 def test_rerunning_the_same_date_gives_identical_outputs(settings):
@@ -66,7 +68,7 @@ def test_rerunning_the_same_date_gives_identical_outputs(settings):
 
 def test_a_backfill_of_an_earlier_date_does_not_move_the_current_extract(settings):
     before = {p: p.read_bytes() for p in settings.staged_dir.rglob(f"extract_date={DAY}/*.parquet")}
-    result = pipeline.extract_source("klage", DAY - dt.timedelta(days=3), "backfill", settings)
+    result = extract_tasks.extract_source("klage", DAY - dt.timedelta(days=3), "backfill", settings)
     pointer = json.loads((settings.staged_dir / "klage" / "CURRENT.json").read_text())
     assert pointer["extract_date"] == DAY.isoformat() and result["extract_date"] == "2025-11-12"
     assert {p: p.read_bytes() for p in settings.staged_dir.rglob(f"extract_date={DAY}/*.parquet")} == before
@@ -75,7 +77,7 @@ def test_a_backfill_of_an_earlier_date_does_not_move_the_current_extract(setting
 def test_a_model_backfill_uses_that_dates_extracts_and_leaves_the_live_model(settings):
     earlier = DAY - dt.timedelta(days=3)
     live_before = (settings.model_dir / "fact_complaint.parquet").read_bytes()
-    result = pipeline.build_model(earlier, settings)
+    result = model_tasks.build_model(earlier, settings)
     assert result["model_dir"].endswith(f"backfill/{earlier}")
     assert result["sources"]["klage"] == earlier.isoformat()  # the backfilled extract, not the current one
     assert set(result["sources"]) == {"klage"}  # no other source had an extract by then: none leaks in from later

@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from etl.cli import main
+from etl.cli.main import main
 from etl.kpi import CATALOG
+from etl.publish.warehouse import make_engine
 from etl.report.pages import HEADLINE_MEASURE, PAGES
-from etl.warehouse import make_engine
 
 pytestmark = [pytest.mark.integration,
               pytest.mark.skipif(not shutil.which("pdftoppm"), reason="poppler-utils (pdftoppm, pdftotext) missing")]

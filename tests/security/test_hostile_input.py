@@ -18,16 +18,19 @@ import unicodedata
 import pandas as pd
 import pytest
 
-from etl import pipeline
-from etl.config import REPO_ROOT, Settings
-from etl.identifiers import quoted, safe_identifier
-from etl.marts import MART_TABLES
+from etl.core.identifiers import quoted, safe_identifier
+from etl.core.periods import quarter_periods
+from etl.core.settings import REPO_ROOT, Settings
+from etl.core.tables import TableSpec, col
 from etl.model import Model
 from etl.model.tables import MODEL_TABLES
-from etl.periods import quarter_periods
+from etl.publish.marts import MART_TABLES
 from etl.sources import SOURCES
 from etl.sources.sql import SQL_DIR
-from etl.tables import TableSpec, col
+from etl.tasks import extract as extract_tasks
+from etl.tasks import kpis as kpi_tasks
+from etl.tasks import model as model_tasks
+from etl.tasks import quality as dq_tasks
 
 DAY = dt.date(2025, 11, 15)
 HOSTILE = (
@@ -100,7 +103,7 @@ def test_the_warehouse_ddl_uses_only_contract_identifiers():
     import sqlalchemy as sa
     from sqlalchemy.dialects import postgresql, sqlite
 
-    from etl.warehouse import contract_metadata
+    from etl.publish.warehouse import contract_metadata
 
     allowed = registry_identifiers() | {"mart", "public"}
     for table in contract_metadata().sorted_tables:
@@ -131,8 +134,8 @@ def source_shape(sources_dir) -> dict:
 
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory):
+    from etl.publish.warehouse import make_engine, read_table
     from etl.synth import generate
-    from etl.warehouse import make_engine, read_table
 
     data = tmp_path_factory.mktemp("hostile")
     sources = data / "sources"
@@ -153,8 +156,8 @@ def chain(tmp_path_factory):
     before = source_shape(sources)
 
     settings = Settings(data, REPO_ROOT / "reference", "demo")
-    pipeline.extract_all(DAY, "r", settings)
-    pipeline.build_model(DAY, settings)
+    extract_tasks.extract_all(DAY, "r", settings)
+    model_tasks.build_model(DAY, settings)
     from etl.kpi import compute_kpis
 
     model = Model.load(settings.model_dir)
@@ -162,8 +165,8 @@ def chain(tmp_path_factory):
     values = values.assign(provisional=True, version=0, run_id="r", computed_at=pd.Timestamp("2025-11-15 03:00"))
     (data / "kpi").mkdir()
     values.to_parquet(data / "kpi" / "kpi_value.parquet", index=False)
-    pipeline.publish_kpis({"path": str(data / "kpi" / "kpi_value.parquet"), "audited": True}, settings)
-    dq = pipeline.run_data_quality("r", settings)
+    kpi_tasks.publish_kpis({"path": str(data / "kpi" / "kpi_value.parquet"), "audited": True}, settings)
+    dq = dq_tasks.run_data_quality("r", settings)
     engine = make_engine(settings.warehouse_url())
     mart = {name: read_table(engine, f"mart.{name}") for name in ("kpi_value", "dq_failure")}
     public = read_table(engine, "public.kpi_value")
@@ -233,7 +236,7 @@ def test_undecodable_bytes_and_nul_quarantine_their_row_not_the_table(chain):
           "UPDATE \"klage\" SET \"aarsag\" = CAST(? AS TEXT), \"opdateret\" = ? WHERE \"klage_id\" = ?",
           [(b"A\xc3\xffB", changed, 3), ("a\x00b", changed, 4)])
     before = pd.read_parquet(settings.staged_dir / f"klage/klage/extract_date={DAY}/data.parquet").set_index("klage_id")
-    result = pipeline.extract_source("klage", night, "r2", settings)
+    result = extract_tasks.extract_source("klage", night, "r2", settings)
     assert result["extract_date"] == night.isoformat() and result["rows_quarantined"] == 2
     part = f"klage/klage/extract_date={night}"
     quarantined = pd.read_parquet(next((settings.quarantine_dir / part).glob("*.parquet")))

@@ -8,8 +8,8 @@ import logging
 
 import pytest
 
-from etl.config import REPO_ROOT, ConfigurationError, Settings
-from etl.housekeeping import retention_days, run_housekeeping
+from etl.core.settings import REPO_ROOT, ConfigurationError, Settings
+from etl.ops.housekeeping import retention_days, run_housekeeping
 
 TODAY = dt.date(2025, 11, 15)
 ZONES = ("landing", "staged", "quarantine")
@@ -48,7 +48,7 @@ def data(tmp_path):
 
 
 def test_expired_partitions_are_deleted_and_the_protected_ones_kept(data, caplog):
-    caplog.set_level(logging.INFO, logger="etl.housekeeping")
+    caplog.set_level(logging.INFO, logger="etl.ops.housekeeping")
     result = run_housekeeping(TODAY, data, days=30)
     # cutoff 16 Oct: boern keeps 16 Oct-15 Nov (31 days), its current 20 Sep and the model's 1 Oct.
     kept_days = {"2025-09-20", "2025-10-01"} | {(dt.date(2025, 10, 16) + dt.timedelta(days=i)).isoformat()

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from etl.config import DEMO_PSEUDONYM_KEY, REPO_ROOT
+from etl.core.settings import DEMO_PSEUDONYM_KEY, REPO_ROOT
 
 #: Values that are obviously not secrets (compared lower-case, quotes stripped).
 DUMMY_VALUES = {
@@ -123,8 +123,8 @@ def fake(*parts: str) -> str:
     ("docs/ops.md", fake("mssql://sofli:", "Tr0ub4dor&3x@replica/DUBU"), "credentials in a URL"),
     (".env.example", fake("WAREHOUSE_PASSWORD", "=hunter2hunter2"), "literal value for WAREHOUSE_PASSWORD"),
     ("docker-compose.yml", fake("  POSTGRES_", "PASS", "WORD: ", "s3cr3t-prod"), "literal value for POSTGRES_PASSWORD"),
-    ("etl/config.py", fake("pass", 'word = "', 'Sommer2025!"'), "literal value for password"),
-    ("etl/config.py", fake('SOFLI_PSEUDONYM_KEY', '="k9#Qz!v7Lm2pX4wR8tY"'), "literal value for SOFLI_PSEUDONYM_KEY"),
+    ("etl/core/settings.py", fake("pass", 'word = "', 'Sommer2025!"'), "literal value for password"),
+    ("etl/core/settings.py", fake('SOFLI_PSEUDONYM_KEY', '="k9#Qz!v7Lm2pX4wR8tY"'), "literal value for SOFLI_PSEUDONYM_KEY"),
     ("docs/operations.md", fake("run with WAREHOUSE_", "PASS", "WORD=Sommer2025!"), "literal value for WAREHOUSE_PASSWORD"),
     (".env", fake("SOME_SETTING=", "9fQ2xLm7Pz4Kt8Wv3Rj6Nb1Yc5Hd0Sg"), "high-entropy value"),
 ])
@@ -140,9 +140,9 @@ def test_a_planted_fake_secret_is_caught(path, line, kind):
     ("docker-compose.yml", "postgresql+psycopg2://${POSTGRES_USER}:${POSTGRES_PASSWORD}@postgres/airflow"),
     ("docker-compose.yml", "  AIRFLOW__CORE__FERNET_KEY: ${AIRFLOW_FERNET_KEY}"),
     ("README.md", "mssql+pyodbc://user:pass@replica/DUBU"),
-    ("etl/orchestration.py", '"password": conn.password or None,'),
+    ("etl/tasks/orchestration.py", '"password": conn.password or None,'),
     ("etl/quality/alerts.py", "password: str | None = None,"),
-    ("etl/config.py", f'DEMO_PSEUDONYM_KEY = "{DEMO_PSEUDONYM_KEY}"'),
+    ("etl/core/settings.py", f'DEMO_PSEUDONYM_KEY = "{DEMO_PSEUDONYM_KEY}"'),
 ])
 def test_the_dummies_and_references_in_use_are_allowed(path, line):
     assert scan_text(path, line) == []

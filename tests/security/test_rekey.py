@@ -16,16 +16,16 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from etl import pipeline
-from etl.config import REPO_ROOT, ConfigurationError, Settings
+from etl.core.periods import quarter_periods
+from etl.core.settings import REPO_ROOT, ConfigurationError, Settings
 from etl.kpi import compute_kpis
-from etl.link import Pseudonymiser
-from etl.marts import KPI_VALUE
 from etl.model import Model
 from etl.model.build import build_model, load_current_staged, load_reference
-from etl.periods import quarter_periods
-from etl.rekey import MARKER, RekeyError, rekey
-from etl.warehouse import ensure_schema, make_engine, publish, read_table
+from etl.model.link import Pseudonymiser
+from etl.ops.rekey import MARKER, RekeyError, rekey
+from etl.publish.marts import KPI_VALUE
+from etl.publish.warehouse import ensure_schema, make_engine, publish, read_table
+from etl.tasks import extract as extract_tasks
 
 DAY = dt.date(2025, 11, 15)
 OLD = b"old-test-key-0123456789"
@@ -64,7 +64,7 @@ def night(tmp_path_factory):
     data = tmp_path_factory.mktemp("rekey")
     generate(data / "sources", "demo", seed=5, extraction_date=DAY)
     settings = Settings(data, REPO_ROOT / "reference", "demo")
-    pipeline.extract_all(DAY, "r", settings)
+    extract_tasks.extract_all(DAY, "r", settings)
     frames, _ = load_current_staged(settings.staged_dir, DAY)
     build_model(frames, load_reference(settings.reference_dir), Pseudonymiser(OLD), DAY).save(settings.model_dir)
     old_model = Model.load(settings.model_dir)
@@ -202,7 +202,7 @@ def test_unsafe_new_keys_are_refused(tmp_path, new_key, message):
 
 
 def test_the_cli_rotates_with_keys_from_the_environment_only(night, monkeypatch, capsys):
-    from etl.cli import main
+    from etl.cli.main import main
 
     monkeypatch.setenv("SOFLI_MODE", "demo")
     monkeypatch.setenv("SOFLI_PSEUDONYM_KEY", NEW.decode())
@@ -219,7 +219,7 @@ def test_the_cli_rotates_with_keys_from_the_environment_only(night, monkeypatch,
 def test_after_rotation_the_nightly_build_refuses_the_old_key_and_takes_the_new(night, monkeypatch):
     """Between `sofli rekey` and the key change in the connection, a nightly build would write
     old-key pseudonyms into the re-keyed model: the fingerprint in model.json stops it."""
-    from etl.link import KeyMismatchError, key_fingerprint
+    from etl.model.link import KeyMismatchError, key_fingerprint
     from etl.model.stage import run_model_stage
 
     settings = night["settings"]

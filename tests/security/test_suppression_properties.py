@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from etl.suppression import MINIMUM_THRESHOLD, equation_members, suppress_for_public, suppression_threshold
+from etl.publish.suppression import MINIMUM_THRESHOLD, equation_members, suppress_for_public, suppression_threshold
 
 PROPERTY = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 CELL = {"kpi_id": "T9.99", "measure": "count", "period_type": "quarter", "period": "2025-Q3",

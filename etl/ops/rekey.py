@@ -1,0 +1,272 @@
+"""Rotate the pseudonymisation key without breaking longitudinal links.
+
+A pseudonym is HMAC-SHA256 over a normalised value (the CPR number, a source person id,
+a caseworker id) under the secret key, so it cannot be turned back into its value, and a
+new key cannot be applied to the old pseudonyms. Re-keying therefore needs the values:
+they are in the CPR-bearing staged extracts (`staged/`, restricted), the only place the
+pipeline keeps them. `rekey` runs the model build over the staged extracts with a
+pseudonymiser that computes every pseudonym under both keys, which gives the exact
+old → new mapping of every pseudonym the pipeline can make from what is retained, for
+every namespace the build uses (persons, source-person fallbacks, caseworkers). It then
+rewrites every stored artefact that carries pseudonyms through that mapping:
+
+- the live model and every backfill model (`model/**.parquet`: `citizen_key`,
+  `caseworker_key`);
+- the computed KPI set (`kpi/kpi_value.parquet`) and `mart.kpi_value` in the warehouse,
+  every version (the caseworker rows' `org_key` is the caseworker pseudonym;
+  `public.kpi_value` carries no caseworker rows).
+
+Nothing else holds pseudonyms: `mart.dq_failure` and `model/link_finding.parquet` carry
+the sources' own record ids, the data-quality history (`dq/`) carries SOF totals and
+rule counts (`tests/security/test_rekey.py` checks every file of a demo data folder).
+
+Safety: everything is computed before anything is written. A pseudonym in an artefact
+that the retained extracts cannot reproduce is counted per artefact (never shown) and the
+run refuses, leaving every file as it was. New files are written under temporary names
+beside the old ones, the warehouse is updated in one transaction, then the files are
+renamed into place. The mapping is idempotent (a value that is already a new pseudonym
+is kept), so a run interrupted during the renames is completed by running it again with
+the same keys; a marker `model/REKEY_IN_PROGRESS.json` says one was interrupted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import sqlalchemy as sa
+
+from etl.core.settings import DEMO_PSEUDONYM_KEY, ConfigurationError, Settings
+from etl.core.storage import atomic_write_json
+from etl.model.link import Pseudonymiser, key_fingerprint, record_key_fingerprint
+
+log = logging.getLogger(__name__)
+
+#: Model columns that hold a pseudonym.
+PSEUDONYM_COLUMNS = ("citizen_key", "caseworker_key")
+#: The KPI rows whose `org_key` is a pseudonym.
+PSEUDONYMOUS_ORG_LEVEL = "caseworker"
+NEW_KEY_ENV = "SOFLI_NEW_PSEUDONYM_KEY"
+MARKER = "REKEY_IN_PROGRESS.json"
+
+
+class RekeyError(RuntimeError):
+    """The rotation cannot be done safely; nothing was changed."""
+
+
+class RecordingPseudonymiser(Pseudonymiser):
+    """Pseudonymises under the new key and records what the old key made of each value."""
+
+    def __init__(self, new_key: bytes, old_key: bytes):
+        super().__init__(new_key)
+        self._old = Pseudonymiser(old_key)
+        self.mapping: dict[str, str] = {}
+
+    def one(self, namespace: str, value: str) -> str:
+        new = super().one(namespace, value)
+        old = self._old.one(namespace, value)
+        if self.mapping.setdefault(old, new) != new:  # a 128-bit collision: never expected
+            raise RekeyError("two values share one old pseudonym; re-keying would merge citizens")
+        return new
+
+
+@dataclass
+class Artefact:
+    """One stored thing that carries pseudonyms: a Parquet file or a warehouse table."""
+
+    name: str
+    values: set[str] = field(default_factory=set)
+    path: Path | None = None
+    columns: tuple[str, ...] = ()
+    org_key: bool = False  # KPI rows: only `org_key` of caseworker rows
+
+
+def _kpi_org_keys(table: pa.Table) -> list[str]:
+    levels, keys = table["org_level"].to_pylist(), table["org_key"].to_pylist()
+    return [k for lvl, k in zip(levels, keys) if lvl == PSEUDONYMOUS_ORG_LEVEL and k is not None]
+
+
+def _parquet_artefacts(settings: Settings) -> list[Artefact]:
+    found = []
+    for path in sorted(settings.model_dir.rglob("*.parquet")):
+        if path.name.startswith("."):
+            continue
+        names = pq.read_schema(path).names
+        columns = tuple(c for c in PSEUDONYM_COLUMNS if c in names)
+        if columns:
+            table = pq.read_table(path, columns=list(columns))
+            values = {v for c in columns for v in table[c].to_pylist() if v is not None}
+            found.append(Artefact(str(path.relative_to(settings.data_dir)), values, path, columns))
+    kpi = settings.data_dir / "kpi" / "kpi_value.parquet"
+    if kpi.exists():
+        table = pq.read_table(kpi, columns=["org_level", "org_key"])
+        found.append(Artefact(str(kpi.relative_to(settings.data_dir)), set(_kpi_org_keys(table)), kpi, org_key=True))
+    return found
+
+
+def _warehouse_values(engine: sa.Engine) -> set[str] | None:
+    """Caseworker pseudonyms in `mart.kpi_value` (None when there is no warehouse yet)."""
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text("SELECT DISTINCT org_key FROM mart.kpi_value WHERE org_level = :lvl"),
+                                {"lvl": PSEUDONYMOUS_ORG_LEVEL}).fetchall()
+    except sa.exc.DBAPIError:  # no table yet: nothing published, nothing to re-key
+        return None
+    return {r[0] for r in rows if r[0] is not None}
+
+
+def _staged_dates(staged_dir: Path) -> list[dt.date]:
+    """Every extract date retained in `staged/`, newest first."""
+    dates = {p.name.split("=", 1)[1] for p in staged_dir.glob("*/*/extract_date=*")}
+    return sorted((dt.date.fromisoformat(d) for d in dates), reverse=True)
+
+
+def _model_dates(settings: Settings) -> list[dt.date]:
+    """The extraction dates of the live and backfill models, live first."""
+    dates = []
+    for meta in [settings.model_dir / "model.json", *sorted(settings.model_dir.glob("backfill/*/model.json"))]:
+        if meta.exists():
+            dates.append(dt.date.fromisoformat(json.loads(meta.read_text())["extraction_date"]))
+    return dates
+
+
+def build_mapping(settings: Settings, old_key: bytes, new_key: bytes, needed: set[str]) -> dict[str, str]:
+    """old pseudonym → new, from the staged extracts, as the model build pseudonymises them.
+
+    The dates the stored models were built for come first; older retained extracts are
+    read, newest first, only while some needed pseudonym is still unexplained."""
+    from etl.model.build import build_model, load_current_staged, load_reference  # noqa: PLC0415
+
+    reference = load_reference(settings.reference_dir)
+    recorder = RecordingPseudonymiser(new_key, old_key)
+    dates = list(dict.fromkeys([*_model_dates(settings), *_staged_dates(settings.staged_dir)]))
+    for day in dates:
+        if not needed - recorder.mapping.keys() - set(recorder.mapping.values()):
+            break
+        frames, pointers = load_current_staged(settings.staged_dir, day)
+        if pointers:
+            build_model(frames, reference, recorder, day)
+            log.info("re-key mapping: read the extracts as of %s (%d pseudonyms so far)", day, len(recorder.mapping))
+    return recorder.mapping
+
+
+def _remap_parquet(artefact: Artefact, mapping: dict[str, str]) -> Path:
+    """Write the re-keyed file beside the original under a temporary name; return it."""
+    table = pq.read_table(artefact.path)
+    if artefact.org_key:
+        levels = table["org_level"].to_pylist()
+        keys = [mapping.get(k, k) if lvl == PSEUDONYMOUS_ORG_LEVEL and k is not None else k
+                for lvl, k in zip(levels, table["org_key"].to_pylist())]
+        columns = {"org_key": keys}
+    else:
+        columns = {c: [mapping.get(v, v) if v is not None else None for v in table[c].to_pylist()]
+                   for c in artefact.columns}
+    for name, values in columns.items():
+        i = table.schema.get_field_index(name)
+        table = table.set_column(i, table.schema.field(i), pa.array(values, type=table.schema.field(i).type))
+    tmp = artefact.path.with_name(f".{artefact.path.name}.rekey.tmp")
+    pq.write_table(table, tmp, compression="zstd")
+    with open(tmp, "rb") as fh:
+        os.fsync(fh.fileno())
+    return tmp
+
+
+def _remap_warehouse(engine: sa.Engine, mapping: dict[str, str], present: set[str]) -> int:
+    """Re-key `mart.kpi_value`'s caseworker rows (every version) in one transaction."""
+    pairs = [{"old": old, "new": mapping[old]} for old in sorted(present) if old in mapping]
+    if not pairs:
+        return 0
+    statement = sa.text("UPDATE mart.kpi_value SET org_key = :new WHERE org_level = :lvl AND org_key = :old")
+    changed = 0
+    with engine.begin() as conn:
+        for pair in pairs:
+            changed += conn.execute(statement, {**pair, "lvl": PSEUDONYMOUS_ORG_LEVEL}).rowcount
+    return changed
+
+
+def check_new_key(old_key: bytes, new_key: bytes, mode: str) -> None:
+    if not new_key:
+        raise ConfigurationError(f"no new pseudonymisation key: set {NEW_KEY_ENV}")
+    if len(new_key) < 16:
+        raise ConfigurationError("the new pseudonymisation key must be at least 16 characters")
+    if new_key == old_key:
+        raise ConfigurationError("the new pseudonymisation key is the current one")
+    if new_key == DEMO_PSEUDONYM_KEY.encode() and mode != "demo":
+        raise ConfigurationError("the documented demo pseudonymisation key is refused outside demo mode")
+
+
+def rekey(settings: Settings, old_key: bytes, new_key: bytes, dry_run: bool = False) -> dict:
+    """Re-key every stored pseudonym from `old_key` to `new_key`; returns counts (never values).
+
+    Raises `RekeyError` (having changed nothing) when a stored pseudonym cannot be
+    reproduced from the retained staged extracts under the old key.
+    """
+    from etl.publish.warehouse import make_engine  # noqa: PLC0415
+
+    check_new_key(old_key, new_key, settings.mode)
+    artefacts = _parquet_artefacts(settings)
+    engine = make_engine(settings.warehouse_url())
+    warehouse = _warehouse_values(engine)
+    if warehouse is not None:
+        artefacts.append(Artefact("mart.kpi_value", warehouse))
+    needed = set().union(*(a.values for a in artefacts))
+    mapping = build_mapping(settings, old_key, new_key, needed)
+    already_new = set(mapping.values())
+    unexplained = {a.name: len(a.values - mapping.keys() - already_new) for a in artefacts}
+    unexplained = {name: n for name, n in unexplained.items() if n}
+    report = {"old_key": key_fingerprint(old_key), "new_key": key_fingerprint(new_key),
+              "artefacts": len(artefacts), "pseudonyms": len(needed),
+              "rekeyed": len(needed & mapping.keys()), "already_new": len(needed & already_new),
+              "unexplained": unexplained, "dry_run": dry_run}
+    if unexplained:
+        engine.dispose()
+        log.error("re-key refused, nothing changed: pseudonyms the retained extracts cannot reproduce "
+                  "under the old key, per artefact: %s", unexplained)
+        raise RekeyError("re-key refused, nothing changed: " + ", ".join(
+            f"{name}: {n} pseudonym(s) not reproducible" for name, n in sorted(unexplained.items()))
+            + " (wrong old key, or extracts no longer retained)")
+    if dry_run:
+        engine.dispose()
+        log.info("re-key dry run: %s", report)
+        return report
+
+    marker = settings.model_dir / MARKER
+    settings.model_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(marker, {"started_at": dt.datetime.now().replace(microsecond=0).isoformat(),
+                               "old_key": report["old_key"], "new_key": report["new_key"]})
+    written: list[tuple[Path, Path]] = []
+    try:
+        for artefact in artefacts:
+            if artefact.path is not None and artefact.values:
+                written.append((_remap_parquet(artefact, mapping), artefact.path))
+        report["warehouse_rows"] = _remap_warehouse(engine, mapping, warehouse or set())
+    except Exception:
+        for tmp, _ in written:
+            tmp.unlink(missing_ok=True)
+        marker.unlink(missing_ok=True)
+        raise
+    finally:
+        engine.dispose()
+    for tmp, path in written:
+        os.replace(tmp, path)
+    record_key_fingerprint(settings.model_dir, new_key)  # the nightly build now expects the new key
+    marker.unlink()
+    report["files"] = len(written)
+    log.info("re-keyed %d pseudonyms in %d file(s) and %d warehouse row(s); old key %s, new key %s",
+             report["rekeyed"], report["files"], report["warehouse_rows"], report["old_key"], report["new_key"])
+    return report
+
+
+def rekey_from_env(data_dir: Path | None = None, dry_run: bool = False) -> dict:
+    """The CLI's entry: old key as the pipeline resolves it, new key from `SOFLI_NEW_PSEUDONYM_KEY`."""
+    settings = Settings.from_env()
+    if data_dir is not None:
+        settings = Settings(Path(data_dir).resolve(), settings.reference_dir, settings.mode, settings.org_structure)
+    new_key = os.environ.get(NEW_KEY_ENV, "").encode()
+    return rekey(settings, settings.pseudonym_key(), new_key, dry_run=dry_run)

@@ -1,0 +1,101 @@
+"""The BI contract: one description per published table (`mart` internal, `public` suppressed).
+
+The warehouse DDL in `sql/warehouse/` and `docs/bi-contract.md` are generated from these,
+and every frame is conformed to them before it is written.
+"""
+
+from etl.core.tables import TableSpec, col
+
+KPI_VALUE = TableSpec("kpi_value", (
+    col("kpi_id", "str", description="catalogue id, e.g. T3.02"),
+    col("measure", "str", description="count, share, mean_days, median_days, per_fte, ..."),
+    col("period_type", "str", description="quarter | ytd", allowed=("quarter", "ytd")),
+    col("period", "str", description="the quarter, e.g. 2025-Q3 (ytd: 1 Jan to its end)"),
+    col("period_start", "date"), col("period_end", "date"),
+    col("org_level", "str", description="sof | area | center | unit | caseworker",
+        allowed=("sof", "area", "center", "unit", "caseworker")),
+    col("org_key", "str", description="SOF, the area/center/unit name, or a caseworker pseudonym"),
+    col("dimension", "str", True, "NULL for the total, else e.g. age_group"),
+    col("dimension_value", "str", True, "e.g. 12-17; Ukendt for unknown"),
+    col("value", "float", True, "the figure; NULL when not available"),
+    col("numerator", "float", True), col("denominator", "float", True),
+    col("unit", "str", description="count, share, days, per_fte, ..."),
+    col("provisional", "bool", description="true for the running quarter"),
+    col("version", "int", description="0 = nightly (live); 1.. = frozen publications"),
+    col("run_id", "str"), col("computed_at", "datetime"),
+), description="One row per KPI x measure x period x organisation level x breakdown value.")
+
+KPI_CATALOG = TableSpec("kpi_catalog", (
+    col("kpi_id", "str"), col("theme", "int"), col("theme_title", "str"), col("title", "str"),
+    col("description", "str"), col("definition", "str"), col("kpi_type", "str", allowed=("stock", "flow")),
+    col("unit", "str"), col("measures", "str"), col("breakdowns", "str"), col("owner", "str"),
+    col("implemented", "bool", description="false: defined in the catalogue, not computed yet"),
+), primary_key=("kpi_id",), description="The nøgletalskatalog: every KPI's metadata.")
+
+DQ_RULE = TableSpec("dq_rule", (
+    col("rule_id", "str"), col("title", "str"), col("description", "str"),
+    col("severity", "str", allowed=("error", "warning")),
+    col("threshold_kind", "str", allowed=("rate", "count")), col("threshold", "float"),
+    col("owners", "str", description="comma-separated e-mail addresses"),
+    col("sources", "str", description="comma-separated sources in scope"),
+), primary_key=("rule_id",))
+
+DQ_RESULT = TableSpec("dq_result", (
+    col("run_id", "str"), col("run_date", "date", description="the extraction date"),
+    col("computed_at", "datetime"), col("rule_id", "str"), col("source", "str"),
+    col("dimension", "str", True, "NULL for the rule total, else decision_month, case_type, ..."),
+    col("dimension_value", "str", True),
+    col("population", "int"), col("failing", "int"), col("rate", "float", True),
+    col("threshold_kind", "str"), col("threshold", "float"), col("severity", "str"),
+    col("status", "str", True, "pass | breach on totals; NULL on breakdown rows"),
+    col("previous_failing", "int", True, "failing rows in the previous run (trend)"),
+), description="Run x rule x source x breakdown.")
+
+DQ_FAILURE = TableSpec("dq_failure", (
+    col("run_id", "str"), col("rule_id", "str"), col("source", "str"), col("source_table", "str"),
+    col("record_id", "str", description="the source's own record id; never a CPR"),
+    col("detail", "str", True),
+), description="The failing source records of each rule, for the data owner to fix.")
+
+SOURCE_FRESHNESS = TableSpec("source_freshness", (
+    col("source", "str"), col("last_success_at", "datetime", True),
+    col("extract_date", "date", True), col("rows", "int", True),
+    col("age_hours", "float", True, "hours since the current extract became current"),
+    col("days_behind", "int", True, "days between the run's extraction date and the current extract's"),
+    col("stale", "bool", description="older or further behind than the source's allowance (DQ10)"),
+    col("checked_at", "datetime"),
+), primary_key=("source",))
+
+DQ_KPI_FLAG = TableSpec("dq_kpi_flag", (
+    col("kpi_id", "str", description="catalogue id of a KPI built on a blocked source"),
+    col("run_id", "str", description="the run whose KPI values are flagged"),
+    col("blocked_by", "str", description="comma-separated rule@source, e.g. DQ02@boern,DQ10@cpr"),
+    col("flagged_at", "datetime"),
+), primary_key=("kpi_id", "run_id"),
+    description="KPIs of a run built on a source whose blocking data-quality rule breached; "
+                "the values stay in kpi_value, flagged here.")
+
+KPI_VERSION = TableSpec("kpi_version", (
+    col("version", "int", description="the publication number, unique across quarters (kpi_value.version); "
+                                      "0, the nightly version, never appears here"),
+    col("quarter", "str", description="the closed quarter it publishes, e.g. 2025-Q3"),
+    col("frozen_at", "datetime"), col("frozen_by", "str", description="who closed or re-published it"),
+    col("reason", "str", description="why: the quarterly close, or what a re-publication corrects"),
+    col("run_id", "str", description="the Airflow run (or CLI call) that froze it"),
+    col("source_run_id", "str", description="the nightly run whose version 0 was copied"),
+    col("dq_run_id", "str", True, "the data-quality run frozen with it (mart.dq_result_frozen)"),
+    col("kpi_rows", "int", description="rows of mart.kpi_value with this version"),
+    col("public_rows", "int", description="rows of public.kpi_value with this version"),
+    col("is_current", "bool", description="true for the quarter's latest version: the one BI and the report show"),
+), primary_key=("version",),
+    description="Frozen publications of a closed quarter (`close_quarter`): who, when and why. Rows of "
+                "kpi_value with this version are never changed again; the quarter's own periods plus the closed "
+                "periods before it (its last-year twins and the history the report's trends use).")
+
+DQ_RESULT_FROZEN = TableSpec(
+    "dq_result_frozen",
+    (col("version", "int", description="kpi_version.version"), col("quarter", "str"), *DQ_RESULT.columns),
+    description="The data-quality results (mart.dq_result of `dq_run_id`) as they stood when a version was frozen.")
+
+MART_TABLES = {t.name: t for t in (KPI_VALUE, KPI_CATALOG, DQ_RULE, DQ_RESULT, DQ_FAILURE, DQ_KPI_FLAG,
+                                      SOURCE_FRESHNESS, KPI_VERSION, DQ_RESULT_FROZEN)}

@@ -1,0 +1,22 @@
+"""The `close_quarter` DAG's tasks: freeze a closed quarter as a numbered version, render its report."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+
+def freeze(extract_date: dt.date, quarter: str | None, reason: str | None, force: bool, run_id: str,
+           triggered_by: str) -> dict:
+    """Freeze the quarter that is due (or `quarter`) and return its quarter and version (or none)."""
+    from etl.publish.freeze import close_quarter_task  # noqa: PLC0415 - heavy import only when used
+
+    return close_quarter_task(extract_date, quarter, reason, force, run_id, triggered_by)
+
+
+def report(frozen: dict) -> dict:
+    """Render the committee report of what `freeze` froze; nothing when nothing was frozen."""
+    from etl.report import render_report  # noqa: PLC0415
+
+    if not frozen.get("quarter"):
+        return {"rendered": False}
+    return render_report(frozen["quarter"], frozen["version"])

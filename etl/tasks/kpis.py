@@ -1,0 +1,111 @@
+"""The `publish_kpis` DAG's tasks: compute, audit and publish the KPI catalogue (write-audit-publish)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+
+import numpy as np
+import pandas as pd
+
+from etl.core.settings import Settings
+from etl.publish.marts import KPI_CATALOG, KPI_VALUE
+from etl.publish.warehouse import ensure_schema, make_engine, publish
+
+log = logging.getLogger(__name__)
+
+
+def _settings(settings: Settings | None) -> Settings:
+    return settings or Settings.from_env()
+
+
+
+def compute_kpis(run_id: str, settings: Settings | None = None, history_quarters: int = 4) -> dict:
+    """Compute every implemented KPI for the nightly periods into a staged Parquet file."""
+    from etl.core.periods import reporting_periods  # noqa: PLC0415
+    from etl.kpi import compute_kpis as compute  # noqa: PLC0415
+    from etl.model import Model  # noqa: PLC0415
+
+    settings = _settings(settings)
+    started = time.monotonic()
+    model = Model.load(settings.model_dir)
+    if settings.org_structure == "current":  # restate history on today's organisation
+        from etl.model.org import current_structure  # noqa: PLC0415
+        model.replace_table("dim_org", current_structure(model.dim_org))
+    periods = reporting_periods(model.extraction_date, history_quarters)
+    values = compute(model, periods)
+    values["provisional"] = _provisional(values, periods)
+    values["version"] = 0
+    values["run_id"] = run_id
+    values["computed_at"] = pd.Timestamp(dt.datetime.now().replace(microsecond=0))
+    path = settings.data_dir / "kpi" / "kpi_value.parquet"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    values.to_parquet(path.with_suffix(".tmp"), index=False)
+    path.with_suffix(".tmp").replace(path)
+    log.info("computed %d KPI rows for %d periods in %.1fs", len(values), len(periods), time.monotonic() - started)
+    return {"path": str(path), "rows": len(values), "periods": len(periods),
+            "extraction_date": model.extraction_date.isoformat()}
+
+
+def _provisional(values: pd.DataFrame, periods) -> np.ndarray:
+    """Each KPI row's period's `provisional` flag: the rows whose (kind, start, end) is a
+    provisional period's, compared column-wise (row by row it was a second a night)."""
+    starts = pd.to_datetime(values["period_start"]).to_numpy("datetime64[D]")
+    ends = pd.to_datetime(values["period_end"]).to_numpy("datetime64[D]")
+    kinds = values["period_type"].to_numpy(dtype=object)
+    flags = np.zeros(len(values), dtype=bool)
+    for period in periods:
+        if period.provisional:
+            flags |= ((kinds == period.kind) & (starts == np.datetime64(period.start, "D"))
+                      & (ends == np.datetime64(period.end, "D")))
+    return flags
+
+
+def audit_kpis(staged: dict) -> dict:
+    """Refuse to publish a KPI set that is empty, duplicated or missing an implemented KPI."""
+    from etl.kpi import CATALOG  # noqa: PLC0415
+    values = pd.read_parquet(staged["path"])
+    key = ["kpi_id", "measure", "period_type", "period_start", "period_end", "org_level", "org_key",
+           "dimension", "dimension_value"]
+    duplicated = values.duplicated(key).sum()
+    implemented = {k for k, d in CATALOG.items() if d.compute is not None}
+    missing = sorted(implemented - set(values.loc[values["org_level"] == "sof", "kpi_id"]))
+    problems = []
+    if values.empty:
+        problems.append("no KPI rows")
+    if duplicated:
+        problems.append(f"{duplicated} duplicated KPI rows")
+    if missing:
+        problems.append(f"no SOF total for implemented KPI(s) {missing}")
+    if problems:
+        raise RuntimeError("KPI audit failed, nothing published: " + "; ".join(problems))
+    return {**staged, "audited": True}
+
+
+def publish_kpis(audited: dict, settings: Settings | None = None) -> dict:
+    """Swap the nightly version (0) of `mart.kpi_value` and `public.kpi_value`, and the catalogue."""
+    from etl.kpi import catalog_frame  # noqa: PLC0415
+    from etl.model.build import load_reference  # noqa: PLC0415
+    from etl.publish.suppression import suppress_for_public, suppression_threshold  # noqa: PLC0415
+
+    settings = _settings(settings)
+    started = time.monotonic()
+    if not audited.get("audited"):
+        raise RuntimeError("refusing to publish KPIs that were not audited")
+    values = pd.read_parquet(audited["path"])
+    engine = make_engine(settings.warehouse_url())
+    ensure_schema(engine)
+    catalog = catalog_frame()
+    public_values = suppress_for_public(values, load_reference(settings.reference_dir)["dim_org"],
+                                        suppression_threshold())
+    published = publish(engine, "mart", KPI_VALUE, values, {"version": 0})
+    publish(engine, "public", KPI_VALUE, public_values, {"version": 0})
+    publish(engine, "mart", KPI_CATALOG, catalog)
+    publish(engine, "public", KPI_CATALOG, catalog)
+    internal = values[values["org_level"] != "caseworker"]
+    suppressed = int(public_values["value"].isna().sum() - internal["value"].isna().sum())
+    engine.dispose()
+    log.info("SUMMARY publish_kpis: published %d KPI rows (public: %d, %d cells suppressed) in %.1fs", published,
+             len(public_values), suppressed, time.monotonic() - started)
+    return {"mart_rows": published, "public_rows": len(public_values), "public_suppressed": suppressed}

@@ -1,0 +1,122 @@
+"""The catalogue: every KPI defined once, its computation registered, its table shape."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+
+import pandas as pd
+import pytest
+
+from etl.core.periods import reporting_periods
+from etl.kpi import CATALOG, catalog_frame, compute_kpi, compute_kpis
+from etl.kpi.aggregate import KPI_ROW_COLUMNS, MEASURE_COLUMNS
+from etl.kpi.catalog import kpi
+from etl.publish.marts import KPI_CATALOG
+
+ALL_IDS = ([f"T1.{i:02}" for i in range(1, 5)] + [f"T2.{i:02}" for i in range(1, 14)]
+           + [f"T3.{i:02}" for i in range(1, 10)] + [f"T4.{i:02}" for i in range(1, 7)]
+           + [f"T5.{i:02}" for i in range(1, 6)])
+#: The resolved readings' list of stock KPIs.
+STOCKS = {"T1.01", "T1.02", "T1.03", "T1.04", "T2.02", "T2.06", "T2.09", "T2.10", "T2.13", "T3.06"}
+IMPLEMENTED = set(ALL_IDS)
+
+
+def test_every_catalogue_id_is_defined_once_in_order():
+    assert list(CATALOG) == ALL_IDS
+
+
+def test_entries_are_complete():
+    for d in CATALOG.values():
+        assert d.theme == int(d.kpi_id[1]) and d.theme_title
+        assert d.title and d.description and d.definition and d.unit and d.owner and d.measures, d.kpi_id
+        assert d.kpi_type == ("stock" if d.kpi_id in STOCKS else "flow"), d.kpi_id
+        assert "center" not in d.breakdowns and "unit" not in d.breakdowns, "org levels are not dimensions"
+
+
+def test_implemented_kpis():
+    assert {d.kpi_id for d in CATALOG.values() if d.implemented} == IMPLEMENTED
+
+
+def test_catalog_frame_has_the_mart_shape():
+    frame = catalog_frame()
+    assert list(frame.columns) == KPI_CATALOG.column_names
+    assert frame["kpi_id"].tolist() == ALL_IDS
+    row = frame.set_index("kpi_id").loc["T5.01"]
+    assert row["measures"] == "per_fte,short_days,long_days" and row["breakdowns"] == "job_category"
+    assert bool(row["implemented"])
+
+
+def test_registering_an_unknown_or_second_computation_fails(monkeypatch):
+    with pytest.raises(KeyError):
+        kpi("T9.99")(lambda model, period: None)
+    monkeypatch.setitem(CATALOG, "T1.02", replace(CATALOG["T1.02"], compute=None))  # restored after the test
+    kpi("T1.02")(lambda model, period: None)
+    assert CATALOG["T1.02"].implemented
+    with pytest.raises(ValueError, match="already"):
+        kpi("T1.02")(lambda model, period: None)
+
+
+def test_a_measure_missing_from_the_entry_is_refused(monkeypatch, make_model, q3_2025):
+    def undeclared(model, period):
+        return pd.DataFrame([["mean_days", "sof", "SOF", None, None, 1.0, None, None, "days"]],
+                            columns=MEASURE_COLUMNS)
+    monkeypatch.setitem(CATALOG, "T5.04", replace(CATALOG["T5.04"], compute=None))
+    kpi("T5.04")(undeclared)
+    with pytest.raises(ValueError, match="mean_days"):
+        compute_kpi("T5.04", make_model(), q3_2025)
+
+
+def test_compute_kpis_runs_every_implemented_kpi_for_its_periods(make_model):
+    periods = reporting_periods(dt.date(2025, 10, 15), history_quarters=0)
+    rows = compute_kpis(make_model(), periods)
+    assert list(rows.columns) == KPI_ROW_COLUMNS
+    totals = rows[rows["org_level"].eq("sof") & rows["dimension"].isna()]
+    per_kpi = totals.groupby("kpi_id")[["period_type", "period"]].apply(
+        lambda t: set(map(tuple, t.to_numpy())))
+    quarters = {(p.kind, p.label) for p in periods if p.kind == "quarter"}
+    assert per_kpi["T1.01"] == quarters and per_kpi["T2.06"] == quarters
+    assert per_kpi["T2.01"] == {(p.kind, p.label) for p in periods}
+    # Empty model: every measure's total is present, counts 0, rates without a value.
+    t501 = totals[totals["kpi_id"] == "T5.01"]
+    assert set(t501["measure"]) == {"per_fte", "short_days", "long_days"}
+    assert t501.loc[t501["measure"] == "per_fte", "value"].isna().all()
+    assert (totals.loc[totals["measure"] == "count", "value"] == 0).all()
+
+
+def test_compute_kpis_gives_one_row_per_key(make_model):
+    # The publish audit refuses duplicated keys; a little of everything, over the nightly periods.
+    model = make_model(
+        fact_service=[dict(service_key="s1", source="boern", citizen_key="c1", category="Anbringelse",
+                           service_type="Plejefamilie", start_date="2024-01-01", unit_code="BFC-VEST",
+                           area="Børn og Unge")],
+        fact_decision=[dict(decision_key="d1", decision_date="2025-05-01", unit_code="BFC-VEST",
+                            outcome="Bevilget", area="Børn og Unge")],
+        fact_notification=[dict(notification_id="n1", received_at="2025-05-01 10:00", acute=True,
+                                unit_code="BFC-VEST", area="Børn og Unge")],
+        dim_employee=[dict(employee_key="e1", unit_code="4010202", job_category="Leder",
+                           hired_date="2020-01-01", fte=1.0)],
+        fact_absence=[dict(absence_id="a1", employee_key="e1", absence_type="Egen sygdom",
+                           from_date="2025-05-01", to_date="2025-05-20")])
+    rows = compute_kpis(model, reporting_periods(dt.date(2025, 10, 15), history_quarters=0))
+    key = ["kpi_id", "measure", "period_type", "period_start", "period_end", "org_level", "org_key",
+           "dimension", "dimension_value"]
+    assert not rows.duplicated(key).any()
+    assert set(rows["kpi_id"]) == IMPLEMENTED
+
+
+#: KPIs whose every measure has a total on an empty model: counts 0, rates and means 0/0.
+EMPTY_TOTALS = ["T2.02", "T2.03", "T2.04", "T2.05", "T2.07", "T2.08", "T2.09", "T2.10", "T2.11", "T2.12",
+                "T2.13", "T3.01", "T3.03", "T3.04", "T3.05", "T3.06", "T3.07", "T3.08", "T3.09"]
+
+
+@pytest.mark.parametrize("kpi_id", EMPTY_TOTALS)
+def test_empty_model_gives_every_measure_a_total(kpi_id, make_model, q3_2025):
+    rows = compute_kpi(kpi_id, make_model(), q3_2025)
+    assert set(rows["measure"]) == set(CATALOG[kpi_id].measures)
+    assert (rows["org_level"] == "sof").all() and rows["dimension"].isna().all()
+    assert len(rows) == len(CATALOG[kpi_id].measures)
+    counts = rows[rows["unit"] == "count"]
+    assert (counts["value"] == 0).all()
+    rest = rows[rows["unit"] != "count"]
+    assert rest["value"].isna().all() and (rest["denominator"] == 0).all()

@@ -1,0 +1,126 @@
+"""The SQLite warehouse: attached schemas, atomic slice replacement, the tile view."""
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+
+from etl.publish.marts import KPI_VALUE
+from etl.publish.warehouse import ensure_schema, make_engine, publish, read_table
+
+
+def kpi_row(period, start, end, value, run_id="r1"):
+    return {"kpi_id": "T1.01", "measure": "count", "period_type": "quarter", "period": period,
+            "period_start": pd.Timestamp(start), "period_end": pd.Timestamp(end), "org_level": "sof", "org_key": "SOF",
+            "dimension": None, "dimension_value": None, "value": value, "numerator": None, "denominator": None,
+            "unit": "count", "provisional": False, "version": 0, "run_id": run_id,
+            "computed_at": dt.datetime(2025, 11, 15, 3)}
+
+
+@pytest.fixture
+def engine(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path}/warehouse.db")
+    ensure_schema(engine)
+    ensure_schema(engine)  # idempotent
+    yield engine
+    engine.dispose()
+
+
+def test_schemas_are_files_beside_the_main_database(engine, tmp_path):
+    assert {p.name for p in tmp_path.iterdir()} == {"warehouse.db", "mart.db", "public.db"}
+
+
+def test_tile_pairs_the_running_quarter_with_the_same_dates_last_year(engine):
+    publish(engine, "mart", KPI_VALUE, pd.DataFrame([
+        kpi_row("2025-Q4", "2025-10-01", "2025-11-15", 10), kpi_row("2024-Q4", "2024-10-01", "2024-11-15", 8),
+        kpi_row("2024-Q4", "2024-10-01", "2024-12-31", 12), kpi_row("2025-Q3", "2025-07-01", "2025-09-30", 5),
+        kpi_row("2024-Q3", "2024-07-01", "2024-09-30", 4)]), {"version": 0})
+    tiles = read_table(engine, "mart.kpi_tile").set_index(["period", "period_end"])
+    assert tiles.loc[("2025-Q4", "2025-11-15"), "last_year_value"] == 8  # not last year's whole Q4 (12)
+    assert tiles.loc[("2025-Q3", "2025-09-30"), "last_year_value"] == 4
+
+
+def test_publish_replaces_only_its_slice_and_a_failed_publish_changes_nothing(engine, monkeypatch):
+    publish(engine, "mart", KPI_VALUE, pd.DataFrame([kpi_row("2025-Q3", "2025-07-01", "2025-09-30", 5, "r1")]))
+    publish(engine, "mart", KPI_VALUE, pd.DataFrame([kpi_row("2025-Q3", "2025-07-01", "2025-09-30", 6, "r2")]),
+            {"run_id": "r2"})
+    assert sorted(read_table(engine, "mart.kpi_value")["value"]) == [5, 6]
+    broken = pd.DataFrame([kpi_row("2025-Q3", "2025-07-01", "2025-09-30", 7, "r3")]).drop(columns=["unit"])
+    with pytest.raises(ValueError, match="lacks contract column"):
+        publish(engine, "mart", KPI_VALUE, broken)
+    import etl.publish.warehouse as warehouse
+
+    real_rows = warehouse._rows
+    monkeypatch.setattr(warehouse, "_rows", lambda frame, spec: real_rows(frame, spec)[:-1])
+    with pytest.raises(RuntimeError, match="staged 1 rows, expected 2"):  # the audit inside the transaction
+        publish(engine, "mart", KPI_VALUE, pd.DataFrame([kpi_row("2025-Q3", "2025-07-01", "2025-09-30", v, "r3")
+                                                         for v in (7, 8)]))
+    assert sorted(read_table(engine, "mart.kpi_value")["value"]) == [5, 6]
+
+
+def test_the_driver_insert_stores_what_sqlalchemys_insert_stores(engine, tmp_path):
+    """SQLite's publish inserts through the driver with each column's SQLAlchemy bind
+    conversion; the stored text must be what SQLAlchemy's own insert stores, for every
+    type and for NULLs (dates, timestamps with and without microseconds, floats, booleans)."""
+    import sqlite3
+
+    import sqlalchemy as sa
+
+    from etl.publish import warehouse
+
+    frame = pd.DataFrame([
+        kpi_row("2025-Q3", "2025-07-01", "2025-09-30", 1.5) | {"numerator": 3, "denominator": 2.0,
+                                                              "dimension": "køn", "dimension_value": "Kvinde ÆØÅ"},
+        kpi_row("2025-Q3", "2025-07-01", "2025-09-30", None) | {"provisional": True, "version": 7,
+                                                               "computed_at": dt.datetime(2025, 11, 15, 3, 4, 5, 678)},
+        # repeated dates and flags are converted once per distinct value: the same text
+        kpi_row("2025-Q2", "2025-04-01", "2025-06-30", 2.0) | {"provisional": True, "version": 8},
+        kpi_row("2025-Q3", "2025-07-01", "2025-09-30", 0.0) | {"provisional": False, "version": 9},
+    ])
+    publish(engine, "mart", KPI_VALUE, frame, {"version": 0})
+    by_sqlalchemy = warehouse.sa_table(KPI_VALUE, "public", sa.MetaData())
+    with engine.begin() as conn:
+        conn.execute(by_sqlalchemy.insert(), [dict(zip(KPI_VALUE.column_names, row, strict=True))
+                                              for row in warehouse._rows(frame, KPI_VALUE)])
+
+    def stored(schema):
+        with sqlite3.connect(tmp_path / f"{schema}.db") as db:
+            return db.execute("SELECT *, typeof(value), typeof(provisional), typeof(period_start) "
+                              "FROM kpi_value ORDER BY version").fetchall()
+
+    assert stored("mart") == stored("public")
+    assert stored("mart")[1][-3:] == ("null", "integer", "text")
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+def test_each_view_is_written_once_and_created_in_both_published_schemas(dialect):
+    import re
+
+    from etl.publish.warehouse import view_statements
+
+    statements = view_statements(dialect)
+    created = [re.search(r"CREATE\s+(?:OR\s+REPLACE\s+)?VIEW\s+(\w+\.\w+)", s).group(1)
+               for s in statements if re.match(r"CREATE", s)]
+    assert created == ["mart.kpi_tile", "public.kpi_tile", "mart.kpi_value_current", "public.kpi_value_current"]
+    assert not any("{schema}" in s for s in statements)
+    mart, public = (s for s in statements if re.match(r"CREATE.*VIEW mart\.kpi_value_current", s)), \
+        (s for s in statements if re.match(r"CREATE.*VIEW public\.kpi_value_current", s))
+    assert next(mart).replace("mart.", "public.") == next(public)  # the same view, schema for schema
+
+
+def test_both_schemas_views_read_their_own_schema(engine):
+    """public.kpi_tile reads public.kpi_value, mart.kpi_tile mart.kpi_value."""
+    publish(engine, "mart", KPI_VALUE, pd.DataFrame([kpi_row("2025-Q3", "2025-07-01", "2025-09-30", 5)]))
+    publish(engine, "public", KPI_VALUE, pd.DataFrame([kpi_row("2025-Q3", "2025-07-01", "2025-09-30", 9)]))
+    assert read_table(engine, "mart.kpi_tile")["value"].tolist() == [5]
+    assert read_table(engine, "public.kpi_tile")["value"].tolist() == [9]
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT value FROM public.kpi_value_current").scalars().all() == [9]
+
+
+def test_bind_conversion_per_distinct_value_keeps_equal_values_of_different_types_apart():
+    from etl.publish.warehouse import _bound
+
+    assert _bound((dt.date(2025, 1, 1), None, dt.date(2025, 1, 1)), str) == ["2025-01-01", None, "2025-01-01"]
+    assert _bound((1, True, None, 1.0), repr) == ["1", "True", None, "1.0"]  # 1 == True == 1.0 as keys
+    assert _bound((), repr) == []

@@ -1,0 +1,134 @@
+"""`load_run_facts` on a data folder written by hand the way the pipeline writes it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from etl.core.settings import Settings
+from etl.model import conform
+from etl.publish.marts import KPI_VALUE
+from etl.publish.warehouse import ensure_schema, make_engine, publish
+from etl.quality.config import load_rules_config
+from etl.quality.facts import history_path, load_run_facts, read_kpi_history
+from etl.quality.runner import run_rules
+
+CHECKED_AT = dt.datetime(2025, 11, 21, 14, 0)
+
+
+def write_json(path: Path, payload: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload, indent=2, sort_keys=True))
+
+
+def pointer(staged: Path, source: str, extract_date: str, completed_at: str, tables: dict[str, int]) -> None:
+    """CURRENT.json as etl.validate.table.publish_source writes it."""
+    write_json(staged / source / "CURRENT.json", {
+        "source": source, "extract_date": extract_date, "run_id": f"extract-{extract_date}",
+        "completed_at": completed_at,
+        "tables": {t: {"rows_in": n, "rows_staged": n, "rows_quarantined": 0,
+                       "staged_path": str(staged / source / t / f"extract_date={extract_date}" / "data.parquet")}
+                   for t, n in tables.items()}})
+
+
+def validation(staged: Path, source: str, table: str, extract_date: str, rows_in: int) -> None:
+    """validation.json as etl.validate.table writes it beside each staged partition."""
+    write_json(staged / source / table / f"extract_date={extract_date}" / "validation.json", {
+        "source": source, "table": table, "extract_date": extract_date, "rows_in": rows_in,
+        "rows_staged": rows_in, "rows_quarantined": 0, "quarantine_by_rule": {}, "seconds": 0.1})
+
+
+def kpi_rows(run_id: str, t101: float, t201: float) -> pd.DataFrame:
+    base = {"period_type": "quarter", "period": "2025-Q3", "period_start": "2025-07-01", "period_end": "2025-09-30",
+            "org_level": "sof", "org_key": "SOF", "dimension": None, "dimension_value": None, "numerator": None,
+            "denominator": None, "unit": "count", "provisional": False, "version": 0, "run_id": run_id,
+            "computed_at": "2025-11-21 03:00"}
+    rows = [{**base, "kpi_id": "T1.01", "measure": "count", "value": t101},
+            {**base, "kpi_id": "T2.01", "measure": "count", "value": t201},
+            {**base, "kpi_id": "T2.01", "measure": "count", "value": 999.0, "org_level": "area",
+             "org_key": "Voksne"},  # not a SOF total
+            {**base, "kpi_id": "T2.01", "measure": "count", "value": 5.0, "dimension": "area",
+             "dimension_value": "Voksne"}]  # a breakdown, not the total
+    return conform(pd.DataFrame(rows), KPI_VALUE)
+
+
+@pytest.fixture
+def data_dir(tmp_path, monkeypatch):
+    staged = tmp_path / "staged"
+    pointer(staged, "boern", "2025-11-20", "2025-11-20T02:00:00", {"Barn": 130, "Sag": 50})  # exactly 36 h
+    validation(staged, "boern", "Barn", "2025-11-19", 100)
+    validation(staged, "boern", "Barn", "2025-11-20", 130)
+    validation(staged, "boern", "Sag", "2025-11-20", 50)  # first extract of Sag: no previous
+    pointer(staged, "voksen", "2025-11-20", "2025-11-20T01:59:59", {"borger": 10})  # 36 h + 1 s
+    validation(staged, "voksen", "borger", "2025-11-18", 12)
+    validation(staged, "voksen", "borger", "2025-11-20", 10)
+    pointer(staged, "cpr", "2025-11-19", "2025-11-21T13:00:00", {"cpr": 7})  # fresh, but today's file is missing
+    validation(staged, "cpr", "cpr", "2025-11-19", 7)
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    (drop / "cpr_20251119.csv").write_text("x\n")
+    (drop / "beskaeftigelse_202510.csv").write_text("x\n")
+    for source in ("cpr", "beskaeftigelse"):
+        monkeypatch.setenv(f"SOFLI_SOURCE_{source.upper()}", str(drop))
+    return tmp_path
+
+
+def test_load_run_facts_from_the_data_folder(data_dir):
+    settings = Settings(data_dir, data_dir / "reference", "demo")
+    engine = make_engine(f"sqlite:///{data_dir / 'warehouse' / 'warehouse.db'}")
+    ensure_schema(engine)
+    publish(engine, "mart", KPI_VALUE, kpi_rows("run-1", 100.0, 40.0), {"version": 0})
+    first = load_run_facts(settings, engine, "run-1", checked_at=CHECKED_AT - dt.timedelta(days=1))
+    assert first.previous_kpi_totals is None
+    publish(engine, "mart", KPI_VALUE, kpi_rows("run-2", 110.0, 20.0), {"version": 0})
+    facts = load_run_facts(settings, engine, "run-2", checked_at=CHECKED_AT)
+    engine.dispose()
+
+    fresh = facts.freshness.set_index("source")
+    assert fresh.loc["boern", "age_hours"] == 36.0 and not fresh.loc["boern", "stale"]
+    assert fresh.loc["voksen", "age_hours"] == pytest.approx(36 + 1 / 3600) and fresh.loc["voksen", "stale"]
+    assert fresh.loc["tilbud", "stale"] and pd.isna(fresh.loc["tilbud", "age_hours"])  # never extracted
+    assert fresh.loc["cpr", "expected_file"] == "cpr_20251120.csv" and fresh.loc["cpr", "file_present"] == False  # noqa: E712
+    assert fresh.loc["beskaeftigelse", "file_present"] == True and fresh.loc["beskaeftigelse", "stale"]  # noqa: E712
+    assert pd.isna(fresh.loc["boern", "file_present"])
+
+    assert facts.row_counts[["source", "table", "rows"]].values.tolist() == [
+        ["boern", "Barn", 130], ["boern", "Sag", 50], ["voksen", "borger", 10], ["cpr", "cpr", 7]]
+    assert facts.previous_row_counts[["source", "table", "extract_date", "rows"]].values.tolist() == [
+        ["boern", "Barn", "2025-11-19", 100], ["voksen", "borger", "2025-11-18", 12]]
+    assert facts.kpi_totals[["kpi_id", "value"]].values.tolist() == [["T1.01", 110.0], ["T2.01", 20.0]]
+    assert facts.previous_kpi_totals[["kpi_id", "value"]].values.tolist() == [["T1.01", 100.0], ["T2.01", 40.0]]
+    history = read_kpi_history(history_path(data_dir))
+    assert sorted(set(history["run_id"])) == ["run-1", "run-2"] and len(history) == 4
+
+    # the repository's configuration on these facts
+    from etl.model import Model
+    model = Model.from_frames(dt.date(2025, 11, 20))
+    outcome = run_rules(model, load_rules_config(), "run-2", CHECKED_AT, facts=facts)
+    failing = {(r.rule_id, r.source, r.record_id): r.detail for r in outcome.dq_failure.itertuples()}
+    assert failing == {
+        ("DQ10", "voksen", "voksen"): "seneste gode udtræk er 36,0 timer gammelt (grænse 36,0 timer)",
+        ("DQ10", "tilbud", "tilbud"): "intet gennemført udtræk",
+        ("DQ10", "klage", "klage"): "intet gennemført udtræk",
+        ("DQ10", "hr", "hr"): "intet gennemført udtræk",
+        ("DQ10", "cpr", "cpr"): "forventet fil cpr_20251120.csv mangler i drop-mappen",
+        ("DQ10", "beskaeftigelse", "beskaeftigelse"): "intet gennemført udtræk",
+        ("DQ13", "boern", "Barn"): "forrige 100 → nu 130 (+30,0 %)",
+        ("DQ13", "kpi", "T2.01/count"): "quarter 2025-Q3: forrige 40 → nu 20 (-50,0 %)",
+    }
+
+
+def test_load_run_facts_replaces_a_retried_run_in_the_history(data_dir):
+    settings = Settings(data_dir, data_dir / "reference", "demo")
+    engine = make_engine(f"sqlite:///{data_dir / 'warehouse' / 'warehouse.db'}")
+    ensure_schema(engine)
+    publish(engine, "mart", KPI_VALUE, kpi_rows("run-1", 100.0, 40.0), {"version": 0})
+    load_run_facts(settings, engine, "run-1", checked_at=CHECKED_AT)
+    facts = load_run_facts(settings, engine, "run-1", checked_at=CHECKED_AT)
+    engine.dispose()
+    assert facts.previous_kpi_totals is None
+    assert len(read_kpi_history(history_path(data_dir))) == 2

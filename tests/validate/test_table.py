@@ -1,0 +1,114 @@
+"""Extract to landing and validate to staged + quarantine, on real SQLite and real files."""
+
+import datetime as dt
+import sqlite3
+
+import pandas as pd
+import pytest
+
+from etl.extract.land import ExtractError, extract_table
+from etl.sources import get_source
+from etl.validate.table import StructuralValidationError, validate_table
+
+DAY = dt.date(2025, 11, 15)
+BARN = get_source("boern").table("Barn")
+
+
+def make_barn_db(path, rows, extra_column=False):
+    db = sqlite3.connect(path)
+    cols = '"BarnId" INTEGER, "CPR" TEXT, "Foedselsdato" DATE, "Koen" TEXT, "OpdateretTid" DATETIME'
+    db.execute(f'CREATE TABLE "Barn" ({cols}{", Navn TEXT" if extra_column else ""})')
+    width = 6 if extra_column else 5
+    db.executemany(f'INSERT INTO "Barn" VALUES ({",".join("?" * width)})',
+                   [r + ("Hemmeligt navn",) if extra_column else r for r in rows])
+    db.commit()
+    db.close()
+
+
+def run(tmp_path, source_name="boern", table=BARN, location=None, day=DAY):
+    source = get_source(source_name)
+    landed = extract_table(source, table, location or f"sqlite:///{tmp_path}/boern.db", tmp_path / "landing", day)
+    result = validate_table(source, table, tmp_path / "landing", tmp_path / "staged", tmp_path / "quarantine", day)
+    return landed, result
+
+
+def test_good_rows_staged_bad_rows_quarantined_with_reasons_and_nothing_lost(tmp_path):
+    make_barn_db(tmp_path / "boern.db", [
+        (1, "010203-1234", "2003-02-01", "M", "2025-01-01 10:00:00"),
+        (2, None, "2031-02-31", "K", "2025-01-01 10:00:00"),   # impossible date: type failure
+        (3, "0102031234", "2003-02-01", "X", "2025-01-02 10:00:00"),  # not an allowed value
+        (4, "x", "2010-05-05", None, "2025-01-03 11:00:00"),   # required value missing
+        (5, None, "2012-01-01", "K", "2025-01-03 11:00:00"),   # CPR may be missing: fine here
+        (5, None, "2012-01-01", "K", "2025-01-03 11:00:00"),   # duplicate key: both quarantined
+        (6, None, "0001-01-01", "K", "2025-01-03 11:00:00"),   # impossible date
+    ], extra_column=True)
+    landed, result = run(tmp_path)
+    assert landed.rows == 7 and landed.watermark == "2025-01-03 11:00:00"
+    assert "Navn" not in pd.read_parquet(landed.path).columns  # contract columns only
+    assert result.warnings == ["ignored column(s) not in the contract: ['Navn']"]  # drift, reported
+    assert (result.rows_in, result.rows_staged, result.rows_quarantined) == (7, 1, 6)
+    assert result.quarantine_by_rule == {"allowed_values:Koen": 1, "duplicate_key": 2, "not_null:Koen": 1,
+                                         "type:Foedselsdato": 2}
+    staged = pd.read_parquet(result.staged_path)
+    assert staged["BarnId"].tolist() == [1]
+    quarantine = pd.read_parquet(result.quarantine_path)
+    assert sorted(quarantine["BarnId"].astype(int)) == [2, 3, 4, 5, 5, 6]
+    assert quarantine.set_index("BarnId").loc["2", "_reasons"] == "'2031-02-31' is not a valid date"
+
+
+def test_missing_contract_column_fails_loudly_naming_it(tmp_path):
+    db = sqlite3.connect(tmp_path / "boern.db")
+    db.execute('CREATE TABLE "Barn" ("BarnId" INTEGER, "CPR" TEXT, "Koen" TEXT, "OpdateretTid" DATETIME)')
+    db.commit()
+    with pytest.raises(ExtractError, match="Foedselsdato"):
+        run(tmp_path)
+
+
+def test_unreadable_column_and_zero_rows_and_collapse_are_structural(tmp_path):
+    make_barn_db(tmp_path / "boern.db", [(i, None, "not a date", "K", "2025-01-01 00:00:00") for i in range(10)])
+    with pytest.raises(StructuralValidationError, match="column 'Foedselsdato' cannot be read as date"):
+        run(tmp_path)
+    (tmp_path / "boern.db").unlink()
+    make_barn_db(tmp_path / "boern.db", [])
+    with pytest.raises(StructuralValidationError, match="zero rows"):
+        run(tmp_path)
+    (tmp_path / "boern.db").unlink()
+    make_barn_db(tmp_path / "boern.db", [(i, None, "2010-01-01", "K", "2025-01-01 00:00:00") for i in range(10)])
+    run(tmp_path, day=DAY - dt.timedelta(days=1))
+    (tmp_path / "boern.db").unlink()
+    make_barn_db(tmp_path / "boern.db", [(i, None, "2010-01-01", "K", "2025-01-01 00:00:00") for i in range(4)])
+    with pytest.raises(StructuralValidationError, match="collapsed from 10 to 4"):
+        run(tmp_path)
+
+
+def test_cpr_file_latin1_with_truncated_last_line(tmp_path):
+    cpr = get_source("cpr")
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    lines = ["PNR;FOED_DATO;KOEN;KOMKOD;BYDEL;STATUS;STATUS_DATO",
+             "0102031234;19030201;K;0101;Østerbro;01;19030201",
+             "0202031235;19030202;M;0147;;01;19030202",
+             "0302031236;19030203;M;0101;Amager Ø"]  # truncated mid-line
+    (drop / "cpr_20251115.csv").write_bytes("\r\n".join(lines).encode("cp1252"))
+    landed, result = run(tmp_path, "cpr", cpr.table("cpr"), location=str(drop))
+    assert (landed.rows, result.rows_staged, result.rows_quarantined) == (3, 2, 1)
+    staged = pd.read_parquet(result.staged_path)
+    assert staged["BYDEL"].iloc[0] == "Østerbro" and pd.isna(staged["BYDEL"].iloc[1])
+    assert result.quarantine_by_rule == {"allowed_values:BYDEL": 1, "not_null:STATUS": 1, "not_null:STATUS_DATO": 1}
+
+
+def test_missing_file_fails_loudly_and_bom_is_stripped(tmp_path):
+    besk = get_source("beskaeftigelse")
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    with pytest.raises(ExtractError, match="expected file missing"):
+        run(tmp_path, "beskaeftigelse", besk.table("beskaeftigelse"), location=str(drop))
+    (drop / "beskaeftigelse_202510.csv").write_bytes(
+        "\ufeffcpr,maaned,status,afsluttet_uddannelse\n010203-1234,2025-10,Beskæftiget,0\n".encode())
+    (drop / "beskaeftigelse_202511.csv").write_bytes(
+        "\ufeffcpr,maaned,status,afsluttet_uddannelse\n010203-1234,2025-11,Uddannelse,1\n".encode())
+    landed, result = run(tmp_path, "beskaeftigelse", besk.table("beskaeftigelse"), location=str(drop))
+    staged = pd.read_parquet(result.staged_path)
+    assert staged["maaned"].dt.date.astype(str).tolist() == ["2025-10-01", "2025-11-01"]
+    assert staged["afsluttet_uddannelse"].tolist() == [False, True]
+    assert not list((tmp_path / "landing").rglob("*.tmp"))
