@@ -12,7 +12,12 @@
                      --quarter 2025-Q3 [--version N] [--out DIR]
 
 Airflow reads its configuration when first imported, so this module sets the
-environment first and imports Airflow only inside the commands.
+environment first and imports Airflow only inside the commands. It is, with the settings
+owner (`etl.core.settings`), the only code that touches the environment: it sets up
+Airflow's, and names the mode. A run is in **production** mode unless it is the demo's:
+`sofli demo` marks its data folder (`.sofli-demo.json`) and runs in demo mode, and
+`sofli airflow`, `report` and `rekey` run in demo mode on a folder so marked, in
+production mode on any other.
 """
 
 from __future__ import annotations
@@ -26,7 +31,8 @@ import sys
 import time
 from pathlib import Path
 
-from etl.core.settings import REPO_ROOT
+from etl.core.settings import REPO_ROOT, ConfigurationError, Settings, resolve_new_pseudonym_key
+from etl.core.zones import DataFolder
 
 
 #: The DAGs of one night, in dependency order (the Assets encode the same order).
@@ -35,14 +41,32 @@ def nightly_dag_ids() -> list[str]:
     return [f"extract_{name}" for name in SOURCES] + ["build_model", "publish_kpis", "data_quality"]
 
 
-def configure_environment(data_dir: Path, mode: str = "demo", smtp_port: int | None = None) -> dict[str, str]:
-    """Environment for the embedded default: everything under one data folder."""
+def folder_mode(data_dir: Path) -> str:
+    """`demo` for a folder `sofli demo` created, `production` for any other."""
+    return "demo" if DataFolder(data_dir).is_demo() else "production"
+
+
+#: The options Airflow writes into a new `airflow.cfg` with `AIRFLOW_HOME`'s absolute path
+#: (config_templates/config.yml, Airflow 3.3). Set from the environment on every command,
+#: they win over the file, so a moved data folder's stale `airflow.cfg` does not matter.
+AIRFLOW_HOME_PATHS = {
+    "AIRFLOW__CORE__DAGS_FOLDER": lambda home: str(REPO_ROOT / "dags"),
+    "AIRFLOW__CORE__PLUGINS_FOLDER": lambda home: str(REPO_ROOT / "plugins"),
+    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": lambda home: f"sqlite:///{home / 'airflow.db'}",
+    "AIRFLOW__LOGGING__BASE_LOG_FOLDER": lambda home: str(home / "logs"),
+    "AIRFLOW__LOGGING__DAG_PROCESSOR_CHILD_PROCESS_LOG_DIRECTORY": lambda home: str(home / "logs" / "dag_processor"),
+}
+
+
+def configure_environment(data_dir: Path, mode: str, smtp_port: int | None = None) -> dict[str, str]:
+    """Environment for the embedded Airflow: everything under one data folder, every path
+    Airflow knows set here (not read from `airflow.cfg`), so the folder can move."""
+    home = DataFolder(data_dir).airflow_home
     env = {
         "SOFLI_DATA_DIR": str(data_dir),
         "SOFLI_MODE": mode,
-        "AIRFLOW_HOME": str(data_dir / "airflow"),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO_ROOT / "plugins"),
+        "AIRFLOW_HOME": str(home),
+        **{name: path(home) for name, path in AIRFLOW_HOME_PATHS.items()},
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__DEFAULT_TIMEZONE": "Europe/Copenhagen",
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
@@ -53,7 +77,7 @@ def configure_environment(data_dir: Path, mode: str = "demo", smtp_port: int | N
             "conn_type": "smtp", "host": "127.0.0.1", "port": smtp_port,
             "extra": {"disable_ssl": True, "disable_tls": True, "from_email": "sofli@sofli.example"}})
     os.environ.update(env)
-    (data_dir / "airflow").mkdir(parents=True, exist_ok=True)
+    home.mkdir(parents=True, exist_ok=True)
     return env
 
 
@@ -93,11 +117,24 @@ def run_dags(dag_ids: list[str], extraction_date: dt.date, run_conf: dict | None
 
 def cmd_generate(args: argparse.Namespace) -> int:
     from etl.synth import generate  # noqa: PLC0415
-    report = generate(Path(args.data_dir) / "sources", profile=args.profile, seed=args.seed,
-                      extraction_date=args.date)
+    sources = DataFolder(Path(args.data_dir)).sources
+    report = generate(sources, profile=args.profile, seed=args.seed, extraction_date=args.date)
     rows = sum(sum(t.values()) if isinstance(t, dict) else t for t in report["rows"].values())
-    print(f"wrote {args.profile} sources ({rows:,} rows) to {Path(args.data_dir) / 'sources'}")
+    print(f"wrote {args.profile} sources ({rows:,} rows) to {sources}")
     return 0
+
+
+def mark_demo_folder(folder: DataFolder, args: argparse.Namespace) -> None:
+    """Make `folder` the demo's, refusing a folder that holds anything else (production data
+    must never be written over with synthetic sources and the demo key)."""
+    if folder.is_demo():
+        return
+    if not folder.is_empty():
+        raise ConfigurationError(
+            f"{folder.root} is not empty and was not created by `sofli demo` (no {folder.demo_marker.name}): "
+            "refusing to write the demo into it; choose an empty --data-dir or delete the folder")
+    folder.mark_demo({"profile": args.profile, "seed": args.seed, "extraction_date": args.date.isoformat(),
+                      "created_at": dt.datetime.now().isoformat(timespec="seconds")})
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -106,8 +143,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from etl.ops.mailsink import MailSink  # noqa: PLC0415
 
     data_dir = Path(args.data_dir).resolve()
+    folder = DataFolder(data_dir)
+    mark_demo_folder(folder, args)
     started = time.monotonic()
-    with MailSink(data_dir / "mail") as sink:
+    with MailSink(folder.mail) as sink:
         configure_environment(data_dir, "demo", sink.port)
         print(f"[1/3] generating the '{args.profile}' fagsystemer for {args.date} ...", flush=True)
         cmd_generate(args)
@@ -119,8 +158,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"[+] closing {quarter} and rendering its report (DAG close_quarter) ...", flush=True)
         states.update(run_dags(["close_quarter"], args.date,
                                {"quarter": quarter, "reason": "Demo: kvartalsafslutning"}))
-    code = print_summary(data_dir, states, strict=args.strict, seconds=time.monotonic() - started)
-    reports = sorted((data_dir / "reports" / quarter).glob("v*/rapport.pdf"), key=lambda p: int(p.parent.name[1:]))
+    code = print_summary(Settings.resolve(data_dir=data_dir, mode="demo"), states, strict=args.strict,
+                         seconds=time.monotonic() - started)
+    reports = [v / "rapport.pdf" for v in folder.report_versions(quarter) if (v / "rapport.pdf").exists()]
     if reports:
         print(f"\nCommittee report of {quarter} (frozen version {reports[-1].parent.name[1:]}):\n"
               f"  {reports[-1]}\n  {reports[-1].with_suffix('.html')}")
@@ -131,30 +171,34 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_airflow(args: argparse.Namespace) -> int:
     data_dir = Path(args.data_dir).resolve()
-    configure_environment(data_dir, os.environ.get("SOFLI_MODE", "demo"))
+    mode = folder_mode(data_dir)
+    configure_environment(data_dir, mode)
+    Settings.resolve(data_dir=data_dir, mode=mode)  # a bad setting stops here, not in the first task
+    home = DataFolder(data_dir).airflow_home
     bin_dir = str(Path(sys.executable).parent)
     os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
-    print(f"Airflow on http://localhost:8080 (AIRFLOW_HOME={data_dir / 'airflow'}); the admin password is in "
-          f"{data_dir / 'airflow' / 'simple_auth_manager_passwords.json.generated'}; the data-quality page is "
+    print(f"Airflow on http://localhost:8080 ({mode} mode, AIRFLOW_HOME={home}); the admin password is in "
+          f"{home / 'simple_auth_manager_passwords.json.generated'}; the data-quality page is "
           "Browse -> Data quality (http://localhost:8080/plugin/sofli-dq)", flush=True)
     os.execv(os.path.join(bin_dir, "airflow"), ["airflow", "standalone"])
     return 0  # not reached
 
 
 def cmd_rekey(args: argparse.Namespace) -> int:
-    from etl.ops.rekey import rekey_from_env  # noqa: PLC0415
+    from etl.ops.rekey import rekey_command  # noqa: PLC0415
 
-    report = rekey_from_env(Path(args.data_dir), dry_run=args.dry_run)
+    data_dir = Path(args.data_dir).resolve()
+    settings = Settings.resolve(data_dir=data_dir, mode=folder_mode(data_dir))
+    report = rekey_command(settings, resolve_new_pseudonym_key(), dry_run=args.dry_run)
     print(("re-key dry run: " if args.dry_run else "re-keyed: ") + json.dumps(report, sort_keys=True))
     return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from etl.core.settings import Settings  # noqa: PLC0415
     from etl.report import ReportError, render_report  # noqa: PLC0415
 
     data_dir = Path(args.data_dir).resolve()
-    settings = Settings(data_dir, Settings.from_env().reference_dir, os.environ.get("SOFLI_MODE", "demo"))
+    settings = Settings.resolve(data_dir=data_dir, mode=folder_mode(data_dir))
     try:
         result = render_report(args.quarter, args.version, args.out, settings=settings)
     except ReportError as exc:

@@ -17,8 +17,8 @@ log = logging.getLogger(__name__)
 
 
 def _settings(settings: Settings | None) -> Settings:
-    return settings or Settings.from_env()
-
+    """The task's settings: the ones handed in, else resolved here, once, for this task."""
+    return settings if settings is not None else Settings.resolve()
 
 
 def compute_kpis(run_id: str, settings: Settings | None = None, history_quarters: int = 4) -> dict:
@@ -34,17 +34,17 @@ def compute_kpis(run_id: str, settings: Settings | None = None, history_quarters
         from etl.model.org import current_structure  # noqa: PLC0415
         model.replace_table("dim_org", current_structure(model.dim_org))
     periods = reporting_periods(model.extraction_date, history_quarters)
-    values = compute(model, periods)
+    values = compute(model, periods, workers=settings.kpi_workers)
     values["provisional"] = _provisional(values, periods)
     values["version"] = 0
     values["run_id"] = run_id
     values["computed_at"] = pd.Timestamp(dt.datetime.now().replace(microsecond=0))
-    path = settings.data_dir / "kpi" / "kpi_value.parquet"
+    path = settings.zones.kpi_values
     path.parent.mkdir(parents=True, exist_ok=True)
     values.to_parquet(path.with_suffix(".tmp"), index=False)
     path.with_suffix(".tmp").replace(path)
     log.info("computed %d KPI rows for %d periods in %.1fs", len(values), len(periods), time.monotonic() - started)
-    return {"path": str(path), "rows": len(values), "periods": len(periods),
+    return {"path": settings.zones.stored(path), "rows": len(values), "periods": len(periods),
             "extraction_date": model.extraction_date.isoformat()}
 
 
@@ -62,10 +62,11 @@ def _provisional(values: pd.DataFrame, periods) -> np.ndarray:
     return flags
 
 
-def audit_kpis(staged: dict) -> dict:
+def audit_kpis(staged: dict, *, settings: Settings | None = None) -> dict:
     """Refuse to publish a KPI set that is empty, duplicated or missing an implemented KPI."""
     from etl.kpi import CATALOG  # noqa: PLC0415
-    values = pd.read_parquet(staged["path"])
+    settings = _settings(settings)
+    values = pd.read_parquet(settings.zones.resolve(staged["path"]))
     key = ["kpi_id", "measure", "period_type", "period_start", "period_end", "org_level", "org_key",
            "dimension", "dimension_value"]
     duplicated = values.duplicated(key).sum()
@@ -87,18 +88,18 @@ def publish_kpis(audited: dict, settings: Settings | None = None) -> dict:
     """Swap the nightly version (0) of `mart.kpi_value` and `public.kpi_value`, and the catalogue."""
     from etl.kpi import catalog_frame  # noqa: PLC0415
     from etl.model.build import load_reference  # noqa: PLC0415
-    from etl.publish.suppression import suppress_for_public, suppression_threshold  # noqa: PLC0415
+    from etl.publish.suppression import suppress_for_public  # noqa: PLC0415
 
     settings = _settings(settings)
     started = time.monotonic()
     if not audited.get("audited"):
         raise RuntimeError("refusing to publish KPIs that were not audited")
-    values = pd.read_parquet(audited["path"])
+    values = pd.read_parquet(settings.zones.resolve(audited["path"]))
     engine = make_engine(settings.warehouse_url())
-    ensure_schema(engine)
+    ensure_schema(engine, sql_dir=settings.sql_dir)
     catalog = catalog_frame()
     public_values = suppress_for_public(values, load_reference(settings.reference_dir)["dim_org"],
-                                        suppression_threshold())
+                                        settings.suppression_threshold)
     published = publish(engine, "mart", KPI_VALUE, values, {"version": 0})
     publish(engine, "public", KPI_VALUE, public_values, {"version": 0})
     publish(engine, "mart", KPI_CATALOG, catalog)

@@ -2,23 +2,22 @@
 
 Kept here (not in `dags/`) so DAG files stay pure wiring and so the governance tests
 can check one definition. Importing this module imports Airflow; `etl` otherwise does not.
+It reads nothing when imported: the operations address is resolved when a notifier is
+built (`etl.core.settings.operations_email`), never a secret, never the database.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import os
 
 import pendulum
 from airflow.providers.smtp.notifications.smtp import SmtpNotifier
 from airflow.sdk import Asset, AsyncCallback, DeadlineAlert, DeadlineReference
 
-from etl.core.settings import SMTP_CONN_ID
+from etl.core.settings import SMTP_CONN_ID, operations_email
 
 TIMEZONE = "Europe/Copenhagen"
 START_DATE = pendulum.datetime(2025, 1, 1, tz=TIMEZONE)
-#: Who hears about a failed task (not a breached rule: rules mail their own owners).
-OPERATIONS_EMAIL = os.environ.get("SOFLI_OPERATIONS_EMAIL", "sofli-drift@sofli.example")
 #: Tags the governance test allows.
 ALLOWED_TAGS = {"sofli", "extract", "model", "kpi", "data-quality", "database", "file", "housekeeping", "report"}
 
@@ -34,9 +33,10 @@ DQ_ASSET = Asset("sofli://mart/dq_result", group="sofli")
 
 
 def failure_notifier() -> SmtpNotifier:
-    """The alert route of every task: an e-mail to operations through Airflow's SMTP connection."""
+    """The alert route of every task: an e-mail to operations (`SOFLI_OPERATIONS_EMAIL`; not a
+    breached rule: rules mail their own owners) through Airflow's SMTP connection."""
     return SmtpNotifier(
-        to=OPERATIONS_EMAIL,
+        to=operations_email(),
         smtp_conn_id=SMTP_CONN_ID,
         subject="[sofli] Task fejlede: {{ ti.dag_id }}.{{ ti.task_id }}",
         html_content=("<p>Task <b>{{ ti.dag_id }}.{{ ti.task_id }}</b> fejlede i kørsel "
@@ -61,7 +61,7 @@ def deadline_alert(stage: str) -> DeadlineAlert:
         interval=interval,
         name=f"sofli-night-{stage}",
         callback=AsyncCallback(SmtpNotifier, kwargs={
-            "to": OPERATIONS_EMAIL,
+            "to": operations_email(),
             "smtp_conn_id": SMTP_CONN_ID,
             "subject": "[sofli] Natten er forsinket: {{ dag_run.dag_id }} er ikke færdig",
             "html_content": ("<p>Kørslen <b>{{ dag_run.dag_id }}</b> / {{ dag_run.dag_run_id }} (sat i kø "

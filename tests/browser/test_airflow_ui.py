@@ -62,12 +62,15 @@ def build_demo_warehouse(data_dir: Path) -> None:
     from etl.tasks import model as model_tasks
     from etl.tasks import quality as dq_tasks
 
+    from etl.core.zones import DataFolder  # noqa: PLC0415
+
+    DataFolder(data_dir).mark_demo({"profile": "demo"})  # the Airflow below runs with SOFLI_MODE=demo
     generate(data_dir / "sources", profile="demo", seed=42, extraction_date=EXTRACTION_DATE)
     settings = Settings(data_dir, REPO_ROOT / "reference", "demo")
     extract_tasks.extract_all(EXTRACTION_DATE, "browser-test", settings)
     model_tasks.build_model(EXTRACTION_DATE, settings)
     staged = kpi_tasks.compute_kpis("browser-test", settings, history_quarters=1)
-    kpi_tasks.publish_kpis(kpi_tasks.audit_kpis(staged), settings)
+    kpi_tasks.publish_kpis(kpi_tasks.audit_kpis(staged, settings=settings), settings)
     dq_tasks.run_data_quality("browser-test-1", settings)
     dq_tasks.run_data_quality("browser-test-2", settings)
 

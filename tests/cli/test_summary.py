@@ -2,6 +2,7 @@
 
 import pytest
 
+from etl.core.settings import Settings
 from etl.cli.summary import EXIT_DQ_BREACH, EXIT_OK, EXIT_PIPELINE_FAILED, print_summary
 
 OK = {"state": "success", "tasks": {"t": "success"}, "seconds": 1.0}
@@ -18,9 +19,9 @@ BROKEN = {"state": "failed", "tasks": {"land_Barn": "failed", "publish": "upstre
     ({"extract_boern": OK, "data_quality": {**GATE_RED, "tasks": {"run_rules": "failed", "gate": "failed"}}},
      False, EXIT_PIPELINE_FAILED),
 ])
-def test_exit_codes(tmp_path, monkeypatch, capsys, states, strict, code):
-    monkeypatch.setenv("SOFLI_WAREHOUSE_URL", f"sqlite:///{tmp_path}/warehouse/warehouse.db")
-    assert print_summary(tmp_path, states, strict=strict, seconds=1.0) == code
+def test_exit_codes(tmp_path, capsys, states, strict, code):
+    settings = Settings(tmp_path, mode="demo")  # the embedded warehouse under tmp_path, not yet written
+    assert print_summary(settings, states, strict=strict, seconds=1.0) == code
     out = capsys.readouterr().out
     if states["data_quality"] is GATE_RED:
         assert "RED  data_quality" in out

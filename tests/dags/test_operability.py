@@ -10,8 +10,13 @@ from __future__ import annotations
 import asyncio
 import json
 
+import pytest
+
+from etl.core.settings import ConfigurationError, operations_email
 from etl.sources import SOURCES
-from etl.tasks.orchestration import NIGHT_DEADLINES, OPERATIONS_EMAIL
+from etl.tasks.orchestration import NIGHT_DEADLINES, failure_notifier
+
+OPERATIONS_EMAIL = operations_email({})  # the dagbag fixture parses with no SOFLI_OPERATIONS_EMAIL
 
 NIGHTLY = {f"extract_{name}": "extract" for name in SOURCES} | {
     "build_model": "build_model", "publish_kpis": "publish_kpis", "data_quality": "data_quality"}
@@ -37,6 +42,14 @@ def test_every_nightly_dag_has_a_deadline_alert_that_mails_operations(dagbag):
         assert alert.callback.path == "airflow.providers.smtp.notifications.smtp.SmtpNotifier", dag_id
         assert alert.callback.kwargs["to"] == OPERATIONS_EMAIL and alert.callback.kwargs["smtp_conn_id"]
     assert not dagbag.dags["housekeeping"].deadline  # not part of the night's chain
+
+
+def test_the_operations_address_is_read_when_a_notifier_is_built_not_at_import(monkeypatch):
+    monkeypatch.setenv("SOFLI_OPERATIONS_EMAIL", "vagt@kommune.example")
+    assert failure_notifier().to == "vagt@kommune.example"
+    monkeypatch.setenv("SOFLI_OPERATIONS_EMAIL", "not an address")
+    with pytest.raises(ConfigurationError, match="SOFLI_OPERATIONS_EMAIL"):
+        failure_notifier()
 
 
 def test_the_deadline_alerts_survive_serialization(dagbag):

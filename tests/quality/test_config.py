@@ -7,6 +7,7 @@ import copy
 import pytest
 import yaml
 
+from etl.core.settings import Settings
 from etl.quality.config import DEFAULT_PATH, DqConfigError, load_rules_config, parse_rules_config
 
 
@@ -40,13 +41,14 @@ def test_repository_configuration_has_the_agreed_defaults():
     assert config["DQ06"].sources_in_scope == ("boern", "voksen", "tilbud", "hr")
 
 
-def test_env_var_overrides_the_default_and_an_explicit_path_overrides_both(tmp_path, monkeypatch, raw):
+def test_the_setting_names_another_file_and_the_shipped_one_is_the_default(tmp_path, raw):
     raw["rules"]["DQ01"]["threshold"]["value"] = 0.2
     from_env = tmp_path / "env.yaml"
     from_env.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
-    monkeypatch.setenv("SOFLI_DQ_RULES", str(from_env))
-    assert load_rules_config()["DQ01"].threshold == 0.2
-    assert load_rules_config(DEFAULT_PATH)["DQ01"].threshold == 0.05
+    settings = Settings.resolve({"SOFLI_DATA_DIR": str(tmp_path), "SOFLI_DQ_RULES": str(from_env)})
+    assert settings.dq_rules_path == from_env
+    assert load_rules_config(settings.dq_rules_path)["DQ01"].threshold == 0.2
+    assert load_rules_config()["DQ01"].threshold == 0.05 and DEFAULT_PATH == Settings(tmp_path).dq_rules_path
 
 
 def test_sources_scope_is_kept_in_the_rules_order(raw):

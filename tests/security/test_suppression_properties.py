@@ -15,7 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from etl.publish.suppression import MINIMUM_THRESHOLD, equation_members, suppress_for_public, suppression_threshold
+from etl.core.settings import ConfigurationError, Settings
+from etl.publish.suppression import MINIMUM_THRESHOLD, equation_members, suppress_for_public
 
 PROPERTY = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 CELL = {"kpi_id": "T9.99", "measure": "count", "period_type": "quarter", "period": "2025-Q3",
@@ -179,11 +180,16 @@ def test_a_share_with_a_small_numerator_is_blanked_whole():
     assert suppress_for_public(values, org)[["value", "numerator", "denominator"]].isna().all().all()
 
 
-def test_threshold_from_the_environment():
-    assert suppression_threshold({}) == 5
-    assert suppression_threshold({"SOFLI_SUPPRESSION_THRESHOLD": "10"}) == 10
-    assert suppression_threshold({"SOFLI_SUPPRESSION_THRESHOLD": "3"}) == 3
-    with pytest.raises(ValueError, match="below the minimum"):
-        suppression_threshold({"SOFLI_SUPPRESSION_THRESHOLD": "2"})
-    with pytest.raises(ValueError, match="whole number"):
-        suppression_threshold({"SOFLI_SUPPRESSION_THRESHOLD": "five"})
+def test_threshold_from_the_settings(tmp_path):
+    def threshold(**env):
+        return Settings.resolve({"SOFLI_DATA_DIR": str(tmp_path), **env}).suppression_threshold
+
+    assert threshold() == 5
+    assert threshold(SOFLI_SUPPRESSION_THRESHOLD="10") == 10
+    assert threshold(SOFLI_SUPPRESSION_THRESHOLD="3") == 3
+    with pytest.raises(ConfigurationError, match="at least 3"):
+        threshold(SOFLI_SUPPRESSION_THRESHOLD="2")
+    with pytest.raises(ConfigurationError, match="whole number"):
+        threshold(SOFLI_SUPPRESSION_THRESHOLD="five")
+    with pytest.raises(ValueError, match="below the minimum"):  # and the function refuses it too
+        suppress_for_public(pd.DataFrame(), pd.DataFrame(), threshold=2)
