@@ -235,7 +235,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     handler = {"demo": cmd_demo, "generate": cmd_generate, "airflow": cmd_airflow, "rekey": cmd_rekey,
                "warehouse-init": warehouse_admin.run, "report": cmd_report}[args.command]
-    return handler(args)
+    try:
+        return handler(args)
+    except ConfigurationError as exc:  # a setting to fix, not a bug: the message says which and how
+        print(f"sofli {args.command}: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

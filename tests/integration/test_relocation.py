@@ -109,7 +109,8 @@ def test_the_demo_marker_moved_with_the_folder_and_production_folders_refuse_the
     production = tmp_path / "production"
     (production / "staged").mkdir(parents=True)
     refused = sofli(production, "demo", "--date", NIGHT2.isoformat())
-    assert refused.returncode != 0 and "not created by `sofli demo`" in refused.stderr
+    assert refused.returncode == 2 and "sofli demo: " in refused.stderr and "not created by `sofli demo`" in refused.stderr
+    assert "Traceback" not in refused.stderr  # an operator reads what to fix, not a stack
     assert sorted(p.name for p in production.iterdir()) == ["staged"]  # nothing written into it
 
 
