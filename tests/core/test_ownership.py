@@ -28,6 +28,7 @@ ZONES_OWNER = "etl/core/zones.py"
 #: What only the zones owner may spell out.
 ZONE_NAMES = ("CURRENT.json", "manifest.json", "validation.json", "extract_date=")
 ENVIRONMENT = {"environ", "environb", "getenv", "getenvb", "putenv", "unsetenv"}
+BROKEN_JSON = "{broken"
 
 
 def relative(path: Path) -> str:
@@ -94,8 +95,8 @@ def test_parsing_the_dags_resolves_no_setting_and_reads_no_secret(tmp_path):
                 "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
                 "SOFLI_DATA_DIR": str(tmp_path / "no-such-folder"), "SOFLI_MODE": "demo",
                 "SOFLI_RETENTION_DAYS": "abc", "SOFLI_KPI_WORKERS": "0", "SOFLI_EXTRACT_MODE": "sometimes",
-                "SOFLI_SOURCE_NOSUCH": "x", "AIRFLOW_CONN_SOFLI_PSEUDONYM_KEY": "{broken",
-                "AIRFLOW_CONN_SOFLI_WAREHOUSE": "{broken", "PYTHONPATH": str(REPO_ROOT)})
+                "SOFLI_SOURCE_NOSUCH": "x", "AIRFLOW_CONN_SOFLI_PSEUDONYM_KEY": BROKEN_JSON,
+                "AIRFLOW_CONN_SOFLI_WAREHOUSE": BROKEN_JSON, "PYTHONPATH": str(REPO_ROOT)})
     script = ("import json; from airflow.dag_processing.dagbag import DagBag; "
               f"bag = DagBag(dag_folder={str(REPO_ROOT / 'dags')!r}); "
               "print(json.dumps({'errors': {k: str(v)[-300:] for k, v in bag.import_errors.items()}, "
