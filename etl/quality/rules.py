@@ -156,7 +156,11 @@ def _quoted_code(codes: pd.Series) -> pd.Series:
 
 @rule("DQ01", sources=("boern", "voksen"))
 def decisions_without_deadline(model: Model) -> list[RuleFinding]:
-    """A decision without its own deadline (FristDato) cannot be followed up by the caseworker."""
+    """A decision without its own deadline (FristDato) cannot be followed up by the caseworker.
+
+    Population: every decision of both systems. Fails when the deadline (`FristDato` /
+    `frist_dato`) is missing. Breakdowns: decision month and case type.
+    """
     return [
         _finding(source, table, rows, "decision_id", rows["deadline_date"].isna(),
                  "frist (FristDato/frist_dato) mangler",
@@ -168,7 +172,11 @@ def decisions_without_deadline(model: Model) -> list[RuleFinding]:
 
 @rule("DQ02", sources=("boern", "voksen"))
 def decisions_in_future(model: Model) -> list[RuleFinding]:
-    """A decision dated after the extraction is a typing error that skews every flow KPI."""
+    """A decision dated after the extraction is a typing error that skews every flow KPI.
+
+    Population: every decision of both systems. Fails when the decision date is after the
+    extraction date. Breakdown: decision month.
+    """
     extraction_date = pd.Timestamp(model.extraction_date)
     return [
         _finding(source, table, rows, "decision_id", rows["decision_date"] > extraction_date,
@@ -181,7 +189,12 @@ def decisions_in_future(model: Model) -> list[RuleFinding]:
 
 @rule("DQ03", sources=("klage",))
 def complaints_without_case(model: Model) -> list[RuleFinding]:
-    """A complaint that matches no case in its named system cannot be tied to the decision appealed."""
+    """A complaint that matches no case in its named system cannot be tied to the decision appealed.
+
+    Population: every complaint. Fails when `kilde_system` or the case reference is
+    missing, or the reference matches no case in that system after normalisation (spaces
+    and case ignored; a voksen reference without leading zeros). Breakdown: complaint type.
+    """
     def problem(bad: pd.DataFrame) -> pd.Series:
         # the reference itself is never quoted: it is free text and may hold anything
         return (pd.Series("sagsreferencen matcher ingen sag i det angivne fagsystem", index=bad.index)
@@ -196,7 +209,11 @@ def complaints_without_case(model: Model) -> list[RuleFinding]:
 
 @rule("DQ04", sources=("boern", "voksen"))
 def services_without_start(model: Model) -> list[RuleFinding]:
-    """A granted service or measure without a start date is never active in any stock KPI."""
+    """A granted service or measure without a start date is never active in any stock KPI.
+
+    Population: every adult service and child's measure. Fails when the start date is
+    missing. Breakdown: case type.
+    """
     return [
         _finding(source, table, rows, "service_id", rows["start_date"].isna(),
                  "startdato mangler", case_type=_service_area(rows, model.dim_paragraph))
@@ -206,7 +223,11 @@ def services_without_start(model: Model) -> list[RuleFinding]:
 
 @rule("DQ06", sources=("boern", "voksen", "tilbud", "hr"))
 def end_before_start(model: Model) -> list[RuleFinding]:
-    """End before start: the row still counts as an event but is left out of every duration."""
+    """End before start: the row still counts as an event but is left out of every duration.
+
+    Population: services, measures, stays and absences. Fails when the end (check-out,
+    to-date) is before the start (check-in, from-date).
+    """
     findings = [
         _finding(source, table, rows, "service_id", rows["end_date"] < rows["start_date"],
                  lambda bad: "slutdato " + _day(bad["end_date"]) + " før startdato " + _day(bad["start_date"]))
@@ -293,7 +314,10 @@ def unknown_codes(model: Model) -> list[RuleFinding]:
 
 @rule("DQ11", sources=("boern",))
 def notifications_assessed_before_received(model: Model) -> list[RuleFinding]:
-    """Assessed before received: the notification counts, but not in the 24-hour share."""
+    """Assessed before received: the notification counts, but not in the 24-hour share.
+
+    Population: every notification. Fails when `VurderetTid` is before `ModtagetTid`.
+    """
     stamp = "%Y-%m-%d %H:%M"
     return [_finding(source, table, notifications, "notification_id",
                      notifications["assessed_at"] < notifications["received_at"],
@@ -304,7 +328,11 @@ def notifications_assessed_before_received(model: Model) -> list[RuleFinding]:
 
 @rule("DQ12", sources=("tilbud",))
 def long_open_shelter_stays(model: Model) -> list[RuleFinding]:
-    """A §110 or natcafé stay open for over two years is almost always a forgotten check-out."""
+    """A §110 or natcafé stay open for over two years is almost always a forgotten check-out.
+
+    Population: stays at a herberg, forsorgshjem or natcafé. Fails when the stay is open
+    and was checked in more than 730 days before the extraction date. Breakdown: facility type.
+    """
     stays = model.fact_stay[model.fact_stay["facility_type"].isin(SHELTER_TYPES)]
     days_open = (pd.Timestamp(model.extraction_date) - stays["check_in"].dt.normalize()).dt.days
     failing = stays["check_out"].isna() & (days_open > MAX_OPEN_SHELTER_DAYS)
@@ -333,7 +361,11 @@ _LINK_DETAIL = {"missing": "CPR mangler", "invalid": "CPR er ikke et gyldigt per
 def invalid_or_missing_cpr(model: Model) -> list[RuleFinding]:
     """A person without a usable CPR cannot be linked across systems: counted once per source id.
 
-    Replacement numbers are valid identities (breakdown `id_kind` = replacement, not failing);
+    Population: every row of each person register (children, adults, employees), the CPR
+    register's own rows, stays and uses of force that name a person, and stays without a
+    CPR where registration is required. Fails when the CPR is missing or not a valid
+    date-based number after normalisation. Computed by the link step, ids only. Replacement
+    numbers are valid identities (breakdown `id_kind` = replacement, not failing);
     anonymous stays at §109 facilities and natcaféer are legitimate and not in the population.
     """
     return _link_findings(model, "DQ05")
@@ -341,7 +373,11 @@ def invalid_or_missing_cpr(model: Model) -> list[RuleFinding]:
 
 @rule("DQ09", sources=("boern", "voksen", "hr"))
 def duplicate_persons(model: Model) -> list[RuleFinding]:
-    """One CPR under two or more source person ids in the same system: every such row fails."""
+    """One CPR under two or more source person ids in the same system: every such row fails.
+
+    Population: the rows of each person register (`Barn`, `borger`, `medarbejder`) with a
+    usable CPR, computed by the link step (the only step that sees CPR), ids only.
+    """
     return _link_findings(model, "DQ09")
 
 
@@ -367,8 +403,10 @@ def stale_sources(model: Model, facts: RunFacts | None, params: Mapping[str, Any
 
     One row per source (record id = the source name). Stale means `age_hours` strictly
     above the source's `stale_after_hours`: exactly 36 h is fresh, 36 h and 1 s is not;
-    a source never extracted is stale. A file source is also failing when the drop
-    folder lacks the file it expects for the extraction date (e.g. `cpr_20251120.csv`).
+    a source never extracted is stale. The limit is the source's own: 36 h, the monthly
+    `beskaeftigelse` file 960 h. A file source is also failing when the drop folder lacks
+    the file it expects for the extraction date (e.g. `cpr_20251120.csv`; a monthly file:
+    any month's).
     """
     if facts is None or facts.freshness is None or facts.freshness.empty:
         return []
@@ -494,8 +532,10 @@ def rows_not_conserved(model: Model, facts: RunFacts | None, params: Mapping[str
     """Rows must reconcile along the chain: landed = validated = staged + quarantined, and
     staged − documented drops (soft-deleted, on a deleted case, unplaceable) = model rows.
 
-    One row per source table (record id = the table); a difference fails it. Tables with
-    no model counterpart (the CPR register, caseworkers) are checked up to staging.
+    Beyond the catalogue: the reliability requirement that no row disappears. One row per
+    source table (record id = the table); a difference fails it. Where each table's rows go
+    and which drops are documented come from the model registry (`model/accounting.parquet`);
+    tables with no model counterpart (the CPR register, caseworkers) are checked up to staging.
     """
     if facts is None or facts.conservation is None or facts.conservation.empty:
         return []
