@@ -146,7 +146,7 @@ def build_model(frames: dict[tuple[str, str], pd.DataFrame], reference: dict[str
         if entry.linked_only:
             continue
         if entry.builder is None:
-            raise LookupError(f"{entry.label} has no builder: add an @builds({entry.source!r}, {entry.table!r}) "
+            raise LookupError(f'{entry.label} has no builder: add an @builds("{entry.source}", "{entry.table}") '
                               "function to etl/model/build.py")
         available = {**inputs, **built, "rows": live[entry.key]}
         if entry.case_column:
@@ -220,7 +220,7 @@ def _citizen_keys(links: pd.DataFrame, pseudonymiser: Pseudonymiser):
     def citizen(source: str, table: str, ids: pd.Series) -> pd.Series:
         """Citizen key of a person id; an id unknown to the person table is its own citizen."""
         text = ids.astype("Int64").astype(str) if str(ids.dtype) != "str" else ids.astype(str)
-        known = text.map(key_of.get((source, table), pd.Series(dtype="str")))
+        known = text.map(key_of.get((source, table), pd.Series(dtype="str"))).astype("str")  # str when none is known
         unknown = known.isna() & ids.notna()  # hash only the ids that need a key of their own
         fallback = pseudonymiser.many("source-person", (source + ":" + table + ":" + text).where(unknown))
         return known.fillna(fallback).where(ids.notna()).astype("str")
