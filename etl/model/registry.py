@@ -8,10 +8,10 @@ retyped here.
 
 Everything that needs to know where source rows go derives from this one list: the model
 build's loop, the row accounting behind DQ14 (`etl.model.accounting`), the data-quality
-populations that split a model table by source table (`etl.quality.rules`) and the check
-that a KPI's lineage names sources that really feed the model tables it reads
-(`etl.kpi.catalog`). Adding a source table that feeds the model is its contract, one entry
-here, its builder, and its generator (docs/architecture.md, "Adding things").
+populations that split a model table by source table (`etl.quality.rules`) and the test
+that a KPI's lineage (`etl.kpi.catalog`) names sources that really feed the model tables it
+reads (`sources_feeding`). Adding a source table that feeds the model is its contract, one
+entry here, its builder, and its generator (docs/architecture.md, "Adding things").
 """
 
 from __future__ import annotations
