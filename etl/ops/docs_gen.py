@@ -1,8 +1,9 @@
-"""Generated documentation: the BI contract and the KPI catalogue, from the code's own
-descriptions (`etl.publish.marts`, `etl.model.tables`, `etl.kpi.catalog`), and the settings
-table of the runbook (`etl.core.settings.OPTIONS`, spliced between markers in
-`docs/operations.md`), so docs and code cannot disagree. `python -m etl.ops.docs_gen`
-rewrites them; a test keeps them current."""
+"""Generated documentation: the BI contract, the KPI catalogue and the rules of the
+data-quality page, from the code's own descriptions (`etl.publish.marts`,
+`etl.model.tables`, `etl.kpi.catalog`, `etl.quality.rules` with `config/dq_rules.yaml`), and
+the settings table of the runbook (`etl.core.settings.OPTIONS`), so docs and code cannot
+disagree. `python -m etl.ops.docs_gen` rewrites them; a test keeps them current. The
+data-quality page and the runbook are written by hand around their generated blocks."""
 
 from __future__ import annotations
 
@@ -86,8 +87,10 @@ def splice_settings(text: str) -> str:
 
 def generated_docs() -> dict[Path, str]:
     from etl.kpi.docs import render_catalogue_markdown  # noqa: PLC0415
-    operations = DOCS / "operations.md"
+    from etl.quality.docs import render_rules_markdown, splice  # noqa: PLC0415
+    data_quality, operations = DOCS / "data-quality.md", DOCS / "operations.md"
     return {DOCS / "bi-contract.md": render_bi_contract(), DOCS / "kpi-catalogue.md": render_catalogue_markdown(),
+            data_quality: splice(data_quality.read_text(encoding="utf-8"), render_rules_markdown()),
             operations: splice_settings(operations.read_text(encoding="utf-8"))}
 
 
