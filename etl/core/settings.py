@@ -161,14 +161,14 @@ class Connections:
         environ = os.environ if self._environ is None else self._environ
         env = environ.get(f"AIRFLOW_CONN_{conn_id.upper()}")
         if self._environ is not None:
-            return _parse_env_connection(env) if env else None
+            return _parse_env_connection(env, conn_id) if env else None
         if env is None and not environ.get("AIRFLOW_HOME"):
             return None  # no Airflow here: nothing to ask
         try:
             from airflow.sdk import Connection  # noqa: PLC0415 - optional outside Airflow
             return Connection.get(conn_id)
         except Exception:  # noqa: BLE001 - unknown connection or no Airflow context
-            return _parse_env_connection(env) if env else None
+            return _parse_env_connection(env, conn_id) if env else None
 
     def location(self, conn_id: str) -> str | None:
         """A location from a connection: extra `url`/`path`, an `odbc` connection, or its URI."""
@@ -189,7 +189,7 @@ class Connections:
         return getattr(conn, "password", None) if conn is not None else None
 
 
-def _parse_env_connection(env: str):
+def _parse_env_connection(env: str, conn_id: str):
     class _Conn:  # minimal stand-in when Airflow's lookup is unavailable
         def __init__(self, data: dict):
             extra = data.get("extra", {}) or {}
@@ -202,7 +202,8 @@ def _parse_env_connection(env: str):
         try:
             return _Conn(json.loads(env))
         except json.JSONDecodeError as exc:
-            raise ConfigurationError(f"an AIRFLOW_CONN_ variable is not valid JSON: {exc.msg}") from None
+            raise ConfigurationError(f"AIRFLOW_CONN_{conn_id.upper()} is not valid JSON ({exc.msg}): give the "
+                                     "connection as JSON or as a URI") from None
     return _Conn({"uri": env})
 
 

@@ -234,5 +234,5 @@ def test_connections_are_looked_up_only_when_needed(tmp_path):
     """An extract task never asks for the key: a broken key connection cannot stop it."""
     s = Settings.resolve({"SOFLI_DATA_DIR": str(tmp_path), "AIRFLOW_CONN_SOFLI_PSEUDONYM_KEY": NOT_JSON})
     assert s.source_location(get_source("klage")) == f"sqlite:///{tmp_path}/sources/klage.db"
-    with pytest.raises(ConfigurationError, match="not valid JSON"):
+    with pytest.raises(ConfigurationError, match="AIRFLOW_CONN_SOFLI_PSEUDONYM_KEY is not valid JSON"):
         s.pseudonym_key()
