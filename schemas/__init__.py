@@ -11,9 +11,7 @@ from __future__ import annotations
 import pandera.pandas as pa
 
 from etl.core.tables import TableSpec
-
-PANDAS_DTYPES = {"int": "Int64", "str": "str", "date": "datetime64[s]", "datetime": "datetime64[s]",
-                 "bool": "boolean", "decimal": "Float64", "float": "Float64"}
+from etl.core.vocabulary import PANDAS_DTYPES
 
 
 def schema_for(spec: TableSpec, owner: str = "", strict: bool = True) -> pa.DataFrameSchema:

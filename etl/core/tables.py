@@ -12,9 +12,11 @@ import json
 from dataclasses import dataclass, field
 
 from etl.core.identifiers import safe_identifier
+from etl.core.vocabulary import PANDAS_DTYPES
 
-#: Logical types of the contracts; every dialect and pandas dtype is derived from these.
-LOGICAL_TYPES = ("int", "str", "date", "datetime", "bool", "decimal", "float")
+#: Logical types of the contracts (the keys of the one pandas dtype map); every dialect
+#: and pandas dtype is derived from these.
+LOGICAL_TYPES = tuple(PANDAS_DTYPES)
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,9 @@ import numpy as np
 import pandas as pd
 
 from etl.core.periods import Period
+from etl.core.vocabulary import UNKNOWN
 from etl.model import empty_frame
-from etl.model.org import UNKNOWN, resolve_org
+from etl.model.org import resolve_org
 from etl.publish.marts import KPI_VALUE
 
 SOF_KEY = "SOF"

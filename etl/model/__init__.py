@@ -10,14 +10,12 @@ from pathlib import Path
 import pandas as pd
 
 from etl.core.tables import TableSpec
+from etl.core.vocabulary import PANDAS_DTYPES
 from etl.model.tables import MODEL_TABLES
-
-_DTYPES = {"int": "Int64", "str": "str", "date": "datetime64[s]", "datetime": "datetime64[s]",
-           "bool": "boolean", "decimal": "Float64", "float": "Float64"}
 
 
 def empty_frame(spec: TableSpec) -> pd.DataFrame:
-    return pd.DataFrame({c.name: pd.Series(dtype=_DTYPES[c.type]) for c in spec.columns})
+    return pd.DataFrame({c.name: pd.Series(dtype=PANDAS_DTYPES[c.type]) for c in spec.columns})
 
 
 def conform(frame: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
@@ -31,7 +29,7 @@ def conform(frame: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
         if c.type in ("date", "datetime"):
             out[c.name] = pd.to_datetime(values).astype("datetime64[s]")
         else:
-            out[c.name] = values.astype(_DTYPES[c.type])
+            out[c.name] = values.astype(PANDAS_DTYPES[c.type])
     return out
 
 

@@ -14,15 +14,13 @@ from pathlib import Path
 import pandas as pd
 
 from etl.core.storage import read_json
+from etl.core.vocabulary import ANONYMOUS_ALLOWED_FACILITY_TYPES as ANONYMOUS_ALLOWED
+from etl.core.vocabulary import AREA_ADULTS, AREA_CHILDREN, PANDAS_DTYPES, UNKNOWN
 from etl.model import Model
 from etl.model.link import KIND_CPR, KIND_INVALID, KIND_MISSING, KIND_REPLACEMENT, Pseudonymiser, link_persons, normalise_cpr
 from etl.sources import SOURCES
 
 log = logging.getLogger(__name__)
-
-AREA_CHILDREN, AREA_ADULTS, UNKNOWN = "Børn og Unge", "Voksne", "Ukendt"
-#: Facilities where an anonymous stay is legitimate (DQ05 resolved reading).
-ANONYMOUS_ALLOWED = ("Krisecenter §109", "Natcafé")
 
 
 # --- reading -------------------------------------------------------------------------
@@ -62,7 +60,6 @@ def load_current_staged(staged_root: Path, as_of: dt.date | None = None
             if pointer:
                 frames[(source.name, table.name)] = pd.read_parquet(pointer["tables"][table.name]["staged_path"])
             else:
-                from schemas import PANDAS_DTYPES  # noqa: PLC0415
                 # as a staged file reads back: Parquet keeps timestamps in milliseconds
                 dtypes = {**PANDAS_DTYPES, "date": "datetime64[ms]", "datetime": "datetime64[ms]"}
                 frames[(source.name, table.name)] = pd.DataFrame(

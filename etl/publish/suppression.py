@@ -28,6 +28,8 @@ import os
 import numpy as np
 import pandas as pd
 
+from etl.core.vocabulary import UNKNOWN
+
 #: Counts below this are blanked; configurable, never below 3 (Danmarks Statistik's minimum).
 DEFAULT_THRESHOLD = 5
 MINIMUM_THRESHOLD = 3
@@ -177,8 +179,8 @@ def _parents(frame: pd.DataFrame, dim_org: pd.DataFrame) -> pd.Series:
     level = frame["org_level"].astype(str)
     key = frame["org_key"]
     parent = pd.Series(None, index=frame.index, dtype=object)
-    parent = parent.mask(level == "unit", "center:" + key.map(unit_center).fillna("Ukendt").astype(str))
-    parent = parent.mask(level == "center", "area:" + key.map(center_area).fillna("Ukendt").astype(str))
+    parent = parent.mask(level == "unit", "center:" + key.map(unit_center).fillna(UNKNOWN).astype(str))
+    parent = parent.mask(level == "center", "area:" + key.map(center_area).fillna(UNKNOWN).astype(str))
     sof_key = frame.loc[level == "sof", "org_key"]
     parent = parent.mask(level == "area", "sof:" + (str(sof_key.iloc[0]) if len(sof_key) else "SOF"))
     return parent

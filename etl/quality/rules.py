@@ -20,12 +20,11 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from etl.core.privacy import CPR_SHAPED
+from etl.core.vocabulary import SELF_REFERRED_FACILITY_TYPES, UNKNOWN
 from etl.model import Model
 
 if TYPE_CHECKING:
     from etl.quality.facts import RunFacts
-
-UNKNOWN = "Ukendt"
 
 
 #: The source's own table behind each model frame, for the owner who fixes the record.
@@ -33,8 +32,7 @@ DECISION_TABLES = {"boern": "Afgoerelse", "voksen": "afgoerelse"}
 SERVICE_TABLES = {"boern": "Foranstaltning", "voksen": "ydelse"}
 CASE_TABLES = {"boern": "Sag", "voksen": "sag"}
 
-#: Facility types where a stay is self-referred and a forgotten check-out goes unnoticed.
-SHELTER_TYPES = ("Herberg §110", "Forsorgshjem §110", "Natcafé")
+#: DQ12: a self-referred stay open longer than this is almost always a forgotten check-out.
 MAX_OPEN_SHELTER_DAYS = 730
 
 #: Stands in for the end of an open stay: it occupies every night from check-in on.
@@ -305,7 +303,7 @@ def notifications_assessed_before_received(model: Model) -> list[RuleFinding]:
 @rule("DQ12", sources=("tilbud",))
 def long_open_shelter_stays(model: Model) -> list[RuleFinding]:
     """A §110 or natcafé stay open for over two years is almost always a forgotten check-out."""
-    stays = model.fact_stay[model.fact_stay["facility_type"].isin(SHELTER_TYPES)]
+    stays = model.fact_stay[model.fact_stay["facility_type"].isin(SELF_REFERRED_FACILITY_TYPES)]
     days_open = (pd.Timestamp(model.extraction_date) - stays["check_in"].dt.normalize()).dt.days
     failing = stays["check_out"].isna() & (days_open > MAX_OPEN_SHELTER_DAYS)
     return [_finding("tilbud", "ophold", stays, "stay_id", failing,

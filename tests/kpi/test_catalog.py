@@ -8,6 +8,7 @@ from dataclasses import replace
 import pandas as pd
 import pytest
 
+from etl.core import vocabulary
 from etl.core.periods import reporting_periods
 from etl.kpi import CATALOG, catalog_frame, compute_kpi, compute_kpis
 from etl.kpi.aggregate import KPI_ROW_COLUMNS, MEASURE_COLUMNS
@@ -120,3 +121,17 @@ def test_empty_model_gives_every_measure_a_total(kpi_id, make_model, q3_2025):
     assert (counts["value"] == 0).all()
     rest = rows[rows["unit"] != "count"]
     assert rest["value"].isna().all() and (rest["denominator"] == 0).all()
+
+
+@pytest.mark.parametrize(("kpi_id", "grouping", "left_out"), [
+    ("T1.01", vocabulary.RESIDENTIAL_FACILITY_TYPES, ("Natcafé", "Almen bolig ABL §105")),
+    ("T2.13", vocabulary.SHELTERS_109_110, ("Natcaféer",)),
+    ("T4.01", vocabulary.SHELTERS_110, ()),
+    ("T4.02", vocabulary.SHELTERS_110, ()),
+])
+def test_the_definition_names_the_facility_types_its_computation_uses(kpi_id, grouping, left_out):
+    """The catalogue text readers see names every facility type of the grouping the code
+    counts, and says which ones it leaves out, so the two cannot drift apart unseen."""
+    definition = CATALOG[kpi_id].definition
+    assert [t for t in grouping if t not in definition] == []
+    assert all(f"not {t}" in definition or f"{t} are not included" in definition for t in left_out)

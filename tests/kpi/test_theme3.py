@@ -7,9 +7,11 @@ import datetime as dt
 import pandas as pd
 import pytest
 
+from etl.core import vocabulary
 from etl.core.periods import add_months, quarter_periods
 from etl.kpi import compute_kpi
 from etl.kpi.aggregate import add_months_to
+from etl.kpi.theme3 import APPEALS_OUTCOME_LABELS
 
 BOERN = "Børn og Unge"
 NORD, SYD = "Center for Børn og Familier Nord", "Center for Børn og Familier Syd"
@@ -492,3 +494,8 @@ def test_treatment_within_14_days(make_model, q3_2025, ytd_q3_2025, pick):
 
 
 # --- empty periods -----------------------------------------------------------------------------
+
+
+def test_every_appeals_outcome_of_the_contract_has_a_reported_label():
+    assert set(APPEALS_OUTCOME_LABELS) == set(vocabulary.APPEALS_OUTCOMES)
+    assert set(APPEALS_OUTCOME_LABELS.values()) == {"Stadfæstet", "Omgjort", "Hjemvist", "Afvist"}

@@ -6,11 +6,11 @@ import pandas as pd
 import pytest
 
 from etl.core.settings import REPO_ROOT
+from etl.core.vocabulary import PANDAS_DTYPES
 from etl.model.build import build_model, load_reference
 from etl.model.link import Pseudonymiser
 from etl.quality.rules import RULES
 from etl.sources import SOURCES
-from schemas import PANDAS_DTYPES
 
 DAY = dt.date(2025, 11, 15)
 T = pd.Timestamp
