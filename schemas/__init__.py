@@ -34,9 +34,3 @@ def schema_for(spec: TableSpec, owner: str = "", strict: bool = True) -> pa.Data
         name=spec.name,
         metadata={"owner": owner, "schema_version": spec.schema_hash()},
     )
-
-
-def source_schema(source_name: str, table_name: str) -> pa.DataFrameSchema:
-    from etl.sources import get_source  # noqa: PLC0415 - keep schemas importable on its own
-    source = get_source(source_name)
-    return schema_for(source.table(table_name), owner=source.owner)

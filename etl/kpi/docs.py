@@ -7,7 +7,6 @@ the ones the numbers were computed with; a test compares the committed file with
 
 from __future__ import annotations
 
-from pathlib import Path
 
 from etl.kpi import CATALOG
 from etl.kpi.catalog import STOCK, THEMES, KpiDefinition
@@ -70,10 +69,3 @@ def render_catalogue_markdown() -> str:
         parts += [f"## Tema {theme} — {theme_title}", ""]
         parts += [_kpi_section(d) for d in CATALOG.values() if d.theme == theme]
     return "\n".join(parts).rstrip("\n") + "\n"
-
-
-def write_catalogue(path: Path) -> Path:
-    """Write the rendered catalogue to `path` (normally `docs/kpi-catalogue.md`)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_catalogue_markdown(), encoding="utf-8")
-    return path

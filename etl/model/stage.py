@@ -8,7 +8,6 @@ import logging
 import time
 
 from etl.core.settings import Settings
-from etl.model import Model
 from etl.model.accounting import account_rows
 from etl.model.build import build_model, load_current_staged, load_reference
 from etl.model.link import Pseudonymiser, check_key_fingerprint, record_key_fingerprint
@@ -49,7 +48,3 @@ def run_model_stage(settings: Settings, extraction_date: dt.date,
     return {"model_dir": str(model_dir), "rows_in": sum(rows_in.values()), "rows": counts,
             "sources": {name: p["extract_date"] for name, p in pointers.items()},
             "seconds": round(time.monotonic() - started, 2)}
-
-
-def load_model(settings: Settings) -> Model:
-    return Model.load(settings.model_dir)

@@ -79,20 +79,6 @@ def _bool(value: object) -> bool:
     return bool(int(value)) if isinstance(value, (int, str)) else bool(value)
 
 
-def versions(engine: sa.Engine, quarter: str | None = None) -> list[dict]:
-    """The rows of `mart.kpi_version` (of one quarter), oldest first."""
-    where = "WHERE quarter = :q " if quarter else ""
-    with engine.connect() as conn:
-        rows = conn.execute(sa.text(f"SELECT * FROM mart.kpi_version {where}ORDER BY version"),
-                            {"q": quarter} if quarter else {}).mappings().all()
-    return [{**r, "is_current": _bool(r["is_current"])} for r in rows]
-
-
-def current_version(engine: sa.Engine, quarter: str) -> int | None:
-    current = [v["version"] for v in versions(engine, quarter) if v["is_current"]]
-    return current[-1] if current else None
-
-
 def _frozen_periods(conn: sa.Connection, quarter_end: dt.date) -> list[tuple[str, str, object, object]]:
     """(period, period_type, period_start, period_end) of the closed, whole-quarter periods of
     version 0 that end on or before `quarter_end` (a running quarter's clipped last-year twin is

@@ -24,7 +24,6 @@ from collections.abc import Iterable, Mapping
 from email.message import EmailMessage
 from pathlib import Path
 
-from etl.core.privacy import CprInOutputError
 from etl.core.privacy import assert_no_cpr as assert_cpr_free
 from etl.core.storage import atomic_write_json
 from etl.quality.runner import Breach, DqOutcome
@@ -34,9 +33,6 @@ _SEVERITY_DA = {"error": "fejl", "warning": "advarsel"}
 _LABELS = {"source": "Kilde", "failing": "Fejlende", "threshold": "Tærskel", "severity": "Alvorlighed",
            "change": "Udvikling", "todo": "Hvad gør du", "where": "Fejlende id'er"}
 _FOOTER = "Mailen indeholder aldrig CPR-numre; de fejlende rækker findes med kildens egne id'er."
-
-
-CprInMessageError = CprInOutputError  # the e-mail guard's error, by its older name
 
 
 def assert_no_cpr(text: str) -> None:

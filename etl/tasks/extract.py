@@ -14,7 +14,7 @@ from pathlib import Path
 from etl.core.settings import Settings
 from etl.extract.incremental import ExtractPolicy, plan_extract
 from etl.extract.land import drop_file_digests, extract_table
-from etl.sources import SOURCES, get_source
+from etl.sources import get_source
 from etl.validate.table import publish_source, validate_table
 
 log = logging.getLogger(__name__)
@@ -71,8 +71,3 @@ def extract_source(source_name: str, extract_date: dt.date, run_id: str, setting
     results = [validate(source_name, t.name, extract_date, settings)
                for t in get_source(source_name).tables if land(source_name, t.name, extract_date, settings, full)]
     return publish_extract(source_name, extract_date, run_id, results, settings)
-
-
-def extract_all(extract_date: dt.date, run_id: str, settings: Settings | None = None) -> list[dict]:
-    """Every source's extract in one call (tests, benchmarks); the DAGs run one source each."""
-    return [extract_source(name, extract_date, run_id, settings) for name in SOURCES]

@@ -25,6 +25,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from extracts import extract_all
 
 from etl.core.settings import REPO_ROOT
 from etl.sources import SOURCES
@@ -57,14 +58,13 @@ def build_demo_warehouse(data_dir: Path) -> None:
     (two runs, so the page has a trend)."""
     from etl.core.settings import Settings  # noqa: PLC0415
     from etl.synth import generate  # noqa: PLC0415
-    from etl.tasks import extract as extract_tasks  # noqa: PLC0415
     from etl.tasks import kpis as kpi_tasks
     from etl.tasks import model as model_tasks
     from etl.tasks import quality as dq_tasks
 
     generate(data_dir / "sources", profile="demo", seed=42, extraction_date=EXTRACTION_DATE)
     settings = Settings(data_dir, REPO_ROOT / "reference", "demo")
-    extract_tasks.extract_all(EXTRACTION_DATE, "browser-test", settings)
+    extract_all(EXTRACTION_DATE, "browser-test", settings)
     model_tasks.build_model(EXTRACTION_DATE, settings)
     staged = kpi_tasks.compute_kpis("browser-test", settings, history_quarters=1)
     kpi_tasks.publish_kpis(kpi_tasks.audit_kpis(staged), settings)

@@ -1,7 +1,9 @@
 import pandas as pd
 import pytest
 
-from etl.core.privacy import CprInOutputError, assert_no_cpr, find_cpr_in_frame, find_cpr_like
+from cpr_scan import find_cpr_in_frame, find_cpr_like
+
+from etl.core.privacy import CprInOutputError, assert_no_cpr
 
 
 @pytest.mark.parametrize("text", ["010203-1234", "cpr 0102031234.", "102031234", "id=280456-0PJ2", "2804560PJ2"])

@@ -16,9 +16,9 @@ from email import message_from_bytes, policy
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from cpr_scan import find_cpr_in_frame
+from cpr_scan import find_cpr_like as cpr_like
 
-from etl.core.privacy import find_cpr_in_frame
-from etl.core.privacy import find_cpr_like as cpr_like
 from etl.publish.warehouse import make_engine
 from etl.sources import SOURCES
 

@@ -6,6 +6,7 @@ import datetime as dt
 
 import pandas as pd
 import pytest
+from extracts import extract_all
 
 from etl.core.periods import Period, quarter_periods
 from etl.core.settings import REPO_ROOT
@@ -81,13 +82,12 @@ def demo_model_dir(tmp_path_factory):
     by the tests that need realistic volumes; they must not write to it."""
     from etl.core.settings import Settings
     from etl.synth import generate
-    from etl.tasks import extract as extract_tasks
     from etl.tasks import model as model_tasks
 
     day = dt.date(2025, 11, 15)
     data = tmp_path_factory.mktemp("kpi_demo_night")
     generate(data / "sources", "demo", seed=11, extraction_date=day)
     settings = Settings(data, REPO_ROOT / "reference", "demo")
-    extract_tasks.extract_all(day, "night-1", settings)
+    extract_all(day, "night-1", settings)
     model_tasks.build_model(day, settings)
     return settings.model_dir

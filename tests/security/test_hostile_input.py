@@ -17,6 +17,7 @@ import unicodedata
 
 import pandas as pd
 import pytest
+from extracts import extract_all
 
 from etl.core.identifiers import quoted, safe_identifier
 from etl.core.periods import quarter_periods
@@ -156,7 +157,7 @@ def chain(tmp_path_factory):
     before = source_shape(sources)
 
     settings = Settings(data, REPO_ROOT / "reference", "demo")
-    extract_tasks.extract_all(DAY, "r", settings)
+    extract_all(DAY, "r", settings)
     model_tasks.build_model(DAY, settings)
     from etl.kpi import compute_kpis
 

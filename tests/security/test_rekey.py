@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from extracts import extract_all
 
 from etl.core.periods import quarter_periods
 from etl.core.settings import REPO_ROOT, ConfigurationError, Settings
@@ -25,7 +26,6 @@ from etl.model.link import Pseudonymiser
 from etl.ops.rekey import MARKER, RekeyError, rekey
 from etl.publish.marts import KPI_VALUE
 from etl.publish.warehouse import ensure_schema, make_engine, publish, read_table
-from etl.tasks import extract as extract_tasks
 
 DAY = dt.date(2025, 11, 15)
 OLD = b"old-test-key-0123456789"
@@ -64,7 +64,7 @@ def night(tmp_path_factory):
     data = tmp_path_factory.mktemp("rekey")
     generate(data / "sources", "demo", seed=5, extraction_date=DAY)
     settings = Settings(data, REPO_ROOT / "reference", "demo")
-    extract_tasks.extract_all(DAY, "r", settings)
+    extract_all(DAY, "r", settings)
     frames, _ = load_current_staged(settings.staged_dir, DAY)
     build_model(frames, load_reference(settings.reference_dir), Pseudonymiser(OLD), DAY).save(settings.model_dir)
     old_model = Model.load(settings.model_dir)
