@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 #: Test servers (the PostgreSQL cluster) live beside the tests, outside the production package.
 sys.path.insert(0, str(Path(__file__).resolve().parent / "support"))
@@ -26,8 +27,6 @@ class PostgresServer:
     started here; each test module takes fresh databases from it with `new_database`."""
 
     def __init__(self, superuser_url: str):
-        import sqlalchemy as sa  # noqa: PLC0415
-
         self.url = sa.engine.make_url(superuser_url)
         self._engine = sa.create_engine(self.url, isolation_level="AUTOCOMMIT")
 

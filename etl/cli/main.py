@@ -12,7 +12,8 @@
                      --quarter 2025-Q3 [--version N] [--out DIR]
 
 Airflow reads its configuration when first imported, so this module sets the
-environment first and imports Airflow only inside the commands.
+environment first and imports Airflow only inside the commands (nothing it imports at
+the top imports Airflow; `tests/cli` checks it).
 """
 
 from __future__ import annotations
@@ -26,12 +27,21 @@ import sys
 import time
 from pathlib import Path
 
-from etl.core.settings import REPO_ROOT
+import pendulum
+
+from etl.cli.summary import print_summary
+from etl.core.periods import last_closed_quarter
+from etl.core.settings import REPO_ROOT, Settings
+from etl.ops import warehouse_admin
+from etl.ops.mailsink import MailSink
+from etl.ops.rekey import rekey_from_env
+from etl.report import ReportError, render_report
+from etl.sources import SOURCES
+from etl.synth import generate
 
 
 #: The DAGs of one night, in dependency order (the Assets encode the same order).
 def nightly_dag_ids() -> list[str]:
-    from etl.sources import SOURCES  # noqa: PLC0415
     return [f"extract_{name}" for name in SOURCES] + ["build_model", "publish_kpis", "data_quality"]
 
 
@@ -67,8 +77,7 @@ def migrate_airflow_db() -> None:
 
 def run_dags(dag_ids: list[str], extraction_date: dt.date, run_conf: dict | None = None) -> dict[str, dict]:
     """Run each DAG once as a real Airflow DAG run (`dag.test`), in order; return states."""
-    import pendulum  # noqa: PLC0415
-    from airflow.dag_processing.dagbag import DagBag  # noqa: PLC0415
+    from airflow.dag_processing.dagbag import DagBag  # noqa: PLC0415 - Airflow reads its config on import: env first
 
     bag = DagBag(dag_folder=str(REPO_ROOT / "dags"))
     if bag.import_errors:
@@ -92,7 +101,6 @@ def run_dags(dag_ids: list[str], extraction_date: dt.date, run_conf: dict | None
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from etl.synth import generate  # noqa: PLC0415
     report = generate(Path(args.data_dir) / "sources", profile=args.profile, seed=args.seed,
                       extraction_date=args.date)
     rows = sum(sum(t.values()) if isinstance(t, dict) else t for t in report["rows"].values())
@@ -101,10 +109,6 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from etl.cli.summary import print_summary  # noqa: PLC0415
-    from etl.core.periods import last_closed_quarter  # noqa: PLC0415
-    from etl.ops.mailsink import MailSink  # noqa: PLC0415
-
     data_dir = Path(args.data_dir).resolve()
     started = time.monotonic()
     with MailSink(data_dir / "mail") as sink:
@@ -142,17 +146,12 @@ def cmd_airflow(args: argparse.Namespace) -> int:
 
 
 def cmd_rekey(args: argparse.Namespace) -> int:
-    from etl.ops.rekey import rekey_from_env  # noqa: PLC0415
-
     report = rekey_from_env(Path(args.data_dir), dry_run=args.dry_run)
     print(("re-key dry run: " if args.dry_run else "re-keyed: ") + json.dumps(report, sort_keys=True))
     return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from etl.core.settings import Settings  # noqa: PLC0415
-    from etl.report import ReportError, render_report  # noqa: PLC0415
-
     data_dir = Path(args.data_dir).resolve()
     settings = Settings(data_dir, Settings.from_env().reference_dir, os.environ.get("SOFLI_MODE", "demo"))
     try:
@@ -185,7 +184,6 @@ def main(argv: list[str] | None = None) -> int:
     report.add_argument("--out", default=None, help="folder (default: <data>/reports/<quarter>/v<N>)")
     rekey = sub.add_parser("rekey", help="rotate the pseudonymisation key, keeping longitudinal links")
     rekey.add_argument("--dry-run", action="store_true", help="check and count only; change nothing")
-    from etl.ops import warehouse_admin  # noqa: PLC0415 - no Airflow import, only SQLAlchemy
     warehouse_admin.add_arguments(sub.add_parser(
         "warehouse-init", help="set up the PostgreSQL warehouse: schemas, roles, logins, tables (idempotent)"))
     args = parser.parse_args(argv)

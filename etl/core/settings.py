@@ -12,6 +12,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from etl.extract.odbc import location_from_connection
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 #: The documented dummy key of the embedded demo. Refused outside demo mode.
@@ -149,7 +151,6 @@ def _airflow_connection_location(conn_id: str) -> str | None:
         return None
     extra = getattr(conn, "extra_dejson", {}) or {}
     if getattr(conn, "conn_type", None) == "odbc" and not extra.get("url"):
-        from etl.extract.odbc import location_from_connection  # noqa: PLC0415
         return location_from_connection(conn)  # a DSN-less `odbc:` connection string
     return extra.get("url") or extra.get("path") or getattr(conn, "uri", None)
 

@@ -7,7 +7,6 @@ the ones the numbers were computed with; a test compares the committed file with
 
 from __future__ import annotations
 
-
 from etl.kpi import CATALOG
 from etl.kpi.catalog import STOCK, THEMES, KpiDefinition
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from etl.core.settings import REPO_ROOT
 from etl.core.tables import TableSpec
+from etl.kpi.docs import render_catalogue_markdown
 from etl.model.tables import MODEL_TABLES
 from etl.publish.marts import MART_TABLES
 from etl.publish.warehouse import PUBLIC_TABLES
@@ -64,7 +65,6 @@ def render_bi_contract() -> str:
 
 
 def generated_docs() -> dict[Path, str]:
-    from etl.kpi.docs import render_catalogue_markdown  # noqa: PLC0415
     return {DOCS / "bi-contract.md": render_bi_contract(), DOCS / "kpi-catalogue.md": render_catalogue_markdown()}
 
 

@@ -44,7 +44,9 @@ import sqlalchemy as sa
 
 from etl.core.settings import DEMO_PSEUDONYM_KEY, ConfigurationError, Settings
 from etl.core.storage import atomic_write_json
+from etl.model.build import build_model, load_current_staged, load_reference
 from etl.model.link import Pseudonymiser, key_fingerprint, record_key_fingerprint
+from etl.publish.warehouse import make_engine
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +143,6 @@ def build_mapping(settings: Settings, old_key: bytes, new_key: bytes, needed: se
 
     The dates the stored models were built for come first; older retained extracts are
     read, newest first, only while some needed pseudonym is still unexplained."""
-    from etl.model.build import build_model, load_current_staged, load_reference  # noqa: PLC0415
 
     reference = load_reference(settings.reference_dir)
     recorder = RecordingPseudonymiser(new_key, old_key)
@@ -207,7 +208,6 @@ def rekey(settings: Settings, old_key: bytes, new_key: bytes, dry_run: bool = Fa
     Raises `RekeyError` (having changed nothing) when a stored pseudonym cannot be
     reproduced from the retained staged extracts under the old key.
     """
-    from etl.publish.warehouse import make_engine  # noqa: PLC0415
 
     check_new_key(old_key, new_key, settings.mode)
     artefacts = _parquet_artefacts(settings)

@@ -33,7 +33,7 @@ import sqlalchemy as sa
 
 from etl.core.periods import last_closed_quarter, parse_quarter, quarter_bounds
 from etl.core.settings import Settings
-from etl.publish.marts import KPI_VERSION
+from etl.publish.marts import DQ_RESULT, KPI_VALUE, KPI_VERSION
 from etl.publish.warehouse import _lock, ensure_schema, make_engine
 
 log = logging.getLogger(__name__)
@@ -155,7 +155,6 @@ def freeze_quarter(quarter: str, reason: str | None = None, *, force: bool = Fal
                                           "LIMIT 1")).scalar()
             dq_rows = 0
             if dq_run is not None:
-                from etl.publish.marts import DQ_RESULT  # noqa: PLC0415
                 names = ", ".join(DQ_RESULT.column_names)
                 dq_rows = conn.execute(sa.text(
                     f"INSERT INTO mart.dq_result_frozen (version, quarter, {names}) "
@@ -177,7 +176,6 @@ def freeze_quarter(quarter: str, reason: str | None = None, *, force: bool = Fal
 
 
 def _kpi_columns() -> list[str]:
-    from etl.publish.marts import KPI_VALUE  # noqa: PLC0415
     return KPI_VALUE.column_names
 
 

@@ -25,7 +25,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from etl.core.storage import read_json
+from etl.core.storage import partition_dir, read_json
+from etl.extract.incremental import table_rows
+from etl.extract.land import expected_files
+from etl.publish.warehouse import read_table
+from etl.sources import SOURCES
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +104,6 @@ def load_run_facts(settings, engine, run_id: str, checked_at: dt.datetime | None
 
 def _conservation(settings, pointers: dict[str, dict | None]) -> pd.DataFrame | None:
     """Row counts along the chain for every table of every current extract (DQ14)."""
-    from etl.core.storage import partition_dir  # noqa: PLC0415
     rows = []
     for source, pointer in pointers.items():
         for table, counts in (pointer or {}).get("tables", {}).items():
@@ -122,7 +125,6 @@ def _conservation(settings, pointers: dict[str, dict | None]) -> pd.DataFrame | 
 
 
 def _pointers(staged_dir: Path) -> dict[str, dict | None]:
-    from etl.sources import SOURCES  # noqa: PLC0415
     pointers = {}
     for name in SOURCES:
         path = Path(staged_dir) / name / "CURRENT.json"
@@ -137,8 +139,6 @@ def _naive(moment: dt.datetime) -> dt.datetime:
 
 def _freshness(settings, pointers: dict[str, dict | None], checked_at: dt.datetime,
                extraction_date: dt.date) -> pd.DataFrame:
-    from etl.extract.land import expected_files  # noqa: PLC0415
-    from etl.sources import SOURCES  # noqa: PLC0415
     rows = []
     for name, source in SOURCES.items():
         pointer = pointers.get(name)
@@ -168,7 +168,6 @@ def _freshness(settings, pointers: dict[str, dict | None], checked_at: dt.dateti
 def _row_counts(staged_dir: Path, pointers: dict[str, dict | None]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Rows delivered per table on the current extract date and the one before (an
     incremental extract counts its base rows carried over too: the table's size)."""
-    from etl.extract.incremental import table_rows  # noqa: PLC0415
     current, previous = [], []
     for source, pointer in pointers.items():
         if not pointer:
@@ -191,7 +190,6 @@ def _row_counts(staged_dir: Path, pointers: dict[str, dict | None]) -> tuple[pd.
 
 def read_kpi_totals(engine) -> pd.DataFrame:
     """The SOF totals of the nightly version of `mart.kpi_value`."""
-    from etl.publish.warehouse import read_table  # noqa: PLC0415
     try:
         values = read_table(engine, "mart.kpi_value",
                             "WHERE version = 0 AND org_level = 'sof' AND dimension IS NULL")

@@ -22,6 +22,7 @@ import pandas as pd
 from etl.core.privacy import CPR_SHAPED
 from etl.core.vocabulary import SELF_REFERRED_FACILITY_TYPES, UNKNOWN
 from etl.model import Model
+from etl.sources import SOURCES
 
 if TYPE_CHECKING:
     from etl.quality.facts import RunFacts
@@ -347,7 +348,6 @@ def duplicate_persons(model: Model) -> list[RuleFinding]:
 
 #: Every registered source; DQ13 also reports the key KPIs under the pseudo-source `kpi`.
 def _source_names() -> tuple[str, ...]:
-    from etl.sources import SOURCES  # noqa: PLC0415 - the registry, not the rule module, owns them
     return tuple(SOURCES)
 
 

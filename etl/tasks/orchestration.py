@@ -11,7 +11,7 @@ import os
 
 import pendulum
 from airflow.providers.smtp.notifications.smtp import SmtpNotifier
-from airflow.sdk import Asset, AsyncCallback, DeadlineAlert, DeadlineReference
+from airflow.sdk import Asset, AsyncCallback, BaseHook, DeadlineAlert, DeadlineReference
 
 from etl.core.settings import SMTP_CONN_ID
 
@@ -114,8 +114,6 @@ def run_id(context: dict) -> str:
 
 def smtp_settings(conn_id: str = SMTP_CONN_ID) -> dict:
     """Host, port and credentials of Airflow's SMTP connection, for `etl.quality.alerts`."""
-    from airflow.sdk import BaseHook  # noqa: PLC0415 - resolved at run time only
-
     conn = BaseHook.get_connection(conn_id)
     return {"host": conn.host, "port": conn.port or 25, "login": conn.login or None,
             "password": conn.password or None, "starttls": bool(conn.extra_dejson.get("starttls", False))}

@@ -27,8 +27,12 @@ from pathlib import Path
 import pytest
 from extracts import extract_all
 
-from etl.core.settings import REPO_ROOT
+from etl.core.settings import REPO_ROOT, Settings
 from etl.sources import SOURCES
+from etl.synth import generate
+from etl.tasks import kpis as kpi_tasks
+from etl.tasks import model as model_tasks
+from etl.tasks import quality as dq_tasks
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -56,11 +60,6 @@ def free_port() -> int:
 def build_demo_warehouse(data_dir: Path) -> None:
     """The night's pipeline functions on generated demo sources: a warehouse with DQ results
     (two runs, so the page has a trend)."""
-    from etl.core.settings import Settings  # noqa: PLC0415
-    from etl.synth import generate  # noqa: PLC0415
-    from etl.tasks import kpis as kpi_tasks
-    from etl.tasks import model as model_tasks
-    from etl.tasks import quality as dq_tasks
 
     generate(data_dir / "sources", profile="demo", seed=42, extraction_date=EXTRACTION_DATE)
     settings = Settings(data_dir, REPO_ROOT / "reference", "demo")
@@ -164,8 +163,8 @@ def airflow(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser(airflow):
-    from selenium.webdriver.chrome.options import Options  # noqa: PLC0415
-    from selenium.webdriver.chrome.service import Service  # noqa: PLC0415
+    from selenium.webdriver.chrome.options import Options  # noqa: PLC0415 - optional: importorskip above
+    from selenium.webdriver.chrome.service import Service  # noqa: PLC0415 - optional: importorskip above
 
     options = Options()
     options.binary_location = CHROMIUM

@@ -1,6 +1,9 @@
 import datetime as dt
 
+import pandas as pd
+
 from etl.core.periods import add_months, last_closed_quarter, quarter_periods, reporting_periods, shift_years
+from etl.tasks.kpis import _provisional
 
 D = dt.date
 
@@ -40,10 +43,6 @@ def test_nightly_periods_cover_running_and_closed_quarters_with_last_year_twins(
 def test_kpi_rows_are_provisional_exactly_in_the_running_periods():
     """The pipeline flags a KPI row by its period's (kind, start, end): the running
     quarter and its ÅTD, not their last-year twins nor closed quarters."""
-    import pandas as pd
-    from etl.tasks.kpis import _provisional
-
-    from etl.core.periods import reporting_periods
 
     periods = reporting_periods(D(2025, 11, 15), 1)
     rows = pd.DataFrame([(p.kind, p.start, p.end) for p in periods] * 2,

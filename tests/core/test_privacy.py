@@ -1,6 +1,5 @@
 import pandas as pd
 import pytest
-
 from cpr_scan import find_cpr_in_frame, find_cpr_like
 
 from etl.core.privacy import CprInOutputError, assert_no_cpr

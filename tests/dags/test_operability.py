@@ -9,9 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+from types import SimpleNamespace
 
+import pendulum
+from airflow.providers.smtp.notifications.smtp import SmtpNotifier
+from airflow.serialization.serialized_objects import DagSerialization
+
+from etl.ops.mailsink import MailSink
 from etl.sources import SOURCES
-from etl.tasks.orchestration import NIGHT_DEADLINES, OPERATIONS_EMAIL
+from etl.tasks.orchestration import NIGHT_DEADLINES, OPERATIONS_EMAIL, triggered_by
 
 NIGHTLY = {f"extract_{name}": "extract" for name in SOURCES} | {
     "build_model": "build_model", "publish_kpis": "publish_kpis", "data_quality": "data_quality"}
@@ -40,17 +46,11 @@ def test_every_nightly_dag_has_a_deadline_alert_that_mails_operations(dagbag):
 
 
 def test_the_deadline_alerts_survive_serialization(dagbag):
-    from airflow.serialization.serialized_objects import DagSerialization
-
     serialized = DagSerialization.to_dict(dagbag.dags["extract_klage"])
     assert "SmtpNotifier" in json.dumps(serialized, default=str)
 
 
 def test_a_missed_deadline_sends_the_e_mail(dagbag, tmp_path, monkeypatch):
-    from airflow.providers.smtp.notifications.smtp import SmtpNotifier
-
-    from etl.ops.mailsink import MailSink
-
     alert = dagbag.dags["publish_kpis"].deadline[0]
     context = {"dag_run": {"dag_id": "publish_kpis", "dag_run_id": "asset_triggered__2025-11-15T01:00:00",
                            "queued_at": "2025-11-15T03:12:00+00:00"},
@@ -80,18 +80,12 @@ def test_publish_kpis_can_recompute_further_back(dagbag):
 
 
 def test_who_froze_a_quarter_is_the_triggering_user_else_airflow():
-    from types import SimpleNamespace  # noqa: PLC0415
-
-    from etl.tasks.orchestration import triggered_by  # noqa: PLC0415
-
     assert triggered_by({"dag_run": SimpleNamespace(triggering_user_name="anna")}) == "anna"
     assert triggered_by({"dag_run": SimpleNamespace(triggering_user_name=None)}) == "airflow"
     assert triggered_by({}) == "airflow"
 
 
 def test_every_dag_shares_the_house_settings(dagbag):
-    import pendulum  # noqa: PLC0415
-
     start = pendulum.datetime(2025, 1, 1, tz="Europe/Copenhagen")
     for dag_id, dag in dagbag.dags.items():
         assert (dag.catchup, dag.max_active_runs, dag.start_date == start) == (False, 1, True), dag_id

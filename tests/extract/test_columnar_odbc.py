@@ -15,6 +15,7 @@ from types import SimpleNamespace
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import sqlalchemy as sa
 
 from etl.extract import land as extract
 from etl.extract import odbc
@@ -104,7 +105,6 @@ INSERT INTO edge VALUES
 def test_edge_values_of_every_type_are_the_same_text_columnar_and_row_wise(postgres, monkeypatch, batch_rows):
     url = postgres.new_database("columnar_edge")
     postgres_db = postgres.url.set(database="columnar_edge")
-    import sqlalchemy as sa  # noqa: PLC0415
 
     engine = sa.create_engine(url)
     with engine.begin() as conn:
@@ -140,8 +140,6 @@ def test_edge_values_of_every_type_are_the_same_text_columnar_and_row_wise(postg
 
 def test_a_value_longer_than_the_columnar_buffer_is_read_row_wise_not_truncated(databases, postgres, tmp_path,
                                                                                   monkeypatch):
-    import sqlalchemy as sa  # noqa: PLC0415
-
     long_text = "æ" * (extract.ODBC_MAX_TEXT_BYTES + 100)  # a 10 MB value would do the same
     engine = sa.create_engine(databases["klage"])
     with engine.begin() as conn:  # free text as a real system holds it (unbounded), with one long value

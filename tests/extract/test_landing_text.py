@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import sqlite3
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
+from etl.extract import land as extract
 from etl.extract.land import _gathered
 from etl.extract.landing_text import arrow_column_text, python_column_text, to_text
+from etl.sources import SOURCES
 
 COLUMNS = {
     "str": ("a", None, "", "Afgørelse", "a\x00b"),
@@ -63,12 +67,6 @@ def test_fetched_blocks_are_gathered_into_batches_of_batch_rows(block, batch_row
 def test_sqlite_text_with_undecodable_bytes_is_read_again_tolerantly(tmp_path, monkeypatch):
     """SQLite is read with its fast C decoding first; undecodable TEXT fails that read and
     the table is read again with replacement (U+FFFD), so validation quarantines the row."""
-    import sqlite3  # noqa: PLC0415
-
-    import pyarrow.parquet as pq  # noqa: PLC0415
-
-    from etl.extract import land as extract  # noqa: PLC0415
-    from etl.sources import SOURCES  # noqa: PLC0415
 
     source = SOURCES["klage"]
     table = source.tables[0]

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 from etl.core.settings import REPO_ROOT, Settings
 from etl.extract import odbc
+from etl.extract.land import extract_database_table
 from etl.publish.warehouse import make_engine, read_table
 from etl.sources import SOURCES
 from etl.synth import generate
@@ -97,11 +100,6 @@ def test_the_full_chain_through_odbc_equals_sqlite_and_publishes_on_postgres(odb
 def test_rows_stream_into_parquet_batch_by_batch(runs, postgres, tmp_path, through):
     """Each fetched batch is written as it comes (one row group per batch), so a table larger
     than memory is extracted in memory bounded by the batch (benchmarks/extract_memory.py)."""
-    import math  # noqa: PLC0415
-
-    import pyarrow.parquet as pq  # noqa: PLC0415
-
-    from etl.extract.land import extract_database_table  # noqa: PLC0415
 
     source = SOURCES["klage"]
     database = "odbc_src_klage"

@@ -19,8 +19,11 @@ import sqlalchemy as sa
 from cpr_scan import find_cpr_in_frame
 from cpr_scan import find_cpr_like as cpr_like
 
+from etl.core.settings import REPO_ROOT, Settings
+from etl.kpi import CATALOG
 from etl.publish.warehouse import make_engine
 from etl.sources import SOURCES
+from etl.tasks import quality as dq_tasks
 
 pytestmark = pytest.mark.integration
 EXTRACTION_DATE = "2025-11-15"
@@ -71,8 +74,6 @@ def test_every_implemented_kpi_has_quarter_and_ytd_this_year_and_last(demo):
 
 
 def test_every_catalogue_kpi_has_rows_for_the_last_closed_quarter_this_year_and_last(demo):
-    from etl.kpi import CATALOG
-
     rows = query(demo, "SELECT DISTINCT kpi_id, period_type, period FROM mart.kpi_value "
                        "WHERE org_level = 'sof' AND dimension IS NULL AND version = 0")
     have = set(zip(rows["kpi_id"], rows["period_type"], rows["period"]))
@@ -168,9 +169,6 @@ def test_rows_are_conserved_from_landing_to_staged_and_quarantine(demo):
 
 
 def test_all_rules_publish_and_a_second_run_has_the_trend(demo):
-    from etl.core.settings import REPO_ROOT, Settings
-    from etl.tasks import quality as dq_tasks
-
     rules = query(demo, "SELECT rule_id FROM mart.dq_rule")["rule_id"]
     assert sorted(rules) == [f"DQ{i:02d}" for i in range(1, 15)]
     first = query(demo, "SELECT rule_id, source, failing, run_id FROM mart.dq_result WHERE dimension IS NULL")

@@ -15,9 +15,10 @@ import shutil
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 from extracts import extract_all
+from sqlalchemy.engine import make_url
 
+from etl.cli.main import main
 from etl.core.settings import REPO_ROOT, Settings
 from etl.ops.warehouse_admin import BI_ROLE, PIPELINE_ROLE, apply_roles, init_warehouse, roles_sql
 from etl.publish.marts import MART_TABLES
@@ -133,8 +134,6 @@ def test_the_pipeline_owns_the_schemas_and_everything_in_them(warehouse):
 
 
 def test_sofli_warehouse_init_creates_the_database_and_sets_logins(warehouse, postgres, monkeypatch, capsys):
-    from etl.cli.main import main  # noqa: PLC0415
-
     name = DATABASE + "_cli"
     postgres.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     admin = make_url(warehouse["admin"]).set(database=name).render_as_string(hide_password=False)

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from etl.core.settings import Settings
-from etl.model import conform
+from etl.model import Model, conform
 from etl.publish.marts import KPI_VALUE
 from etl.publish.warehouse import ensure_schema, make_engine, publish
 from etl.quality.config import load_rules_config
@@ -106,7 +106,6 @@ def test_load_run_facts_from_the_data_folder(data_dir):
     assert sorted(set(history["run_id"])) == ["run-1", "run-2"] and len(history) == 4
 
     # the repository's configuration on these facts
-    from etl.model import Model
     model = Model.from_frames(dt.date(2025, 11, 20))
     outcome = run_rules(model, load_rules_config(), "run-2", CHECKED_AT, facts=facts)
     failing = {(r.rule_id, r.source, r.record_id): r.detail for r in outcome.dq_failure.itertuples()}

@@ -6,6 +6,7 @@ import datetime as dt
 
 import pandas as pd
 
+from etl.core.settings import Settings
 from etl.kpi import CATALOG
 from etl.publish.marts import DQ_KPI_FLAG
 from etl.quality.alerts import load_mail_log, save_mail_log, select_breaches_to_mail
@@ -13,6 +14,7 @@ from etl.quality.flags import blocked_sources, blocking_breaches, flag_kpis
 from etl.quality.kpi_sources import KPI_SOURCES
 from etl.quality.runner import Breach
 from etl.sources import SOURCES
+from etl.tasks import quality as dq_tasks
 
 DAY = dt.date(2025, 11, 21)
 
@@ -100,8 +102,6 @@ def test_kpi_sources_cover_the_catalogue():
 
 
 def test_pipeline_digest_sender_keeps_the_mail_log(tmp_path, monkeypatch):
-    from etl.core.settings import Settings
-    from etl.tasks import quality as dq_tasks
     sent = []
     monkeypatch.setattr("etl.quality.alerts.send_emails", lambda messages, **smtp: sent.extend(messages))
     summary = {"run_id": "run-1", "breaches": [{**breach().__dict__, "owners": ["a@sofli.example"]}]}

@@ -4,6 +4,8 @@ for data quality (PNG via pdftoppm), each tile's figure as Danish text computed 
 
 from __future__ import annotations
 
+import contextlib
+import io
 import re
 import shutil
 import subprocess
@@ -50,9 +52,6 @@ def report(report_settings, first_version, tmp_path_factory, capsys):
 
 @pytest.fixture(scope="module")
 def capsys(request):  # module-scoped stand-in: the CLI's print is checked through capfd-free stdout capture
-    import contextlib  # noqa: PLC0415
-    import io  # noqa: PLC0415
-
     buffer = io.StringIO()
 
     class _Capture:

@@ -17,17 +17,22 @@ import unicodedata
 
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 from extracts import extract_all
+from sqlalchemy.dialects import postgresql, sqlite
 
 from etl.core.identifiers import quoted, safe_identifier
 from etl.core.periods import quarter_periods
 from etl.core.settings import REPO_ROOT, Settings
 from etl.core.tables import TableSpec, col
+from etl.kpi import compute_kpis
 from etl.model import Model
 from etl.model.tables import MODEL_TABLES
 from etl.publish.marts import MART_TABLES
+from etl.publish.warehouse import contract_metadata, make_engine, read_table
 from etl.sources import SOURCES
 from etl.sources.sql import SQL_DIR
+from etl.synth import generate
 from etl.tasks import extract as extract_tasks
 from etl.tasks import kpis as kpi_tasks
 from etl.tasks import model as model_tasks
@@ -101,11 +106,6 @@ def test_every_identifier_in_the_extract_sql_is_its_tables_registry_name():
 
 
 def test_the_warehouse_ddl_uses_only_contract_identifiers():
-    import sqlalchemy as sa
-    from sqlalchemy.dialects import postgresql, sqlite
-
-    from etl.publish.warehouse import contract_metadata
-
     allowed = registry_identifiers() | {"mart", "public"}
     for table in contract_metadata().sorted_tables:
         for dialect in (sqlite.dialect(), postgresql.dialect()):
@@ -135,9 +135,6 @@ def source_shape(sources_dir) -> dict:
 
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory):
-    from etl.publish.warehouse import make_engine, read_table
-    from etl.synth import generate
-
     data = tmp_path_factory.mktemp("hostile")
     sources = data / "sources"
     generate(sources, "demo", seed=11, extraction_date=DAY)
@@ -159,7 +156,6 @@ def chain(tmp_path_factory):
     settings = Settings(data, REPO_ROOT / "reference", "demo")
     extract_all(DAY, "r", settings)
     model_tasks.build_model(DAY, settings)
-    from etl.kpi import compute_kpis
 
     model = Model.load(settings.model_dir)
     values = compute_kpis(model, quarter_periods(2025, 4, DAY)[:1])

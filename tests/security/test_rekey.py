@@ -17,15 +17,18 @@ import pyarrow.parquet as pq
 import pytest
 from extracts import extract_all
 
+from etl.cli.main import main
 from etl.core.periods import quarter_periods
 from etl.core.settings import REPO_ROOT, ConfigurationError, Settings
 from etl.kpi import compute_kpis
 from etl.model import Model
 from etl.model.build import build_model, load_current_staged, load_reference
-from etl.model.link import Pseudonymiser
+from etl.model.link import KeyMismatchError, Pseudonymiser, key_fingerprint
+from etl.model.stage import run_model_stage
 from etl.ops.rekey import MARKER, RekeyError, rekey
 from etl.publish.marts import KPI_VALUE
 from etl.publish.warehouse import ensure_schema, make_engine, publish, read_table
+from etl.synth import generate
 
 DAY = dt.date(2025, 11, 15)
 OLD = b"old-test-key-0123456789"
@@ -59,8 +62,6 @@ def every_stored_string(data_dir: Path) -> set[str]:
 
 @pytest.fixture(scope="module")
 def night(tmp_path_factory):
-    from etl.synth import generate
-
     data = tmp_path_factory.mktemp("rekey")
     generate(data / "sources", "demo", seed=5, extraction_date=DAY)
     settings = Settings(data, REPO_ROOT / "reference", "demo")
@@ -202,8 +203,6 @@ def test_unsafe_new_keys_are_refused(tmp_path, new_key, message):
 
 
 def test_the_cli_rotates_with_keys_from_the_environment_only(night, monkeypatch, capsys):
-    from etl.cli.main import main
-
     monkeypatch.setenv("SOFLI_MODE", "demo")
     monkeypatch.setenv("SOFLI_PSEUDONYM_KEY", NEW.decode())
     monkeypatch.setenv("SOFLI_NEW_PSEUDONYM_KEY", NEW.decode())
@@ -219,8 +218,6 @@ def test_the_cli_rotates_with_keys_from_the_environment_only(night, monkeypatch,
 def test_after_rotation_the_nightly_build_refuses_the_old_key_and_takes_the_new(night, monkeypatch):
     """Between `sofli rekey` and the key change in the connection, a nightly build would write
     old-key pseudonyms into the re-keyed model: the fingerprint in model.json stops it."""
-    from etl.model.link import KeyMismatchError, key_fingerprint
-    from etl.model.stage import run_model_stage
 
     settings = night["settings"]
     meta = json.loads((settings.model_dir / "model.json").read_text())

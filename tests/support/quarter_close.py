@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from extracts import extract_all
 
 from etl.core.settings import REPO_ROOT, Settings
+from etl.publish.freeze import freeze_quarter
 from etl.synth import generate
 from etl.tasks import kpis as kpi_tasks
 from etl.tasks import model as model_tasks
@@ -60,6 +61,5 @@ def report_settings(tmp_path_factory) -> Settings:
 @pytest.fixture(scope="session")
 def first_version(report_settings):
     """2025-Q3 closed once, as the quarterly close does: version 1."""
-    from etl.publish.freeze import freeze_quarter  # noqa: PLC0415
     return freeze_quarter(QUARTER, settings=report_settings, run_id="close-1", frozen_by="udvalgssekretariatet",
                           now=dt.datetime(2025, 10, 21, 6, 0))
