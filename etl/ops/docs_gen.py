@@ -1,6 +1,8 @@
-"""Generated documentation: the BI contract and the KPI catalogue, from the code's own
-descriptions (`etl.publish.marts`, `etl.model.tables`, `etl.kpi.catalog`), so docs and tables
-cannot disagree. `python -m etl.ops.docs_gen` rewrites them; a test keeps them current."""
+"""Generated documentation: the BI contract, the KPI catalogue and the rules of the
+data-quality page, from the code's own descriptions (`etl.publish.marts`,
+`etl.model.tables`, `etl.kpi.catalog`, `etl.quality.rules` with `config/dq_rules.yaml`), so
+docs and tables cannot disagree. `python -m etl.ops.docs_gen` rewrites them; a test keeps
+them current. The data-quality page is written by hand around its generated block."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from etl.kpi.docs import render_catalogue_markdown
 from etl.model.tables import MODEL_TABLES
 from etl.publish.marts import MART_TABLES
 from etl.publish.warehouse import PUBLIC_TABLES
+from etl.quality.docs import render_rules_markdown, splice
 
 DOCS = REPO_ROOT / "docs"
 
@@ -65,7 +68,9 @@ def render_bi_contract() -> str:
 
 
 def generated_docs() -> dict[Path, str]:
-    return {DOCS / "bi-contract.md": render_bi_contract(), DOCS / "kpi-catalogue.md": render_catalogue_markdown()}
+    data_quality = DOCS / "data-quality.md"
+    return {DOCS / "bi-contract.md": render_bi_contract(), DOCS / "kpi-catalogue.md": render_catalogue_markdown(),
+            data_quality: splice(data_quality.read_text(encoding="utf-8"), render_rules_markdown())}
 
 
 def write_all() -> list[Path]:

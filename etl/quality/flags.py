@@ -15,9 +15,9 @@ from collections.abc import Collection, Iterable, Mapping
 
 import pandas as pd
 
+from etl.kpi.catalog import CATALOG
 from etl.model import conform
 from etl.publish.marts import DQ_KPI_FLAG
-from etl.quality.kpi_sources import KPI_SOURCES
 from etl.quality.runner import Breach, DqOutcome
 
 
@@ -48,16 +48,24 @@ def blocked_sources(breaches: DqOutcome | Iterable[Breach | Mapping]) -> set[str
     return set(blocking_breaches(breaches))
 
 
+def catalogue_sources() -> dict[str, frozenset[str]]:
+    """KPI id -> the sources it is built on: the lineage of each catalogue entry."""
+    return {kpi_id: definition.sources for kpi_id, definition in CATALOG.items()}
+
+
 def flag_kpis(kpi_values: pd.DataFrame, blocked: Mapping[str, Collection[str]] | Collection[str],
               run_id: str, flagged_at: dt.datetime,
-              kpi_sources: Mapping[str, Collection[str]] = KPI_SOURCES) -> pd.DataFrame:
+              kpi_sources: Mapping[str, Collection[str]] | None = None) -> pd.DataFrame:
     """One `mart.dq_kpi_flag` row per KPI in `kpi_values` built on a blocked source.
 
     `blocked` is `blocking_breaches(...)` (source -> rule@source labels) or a plain set
-    of sources (then the label is the source). A KPI missing from `kpi_sources` is
-    flagged by every blocked source: unknown dependencies are not assumed clean.
+    of sources (then the label is the source). `kpi_sources` defaults to the catalogue's
+    lineage. A KPI it does not know is flagged by every blocked source: unknown
+    dependencies are not assumed clean.
     """
     labels = blocked if isinstance(blocked, Mapping) else {source: [source] for source in blocked}
+    if kpi_sources is None:
+        kpi_sources = catalogue_sources()
     rows = []
     for kpi_id in sorted(set(kpi_values["kpi_id"])):
         sources = kpi_sources.get(kpi_id, labels.keys())

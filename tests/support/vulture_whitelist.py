@@ -48,4 +48,6 @@ tb
 # Read by the tests as the definition they check.
 ALLOWED_TAGS  # etl/tasks/orchestration.py: the governance test's allowed DAG tags
 AREAS  # etl/core/vocabulary.py: the areas reference/organisation.csv must use
+NOT_IN_MODEL  # etl/model/registry.py: contract tables the model does not read (tests/test_architecture.py)
+sources_feeding  # etl/model/registry.py: a model table's lineage, checked against the KPI catalogue's
 _.mail_dir  # etl/core/settings.py: where `sofli demo` keeps its e-mails (the CLI still spells it out)
