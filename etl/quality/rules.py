@@ -495,7 +495,8 @@ def rows_not_conserved(model: Model, facts: RunFacts | None, params: Mapping[str
     staged − documented drops (soft-deleted, on a deleted case, unplaceable) = model rows.
 
     One row per source table (record id = the table); a difference fails it. Tables with
-    no model counterpart (the CPR register, caseworkers) are checked up to staging.
+    no model counterpart (the CPR register, caseworkers, the finance tables for now) are
+    checked up to staging.
     """
     if facts is None or facts.conservation is None or facts.conservation.empty:
         return []

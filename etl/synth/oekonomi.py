@@ -655,7 +655,7 @@ def _facilities(ctx: Context, facilities: pd.DataFrame) -> pd.DataFrame:
     own = pd.concat([facilities[["tilbudstype", "unit", "pladser", "aktiv_fra", "aktiv_til"]], children],
                     ignore_index=True)
     kind = own["tilbudstype"].to_numpy()
-    sale = pd.Series(kind).map({**{k: v for k, v in SOLD_PLACES.items()},
+    sale = pd.Series(kind).map({**SOLD_PLACES,
                                 "Døgninstitution for børn": (function, low, high)})
     own["_sells"] = sale.notna().to_numpy()
     own["_shelter"] = np.isin(kind, SHELTERS)
