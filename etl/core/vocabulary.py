@@ -77,9 +77,14 @@ GRANTED = _within(("Bevilget", "Delvis bevilget"), DECISION_OUTCOMES)
 
 ANBRINGELSE = "Anbringelse"
 FOREBYGGENDE = "Forebyggende"
+#: The two case systems, by their source names: the system a complaint names
+#: (`klage.kilde_system`) and the one holding a measure that money is booked on
+#: (`oekonomi.*.kilde_system`).
+CASE_SYSTEMS = ("boern", "voksen")
 #: A children's measure is a placement or a preventive measure (`Foranstaltning.Kategori`).
 MEASURE_CATEGORIES = (ANBRINGELSE, FOREBYGGENDE)
-#: Who delivers a children's measure (`Foranstaltning.Leverandoer`).
+#: Who delivers a children's measure (`Foranstaltning.Leverandoer`), and the kind of
+#: creditor a posting pays (`oekonomi.postering.kreditor_type`).
 SUPPLIERS = ("Egen", "Anden kommune", "Privat")
 #: Who sent a notification (`Underretning.Kilde`).
 NOTIFICATION_SOURCES = ("Skole", "Dagtilbud", "Politi", "Sundhedsvæsen", "Anonym", "Forælder", "Andet")
@@ -89,8 +94,6 @@ NOTIFICATION_SOURCES = ("Skole", "Dagtilbud", "Politi", "Sundhedsvæsen", "Anony
 COMPLAINT_ABOUT_DECISION = "Afgørelse"
 #: What a complaint is about (`klage.klagetype`); only decision complaints are reconsidered and appealed.
 COMPLAINT_TYPES = (COMPLAINT_ABOUT_DECISION, "Sagsbehandlingstid", "Personale", "Tilbud", "Andet")
-#: The case system a complaint names (`klage.kilde_system`): the source names of the two case systems.
-COMPLAINT_SYSTEMS = ("boern", "voksen")
 MEDHOLD = "Medhold"
 #: The municipality's reconsideration of a decision complaint (`klage.genvurdering`).
 RECONSIDERATION_OUTCOMES = (MEDHOLD, "Fastholdt")
@@ -127,6 +130,9 @@ SHELTERS_109_110 = _within((KRISECENTER, HERBERG, FORSORGSHJEM), FACILITY_TYPES)
 #: DQ12: facilities a person walks into and out of on their own (§110 and natcaféer), where
 #: a forgotten check-out goes unnoticed for years. Unlike T2.13's shelters, no krisecentre.
 SELF_REFERRED_FACILITY_TYPES = _within((HERBERG, FORSORGSHJEM, NATCAFE), FACILITY_TYPES)
+#: §109, §110 and natcaféer: run by private operators the generator's economy pays per place
+#: and month (etl/synth/oekonomi.py), so no measure stands behind their money.
+SHELTERS_AND_NATCAFE = _within((HERBERG, FORSORGSHJEM, NATCAFE, KRISECENTER), FACILITY_TYPES)
 #: DQ05 resolved reading: where a stay without CPR is legitimate (anonymous by law or by design).
 ANONYMOUS_ALLOWED_FACILITY_TYPES = _within((KRISECENTER, NATCAFE), FACILITY_TYPES)
 #: The §107/§108 botilbud: a T4.01 next step when a stay there is checked in.
@@ -144,6 +150,14 @@ FORCE_TYPES = ("Fastholdelse", "Tilbageholdelse i boligen", "Personlig alarm", "
 WAITING_LIST_OFFER_TYPES = ("§107", "§108", "ABL §105")
 #: Why an adult left the waiting list (`voksen.venteliste.afgang_aarsag`).
 WAITING_LIST_LEAVE_REASONS = ("Tilbudt plads", "Udgået", "Død", "Fraflyttet")
+
+# --- the economy (source 8) -------------------------------------------------------------
+
+#: A budget line is the original budget or the corrected one (`oekonomi.budget.version`).
+BUDGET_VERSIONS = ("Oprindeligt", "Korrigeret")
+#: What a commitment's tariff is per (`oekonomi.disponering.takst_enhed`): a day, a month
+#: (pro rata by days) or once.
+TARIFF_UNITS = ("døgn", "måned", "engangs")
 
 # --- the workplace ----------------------------------------------------------------------
 

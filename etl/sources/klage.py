@@ -1,7 +1,7 @@
 """`klage`: the complaints register (ESDH extract)."""
 
 from etl.core.tables import TableSpec, col
-from etl.core.vocabulary import APPEALS_OUTCOMES, COMPLAINT_SYSTEMS, COMPLAINT_TYPES, RECONSIDERATION_OUTCOMES
+from etl.core.vocabulary import APPEALS_OUTCOMES, CASE_SYSTEMS, COMPLAINT_TYPES, RECONSIDERATION_OUTCOMES
 from etl.sources.base import Source
 
 SOURCE = Source(
@@ -18,7 +18,7 @@ SOURCE = Source(
             col("klagetype", "str", allowed=COMPLAINT_TYPES),
             col("aarsag", "str"),
             col("enhed_kode", "str"),
-            col("kilde_system", "str", True, allowed=COMPLAINT_SYSTEMS),
+            col("kilde_system", "str", True, allowed=CASE_SYSTEMS),
             col("sagsreference", "str", True, "a Sagsnummer of boern or a sag_id of voksen"),
             col("genvurdering", "str", True, allowed=RECONSIDERATION_OUTCOMES),
             col("ankestyrelse_udfald", "str", True, allowed=APPEALS_OUTCOMES),

@@ -45,7 +45,7 @@ def failure_notifier() -> SmtpNotifier:
 
 
 #: How long after it was queued each nightly DAG run should be done; past it operations get an
-#: e-mail while the run goes on (an alert, not a timeout). Extracts are queued 01:00-02:30, so a
+#: e-mail while the run goes on (an alert, not a timeout). Extracts are queued 01:00-02:45, so a
 #: night that runs to plan has its KPIs and data-quality results well before 07:00.
 NIGHT_DEADLINES = {"extract": dt.timedelta(hours=3), "build_model": dt.timedelta(hours=2),
                    "publish_kpis": dt.timedelta(hours=2), "data_quality": dt.timedelta(hours=1)}

@@ -23,6 +23,7 @@ from etl.synth import DEFAULT_EXTRACTION_DATE, PROFILES, generate
 from etl.synth import boern as synth_boern
 from etl.synth import hr as synth_hr
 from etl.synth import klage as synth_klage
+from etl.synth import oekonomi as synth_oekonomi
 from etl.synth import registers as synth_registers
 from etl.synth import tilbud as synth_tilbud
 from etl.synth import voksen as synth_voksen
@@ -31,21 +32,10 @@ from etl.synth.profiles import DEFAULT_QUIRK_RATES
 from etl.synth.reference import Reference
 from etl.synth.writer import insert_portable, table_for
 
-DATABASES = ("boern", "voksen", "tilbud", "klage", "hr")
+DATABASES = [name for name, source in SOURCES.items() if source.kind == "database"]
 NO_QUIRKS = {name: 0.0 for name in DEFAULT_QUIRK_RATES}
 SHELTERS = ("Herberg §110", "Forsorgshjem §110", "Natcafé")
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory) -> tuple[Path, dict]:
-    out = tmp_path_factory.mktemp("demo")
-    return out, generate(out, profile="demo", seed=42)
-
-
-@pytest.fixture(scope="module")
-def clean(tmp_path_factory) -> tuple[Path, dict]:
-    out = tmp_path_factory.mktemp("clean")
-    return out, generate(out, profile="demo", seed=42, quirk_rates=NO_QUIRKS)
+# The `demo` and `clean` (every rate 0) generations are fixtures in conftest.py.
 
 
 def read(out: Path, source: str, table: str) -> pd.DataFrame:
@@ -363,7 +353,12 @@ def test_the_generator_draws_only_values_of_the_vocabulary():
         "LEAVE_REASONS": list(synth_hr.LEAVING_REASONS),
         "INCIDENT_CATEGORIES": list(synth_hr.INCIDENTS),
         "BYDELE": list(synth_registers.BYDEL_WEIGHTS),
+        "TARIFF_UNITS": [unit for unit, _low, _high in synth_oekonomi.TARIFFS.values()],
+        "CASE_SYSTEMS": [system for system, _type in synth_oekonomi.TARIFFS] + list(synth_oekonomi.SYSTEM_TABLES),
     }
+    drawn["SUPPLIERS"] += [s for mix in synth_oekonomi.ADULT_SUPPLIERS.values() for s in mix]
+    drawn["SUPPLIERS"] += list(synth_oekonomi.ART_BY_SUPPLIER)
+    drawn["FACILITY_TYPES"] += list(synth_oekonomi.SOLD_PLACES)
     for name, values in drawn.items():
         assert set(values) <= set(getattr(vocabulary, name)), name
     assert {k.tilbudstype for k in synth_tilbud.KINDS} == set(vocabulary.FACILITY_TYPES)
