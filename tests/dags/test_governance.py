@@ -33,7 +33,7 @@ def test_extract_dags_have_one_land_and_validate_per_contract_table_and_an_asset
         assert ids == {f"land_{t.name}" for t in source.tables} | {f"validate_{t.name}" for t in source.tables} | {"publish"}
         publish = dag.get_task("publish")
         assert [o.uri for o in publish.outlets] == [f"sofli://staged/{name}"]
-        assert dag.timetable.summary, name
+        assert dag.timetable.expression == source.schedule, name  # the registry's staggered cron
 
 
 def test_the_chain_is_data_aware(dagbag):
@@ -48,14 +48,14 @@ def test_the_chain_is_data_aware(dagbag):
 def test_housekeeping_runs_daily_after_the_night_and_only_deletes_through_etl(dagbag):
     dag = dagbag.dags["housekeeping"]
     assert [t.task_id for t in dag.tasks] == ["expire_partitions"]
-    assert dag.timetable.summary == "30 5 * * *"
+    assert dag.timetable.expression == "30 5 * * *"
     assert "SOFLI_RETENTION_DAYS" in dag.doc_md and "CURRENT.json" in dag.doc_md
     assert set(dag.params) == {"extract_date", "dry_run"}
 
 
 def test_close_quarter_checks_daily_freezes_then_reports_with_its_params(dagbag):
     dag = dagbag.dags["close_quarter"]
-    assert dag.timetable.summary == "0 6 * * *"
+    assert dag.timetable.expression == "0 6 * * *"
     assert {t.task_id for t in dag.get_task("report").upstream_list} == {"freeze"}
     assert set(dag.params) == {"quarter", "reason", "force", "extract_date"}
     assert dag.params["force"] is False
