@@ -21,8 +21,10 @@ from airflow.sdk import (
     CronTriggerTimetable,
     DeadlineAlert,
     DeadlineReference,
-    EventsTimetable,
 )
+# Airflow 3.3.2's task-SDK EventsTimetable serializes without the `_summary` its core twin reads
+# back (SerializationError '_summary' in the dag-processor); the core class round-trips.
+from airflow.timetables.events import EventsTimetable
 
 from etl.core.settings import SMTP_CONN_ID, Clock, NightSchedule
 
@@ -51,14 +53,38 @@ KPI_ASSET = Asset("sofli://mart/kpi_value", group="sofli")
 DQ_ASSET = Asset("sofli://mart/dq_result", group="sofli")
 
 
+def copenhagen_time(value) -> str:
+    """A moment as a person in Copenhagen reads it: `2025-11-15 06:12:00 (CET)`; text passes through
+    (the deadline callback's context holds ISO strings, a task's context datetimes)."""
+    if value is None or value == "":
+        return ""
+    try:
+        moment = pendulum.parse(value) if isinstance(value, str) else pendulum.instance(value)
+    except (ValueError, TypeError):
+        return str(value)
+    local = moment.in_timezone(TIMEZONE)
+    return f"{local:%Y-%m-%d %H:%M:%S} ({local.tzname()})"
+
+
+class CopenhagenSmtpNotifier(SmtpNotifier):
+    """Airflow's SMTP notifier whose templates can write times in Copenhagen time:
+    `{{ dag_run.queued_at | cph }}` (Airflow hands them over in UTC)."""
+
+    def render_template_fields(self, context, jinja_env=None) -> None:
+        jinja_env = jinja_env or self.get_template_env(dag=context.get("dag"))
+        jinja_env.filters["cph"] = copenhagen_time
+        super().render_template_fields(context, jinja_env)
+
+
 def failure_notifier() -> SmtpNotifier:
     """The alert route of every task: an e-mail to operations through Airflow's SMTP connection."""
-    return SmtpNotifier(
+    return CopenhagenSmtpNotifier(
         to=OPERATIONS_EMAIL,
         smtp_conn_id=SMTP_CONN_ID,
         subject="[sofli] Task fejlede: {{ ti.dag_id }}.{{ ti.task_id }}",
         html_content=("<p>Task <b>{{ ti.dag_id }}.{{ ti.task_id }}</b> fejlede i kørsel "
-                      "{{ run_id }} (forsøg {{ ti.try_number }}).</p><p>Se loggen i Airflow.</p>"),
+                      "{{ run_id }} (forsøg {{ ti.try_number }}, startet {{ ti.start_date | cph }}).</p>"
+                      "<p>Se loggen i Airflow: {{ ti.log_url }}</p>"),
     )
 
 
@@ -74,7 +100,7 @@ def timetable(clock: Clock):
         return CronTriggerTimetable(clock.cron, timezone=TIMEZONE)
     if clock.at:
         return EventsTimetable(event_dates=[pendulum.instance(moment) for moment in clock.at],
-                               description=f"{len(clock.at)} set times")
+                               description="at " + ", ".join(m.isoformat() for m in clock.at))
     return None
 
 
@@ -109,6 +135,13 @@ def model_schedule():
 NIGHT_DEADLINES = night_schedule().deadlines
 
 
+def _duration_da(interval: dt.timedelta) -> str:
+    seconds = int(interval.total_seconds())
+    if seconds % 3600 == 0:
+        return f"{seconds // 3600} t"
+    return f"{seconds // 60} min" if seconds % 60 == 0 else f"{seconds} s"
+
+
 def deadline_alert(stage: str) -> DeadlineAlert:
     """Airflow 3's replacement for SLAs: when a run of `stage` is still not done `NIGHT_DEADLINES[stage]`
     after it was queued, the triggerer e-mails operations through the same SMTP connection as
@@ -118,13 +151,14 @@ def deadline_alert(stage: str) -> DeadlineAlert:
         reference=DeadlineReference.DAGRUN_QUEUED_AT,
         interval=interval,
         name=f"sofli-night-{stage}",
-        callback=AsyncCallback(SmtpNotifier, kwargs={
+        callback=AsyncCallback(CopenhagenSmtpNotifier, kwargs={
             "to": OPERATIONS_EMAIL,
             "smtp_conn_id": SMTP_CONN_ID,
             "subject": "[sofli] Natten er forsinket: {{ dag_run.dag_id }} er ikke færdig",
             "html_content": ("<p>Kørslen <b>{{ dag_run.dag_id }}</b> / {{ dag_run.dag_run_id }} (sat i kø "
-                             "{{ dag_run.queued_at }}) var ikke færdig ved fristen {{ deadline.deadline_time }} "
-                             f"({interval} efter kø). Den kører videre; se Airflow.</p>"),
+                             "{{ dag_run.queued_at | cph }}) var ikke færdig ved fristen "
+                             "{{ deadline.deadline_time | cph }} "
+                             f"({_duration_da(interval)} efter kø). Den kører videre; se Airflow.</p>"),
         }),
     )
 

@@ -60,3 +60,30 @@ def test_close_quarter_checks_daily_freezes_then_reports_with_its_params(dagbag)
     assert set(dag.params) == {"quarter", "reason", "force", "extract_date"}
     assert dag.params["force"] is False
     assert "SOFLI_CLOSE_AFTER_DAYS" in dag.doc_md and "mart.kpi_version" in dag.doc_md
+
+
+def test_every_clock_kind_survives_serialization(monkeypatch):
+    """Cron, exact moments (`at:`) and off, as the dag-processor serializes and the scheduler reads them."""
+    import pendulum
+    from airflow.sdk import DAG, task
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    from etl.core.settings import NightSchedule
+    from etl.tasks import orchestration
+
+    monkeypatch.setenv("SOFLI_NIGHT_CUTOFF", "at:2026-03-10T05:00:00+01:00,2026-03-11T05:00:00+01:00")
+    monkeypatch.setenv("SOFLI_EXTRACT_SCHEDULE_KLAGE", "off")
+    monkeypatch.setattr(orchestration, "night_schedule", lambda: NightSchedule.from_env())
+    for dag_id, schedule in (("model", orchestration.model_schedule()), ("klage", orchestration.extract_schedule("klage")),
+                             ("boern", orchestration.extract_schedule("boern"))):
+        with DAG(dag_id, schedule=schedule, start_date=pendulum.datetime(2025, 1, 1)) as dag:
+            task(lambda: None, task_id="t")()
+        timetable = DagSerialization.from_dict(DagSerialization.to_dict(dag)).timetable
+        if dag_id == "model":
+            assert [m.isoformat() for m in timetable.timetable.event_dates] == ["2026-03-10T05:00:00+01:00",
+                                                                                "2026-03-11T05:00:00+01:00"]
+            assert "sofli://staged/klage" in str(timetable.asset_condition)
+        elif dag_id == "klage":
+            assert type(timetable).__name__ == "NullTimetable"
+        else:
+            assert timetable.summary == "0 1 * * *"

@@ -34,7 +34,7 @@ def test_every_nightly_dag_has_a_deadline_alert_that_mails_operations(dagbag):
         alert = alerts[0]
         assert type(alert.reference).__name__ == "DagRunQueuedAtDeadline", dag_id
         assert alert.interval == NIGHT_DEADLINES[stage], dag_id
-        assert alert.callback.path == "airflow.providers.smtp.notifications.smtp.SmtpNotifier", dag_id
+        assert alert.callback.path == "etl.tasks.orchestration.CopenhagenSmtpNotifier", dag_id
         assert alert.callback.kwargs["to"] == OPERATIONS_EMAIL and alert.callback.kwargs["smtp_conn_id"]
     assert not dagbag.dags["housekeeping"].deadline  # not part of the night's chain
 
@@ -46,8 +46,8 @@ def test_the_deadline_alerts_survive_serialization(dagbag):
     assert "SmtpNotifier" in json.dumps(serialized, default=str)
 
 
-def test_a_missed_deadline_sends_the_e_mail(dagbag, tmp_path, monkeypatch):
-    from airflow.providers.smtp.notifications.smtp import SmtpNotifier
+def test_a_missed_deadline_sends_the_e_mail_in_copenhagen_time(dagbag, tmp_path, monkeypatch):
+    from airflow.sdk.module_loading import import_string
 
     from etl.ops.mailsink import MailSink
 
@@ -61,7 +61,8 @@ def test_a_missed_deadline_sends_the_e_mail(dagbag, tmp_path, monkeypatch):
             "extra": {"disable_ssl": True, "disable_tls": True, "from_email": "sofli@sofli.example"}}))
 
         async def triggerer():  # airflow.triggers.callback.CallbackTrigger.run, for a notifier class
-            await SmtpNotifier(**alert.callback.kwargs, context=context)
+            notifier = import_string(alert.callback.path)  # as the triggerer imports it
+            await notifier(**alert.callback.kwargs, context=context)
 
         asyncio.run(triggerer())
         messages = sink.messages()
@@ -70,7 +71,20 @@ def test_a_missed_deadline_sends_the_e_mail(dagbag, tmp_path, monkeypatch):
     assert mail["To"] == OPERATIONS_EMAIL
     assert mail["Subject"] == "[sofli] Natten er forsinket: publish_kpis er ikke færdig"
     body = mail.get_body(("html",)).get_content()
-    assert "asset_triggered__2025-11-15T01:00:00" in body and "2025-11-15T05:12:00" in body and "2:00:00" in body
+    assert "asset_triggered__2025-11-15T01:00:00" in body
+    # 03:12 and 05:12 UTC are 04:12 and 06:12 in Copenhagen in November (CET, UTC+1)
+    assert "(sat i kø 2025-11-15 04:12:00 (CET))" in body
+    assert "ved fristen 2025-11-15 06:12:00 (CET) (2 t efter kø)" in body
+
+
+def test_copenhagen_time_reads_utc_text_and_datetimes_in_summer_and_winter():
+    import datetime as dt
+
+    from etl.tasks.orchestration import copenhagen_time
+
+    assert copenhagen_time("2025-07-01T10:00:00+00:00") == "2025-07-01 12:00:00 (CEST)"
+    assert copenhagen_time(dt.datetime(2025, 12, 1, 23, 30, tzinfo=dt.UTC)) == "2025-12-02 00:30:00 (CET)"
+    assert copenhagen_time(None) == "" and copenhagen_time("not a time") == "not a time"
 
 
 def test_publish_kpis_can_recompute_further_back(dagbag):
