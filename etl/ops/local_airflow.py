@@ -159,7 +159,15 @@ class AirflowApi:
         content = data.get("content") or []
         if isinstance(content, str):
             return content
-        return "\n".join(line.get("event", "") if isinstance(line, dict) else str(line) for line in content)
+        lines = []
+        for line in content:
+            if not isinstance(line, dict):
+                lines.append(str(line))
+                continue
+            lines.append(str(line.get("event", "")))
+            for error in line.get("error_detail") or []:  # a task's exception, as the UI unfolds it
+                lines.append(f"{error.get('exc_type', '')}: {error.get('exc_value', '')}")
+        return "\n".join(lines)
 
     def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value"):
         """What a task returned (its XCom), as JSON."""

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import shutil
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -97,16 +98,20 @@ def keep_logs(airflow: LocalAirflow) -> None:
             shutil.copy(airflow.log_path(component), folder / f"{component}.log")
 
 
-def dq_status(data_dir: Path, run_id: str, rule_id: str) -> dict[str, str]:
-    engine = sa.create_engine(f"sqlite:///{data_dir / 'warehouse' / 'warehouse.db'}")
+def warehouse(data_dir: Path, sql: str, **params) -> list[tuple]:
+    from etl.publish.warehouse import make_engine
+
+    engine = make_engine(f"sqlite:///{data_dir / 'warehouse' / 'warehouse.db'}")
     try:
         with engine.connect() as conn:
-            conn.exec_driver_sql(f"ATTACH DATABASE '{data_dir / 'warehouse' / 'mart.db'}' AS mart")
-            rows = conn.execute(sa.text("SELECT source, status FROM mart.dq_result WHERE run_id = :run AND "
-                                        "rule_id = :rule AND dimension IS NULL"), {"run": run_id, "rule": rule_id})
-            return dict(rows.all())
+            return [tuple(row) for row in conn.execute(sa.text(sql), params).all()]
     finally:
         engine.dispose()
+
+
+def dq_status(data_dir: Path, run_id: str, rule_id: str) -> dict[str, str]:
+    return dict(warehouse(data_dir, "SELECT source, status FROM mart.dq_result WHERE run_id = :run AND "
+                                    "rule_id = :rule AND dimension IS NULL", run=run_id, rule=rule_id))
 
 
 @pytest.fixture(scope="module")
@@ -199,7 +204,9 @@ def test_night_1_every_run_started_by_a_source_waited_for_the_others(nights):
         assert api.task_states("build_model", run["dag_run_id"]) == {"check_sources": "skipped",
                                                                      "link_and_model": "skipped"}
         log = api.task_log("build_model", run["dag_run_id"], "check_sources")
-        assert "waiting for tonight's sources: klage not extracted for" in log, log
+        waiting = re.search(r"waiting for tonight's sources: ([a-z, ]+) not extracted for (\S+) yet", log)
+        assert waiting and "klage" in waiting.group(1).split(", "), log
+        assert waiting.group(2) == nights["night"].isoformat()
 
 
 def test_night_1_the_cut_off_built_without_klage_and_the_kpis_and_data_quality_followed(nights):
@@ -224,6 +231,15 @@ def test_night_1_dq10_breached_for_exactly_the_failed_source(nights):
     assert "DQ10 klage: 1 of 1 failing" in gate, gate
 
 
+def test_night_1_the_kpi_built_on_klage_carries_the_stale_flag_in_mart_and_public(nights):
+    for schema in ("mart", "public"):
+        stale = warehouse(nights["data_dir"], f"SELECT kpi_id, stale_sources, kpi_run_id FROM {schema}.dq_kpi_flag "
+                                              "WHERE run_id = :run AND stale", run=nights["dq1"]["dag_run_id"])
+        assert stale == [("T3.05", "klage", nights["kpis1"]["dag_run_id"])], schema  # T3.05 alone reads klage
+    assert warehouse(nights["data_dir"], "SELECT kpi_id FROM public.dq_kpi_flag WHERE run_id = :run AND stale",
+                     run=nights["dq2"]["dag_run_id"]) == []
+
+
 def test_night_1_operations_and_klage_s_owner_got_the_data_quality_e_mail(nights):
     mails = {m["To"]: m for m in nights["mail_night1"] if "datakvalitetsregl" in m["Subject"]}
     for owner in (OPERATIONS, "dq-jura@sofli.example"):
@@ -239,6 +255,8 @@ def test_a_data_quality_run_past_its_deadline_mails_operations(nights):
     assert late and {m["To"] for m in late} == {OPERATIONS}
     body = late[0].get_body(("html",)).get_content()
     assert nights["dq1"]["dag_run_id"] in body or nights["dq2"]["dag_run_id"] in body
+    offset = "+0200" if dt.datetime.now(CPH).dst() else "+0100"
+    assert late[0]["Date"].endswith(offset) and re.search(r"ved fristen \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(CES?T\)", body)
 
 
 def test_night_2_the_repaired_source_started_the_whole_chain_by_itself(nights):
