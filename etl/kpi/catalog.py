@@ -1,10 +1,21 @@
 """The nøgletalskatalog: one entry per KPI, the single source for computation and docs.
 
 Every KPI of `shared/spec/kpi-catalogue.md` has an entry here with the metadata the BI
-layer shows next to its figures. A theme module attaches the function computing a KPI
-with `@kpi("T1.01")`; adding a KPI is one entry here plus one decorated function. The
+layer shows next to its figures and its lineage: the sources it is built on and the model
+tables its computation reads. A theme module attaches the function computing a KPI with
+`@kpi("T1.01")`; adding a KPI is one entry here plus one decorated function. The
 `mart.kpi_catalog` table and the published `docs/kpi-catalogue.md` are rendered from
 these entries, so the catalogue, the numbers and the documentation cannot drift apart.
+
+Lineage: `sources` are the fagsystemer whose data quality the figure depends on; a KPI
+is flagged in `mart.dq_kpi_flag` when one of them breached a blocking rule
+(`etl.quality.flags`). `cpr` is listed where the KPI uses the CPR extract's demographics
+(age group, gender, municipality, birthdays) in its figure or its breakdowns, or counts
+T1.01's citizens; `beskaeftigelse` where it uses the employment status. The organisation
+and paragraph reference data are not sources (they are versioned with the deployment).
+`model_tables` are the tables the computation reads; a test computes every KPI on a
+model that records what is read and compares. An entry without lineage, or naming an
+unknown source or model table, fails when this module is imported.
 """
 
 from __future__ import annotations
@@ -16,6 +27,8 @@ import pandas as pd
 
 from etl.core.periods import Period
 from etl.model import Model
+from etl.model.tables import MODEL_TABLES
+from etl.sources import SOURCES
 
 #: A KPI function: model and period in, rows of `aggregate.MEASURE_COLUMNS` out.
 ComputeKpi = Callable[[Model, Period], pd.DataFrame]
@@ -45,7 +58,16 @@ class KpiDefinition:
     measures: tuple[str, ...]  # values of kpi_value.measure
     breakdowns: tuple[str, ...]  # values of kpi_value.dimension (org levels always come on top)
     owner: str
+    sources: frozenset[str] = frozenset()  # lineage: the sources it is built on (KPI flags)
+    model_tables: frozenset[str] = frozenset()  # lineage: the model tables its computation reads
     compute: ComputeKpi | None = None
+
+    def __post_init__(self) -> None:
+        if not self.sources or not self.model_tables:
+            raise ValueError(f"{self.kpi_id}: a KPI declares its lineage (sources and model tables it reads)")
+        unknown = sorted(self.sources - set(SOURCES)) + sorted(self.model_tables - set(MODEL_TABLES))
+        if unknown:
+            raise ValueError(f"{self.kpi_id}: lineage names unknown sources or model tables {unknown}")
 
     @property
     def implemented(self) -> bool:
@@ -53,12 +75,16 @@ class KpiDefinition:
 
 
 def _entry(kpi_id: str, title: str, kpi_type: str, unit: str, measures: tuple[str, ...],
-           breakdowns: tuple[str, ...], description: str, definition: str) -> KpiDefinition:
+           breakdowns: tuple[str, ...], description: str, definition: str, *,
+           sources: tuple[str, ...], reads: tuple[str, ...]) -> KpiDefinition:
     theme = int(kpi_id[1])
     theme_title, owner = THEMES[theme]
     return KpiDefinition(kpi_id, theme, theme_title, title, description, definition, kpi_type,
-                         unit, measures, breakdowns, owner)
+                         unit, measures, breakdowns, owner, frozenset(sources), frozenset(reads))
 
+
+#: T1.01's population: citizens active in the case systems or at a facility, with CPR demographics.
+CITIZENS = ("boern", "voksen", "tilbud", "cpr")
 
 STOCK_ACTIVE = ("Active on E: start <= E and (end is null or end >= E), on dates; a missing "
                 "start date is never active.")
@@ -80,6 +106,7 @@ CATALOG: dict[str, KpiDefinition] = {e.kpi_id: e for e in (
         "(a stay's: its facility unit's). age_group: age on E from dim_citizen.birth_date; gender and "
         "bydel from dim_citizen; target_group: every target group of the cases behind the citizen's "
         "active services, Ukendt for a citizen known only from stays; missing values are Ukendt.",
+        sources=CITIZENS, reads=("dim_citizen", "fact_service", "fact_stay", "dim_org"),
     ),
     _entry(
         "T1.02", "Borgere i flere fagsystemer", STOCK, "borgere", ("count", "share"), ("systems",),
@@ -94,6 +121,7 @@ CATALOG: dict[str, KpiDefinition] = {e.kpi_id: e for e in (
         "the combination, written in the order boern, voksen, tilbud (boern+voksen, boern+tilbud, "
         "voksen+tilbud, boern+voksen+tilbud), given for the citizens in >=2 systems only; its share keeps "
         "all the org group's T1.01 citizens as denominator, so the combinations add up to the total.",
+        sources=CITIZENS, reads=("fact_service", "fact_stay", "dim_org"),
     ),
     _entry(
         "T1.03", "Udenbys borgere", STOCK, "andel", ("share", "share_unknown"), ("area",),
@@ -105,6 +133,7 @@ CATALOG: dict[str, KpiDefinition] = {e.kpi_id: e for e in (
         "code). The code is KOMKOD of the CPR extract of the extraction date (the model keeps no "
         "residence history), so a past quarter is shown with today's residence. Copenhagen residents "
         "are 1 - share - share_unknown.",
+        sources=CITIZENS, reads=("dim_citizen", "fact_service", "fact_stay", "dim_org"),
     ),
     _entry(
         "T1.04", "Beskæftigelses- og uddannelsesandel", STOCK, "andel", ("share",), ("target_group",),
@@ -116,6 +145,7 @@ CATALOG: dict[str, KpiDefinition] = {e.kpi_id: e for e in (
         "Beskæftiget, Uddannelse or Erhvervspraktik. Citizens without a row for that month are not in "
         "the denominator (for the running quarter the month's file may not have arrived yet: then 0/0, "
         "no value). Organisation and target groups as in T1.01.",
+        sources=(*CITIZENS, "beskaeftigelse"), reads=("dim_citizen", "fact_employment_status", "fact_service", "fact_stay", "dim_org"),
     ),
     # Theme 2 — Indsatser og ydelser
     _entry(
@@ -125,6 +155,7 @@ CATALOG: dict[str, KpiDefinition] = {e.kpi_id: e for e in (
         "Count of fact_decision rows (both systems) with decision_date in [S, E]. service_code from "
         "the paragraph mapping (unmapped: Ukendt); outcome as registered; area is the system's area; "
         "organisation from the decision's unit_code.",
+        sources=("boern", "voksen"), reads=("fact_decision", "dim_org"),
     ),
     _entry(
         "T2.02", "Aktive ydelser", STOCK, "ydelser", ("count",), ("service_code", "area"),
@@ -135,6 +166,7 @@ CATALOG: dict[str, KpiDefinition] = {e.kpi_id: e for e in (
         "paragraph mapping (the old Serviceloven children's paragraphs map to their Barnets Lov "
         "codes; unmapped: Ukendt); area is the system's area; organisation from the unit of the "
         "service's case.",
+        sources=("boern", "voksen"), reads=("fact_service", "dim_org"),
     ),
     _entry(
         "T2.03", "Opholdslængde §107", FLOW, "dage", ("count", "mean_days", "median_days"), (),
@@ -147,6 +179,7 @@ CATALOG: dict[str, KpiDefinition] = {e.kpi_id: e for e in (
         "usable dates) and median_days (lower median) over the stays whose check-out date is not "
         "before their check-in date (DQ06 rows are left out). Organisation from the facility's "
         "unit; area the facility unit's area.",
+        sources=("tilbud",), reads=("fact_stay", "dim_org"),
     ),
     _entry(
         "T2.04", "Belægning", FLOW, "andel", ("share",), ("facility_type",),
@@ -162,6 +195,7 @@ CATALOG: dict[str, KpiDefinition] = {e.kpi_id: e for e in (
         "out. Capacity = places x days the facility was "
         "active in [S, E], active_from and active_to both included (active_to missing: active to "
         "E). Organisation (area, center, unit) from the facility's unit, resolved on E.",
+        sources=("tilbud",), reads=("dim_facility", "fact_stay", "dim_org"),
     ),
     _entry(
         "T2.05", "Støttende indsatser til børn (forebyggende)", FLOW, "indsatser", ("count",),
@@ -173,6 +207,7 @@ CATALOG: dict[str, KpiDefinition] = {e.kpi_id: e for e in (
         "(service_type); target_group = that of its case (Handicap / Socialt udsat); age_group = "
         "the child's age in whole years on the start date; missing values are Ukendt. "
         "Organisation from the case's unit; area is the system's area.",
+        sources=("boern", "cpr"), reads=("dim_citizen", "fact_service", "dim_org"),
     ),
     _entry(
         "T2.06", "Anbragte børn og unge", STOCK, "børn og unge", ("count",),
@@ -185,6 +220,7 @@ CATALOG: dict[str, KpiDefinition] = {e.kpi_id: e for e in (
         "active placement, a child counting once under every value it has; age_group: age on E; "
         "missing values are Ukendt. Organisation from the placement's unit_code; area is the "
         "system's area.",
+        sources=("boern", "cpr"), reads=("dim_citizen", "fact_service", "dim_org"),
     ),
     _entry(
         "T2.07", "Nyanbringelser", FLOW, "anbringelser", ("count", "children"),
@@ -198,6 +234,7 @@ CATALOG: dict[str, KpiDefinition] = {e.kpi_id: e for e in (
         "those placements; children: distinct citizen_key among them. placement_type = "
         "service_type; target_group of the case; age_group: age on the start date. Organisation "
         "from the case's unit; area is the system's area.",
+        sources=("boern", "cpr"), reads=("dim_citizen", "fact_service", "dim_org"),
     ),
     _entry(
         "T2.08", "Anbringelsesvarighed", FLOW, "dage",
@@ -211,6 +248,7 @@ CATALOG: dict[str, KpiDefinition] = {e.kpi_id: e for e in (
         "usable placements), median_days (lower median), min_days and max_days over the placements "
         "whose dates are usable (start present, end not before start; the others count in count "
         "only). placement_type = service_type; target_group of the case.",
+        sources=("boern",), reads=("fact_service", "dim_org"),
     ),
     _entry(
         "T2.09", "Åbne sager", STOCK, "sager", ("count",), ("area",),
@@ -220,6 +258,7 @@ CATALOG: dict[str, KpiDefinition] = {e.kpi_id: e for e in (
         "E: opened_date <= E and (closed_date is null or closed_date >= E). Area is the system's "
         "area, also when the unit code is unknown (then center and unit are Ukendt); "
         "organisation from the case's unit.",
+        sources=("boern", "voksen"), reads=("fact_case", "dim_org"),
     ),
     _entry(
         "T2.10", "Sager pr. sagsbehandler", STOCK, "sager pr. sagsbehandler",
@@ -233,6 +272,7 @@ CATALOG: dict[str, KpiDefinition] = {e.kpi_id: e for e in (
         "units counts once in each and once in SOF. Org level caseworker (org_key = the "
         "caseworker pseudonym) gives each caseworker's own open cases: the distribution per "
         "caseworker, internal output only.",
+        sources=("boern", "voksen"), reads=("fact_case", "dim_org"),
     ),
     _entry(
         "T2.11", "Nye sager / lukkede sager", FLOW, "sager", ("created", "closed"), ("area",),
@@ -240,6 +280,7 @@ CATALOG: dict[str, KpiDefinition] = {e.kpi_id: e for e in (
         "created: fact_case rows with opened_date in [S, E]; closed: fact_case rows with "
         "closed_date in [S, E] (a case opened and closed in the period counts in both). Area is "
         "the system's area; organisation from the case's unit, resolved on E.",
+        sources=("boern", "voksen"), reads=("fact_case", "dim_org"),
     ),
     _entry(
         "T2.12", "Underretninger", FLOW, "underretninger", ("count", "children"),
@@ -253,6 +294,7 @@ CATALOG: dict[str, KpiDefinition] = {e.kpi_id: e for e in (
         "child's age on the received date; acute as true/false; notification_source as "
         "registered. Organisation from the notification's unit (the child's case unit); area is "
         "the system's area.",
+        sources=("boern", "cpr"), reads=("dim_citizen", "fact_notification", "dim_org"),
     ),
     _entry(
         "T2.13", "Borgere på herberg, forsorgshjem og krisecenter", STOCK, "personer", ("count",),
@@ -264,6 +306,7 @@ CATALOG: dict[str, KpiDefinition] = {e.kpi_id: e for e in (
         "plus every anonymous stay (no citizen) open on E as one person of its own. A person with "
         "stays at two facility types counts once in the total and once under each type. "
         "Natcaféer are not included. Organisation from the facility's unit.",
+        sources=("tilbud",), reads=("fact_stay", "dim_org"),
     ),
     # Theme 3 — Service og sikker drift
     _entry(
@@ -277,6 +320,7 @@ CATALOG: dict[str, KpiDefinition] = {e.kpi_id: e for e in (
         "deadline, or a decision date before the application date (contradictory) are left out. "
         "service_code from the paragraph mapping (old SEL children's paragraphs map to their "
         "Barnets Lov codes); organisation from the decision's case unit; area is the system's area.",
+        sources=("boern", "voksen"), reads=("fact_decision", "ref_deadline", "dim_org"),
     ),
     _entry(
         "T3.02", "Underretninger vurderet inden for 24 timer", FLOW, "andel", ("share", "count"),
@@ -290,6 +334,7 @@ CATALOG: dict[str, KpiDefinition] = {e.kpi_id: e for e in (
         "of the share: unassessed ones received 24 h or less before the extraction time, and ones "
         "assessed before received (DQ11). Organisation from the notification's unit_code (the child's "
         "case unit); area is the system's area; acute as true/false.",
+        sources=("boern",), reads=("fact_notification", "dim_org"),
     ),
     _entry(
         "T3.03", "Rettidige børnefaglige undersøgelser", FLOW, "andel", ("share",), (),
@@ -300,6 +345,7 @@ CATALOG: dict[str, KpiDefinition] = {e.kpi_id: e for e in (
         "clipped to the month's last day: 2025-01-31 + 4 months = 2025-05-31, 2025-10-31 + 4 "
         "months = 2026-02-28; completing on that day is in time). Completed before started "
         "(contradictory): left out. Organisation from the case's unit; area Børn og Unge.",
+        sources=("boern",), reads=("fact_investigation", "dim_org"),
     ),
     _entry(
         "T3.04", "Sagstid fra underretning til afsluttet undersøgelse", FLOW, "dage",
@@ -312,6 +358,7 @@ CATALOG: dict[str, KpiDefinition] = {e.kpi_id: e for e in (
         "notification; median_days (lower median) and mean_days (numerator: summed days, "
         "denominator: investigations with usable dates) leave out investigations completed before "
         "they started. Organisation from the case's unit; area Børn og Unge.",
+        sources=("boern",), reads=("fact_investigation", "fact_notification", "dim_org"),
     ),
     _entry(
         "T3.05", "Klager", FLOW, "klager", ("received", "decided"),
@@ -325,6 +372,7 @@ CATALOG: dict[str, KpiDefinition] = {e.kpi_id: e for e in (
         "with neither is Behandlet, a decision complaint with neither Ukendt. complaint_type, cause and "
         "source_system as registered (missing: Ukendt). Organisation (area, center, unit) from "
         "the complaint's own unit_code.",
+        sources=("klage",), reads=("fact_complaint", "dim_org"),
     ),
     _entry(
         "T3.06", "Venteliste til botilbud", STOCK, "personer", ("count", "median_days"),
@@ -336,6 +384,7 @@ CATALOG: dict[str, KpiDefinition] = {e.kpi_id: e for e in (
         "over those rows (a person on two lists contributes both waits; denominator: the rows). "
         "offer_type as registered (§107, §108, ABL §105). Waiting lists carry no unit: reported "
         "for SOF and the area Voksne only.",
+        sources=("voksen",), reads=("fact_waiting_list",),
     ),
     _entry(
         "T3.07", "Magtanvendelser", FLOW, "magtanvendelser", ("count", "persons"),
@@ -346,6 +395,7 @@ CATALOG: dict[str, KpiDefinition] = {e.kpi_id: e for e in (
         "persons = distinct citizen_key (a registration without a person counts in count only). "
         "facility = facility_id; facility_type and organisation (area, center, unit) from the "
         "facility in dim_facility (unknown facility: Ukendt); force_type as registered.",
+        sources=("tilbud",), reads=("dim_facility", "fact_use_of_force", "dim_org"),
     ),
     _entry(
         "T3.08", "Barnets plan til tiden", FLOW, "andel", ("share",), (),
@@ -360,6 +410,7 @@ CATALOG: dict[str, KpiDefinition] = {e.kpi_id: e for e in (
         "than decision date + 3 months (same day-of-month rule; Barnets Lov §§91-92); a plan dated "
         "before the decision is in time. Organisation from the decision's case unit; area is the "
         "system's area.",
+        sources=("boern",), reads=("fact_decision", "fact_plan", "dim_org"),
     ),
     _entry(
         "T3.09", "Rusmiddelbehandling inden for 14 dage", FLOW, "andel", ("share",), (),
@@ -370,6 +421,7 @@ CATALOG: dict[str, KpiDefinition] = {e.kpi_id: e for e in (
         "application date: share (of services) with start_date - application_date <= 14 days (day "
         "14 in time). Services without a decision or application date, and ones started before "
         "the application (contradictory), are left out. Organisation from the case's unit.",
+        sources=("voksen",), reads=("fact_decision", "fact_service", "dim_org"),
     ),
     # Theme 4 — Borgerens forløb
     _entry(
@@ -391,6 +443,7 @@ CATALOG: dict[str, KpiDefinition] = {e.kpi_id: e for e in (
         "extraction date. "
         "Before that the measure is not yet available: value, numerator and denominator "
         "NULL at every org level (no breakdown rows), never 0.",
+        sources=("voksen", "tilbud"), reads=("fact_service", "fact_stay", "dim_org"),
     ),
     _entry(
         "T4.02", "Fastholdt i egen bolig", FLOW, "andel", ("share",), (),
@@ -405,6 +458,7 @@ CATALOG: dict[str, KpiDefinition] = {e.kpi_id: e for e in (
         "cohort period's last day + 12 months <= the extraction date. "
         "Before that the measure is not yet available: value, numerator and denominator "
         "NULL at every org level (no breakdown rows), never 0.",
+        sources=("tilbud",), reads=("fact_stay", "dim_org"),
     ),
     _entry(
         "T4.03", "Genindskrivning i rusmiddelbehandling", FLOW, "andel", ("share_365", "share_3y"), (),
@@ -419,6 +473,7 @@ CATALOG: dict[str, KpiDefinition] = {e.kpi_id: e for e in (
         "only when E + 3 years <= it. "
         "Before that the measure is not yet available: value, numerator and denominator "
         "NULL at every org level (no breakdown rows), never 0.",
+        sources=("voksen",), reads=("fact_service", "dim_org"),
     ),
     _entry(
         "T4.04", "Uddannelse og beskæftigelse", FLOW, "borgere", ("count", "completed_education"),
@@ -435,6 +490,7 @@ CATALOG: dict[str, KpiDefinition] = {e.kpi_id: e for e in (
         "month's last day (at most E). Organisation: the unit of each such intervention; target_group: "
         "those of the cases behind them (Ukendt for stays only), as in T1.01; status: the status of the "
         "event month.",
+        sources=(*CITIZENS, "beskaeftigelse"), reads=("dim_citizen", "fact_employment_status", "fact_service", "fact_stay", "dim_org"),
     ),
     _entry(
         "T4.05", "Udvikling på indsatstrappen (VUM)", FLOW, "andel",
@@ -450,6 +506,7 @@ CATALOG: dict[str, KpiDefinition] = {e.kpi_id: e for e in (
         "open on the date of the latest assessment (opened_date <= date and (closed_date null or >= "
         "date)), a person counting in every such case's unit and target group; with none open, unit, "
         "center and target group are Ukendt and the area is Voksne.",
+        sources=("voksen",), reads=("fact_assessment", "fact_case", "dim_org"),
     ),
     _entry(
         "T4.06", "Tidligere anbragte med voksensag", FLOW, "andel", ("share",), (),
@@ -461,6 +518,7 @@ CATALOG: dict[str, KpiDefinition] = {e.kpi_id: e for e in (
         "March in other years (as ages are counted); no birth date: not in the population. share: "
         "those with a voksen case opened from the 18th to the 22nd birthday, both days included / all "
         "of them. Organisation: the unit of each placement active on the 18th birthday.",
+        sources=("boern", "voksen", "cpr"), reads=("dim_citizen", "fact_case", "fact_service", "dim_org"),
     ),
     # Theme 5 — SOF som arbejdsplads
     _entry(
@@ -477,6 +535,7 @@ CATALOG: dict[str, KpiDefinition] = {e.kpi_id: e for e in (
         "absence's length to_date - from_date + 1 (an open one: E - from_date + 1): <= 14 short, "
         ">= 15 long, even when only part of it falls in the period. Organisation and job category "
         "from the employee.",
+        sources=("hr",), reads=("dim_employee", "fact_absence", "dim_org"),
     ),
     _entry(
         "T5.02", "Personaleomsætning", FLOW, "andel", ("share", "share_voluntary"),
@@ -493,6 +552,7 @@ CATALOG: dict[str, KpiDefinition] = {e.kpi_id: e for e in (
         "running month up to E). leave_reason: leavers with that reason / the org group's whole "
         "average headcount, so the reasons add up to the total (Død under share and Død and Pension "
         "under share_voluntary are 0).",
+        sources=("hr",), reads=("dim_employee", "dim_org"),
     ),
     _entry(
         "T5.03", "Forgæves rekrutteringer", FLOW, "rekrutteringer", ("count", "share"),
@@ -502,6 +562,7 @@ CATALOG: dict[str, KpiDefinition] = {e.kpi_id: e for e in (
         "Recruitments with closed_date in [S, E]. count: those with result Forgæves; share: Forgæves / "
         "(Besat + Forgæves) among them; Annulleret or no result is in neither. Organisation from the "
         "recruitment's unit_code (area from the unit), job_category as registered.",
+        sources=("hr",), reads=("fact_recruitment", "dim_org"),
     ),
     _entry(
         "T5.04", "Vold og trusler", FLOW, "hændelser", ("count",), ("category", "facility"),
@@ -509,6 +570,7 @@ CATALOG: dict[str, KpiDefinition] = {e.kpi_id: e for e in (
         "Count of fact_incident rows with incident_date in [S, E], with or without a known employee. "
         "Organisation from the incident's unit_code (area from the unit); category as registered; "
         "facility: the facility id (Ukendt when none is registered).",
+        sources=("hr",), reads=("fact_incident", "dim_org"),
     ),
     _entry(
         "T5.05", "Hændelser efterfulgt af langt sygefravær", FLOW, "andel", ("share",), ("category",),
@@ -522,6 +584,7 @@ CATALOG: dict[str, KpiDefinition] = {e.kpi_id: e for e in (
         "15th day, so the share is reported only when E + 28 days <= the extraction date. "
         "Before that the measure is not yet available: value, numerator and denominator "
         "NULL at every org level (no breakdown rows), never 0.",
+        sources=("hr",), reads=("fact_absence", "fact_incident", "dim_org"),
     ),
 )}
 

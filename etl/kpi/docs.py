@@ -11,6 +11,8 @@ from pathlib import Path
 
 from etl.kpi import CATALOG
 from etl.kpi.catalog import STOCK, THEMES, KpiDefinition
+from etl.model.tables import MODEL_TABLES
+from etl.sources import SOURCES
 
 _KPI_TYPE_TEXT = {
     STOCK: "bestand (status på kvartalets sidste dag; kun kvartal)",
@@ -34,6 +36,8 @@ fast id, som går igen i `mart.kpi_value` og `mart.kpi_catalog`.
 - **Ukendt.** Ukendte værdier og ukendte enhedskoder vises som `Ukendt`; en sag med
   ukendt enhed bevarer sit fagsystems område.
 - **Andele** gemmes med tæller og nævner; en nævner på 0 giver ingen værdi.
+- **Kilder.** Et nøgletal markeres i `mart.dq_kpi_flag`, når en af dets kilder har et
+  blokerende datakvalitetsbrud; modeltabellerne er dem, beregningen læser.
 """
 
 
@@ -52,6 +56,8 @@ def _kpi_section(d: KpiDefinition) -> str:
         f"| Enhed | {d.unit} |",
         f"| Mål (`measure`) | {codes(d.measures)} |",
         f"| Opdelinger (`dimension`) | {codes(d.breakdowns)} |",
+        f"| Kilder (fagsystemer) | {codes(tuple(s for s in SOURCES if s in d.sources))} |",
+        f"| Læser (modeltabeller) | {codes(tuple(m for m in MODEL_TABLES if m in d.model_tables))} |",
         f"| Ejer | {d.owner} |",
         f"| Beregnes | {'ja' if d.implemented else 'nej, endnu ikke'} |",
         "",

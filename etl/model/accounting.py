@@ -1,101 +1,85 @@
 """Row accounting from staged extracts to the model: every staged row is either in its
 model table or dropped for a stated reason (soft-deleted, hanging off a deleted case,
 no usable CPR to place it). Published nightly through data quality (DQ14), so a row that
-vanishes without a reason turns a result red instead of going unnoticed."""
+vanishes without a reason turns a result red instead of going unnoticed.
+
+Where each source table's rows go, and which drops are documented, is read off the model
+registry (`etl.model.registry`): the soft-delete column is the contract's, the case a row
+hangs off is the registry's `case_column`. The counts here are made independently of the
+build, from the staged rows alone, so a build that loses rows cannot hide it.
+"""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import pandas as pd
 
 from etl.model import Model
-from etl.model.link import normalise_cpr
-
-
-@dataclass(frozen=True)
-class TableMapping:
-    """Where a source table's rows go in the model, and how to count its documented drops."""
-
-    source: str
-    table: str
-    model_table: str
-    model_source: str | None = None  # filter on the model table's `source` column
-    deleted_column: str | None = None  # soft delete on the row itself
-    case_column: str | None = None  # rows of a soft-deleted case drop out with it
-    case_table: str | None = None
-
-
-MAPPINGS = (
-    TableMapping("boern", "Sag", "fact_case", "boern", deleted_column="Slettet"),
-    TableMapping("voksen", "sag", "fact_case", "voksen", deleted_column="slettet"),
-    TableMapping("boern", "Afgoerelse", "fact_decision", "boern", case_column="SagId", case_table="Sag"),
-    TableMapping("voksen", "afgoerelse", "fact_decision", "voksen", case_column="sag_id", case_table="sag"),
-    TableMapping("boern", "Foranstaltning", "fact_service", "boern", "Slettet", "SagId", "Sag"),
-    TableMapping("voksen", "ydelse", "fact_service", "voksen", "slettet", "sag_id", "sag"),
-    TableMapping("boern", "Undersoegelse", "fact_investigation", case_column="SagId", case_table="Sag"),
-    TableMapping("boern", "Handleplan", "fact_plan", case_column="SagId", case_table="Sag"),
-    TableMapping("boern", "Underretning", "fact_notification"),
-    TableMapping("tilbud", "tilbud", "dim_facility"),
-    TableMapping("tilbud", "ophold", "fact_stay"),
-    TableMapping("tilbud", "magtanvendelse", "fact_use_of_force"),
-    TableMapping("klage", "klage", "fact_complaint"),
-    TableMapping("voksen", "venteliste", "fact_waiting_list"),
-    TableMapping("voksen", "funktionsvurdering", "fact_assessment"),
-    TableMapping("hr", "medarbejder", "dim_employee"),
-    TableMapping("hr", "fravaer", "fact_absence"),
-    TableMapping("hr", "rekruttering", "fact_recruitment"),
-    TableMapping("hr", "arbejdsmiljoe_haendelse", "fact_incident"),
-    TableMapping("beskaeftigelse", "beskaeftigelse", "fact_employment_status"),
-)
-
-#: Person tables feed the citizen model (`link_person`); one staged row, one link.
-PERSON_TABLES = (("boern", "Barn"), ("voksen", "borger"))
+from etl.model.link import KIND_CPR, KIND_REPLACEMENT, normalise_cpr
+from etl.model.registry import MODEL_SOURCES, ModelSource, case_entry, entry
 
 
 def _flag(frame: pd.DataFrame, column: str) -> pd.Series:
     return frame[column].fillna(False).astype(bool)
 
 
+def unplaceable_rows(staged: pd.DataFrame, source: ModelSource) -> int:
+    """Rows of a table keyed on CPR that the model cannot place, counted independently of
+    the build: no usable CPR, or repeating a key (the normalised CPR and the rest of the
+    contract's primary key) of an earlier row."""
+    spec = source.spec
+    (cpr_column,) = [c for c in spec.primary_key if spec.column(c).personal]
+    norm = normalise_cpr(staged[cpr_column])
+    usable = norm["kind"].isin([KIND_CPR, KIND_REPLACEMENT])
+    keys = pd.DataFrame({cpr_column: norm.loc[usable, "cpr"],
+                         **{c: staged.loc[usable, c] for c in spec.primary_key if c != cpr_column}})
+    return int((~usable).sum() + keys.duplicated().sum())
+
+
 def unplaceable_employment_rows(employment: pd.DataFrame) -> int:
-    """Employment-status rows the model cannot place, counted independently of the build:
-    no usable CPR, or a second row for the same person and month."""
-    norm = normalise_cpr(employment["cpr"])
-    usable = norm["kind"].isin(["cpr", "replacement"])
-    repeated = pd.DataFrame({"cpr": norm.loc[usable, "cpr"], "month": employment.loc[usable, "maaned"]}).duplicated()
-    return int((~usable).sum() + repeated.sum())
+    """Employment-status rows the model cannot place: no usable CPR, or a second row for
+    the same person and month."""
+    return unplaceable_rows(employment, entry("beskaeftigelse", "beskaeftigelse"))
+
+
+def _on_deleted_case(staged: pd.DataFrame, source: ModelSource,
+                     frames: dict[tuple[str, str], pd.DataFrame]) -> int:
+    """Rows (not themselves soft-deleted) whose case is soft-deleted."""
+    case = case_entry(source.source)
+    if not case.soft_delete:
+        return 0
+    cases = frames[case.key]
+    deleted_ids = set(cases.loc[_flag(cases, case.soft_delete), case.spec.primary_key[0]].dropna())
+    on_deleted_case = staged[source.case_column].isin(deleted_ids)
+    if source.soft_delete:
+        on_deleted_case &= ~_flag(staged, source.soft_delete)
+    return int(on_deleted_case.sum())
+
+
+def _model_rows(model: Model, source: ModelSource) -> int:
+    """The model rows that came from `source`: a table several source tables feed is told
+    apart by its `source` (and `source_table`) columns."""
+    frame = getattr(model, source.model_table)
+    if "source" in frame.columns:
+        frame = frame[frame["source"] == source.source]
+    if "source_table" in frame.columns:
+        frame = frame[frame["source_table"] == source.table]
+    return len(frame)
 
 
 def account_rows(frames: dict[tuple[str, str], pd.DataFrame], model: Model) -> pd.DataFrame:
-    """One row per source table: staged, dropped by reason, expected and actual model rows."""
-    unplaceable = unplaceable_employment_rows(frames[("beskaeftigelse", "beskaeftigelse")])
+    """One row per registry table: staged, dropped by reason, expected and actual model
+    rows. Tables the builders place come first, then the person registers the link step
+    places (`link_person`, one staged row, one link)."""
     rows = []
-    for m in MAPPINGS:
-        staged = frames[(m.source, m.table)]
-        dropped_deleted = int(_flag(staged, m.deleted_column).sum()) if m.deleted_column else 0
-        dropped_case = 0
-        if m.case_column:
-            cases = frames[(m.source, m.case_table)]
-            deleted_ids = set(cases.loc[_flag(cases, "Slettet" if m.source == "boern" else "slettet"),
-                                        cases.columns[0]].dropna())
-            on_deleted_case = staged[m.case_column].isin(deleted_ids)
-            if m.deleted_column:
-                on_deleted_case &= ~_flag(staged, m.deleted_column)
-            dropped_case = int(on_deleted_case.sum())
-        dropped_unplaceable = unplaceable if m.model_table == "fact_employment_status" else 0
-        model_frame = getattr(model, m.model_table)
-        if m.model_source:
-            model_frame = model_frame[model_frame["source"] == m.model_source]
-        rows.append({"source": m.source, "source_table": m.table, "model_table": m.model_table,
-                     "staged": len(staged), "dropped_soft_deleted": dropped_deleted,
-                     "dropped_deleted_case": dropped_case, "dropped_unplaceable": dropped_unplaceable,
-                     "model": len(model_frame)})
-    for source, table in PERSON_TABLES:
-        links = model.link_person
-        rows.append({"source": source, "source_table": table, "model_table": "link_person",
-                     "staged": len(frames[(source, table)]), "dropped_soft_deleted": 0, "dropped_deleted_case": 0,
-                     "dropped_unplaceable": 0,
-                     "model": int(((links["source"] == source) & (links["source_table"] == table)).sum())})
+    for source in [*(e for e in MODEL_SOURCES if not e.linked_only), *(e for e in MODEL_SOURCES if e.linked_only)]:
+        staged = frames[source.key]
+        rows.append({
+            "source": source.source, "source_table": source.table, "model_table": source.model_table,
+            "staged": len(staged),
+            "dropped_soft_deleted": int(_flag(staged, source.soft_delete).sum()) if source.soft_delete else 0,
+            "dropped_deleted_case": _on_deleted_case(staged, source, frames) if source.case_column else 0,
+            "dropped_unplaceable": unplaceable_rows(staged, source) if source.keyed_by_cpr else 0,
+            "model": _model_rows(model, source)})
     out = pd.DataFrame(rows)
     out["expected"] = out["staged"] - out["dropped_soft_deleted"] - out["dropped_deleted_case"] - out["dropped_unplaceable"]
     return out

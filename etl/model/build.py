@@ -1,13 +1,20 @@
 """Build the canonical model from each source's current validated extract.
 
-Reads staged (typed, CPR-bearing) tables, links persons through `etl.model.link`, and writes
-only pseudonymous frames. Soft-deleted rows, and rows hanging off a soft-deleted case,
-are left out here once, so no KPI or rule has to remember them.
+Reads staged (typed, CPR-bearing) tables, links every person in one pass through
+`etl.model.link`, then runs the builder of each model-registry entry
+(`etl.model.registry`) in its order, and returns only pseudonymous frames. Soft-deleted
+rows (the contract's `soft_delete` column), and rows hanging off a soft-deleted case, are
+left out here once, so no KPI or rule has to remember them.
+
+A builder is a small function per source table, attached to its registry entry with
+`@builds(source, table)`; its parameters name its inputs (`rows`, `case`, `citizen`,
+`pseudonymiser`, or a model table built before it, e.g. `fact_case`, `dim_paragraph`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import logging
 from pathlib import Path
 
@@ -16,6 +23,16 @@ import pandas as pd
 from etl.core.storage import read_json
 from etl.model import Model
 from etl.model.link import KIND_CPR, KIND_INVALID, KIND_MISSING, KIND_REPLACEMENT, Pseudonymiser, link_persons, normalise_cpr
+from etl.model.registry import (
+    CASE_TABLE,
+    CPR_REGISTER,
+    MODEL_SOURCES,
+    ModelSource,
+    builds,
+    case_entry,
+    feeding,
+    person_entries,
+)
 from etl.sources import SOURCES
 
 log = logging.getLogger(__name__)
@@ -93,12 +110,6 @@ def _id(ids: pd.Series) -> pd.Series:
             else ids.astype(str)).astype("str")
 
 
-def _live(frame: pd.DataFrame, deleted_column: str | None) -> pd.DataFrame:
-    if deleted_column is None:
-        return frame
-    return frame[~frame[deleted_column].fillna(False).astype(bool)]
-
-
 def _service_codes(paragraph_text: pd.Series, paragraphs: pd.DataFrame) -> pd.Series:
     mapping = paragraphs.set_index("paragraph_text")["service_code"]
     return paragraph_text.astype(str).str.strip().map(mapping)
@@ -109,207 +120,129 @@ def _org_area(unit_codes: pd.Series, org: pd.DataFrame) -> pd.Series:
     return unit_codes.map(latest).fillna(UNKNOWN)
 
 
-# --- the build ---------------------------------------------------------------------
+# --- the build: the link step, then one builder per registry entry ------------------
 
 def build_model(frames: dict[tuple[str, str], pd.DataFrame], reference: dict[str, pd.DataFrame],
                 pseudonymiser: Pseudonymiser, extraction_date: dt.date,
                 extraction_time: dt.datetime | None = None) -> Model:
-    f = frames
-    org, paragraphs = reference["dim_org"], reference["dim_paragraph"]
-    barn, borger = f[("boern", "Barn")], f[("voksen", "borger")]
-    ophold, magt = f[("tilbud", "ophold")], f[("tilbud", "magtanvendelse")]
-    tilbud, besk, cpr_file = f[("tilbud", "tilbud")], f[("beskaeftigelse", "beskaeftigelse")], f[("cpr", "cpr")]
-
-    # Persons: every CPR-bearing row of the fagsystemer, linked in one pass.
-    def persons(source, table, ids, cpr, birth=None, gender=None):
-        return pd.DataFrame({"source": source, "source_table": table, "source_person_id": ids.astype(str).to_numpy(),
-                             "cpr": cpr.to_numpy(),
-                             "src_birth": (birth if birth is not None else pd.Series(pd.NaT, index=ids.index)).to_numpy(),
-                             "src_gender": (gender if gender is not None else pd.Series(None, index=ids.index, dtype="str")).to_numpy()})
-
-    named_stays = ophold[ophold["cpr"].notna()]
-    named_force = magt[magt["cpr"].notna()]
-    person_rows = pd.concat([
-        persons("boern", "Barn", barn["BarnId"].astype("Int64"), barn["CPR"], barn["Foedselsdato"], barn["Koen"]),
-        persons("voksen", "borger", borger["borger_id"], borger["cpr"], borger["foedselsdato"], borger["koen"]),
-        persons("tilbud", "ophold", named_stays["ophold_id"].astype("Int64"), named_stays["cpr"]),
-        persons("tilbud", "magtanvendelse", named_force["magt_id"].astype("Int64"), named_force["cpr"]),
-    ], ignore_index=True)
-    links = link_persons(person_rows, pseudonymiser)
+    """The model from staged frames and the reference: persons are linked in one pass,
+    then every entry of the model registry is built in its order (`etl.model.registry`)."""
+    live = {entry.key: _live_rows(frames, entry) for entry in MODEL_SOURCES}
+    person_rows = _person_rows(live)
+    links = link_persons(person_rows, pseudonymiser)  # the one pass over every citizen's CPR
     links["src_birth"], links["src_gender"] = person_rows["src_birth"].to_numpy(), person_rows["src_gender"].to_numpy()
-    key_of = {(s, t): grp.set_index("source_person_id")["citizen_key"] for (s, t), grp in links.groupby(["source", "source_table"])}
+    register = frames[CPR_REGISTER]
+    register_cpr = normalise_cpr(register[_personal_column(CPR_REGISTER)])[["cpr", "kind"]]  # for citizens and DQ05
+    built: dict[str, pd.DataFrame] = {
+        **reference,
+        "dim_citizen": _citizens(links, register, register_cpr),
+        "link_person": links[["source", "source_table", "source_person_id", "citizen_key", "match_method",
+                              "match_confidence"]],
+        "link_finding": _link_findings(links, live, register_cpr),
+    }
+    inputs = {"citizen": _citizen_keys(links, pseudonymiser), "pseudonymiser": pseudonymiser}
+    parts: dict[str, list[pd.DataFrame]] = {}
+    for entry in MODEL_SOURCES:
+        if entry.linked_only:
+            continue
+        if entry.builder is None:
+            raise LookupError(f'{entry.label} has no builder: add an @builds("{entry.source}", "{entry.table}") '
+                              "function to etl/model/build.py")
+        available = {**inputs, **built, "rows": live[entry.key]}
+        if entry.case_column:
+            available["case"] = _case_attributes(entry, live[entry.key], built[CASE_TABLE], pseudonymiser)
+        frame = entry.builder(**{name: available[name] for name in inspect.signature(entry.builder).parameters})
+        parts.setdefault(entry.model_table, []).append(frame)
+        if entry == feeding(entry.model_table)[-1]:
+            tables = parts.pop(entry.model_table)
+            built[entry.model_table] = tables[0] if len(tables) == 1 else pd.concat(tables, ignore_index=True)
+    return Model.from_frames(extraction_date, extraction_time, **built)
+
+
+def _flagged(frame: pd.DataFrame, column: str) -> pd.Series:
+    return frame[column].fillna(False).astype(bool)
+
+
+def _live_rows(frames: dict[tuple[str, str], pd.DataFrame], entry: ModelSource) -> pd.DataFrame:
+    """A source table's rows that count: without the rows its contract marks soft-deleted,
+    and without the rows hanging off a case that is soft-deleted."""
+    rows = frames[entry.key]
+    if entry.soft_delete:
+        rows = rows[~_flagged(rows, entry.soft_delete)]
+    if entry.case_column:
+        case = case_entry(entry.source)
+        if case.soft_delete:
+            cases = frames[case.key]
+            deleted = set(_key(case.source, cases.loc[_flagged(cases, case.soft_delete), case.spec.primary_key[0]]))
+            rows = rows[~_key(entry.source, rows[entry.case_column]).isin(deleted)]
+    return rows
+
+
+def _personal_column(table: tuple[str, str]) -> str:
+    """The contract's CPR column of a table read for its persons alone (the CPR register)."""
+    source, name = table
+    (column,) = [c.name for c in SOURCES[source].table(name).columns if c.personal]
+    return column
+
+
+def _cpr_text(values: pd.Series) -> pd.Series:
+    """CPR values as text; a number column (HR's) without a `.0`."""
+    if values.dtype.kind in "iuf" or str(values.dtype) == "Int64":
+        return values.astype("Int64").astype(str).where(values.notna())
+    return values
+
+
+def _named_rows(entry: ModelSource, rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows that name a person: every row of a register, the rows of events that carry a CPR."""
+    return rows if entry.persons.register else rows[rows[entry.persons.cpr_column].notna()]
+
+
+def _person_rows(live: dict[tuple[str, str], pd.DataFrame]) -> pd.DataFrame:
+    """Every row naming a citizen by CPR, registers first, with the source's own birth date and gender."""
+    parts = []
+    for entry in person_entries(citizen=True):
+        person, rows = entry.persons, _named_rows(entry, live[entry.key])
+        ids = rows[person.id_column]
+        birth = rows[person.birth_column] if person.birth_column else pd.Series(pd.NaT, index=ids.index)
+        gender = rows[person.gender_column] if person.gender_column else pd.Series(None, index=ids.index, dtype="str")
+        parts.append(pd.DataFrame({
+            "source": entry.source, "source_table": entry.table, "source_person_id": _id(ids).to_numpy(),
+            "cpr": _cpr_text(rows[person.cpr_column]).to_numpy(), "src_birth": birth.to_numpy(),
+            "src_gender": gender.to_numpy()}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def _citizen_keys(links: pd.DataFrame, pseudonymiser: Pseudonymiser):
+    """`citizen(source, person_table, ids)`: the citizen key of each person id."""
+    key_of = {(s, t): grp.set_index("source_person_id")["citizen_key"]
+              for (s, t), grp in links.groupby(["source", "source_table"])}
 
     def citizen(source: str, table: str, ids: pd.Series) -> pd.Series:
         """Citizen key of a person id; an id unknown to the person table is its own citizen."""
         text = ids.astype("Int64").astype(str) if str(ids.dtype) != "str" else ids.astype(str)
-        known = text.map(key_of.get((source, table), pd.Series(dtype="str")))
+        known = text.map(key_of.get((source, table), pd.Series(dtype="str"))).astype("str")  # str when none is known
         unknown = known.isna() & ids.notna()  # hash only the ids that need a key of their own
         fallback = pseudonymiser.many("source-person", (source + ":" + table + ":" + text).where(unknown))
         return known.fillna(fallback).where(ids.notna()).astype("str")
 
-    # Employment status links on CPR alone; a row without a usable number cannot be placed.
-    # The register is the largest table, so it is keyed directly rather than as persons.
-    besk_cpr = normalise_cpr(besk["cpr"])
-    besk_usable = besk_cpr["kind"].isin([KIND_CPR, KIND_REPLACEMENT])
-    fact_employment_status = pd.DataFrame({  # aligned on the register's index, no Python objects
-        "citizen_key": pseudonymiser.many("person", besk_cpr["cpr"]), "month": besk["maaned"],
-        "status": besk["status"], "completed_education": besk["afsluttet_uddannelse"],
-    })[besk_usable].drop_duplicates(["citizen_key", "month"], keep="last")
+    return citizen
 
-    register_cpr = normalise_cpr(cpr_file["PNR"])[["cpr", "kind"]]  # once, for citizens and DQ05
-    dim_citizen = _citizens(links, cpr_file, register_cpr)
 
-    # Cases.
-    sag = _live(f[("boern", "Sag")], "Slettet")
-    vsag = _live(f[("voksen", "sag")], "slettet")
-    cases = pd.concat([
-        pd.DataFrame({"case_key": _key("boern", sag["SagId"]), "source": "boern", "case_id": sag["SagId"].astype(str),
-                      "case_number": sag["Sagsnummer"], "citizen_key": citizen("boern", "Barn", sag["BarnId"]),
-                      "opened_date": sag["OprettetDato"], "closed_date": sag["LukketDato"], "unit_code": sag["EnhedKode"],
-                      "caseworker_key": pseudonymiser.many("caseworker", "boern:" + sag["SagsbehandlerId"].astype("Int64").astype(str).where(sag["SagsbehandlerId"].notna())),
-                      "target_group": sag["Maalgruppe"], "area": AREA_CHILDREN}),
-        pd.DataFrame({"case_key": _key("voksen", vsag["sag_id"]), "source": "voksen", "case_id": vsag["sag_id"].astype(str),
-                      "case_number": vsag["sag_id"].astype(str), "citizen_key": citizen("voksen", "borger", vsag["borger_id"]),
-                      "opened_date": vsag["oprettet"], "closed_date": vsag["lukket"], "unit_code": vsag["enhed_kode"],
-                      "caseworker_key": pseudonymiser.many("caseworker", "voksen:" + vsag["sagsbehandler_id"].astype("Int64").astype(str).where(vsag["sagsbehandler_id"].notna())),
-                      "target_group": vsag["maalgruppe"], "area": AREA_ADULTS}),
-    ], ignore_index=True)
-    deleted_cases = set(_key("boern", f[("boern", "Sag")].loc[f[("boern", "Sag")]["Slettet"].fillna(False).astype(bool), "SagId"])) | \
-        set(_key("voksen", f[("voksen", "sag")].loc[f[("voksen", "sag")]["slettet"].fillna(False).astype(bool), "sag_id"]))
-    case_attrs = cases.set_index("case_key")[["citizen_key", "unit_code", "target_group"]]
+def _case_attributes(entry: ModelSource, rows: pd.DataFrame, cases: pd.DataFrame,
+                     pseudonymiser: Pseudonymiser) -> pd.DataFrame:
+    """Case key, citizen, unit and target group of rows hanging off a case, aligned with the
+    rows; a row whose case is unknown is a citizen of its own (keyed on the case id)."""
+    keys = _key(entry.source, rows[entry.case_column])
+    attrs = cases.set_index("case_key")[["citizen_key", "unit_code", "target_group"]].reindex(keys)
+    orphaned = attrs["citizen_key"].isna().to_numpy()  # hash only rows without a case's citizen
+    orphan_key = pseudonymiser.many("source-person", (entry.source + ":case:" + keys).where(orphaned))
+    return pd.DataFrame({"case_key": keys.to_numpy(),
+                         "citizen_key": attrs["citizen_key"].fillna(pd.Series(orphan_key.to_numpy(), index=attrs.index)).to_numpy(),
+                         "unit_code": attrs["unit_code"].to_numpy(), "target_group": attrs["target_group"].to_numpy()},
+                        index=rows.index)
 
-    def on_case(frame: pd.DataFrame, source: str, case_col: str) -> pd.DataFrame:
-        """Case key and attributes for rows hanging off a case; rows of deleted cases drop out."""
-        keys = _key(source, frame[case_col])
-        keep = ~keys.isin(deleted_cases)
-        frame, keys = frame[keep], keys[keep]
-        attrs = case_attrs.reindex(keys)
-        orphaned = attrs["citizen_key"].isna().to_numpy()  # hash only rows without a case's citizen
-        orphan_key = pseudonymiser.many("source-person", (source + ":case:" + keys).where(orphaned))
-        return pd.DataFrame({"case_key": keys.to_numpy(),
-                             "citizen_key": attrs["citizen_key"].fillna(pd.Series(orphan_key.to_numpy(), index=attrs.index)).to_numpy(),
-                             "unit_code": attrs["unit_code"].to_numpy(), "target_group": attrs["target_group"].to_numpy()},
-                            index=frame.index), frame
 
-    # Decisions.
-    parts = []
-    for source, table, cols, area in (
-        ("boern", "Afgoerelse", ("AfgoerelseId", "SagId", "Paragraf", "AnsoegningDato", "AfgoerelseDato", "FristDato", "Udfald"), AREA_CHILDREN),
-        ("voksen", "afgoerelse", ("afgoerelse_id", "sag_id", "paragraf", "ansoegt_dato", "afgoerelse_dato", "frist_dato", "udfald"), AREA_ADULTS),
-    ):
-        case, rows = on_case(f[(source, table)], source, cols[1])
-        parts.append(pd.DataFrame({
-            "decision_key": _key(source, rows[cols[0]]), "source": source, "decision_id": rows[cols[0]].astype(str),
-            "case_key": case["case_key"], "citizen_key": case["citizen_key"], "paragraph_text": rows[cols[2]],
-            "service_code": _service_codes(rows[cols[2]], paragraphs), "application_date": rows[cols[3]],
-            "decision_date": rows[cols[4]], "deadline_date": rows[cols[5]], "outcome": rows[cols[6]],
-            "unit_code": case["unit_code"], "target_group": case["target_group"], "area": area}))
-    fact_decision = pd.concat(parts, ignore_index=True)
-
-    # Services and measures.
-    foran = _live(f[("boern", "Foranstaltning")], "Slettet")
-    case_b, foran = on_case(foran, "boern", "SagId")
-    ydelse = _live(f[("voksen", "ydelse")], "slettet")
-    case_v, ydelse = on_case(ydelse, "voksen", "sag_id")
-    fact_service = pd.concat([
-        pd.DataFrame({"service_key": _key("boern", foran["ForanstaltningId"]), "source": "boern",
-                      "service_id": foran["ForanstaltningId"].astype(str), "case_key": case_b["case_key"],
-                      "citizen_key": case_b["citizen_key"], "decision_key": None, "paragraph_text": foran["Paragraf"],
-                      "service_code": _service_codes(foran["Paragraf"], paragraphs), "category": foran["Kategori"],
-                      "service_type": foran["Type"], "start_date": foran["StartDato"], "end_date": foran["SlutDato"],
-                      "supplier": foran["Leverandoer"], "facility_id": None, "unit_code": case_b["unit_code"],
-                      "target_group": case_b["target_group"], "area": AREA_CHILDREN}),
-        pd.DataFrame({"service_key": _key("voksen", ydelse["ydelse_id"]), "source": "voksen",
-                      "service_id": ydelse["ydelse_id"].astype(str), "case_key": case_v["case_key"],
-                      "citizen_key": case_v["citizen_key"],
-                      "decision_key": _key("voksen", ydelse["afgoerelse_id"]).where(ydelse["afgoerelse_id"].notna()),
-                      "paragraph_text": ydelse["paragraf"], "service_code": _service_codes(ydelse["paragraf"], paragraphs),
-                      "category": None, "service_type": ydelse["ydelsestype"], "start_date": ydelse["start_dato"],
-                      "end_date": ydelse["slut_dato"], "supplier": None,
-                      "facility_id": _id(ydelse["tilbud_id"]).where(ydelse["tilbud_id"].notna()),
-                      "unit_code": case_v["unit_code"], "target_group": case_v["target_group"], "area": AREA_ADULTS}),
-    ], ignore_index=True)
-
-    # Facilities, stays, use of force.
-    dim_facility = pd.DataFrame({"facility_id": _id(tilbud["tilbud_id"]), "facility_type": tilbud["tilbudstype"],
-                                 "unit_code": tilbud["enhed_kode"], "places": tilbud["pladser"],
-                                 "active_from": tilbud["aktiv_fra"], "active_to": tilbud["aktiv_til"]})
-    facility = dim_facility.set_index("facility_id")
-    stay_facility = _id(ophold["tilbud_id"])
-    stay_unit = stay_facility.map(facility["unit_code"])
-    fact_stay = pd.DataFrame({
-        "stay_key": _key("tilbud", ophold["ophold_id"]), "stay_id": ophold["ophold_id"].astype(str),
-        "facility_id": stay_facility, "facility_type": stay_facility.map(facility["facility_type"]).fillna(UNKNOWN),
-        "citizen_key": citizen("tilbud", "ophold", ophold["ophold_id"].astype("Int64").where(ophold["cpr"].notna())),
-        "has_cpr": ophold["cpr"].notna(), "check_in": ophold["indskrevet"], "check_out": ophold["udskrevet"],
-        "discharged_to": ophold["udskrevet_til"], "unit_code": stay_unit, "area": _org_area(stay_unit, org)})
-    fact_use_of_force = pd.DataFrame({
-        "force_id": _id(magt["magt_id"]), "facility_id": _id(magt["tilbud_id"]),
-        "citizen_key": citizen("tilbud", "magtanvendelse", magt["magt_id"].astype("Int64").where(magt["cpr"].notna())),
-        "occurred_at": magt["tidspunkt"], "force_type": magt["type"]})
-
-    # Children: notifications, investigations, plans.
-    fact_notification = _notifications(f[("boern", "Underretning")], cases[cases["source"] == "boern"], citizen)
-    inv = f[("boern", "Undersoegelse")]
-    case_i, inv = on_case(inv, "boern", "SagId")
-    fact_investigation = pd.DataFrame({
-        "investigation_id": _id(inv["UndersoegelseId"]), "case_key": case_i["case_key"],
-        "citizen_key": case_i["citizen_key"], "paragraph_text": inv["Paragraf"],
-        "service_code": _service_codes(inv["Paragraf"], paragraphs), "start_date": inv["StartDato"],
-        "deadline_date": inv["FristDato"], "completed_date": inv["AfsluttetDato"], "unit_code": case_i["unit_code"]})
-    plan = f[("boern", "Handleplan")]
-    case_p, plan = on_case(plan, "boern", "SagId")
-    fact_plan = pd.DataFrame({
-        "plan_id": _id(plan["HandleplanId"]), "case_key": case_p["case_key"],
-        "decision_key": _key("boern", plan["AfgoerelseId"]).where(plan["AfgoerelseId"].notna()),
-        "plan_date": plan["Dato"], "next_followup_date": plan["NaesteOpfoelgning"]})
-
-    fact_complaint = _complaints(f[("klage", "klage")], cases)
-
-    # Adults: waiting lists and assessments.
-    vl, fv = f[("voksen", "venteliste")], f[("voksen", "funktionsvurdering")]
-    fact_waiting_list = pd.DataFrame({
-        "waiting_id": _id(vl["venteliste_id"]), "citizen_key": citizen("voksen", "borger", vl["borger_id"]),
-        "offer_type": vl["tilbudstype"], "listed_date": vl["opskrevet_dato"], "left_date": vl["afgang_dato"],
-        "left_reason": vl["afgang_aarsag"]})
-    fact_assessment = pd.DataFrame({
-        "assessment_id": _id(fv["vurdering_id"]), "citizen_key": citizen("voksen", "borger", fv["borger_id"]),
-        "assessment_date": fv["dato"], "level": fv["niveau"]})
-
-    # The workplace (employees are not citizens: their CPR is only checked, never kept).
-    med, fra = f[("hr", "medarbejder")], f[("hr", "fravaer")]
-    rek, hae = f[("hr", "rekruttering")], f[("hr", "arbejdsmiljoe_haendelse")]
-    dim_employee = pd.DataFrame({
-        "employee_key": _key("hr", med["medarbejder_nr"]), "unit_code": med["enhed_kode"],
-        "job_category": med["stillingskategori"], "hired_date": med["ansat_dato"], "left_date": med["fratraadt_dato"],
-        "leave_reason": med["fratraedelsesaarsag"], "fte": med["beskaeftigelsesgrad"]})
-    fact_absence = pd.DataFrame({
-        "absence_id": _id(fra["fravaer_id"]), "employee_key": _key("hr", fra["medarbejder_nr"]),
-        "absence_type": fra["fravaerstype"], "from_date": fra["fra_dato"], "to_date": fra["til_dato"]})
-    fact_recruitment = pd.DataFrame({
-        "recruitment_id": _id(rek["rekruttering_id"]), "unit_code": rek["enhed_kode"],
-        "job_category": rek["stillingskategori"], "posted_date": rek["opslaaet_dato"],
-        "closed_date": rek["afsluttet_dato"], "result": rek["resultat"]})
-    fact_incident = pd.DataFrame({
-        "incident_id": _id(hae["haendelse_id"]),
-        "employee_key": _key("hr", hae["medarbejder_nr"]).where(hae["medarbejder_nr"].notna()),
-        "unit_code": hae["enhed_kode"], "facility_id": _id(hae["tilbud_id"]).where(hae["tilbud_id"].notna()),
-        "incident_date": hae["dato"], "category": hae["kategori"]})
-
-    link_finding = _link_findings(links, ophold, tilbud, f[("hr", "medarbejder")], cpr_file, register_cpr)
-    link_person = links[["source", "source_table", "source_person_id", "citizen_key", "match_method", "match_confidence"]]
-
-    return Model.from_frames(
-        extraction_date, extraction_time,
-        dim_citizen=dim_citizen, link_person=link_person, link_finding=link_finding,
-        dim_org=reference["dim_org"], dim_paragraph=paragraphs, ref_deadline=reference["ref_deadline"],
-        fact_case=cases, fact_decision=fact_decision, fact_service=fact_service, dim_facility=dim_facility,
-        fact_stay=fact_stay, fact_notification=fact_notification, fact_investigation=fact_investigation,
-        fact_plan=fact_plan, fact_complaint=fact_complaint, fact_use_of_force=fact_use_of_force,
-        fact_waiting_list=fact_waiting_list, fact_assessment=fact_assessment,
-        fact_employment_status=fact_employment_status, dim_employee=dim_employee, fact_absence=fact_absence,
-        fact_recruitment=fact_recruitment, fact_incident=fact_incident)
-
+# --- the link step's own tables ---------------------------------------------------
 
 def _citizens(links: pd.DataFrame, cpr_file: pd.DataFrame, register_cpr: pd.DataFrame) -> pd.DataFrame:
     """One row per citizen; demographics from the CPR extract, else the source, else the digits."""
@@ -330,63 +263,31 @@ def _citizens(links: pd.DataFrame, cpr_file: pd.DataFrame, register_cpr: pd.Data
         "cpr_status": reg["STATUS"].to_numpy()}).reset_index(drop=True)
 
 
-def _notifications(und: pd.DataFrame, boern_cases: pd.DataFrame, citizen) -> pd.DataFrame:
-    """A notification's unit is that of the child's case opened last on or before it
-    arrived (else the child's first case; else unknown)."""
-    notes = und.assign(child_key=citizen("boern", "Barn", und["BarnId"]))
-    cases = boern_cases[["citizen_key", "opened_date", "unit_code"]].dropna(subset=["opened_date"]).sort_values("opened_date")
-    left = notes.reset_index().sort_values("ModtagetTid")
-    matched = pd.merge_asof(left, cases.rename(columns={"citizen_key": "child_key"}), left_on="ModtagetTid",
-                            right_on="opened_date", by="child_key", direction="backward")
-    first_unit = cases.drop_duplicates("citizen_key").set_index("citizen_key")["unit_code"]
-    matched["unit_code"] = matched["unit_code"].fillna(matched["child_key"].map(first_unit))
-    matched = matched.set_index("index").reindex(notes.index)
-    return pd.DataFrame({
-        "notification_id": _id(und["UnderretningId"]),
-        "child_id": und["BarnId"].astype("Int64").astype(str).where(und["BarnId"].notna()),
-        "citizen_key": notes["child_key"], "received_at": und["ModtagetTid"], "assessed_at": und["VurderetTid"],
-        "notification_source": und["Kilde"], "acute": und["Akut"], "unit_code": matched["unit_code"],
-        "area": AREA_CHILDREN})
+def _checked_persons(live: dict[tuple[str, str], pd.DataFrame]) -> list[pd.DataFrame]:
+    """Persons whose CPR is checked (DQ05, DQ09) but never linked (employees), normalised."""
+    parts = []
+    for entry in person_entries(citizen=False):
+        rows = _named_rows(entry, live[entry.key])
+        persons = pd.DataFrame({"source": entry.source, "source_table": entry.table,
+                                "source_person_id": _id(rows[entry.persons.id_column]),
+                                "cpr": _cpr_text(rows[entry.persons.cpr_column])})
+        normalised = normalise_cpr(persons["cpr"])
+        parts.append(persons.assign(kind=normalised["kind"], cpr=normalised["cpr"]))
+    return parts
 
 
-def normalise_case_reference(values: pd.Series) -> pd.Series:
-    """Case references as registered by hand: spaces and case do not matter."""
-    return values.astype("str").str.upper().str.replace(r"\s+", "", regex=True)
-
-
-def _complaints(klage: pd.DataFrame, cases: pd.DataFrame) -> pd.DataFrame:
-    """Resolve each complaint's reference within its named system only (DQ03)."""
-    ref = normalise_case_reference(klage["sagsreference"])
-    boern = cases[cases["source"] == "boern"]
-    voksen = cases[cases["source"] == "voksen"]
-    by_number = pd.Series(boern["case_key"].to_numpy(), index=normalise_case_reference(boern["case_number"])).groupby(level=0).first()
-    by_id = pd.Series(voksen["case_key"].to_numpy(), index=voksen["case_id"].astype(str)).groupby(level=0).first()
-    voksen_ref = ref.str.lstrip("0")
-    case_key = pd.Series(None, index=klage.index, dtype="str")
-    case_key = case_key.mask(klage["kilde_system"] == "boern", ref.map(by_number))
-    case_key = case_key.mask(klage["kilde_system"] == "voksen", voksen_ref.map(by_id))
-    return pd.DataFrame({
-        "complaint_id": _id(klage["klage_id"]), "received_date": klage["modtaget_dato"],
-        "complaint_type": klage["klagetype"], "cause": klage["aarsag"], "unit_code": klage["enhed_kode"],
-        "source_system": klage["kilde_system"], "case_reference": klage["sagsreference"], "case_key": case_key,
-        "reconsideration": klage["genvurdering"], "appeals_outcome": klage["ankestyrelse_udfald"],
-        "decided_date": klage["afgjort_dato"]})
-
-
-def _link_findings(links: pd.DataFrame, ophold: pd.DataFrame, tilbud: pd.DataFrame, medarbejder: pd.DataFrame,
-                   cpr_file: pd.DataFrame, register_cpr: pd.DataFrame) -> pd.DataFrame:
+def _link_findings(links: pd.DataFrame, live: dict[tuple[str, str], pd.DataFrame],
+                   register_cpr: pd.DataFrame) -> pd.DataFrame:
     """DQ05 (unusable CPR) and DQ09 (one CPR under several ids): only this step sees CPR."""
-    staff = pd.DataFrame({"source": "hr", "source_table": "medarbejder",
-                          "source_person_id": medarbejder["medarbejder_nr"].astype("Int64").astype(str),
-                          "cpr": medarbejder["cpr"].astype("Int64").astype(str).where(medarbejder["cpr"].notna())})
-    staff_norm = normalise_cpr(staff["cpr"])
-    staff = staff.assign(kind=staff_norm["kind"], cpr=staff_norm["cpr"])
+    source, table = CPR_REGISTER
     register = pd.DataFrame({  # record id = the file line (header is line 1)
-        "source": "cpr", "source_table": "cpr", "source_person_id": (cpr_file.index.to_series() + 2).astype(str).to_numpy(),
+        "source": source, "source_table": table, "source_person_id": (register_cpr.index.to_series() + 2).astype(str).to_numpy(),
         "kind": register_cpr["kind"].to_numpy(), "cpr": register_cpr["cpr"].to_numpy()})
-    people = pd.concat([links[["source", "source_table", "source_person_id", "kind", "cpr"]], staff, register], ignore_index=True)
+    people = pd.concat([links[["source", "source_table", "source_person_id", "kind", "cpr"]], *_checked_persons(live),
+                        register], ignore_index=True)
 
     # DQ05 population: person tables, plus stays/use of force where registration is required.
+    ophold, tilbud = live[("tilbud", "ophold")], live[("tilbud", "tilbud")]
     facility_type = ophold["tilbud_id"].map(tilbud.set_index("tilbud_id")["tilbudstype"])
     anonymous_ok = ophold.loc[facility_type.isin(ANONYMOUS_ALLOWED) & ophold["cpr"].isna(), "ophold_id"]
     unnamed_stays = ophold[ophold["cpr"].isna() & ~ophold["ophold_id"].isin(anonymous_ok)]
@@ -398,10 +299,248 @@ def _link_findings(links: pd.DataFrame, ophold: pd.DataFrame, tilbud: pd.DataFra
                          "record_id": dq05["source_person_id"], "failing": dq05["kind"].isin([KIND_MISSING, KIND_INVALID]),
                          "detail": dq05["kind"]})
 
-    # DQ09: per person table, every row of a CPR seen under two or more source ids.
-    person_tables = people[people["source_table"].isin(["Barn", "borger", "medarbejder"]) & people["cpr"].notna()]
-    ids_per_cpr = person_tables.groupby(["source_table", "cpr"])["source_person_id"].transform("nunique")
+    # DQ09: per person register, every row of a CPR seen under two or more source ids.
+    registers = {e.label for e in person_entries() if e.persons.register}
+    in_register = (people["source"] + "." + people["source_table"]).isin(registers)
+    person_tables = people[in_register & people["cpr"].notna()]
+    ids_per_cpr = person_tables.groupby(["source", "source_table", "cpr"])["source_person_id"].transform("nunique")
     dq09 = pd.DataFrame({"rule_id": "DQ09", "source": person_tables["source"], "source_table": person_tables["source_table"],
                          "record_id": person_tables["source_person_id"], "failing": ids_per_cpr >= 2,
                          "detail": (ids_per_cpr >= 2).map({True: "duplicate", False: None})})
     return pd.concat([dq05, dq09], ignore_index=True)
+
+
+# --- builders: one per registry entry, inputs by parameter name ------------------
+
+def _caseworker_key(pseudonymiser: Pseudonymiser, source: str, ids: pd.Series) -> pd.Series:
+    """Pseudonym of (system, caseworker id): a caseworker id is only unique within its system."""
+    return pseudonymiser.many("caseworker", source + ":" + ids.astype("Int64").astype(str).where(ids.notna()))
+
+
+@builds("boern", "Sag")
+def build_fact_case_boern(rows: pd.DataFrame, citizen, pseudonymiser: Pseudonymiser) -> pd.DataFrame:
+    return pd.DataFrame({
+        "case_key": _key("boern", rows["SagId"]), "source": "boern", "case_id": rows["SagId"].astype(str),
+        "case_number": rows["Sagsnummer"], "citizen_key": citizen("boern", "Barn", rows["BarnId"]),
+        "opened_date": rows["OprettetDato"], "closed_date": rows["LukketDato"], "unit_code": rows["EnhedKode"],
+        "caseworker_key": _caseworker_key(pseudonymiser, "boern", rows["SagsbehandlerId"]),
+        "target_group": rows["Maalgruppe"], "area": AREA_CHILDREN})
+
+
+@builds("voksen", "sag")
+def build_fact_case_voksen(rows: pd.DataFrame, citizen, pseudonymiser: Pseudonymiser) -> pd.DataFrame:
+    """An adult case has no case number of its own: its id is the number a complaint names."""
+    return pd.DataFrame({
+        "case_key": _key("voksen", rows["sag_id"]), "source": "voksen", "case_id": rows["sag_id"].astype(str),
+        "case_number": rows["sag_id"].astype(str), "citizen_key": citizen("voksen", "borger", rows["borger_id"]),
+        "opened_date": rows["oprettet"], "closed_date": rows["lukket"], "unit_code": rows["enhed_kode"],
+        "caseworker_key": _caseworker_key(pseudonymiser, "voksen", rows["sagsbehandler_id"]),
+        "target_group": rows["maalgruppe"], "area": AREA_ADULTS})
+
+
+def _decisions(source: str, rows: pd.DataFrame, case: pd.DataFrame, dim_paragraph: pd.DataFrame, area: str,
+               *, decision_id: str, paragraph: str, applied: str, decided: str, deadline: str,
+               outcome: str) -> pd.DataFrame:
+    """Decisions of either system, named by the contract's columns."""
+    return pd.DataFrame({
+        "decision_key": _key(source, rows[decision_id]), "source": source, "decision_id": rows[decision_id].astype(str),
+        "case_key": case["case_key"], "citizen_key": case["citizen_key"], "paragraph_text": rows[paragraph],
+        "service_code": _service_codes(rows[paragraph], dim_paragraph), "application_date": rows[applied],
+        "decision_date": rows[decided], "deadline_date": rows[deadline], "outcome": rows[outcome],
+        "unit_code": case["unit_code"], "target_group": case["target_group"], "area": area})
+
+
+@builds("boern", "Afgoerelse")
+def build_fact_decision_boern(rows: pd.DataFrame, case: pd.DataFrame, dim_paragraph: pd.DataFrame) -> pd.DataFrame:
+    return _decisions("boern", rows, case, dim_paragraph, AREA_CHILDREN, decision_id="AfgoerelseId",
+                      paragraph="Paragraf", applied="AnsoegningDato", decided="AfgoerelseDato", deadline="FristDato",
+                      outcome="Udfald")
+
+
+@builds("voksen", "afgoerelse")
+def build_fact_decision_voksen(rows: pd.DataFrame, case: pd.DataFrame, dim_paragraph: pd.DataFrame) -> pd.DataFrame:
+    return _decisions("voksen", rows, case, dim_paragraph, AREA_ADULTS, decision_id="afgoerelse_id",
+                      paragraph="paragraf", applied="ansoegt_dato", decided="afgoerelse_dato", deadline="frist_dato",
+                      outcome="udfald")
+
+
+@builds("boern", "Foranstaltning")
+def build_fact_service_boern(rows: pd.DataFrame, case: pd.DataFrame, dim_paragraph: pd.DataFrame) -> pd.DataFrame:
+    """A child's measure: category and supplier are registered, no decision or facility is linked."""
+    return pd.DataFrame({
+        "service_key": _key("boern", rows["ForanstaltningId"]), "source": "boern",
+        "service_id": rows["ForanstaltningId"].astype(str), "case_key": case["case_key"],
+        "citizen_key": case["citizen_key"], "decision_key": None, "paragraph_text": rows["Paragraf"],
+        "service_code": _service_codes(rows["Paragraf"], dim_paragraph), "category": rows["Kategori"],
+        "service_type": rows["Type"], "start_date": rows["StartDato"], "end_date": rows["SlutDato"],
+        "supplier": rows["Leverandoer"], "facility_id": None, "unit_code": case["unit_code"],
+        "target_group": case["target_group"], "area": AREA_CHILDREN})
+
+
+@builds("voksen", "ydelse")
+def build_fact_service_voksen(rows: pd.DataFrame, case: pd.DataFrame, dim_paragraph: pd.DataFrame) -> pd.DataFrame:
+    """An adult service: linked to its decision and, when delivered at one, its facility."""
+    return pd.DataFrame({
+        "service_key": _key("voksen", rows["ydelse_id"]), "source": "voksen",
+        "service_id": rows["ydelse_id"].astype(str), "case_key": case["case_key"],
+        "citizen_key": case["citizen_key"],
+        "decision_key": _key("voksen", rows["afgoerelse_id"]).where(rows["afgoerelse_id"].notna()),
+        "paragraph_text": rows["paragraf"], "service_code": _service_codes(rows["paragraf"], dim_paragraph),
+        "category": None, "service_type": rows["ydelsestype"], "start_date": rows["start_dato"],
+        "end_date": rows["slut_dato"], "supplier": None,
+        "facility_id": _id(rows["tilbud_id"]).where(rows["tilbud_id"].notna()),
+        "unit_code": case["unit_code"], "target_group": case["target_group"], "area": AREA_ADULTS})
+
+
+@builds("boern", "Undersoegelse")
+def build_fact_investigation(rows: pd.DataFrame, case: pd.DataFrame, dim_paragraph: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame({
+        "investigation_id": _id(rows["UndersoegelseId"]), "case_key": case["case_key"],
+        "citizen_key": case["citizen_key"], "paragraph_text": rows["Paragraf"],
+        "service_code": _service_codes(rows["Paragraf"], dim_paragraph), "start_date": rows["StartDato"],
+        "deadline_date": rows["FristDato"], "completed_date": rows["AfsluttetDato"], "unit_code": case["unit_code"]})
+
+
+@builds("boern", "Handleplan")
+def build_fact_plan(rows: pd.DataFrame, case: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame({
+        "plan_id": _id(rows["HandleplanId"]), "case_key": case["case_key"],
+        "decision_key": _key("boern", rows["AfgoerelseId"]).where(rows["AfgoerelseId"].notna()),
+        "plan_date": rows["Dato"], "next_followup_date": rows["NaesteOpfoelgning"]})
+
+
+@builds("boern", "Underretning")
+def build_fact_notification(rows: pd.DataFrame, citizen, fact_case: pd.DataFrame) -> pd.DataFrame:
+    """A notification's unit is that of the child's case opened last on or before it
+    arrived (else the child's first case; else unknown)."""
+    notes = rows.assign(child_key=citizen("boern", "Barn", rows["BarnId"]))
+    boern_cases = fact_case[fact_case["source"] == "boern"]
+    cases = boern_cases[["citizen_key", "opened_date", "unit_code"]].dropna(subset=["opened_date"]).sort_values("opened_date")
+    left = notes.reset_index().sort_values("ModtagetTid")
+    matched = pd.merge_asof(left, cases.rename(columns={"citizen_key": "child_key"}), left_on="ModtagetTid",
+                            right_on="opened_date", by="child_key", direction="backward")
+    first_unit = cases.drop_duplicates("citizen_key").set_index("citizen_key")["unit_code"]
+    matched["unit_code"] = matched["unit_code"].fillna(matched["child_key"].map(first_unit))
+    matched = matched.set_index("index").reindex(notes.index)
+    return pd.DataFrame({
+        "notification_id": _id(rows["UnderretningId"]),
+        "child_id": rows["BarnId"].astype("Int64").astype(str).where(rows["BarnId"].notna()),
+        "citizen_key": notes["child_key"], "received_at": rows["ModtagetTid"], "assessed_at": rows["VurderetTid"],
+        "notification_source": rows["Kilde"], "acute": rows["Akut"], "unit_code": matched["unit_code"],
+        "area": AREA_CHILDREN})
+
+
+@builds("tilbud", "tilbud")
+def build_dim_facility(rows: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame({"facility_id": _id(rows["tilbud_id"]), "facility_type": rows["tilbudstype"],
+                         "unit_code": rows["enhed_kode"], "places": rows["pladser"],
+                         "active_from": rows["aktiv_fra"], "active_to": rows["aktiv_til"]})
+
+
+@builds("tilbud", "ophold")
+def build_fact_stay(rows: pd.DataFrame, citizen, dim_facility: pd.DataFrame, dim_org: pd.DataFrame) -> pd.DataFrame:
+    """A stay takes its type and unit from its facility, its area from that unit; a stay
+    without a CPR is anonymous (no citizen)."""
+    facility = dim_facility.set_index("facility_id")
+    stay_facility = _id(rows["tilbud_id"])
+    stay_unit = stay_facility.map(facility["unit_code"])
+    return pd.DataFrame({
+        "stay_key": _key("tilbud", rows["ophold_id"]), "stay_id": rows["ophold_id"].astype(str),
+        "facility_id": stay_facility, "facility_type": stay_facility.map(facility["facility_type"]).fillna(UNKNOWN),
+        "citizen_key": citizen("tilbud", "ophold", rows["ophold_id"].astype("Int64").where(rows["cpr"].notna())),
+        "has_cpr": rows["cpr"].notna(), "check_in": rows["indskrevet"], "check_out": rows["udskrevet"],
+        "discharged_to": rows["udskrevet_til"], "unit_code": stay_unit, "area": _org_area(stay_unit, dim_org)})
+
+
+@builds("tilbud", "magtanvendelse")
+def build_fact_use_of_force(rows: pd.DataFrame, citizen) -> pd.DataFrame:
+    return pd.DataFrame({
+        "force_id": _id(rows["magt_id"]), "facility_id": _id(rows["tilbud_id"]),
+        "citizen_key": citizen("tilbud", "magtanvendelse", rows["magt_id"].astype("Int64").where(rows["cpr"].notna())),
+        "occurred_at": rows["tidspunkt"], "force_type": rows["type"]})
+
+
+def normalise_case_reference(values: pd.Series) -> pd.Series:
+    """Case references as registered by hand: spaces and case do not matter."""
+    return values.astype("str").str.upper().str.replace(r"\s+", "", regex=True)
+
+
+@builds("klage", "klage")
+def build_fact_complaint(rows: pd.DataFrame, fact_case: pd.DataFrame) -> pd.DataFrame:
+    """Resolve each complaint's reference within its named system only (DQ03)."""
+    ref = normalise_case_reference(rows["sagsreference"])
+    boern = fact_case[fact_case["source"] == "boern"]
+    voksen = fact_case[fact_case["source"] == "voksen"]
+    by_number = pd.Series(boern["case_key"].to_numpy(), index=normalise_case_reference(boern["case_number"])).groupby(level=0).first()
+    by_id = pd.Series(voksen["case_key"].to_numpy(), index=voksen["case_id"].astype(str)).groupby(level=0).first()
+    voksen_ref = ref.str.lstrip("0")
+    case_key = pd.Series(None, index=rows.index, dtype="str")
+    case_key = case_key.mask(rows["kilde_system"] == "boern", ref.map(by_number))
+    case_key = case_key.mask(rows["kilde_system"] == "voksen", voksen_ref.map(by_id))
+    return pd.DataFrame({
+        "complaint_id": _id(rows["klage_id"]), "received_date": rows["modtaget_dato"],
+        "complaint_type": rows["klagetype"], "cause": rows["aarsag"], "unit_code": rows["enhed_kode"],
+        "source_system": rows["kilde_system"], "case_reference": rows["sagsreference"], "case_key": case_key,
+        "reconsideration": rows["genvurdering"], "appeals_outcome": rows["ankestyrelse_udfald"],
+        "decided_date": rows["afgjort_dato"]})
+
+
+@builds("voksen", "venteliste")
+def build_fact_waiting_list(rows: pd.DataFrame, citizen) -> pd.DataFrame:
+    return pd.DataFrame({
+        "waiting_id": _id(rows["venteliste_id"]), "citizen_key": citizen("voksen", "borger", rows["borger_id"]),
+        "offer_type": rows["tilbudstype"], "listed_date": rows["opskrevet_dato"], "left_date": rows["afgang_dato"],
+        "left_reason": rows["afgang_aarsag"]})
+
+
+@builds("voksen", "funktionsvurdering")
+def build_fact_assessment(rows: pd.DataFrame, citizen) -> pd.DataFrame:
+    return pd.DataFrame({
+        "assessment_id": _id(rows["vurdering_id"]), "citizen_key": citizen("voksen", "borger", rows["borger_id"]),
+        "assessment_date": rows["dato"], "level": rows["niveau"]})
+
+
+@builds("hr", "medarbejder")
+def build_dim_employee(rows: pd.DataFrame) -> pd.DataFrame:
+    """Employees are not citizens: their CPR is only checked (DQ05, DQ09), never kept."""
+    return pd.DataFrame({
+        "employee_key": _key("hr", rows["medarbejder_nr"]), "unit_code": rows["enhed_kode"],
+        "job_category": rows["stillingskategori"], "hired_date": rows["ansat_dato"], "left_date": rows["fratraadt_dato"],
+        "leave_reason": rows["fratraedelsesaarsag"], "fte": rows["beskaeftigelsesgrad"]})
+
+
+@builds("hr", "fravaer")
+def build_fact_absence(rows: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame({
+        "absence_id": _id(rows["fravaer_id"]), "employee_key": _key("hr", rows["medarbejder_nr"]),
+        "absence_type": rows["fravaerstype"], "from_date": rows["fra_dato"], "to_date": rows["til_dato"]})
+
+
+@builds("hr", "rekruttering")
+def build_fact_recruitment(rows: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame({
+        "recruitment_id": _id(rows["rekruttering_id"]), "unit_code": rows["enhed_kode"],
+        "job_category": rows["stillingskategori"], "posted_date": rows["opslaaet_dato"],
+        "closed_date": rows["afsluttet_dato"], "result": rows["resultat"]})
+
+
+@builds("hr", "arbejdsmiljoe_haendelse")
+def build_fact_incident(rows: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame({
+        "incident_id": _id(rows["haendelse_id"]),
+        "employee_key": _key("hr", rows["medarbejder_nr"]).where(rows["medarbejder_nr"].notna()),
+        "unit_code": rows["enhed_kode"], "facility_id": _id(rows["tilbud_id"]).where(rows["tilbud_id"].notna()),
+        "incident_date": rows["dato"], "category": rows["kategori"]})
+
+
+@builds("beskaeftigelse", "beskaeftigelse")
+def build_fact_employment_status(rows: pd.DataFrame, pseudonymiser: Pseudonymiser) -> pd.DataFrame:
+    """Employment status links on CPR alone; a row without a usable number cannot be placed,
+    nor a second row for the same person and month. The register is the largest table, so
+    it is keyed directly rather than through the person links."""
+    cpr = normalise_cpr(rows["cpr"])
+    usable = cpr["kind"].isin([KIND_CPR, KIND_REPLACEMENT])
+    return pd.DataFrame({  # aligned on the register's index, no Python objects
+        "citizen_key": pseudonymiser.many("person", cpr["cpr"]), "month": rows["maaned"],
+        "status": rows["status"], "completed_education": rows["afsluttet_uddannelse"],
+    })[usable].drop_duplicates(["citizen_key", "month"], keep="last")

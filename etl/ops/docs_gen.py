@@ -1,6 +1,8 @@
-"""Generated documentation: the BI contract and the KPI catalogue, from the code's own
-descriptions (`etl.publish.marts`, `etl.model.tables`, `etl.kpi.catalog`), so docs and tables
-cannot disagree. `python -m etl.ops.docs_gen` rewrites them; a test keeps them current."""
+"""Generated documentation: the BI contract, the KPI catalogue and the rules of the
+data-quality page, from the code's own descriptions (`etl.publish.marts`,
+`etl.model.tables`, `etl.kpi.catalog`, `etl.quality.rules` with `config/dq_rules.yaml`), so
+docs and tables cannot disagree. `python -m etl.ops.docs_gen` rewrites them; a test keeps
+them current. The data-quality page is written by hand around its generated block."""
 
 from __future__ import annotations
 
@@ -72,7 +74,10 @@ def render_bi_contract() -> str:
 
 def generated_docs() -> dict[Path, str]:
     from etl.kpi.docs import render_catalogue_markdown  # noqa: PLC0415
-    return {DOCS / "bi-contract.md": render_bi_contract(), DOCS / "kpi-catalogue.md": render_catalogue_markdown()}
+    from etl.quality.docs import render_rules_markdown, splice  # noqa: PLC0415
+    data_quality = DOCS / "data-quality.md"
+    return {DOCS / "bi-contract.md": render_bi_contract(), DOCS / "kpi-catalogue.md": render_catalogue_markdown(),
+            data_quality: splice(data_quality.read_text(encoding="utf-8"), render_rules_markdown())}
 
 
 def write_all() -> list[Path]:

@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from etl.kpi.catalog import CATALOG
 from etl.quality.rules import RULES
 
 ENV_VAR = "SOFLI_DQ_RULES"
@@ -166,8 +167,7 @@ def _check_param(key: str, value: Any, default: Any, problems: list[str]) -> Non
         if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
             problems.append(f"{key} must be a list of ids, got {value!r}")
         elif key == "key_kpis":
-            from etl.quality.kpi_sources import KPI_SOURCES  # noqa: PLC0415
-            unknown = [v for v in value if v not in KPI_SOURCES]
+            unknown = [v for v in value if v not in CATALOG]
             if unknown:
                 problems.append(f"key_kpis {unknown} are not KPI catalogue ids")
 

@@ -19,9 +19,9 @@ from collections.abc import Collection, Iterable, Mapping
 
 import pandas as pd
 
+from etl.kpi.catalog import CATALOG
 from etl.model import conform
 from etl.publish.marts import DQ_KPI_FLAG
-from etl.quality.kpi_sources import KPI_SOURCES
 from etl.quality.runner import Breach, DqOutcome
 
 
@@ -52,6 +52,11 @@ def blocked_sources(breaches: DqOutcome | Iterable[Breach | Mapping]) -> set[str
     return set(blocking_breaches(breaches))
 
 
+def catalogue_sources() -> dict[str, frozenset[str]]:
+    """KPI id -> the sources it is built on: the lineage of each catalogue entry."""
+    return {kpi_id: definition.sources for kpi_id, definition in CATALOG.items()}
+
+
 #: The freshness rule: its breach on a source means the source is stale (etl/quality/rules.py).
 STALE_RULE = "DQ10"
 
@@ -64,16 +69,19 @@ def stale_sources(breaches: DqOutcome | Iterable[Breach | Mapping]) -> set[str]:
 
 def flag_kpis(kpi_values: pd.DataFrame, blocked: Mapping[str, Collection[str]] | Collection[str],
               run_id: str, flagged_at: dt.datetime,
-              kpi_sources: Mapping[str, Collection[str]] = KPI_SOURCES,
+              kpi_sources: Mapping[str, Collection[str]] | None = None,
               stale: Collection[str] = ()) -> pd.DataFrame:
     """One `dq_kpi_flag` row per KPI in `kpi_values` built on a blocked or a `stale` source.
 
     `blocked` is `blocking_breaches(...)` (source -> rule@source labels) or a plain set
-    of sources (then the label is the source). A KPI missing from `kpi_sources` is
-    flagged by every blocked or stale source: unknown dependencies are not assumed clean.
-    `kpi_run_id` is taken from the values' own `run_id` column when they have one.
+    of sources (then the label is the source). `kpi_sources` defaults to the catalogue's
+    lineage. A KPI it does not know is flagged by every blocked or stale source: unknown
+    dependencies are not assumed clean. `kpi_run_id` is taken from the values' own `run_id`
+    column when they have one.
     """
     labels = blocked if isinstance(blocked, Mapping) else {source: [source] for source in blocked}
+    if kpi_sources is None:
+        kpi_sources = catalogue_sources()
     stale = set(stale)
     kpi_run = None
     if "run_id" in kpi_values.columns and kpi_values["run_id"].notna().any():

@@ -21,17 +21,12 @@ import pandas as pd
 
 from etl.core.privacy import CPR_SHAPED
 from etl.model import Model
+from etl.model.registry import feeding, split_by_source_table
 
 if TYPE_CHECKING:
     from etl.quality.facts import RunFacts
 
 UNKNOWN = "Ukendt"
-
-
-#: The source's own table behind each model frame, for the owner who fixes the record.
-DECISION_TABLES = {"boern": "Afgoerelse", "voksen": "afgoerelse"}
-SERVICE_TABLES = {"boern": "Foranstaltning", "voksen": "ydelse"}
-CASE_TABLES = {"boern": "Sag", "voksen": "sag"}
 
 #: Facility types where a stay is self-referred and a forgotten check-out goes unnoticed.
 SHELTER_TYPES = ("Herberg §110", "Forsorgshjem §110", "Natcafé")
@@ -119,10 +114,16 @@ def _finding(source: str, source_table: str, rows: pd.DataFrame, id_column: str,
     )
 
 
-def _by_source(frame: pd.DataFrame, tables: dict[str, str]) -> Iterator[tuple[str, str, pd.DataFrame]]:
-    """Split a frame holding several systems (column `source`) into its source tables."""
-    for source, source_table in tables.items():
-        yield source, source_table, frame[frame["source"] == source]
+def _by_source(model: Model, model_table: str) -> Iterator[tuple[str, str, pd.DataFrame]]:
+    """A model table's rows per source table behind them (the model registry), so a
+    finding names the source's own table for the owner who fixes the record."""
+    yield from split_by_source_table(model_table, getattr(model, model_table))
+
+
+def _source_table(model_table: str) -> tuple[str, str]:
+    """The one source table behind a model table fed by a single table (e.g. stays)."""
+    (only,) = feeding(model_table)
+    return only.source, only.table
 
 
 def _month(dates: pd.Series) -> pd.Series:
@@ -155,72 +156,93 @@ def _quoted_code(codes: pd.Series) -> pd.Series:
 
 @rule("DQ01", sources=("boern", "voksen"))
 def decisions_without_deadline(model: Model) -> list[RuleFinding]:
-    """A decision without its own deadline (FristDato) cannot be followed up by the caseworker."""
-    decisions = model.fact_decision
+    """A decision without its own deadline (FristDato) cannot be followed up by the caseworker.
+
+    Population: every decision of both systems. Fails when the deadline (`FristDato` /
+    `frist_dato`) is missing. Breakdowns: decision month and case type.
+    """
     return [
         _finding(source, table, rows, "decision_id", rows["deadline_date"].isna(),
                  "frist (FristDato/frist_dato) mangler",
                  decision_month=_month(rows["decision_date"]),
                  case_type=_service_area(rows, model.dim_paragraph))
-        for source, table, rows in _by_source(decisions, DECISION_TABLES)
+        for source, table, rows in _by_source(model, "fact_decision")
     ]
 
 
 @rule("DQ02", sources=("boern", "voksen"))
 def decisions_in_future(model: Model) -> list[RuleFinding]:
-    """A decision dated after the extraction is a typing error that skews every flow KPI."""
+    """A decision dated after the extraction is a typing error that skews every flow KPI.
+
+    Population: every decision of both systems. Fails when the decision date is after the
+    extraction date. Breakdown: decision month.
+    """
     extraction_date = pd.Timestamp(model.extraction_date)
     return [
         _finding(source, table, rows, "decision_id", rows["decision_date"] > extraction_date,
                  lambda bad: "afgørelsesdato " + _day(bad["decision_date"])
                  + f" er efter udtræksdatoen {extraction_date:%Y-%m-%d}",
                  decision_month=_month(rows["decision_date"]))
-        for source, table, rows in _by_source(model.fact_decision, DECISION_TABLES)
+        for source, table, rows in _by_source(model, "fact_decision")
     ]
 
 
 @rule("DQ03", sources=("klage",))
 def complaints_without_case(model: Model) -> list[RuleFinding]:
-    """A complaint that matches no case in its named system cannot be tied to the decision appealed."""
-    complaints = model.fact_complaint
+    """A complaint that matches no case in its named system cannot be tied to the decision appealed.
 
+    Population: every complaint. Fails when `kilde_system` or the case reference is
+    missing, or the reference matches no case in that system after normalisation (spaces
+    and case ignored; a voksen reference without leading zeros). Breakdown: complaint type.
+    """
     def problem(bad: pd.DataFrame) -> pd.Series:
         # the reference itself is never quoted: it is free text and may hold anything
         return (pd.Series("sagsreferencen matcher ingen sag i det angivne fagsystem", index=bad.index)
                 .mask(bad["case_reference"].isna(), "sagsreference mangler")
                 .mask(bad["source_system"].isna(), "kilde_system mangler"))
 
-    return [_finding("klage", "klage", complaints, "complaint_id",
+    return [_finding(source, table, complaints, "complaint_id",
                      complaints["case_key"].isna() | complaints["source_system"].isna(), problem,
-                     complaint_type=complaints["complaint_type"].fillna(UNKNOWN))]
+                     complaint_type=complaints["complaint_type"].fillna(UNKNOWN))
+            for source, table, complaints in _by_source(model, "fact_complaint")]
 
 
 @rule("DQ04", sources=("boern", "voksen"))
 def services_without_start(model: Model) -> list[RuleFinding]:
-    """A granted service or measure without a start date is never active in any stock KPI."""
+    """A granted service or measure without a start date is never active in any stock KPI.
+
+    Population: every adult service and child's measure. Fails when the start date is
+    missing. Breakdown: case type.
+    """
     return [
         _finding(source, table, rows, "service_id", rows["start_date"].isna(),
                  "startdato mangler", case_type=_service_area(rows, model.dim_paragraph))
-        for source, table, rows in _by_source(model.fact_service, SERVICE_TABLES)
+        for source, table, rows in _by_source(model, "fact_service")
     ]
 
 
 @rule("DQ06", sources=("boern", "voksen", "tilbud", "hr"))
 def end_before_start(model: Model) -> list[RuleFinding]:
-    """End before start: the row still counts as an event but is left out of every duration."""
+    """End before start: the row still counts as an event but is left out of every duration.
+
+    Population: services, measures, stays and absences. Fails when the end (check-out,
+    to-date) is before the start (check-in, from-date).
+    """
     findings = [
         _finding(source, table, rows, "service_id", rows["end_date"] < rows["start_date"],
                  lambda bad: "slutdato " + _day(bad["end_date"]) + " før startdato " + _day(bad["start_date"]))
-        for source, table, rows in _by_source(model.fact_service, SERVICE_TABLES)
+        for source, table, rows in _by_source(model, "fact_service")
     ]
-    stays = model.fact_stay
-    findings.append(_finding("tilbud", "ophold", stays, "stay_id", stays["check_out"] < stays["check_in"],
-                             lambda bad: "udskrevet " + _day(bad["check_out"]) + " før indskrevet "
-                             + _day(bad["check_in"])))
-    absences = model.fact_absence
-    findings.append(_finding("hr", "fravaer", absences, "absence_id", absences["to_date"] < absences["from_date"],
-                             lambda bad: "til-dato " + _day(bad["to_date"]) + " før fra-dato "
-                             + _day(bad["from_date"])))
+    findings += [
+        _finding(source, table, stays, "stay_id", stays["check_out"] < stays["check_in"],
+                 lambda bad: "udskrevet " + _day(bad["check_out"]) + " før indskrevet " + _day(bad["check_in"]))
+        for source, table, stays in _by_source(model, "fact_stay")
+    ]
+    findings += [
+        _finding(source, table, absences, "absence_id", absences["to_date"] < absences["from_date"],
+                 lambda bad: "til-dato " + _day(bad["to_date"]) + " før fra-dato " + _day(bad["from_date"]))
+        for source, table, absences in _by_source(model, "fact_absence")
+    ]
     return findings
 
 
@@ -248,9 +270,19 @@ def overlapping_stays(model: Model) -> list[RuleFinding]:
     next_start = nights["start"].groupby(group).shift(-1)
     overlaps = (nights["start"] < latest_earlier_end) | (next_start < nights["end"])
     failing = overlaps.reindex(stays.index, fill_value=False)
-    return [_finding("tilbud", "ophold", stays, "stay_id", failing,
+    return [_finding(*_source_table("fact_stay"), stays, "stay_id", failing,
                      lambda bad: "overlapper et andet ophold for samme borger på et " + bad["facility_type"],
                      facility_type=stays["facility_type"])]
+
+
+#: DQ08's populations: model tables whose rows carry a unit code (paragraph text) as the
+#: source registered it, with the id the owner looks up. Units a row inherits (a stay's
+#: from its facility, a notification's from a case) are checked where they are registered.
+_UNIT_CODED = (("fact_case", "case_id"), ("fact_decision", "decision_id"), ("fact_service", "service_id"),
+               ("dim_facility", "facility_id"), ("fact_complaint", "complaint_id"), ("dim_employee", "employee_key"),
+               ("fact_recruitment", "recruitment_id"), ("fact_incident", "incident_id"))
+_PARAGRAPH_CODED = (("fact_decision", "decision_id"), ("fact_service", "service_id"),
+                    ("fact_investigation", "investigation_id"))
 
 
 @rule("DQ08", sources=("boern", "voksen", "tilbud", "klage", "hr"))
@@ -263,21 +295,10 @@ def unknown_codes(model: Model) -> list[RuleFinding]:
     """
     known_units = set(model.dim_org["unit_code"].dropna())
     known_paragraphs = set(model.dim_paragraph["paragraph_text"].dropna())
-    unit_tables = [
-        *((s, t, rows, "case_id") for s, t, rows in _by_source(model.fact_case, CASE_TABLES)),
-        *((s, t, rows, "decision_id") for s, t, rows in _by_source(model.fact_decision, DECISION_TABLES)),
-        *((s, t, rows, "service_id") for s, t, rows in _by_source(model.fact_service, SERVICE_TABLES)),
-        ("tilbud", "tilbud", model.dim_facility, "facility_id"),
-        ("klage", "klage", model.fact_complaint, "complaint_id"),
-        ("hr", "medarbejder", model.dim_employee, "employee_key"),
-        ("hr", "rekruttering", model.fact_recruitment, "recruitment_id"),
-        ("hr", "arbejdsmiljoe_haendelse", model.fact_incident, "incident_id"),
-    ]
-    paragraph_tables = [
-        *((s, t, rows, "decision_id") for s, t, rows in _by_source(model.fact_decision, DECISION_TABLES)),
-        *((s, t, rows, "service_id") for s, t, rows in _by_source(model.fact_service, SERVICE_TABLES)),
-        ("boern", "Undersoegelse", model.fact_investigation, "investigation_id"),
-    ]
+    unit_tables = [(s, t, rows, id_column) for model_table, id_column in _UNIT_CODED
+                   for s, t, rows in _by_source(model, model_table)]
+    paragraph_tables = [(s, t, rows, id_column) for model_table, id_column in _PARAGRAPH_CODED
+                        for s, t, rows in _by_source(model, model_table)]
     checks = [("unit", "unit_code", known_units, "enhedskode", t) for t in unit_tables]
     checks += [("paragraph", "paragraph_text", known_paragraphs, "paragraf", t) for t in paragraph_tables]
     findings = []
@@ -293,22 +314,29 @@ def unknown_codes(model: Model) -> list[RuleFinding]:
 
 @rule("DQ11", sources=("boern",))
 def notifications_assessed_before_received(model: Model) -> list[RuleFinding]:
-    """Assessed before received: the notification counts, but not in the 24-hour share."""
-    notifications = model.fact_notification
+    """Assessed before received: the notification counts, but not in the 24-hour share.
+
+    Population: every notification. Fails when `VurderetTid` is before `ModtagetTid`.
+    """
     stamp = "%Y-%m-%d %H:%M"
-    return [_finding("boern", "Underretning", notifications, "notification_id",
+    return [_finding(source, table, notifications, "notification_id",
                      notifications["assessed_at"] < notifications["received_at"],
                      lambda bad: "vurderet " + bad["assessed_at"].dt.strftime(stamp)
-                     + " før modtaget " + bad["received_at"].dt.strftime(stamp))]
+                     + " før modtaget " + bad["received_at"].dt.strftime(stamp))
+            for source, table, notifications in _by_source(model, "fact_notification")]
 
 
 @rule("DQ12", sources=("tilbud",))
 def long_open_shelter_stays(model: Model) -> list[RuleFinding]:
-    """A §110 or natcafé stay open for over two years is almost always a forgotten check-out."""
+    """A §110 or natcafé stay open for over two years is almost always a forgotten check-out.
+
+    Population: stays at a herberg, forsorgshjem or natcafé. Fails when the stay is open
+    and was checked in more than 730 days before the extraction date. Breakdown: facility type.
+    """
     stays = model.fact_stay[model.fact_stay["facility_type"].isin(SHELTER_TYPES)]
     days_open = (pd.Timestamp(model.extraction_date) - stays["check_in"].dt.normalize()).dt.days
     failing = stays["check_out"].isna() & (days_open > MAX_OPEN_SHELTER_DAYS)
-    return [_finding("tilbud", "ophold", stays, "stay_id", failing,
+    return [_finding(*_source_table("fact_stay"), stays, "stay_id", failing,
                      lambda bad: "åbent siden " + _day(bad["check_in"])
                      + " (" + days_open[bad.index].astype("str") + " dage)",
                      facility_type=stays["facility_type"])]
@@ -333,7 +361,11 @@ _LINK_DETAIL = {"missing": "CPR mangler", "invalid": "CPR er ikke et gyldigt per
 def invalid_or_missing_cpr(model: Model) -> list[RuleFinding]:
     """A person without a usable CPR cannot be linked across systems: counted once per source id.
 
-    Replacement numbers are valid identities (breakdown `id_kind` = replacement, not failing);
+    Population: every row of each person register (children, adults, employees), the CPR
+    register's own rows, stays and uses of force that name a person, and stays without a
+    CPR where registration is required. Fails when the CPR is missing or not a valid
+    date-based number after normalisation. Computed by the link step, ids only. Replacement
+    numbers are valid identities (breakdown `id_kind` = replacement, not failing);
     anonymous stays at §109 facilities and natcaféer are legitimate and not in the population.
     """
     return _link_findings(model, "DQ05")
@@ -341,7 +373,11 @@ def invalid_or_missing_cpr(model: Model) -> list[RuleFinding]:
 
 @rule("DQ09", sources=("boern", "voksen", "hr"))
 def duplicate_persons(model: Model) -> list[RuleFinding]:
-    """One CPR under two or more source person ids in the same system: every such row fails."""
+    """One CPR under two or more source person ids in the same system: every such row fails.
+
+    Population: the rows of each person register (`Barn`, `borger`, `medarbejder`) with a
+    usable CPR, computed by the link step (the only step that sees CPR), ids only.
+    """
     return _link_findings(model, "DQ09")
 
 
@@ -367,8 +403,10 @@ def stale_sources(model: Model, facts: RunFacts | None, params: Mapping[str, Any
 
     One row per source (record id = the source name). Stale means `age_hours` strictly
     above the source's `stale_after_hours`: exactly 36 h is fresh, 36 h and 1 s is not;
-    a source never extracted is stale. A file source is also failing when the drop
-    folder lacks the file it expects for the extraction date (e.g. `cpr_20251120.csv`).
+    a source never extracted is stale. The limit is the source's own: 36 h, the monthly
+    `beskaeftigelse` file 960 h. A file source is also failing when the drop folder lacks
+    the file it expects for the extraction date (e.g. `cpr_20251120.csv`; a monthly file:
+    any month's).
     """
     if facts is None or facts.freshness is None or facts.freshness.empty:
         return []
@@ -494,8 +532,10 @@ def rows_not_conserved(model: Model, facts: RunFacts | None, params: Mapping[str
     """Rows must reconcile along the chain: landed = validated = staged + quarantined, and
     staged − documented drops (soft-deleted, on a deleted case, unplaceable) = model rows.
 
-    One row per source table (record id = the table); a difference fails it. Tables with
-    no model counterpart (the CPR register, caseworkers) are checked up to staging.
+    Beyond the catalogue: the reliability requirement that no row disappears. One row per
+    source table (record id = the table); a difference fails it. Where each table's rows go
+    and which drops are documented come from the model registry (`model/accounting.parquet`);
+    tables with no model counterpart (the CPR register, caseworkers) are checked up to staging.
     """
     if facts is None or facts.conservation is None or facts.conservation.empty:
         return []

@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from etl.quality.config import DEFAULT_PATH, DqConfigError, load_rules_config, parse_rules_config
+from etl.quality.rules import RULES
 
 
 @pytest.fixture
@@ -24,7 +25,7 @@ def problems(data) -> str:
 
 def test_repository_configuration_has_the_agreed_defaults():
     config = load_rules_config()
-    assert list(config) == ["DQ01", "DQ02", "DQ03", "DQ04", "DQ05", "DQ06", "DQ07", "DQ08", "DQ09", "DQ10", "DQ11", "DQ12", "DQ13", "DQ14"]
+    assert list(config) == sorted(RULES)  # every registered rule, in id order
     defaults = {rule_id: (c.severity, c.threshold_kind, c.threshold) for rule_id, c in config.items()}
     assert defaults["DQ01"] == ("error", "rate", 0.05)
     assert defaults["DQ02"] == ("error", "count", 0)
