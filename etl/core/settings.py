@@ -225,6 +225,7 @@ class NightSchedule:
       SOFLI_NIGHT_CUTOFF             the cut-off clock (default `0 5 * * *`, 05:00 Copenhagen)
       SOFLI_NIGHT_DEADLINES          e.g. `extract=3h,build_model=2h` (the rest keep their default)
       SOFLI_TASK_RETRIES             retries of a failed task (default 2), SOFLI_TASK_RETRY_DELAY (2m)
+      SOFLI_HOUSEKEEPING_SCHEDULE, SOFLI_CLOSE_QUARTER_SCHEDULE   the daily DAGs (05:30, 06:00)
     A clock is a cron expression, `at:<ISO time>,<ISO time>` or `off`.
     """
 
