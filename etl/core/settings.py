@@ -127,9 +127,17 @@ def _airflow_connection(conn_id: str):
         from airflow.sdk import Connection  # noqa: PLC0415 - optional outside Airflow
         return Connection.get(conn_id)
     except Exception:  # noqa: BLE001 - unknown connection or no Airflow context
-        if env is None:
+        pass
+    if env is None:
+        # Outside a task (the CLI, `sofli run --check`) the task SDK does not read Airflow's
+        # metadata DB; a connection kept there (the UI's Admin -> Connections) is read directly.
+        try:
+            from airflow.models.connection import Connection as StoredConnection  # noqa: PLC0415
+
+            return StoredConnection.get_connection_from_secrets(conn_id)
+        except Exception:  # noqa: BLE001 - not there, or no metadata DB to ask
             return None
-        return _parse_env_connection(env)
+    return _parse_env_connection(env)
 
 
 def _parse_env_connection(env: str):

@@ -19,7 +19,7 @@ from etl.sources import SOURCES
 
 pytestmark = [pytest.mark.postgres, pytest.mark.integration]
 DAY = dt.date(2026, 3, 10)
-PASSWORD = "odbc-password-never-printed"
+PASSWORD = "example-odbc-password-never-printed"
 KEY = "a-municipal-pseudonym-key-of-length"
 DATABASE_SOURCES = [name for name, s in SOURCES.items() if s.kind == "database"]
 

@@ -33,7 +33,7 @@ def test_the_sqlite_metadata_db_waits_for_locks_and_postgresql_does_not_need_to(
 
 
 def test_a_printed_location_never_shows_a_password():
-    assert masked("postgresql+psycopg2://pipeline:s3cret-value@db:5432/boern") == \
+    assert masked("postgresql+psycopg2://pipeline:change-me-never-printed@db:5432/boern") == \
         "postgresql+psycopg2://pipeline:***@db:5432/boern"
     assert masked("odbc:DRIVER={PostgreSQL Unicode};SERVER=db;UID=sofli;PWD={a;b}}c};UseDeclareFetch=1") == \
         "odbc:DRIVER={PostgreSQL Unicode};SERVER=db;UID=sofli;PWD=***;UseDeclareFetch=1"
