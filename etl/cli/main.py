@@ -169,7 +169,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_airflow(args: argparse.Namespace) -> int:
     """Airflow standalone in the foreground on the data folder; a demo folder gets a mail sink."""
-    from etl.ops.local_airflow import airflow_environment, smtp_connection  # noqa: PLC0415
+    from etl.ops.local_airflow import airflow_environment, migrate_metadata_db, smtp_connection  # noqa: PLC0415
     from etl.ops.mailsink import MailSink  # noqa: PLC0415
 
     data_dir = Path(args.data_dir).resolve()
@@ -192,6 +192,7 @@ def cmd_airflow(args: argparse.Namespace) -> int:
               f"{data_dir / 'airflow' / 'simple_auth_manager_passwords.json.generated'}; the data-quality page is "
               f"Browse -> Data quality ({base}/plugin/sofli-dq); {mail}. Times show in your browser's time zone "
               "(User -> Timezone). Ctrl-C stops it.", flush=True)
+        migrate_metadata_db(env)  # idempotent; puts a SQLite metadata DB in WAL mode for the scheduler
         process = subprocess.Popen([os.path.join(bin_dir, "airflow"), "standalone"], env=env)
         try:
             return process.wait()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -25,7 +26,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from etl.core.settings import REPO_ROOT
-from etl.ops.local_airflow import LocalAirflow, parse_time, smtp_connection, wait_for
+from etl.ops.local_airflow import LocalAirflow, parse_time, smtp_connection
 from etl.sources import SOURCES
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
@@ -36,6 +37,21 @@ EXPECTED_DAGS = {f"extract_{name}" for name in SOURCES} | {"build_model", "publi
 if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
     pytest.skip("no Chromium: apt-get install chromium chromium-driver (scripts/setup.sh does)", allow_module_level=True)
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (requirements.txt pins it)")
+
+
+def wait_for(what: str, check, timeout: float, interval: float = 1.0):  # noqa: ANN001
+    """Poll `check` until it returns something true; not rendered yet (any error) means try again."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = check()
+            if last:
+                return last
+        except Exception as error:  # noqa: BLE001 - not up yet, not rendered yet: try again
+            last = error
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
 
 
 def artefacts_dir() -> Path:
@@ -81,7 +97,7 @@ def browser(airflow):
     driver.quit()
 
 
-def wait_text(driver, text: str, timeout: float = 30) -> None:  # noqa: ANN001
+def wait_text(driver, text: str, timeout: float = 90) -> None:  # noqa: ANN001
     wait_for(f"'{text}' on {driver.current_url}", lambda: text in driver.find_element("tag name", "body").text, timeout, 0.5)
 
 
@@ -97,11 +113,11 @@ def run_url(airflow, dag_id: str, run_id: str) -> str:
 
 def test_log_in_and_see_every_dag_without_import_errors(airflow, browser):
     browser.get(airflow["base"] + "/")
-    username = wait_for("the login form", lambda: browser.find_element("name", "username"), 30, 0.5)
+    username = wait_for("the login form", lambda: browser.find_element("name", "username"), 120, 0.5)
     username.send_keys(airflow["username"])
     browser.find_element("name", "password").send_keys(airflow["password"])
     browser.find_element("css selector", "button[type=submit]").click()
-    wait_for("the logged-in UI", lambda: "login" not in browser.current_url, 30, 0.5)
+    wait_for("the logged-in UI", lambda: "login" not in browser.current_url, 120, 0.5)
     browser.get(airflow["base"] + "/dags")
     parsed = {d["dag_id"] for d in airflow["api"].get("/api/v2/dags?limit=100")["dags"]}
     assert EXPECTED_DAGS <= parsed
