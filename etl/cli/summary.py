@@ -101,7 +101,12 @@ def print_summary(data_dir: Path, states: dict[str, dict], strict: bool, seconds
     print(f"  Airflow home (logs, metadata DB):          {data_dir / 'airflow'}")
 
     if broken:
-        print(f"\nPIPELINE FAILED: {', '.join(broken)} did not complete; see the log above.")
+        print(f"\nPIPELINE FAILED: {', '.join(broken)} did not complete; see the log above"
+              f" (or `sofli --data-dir {data_dir} airflow` for each task's log).")
+        failed_extracts = [dag for dag in broken if dag.startswith("extract_")]
+        if failed_extracts and not set(broken) - set(failed_extracts) and "publish_kpis" in states:
+            print("The rest of the night ran without them: their last good extract was used, DQ10 flags them "
+                  "stale, and the KPIs built on them carry the stale flag (dq_kpi_flag).")
         return EXIT_PIPELINE_FAILED
     if gate_only:
         print("\n!! DATA QUALITY: error rules breached; the data_quality run is RED, as scheduled. "
