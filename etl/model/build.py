@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from etl.core.reference import read_accounts, read_refusion
 from etl.core.storage import read_json
 from etl.model import Model
 from etl.model.link import KIND_CPR, KIND_INVALID, KIND_MISSING, KIND_REPLACEMENT, Pseudonymiser, link_persons, normalise_cpr
@@ -88,13 +89,16 @@ def load_current_staged(staged_root: Path, as_of: dt.date | None = None
 
 
 def load_reference(reference_dir: Path) -> dict[str, pd.DataFrame]:
-    """The municipality's own organisation, paragraph and deadline files."""
+    """The municipality's own organisation, paragraph, deadline and finance files (the
+    account plan's functions and the refund thresholds, shape-checked on load)."""
     org = pd.read_csv(reference_dir / "organisation.csv", dtype=str, keep_default_na=False)
     for c in ("valid_from", "valid_to"):
         org[c] = pd.to_datetime(org[c].replace("", None), format="%Y-%m-%d")
     paragraphs = pd.read_csv(reference_dir / "paragraphs.csv", dtype=str, keep_default_na=False)
     deadlines = pd.read_csv(reference_dir / "deadlines.csv", dtype={"service_code": str, "basis": str})
-    return {"dim_org": org, "dim_paragraph": paragraphs, "ref_deadline": deadlines}
+    return {"dim_org": org, "dim_paragraph": paragraphs, "ref_deadline": deadlines,
+            "ref_account": read_accounts(reference_dir / "accounts.csv"),
+            "ref_refusion": read_refusion(reference_dir / "refusion.csv")}
 
 
 # --- helpers -----------------------------------------------------------------------

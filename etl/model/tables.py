@@ -53,6 +53,16 @@ MODEL_TABLES: dict[str, TableSpec] = {t.name: t for t in (
     TableSpec("ref_deadline", (
         col("service_code", "str"), col("deadline_days", "int"), col("basis", "str"),
     ), primary_key=("service_code",), description="Published case-processing deadlines."),
+    TableSpec("ref_account", (
+        col("funktion", "str", description="the authorised account plan's function, e.g. 5.28.21"),
+        col("titel", "str"), col("area", "str", description="Børn og Unge / Voksne / Tværgående"),
+        col("kategori", "str"), col("foranstaltningstype", "str", True),
+        col("kraever_foranstaltning", "int", description="1: every posting should name its measure (DQ15)"),
+    ), primary_key=("funktion",), description="Finance functions (reference/accounts.csv)."),
+    TableSpec("ref_refusion", (
+        col("aar", "int"), col("graense_1", "float"), col("sats_1", "float"),
+        col("graense_2", "float"), col("sats_2", "float"),
+    ), primary_key=("aar",), description="State refund thresholds for særligt dyre enkeltsager (reference/refusion.csv)."),
     TableSpec("fact_case", (
         col("case_key", "str"), col("source", "str"), col("case_id", "str"),
         col("case_number", "str", True, "Sagsnummer (boern) / sag_id (voksen)"),

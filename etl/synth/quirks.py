@@ -30,6 +30,7 @@ class QuirkPlanter:
         self.rates = rates
         self._seed = seed
         self._counts: dict[str, dict[str, int]] = defaultdict(dict)
+        self._parts: dict[tuple[str, str], list[int]] = {}  # (quirk, table) -> [eligible, picked] so far
 
     def rng(self, quirk: str, table: str) -> np.random.Generator:
         """The stream for one quirk in one table, independent of every other choice."""
@@ -40,6 +41,24 @@ class QuirkPlanter:
         candidates = np.flatnonzero(eligible)
         n = int(np.floor(self.rates[quirk] * len(candidates) + 0.5))
         chosen = np.sort(self.rng(quirk, table).choice(candidates, n, replace=False)) if n else candidates[:0]
+        self.record(quirk, table, n)
+        return chosen
+
+    def pick_part(self, quirk: str, table: str, part: str, eligible: np.ndarray) -> np.ndarray:
+        """`pick` for a table generated part by part (the postings, month by month).
+
+        Each part draws from its own stream, and the parts' counts add up to
+        `round(rate * eligible)` over all parts seen so far, so the total does not depend on
+        how the table is split; parts must come in a fixed order.
+        """
+        candidates = np.flatnonzero(eligible)
+        seen = self._parts.setdefault((quirk, table), [0, 0])
+        seen[0] += len(candidates)
+        n = int(np.floor(self.rates[quirk] * seen[0] + 0.5)) - seen[1]
+        n = min(max(n, 0), len(candidates))
+        seen[1] += n
+        chosen = (np.sort(self.rng(quirk, f"{table}/{part}").choice(candidates, n, replace=False))
+                  if n else candidates[:0])
         self.record(quirk, table, n)
         return chosen
 

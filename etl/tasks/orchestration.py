@@ -130,7 +130,7 @@ def model_schedule():
 
 #: How long after it was queued each nightly DAG run should be done (`SOFLI_NIGHT_DEADLINES`);
 #: past it operations get an e-mail while the run goes on (an alert, not a timeout). Extracts are
-#: queued 01:00-02:30 and the cut-off is 05:00, so a night that runs to plan has its KPIs and
+#: queued 01:00-02:45 and the cut-off is 05:00, so a night that runs to plan has its KPIs and
 #: data-quality results well before 07:00.
 NIGHT_DEADLINES = night_schedule().deadlines
 

@@ -59,8 +59,8 @@ def test_an_entry_without_lineage_or_with_unknown_names_is_refused():
         KpiDefinition(**fields)
     with pytest.raises(ValueError, match="lineage"):
         KpiDefinition(**fields, sources=frozenset({"boern"}))
-    with pytest.raises(ValueError, match=r"unknown sources or model tables \['oekonomi'\]"):
-        KpiDefinition(**fields, sources=frozenset({"oekonomi"}), model_tables=entry.model_tables)
+    with pytest.raises(ValueError, match=r"unknown sources or model tables \['ledger'\]"):
+        KpiDefinition(**fields, sources=frozenset({"ledger"}), model_tables=entry.model_tables)
     with pytest.raises(ValueError, match=r"\['fact_posting'\]"):
         replace(entry, model_tables=entry.model_tables | {"fact_posting"})
     assert replace(entry, kpi_id="T9.01").sources == {"boern", "voksen"}

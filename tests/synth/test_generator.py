@@ -24,21 +24,10 @@ from etl.synth.profiles import DEFAULT_QUIRK_RATES
 from etl.synth.reference import Reference
 from etl.synth.writer import insert_portable, table_for
 
-DATABASES = ("boern", "voksen", "tilbud", "klage", "hr")
+DATABASES = [name for name, source in SOURCES.items() if source.kind == "database"]
 NO_QUIRKS = {name: 0.0 for name in DEFAULT_QUIRK_RATES}
 SHELTERS = ("Herberg §110", "Forsorgshjem §110", "Natcafé")
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory) -> tuple[Path, dict]:
-    out = tmp_path_factory.mktemp("demo")
-    return out, generate(out, profile="demo", seed=42)
-
-
-@pytest.fixture(scope="module")
-def clean(tmp_path_factory) -> tuple[Path, dict]:
-    out = tmp_path_factory.mktemp("clean")
-    return out, generate(out, profile="demo", seed=42, quirk_rates=NO_QUIRKS)
+# The `demo` and `clean` (every rate 0) generations are fixtures in conftest.py.
 
 
 def read(out: Path, source: str, table: str) -> pd.DataFrame:

@@ -51,9 +51,11 @@ def test_a_source_that_publishes_before_the_others_waits_and_the_last_one_builds
     publish_all(folder, YESTERDAY)
     build_live_model(folder, YESTERDAY, dict.fromkeys(SOURCES, YESTERDAY))
     publish(folder, "boern", NIGHT)
-    with pytest.raises(NotTonight, match="waiting for tonight's sources: beskaeftigelse, cpr, hr, klage, tilbud, "
-                                         "voksen not extracted for 2026-03-10 yet; the cut-off run builds"):
+    others = ", ".join(sorted(set(SOURCES) - {"boern"}))  # every other source of the registry, by name
+    with pytest.raises(NotTonight) as waiting:
         plan_model_build("sources", NIGHT, folder)
+    assert str(waiting.value) == (f"waiting for tonight's sources: {others} not extracted for 2026-03-10 yet; "
+                                  "the cut-off run builds with whatever succeeded")
     publish_all(folder, NIGHT)
     plan = plan_model_build("sources", NIGHT, folder)
     assert plan["extract_date"] == "2026-03-10" and plan["stale_sources"] == []
