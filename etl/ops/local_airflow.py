@@ -1,12 +1,12 @@
-"""A real Airflow on this machine for one data folder: `airflow standalone` as a child
-process (api-server, scheduler with the LocalExecutor, dag-processor, triggerer), its REST
-API, and waiting for DAG runs.
+"""A real Airflow on this machine for one data folder: the four components `airflow standalone`
+runs (api-server, scheduler with the LocalExecutor, dag-processor, triggerer) as child
+processes, its REST API, and waiting for DAG runs.
 
 `sofli demo`, `sofli run` and the scheduler and browser tests run their nights through it,
 so every run is a scheduler's run: tasks in their own processes, task logs the UI shows,
 deadline alerts, failure e-mails, start times that are the moment the run started.
-`sofli airflow` starts the same thing in the foreground. The environment is built in one
-place (`airflow_environment`) so the port, the execution API URL and the base URL agree.
+`sofli airflow` runs `airflow standalone` in the foreground with the same environment, built in
+one place (`airflow_environment`) so the port, the execution API URL and the base URL agree.
 """
 
 from __future__ import annotations
@@ -31,11 +31,9 @@ from etl.core.settings import REPO_ROOT
 
 TIMEZONE = "Europe/Copenhagen"
 FINISHED = ("success", "failed")
-#: The sofli DAGs that are not part of a night (they have their own daily schedules).
-DAY_DAGS = ("housekeeping", "close_quarter")
 #: Airflow's own SQLite metadata DB (the embedded default) under a real scheduler: pysqlite waits
 #: up to a minute for a write lock instead of failing after 5 s ("database is locked" stops the
-#: scheduler), the DB runs in WAL mode (`prepare_sqlite_metadata_db`) and few tasks run at once.
+#: scheduler), the DB runs in WAL mode (`migrate_metadata_db`) and few tasks run at once.
 SQLITE_CONNECT_ARGS = {"timeout": 60}
 SQLITE_ASYNC_CONNECT_ARGS = {"timeout": 60}
 SQLITE_PARALLELISM = 4
