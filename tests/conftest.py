@@ -12,7 +12,7 @@ import sqlalchemy as sa
 #: Test servers (the PostgreSQL cluster) live beside the tests, outside the production package.
 sys.path.insert(0, str(Path(__file__).resolve().parent / "support"))
 #: Shared fixtures of tests in several folders (quarter close: tests/publish and tests/report).
-pytest_plugins = ["quarter_close"]
+pytest_plugins = ["quarter_close", "demo_night"]
 
 @pytest.fixture(autouse=True)
 def _no_airflow_home_leak(monkeypatch):

@@ -38,15 +38,16 @@ def _fmt(value: float | None, unit: str) -> str:
     return f"{value:,.1f}".replace(",", "X").replace(".", ",").replace("X", ".")
 
 
-def print_summary(data_dir: Path, states: dict[str, dict], strict: bool, seconds: float) -> int:
-    settings = Settings(data_dir, Settings.from_env().reference_dir, "demo")
+def print_summary(data_dir: Path, states: dict[str, dict], strict: bool, seconds: float, title: str = "sofli demo",
+                  mode: str = "demo", mail_dir: Path | None = None) -> int:
+    settings = Settings(data_dir, Settings.from_env().reference_dir, mode)
     failed = {dag: s for dag, s in states.items() if s["state"] != "DagRunState.SUCCESS" and s["state"] != "success"}
     gate_only = {dag for dag, s in failed.items()
                  if dag == "data_quality" and [t for t, st in s["tasks"].items() if "success" not in st.lower()] == ["gate"]}
     broken = {dag: s for dag, s in failed.items() if dag not in gate_only}
 
     print("\n" + "=" * 78)
-    print(f"sofli demo: {len(states)} DAG runs in {seconds:.0f} s")
+    print(f"{title}: {len(states)} DAG runs in {seconds:.0f} s")
     for dag, s in states.items():
         mark = "ok  " if dag not in failed else ("RED " if dag in gate_only else "FAIL")
         bad = [t for t, st in s["tasks"].items() if "success" not in st.lower()]
@@ -89,16 +90,23 @@ def print_summary(data_dir: Path, states: dict[str, dict], strict: bool, seconds
             print(f"  {flag} {r['rule_id']} {r['source']:<15} {int(r['failing']):>6} of {int(r['population']):>7}"
                   f"  ({rate}, {severity.get(r['rule_id'], '')})")
 
-    mails = sorted((data_dir / "mail").glob("*.eml"))
+    mail_dir = mail_dir or data_dir / "mail"
+    mails = sorted(mail_dir.glob("*.eml"))
     print("\nOutputs:")
     print(f"  warehouse (BI reads mart.* and public.*): {settings.warehouse_dir}/warehouse.db (+ mart.db, public.db)")
     print(f"  landing / quarantine (restricted, CPR):    {settings.landing_dir} , {settings.quarantine_dir}")
     print(f"  citizen model (pseudonymous Parquet):      {settings.model_dir}")
-    print(f"  alert e-mails received by the SMTP server: {data_dir / 'mail'} ({len(mails)} message(s))")
+    if mode == "demo" or mails:
+        print(f"  alert e-mails received by the SMTP server: {mail_dir} ({len(mails)} message(s))")
     print(f"  Airflow home (logs, metadata DB):          {data_dir / 'airflow'}")
 
     if broken:
-        print(f"\nPIPELINE FAILED: {', '.join(broken)} did not complete; see the log above.")
+        print(f"\nPIPELINE FAILED: {', '.join(broken)} did not complete; see the log above"
+              f" (or `sofli --data-dir {data_dir} airflow` for each task's log).")
+        failed_extracts = [dag for dag in broken if dag.startswith("extract_")]
+        if failed_extracts and not set(broken) - set(failed_extracts) and "publish_kpis" in states:
+            print("The rest of the night ran without them: their last good extract was used, DQ10 flags them "
+                  "stale, and the KPIs built on them carry the stale flag (dq_kpi_flag).")
         return EXIT_PIPELINE_FAILED
     if gate_only:
         print("\n!! DATA QUALITY: error rules breached; the data_quality run is RED, as scheduled. "

@@ -7,8 +7,11 @@ under the data folder. Secrets never have defaults outside demo mode.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -126,9 +129,17 @@ def _airflow_connection(conn_id: str):
         from airflow.sdk import Connection  # noqa: PLC0415 - optional outside Airflow
         return Connection.get(conn_id)
     except Exception:  # noqa: BLE001 - unknown connection or no Airflow context
-        if env is None:
+        pass
+    if env is None:
+        # Outside a task (the CLI, `sofli run --check`) the task SDK does not read Airflow's
+        # metadata DB; a connection kept there (the UI's Admin -> Connections) is read directly.
+        try:
+            from airflow.models.connection import Connection as StoredConnection  # noqa: PLC0415 - optional outside Airflow
+
+            return StoredConnection.get_connection_from_secrets(conn_id)
+        except Exception:  # noqa: BLE001 - not there, or no metadata DB to ask
             return None
-        return _parse_env_connection(env)
+    return _parse_env_connection(env)
 
 
 def _parse_env_connection(env: str):
@@ -158,3 +169,112 @@ def _airflow_connection_location(conn_id: str) -> str | None:
 def _airflow_connection_secret(conn_id: str) -> str | None:
     conn = _airflow_connection(conn_id)
     return getattr(conn, "password", None) if conn is not None else None
+
+
+# --- the night's clock (read when the DAG files are parsed) ---------------------------
+
+#: How long after it was queued each nightly stage's run should be done (deadline alerts).
+DEFAULT_NIGHT_DEADLINES = {"extract": "3h", "build_model": "2h", "publish_kpis": "2h", "data_quality": "1h"}
+#: When the model, KPIs and data quality run at the latest, with whatever sources succeeded.
+DEFAULT_NIGHT_CUTOFF = "0 5 * * *"
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+
+
+def parse_duration(text: str, setting: str) -> dt.timedelta:
+    """`90s`, `20m`, `3h`, `1d` (a bare number is seconds)."""
+    match = _DURATION.match(str(text))
+    if not match or float(match.group(1)) <= 0:
+        raise ConfigurationError(f"{setting}: {text!r} is not a duration like 90s, 20m or 3h")
+    return dt.timedelta(seconds=float(match.group(1)) * _DURATION_UNITS[match.group(2)])
+
+
+@dataclass(frozen=True)
+class Clock:
+    """When a DAG runs by itself: a cron expression (Europe/Copenhagen), or a list of exact
+    moments (`at:` ISO times, for rehearsals and tests), or never (`None`: triggered only)."""
+
+    cron: str | None = None
+    at: tuple[dt.datetime, ...] = ()
+
+    @classmethod
+    def parse(cls, text: str | None, setting: str) -> Clock:
+        text = (text or "").strip()
+        if text in ("", "none", "off"):
+            return cls()
+        if text.startswith("at:"):
+            try:
+                moments = tuple(sorted(dt.datetime.fromisoformat(t.strip()) for t in text[3:].split(",") if t.strip()))
+            except ValueError as exc:
+                raise ConfigurationError(f"{setting}: {exc}; write at:2026-12-06T05:00:00+01:00,...") from exc
+            if not moments or any(m.tzinfo is None for m in moments):
+                raise ConfigurationError(f"{setting}: `at:` needs ISO times with a UTC offset")
+            return cls(at=moments)
+        if len(text.split()) != 5:
+            raise ConfigurationError(f"{setting}: {text!r} is not a 5-field cron expression (or `at:` times, or off)")
+        return cls(cron=text)
+
+    @property
+    def runs(self) -> bool:
+        return bool(self.cron or self.at)
+
+
+@dataclass(frozen=True)
+class NightSchedule:
+    """The night's clock and alerts: when each extract runs, the cut-off after which the model
+    is built with whatever sources succeeded, how late each stage may be, and retries.
+
+    Environment (all optional; the defaults are production's):
+      SOFLI_SCHEDULES                `on` (default) or `off`: no DAG runs by itself, the CLI's
+                                     `sofli run`/`sofli demo` trigger the night (the Assets still
+                                     chain model -> KPIs -> data quality)
+      SOFLI_EXTRACT_SCHEDULE         one clock for every extract DAG (default: each source's
+                                     staggered cron in the registry, 01:00-02:30)
+      SOFLI_EXTRACT_SCHEDULE_<SOURCE> one source's clock (wins over the above)
+      SOFLI_NIGHT_CUTOFF             the cut-off clock (default `0 5 * * *`, 05:00 Copenhagen)
+      SOFLI_NIGHT_DEADLINES          e.g. `extract=3h,build_model=2h` (the rest keep their default)
+      SOFLI_TASK_RETRIES             retries of a failed task (default 2), SOFLI_TASK_RETRY_DELAY (2m)
+      SOFLI_HOUSEKEEPING_SCHEDULE, SOFLI_CLOSE_QUARTER_SCHEDULE   the daily DAGs (05:30, 06:00)
+    A clock is a cron expression, `at:<ISO time>,<ISO time>` or `off`.
+    """
+
+    extract: dict[str, Clock]
+    cutoff: Clock
+    housekeeping: Clock
+    close_quarter: Clock
+    deadlines: dict[str, dt.timedelta]
+    retries: int = 2
+    retry_delay: dt.timedelta = dt.timedelta(minutes=2)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, sources: Mapping | None = None) -> NightSchedule:
+        env = os.environ if environ is None else environ
+        if sources is None:
+            from etl.sources import SOURCES as sources  # noqa: PLC0415, N811 - etl.sources imports this module
+        switch = env.get("SOFLI_SCHEDULES", "on").strip().lower()
+        if switch not in ("on", "off"):
+            raise ConfigurationError(f"SOFLI_SCHEDULES must be on or off, not {switch!r}")
+        on = switch == "on"
+
+        def clock(name: str, default: str) -> Clock:
+            return Clock.parse(env.get(name, default), name) if on else Clock()
+
+        everyone = env.get("SOFLI_EXTRACT_SCHEDULE")
+        extract = {}
+        for name, source in sources.items():
+            own = f"SOFLI_EXTRACT_SCHEDULE_{name.upper()}"
+            extract[name] = clock(own, env.get(own) or everyone or source.schedule)
+        deadlines = {stage: parse_duration(value, "SOFLI_NIGHT_DEADLINES")
+                     for stage, value in DEFAULT_NIGHT_DEADLINES.items()}
+        for part in filter(None, (p.strip() for p in env.get("SOFLI_NIGHT_DEADLINES", "").split(","))):
+            stage, _, value = part.partition("=")
+            if stage.strip() not in deadlines:
+                raise ConfigurationError(f"SOFLI_NIGHT_DEADLINES: unknown stage {stage.strip()!r}; "
+                                         f"stages: {', '.join(deadlines)}")
+            deadlines[stage.strip()] = parse_duration(value, "SOFLI_NIGHT_DEADLINES")
+        retries = env.get("SOFLI_TASK_RETRIES", "2").strip()
+        if not retries.isdigit():
+            raise ConfigurationError(f"SOFLI_TASK_RETRIES must be a whole number >= 0, not {retries!r}")
+        return cls(extract, clock("SOFLI_NIGHT_CUTOFF", DEFAULT_NIGHT_CUTOFF), clock("SOFLI_HOUSEKEEPING_SCHEDULE",
+                   "30 5 * * *"), clock("SOFLI_CLOSE_QUARTER_SCHEDULE", "0 6 * * *"), deadlines, int(retries),
+                   parse_duration(env.get("SOFLI_TASK_RETRY_DELAY", "2m"), "SOFLI_TASK_RETRY_DELAY"))

@@ -31,6 +31,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import sqlalchemy as sa
 
+from etl.core.periods import local_now
 from etl.core.storage import AtomicParquetWriter, atomic_write_json, file_sha256, partition_dir
 from etl.core.tables import TableSpec
 from etl.extract import odbc
@@ -100,7 +101,7 @@ def _write_manifest(source: Source, table: TableSpec, extract_date: dt.date, dat
         "watermark": watermark, "mode": plan.mode, "plan": plan.as_dict(), "origin": origin,
         "ignored_columns": ignored_columns or [], "files": files,
         "sha256": file_sha256(data_path), "seconds": seconds,
-        "extracted_at": dt.datetime.now().isoformat(timespec="seconds"),
+        "extracted_at": local_now().isoformat(timespec="seconds"),
     })
     return LandedTable(source.name, table.name, extract_date.isoformat(), str(data_path),
                        str(manifest_path), rows, table.schema_hash(), watermark, seconds)

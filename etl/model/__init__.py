@@ -82,7 +82,9 @@ class Model:
         return cls(extraction_date, extraction_time,
                    {name: conform(f, MODEL_TABLES[name]) for name, f in frames.items()})
 
-    def save(self, model_dir: Path) -> dict[str, int]:
+    def save(self, model_dir: Path, built_from: dict | None = None) -> dict[str, int]:
+        """Write every table, then `model.json` last (rows, dates and, given `built_from`, which
+        extract of each source it was built from: how `build_model` knows the night is done)."""
         model_dir.mkdir(parents=True, exist_ok=True)
         counts = {}
         for name in MODEL_TABLES:
@@ -93,6 +95,8 @@ class Model:
             counts[name] = len(frame)
         meta = {"extraction_date": self.extraction_date.isoformat(),
                 "extraction_time": self.extraction_time.isoformat(), "rows": counts}
+        if built_from is not None:
+            meta["built_from"] = built_from
         tmp = model_dir / ".model.json.tmp"
         tmp.write_text(json.dumps(meta, indent=2))
         tmp.replace(model_dir / "model.json")

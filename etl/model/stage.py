@@ -11,6 +11,7 @@ from etl.core.settings import Settings
 from etl.model.accounting import account_rows
 from etl.model.build import build_model, load_current_staged, load_reference
 from etl.model.link import Pseudonymiser, check_key_fingerprint, record_key_fingerprint
+from etl.sources import SOURCES
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,9 @@ def run_model_stage(settings: Settings, extraction_date: dt.date,
     if live.exists() and json.loads(live.read_text())["extraction_date"] > extraction_date.isoformat():
         model_dir = settings.model_dir / "backfill" / extraction_date.isoformat()
         log.info("%s is earlier than the live model: built into %s", extraction_date, model_dir)
-    counts = model.save(model_dir)
+    built_from = {name: ({"extract_date": pointers[name]["extract_date"], "run_id": pointers[name].get("run_id")}
+                         if name in pointers else None) for name in SOURCES}
+    counts = model.save(model_dir, built_from)
     record_key_fingerprint(model_dir, key)
     accounting = account_rows(frames, model)
     accounting.to_parquet(model_dir / "accounting.parquet", index=False)

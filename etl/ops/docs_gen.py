@@ -45,6 +45,13 @@ def render_bi_contract() -> str:
         "rates carry `numerator` and `denominator`; a `value` of NULL means not available (or, in "
         "`public`, suppressed). `kpi_tile` is a view: each total beside the same period last year, "
         "matched on identical dates (a running quarter meets the same days last year).\n",
+        "Flags: `dq_kpi_flag` (in `mart` and `public`) lists, per data-quality run, the KPIs built on a "
+        "source whose blocking rule breached, and with `stale = true` and `stale_sources` the KPIs built on "
+        "a stale source (DQ10: its current extract is older than the night's, because its extract failed; "
+        "the figure lacks that source's registrations since). Mark a tile whose `kpi_id` has a row among "
+        "the latest data-quality run's flags (`run_id` = the newest `dq_result.run_id` by `computed_at`); a "
+        "frozen version's flags are those of its `kpi_version.dq_run_id` (the committee report marks them "
+        "with †). Every `datetime` is written in Copenhagen time by the pipeline, whatever the server's zone.\n",
         "## Published tables\n",
     ]
     for name, spec in MART_TABLES.items():

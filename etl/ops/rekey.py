@@ -42,6 +42,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import sqlalchemy as sa
 
+from etl.core.periods import local_now
 from etl.core.settings import DEMO_PSEUDONYM_KEY, ConfigurationError, Settings
 from etl.core.storage import atomic_write_json
 from etl.model.build import build_model, load_current_staged, load_reference
@@ -238,7 +239,7 @@ def rekey(settings: Settings, old_key: bytes, new_key: bytes, dry_run: bool = Fa
 
     marker = settings.model_dir / MARKER
     settings.model_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(marker, {"started_at": dt.datetime.now().replace(microsecond=0).isoformat(),
+    atomic_write_json(marker, {"started_at": local_now().isoformat(),
                                "old_key": report["old_key"], "new_key": report["new_key"]})
     written: list[tuple[Path, Path]] = []
     try:

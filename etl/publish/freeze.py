@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from etl.core.periods import last_closed_quarter, parse_quarter, quarter_bounds
+from etl.core.periods import last_closed_quarter, local_now, parse_quarter, quarter_bounds
 from etl.core.settings import Settings
 from etl.publish.marts import DQ_RESULT, KPI_VALUE, KPI_VERSION
 from etl.publish.warehouse import _lock, ensure_schema, make_engine
@@ -112,8 +112,8 @@ def freeze_quarter(quarter: str, reason: str | None = None, *, force: bool = Fal
         raise FreezeError("a re-publication needs a reason")
     reason = (reason or "").strip() or CLOSE_REASON
     frozen_by = frozen_by or getpass.getuser()
-    run_id = run_id or f"manual__{dt.datetime.now().isoformat(timespec='seconds')}"
-    now = (now or dt.datetime.now()).replace(microsecond=0)
+    now = (now or local_now()).replace(microsecond=0)
+    run_id = run_id or f"manual__{now.isoformat(timespec='seconds')}"
     engine = make_engine(settings.warehouse_url())
     ensure_schema(engine)
     try:

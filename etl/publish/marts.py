@@ -67,13 +67,19 @@ SOURCE_FRESHNESS = TableSpec("source_freshness", (
 ), primary_key=("source",))
 
 DQ_KPI_FLAG = TableSpec("dq_kpi_flag", (
-    col("kpi_id", "str", description="catalogue id of a KPI built on a blocked source"),
-    col("run_id", "str", description="the run whose KPI values are flagged"),
-    col("blocked_by", "str", description="comma-separated rule@source, e.g. DQ02@boern,DQ10@cpr"),
-    col("flagged_at", "datetime"),
+    col("kpi_id", "str", description="catalogue id of a KPI built on a blocked or stale source"),
+    col("run_id", "str", description="the data-quality run that raised the flag (dq_result.run_id)"),
+    col("blocked_by", "str", description="comma-separated rule@source of the breached blocking rules, e.g. "
+                                         "DQ02@boern,DQ10@cpr; empty when only stale"),
+    col("flagged_at", "datetime", description="when (Copenhagen time)"),
+    col("stale", "bool", description="true when a source the KPI reads is stale (DQ10): its current extract is "
+                                     "older than the night's, so the figure does not reflect tonight's data"),
+    col("stale_sources", "str", True, "comma-separated stale sources the KPI reads, e.g. klage; NULL when none"),
+    col("kpi_run_id", "str", True, "the publish_kpis run whose values (kpi_value.run_id, version 0) were flagged"),
 ), primary_key=("kpi_id", "run_id"),
-    description="KPIs of a run built on a source whose blocking data-quality rule breached; "
-                "the values stay in kpi_value, flagged here.")
+    description="KPIs of a data-quality run built on a source whose blocking rule breached or that is stale; "
+                "the values stay in kpi_value, flagged here. Also in public (no record ids, nothing personal): "
+                "BI and the report mark the flagged tiles.")
 
 KPI_VERSION = TableSpec("kpi_version", (
     col("version", "int", description="the publication number, unique across quarters (kpi_value.version); "

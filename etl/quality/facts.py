@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from etl.core.periods import COPENHAGEN, local_now
 from etl.core.storage import partition_dir, read_json
 from etl.extract.incremental import table_rows
 from etl.extract.land import expected_files
@@ -84,7 +85,7 @@ def load_run_facts(settings, engine, run_id: str, checked_at: dt.datetime | None
     With `record_history` this run's KPI totals are appended to the history file
     (replacing an earlier attempt of the same run id) before the previous run's are read.
     """
-    checked_at = checked_at or dt.datetime.now().replace(microsecond=0)
+    checked_at = checked_at or local_now()
     pointers = _pointers(settings.staged_dir)
     if extraction_date is None:
         dates = [dt.date.fromisoformat(p["extract_date"]) for p in pointers.values() if p]
@@ -133,8 +134,8 @@ def _pointers(staged_dir: Path) -> dict[str, dict | None]:
 
 
 def _naive(moment: dt.datetime) -> dt.datetime:
-    """Pointers are written in naive local time; an aware moment is compared in local time too."""
-    return moment.astimezone().replace(tzinfo=None) if moment.tzinfo is not None else moment
+    """Pointers are written in naive Copenhagen time; an aware moment is compared in that time too."""
+    return moment.astimezone(COPENHAGEN).replace(tzinfo=None) if moment.tzinfo is not None else moment
 
 
 def _freshness(settings, pointers: dict[str, dict | None], checked_at: dt.datetime,

@@ -58,10 +58,11 @@ def publish_extract(source_name: str, extract_date: dt.date, run_id: str, result
     pointer = publish_source(get_source(source_name), settings.staged_dir, extract_date, run_id, results)
     staged = sum(t["rows_staged"] for t in pointer["tables"].values())
     quarantined = sum(t["rows_quarantined"] for t in pointer["tables"].values())
-    log.info("SUMMARY extract_%s: extract of %s is now current: %d table(s), %d rows staged, %d quarantined",
-             source_name, extract_date, len(pointer["tables"]), staged, quarantined)
-    return {"source": source_name, "extract_date": extract_date.isoformat(), "rows_staged": staged,
-            "rows_quarantined": quarantined}
+    state = "is now current" if pointer["current"] else "is a backfill (the current extract is newer)"
+    log.info("SUMMARY extract_%s: extract of %s %s: %d table(s), %d rows staged, %d quarantined",
+             source_name, extract_date, state, len(pointer["tables"]), staged, quarantined)
+    return {"source": source_name, "extract_date": extract_date.isoformat(), "current": pointer["current"],
+            "rows_staged": staged, "rows_quarantined": quarantined}
 
 
 def extract_source(source_name: str, extract_date: dt.date, run_id: str, settings: Settings | None = None,

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import time
 
 import numpy as np
 import pandas as pd
 
-from etl.core.periods import reporting_periods
+from etl.core.periods import local_now, reporting_periods
 from etl.core.settings import Settings
 from etl.model import Model
 from etl.model.org import current_structure
@@ -39,7 +38,7 @@ def compute_kpis(run_id: str, settings: Settings | None = None, history_quarters
     values["provisional"] = _provisional(values, periods)
     values["version"] = 0
     values["run_id"] = run_id
-    values["computed_at"] = pd.Timestamp(dt.datetime.now().replace(microsecond=0))
+    values["computed_at"] = pd.Timestamp(local_now())
     path = settings.data_dir / "kpi" / "kpi_value.parquet"
     path.parent.mkdir(parents=True, exist_ok=True)
     values.to_parquet(path.with_suffix(".tmp"), index=False)

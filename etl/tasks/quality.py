@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from etl.core.periods import local_now, local_today
 from etl.core.settings import Settings
 from etl.core.storage import atomic_write_json, read_json
 from etl.model import Model
@@ -55,7 +56,7 @@ def run_data_quality(run_id: str, settings: Settings | None = None, rules_path: 
     """Run every enabled rule on the model, publish results and history, return the breaches."""
     from etl.quality.config import load_rules_config  # noqa: PLC0415 - the rules (~115 ms): not at DAG parse
     from etl.quality.facts import load_run_facts  # noqa: PLC0415 - as above
-    from etl.quality.flags import blocking_breaches, flag_kpis  # noqa: PLC0415 - as above
+    from etl.quality.flags import blocking_breaches, flag_kpis, stale_sources  # noqa: PLC0415 - as above
     from etl.quality.runner import format_breach_log, run_rules  # noqa: PLC0415 - as above
 
     settings = _settings(settings)
@@ -65,16 +66,17 @@ def run_data_quality(run_id: str, settings: Settings | None = None, rules_path: 
     ensure_schema(engine)
     previous = read_table(engine, "mart.dq_result", "WHERE run_id = (SELECT run_id FROM mart.dq_result "
                           "WHERE run_id <> :run ORDER BY computed_at DESC LIMIT 1)", {"run": run_id})
-    computed_at = dt.datetime.now().replace(microsecond=0)
+    computed_at = local_now()
     facts = load_run_facts(settings, engine, run_id, checked_at=computed_at, extraction_date=model.extraction_date)
     outcome = run_rules(model, load_rules_config(rules_path), run_id, computed_at,
                         previous if len(previous) else None, facts=facts)
     flags = flag_kpis(read_table(engine, "mart.kpi_value", "WHERE version = 0"), blocking_breaches(outcome),
-                      run_id, computed_at)
+                      run_id, computed_at, stale=stale_sources(outcome))
     publish(engine, "mart", DQ_RULE, outcome.dq_rule)
     publish(engine, "mart", DQ_RESULT, outcome.dq_result, {"run_id": run_id})
     publish(engine, "mart", DQ_FAILURE, outcome.dq_failure, {"run_id": run_id})
     publish(engine, "mart", DQ_KPI_FLAG, flags, {"run_id": run_id})
+    publish(engine, "public", DQ_KPI_FLAG, flags, {"run_id": run_id})  # KPI ids and rule labels: nothing personal
     publish(engine, "mart", SOURCE_FRESHNESS, source_freshness(settings, computed_at, model.extraction_date))
     engine.dispose()
     log.info("data quality for run %s: %d rules, %d results, %d failing ids, %d KPI flags in %.1fs:\n%s", run_id,
@@ -119,7 +121,7 @@ def send_dq_alerts(summary: dict, smtp: dict, run_url: str, settings: Settings |
     settings = _settings(settings)
     log_path = settings.data_dir / "dq" / "mail_log.json"
     selected, mail_log = select_breaches_to_mail(summary["breaches"], load_mail_log(log_path),
-                                                 today or dt.date.today())
+                                                 today or local_today())
     outcome = DqOutcome(pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), selected)
     messages = build_owner_emails(outcome, summary["run_id"], run_url, "mart.dq_failure", sender)
     if messages:

@@ -22,6 +22,7 @@ import pandas as pd
 import pandera.pandas as pa
 import pyarrow as pa_arrow
 
+from etl.core.periods import local_now
 from etl.core.storage import atomic_write_json, partition_dir, read_json, write_parquet_atomic
 from etl.core.tables import Column, TableSpec
 from etl.extract.incremental import base_partition, high_watermark, merge_into_base, table_rows, vanished_keys
@@ -278,7 +279,7 @@ def publish_source(source: Source, staged_root: Path, extract_date: dt.date, run
     if missing:
         raise StructuralValidationError(f"{source.name}: no validated extract for table(s) {missing}")
     pointer = {"source": source.name, "extract_date": extract_date.isoformat(), "run_id": run_id,
-               "completed_at": dt.datetime.now().isoformat(timespec="seconds"), "tables": tables}
+               "completed_at": local_now().isoformat(timespec="seconds"), "tables": tables}
     current_path = staged_root / source.name / "CURRENT.json"
     if current_path.exists() and read_json(current_path)["extract_date"] > pointer["extract_date"]:
         log.info("%s: %s is a backfill; the current extract stays %s", source.name, extract_date,

@@ -4,7 +4,7 @@ Every DAG parses without a cycle; has an owner on every task, docs, a descriptio
 from the allowed set, the house settings (start date, no catchup, one active run, retries
 with backoff) and an alert route; every nightly DAG has a deadline alert that really
 e-mails operations (the callback is run the way Airflow's triggerer runs it, `await
-SmtpNotifier(**kwargs, context=...)` with the scheduler's simple context, into an SMTP
+CopenhagenSmtpNotifier(**kwargs, context=...)` with the scheduler's simple context, into an SMTP
 server on loopback); each DAG family has the tasks, assets, schedule and params it
 documents; and parsing a DAG file leaves its task code's heavy imports for run time.
 """
@@ -12,6 +12,7 @@ documents; and parsing a DAG file leaves its task code's heavy imports for run t
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import os
 import subprocess
@@ -19,13 +20,16 @@ import sys
 
 import pendulum
 import pytest
-from airflow.providers.smtp.notifications.smtp import SmtpNotifier
+from airflow.sdk import DAG
+from airflow.sdk import task as task_decorator
+from airflow.sdk.module_loading import import_string
 from airflow.serialization.serialized_objects import DagSerialization
 
-from etl.core.settings import REPO_ROOT
+from etl.core.settings import REPO_ROOT, NightSchedule
 from etl.ops.mailsink import MailSink
 from etl.sources import SOURCES
-from etl.tasks.orchestration import ALLOWED_TAGS, NIGHT_DEADLINES, OPERATIONS_EMAIL
+from etl.tasks import orchestration
+from etl.tasks.orchestration import ALLOWED_TAGS, NIGHT_DEADLINES, OPERATIONS_EMAIL, copenhagen_time
 
 #: Every nightly DAG and the stage whose deadline applies to it.
 NIGHTLY = {f"extract_{name}": "extract" for name in SOURCES} | {
@@ -64,7 +68,7 @@ def test_every_nightly_dag_has_a_deadline_alert_that_mails_operations(dagbag):
         alert = alerts[0]
         assert type(alert.reference).__name__ == "DagRunQueuedAtDeadline", dag_id
         assert alert.interval == NIGHT_DEADLINES[stage], dag_id
-        assert alert.callback.path == "airflow.providers.smtp.notifications.smtp.SmtpNotifier", dag_id
+        assert alert.callback.path == "etl.tasks.orchestration.CopenhagenSmtpNotifier", dag_id
         assert alert.callback.kwargs["to"] == OPERATIONS_EMAIL and alert.callback.kwargs["smtp_conn_id"]
     assert not dagbag.dags["housekeeping"].deadline  # not part of the night's chain
 
@@ -74,7 +78,7 @@ def test_the_deadline_alerts_survive_serialization(dagbag):
     assert "SmtpNotifier" in json.dumps(serialized, default=str)
 
 
-def test_a_missed_deadline_sends_the_e_mail(dagbag, tmp_path, monkeypatch):
+def test_a_missed_deadline_sends_the_e_mail_in_copenhagen_time(dagbag, tmp_path, monkeypatch):
     alert = dagbag.dags["publish_kpis"].deadline[0]
     context = {"dag_run": {"dag_id": "publish_kpis", "dag_run_id": "asset_triggered__2025-11-15T01:00:00",
                            "queued_at": "2025-11-15T03:12:00+00:00"},
@@ -85,7 +89,8 @@ def test_a_missed_deadline_sends_the_e_mail(dagbag, tmp_path, monkeypatch):
             "extra": {"disable_ssl": True, "disable_tls": True, "from_email": "sofli@sofli.example"}}))
 
         async def triggerer():  # airflow.triggers.callback.CallbackTrigger.run, for a notifier class
-            await SmtpNotifier(**alert.callback.kwargs, context=context)
+            notifier = import_string(alert.callback.path)  # as the triggerer imports it
+            await notifier(**alert.callback.kwargs, context=context)
 
         asyncio.run(triggerer())
         messages = sink.messages()
@@ -94,7 +99,16 @@ def test_a_missed_deadline_sends_the_e_mail(dagbag, tmp_path, monkeypatch):
     assert mail["To"] == OPERATIONS_EMAIL
     assert mail["Subject"] == "[sofli] Natten er forsinket: publish_kpis er ikke færdig"
     body = mail.get_body(("html",)).get_content()
-    assert "asset_triggered__2025-11-15T01:00:00" in body and "2025-11-15T05:12:00" in body and "2:00:00" in body
+    assert "asset_triggered__2025-11-15T01:00:00" in body
+    # 03:12 and 05:12 UTC are 04:12 and 06:12 in Copenhagen in November (CET, UTC+1)
+    assert "(sat i kø 2025-11-15 04:12:00 (CET))" in body
+    assert "ved fristen 2025-11-15 06:12:00 (CET) (2 t efter kø)" in body
+
+
+def test_copenhagen_time_reads_utc_text_and_datetimes_in_summer_and_winter():
+    assert copenhagen_time("2025-07-01T10:00:00+00:00") == "2025-07-01 12:00:00 (CEST)"
+    assert copenhagen_time(dt.datetime(2025, 12, 1, 23, 30, tzinfo=dt.UTC)) == "2025-12-02 00:30:00 (CET)"
+    assert copenhagen_time(None) == "" and copenhagen_time("not a time") == "not a time"
 
 
 # --- each DAG family -------------------------------------------------------------------
@@ -106,7 +120,7 @@ def test_extract_dags_have_one_land_and_validate_per_contract_table_and_an_asset
         assert ids == {f"land_{t.name}" for t in source.tables} | {f"validate_{t.name}" for t in source.tables} | {"publish"}
         publish = dag.get_task("publish")
         assert [o.uri for o in publish.outlets] == [f"sofli://staged/{name}"]
-        assert dag.timetable.summary, name
+        assert dag.timetable.expression == source.schedule, name  # the registry's staggered cron
 
 
 def test_the_chain_is_data_aware(dagbag):
@@ -127,14 +141,14 @@ def test_publish_kpis_can_recompute_further_back(dagbag):
 def test_housekeeping_runs_daily_after_the_night_and_only_deletes_through_etl(dagbag):
     dag = dagbag.dags["housekeeping"]
     assert [t.task_id for t in dag.tasks] == ["expire_partitions"]
-    assert dag.timetable.summary == "30 5 * * *"
+    assert dag.timetable.expression == "30 5 * * *"
     assert "SOFLI_RETENTION_DAYS" in dag.doc_md and "CURRENT.json" in dag.doc_md
     assert set(dag.params) == {"extract_date", "dry_run"}
 
 
 def test_close_quarter_checks_daily_freezes_then_reports_with_its_params(dagbag):
     dag = dagbag.dags["close_quarter"]
-    assert dag.timetable.summary == "0 6 * * *"
+    assert dag.timetable.expression == "0 6 * * *"
     assert {t.task_id for t in dag.get_task("report").upstream_list} == {"freeze"}
     assert set(dag.params) == {"quarter", "reason", "force", "extract_date"}
     assert dag.params["force"] is False
@@ -163,3 +177,23 @@ def test_parsing_a_dag_file_leaves_its_heavy_task_code_unimported(dag_file, tmp_
     result = subprocess.run([sys.executable, "-c", probe, str(REPO_ROOT / "dags" / dag_file), *NOT_AT_PARSE[dag_file]],
                             cwd=REPO_ROOT, capture_output=True, text=True, env=env, check=True)
     assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+
+
+def test_every_clock_kind_survives_serialization(monkeypatch):
+    """Cron, exact moments (`at:`) and off, as the dag-processor serializes and the scheduler reads them."""
+    monkeypatch.setenv("SOFLI_NIGHT_CUTOFF", "at:2026-03-10T05:00:00+01:00,2026-03-11T05:00:00+01:00")
+    monkeypatch.setenv("SOFLI_EXTRACT_SCHEDULE_KLAGE", "off")
+    monkeypatch.setattr(orchestration, "night_schedule", lambda: NightSchedule.from_env())
+    for dag_id, schedule in (("model", orchestration.model_schedule()), ("klage", orchestration.extract_schedule("klage")),
+                             ("boern", orchestration.extract_schedule("boern"))):
+        with DAG(dag_id, schedule=schedule, start_date=pendulum.datetime(2025, 1, 1)) as dag:
+            task_decorator(lambda: None, task_id="t")()
+        timetable = DagSerialization.from_dict(DagSerialization.to_dict(dag)).timetable
+        if dag_id == "model":
+            assert [m.isoformat() for m in timetable.timetable.event_dates] == ["2026-03-10T05:00:00+01:00",
+                                                                                "2026-03-11T05:00:00+01:00"]
+            assert "sofli://staged/klage" in str(timetable.asset_condition)
+        elif dag_id == "klage":
+            assert type(timetable).__name__ == "NullTimetable"
+        else:
+            assert timetable.summary == "0 1 * * *"

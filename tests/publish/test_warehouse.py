@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from etl.publish import warehouse
-from etl.publish.marts import KPI_VALUE
+from etl.publish.marts import DQ_KPI_FLAG, KPI_VALUE
 from etl.publish.warehouse import _bound, ensure_schema, make_engine, publish, read_table, view_statements
 
 
@@ -116,3 +116,27 @@ def test_bind_conversion_per_distinct_value_keeps_equal_values_of_different_type
     assert _bound((dt.date(2025, 1, 1), None, dt.date(2025, 1, 1)), str) == ["2025-01-01", None, "2025-01-01"]
     assert _bound((1, True, None, 1.0), repr) == ["1", "True", None, "1.0"]  # 1 == True == 1.0 as keys
     assert _bound((), repr) == []
+
+
+def test_a_column_added_to_the_contract_is_added_to_an_existing_table(tmp_path):
+    """A warehouse published by an older release gains the new `dq_kpi_flag` columns in place."""
+
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'warehouse.db'}")
+    with engine.begin() as conn:  # the table as the previous release created it, with a row
+        conn.exec_driver_sql("CREATE TABLE mart.dq_kpi_flag (kpi_id TEXT NOT NULL, run_id TEXT NOT NULL, "
+                             "blocked_by TEXT NOT NULL, flagged_at DATETIME NOT NULL)")
+        conn.exec_driver_sql("INSERT INTO mart.dq_kpi_flag VALUES ('T2.01', 'old-run', 'DQ02@boern', "
+                             "'2026-03-09 05:30:00')")
+    ensure_schema(engine)
+    columns = [c["name"] for c in sa.inspect(engine).get_columns("dq_kpi_flag", schema="mart")]
+    assert columns == DQ_KPI_FLAG.column_names
+    new = pd.DataFrame([{"kpi_id": "T3.05", "run_id": "new-run", "blocked_by": "DQ10@klage",
+                         "flagged_at": dt.datetime(2026, 3, 10, 5, 30), "stale": True, "stale_sources": "klage",
+                         "kpi_run_id": "kpi-run"}])
+    publish(engine, "mart", DQ_KPI_FLAG, new, {"run_id": "new-run"})
+    rows = read_table(engine, "mart.dq_kpi_flag").sort_values("run_id").astype(object)
+    rows = rows.where(rows.notna(), None)
+    assert rows[["run_id", "stale", "stale_sources"]].values.tolist() == [["new-run", 1, "klage"],
+                                                                          ["old-run", None, None]]
+    engine.dispose()
