@@ -250,7 +250,7 @@ class NightSchedule:
     def from_env(cls, environ: Mapping[str, str] | None = None, sources: Mapping | None = None) -> NightSchedule:
         env = os.environ if environ is None else environ
         if sources is None:
-            from etl.sources import SOURCES as sources  # noqa: PLC0415, N811 - etl.sources imports this module
+            from etl.sources import SOURCES as sources  # noqa: N811, PLC0415 - etl.sources imports this module
         switch = env.get("SOFLI_SCHEDULES", "on").strip().lower()
         if switch not in ("on", "off"):
             raise ConfigurationError(f"SOFLI_SCHEDULES must be on or off, not {switch!r}")

@@ -152,30 +152,6 @@ class AirflowApi:
         tis = self.get(self.run_path(dag_id, run_id) + "/taskInstances?limit=1000")["task_instances"]
         return {t["task_id"]: t["state"] or "none" for t in tis}
 
-    def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int = 1) -> str:
-        """A task's log as the UI reads it (the structured events' text, one per line)."""
-        data = self.get(self.run_path(dag_id, run_id) + f"/taskInstances/{task_id}/logs/{try_number}?full_content=true")
-        content = data.get("content") or []
-        if isinstance(content, str):
-            return content
-        lines = []
-        for line in content:
-            if not isinstance(line, dict):
-                lines.append(str(line))
-                continue
-            lines.append(str(line.get("event", "")))
-            for error in line.get("error_detail") or []:  # a task's exception, as the UI unfolds it
-                lines.append(f"{error.get('exc_type', '')}: {error.get('exc_value', '')}")
-        return "\n".join(lines)
-
-    def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value"):
-        """What a task returned (its XCom), as JSON."""
-        value = self.get(self.run_path(dag_id, run_id) + f"/taskInstances/{task_id}/xcomEntries/{key}")["value"]
-        return json.loads(value) if isinstance(value, str) else value
-
-    def upstream_asset_events(self, dag_id: str, run_id: str) -> list[dict]:
-        return self.get(self.run_path(dag_id, run_id) + "/upstreamAssetEvents")["asset_events"]
-
 
 def wait_for(what: str, check: Callable[[], Any], timeout: float, interval: float = 1.0):
     """Poll `check` until it returns something true; its last error or value goes into the timeout's message."""
@@ -287,13 +263,6 @@ class LocalAirflow:
             self.username, self.password = next(iter(json.loads(passwords.read_text()).items()))
             self.api = AirflowApi(self.base, self.username, self.password)
 
-    def restart(self, component: str, env: dict[str, str] | None = None) -> None:
-        """Stop one component (its whole process tree) and start it again with `env` on top:
-        e.g. the dag-processor with another clock, as an operator restarts it after a config change."""
-        process = self.processes.pop(component)
-        _stop_tree([process])
-        self.start(component, env=env)
-
     def _alive(self) -> bool:
         for component, process in self.processes.items():
             if process.poll() is not None:
@@ -326,10 +295,6 @@ class LocalAirflow:
             log.close()
         self._logs = []
 
-    def logs(self) -> str:
-        """Every component's log, for a failing test's message."""
-        return "\n".join(f"--- {c} ---\n" + self.log_path(c).read_text(errors="replace")[-4000:]
-                         for c in COMPONENTS if self.log_path(c).exists())
 
 
 def _stop_tree(processes: list[subprocess.Popen]) -> None:

@@ -20,7 +20,6 @@ from etl.report.pages import DQ_TILES, DQ_TREND_RULE, HEADLINE_MEASURE, PAGES, P
 from etl.report.template import TEMPLATE
 
 log = logging.getLogger(__name__)
-STALE_MARK = "†"
 STALE_NOTE = ("† Tallet bygger på data fra en kilde, hvis seneste gode udtræk var ældre end natten, "
               "da tallene blev låst (forældet kilde, DQ10): {sources}. Tallet mangler kildens registreringer "
               "siden da.")

@@ -35,6 +35,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from airflow_probe import restart, task_log, xcom
 import sqlalchemy as sa
 
 from etl.core.settings import REPO_ROOT, Settings
@@ -68,7 +69,7 @@ def set_clock(airflow: LocalAirflow, **clocks: str) -> dt.datetime:
     moment = (dt.datetime.now(CPH) + CLOCK_LEAD).replace(microsecond=0)
     env = {**OFF, **{{"extract": "SOFLI_EXTRACT_SCHEDULE", "cutoff": "SOFLI_NIGHT_CUTOFF"}[k]: at(moment)
                      for k in clocks}}
-    airflow.restart("dag-processor", env=env)
+    restart(airflow, "dag-processor", env=env)
     dag_id = "build_model" if "cutoff" in clocks else "extract_klage"
     wait_for(f"{dag_id} on the new clock", lambda: moment.isoformat() in
              (airflow.api.get(f"/api/v2/dags/{dag_id}")["timetable_description"] or ""),
@@ -188,7 +189,7 @@ def test_night_1_the_failed_extract_is_red_and_mailed_the_others_published(night
     assert api.task_states("extract_klage", klage["dag_run_id"]) == {"land_klage": "failed",
                                                                      "validate_klage": "upstream_failed",
                                                                      "publish": "upstream_failed"}
-    assert "unable to open database file" in api.task_log("extract_klage", klage["dag_run_id"], "land_klage")
+    assert "unable to open database file" in task_log(api, "extract_klage", klage["dag_run_id"], "land_klage")
     failures = [m for m in nights["mail_night1"] if m["Subject"] == "[sofli] Task fejlede: extract_klage.land_klage"]
     assert len(failures) == 1 and failures[0]["To"] == OPERATIONS
 
@@ -201,7 +202,7 @@ def test_night_1_every_run_started_by_a_source_waited_for_the_others(nights):
     for run in early:
         assert api.task_states("build_model", run["dag_run_id"]) == {"check_sources": "skipped",
                                                                      "link_and_model": "skipped"}
-        log = api.task_log("build_model", run["dag_run_id"], "check_sources")
+        log = task_log(api, "build_model", run["dag_run_id"], "check_sources")
         waiting = re.search(r"waiting for tonight's sources: ([a-z, ]+) not extracted for (\S+) yet", log)
         assert waiting and "klage" in waiting.group(1).split(", "), log
         assert waiting.group(2) == nights["night"].isoformat()
@@ -210,7 +211,7 @@ def test_night_1_every_run_started_by_a_source_waited_for_the_others(nights):
 def test_night_1_the_cut_off_built_without_klage_and_the_kpis_and_data_quality_followed(nights):
     api, cut = nights["api"], nights["cut1"]
     assert cut["run_type"] == "scheduled" and cut["state"] == "success"
-    plan = api.xcom("build_model", cut["dag_run_id"], "check_sources")
+    plan = xcom(api, "build_model", cut["dag_run_id"], "check_sources")
     night = nights["night"].isoformat()
     yesterday = (nights["night"] - dt.timedelta(days=1)).isoformat()
     assert plan["extract_date"] == night and plan["stale_sources"] == ["klage"]
@@ -225,7 +226,7 @@ def test_night_1_the_cut_off_built_without_klage_and_the_kpis_and_data_quality_f
 def test_night_1_dq10_breached_for_exactly_the_failed_source(nights):
     status = dq_status(nights["data_dir"], nights["dq1"]["dag_run_id"], "DQ10")
     assert status == {**dict.fromkeys(SOURCES, "pass"), "klage": "breach"}
-    gate = nights["api"].task_log("data_quality", nights["dq1"]["dag_run_id"], "gate")
+    gate = task_log(nights["api"], "data_quality", nights["dq1"]["dag_run_id"], "gate")
     assert "DQ10 klage: 1 of 1 failing" in gate, gate
 
 
@@ -261,7 +262,7 @@ def test_night_2_the_repaired_source_started_the_whole_chain_by_itself(nights):
     api = nights["api"]
     assert {run["state"] for run in nights["night2"].values()} == {"success"}
     build = nights["build2"]
-    plan = api.xcom("build_model", build["dag_run_id"], "check_sources")
+    plan = xcom(api, "build_model", build["dag_run_id"], "check_sources")
     assert plan["reason"] == "arrived late: klage" and plan["stale_sources"] == []
     assert nights["kpis2"]["state"] == "success"
     status = dq_status(nights["data_dir"], nights["dq2"]["dag_run_id"], "DQ10")
@@ -272,7 +273,7 @@ def test_night_2_the_cut_off_had_nothing_left_to_build(nights):
     api, cut = nights["api"], nights["cut2"]
     assert api.task_states("build_model", cut["dag_run_id"]) == {"check_sources": "skipped",
                                                                  "link_and_model": "skipped"}
-    assert "already has every source that has published" in api.task_log("build_model", cut["dag_run_id"],
+    assert "already has every source that has published" in task_log(api, "build_model", cut["dag_run_id"],
                                                                           "check_sources")
     model_builds = [r for r in api.runs("build_model")
                     if api.task_states("build_model", r["dag_run_id"]).get("link_and_model") == "success"]

@@ -23,6 +23,7 @@ _.last_year_label
 _.chart
 _.chart_guide
 _.guides
+_.stale_note  # etl/report/render.py ThemePage
 
 # Read through getattr by name (etl/synth/tilbud.py `_attribute`).
 _.stays_per_run
@@ -36,6 +37,8 @@ _.handle_DATA  # etl/ops/mailsink.py
 _.session
 _.text_factory  # etl/extract/land.py
 SofliStatusPlugin  # plugins/sofli_status.py
+SQLITE_CONNECT_ARGS  # etl/ops/local_airflow.py: Airflow imports them by the dotted path in its config
+SQLITE_ASYNC_CONNECT_ARGS
 _.fastapi_apps
 _.external_views
 data_quality_page
