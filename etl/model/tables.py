@@ -149,7 +149,7 @@ MODEL_TABLES: dict[str, TableSpec] = {t.name: t for t in (
     ), primary_key=("recruitment_id",)),
     TableSpec("dim_measure_link", (
         col("service_key", "str", description="as fact_service.service_key: `<source>:<id>`"),
-        col("source", "str", description="boern | voksen"), col("service_id", "str"),
+        col("source", "str", description="boern / voksen"), col("service_id", "str"),
         col("case_key", "str"),
         col("case_pseudonym", "str", description="HMAC pseudonym of the case (mart.case_cost): never its id or number"),
         CITIZEN, col("caseworker_key", "str", True, "the case's caseworker pseudonym"),
@@ -168,7 +168,7 @@ MODEL_TABLES: dict[str, TableSpec] = {t.name: t for t in (
         col("period_from", "date", True), col("period_to", "date", True),
         col("amount", "float", description="DKK as booked (expense arts positive, revenue arts negative)"),
         col("funktion", "str", description="function of the account plan; kategori etc. from ref_account"),
-        col("art", "str"), col("money_class", "str", description="expense (art 4.*) | revenue (7.*, 8.*) | other"),
+        col("art", "str"), col("money_class", "str", description="expense (art 4.*) / revenue (7.*, 8.*) / other"),
         col("unit_code", "str", True, "the finance unit (enhed_kode): organisation of T6.01, T6.02, T6.03, T6.05"),
         col("creditor_type", "str", True, "Egen / Anden kommune / Privat; NULL on journal entries and revenue"),
         col("source_system", "str", True, "kilde_system of the reference"),
@@ -181,13 +181,13 @@ MODEL_TABLES: dict[str, TableSpec] = {t.name: t for t in (
     TableSpec("fact_budget", (
         col("budget_id", "str"), col("year", "int"), col("month", "int"), col("funktion", "str"),
         col("unit_code", "str", True, "finance unit (enhed_kode)"), col("amount", "float", description="DKK, net"),
-        col("version", "str", description="Oprindeligt | Korrigeret"),
+        col("version", "str", description="Oprindeligt / Korrigeret"),
     ), primary_key=("budget_id",), description="oekonomi.budget: the periodised budget."),
     TableSpec("fact_commitment", (
         col("commitment_id", "str"), col("source_system", "str"),
         col("from_date", "date"), col("to_date", "date", True, "NULL: open"),
         col("rate", "float", description="takst, DKK per rate_unit"),
-        col("rate_unit", "str", description="døgn | måned | engangs"),
+        col("rate_unit", "str", description="døgn / måned / engangs"),
         col("funktion", "str", description="the function the committed cost will be booked on (its kategori)"),
         col("cancelled", "bool", description="annulleret: counts nowhere"),
         col("service_key", "str", True, "the measure it commits (dim_measure_link) after normalisation"),
