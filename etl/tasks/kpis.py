@@ -34,7 +34,7 @@ def compute_kpis(run_id: str, settings: Settings | None = None, history_quarters
         from etl.model.org import current_structure  # noqa: PLC0415
         model.replace_table("dim_org", current_structure(model.dim_org))
     periods = reporting_periods(model.extraction_date, history_quarters)
-    values = compute(model, periods)
+    values = compute(model, periods, params=settings.kpi_params())
     values["provisional"] = _provisional(values, periods)
     values["version"] = 0
     values["run_id"] = run_id
