@@ -97,6 +97,7 @@ class _Economy:
         self._unit_index = units
         self.measure_of = pd.Index(link["service_key"])
 
+        self.link = link
         citizen, citizen_keys = pd.factorize(link["citizen_key"])
         caseworker, caseworkers = pd.factorize(link["caseworker_key"].fillna(UNKNOWN))
         area, areas = pd.factorize(link["area"].fillna(UNKNOWN))
@@ -582,3 +583,87 @@ def unit_cost(model: Model, period: Period) -> pd.DataFrame:
         measure_rows(summary, "per_citizen", "dkk_per_citizen", ratio(summary["net"], summary["citizens"]),
                      summary["net"].astype(float), summary["citizens"].astype(float), persons_behind=persons),
     ], ignore_index=True)
+
+
+# --- mart.case_cost: Gladsaxe's caseworker overview ------------------------------------
+
+#: The columns of `mart.case_cost` computed here (the KPI task adds run_id and computed_at).
+CASE_COST_COLUMNS = ["year", "status_date", "case_key", "source", "citizen_key", "caseworker_key", "area", "center",
+                     "unit", "kategori", "net_ytd", "committed_remainder", "prognosis", "active_measures",
+                     "next_deadline", "next_deadline_kind"]
+
+
+def case_cost(model: Model) -> pd.DataFrame:
+    """`mart.case_cost` (economy.md): one row per case and year, for the extraction date's
+    year on the extraction date and for the year before on its 31 December, every case with
+    money booked, cost committed or a measure active then. The case is pseudonymous."""
+    day = model.extraction_date
+    economy = _economy(model)
+    years = [(day.year, day), (day.year - 1, dt.date(day.year - 1, 12, 31))]
+    return pd.concat([_case_cost_year(economy, model, year, on) for year, on in years], ignore_index=True)
+
+
+def _case_cost_year(economy: _Economy, model: Model, year: int, on: dt.date) -> pd.DataFrame:
+    measures = economy.measures
+    case_of_measure = measures["case"].to_numpy()
+    n_cases = int(case_of_measure.max()) + 1 if len(case_of_measure) else 0
+    parts = _prognosis(economy, on, model)
+    parts = parts[parts["m"].to_numpy() >= 0]
+    case = case_of_measure[parts["m"].to_numpy()]
+    amount, committed = parts["amount"].to_numpy(), parts["committed"].to_numpy()
+    net = np.bincount(case, np.where(committed, 0.0, amount), minlength=n_cases)
+    remainder = np.bincount(case, np.where(committed, amount, 0.0), minlength=n_cases)
+    start, end = measures["start"].to_numpy(), measures["end"].to_numpy()
+    day = np.datetime64(on, "D")
+    active = ~measures["deleted"].to_numpy() & (start <= day) & (np.isnat(end) | (end >= day))
+    active_count = np.bincount(case_of_measure[active], minlength=n_cases)
+    has_money = np.bincount(case, minlength=n_cases) > 0
+    kept = np.flatnonzero((np.round(net * 100) != 0) | (np.round(remainder * 100) != 0) | (active_count > 0))
+
+    # the case's own attributes, from any of its measures (they share the case)
+    first = np.unique(case_of_measure, return_index=True)[1]
+    link = economy.link.iloc[first[kept]]
+    org = resolve_org(link["unit_code"], model.dim_org, on)
+    deadline, kind = _next_deadlines(model, link["case_key"], on)
+    return pd.DataFrame({
+        "year": year, "status_date": pd.Timestamp(on), "case_key": link["case_pseudonym"].to_numpy(),
+        "source": link["source"].to_numpy(), "citizen_key": link["citizen_key"].to_numpy(),
+        "caseworker_key": link["caseworker_key"].to_numpy(), "area": link["area"].to_numpy(),
+        "center": org["center"].to_numpy(), "unit": org["unit"].to_numpy(),
+        "kategori": np.where(has_money[kept], _main_kategori(economy, case, parts["fn"].to_numpy(), amount,
+                                                             n_cases)[kept], UNKNOWN),
+        "net_ytd": net[kept], "committed_remainder": remainder[kept], "prognosis": (net + remainder)[kept],
+        "active_measures": active_count[kept], "next_deadline": deadline, "next_deadline_kind": kind,
+    })[CASE_COST_COLUMNS]
+
+
+def _main_kategori(economy: _Economy, case: np.ndarray, fn: np.ndarray, amount: np.ndarray,
+                   n_cases: int) -> np.ndarray:
+    """Per case the kategori carrying the largest sum of its money (ties: the first by name)."""
+    codes, labels = pd.factorize(pd.Series(economy.fn_kategori, dtype=object), sort=True)
+    kategori = codes[fn]
+    combined, at = np.unique(case * len(labels) + kategori, return_inverse=True)
+    sums = np.bincount(at, amount, minlength=len(combined))
+    order = np.lexsort((combined % len(labels), -sums, combined // len(labels)))
+    best = order[np.r_[True, np.diff(combined[order] // len(labels)) != 0]] if len(order) else order
+    main = np.full(n_cases, UNKNOWN, dtype=object)
+    main[combined[best] // len(labels)] = np.asarray(labels, dtype=object)[combined[best] % len(labels)]
+    return main
+
+
+def _next_deadlines(model: Model, case_keys: pd.Series, on: dt.date) -> tuple[np.ndarray, np.ndarray]:
+    """Per case: the earliest of its latest plan's (dated on or before `on`) follow-up date and
+    the deadlines of its investigations open on `on` (started, not completed by then)."""
+    day = pd.Timestamp(on)
+    plans = model.fact_plan
+    plans = plans[plans["plan_date"] <= day].sort_values(["plan_date", "plan_id"], kind="stable")
+    followup = plans.drop_duplicates("case_key", keep="last").set_index("case_key")["next_followup_date"]
+    open_ = model.fact_investigation
+    open_ = open_[(open_["start_date"] <= day) & (open_["completed_date"].isna() | (open_["completed_date"] > day))]
+    investigation = open_.groupby("case_key")["deadline_date"].min()
+    plan_date = followup.reindex(case_keys).to_numpy(dtype="datetime64[s]")
+    investigation_date = investigation.reindex(case_keys).to_numpy(dtype="datetime64[s]")
+    plan_first = ~np.isnat(plan_date) & (np.isnat(investigation_date) | (plan_date <= investigation_date))
+    deadline = np.where(plan_first, plan_date, investigation_date)
+    kind = np.where(plan_first, "plan_followup", np.where(np.isnat(investigation_date), None, "investigation"))
+    return deadline, kind.astype(object)

@@ -56,6 +56,8 @@ from etl.core.periods import quarter_periods
 from etl.core.reference import read_accounts, read_refusion
 from etl.core.settings import REPO_ROOT
 from etl.kpi import compute_kpi
+from etl.kpi.theme6 import case_cost
+from etl.publish.marts import CASE_COST
 
 NORD, SYD = "Center for Børn og Familier Nord", "Center for Børn og Familier Syd"
 SOCIAL = "Center for Socialpsykiatri og Udsathed"
@@ -403,3 +405,43 @@ def test_an_empty_economy_has_its_totals(make_model, reference, q3_2025, pick):
         rows = compute_kpi(kpi_id, model, q3_2025)
         assert (rows["org_level"] == "sof").any(), kpi_id
     assert value(pick, compute_kpi("T6.01", model, q3_2025), "net") == 0
+
+
+# --- mart.case_cost -----------------------------------------------------------------
+
+def test_case_cost_per_case_and_year(make_model, reference):
+    """On 2025-11-15: booked so far, what commitments still cost from 16 November, active
+    measures and the next deadline, per case; and the year before on 31 December."""
+    accounts, refusion = reference
+    model = make_model(
+        extraction_date=dt.date(2025, 11, 15), dim_measure_link=LINKS, fact_posting=POSTINGS,
+        fact_commitment=COMMITMENTS, fact_budget=budget_lines(), ref_account=accounts, ref_refusion=refusion,
+        fact_plan=[
+            dict(plan_id="p1", case_key="boern:10", plan_date="2025-03-01", next_followup_date="2025-09-01"),
+            dict(plan_id="p2", case_key="boern:10", plan_date="2025-10-01", next_followup_date="2026-04-01"),
+            dict(plan_id="p3", case_key="boern:20", plan_date="2025-12-01", next_followup_date="2026-01-01")],
+        fact_investigation=[
+            dict(investigation_id="i1", case_key="boern:10", start_date="2025-10-01", deadline_date="2026-02-01"),
+            dict(investigation_id="i2", case_key="boern:20", start_date="2025-05-01", deadline_date="2025-09-01",
+                 completed_date="2025-08-15")])
+    cost = case_cost(model).set_index(["year", "case_key"])
+    # boern:70's money nets to 0 and its measures have ended (or never started): no row
+    assert sorted(cost.index) == [(2024, "pvoksen:60"), (2025, "pboern:10"), (2025, "pboern:20"),
+                                  (2025, "pvoksen:50"), (2025, "pvoksen:60")]
+    c10 = cost.loc[(2025, "pboern:10")]
+    assert c10["net_ytd"] == pytest.approx(90_000 + 93_000 + 93_000 - 10_000 + 4_000)
+    assert c10["committed_remainder"] == pytest.approx(46 * 3_000)  # K4 is past; K5's measure is deleted
+    assert c10["prognosis"] == pytest.approx(270_000 + 138_000)
+    assert c10["active_measures"] == 1  # boern:3 is soft-deleted
+    assert (c10["kategori"], c10["citizen_key"], c10["caseworker_key"]) == ("Anbringelse", "c1", "w1")
+    assert (c10["unit"], c10["center"], c10["source"]) == ("Familierådgivning Nord", NORD, "boern")
+    assert (c10["next_deadline"], c10["next_deadline_kind"]) == (pd.Timestamp("2026-02-01"), "investigation")
+    c20 = cost.loc[(2025, "pboern:20")]
+    assert (c20["net_ytd"], c20["committed_remainder"], c20["active_measures"]) == (12_400, 0, 0)
+    assert pd.isna(c20["next_deadline"]) and pd.isna(c20["caseworker_key"])
+    assert cost.loc[(2025, "pvoksen:50"), "prognosis"] == pytest.approx(34_000 + K3_Q4)
+    assert cost.loc[(2025, "pvoksen:60"), "kategori"] == "Botilbud"
+    last_year = cost.loc[(2024, "pvoksen:60")]
+    assert (last_year["prognosis"], last_year["active_measures"], last_year["kategori"]) == (0, 1, "Ukendt")
+    assert last_year["status_date"] == pd.Timestamp("2024-12-31")
+    assert list(case_cost(model).columns) == [c for c in CASE_COST.column_names if c not in ("run_id", "computed_at")]
