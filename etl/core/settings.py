@@ -26,6 +26,11 @@ WAREHOUSE_CONN_ID = "sofli_warehouse"
 SMTP_CONN_ID = "smtp_default"
 
 
+#: T6.04's percentile (economy.md: default 10, allowed 10-15).
+EXPENSIVE_CASES_ENV = "SOFLI_EXPENSIVE_CASES_PERCENT"
+EXPENSIVE_CASES_RANGE = (10.0, 15.0)
+
+
 class ConfigurationError(RuntimeError):
     """The run cannot start: a setting is missing or unsafe."""
 
@@ -38,6 +43,17 @@ class Settings:
     #: "historical": a figure uses the organisation valid on its period's end (default);
     #: "current": every period is restated on today's structure.
     org_structure: str = "historical"
+    #: T6.04 særligt dyre enkeltsager: the costliest share of citizens, in percent (10-15).
+    expensive_cases_percent: float = 10.0
+
+    def __post_init__(self) -> None:
+        if not EXPENSIVE_CASES_RANGE[0] <= self.expensive_cases_percent <= EXPENSIVE_CASES_RANGE[1]:
+            raise ConfigurationError(f"{EXPENSIVE_CASES_ENV} must be between {EXPENSIVE_CASES_RANGE[0]:g} and "
+                                     f"{EXPENSIVE_CASES_RANGE[1]:g} (percent), not {self.expensive_cases_percent:g}")
+
+    def kpi_params(self) -> dict[str, dict]:
+        """The KPIs' own settings from this configuration (`etl.kpi.compute_kpis(params=...)`)."""
+        return {"T6.04": {"percent": self.expensive_cases_percent}}
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -49,7 +65,12 @@ class Settings:
         org_structure = os.environ.get("SOFLI_ORG_STRUCTURE", "historical")
         if org_structure not in ("historical", "current"):
             raise ConfigurationError(f"SOFLI_ORG_STRUCTURE must be historical or current, not {org_structure!r}")
-        return cls(data_dir, reference_dir, mode, org_structure)
+        raw_percent = os.environ.get(EXPENSIVE_CASES_ENV, "").strip() or "10"
+        try:
+            percent = float(raw_percent.replace(",", "."))
+        except ValueError:
+            raise ConfigurationError(f"{EXPENSIVE_CASES_ENV} must be a number of percent, not {raw_percent!r}") from None
+        return cls(data_dir, reference_dir, mode, org_structure, percent)
 
     # Layout of the data folder (docs/architecture.md shows the tree).
     @property

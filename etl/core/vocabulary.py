@@ -85,7 +85,8 @@ CASE_SYSTEMS = ("boern", "voksen")
 MEASURE_CATEGORIES = (ANBRINGELSE, FOREBYGGENDE)
 #: Who delivers a children's measure (`Foranstaltning.Leverandoer`), and the kind of
 #: creditor a posting pays (`oekonomi.postering.kreditor_type`).
-SUPPLIERS = ("Egen", "Anden kommune", "Privat")
+OWN_SUPPLIER = "Egen"
+SUPPLIERS = (OWN_SUPPLIER, "Anden kommune", "Privat")
 #: Who sent a notification (`Underretning.Kilde`).
 NOTIFICATION_SOURCES = ("Skole", "Dagtilbud", "Politi", "Sundhedsvæsen", "Anonym", "Forælder", "Andet")
 
@@ -154,7 +155,8 @@ WAITING_LIST_LEAVE_REASONS = ("Tilbudt plads", "Udgået", "Død", "Fraflyttet")
 # --- the economy (source 8) -------------------------------------------------------------
 
 #: A budget line is the original budget or the corrected one (`oekonomi.budget.version`).
-BUDGET_VERSIONS = ("Oprindeligt", "Korrigeret")
+ORIGINAL_BUDGET, CORRECTED_BUDGET = "Oprindeligt", "Korrigeret"
+BUDGET_VERSIONS = (ORIGINAL_BUDGET, CORRECTED_BUDGET)
 #: What a commitment's tariff is per (`oekonomi.disponering.takst_enhed`): a day, a month
 #: (pro rata by days) or once.
 TARIFF_UNITS = ("døgn", "måned", "engangs")

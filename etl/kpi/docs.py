@@ -34,6 +34,8 @@ fast id, som går igen i `mart.kpi_value` og `mart.kpi_catalog`.
 - **Ukendt.** Ukendte værdier og ukendte enhedskoder vises som `Ukendt`; en sag med
   ukendt enhed bevarer sit fagsystems område.
 - **Andele** gemmes med tæller og nævner; en nævner på 0 giver ingen værdi.
+- **Økonomi** (tema 6) er i kroner, uafrundet; en prognose er en bestand på E, også
+  når resten af nøgletallet er strømme.
 - **Kilder.** Et nøgletal markeres i `mart.dq_kpi_flag`, når en af dets kilder har et
   blokerende datakvalitetsbrud; modeltabellerne er dem, beregningen læser.
 """
@@ -50,7 +52,8 @@ def _kpi_section(d: KpiDefinition) -> str:
         "",
         "| | |",
         "| --- | --- |",
-        f"| Type | {_KPI_TYPE_TEXT[d.kpi_type]} |",
+        f"| Type | {_KPI_TYPE_TEXT[d.kpi_type]}"
+        + (f"; {codes(d.stock_measures)} er bestande på E (kun kvartal)" if d.stock_measures else "") + " |",
         f"| Enhed | {d.unit} |",
         f"| Mål (`measure`) | {codes(d.measures)} |",
         f"| Opdelinger (`dimension`) | {codes(d.breakdowns)} |",

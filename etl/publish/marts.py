@@ -103,5 +103,34 @@ DQ_RESULT_FROZEN = TableSpec(
     (col("version", "int", description="kpi_version.version"), col("quarter", "str"), *DQ_RESULT.columns),
     description="The data-quality results (mart.dq_result of `dq_run_id`) as they stood when a version was frozen.")
 
+CASE_COST = TableSpec("case_cost", (
+    col("year", "int", description="the year the figures are for"),
+    col("status_date", "date", description="the day they describe: the extraction date in its year, 31 December "
+                                           "for the year before"),
+    col("case_key", "str", description="pseudonym of the case (HMAC under the pseudonymisation key): never its "
+                                       "id or case number"),
+    col("source", "str", description="the case system: boern / voksen"),
+    col("citizen_key", "str", description="pseudonym of the citizen"),
+    col("caseworker_key", "str", True, "pseudonym of the case's caseworker; NULL: none registered"),
+    col("area", "str", description="the case system's area"),
+    col("center", "str", description="the case's unit's center on status_date (Ukendt: unknown unit)"),
+    col("unit", "str", description="the case's unit on status_date (Ukendt: unknown unit)"),
+    col("kategori", "str", description="the kategori (reference/accounts.csv) carrying most of the case's "
+                                       "prognosis; Ukendt when it has none"),
+    col("net_ytd", "float", description="DKK: net of the postings reaching the case, booked 1 January to "
+                                        "status_date (DQ18 copies left out)"),
+    col("committed_remainder", "float", description="DKK: what its open commitments still cost from the day "
+                                                    "after status_date to 31 December (T6.02's rule)"),
+    col("prognosis", "float", description="DKK: net_ytd + committed_remainder (T6.02)"),
+    col("active_measures", "int", description="its measures and services active on status_date (soft-deleted "
+                                              "ones never)"),
+    col("next_deadline", "date", True, "the earliest of its latest plan's follow-up date and the deadlines of "
+                                       "its investigations open on status_date (an overdue one included)"),
+    col("next_deadline_kind", "str", True, "plan_followup / investigation"),
+    col("run_id", "str"), col("computed_at", "datetime"),
+), primary_key=("year", "case_key"),
+    description="Gladsaxe's caseworker overview (theme 6): one row per case and year (the extraction date's and "
+                "the one before) with money, committed cost or an active measure. Internal only: never in public.")
+
 MART_TABLES = {t.name: t for t in (KPI_VALUE, KPI_CATALOG, DQ_RULE, DQ_RESULT, DQ_FAILURE, DQ_KPI_FLAG,
-                                      SOURCE_FRESHNESS, KPI_VERSION, DQ_RESULT_FROZEN)}
+                                      SOURCE_FRESHNESS, KPI_VERSION, DQ_RESULT_FROZEN, CASE_COST)}

@@ -12,7 +12,7 @@ from etl.core.periods import local_now, reporting_periods
 from etl.core.settings import Settings
 from etl.model import Model
 from etl.model.org import current_structure
-from etl.publish.marts import KPI_CATALOG, KPI_VALUE
+from etl.publish.marts import CASE_COST, KPI_CATALOG, KPI_VALUE
 from etl.publish.suppression import suppress_for_public, suppression_threshold
 from etl.publish.warehouse import ensure_schema, make_engine, publish
 
@@ -34,7 +34,7 @@ def compute_kpis(run_id: str, settings: Settings | None = None, history_quarters
     if settings.org_structure == "current":  # restate history on today's organisation
         model.replace_table("dim_org", current_structure(model.dim_org))
     periods = reporting_periods(model.extraction_date, history_quarters)
-    values = compute(model, periods)
+    values = compute(model, periods, params=settings.kpi_params())
     values["provisional"] = _provisional(values, periods)
     values["version"] = 0
     values["run_id"] = run_id
@@ -44,8 +44,23 @@ def compute_kpis(run_id: str, settings: Settings | None = None, history_quarters
     values.to_parquet(path.with_suffix(".tmp"), index=False)
     path.with_suffix(".tmp").replace(path)
     log.info("computed %d KPI rows for %d periods in %.1fs", len(values), len(periods), time.monotonic() - started)
+    cost_path = _compute_case_cost(model, run_id, values["computed_at"].iloc[0] if len(values) else None,
+                                   settings.data_dir / "kpi" / "case_cost.parquet")
     return {"path": str(path), "rows": len(values), "periods": len(periods),
-            "extraction_date": model.extraction_date.isoformat()}
+            "extraction_date": model.extraction_date.isoformat(), "case_cost_path": str(cost_path)}
+
+
+def _compute_case_cost(model, run_id: str, computed_at, path):
+    """`mart.case_cost` (theme 6's caseworker overview per case and year), staged beside the KPIs."""
+    from etl.kpi.theme6 import case_cost  # noqa: PLC0415 - the KPIs (~160 ms): not at DAG parse
+
+    started = time.monotonic()
+    rows = case_cost(model).assign(run_id=run_id,
+                                   computed_at=computed_at or pd.Timestamp(local_now()))
+    rows.to_parquet(path.with_suffix(".tmp"), index=False)
+    path.with_suffix(".tmp").replace(path)
+    log.info("computed %d case_cost rows in %.1fs", len(rows), time.monotonic() - started)
+    return path
 
 
 def _provisional(values: pd.DataFrame, periods) -> np.ndarray:
@@ -78,6 +93,10 @@ def audit_kpis(staged: dict) -> dict:
         problems.append(f"{duplicated} duplicated KPI rows")
     if missing:
         problems.append(f"no SOF total for implemented KPI(s) {missing}")
+    if staged.get("case_cost_path"):
+        cost = pd.read_parquet(staged["case_cost_path"], columns=["year", "case_key"])
+        if cost.duplicated().any():
+            problems.append(f"{int(cost.duplicated().sum())} duplicated case_cost rows (year, case)")
     if problems:
         raise RuntimeError("KPI audit failed, nothing published: " + "; ".join(problems))
     return {**staged, "audited": True}
@@ -102,6 +121,8 @@ def publish_kpis(audited: dict, settings: Settings | None = None) -> dict:
     publish(engine, "public", KPI_VALUE, public_values, {"version": 0})
     publish(engine, "mart", KPI_CATALOG, catalog)
     publish(engine, "public", KPI_CATALOG, catalog)
+    if audited.get("case_cost_path"):  # internal only: never in public
+        publish(engine, "mart", CASE_COST, pd.read_parquet(audited["case_cost_path"]))
     internal = values[values["org_level"] != "caseworker"]
     suppressed = int(public_values["value"].isna().sum() - internal["value"].isna().sum())
     engine.dispose()

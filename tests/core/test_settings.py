@@ -84,3 +84,17 @@ def test_a_wrong_clock_setting_names_the_variable(name, value, message):
     with pytest.raises(ConfigurationError) as error:
         NightSchedule.from_env({name: value})
     assert message in str(error.value)
+
+
+def test_expensive_cases_percent_default_environment_and_range(tmp_path, monkeypatch):
+    monkeypatch.setenv("SOFLI_DATA_DIR", str(tmp_path))
+    assert Settings.from_env().expensive_cases_percent == 10
+    assert Settings.from_env().kpi_params() == {"T6.04": {"percent": 10}}
+    monkeypatch.setenv("SOFLI_EXPENSIVE_CASES_PERCENT", "12,5")
+    assert Settings.from_env().kpi_params() == {"T6.04": {"percent": 12.5}}
+    monkeypatch.setenv("SOFLI_EXPENSIVE_CASES_PERCENT", "15")
+    assert Settings.from_env().expensive_cases_percent == 15
+    for bad in ("9.9", "15.5", "ti"):
+        monkeypatch.setenv("SOFLI_EXPENSIVE_CASES_PERCENT", bad)
+        with pytest.raises(ConfigurationError, match="SOFLI_EXPENSIVE_CASES_PERCENT"):
+            Settings.from_env()

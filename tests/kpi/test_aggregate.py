@@ -139,7 +139,7 @@ def test_kpi_value_rows_have_the_contract_columns_and_period():
     rows = kpi_value_rows(count_rows(members(("c1", "X", "P", "A", "K")), "citizen_key", ()), "T9.99", Q3)
     assert list(rows.columns) == KPI_ROW_COLUMNS == [
         "kpi_id", "measure", "period_type", "period", "period_start", "period_end", "org_level", "org_key",
-        "dimension", "dimension_value", "value", "numerator", "denominator", "unit"]
+        "dimension", "dimension_value", "value", "numerator", "denominator", "unit", "persons_behind"]
     assert set(rows["kpi_id"]) == {"T9.99"} and set(rows["period_type"]) == {"quarter"}
     assert rows["period_start"].iloc[0] == pd.Timestamp("2025-07-01")
     assert rows["period_end"].iloc[0] == pd.Timestamp("2025-09-30")

@@ -26,7 +26,8 @@ from etl.model.build import build_model, load_current_staged, load_reference
 from etl.model.link import KeyMismatchError, Pseudonymiser, key_fingerprint
 from etl.model.stage import run_model_stage
 from etl.ops.rekey import MARKER, RekeyError, rekey
-from etl.publish.marts import KPI_VALUE
+from etl.kpi.theme6 import case_cost
+from etl.publish.marts import CASE_COST, KPI_VALUE
 from etl.publish.warehouse import ensure_schema, make_engine, publish, read_table
 from etl.synth import generate
 
@@ -76,13 +77,16 @@ def night(tmp_path_factory):
     ensure_schema(engine)
     publish(engine, "mart", KPI_VALUE, old_kpis, {"version": 0})
     publish(engine, "mart", KPI_VALUE, old_kpis.assign(version=1), {"version": 1})  # a frozen publication
+    old_cost = case_cost(old_model).assign(run_id="r", computed_at=pd.Timestamp("2025-11-15 03:00"))
+    old_cost.to_parquet(data / "kpi" / "case_cost.parquet", index=False)
+    publish(engine, "mart", CASE_COST, old_cost)
     old_mart = read_table(engine, "mart.kpi_value")
     engine.dispose()
     old_strings = every_stored_string(data)
     report = rekey(settings, OLD, NEW)
     return {"settings": settings, "old_model": old_model, "new_model": Model.load(settings.model_dir),
             "old_kpis": old_kpis, "old_mart": old_mart, "old_strings": old_strings, "report": report,
-            "frames": frames}
+            "frames": frames, "old_cost": old_cost}
 
 
 def mapping_of(old: pd.Series, new: pd.Series) -> dict:
@@ -149,6 +153,23 @@ def test_history_tables_map_through_the_same_mapping(night):
     in_kpis = set(staged.loc[staged["org_level"] == "caseworker", "org_key"])
     assert len(in_kpis) > 20 and in_kpis <= set(caseworkers.values())
     assert in_kpis == set(mart.loc[mart["org_level"] == "caseworker", "org_key"])
+
+
+def test_the_case_cost_overview_is_rekeyed_like_a_fresh_computation(night):
+    """mart.case_cost and its staged file hold case, citizen and caseworker pseudonyms: after the
+    rotation they are what the re-keyed model gives, row for row."""
+    fresh = case_cost(night["new_model"]).assign(run_id="r", computed_at=pd.Timestamp("2025-11-15 03:00"))
+    assert len(fresh) > 100 and fresh["case_key"].str.fullmatch(PSEUDONYM.pattern).all()
+    staged = pd.read_parquet(night["settings"].data_dir / "kpi" / "case_cost.parquet")
+    dates = dict.fromkeys(["status_date", "next_deadline", "computed_at"], "datetime64[s]")
+    pd.testing.assert_frame_equal(staged.astype(dates), fresh.astype(dates), check_dtype=False)
+    engine = make_engine(night["settings"].warehouse_url())
+    mart = read_table(engine, "mart.case_cost")
+    engine.dispose()
+    key = ["year", "case_key"]
+    assert mart.sort_values(key)[["case_key", "citizen_key", "caseworker_key"]].reset_index(drop=True).equals(
+        fresh.sort_values(key)[["case_key", "citizen_key", "caseworker_key"]].reset_index(drop=True))
+    assert set(night["old_cost"]["case_key"]).isdisjoint(mart["case_key"])
 
 
 def test_kpis_on_the_rekeyed_model_are_identical(night):
