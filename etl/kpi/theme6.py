@@ -28,7 +28,7 @@ import pyarrow as pa
 
 from etl.core.periods import Period
 from etl.core.reference import estimated_refund
-from etl.core.vocabulary import CORRECTED_BUDGET, OWN_SUPPLIER
+from etl.core.vocabulary import AREA_CHILDREN, CORRECTED_BUDGET, OWN_SUPPLIER
 from etl.kpi.aggregate import measure_rows, ratio, summarise, summarise_org_level
 from etl.kpi.catalog import CATALOG, kpi
 from etl.model import Model
@@ -39,8 +39,6 @@ log = logging.getLogger(__name__)
 DKK = "dkk"
 #: The account plan's art for the sale of places (T6.05's `sold_places`).
 ART_SALE_OF_PLACES = "7.1"
-#: The children's area of the account plan (`accounts.csv` `area`), T6.03's whole.
-CHILDREN_AREA = "Børn og Unge"
 #: T6.04's share of citizens: allowed range (economy.md: 10-15 %), default 10.
 EXPENSIVE_PERCENT_RANGE = (10.0, 15.0)
 _DAY = np.timedelta64(1, "D")
@@ -376,7 +374,7 @@ def _prognosis_members(economy: _Economy, model: Model, status_date: dt.date, *,
     and organisation (the finance/case unit of T6.02, or the case's unit with `through_case`)."""
     parts = _prognosis(economy, status_date, model)
     if children_only:
-        parts = parts[economy.fn_area[parts["fn"].to_numpy()] == CHILDREN_AREA]
+        parts = parts[economy.fn_area[parts["fn"].to_numpy()] == AREA_CHILDREN]
     if through_case:
         parts = parts[parts["m"].to_numpy() >= 0]
     fn, m = parts["fn"].to_numpy(), parts["m"].to_numpy()
@@ -414,7 +412,7 @@ def placements_against_preventive(model: Model, period: Period) -> pd.DataFrame:
     of the children's total in the same organisation group."""
     economy = _economy(model)
     booked = economy.slice(period.start, period.end)
-    booked = booked[economy.fn_area[booked["fn"].to_numpy()] == CHILDREN_AREA]
+    booked = booked[economy.fn_area[booked["fn"].to_numpy()] == AREA_CHILDREN]
     fn = booked["fn"].to_numpy()
     members = [pd.DataFrame({"net": booked["amount"].to_numpy(), "prognosis": 0.0,
                              "citizen": economy.citizens(booked["m"].to_numpy()), "kategori": economy.kategori(fn),
