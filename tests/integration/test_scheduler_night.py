@@ -44,7 +44,7 @@ from etl.ops.mailsink import MailSink
 from etl.publish.warehouse import make_engine
 from etl.sources import SOURCES
 from etl.synth import generate
-from etl.tasks.extract import extract_all
+from extracts import extract_all
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.postgres]
 CPH = ZoneInfo("Europe/Copenhagen")
