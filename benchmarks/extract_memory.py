@@ -28,6 +28,13 @@ import tempfile
 import time
 from pathlib import Path
 
+import sqlalchemy as sa
+
+from etl.extract import odbc
+from etl.extract.land import extract_database_table
+from etl.sources import SOURCES
+from etl.sources.sql import load_extract_sql
+
 # typed as the generator creates the contract's table (etl/synth/writer.py: str = varchar(255))
 FILL = """
 CREATE TABLE klage (klage_id integer PRIMARY KEY, modtaget_dato date, klagetype varchar(255),
@@ -60,11 +67,6 @@ class _Sink:
 
 def copy_reference(url: str) -> dict:
     """`COPY (extract SQL) TO STDOUT` through psycopg2: the database's own export speed."""
-    import sqlalchemy as sa  # noqa: PLC0415
-
-    from etl.sources import SOURCES  # noqa: PLC0415
-    from etl.sources.sql import load_extract_sql  # noqa: PLC0415
-
     source = SOURCES["klage"]
     sql = "\n".join(line for line in load_extract_sql(source, source.tables[0], False).splitlines()
                     if not line.lstrip().startswith("--"))
@@ -81,9 +83,6 @@ def copy_reference(url: str) -> dict:
 
 def child(location: str, batch_rows: int, out: str, fetch: str) -> None:
     """Run in a fresh process: extract `klage` through the real contract and print what it took."""
-    from etl.extract.land import extract_database_table  # noqa: PLC0415
-    from etl.sources import SOURCES  # noqa: PLC0415
-
     source = SOURCES["klage"]
     started = time.perf_counter()
     landed = extract_database_table(source, source.tables[0], location, Path(out) / "landing",
@@ -104,12 +103,8 @@ def main() -> None:
         child(args.child[0], args.batch_rows, args.child[1], args.child[2])
         return
 
-    import sqlalchemy as sa  # noqa: PLC0415
-
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
-    import pgcluster  # noqa: PLC0415 - the test servers' PostgreSQL cluster
-
-    from etl.extract import odbc  # noqa: PLC0415
+    import pgcluster  # noqa: PLC0415 - tests/support, put on the path just above
 
     cluster = None
     url = os.environ.get("SOFLI_TEST_PG_URL")

@@ -34,6 +34,8 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from etl.core.periods import Period, reporting_periods  # noqa: E402
+from etl.kpi import compute_kpis  # noqa: E402
+from etl.model import Model  # noqa: E402
 
 KPIS = ("T1.01", "T2.04", "T5.01")
 KEY = ["kpi_id", "measure", "period_type", "period", "period_start", "period_end",
@@ -249,7 +251,6 @@ def reference(con: duckdb.DuckDBPyConnection, kpi_id: str, model_dir: Path, peri
 def ours(model, kpi_id: str, periods: list[Period]) -> pd.DataFrame:
     """Our implementation of one KPI for all its periods, as the pipeline computes it
     (`etl.kpi.compute_kpis`: periods spread over worker processes, one per usable core)."""
-    from etl.kpi import compute_kpis  # noqa: PLC0415
     return _normalised(compute_kpis(model, periods, kpi_ids=[kpi_id]))
 
 
@@ -287,7 +288,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=None, help="DuckDB threads (default: all cores)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
-    from etl.model import Model  # noqa: PLC0415
 
     model_dir = (args.data_dir / "model").resolve()
     started = time.perf_counter()

@@ -23,17 +23,27 @@ import argparse
 import contextlib
 import datetime as dt
 import json
+import multiprocessing
 import os
 import platform
 import resource
 import shutil
 import sys
+import threading
 import time
+import traceback
 from pathlib import Path
 
+import psutil
 import sqlalchemy as sa
 
 from etl.core.settings import REPO_ROOT, Connections, Settings
+from etl.sources import SOURCES
+from etl.synth import generate
+from etl.tasks import extract as extract_tasks
+from etl.tasks import kpis as kpi_tasks
+from etl.tasks import model as model_tasks
+from etl.tasks import quality as dq_tasks
 
 
 def high_water_mark() -> int:
@@ -54,14 +64,10 @@ class MemoryWatch:
     """
 
     def __init__(self, interval: float = 0.2):
-        import threading  # noqa: PLC0415
-
-        import psutil  # noqa: PLC0415
         self._process, self._interval, self._peak = psutil.Process(), interval, 0
         threading.Thread(target=self._sample, daemon=True, name="memory-watch").start()
 
     def _sample(self) -> None:
-        import psutil  # noqa: PLC0415
         while True:
             total = 0
             for process in [self._process, *self._process.children(recursive=True)]:
@@ -79,9 +85,6 @@ class MemoryWatch:
 
 def in_own_process(fn):
     """Run `fn` in a forked process and return (its result, its high-water mark in bytes)."""
-    import multiprocessing  # noqa: PLC0415
-    import traceback  # noqa: PLC0415
-
     context = multiprocessing.get_context("fork")
     receive, send = context.Pipe(duplex=False)
 
@@ -113,7 +116,7 @@ def pg_sources(names: list[str]):
     """Databases for the database sources in a PostgreSQL server, read through ODBC: the
     URLs to generate into, with `AIRFLOW_CONN_SOFLI_SRC_<NAME>` set to odbc connections."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
-    import pgcluster  # noqa: PLC0415 - the test servers' PostgreSQL cluster
+    import pgcluster  # noqa: PLC0415 - tests/support, put on the path just above
 
     cluster = None
     url = os.environ.get("SOFLI_TEST_PG_URL")
@@ -138,7 +141,6 @@ def pg_sources(names: list[str]):
 def change_rows(urls: dict[str, str], share: float, changed_at: dt.datetime) -> int:
     """Give `share` of every database table's rows (every n-th primary key) a fresh change
     timestamp: what a night's edits in the fagsystemer look like to an incremental extract."""
-    from etl.sources import SOURCES  # noqa: PLC0415
 
     step = max(1, round(1 / share))
     changed = 0
@@ -180,8 +182,6 @@ def main() -> None:
     # demo mode (the generated sources, the demo key); sources through the Airflow connections
     # `pg_sources` puts in the environment (looked up when first needed, after that)
     settings = Settings(args.data_dir, REPO_ROOT / "reference", "demo", connections=Connections())
-    from etl.sources import SOURCES  # noqa: PLC0415
-    from etl.synth import generate  # noqa: PLC0415
 
     database_sources = [name for name, s in SOURCES.items() if s.kind == "database"]
     with contextlib.ExitStack() as cleanup:
@@ -229,11 +229,6 @@ def stage_timer(rows: list):
 
 def run_chain(args, settings, sources, day: dt.date, run_id: str, stage, source_rows: int) -> dict:
     """extract+validate -> model -> KPIs -> publish -> DQ for one extraction date."""
-    from etl.tasks import extract as extract_tasks  # noqa: PLC0415 - after the environment is set
-    from etl.tasks import kpis as kpi_tasks  # noqa: PLC0415
-    from etl.tasks import model as model_tasks  # noqa: PLC0415
-    from etl.tasks import quality as dq_tasks  # noqa: PLC0415
-
     extracted = stage("extract+validate", lambda: [extract_tasks.extract_source(s, day, run_id, settings)
                                                    for s in sources], source_rows,
                       lambda r: sum(x["rows_staged"] + x["rows_quarantined"] for x in r))

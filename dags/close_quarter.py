@@ -23,17 +23,16 @@ Nightly runs replace only version 0 and never touch a frozen version.
 from __future__ import annotations
 
 from airflow.sdk import Param, dag, get_current_context, task
-from airflow.timetables.trigger import CronTriggerTimetable
 
 from etl.tasks import close_quarter as tasks
-from etl.tasks.orchestration import TIMEZONE, dag_settings, run_date, run_id, triggered_by
+from etl.tasks.orchestration import dag_settings, day_schedule, run_date, run_id, triggered_by
 
 
 @dag(
     dag_id="close_quarter",
     description="Freeze a closed quarter's KPI values and DQ results as a numbered version and render its report",
     doc_md=__doc__,
-    schedule=CronTriggerTimetable("0 6 * * *", timezone=TIMEZONE),
+    schedule=day_schedule("close_quarter"),
     **dag_settings("team-data"),
     tags=["sofli", "kpi", "report"],
     params={"quarter": Param(None, type=["null", "string"], pattern=r"^\d{4}-Q[1-4]$",

@@ -2,12 +2,14 @@
 ### data_quality: the rules of the data-quality page, failing loudly
 
 Scheduled on the KPI Asset (after `publish_kpis`, so DQ13 can compare tonight's KPIs
-with the previous run's). **run_rules** runs every enabled rule of
+with the previous run's): every night, since `build_model` builds at the latest at the cut-off
+even when a source failed, which DQ10 then reports. **run_rules** runs every enabled rule of
 `config/dq_rules.yaml` (DQ01–DQ13) on the model and the run's facts (source freshness,
 row counts, KPI totals) and publishes `mart.dq_rule`, `mart.dq_result` (run × rule ×
 source × breakdown, kept as history for the trend), `mart.dq_failure` (the failing
-source record ids, never a CPR), `mart.dq_kpi_flag` (KPIs built on a source whose
-blocking rule breached) and `mart.source_freshness`. **alert_owners** sends one e-mail
+source record ids, never a CPR), `dq_kpi_flag` in `mart` and `public` (KPIs built on a
+source whose blocking rule breached, and with `stale` the KPIs built on a source DQ10 found
+behind the night) and `mart.source_freshness`. **alert_owners** sends one e-mail
 per owner grouping that owner's breached rules, through the Airflow SMTP connection
 `smtp_default` (rules set to `daily_digest` are not re-sent unchanged the same day). Then
 **gate** fails — a red run in the Airflow UI — when an error-severity rule breached;

@@ -10,23 +10,25 @@ param is set), then **validate** (the table's pandera schema;
 unreadable rows to `quarantine/` with rule and reason; an incremental extract is merged
 into the previous staged table). When
 every table validated, **publish** makes this extract the source's current good one and
-updates the source's Asset, which schedules `build_model`.
+updates the source's Asset (its event says which extraction date became current), which starts
+`build_model`: it builds once every source has published tonight, or at the cut-off.
 
 **When it fails**: the log names source, table, column and rule. A structural failure
 (missing column, unreadable column, zero rows, row count collapse) keeps yesterday's good
-extract in use and shows the source as stale in `mart.source_freshness`. Fix the source
-or the contract, then clear the failed task. Runbook: `docs/operations.md`.
+extract in use: the cut-off builds the model without it, DQ10 flags it stale (e-mail to
+operations and its owner) and `mart.source_freshness` shows it behind. Fix the source or the
+contract, then clear the failed task: when it publishes, the model is rebuilt by itself.
+Runbook: `docs/operations.md`, "A night with a failed source".
 """
 
 from __future__ import annotations
 
 from airflow.sdk import Param, dag, get_current_context, task
-from airflow.timetables.trigger import CronTriggerTimetable
 
 from etl.sources import SOURCES
 from etl.sources.base import Source
 from etl.tasks import extract as extract_tasks
-from etl.tasks.orchestration import TIMEZONE, dag_settings, run_date, run_id, source_asset
+from etl.tasks.orchestration import dag_settings, extract_schedule, publish_extra, run_date, run_id, source_asset
 
 
 def build_extract_dag(source: Source):
@@ -36,7 +38,7 @@ def build_extract_dag(source: Source):
         doc_md=__doc__.replace("&lt;source&gt;", source.name) + f"\n**{source.title}**: {source.description}\n\n"
         f"Tables: {', '.join(f'`{t.name}`' for t in source.tables)}. Owner: `{source.owner}`. "
         f"Location: Airflow connection `{source.conn_id}` or env `{source.env_var}`.",
-        schedule=CronTriggerTimetable(source.schedule, timezone=TIMEZONE),
+        schedule=extract_schedule(source.name),
         **dag_settings(source.owner, night_stage="extract"),
         tags=["sofli", "extract", source.kind],
         params={"extract_date": Param(None, type=["null", "string"], format="date",
@@ -59,7 +61,9 @@ def build_extract_dag(source: Source):
         @task(outlets=[source_asset(source.name)])
         def publish(results: list[dict]) -> dict:
             context = get_current_context()
-            return extract_tasks.publish_extract(source.name, run_date(context), run_id(context), results)
+            published = extract_tasks.publish_extract(source.name, run_date(context), run_id(context), results)
+            publish_extra(context, source_asset(source.name), published)
+            return published
 
         validated = [validate.override(task_id=f"validate_{t.name}")(land.override(task_id=f"land_{t.name}")(t.name))
                      for t in source.tables]

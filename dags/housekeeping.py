@@ -18,17 +18,16 @@ Runbook and the retention facts for the data-protection officer: `docs/security.
 from __future__ import annotations
 
 from airflow.sdk import Param, dag, get_current_context, task
-from airflow.timetables.trigger import CronTriggerTimetable
 
 from etl.tasks import housekeeping as tasks
-from etl.tasks.orchestration import TIMEZONE, dag_settings, run_date
+from etl.tasks.orchestration import dag_settings, day_schedule, run_date
 
 
 @dag(
     dag_id="housekeeping",
     description="Delete CPR-bearing landing, staged and quarantine partitions past the retention period",
     doc_md=__doc__,
-    schedule=CronTriggerTimetable("30 5 * * *", timezone=TIMEZONE),
+    schedule=day_schedule("housekeeping"),
     **dag_settings("team-data"),
     tags=["sofli", "housekeeping"],
     params={"extract_date": Param(None, type=["null", "string"], format="date",

@@ -4,10 +4,12 @@
 Scheduled on the model Asset. Write-audit-publish, each a visible task:
 **compute** every implemented KPI of the catalogue for the running quarter (provisional)
 and the closed quarters before it, each as quarter and ÅTD, with the same periods last
-year, at every organisation level and breakdown, into a staged file; **audit** refuses
-an empty or duplicated set or a KPI without its SOF total; **publish** swaps the nightly
-version of `mart.kpi_value` (exact) and `public.kpi_value` (small cells suppressed) and
-the catalogue `mart.kpi_catalog` in one transaction each. BI reads `mart.kpi_tile`.
+year, at every organisation level and breakdown, into a staged file, and theme 6's
+caseworker overview per case and year (`case_cost`); **audit** refuses an empty or
+duplicated set or a KPI without its SOF total; **publish** swaps the nightly version of
+`mart.kpi_value` (exact) and `public.kpi_value` (small cells suppressed), the catalogue
+`mart.kpi_catalog` and `mart.case_cost` (internal only, never in public) in one
+transaction each. BI reads `mart.kpi_tile`.
 
 **Recomputing further back**: trigger with `history_quarters` (default 4) to recompute more
 closed quarters into the nightly version; frozen quarters are `close_quarter`'s.

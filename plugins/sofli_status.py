@@ -11,23 +11,24 @@ from __future__ import annotations
 
 import asyncio
 
+from airflow.api_fastapi.core_api.security import requires_authenticated
 from airflow.plugins_manager import AirflowPlugin
 from fastapi import Depends, FastAPI
 from fastapi.responses import HTMLResponse
+
+from etl.core.settings import Settings
 
 URL_PREFIX = "/sofli-dq"
 
 
 def _page() -> str:
-    from etl.core.settings import Settings  # noqa: PLC0415 - resolved per request: connection changes apply
-    from etl.ops.status_page import status_page  # noqa: PLC0415
+    """The page for this request, on the warehouse the settings name now (connection changes apply)."""
+    from etl.ops.status_page import status_page  # noqa: PLC0415 - pandas: only the api-server, on a request
 
     return status_page(Settings.resolve().warehouse_url())
 
 
 def _create_app() -> FastAPI:
-    from airflow.api_fastapi.core_api.security import requires_authenticated  # noqa: PLC0415
-
     app = FastAPI(title="sofli data quality", description="Data-quality status, trend and source freshness")
 
     @app.get("/", response_class=HTMLResponse, dependencies=[Depends(requires_authenticated())])

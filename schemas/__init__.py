@@ -11,9 +11,7 @@ from __future__ import annotations
 import pandera.pandas as pa
 
 from etl.core.tables import TableSpec
-
-PANDAS_DTYPES = {"int": "Int64", "str": "str", "date": "datetime64[s]", "datetime": "datetime64[s]",
-                 "bool": "boolean", "decimal": "Float64", "float": "Float64"}
+from etl.core.vocabulary import PANDAS_DTYPES
 
 
 def schema_for(spec: TableSpec, owner: str = "", strict: bool = True) -> pa.DataFrameSchema:
@@ -36,9 +34,3 @@ def schema_for(spec: TableSpec, owner: str = "", strict: bool = True) -> pa.Data
         name=spec.name,
         metadata={"owner": owner, "schema_version": spec.schema_hash()},
     )
-
-
-def source_schema(source_name: str, table_name: str) -> pa.DataFrameSchema:
-    from etl.sources import get_source  # noqa: PLC0415 - keep schemas importable on its own
-    source = get_source(source_name)
-    return schema_for(source.table(table_name), owner=source.owner)

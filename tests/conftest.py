@@ -7,11 +7,12 @@ import sys
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 #: Test servers (the PostgreSQL cluster) live beside the tests, outside the production package.
 sys.path.insert(0, str(Path(__file__).resolve().parent / "support"))
 #: Shared fixtures of tests in several folders (quarter close: tests/publish and tests/report).
-pytest_plugins = ["quarter_close"]
+pytest_plugins = ["quarter_close", "demo_night"]
 
 @pytest.fixture(autouse=True)
 def _no_airflow_home_leak(monkeypatch):
@@ -26,8 +27,6 @@ class PostgresServer:
     started here; each test module takes fresh databases from it with `new_database`."""
 
     def __init__(self, superuser_url: str):
-        import sqlalchemy as sa  # noqa: PLC0415
-
         self.url = sa.engine.make_url(superuser_url)
         self._engine = sa.create_engine(self.url, isolation_level="AUTOCOMMIT")
 

@@ -23,6 +23,7 @@ from etl.kpi import CATALOG
 from etl.kpi.catalog import kpi
 from etl.model import registry, tables
 from etl.model.registry import (
+    DERIVED_TABLES,
     LINK_TABLES,
     MODEL_SOURCES,
     NOT_IN_MODEL,
@@ -121,7 +122,8 @@ def test_every_cpr_column_is_read_by_the_link_step():
 
 def test_every_model_table_is_built_and_every_entry_has_its_builder():
     fed = {e.model_table for e in MODEL_SOURCES}
-    assert fed | set(LINK_TABLES) | set(REFERENCE_TABLES) == set(MODEL_TABLES)
+    assert fed | set(LINK_TABLES) | set(REFERENCE_TABLES) | set(DERIVED_TABLES) == set(MODEL_TABLES)
+    assert all(set(needs) <= fed for needs in DERIVED_TABLES.values())
     assert [e.label for e in MODEL_SOURCES if e.builder is None] == ["boern.Barn", "voksen.borger"]
     assert all(e.linked_only for e in MODEL_SOURCES if e.builder is None)
 

@@ -1,9 +1,11 @@
 """`sofli`: the command line.
 
-    sofli demo       generate the synthetic fagsystemer and run every DAG, in dependency
-                     order, as real Airflow DAG runs into the SQLite warehouse
+    sofli demo       generate the synthetic fagsystemer and run one night under Airflow's
+                     scheduler (every DAG a real run, with task logs) into the SQLite warehouse
     sofli generate   only write the synthetic fagsystemer
-    sofli airflow    start Airflow (standalone: UI on http://localhost:8080) on these DAGs
+    sofli run        one night (or --from/--to a range) on the configured sources, through
+                     Airflow's scheduler; --check validates the configuration, writes nothing
+    sofli airflow    start Airflow (standalone: UI on http://localhost:8080, --port) on these DAGs
     sofli warehouse-init   as an administrator: the PostgreSQL warehouse's database,
                      schemas, roles, logins and tables (etl/ops/warehouse_admin.py)
     sofli rekey      rotate the pseudonymisation key (docs/security.md): old key as the
@@ -16,29 +18,35 @@ environment first and imports Airflow only inside the commands. It is, with the 
 owner (`etl.core.settings`), the only code that touches the environment: it sets up
 Airflow's, and names the mode. A run is in **production** mode unless it is the demo's:
 `sofli demo` marks its data folder (`.sofli-demo.json`) and runs in demo mode, and
-`sofli airflow`, `report` and `rekey` run in demo mode on a folder so marked, in
+`sofli run`, `airflow`, `report` and `rekey` run in demo mode on a folder so marked, in
 production mode on any other.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from etl.cli.night import nightly_dag_ids, run_nights, run_once
+from etl.cli.summary import print_summary
+from etl.core.periods import last_closed_quarter, local_now, local_today
 from etl.core.settings import REPO_ROOT, ConfigurationError, Settings, resolve_new_pseudonym_key
 from etl.core.zones import DataFolder
-
-
-#: The DAGs of one night, in dependency order (the Assets encode the same order).
-def nightly_dag_ids() -> list[str]:
-    from etl.sources import SOURCES  # noqa: PLC0415
-    return [f"extract_{name}" for name in SOURCES] + ["build_model", "publish_kpis", "data_quality"]
+from etl.ops import warehouse_admin
+from etl.ops.check import check_configuration, format_findings
+from etl.ops.local_airflow import LocalAirflow, airflow_environment, migrate_metadata_db, smtp_connection
+from etl.ops.mailsink import MailSink
+from etl.ops.rekey import rekey_command
+from etl.report import ReportError, render_report
+from etl.synth import generate
 
 
 def folder_mode(data_dir: Path) -> str:
@@ -46,77 +54,17 @@ def folder_mode(data_dir: Path) -> str:
     return "demo" if DataFolder(data_dir).is_demo() else "production"
 
 
-#: The options Airflow writes into a new `airflow.cfg` with `AIRFLOW_HOME`'s absolute path
-#: (config_templates/config.yml, Airflow 3.3). Set from the environment on every command,
-#: they win over the file, so a moved data folder's stale `airflow.cfg` does not matter.
-AIRFLOW_HOME_PATHS = {
-    "AIRFLOW__CORE__DAGS_FOLDER": lambda home: str(REPO_ROOT / "dags"),
-    "AIRFLOW__CORE__PLUGINS_FOLDER": lambda home: str(REPO_ROOT / "plugins"),
-    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": lambda home: f"sqlite:///{home / 'airflow.db'}",
-    "AIRFLOW__LOGGING__BASE_LOG_FOLDER": lambda home: str(home / "logs"),
-    "AIRFLOW__LOGGING__DAG_PROCESSOR_CHILD_PROCESS_LOG_DIRECTORY": lambda home: str(home / "logs" / "dag_processor"),
-}
-
-
 def configure_environment(data_dir: Path, mode: str, smtp_port: int | None = None) -> dict[str, str]:
-    """Environment for the embedded Airflow: everything under one data folder, every path
-    Airflow knows set here (not read from `airflow.cfg`), so the folder can move."""
-    home = DataFolder(data_dir).airflow_home
-    env = {
-        "SOFLI_DATA_DIR": str(data_dir),
-        "SOFLI_MODE": mode,
-        "AIRFLOW_HOME": str(home),
-        **{name: path(home) for name, path in AIRFLOW_HOME_PATHS.items()},
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__DEFAULT_TIMEZONE": "Europe/Copenhagen",
-        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
-    }
-    if smtp_port:
-        env["AIRFLOW_CONN_SMTP_DEFAULT"] = json.dumps({
-            "conn_type": "smtp", "host": "127.0.0.1", "port": smtp_port,
-            "extra": {"disable_ssl": True, "disable_tls": True, "from_email": "sofli@sofli.example"}})
+    """Environment for the embedded Airflow in this process: everything under one data folder,
+    every path Airflow knows set here (not read from `airflow.cfg`), so the folder can move."""
+    env = {k: v for k, v in airflow_environment(data_dir, smtp_port=smtp_port, mode=mode).items()
+           if not k.startswith("AIRFLOW__API") and "EXECUTION_API" not in k}
     os.environ.update(env)
-    home.mkdir(parents=True, exist_ok=True)
+    DataFolder(data_dir).airflow_home.mkdir(parents=True, exist_ok=True)
     return env
 
 
-def migrate_airflow_db() -> None:
-    """Create/upgrade Airflow's SQLite metadata DB under AIRFLOW_HOME (idempotent)."""
-    bin_dir = str(Path(sys.executable).parent)
-    env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")}
-    subprocess.run([os.path.join(bin_dir, "airflow"), "db", "migrate"], check=True, env=env,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-
-
-def run_dags(dag_ids: list[str], extraction_date: dt.date, run_conf: dict | None = None) -> dict[str, dict]:
-    """Run each DAG once as a real Airflow DAG run (`dag.test`), in order; return states."""
-    import pendulum  # noqa: PLC0415
-    from airflow.dag_processing.dagbag import DagBag  # noqa: PLC0415
-
-    bag = DagBag(dag_folder=str(REPO_ROOT / "dags"))
-    if bag.import_errors:
-        raise SystemExit("DAG import errors:\n" + "\n".join(f"{k}: {v}" for k, v in bag.import_errors.items()))
-    logical = pendulum.datetime(extraction_date.year, extraction_date.month, extraction_date.day, 2, tz="Europe/Copenhagen")
-    states: dict[str, dict] = {}
-    for dag_id in dag_ids:
-        dag = bag.dags[dag_id]
-        started = time.monotonic()
-        conf = dict(run_conf or {})
-        if "extract_date" in dag.params:
-            conf.setdefault("extract_date", extraction_date.isoformat())
-        # Airflow 3.3.2's dag.test() cannot finish a run of a DAG with a deadline alert (DagRun.update_state
-        # looks the alerts up by the ids only the dag-processor assigns: AttributeError 'dict' ... 'hex').
-        # One run here is never late: run without them; scheduled runs keep them (tests/browser/).
-        dag.deadline = None
-        run = dag.test(logical_date=logical, run_conf=conf)
-        tasks = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
-        states[dag_id] = {"state": str(run.state), "tasks": tasks, "seconds": round(time.monotonic() - started, 1)}
-    return states
-
-
 def cmd_generate(args: argparse.Namespace) -> int:
-    from etl.synth import generate  # noqa: PLC0415
     sources = DataFolder(Path(args.data_dir)).sources
     report = generate(sources, profile=args.profile, seed=args.seed, extraction_date=args.date)
     rows = sum(sum(t.values()) if isinstance(t, dict) else t for t in report["rows"].values())
@@ -134,30 +82,43 @@ def mark_demo_folder(folder: DataFolder, args: argparse.Namespace) -> None:
             f"{folder.root} is not empty and was not created by `sofli demo` (no {folder.demo_marker.name}): "
             "refusing to write the demo into it; choose an empty --data-dir or delete the folder")
     folder.mark_demo({"profile": args.profile, "seed": args.seed, "extraction_date": args.date.isoformat(),
-                      "created_at": dt.datetime.now().isoformat(timespec="seconds")})
+                      "created_at": local_now().isoformat(timespec="seconds")})
+
+
+def _airflow(data_dir: Path, env: dict[str, str], port: int | None = None):
+    """Airflow's components on this data folder for the length of a command, the night DAGs parsed."""
+    airflow = LocalAirflow(data_dir, {"SOFLI_SCHEDULES": "off", **env}, port=port).__enter__()
+    try:
+        print(f"    Airflow is up on {airflow.base} (logs: {airflow.home})", flush=True)
+        airflow.wait_for_dags([*nightly_dag_ids(), "close_quarter"])
+    except BaseException:
+        airflow.stop()
+        raise
+    return airflow
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from etl.cli.summary import print_summary  # noqa: PLC0415
-    from etl.core.periods import last_closed_quarter  # noqa: PLC0415
-    from etl.ops.mailsink import MailSink  # noqa: PLC0415
-
     data_dir = Path(args.data_dir).resolve()
     folder = DataFolder(data_dir)
     mark_demo_folder(folder, args)
     started = time.monotonic()
+    quarter = last_closed_quarter(args.date)
     with MailSink(folder.mail) as sink:
         configure_environment(data_dir, "demo", sink.port)
         print(f"[1/3] generating the '{args.profile}' fagsystemer for {args.date} ...", flush=True)
         cmd_generate(args)
-        print("[2/3] preparing Airflow's metadata DB ...", flush=True)
-        migrate_airflow_db()
-        print("[3/3] running the nightly DAGs as Airflow DAG runs ...", flush=True)
-        states = run_dags(nightly_dag_ids(), args.date, {"fail_on_breach": True})
-        quarter = last_closed_quarter(args.date)
-        print(f"[+] closing {quarter} and rendering its report (DAG close_quarter) ...", flush=True)
-        states.update(run_dags(["close_quarter"], args.date,
-                               {"quarter": quarter, "reason": "Demo: kvartalsafslutning"}))
+        print("[2/3] starting Airflow (api-server, scheduler, dag-processor, triggerer) on this folder ...", flush=True)
+
+        airflow = _airflow(data_dir, {"SOFLI_MODE": "demo", "AIRFLOW_CONN_SMTP_DEFAULT": smtp_connection(sink.port)})
+        try:
+            print("[3/3] running the night's DAGs under Airflow's scheduler ...", flush=True)
+            states = run_nights(airflow.api, [args.date])[args.date]
+            print(f"[+] closing {quarter} and rendering its report (DAG close_quarter) ...", flush=True)
+            states["close_quarter"] = run_once(airflow.api, "close_quarter",
+                                               {"quarter": quarter, "reason": "Demo: kvartalsafslutning",
+                                                "extract_date": args.date.isoformat()})
+        finally:
+            airflow.stop()
     code = print_summary(Settings.resolve(data_dir=data_dir, mode="demo"), states, strict=args.strict,
                          seconds=time.monotonic() - started)
     reports = [v / "rapport.pdf" for v in folder.report_versions(quarter) if (v / "rapport.pdf").exists()]
@@ -166,27 +127,97 @@ def cmd_demo(args: argparse.Namespace) -> int:
               f"  {reports[-1]}\n  {reports[-1].with_suffix('.html')}")
     else:
         print(f"\nNo committee report of {quarter} was written: see the close_quarter run above.")
+    print(f"\nEvery run, its task logs and the red gate's reason: `sofli --data-dir {data_dir} airflow`, then "
+          "http://localhost:8080/dags/data_quality")
     return code
 
 
+def _today() -> dt.date:
+    return local_today()
+
+
+def _dates(args: argparse.Namespace) -> list[dt.date]:
+    if args.date_from or args.date_to:
+        first, last = args.date_from or args.date_to, args.date_to or args.date_from
+        if last < first:
+            raise SystemExit("sofli run: --to is before --from")
+        return [first + dt.timedelta(days=n) for n in range((last - first).days + 1)]
+    return [args.date]
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """One night, or a range of nights, on the configured sources through Airflow's scheduler."""
+    data_dir = Path(args.data_dir).resolve()
+    mode = folder_mode(data_dir)
+    configure_environment(data_dir, mode)
+    dates = _dates(args)
+    settings = Settings.resolve(data_dir=data_dir, mode=mode)
+    mail_dir = Path(args.mail_dir).resolve() if args.mail_dir else None
+    findings = check_configuration(settings, dates[-1], mail_dir)
+    problems = [f for f in findings if not f.ok]
+    if args.check:
+        print(f"sofli run --check, night of {dates[-1]} (mode {mode}, data folder {data_dir}); nothing is written:")
+        print(format_findings(findings))
+        print(f"\n{len(problems)} problem(s): sofli run would refuse to start." if problems
+              else "\nThe configuration is complete: sofli run would read the above.")
+        return 2 if problems else 0
+    if problems:
+        print("sofli run: the configuration is not complete (sofli run --check lists everything):", file=sys.stderr)
+        print(format_findings(problems), file=sys.stderr)
+        return 2
+    started = time.monotonic()
+    with contextlib.ExitStack() as stack:
+        env = {"SOFLI_MODE": mode}
+        if mail_dir is not None:
+
+            sink = stack.enter_context(MailSink(mail_dir))
+            env["AIRFLOW_CONN_SMTP_DEFAULT"] = smtp_connection(sink.port)
+        print(f"sofli run: {len(dates)} night(s), {dates[0]} to {dates[-1]}, on the configured sources", flush=True)
+        airflow = _airflow(data_dir, env)
+        stack.callback(airflow.stop)
+
+        nights = run_nights(airflow.api, dates, full_extract=args.full_extract)
+    codes = []
+    for date, states in nights.items():
+        codes.append(print_summary(settings, states, strict=args.strict, seconds=time.monotonic() - started,
+                                   title=f"sofli run, night of {date}", mail_dir=mail_dir))
+    return max(codes)
+
+
 def cmd_airflow(args: argparse.Namespace) -> int:
+    """Airflow standalone in the foreground on the data folder; a demo folder gets a mail sink."""
     data_dir = Path(args.data_dir).resolve()
     mode = folder_mode(data_dir)
     configure_environment(data_dir, mode)
     Settings.resolve(data_dir=data_dir, mode=mode)  # a bad setting stops here, not in the first task
-    home = DataFolder(data_dir).airflow_home
+    folder = DataFolder(data_dir)
     bin_dir = str(Path(sys.executable).parent)
-    os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
-    print(f"Airflow on http://localhost:8080 ({mode} mode, AIRFLOW_HOME={home}); the admin password is in "
-          f"{home / 'simple_auth_manager_passwords.json.generated'}; the data-quality page is "
-          "Browse -> Data quality (http://localhost:8080/plugin/sofli-dq)", flush=True)
-    os.execv(os.path.join(bin_dir, "airflow"), ["airflow", "standalone"])
-    return 0  # not reached
+    env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""),
+           **airflow_environment(data_dir, port=args.port, host=args.host, mode=mode,
+                                 metadata_url=os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN")),
+           "PYTHONPATH": os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH")) if p)}
+    with contextlib.ExitStack() as stack:
+        if mode == "demo" and "AIRFLOW_CONN_SMTP_DEFAULT" not in os.environ:
+            sink = stack.enter_context(MailSink(folder.mail))
+            env["AIRFLOW_CONN_SMTP_DEFAULT"] = smtp_connection(sink.port)
+            mail = f"alert e-mails go to the demo's mail sink: {folder.mail}"
+        else:
+            mail = "alert e-mails go through the Airflow connection smtp_default"
+        base = env["AIRFLOW__API__BASE_URL"]
+        print(f"Airflow on {base} ({mode} mode, AIRFLOW_HOME={folder.airflow_home}); log in as admin with the "
+              f"password in {folder.airflow_home / 'simple_auth_manager_passwords.json.generated'}; the data-quality page is "
+              f"Browse -> Data quality ({base}/plugin/sofli-dq); {mail}. Times show in your browser's time zone "
+              "(User -> Timezone). Ctrl-C stops it.", flush=True)
+        migrate_metadata_db(env)  # idempotent; puts a SQLite metadata DB in WAL mode for the scheduler
+        process = subprocess.Popen([os.path.join(bin_dir, "airflow"), "standalone"], env=env)
+        try:
+            return process.wait()
+        except KeyboardInterrupt:
+            process.send_signal(signal.SIGINT)
+            return process.wait()
 
 
 def cmd_rekey(args: argparse.Namespace) -> int:
-    from etl.ops.rekey import rekey_command  # noqa: PLC0415
-
     data_dir = Path(args.data_dir).resolve()
     settings = Settings.resolve(data_dir=data_dir, mode=folder_mode(data_dir))
     report = rekey_command(settings, resolve_new_pseudonym_key(), dry_run=args.dry_run)
@@ -195,8 +226,6 @@ def cmd_rekey(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from etl.report import ReportError, render_report  # noqa: PLC0415
-
     data_dir = Path(args.data_dir).resolve()
     settings = Settings.resolve(data_dir=data_dir, mode=folder_mode(data_dir))
     try:
@@ -217,23 +246,41 @@ def main(argv: list[str] | None = None) -> int:
         p = sub.add_parser(name, help=helptext)
         p.add_argument("--profile", default="demo", choices=["demo", "copenhagen", "national"])
         p.add_argument("--seed", type=int, default=42)
-        p.add_argument("--date", type=dt.date.fromisoformat, default=dt.date.today(),
+        p.add_argument("--date", type=dt.date.fromisoformat, default=_today(),
                        help="extraction date (default: today)")
         if name == "demo":
             p.add_argument("--strict", action="store_true",
                            help="exit non-zero when a data-quality error rule breaches (the scheduled DAGs' behaviour)")
-    sub.add_parser("airflow", help="start Airflow standalone on these DAGs (UI on :8080)")
+    run = sub.add_parser("run", help="one night (or --from/--to nights) on the configured sources, through "
+                                     "Airflow's scheduler, without the generator")
+    run.add_argument("--date", type=dt.date.fromisoformat, default=_today(),
+                     help="the night's extraction date (default: today)")
+    run.add_argument("--from", dest="date_from", type=dt.date.fromisoformat, default=None,
+                     help="backfill: the first night of a range (oldest first)")
+    run.add_argument("--to", dest="date_to", type=dt.date.fromisoformat, default=None,
+                     help="backfill: the last night of a range")
+    run.add_argument("--check", action="store_true",
+                     help="check the configuration (sources, tables, columns, reference data, key, warehouse, "
+                          "SMTP) and print what a night would read; write nothing")
+    run.add_argument("--full-extract", action="store_true", help="read every table whole")
+    run.add_argument("--mail-dir", default=None,
+                     help="keep the alert e-mails in this folder (an SMTP server in this process) instead of "
+                          "sending them through smtp_default")
+    run.add_argument("--strict", action="store_true",
+                     help="exit 3 when a data-quality error rule breaches (the scheduled DAGs' behaviour)")
+    airflow = sub.add_parser("airflow", help="start Airflow standalone on these DAGs (UI on :8080)")
+    airflow.add_argument("--port", type=int, default=8080, help="the UI's and API's port (default 8080)")
+    airflow.add_argument("--host", default="127.0.0.1", help="the address to listen on (default: this machine only)")
     report = sub.add_parser("report", help="render the committee report of a frozen quarter (HTML and PDF)")
     report.add_argument("--quarter", required=True, help="e.g. 2025-Q3")
     report.add_argument("--version", type=int, default=None, help="a frozen version (default: the quarter's current one)")
     report.add_argument("--out", default=None, help="folder (default: <data>/reports/<quarter>/v<N>)")
     rekey = sub.add_parser("rekey", help="rotate the pseudonymisation key, keeping longitudinal links")
     rekey.add_argument("--dry-run", action="store_true", help="check and count only; change nothing")
-    from etl.ops import warehouse_admin  # noqa: PLC0415 - no Airflow import, only SQLAlchemy
     warehouse_admin.add_arguments(sub.add_parser(
         "warehouse-init", help="set up the PostgreSQL warehouse: schemas, roles, logins, tables (idempotent)"))
     args = parser.parse_args(argv)
-    handler = {"demo": cmd_demo, "generate": cmd_generate, "airflow": cmd_airflow, "rekey": cmd_rekey,
+    handler = {"demo": cmd_demo, "generate": cmd_generate, "run": cmd_run, "airflow": cmd_airflow, "rekey": cmd_rekey,
                "warehouse-init": warehouse_admin.run, "report": cmd_report}[args.command]
     try:
         return handler(args)

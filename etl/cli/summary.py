@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
 from etl.core import zones
@@ -36,7 +38,8 @@ def _fmt(value: float | None, unit: str) -> str:
     return f"{value:,.1f}".replace(",", "X").replace(".", ",").replace("X", ".")
 
 
-def print_summary(settings: Settings, states: dict[str, dict], strict: bool, seconds: float) -> int:
+def print_summary(settings: Settings, states: dict[str, dict], strict: bool, seconds: float, title: str = "sofli demo",
+                  mail_dir: Path | None = None) -> int:
     folder = settings.zones
     failed = {dag: s for dag, s in states.items() if s["state"] != "DagRunState.SUCCESS" and s["state"] != "success"}
     gate_only = {dag for dag, s in failed.items()
@@ -44,7 +47,7 @@ def print_summary(settings: Settings, states: dict[str, dict], strict: bool, sec
     broken = {dag: s for dag, s in failed.items() if dag not in gate_only}
 
     print("\n" + "=" * 78)
-    print(f"sofli demo: {len(states)} DAG runs in {seconds:.0f} s")
+    print(f"{title}: {len(states)} DAG runs in {seconds:.0f} s")
     for dag, s in states.items():
         mark = "ok  " if dag not in failed else ("RED " if dag in gate_only else "FAIL")
         bad = [t for t, st in s["tasks"].items() if "success" not in st.lower()]
@@ -87,16 +90,23 @@ def print_summary(settings: Settings, states: dict[str, dict], strict: bool, sec
             print(f"  {flag} {r['rule_id']} {r['source']:<15} {int(r['failing']):>6} of {int(r['population']):>7}"
                   f"  ({rate}, {severity.get(r['rule_id'], '')})")
 
-    mails = sorted(folder.mail.glob("*.eml"))
+    mail_dir = mail_dir or folder.mail
+    mails = sorted(mail_dir.glob("*.eml"))
     print("\nOutputs:")
     print(f"  warehouse (BI reads mart.* and public.*): {folder.warehouse}/warehouse.db (+ mart.db, public.db)")
     print(f"  landing / quarantine (restricted, CPR):    {folder.landing} , {folder.quarantine}")
     print(f"  citizen model (pseudonymous Parquet):      {folder.model}")
-    print(f"  alert e-mails received by the SMTP server: {folder.mail} ({len(mails)} message(s))")
+    if settings.mode == "demo" or mails:
+        print(f"  alert e-mails received by the SMTP server: {mail_dir} ({len(mails)} message(s))")
     print(f"  Airflow home (logs, metadata DB):          {folder.airflow_home}")
 
     if broken:
-        print(f"\nPIPELINE FAILED: {', '.join(broken)} did not complete; see the log above.")
+        print(f"\nPIPELINE FAILED: {', '.join(broken)} did not complete; see the log above"
+              f" (or `sofli --data-dir {settings.data_dir} airflow` for each task's log).")
+        failed_extracts = [dag for dag in broken if dag.startswith("extract_")]
+        if failed_extracts and not set(broken) - set(failed_extracts) and "publish_kpis" in states:
+            print("The rest of the night ran without them: their last good extract was used, DQ10 flags them "
+                  "stale, and the KPIs built on them carry the stale flag (dq_kpi_flag).")
         return EXIT_PIPELINE_FAILED
     if gate_only:
         print("\n!! DATA QUALITY: error rules breached; the data_quality run is RED, as scheduled. "

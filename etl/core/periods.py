@@ -4,6 +4,22 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+#: Where the people reading the figures live: every time the pipeline writes for a person.
+COPENHAGEN = ZoneInfo("Europe/Copenhagen")
+
+
+def local_now() -> dt.datetime:
+    """Now as naive Copenhagen wall-clock time, to the second: the `computed_at`, `checked_at`,
+    `frozen_at` … the warehouse, pointers, manifests and reports carry, whatever zone the machine
+    runs in (containers run in UTC). Naive, because BI tools read naive times as local."""
+    return dt.datetime.now(COPENHAGEN).replace(tzinfo=None, microsecond=0)
+
+
+def local_today() -> dt.date:
+    """Today's date in Copenhagen (a night after midnight UTC+1 is already tomorrow's)."""
+    return dt.datetime.now(COPENHAGEN).date()
 
 
 @dataclass(frozen=True)

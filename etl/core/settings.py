@@ -23,11 +23,12 @@ import json
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from etl.core.zones import DataFolder
+from etl.extract.odbc import location_from_connection
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -54,6 +55,18 @@ MAXIMUM_CLOSE_AFTER_DAYS = 80
 DEFAULT_RETENTION_DAYS = 30
 MINIMUM_RETENTION_DAYS = 7  # below this a backfill of last week could find its extracts gone
 DEFAULT_OPERATIONS_EMAIL = "sofli-drift@sofli.example"
+#: T6.04's percentile (economy.md: default 10, allowed 10-15).
+EXPENSIVE_CASES_ENV = "SOFLI_EXPENSIVE_CASES_PERCENT"
+DEFAULT_EXPENSIVE_CASES_PERCENT = 10.0
+EXPENSIVE_CASES_RANGE = (10.0, 15.0)
+#: How long after it was queued each nightly stage's run should be done (deadline alerts).
+DEFAULT_NIGHT_DEADLINES = {"extract": "3h", "build_model": "2h", "publish_kpis": "2h", "data_quality": "1h"}
+#: When the model, KPIs and data quality run at the latest, with whatever sources succeeded.
+DEFAULT_NIGHT_CUTOFF = "0 5 * * *"
+DEFAULT_HOUSEKEEPING_SCHEDULE = "30 5 * * *"
+DEFAULT_CLOSE_QUARTER_SCHEDULE = "0 6 * * *"
+DEFAULT_TASK_RETRIES = "2"
+DEFAULT_TASK_RETRY_DELAY = "2m"
 _EMAIL = re.compile(r"^[^@\s,]+@[^@\s,]+\.[^@\s,]+$")
 
 
@@ -107,6 +120,9 @@ OPTIONS: tuple[Option, ...] = (
            field="dq_rules_path"),
     Option("SOFLI_SQL_DIR", "`sql/` of the checkout", "the folder holding `warehouse/` (views, roles DDL); an "
            "installed image without a checkout copies it, e.g. `/opt/sofli/sql`", field="sql_dir"),
+    Option(EXPENSIVE_CASES_ENV, f"`{DEFAULT_EXPENSIVE_CASES_PERCENT:g}`", "T6.04 (særligt dyre enkeltsager): the "
+           f"costliest share of citizens, in percent ({EXPENSIVE_CASES_RANGE[0]:g}-{EXPENSIVE_CASES_RANGE[1]:g}; "
+           "a decimal comma is accepted)", field="expensive_cases_percent"),
     Option("SOFLI_OPERATIONS_EMAIL", f"`{DEFAULT_OPERATIONS_EMAIL}`", "who gets the failed-task and late-night "
            "e-mails", field="operations_email"),
     Option("SOFLI_WAREHOUSE_URL", "`warehouse/warehouse.db` (SQLite) in the data folder", "the warehouse the "
@@ -115,6 +131,26 @@ OPTIONS: tuple[Option, ...] = (
     Option("SOFLI_PSEUDONYM_KEY", "none (the documented demo key in demo mode only)", "the HMAC key: at least "
            f"{MIN_KEY_LENGTH} characters, {MIN_KEY_DISTINCT} distinct, not a placeholder",
            connection="`sofli_pseudonym_key` (password)", field="pseudonym_key_text"),
+    # The night's clock (`NightSchedule`, read when the DAG files are parsed, not per task).
+    Option("SOFLI_SCHEDULES", "`on`", "`off`: no DAG runs by itself; `sofli run`/`sofli demo` trigger the night "
+           "(the Assets still chain model -> KPIs -> data quality)"),
+    Option("SOFLI_EXTRACT_SCHEDULE", "each source's cron in the registry (01:00-02:45)", "one clock for every "
+           "extract DAG: a cron expression (Copenhagen), `at:<ISO time>,...` or `off`"),
+    Option("SOFLI_EXTRACT_SCHEDULE_<SOURCE>", "`SOFLI_EXTRACT_SCHEDULE`", "one source's extract clock (wins over "
+           "the above)"),
+    Option("SOFLI_NIGHT_CUTOFF", f"`{DEFAULT_NIGHT_CUTOFF}`", "when `build_model` runs at the latest, with whatever "
+           "sources succeeded (a clock like the above)"),
+    Option("SOFLI_NIGHT_DEADLINES", "`" + ",".join(f"{k}={v}" for k, v in DEFAULT_NIGHT_DEADLINES.items()) + "`",
+           "how long after it was queued each nightly stage should be done before operations is mailed; "
+           "name only the stages to change, e.g. `extract=4h`"),
+    Option("SOFLI_TASK_RETRIES", f"`{DEFAULT_TASK_RETRIES}`", "retries of a failed task (a whole number >= 0)"),
+    Option("SOFLI_TASK_RETRY_DELAY", f"`{DEFAULT_TASK_RETRY_DELAY}`", "the first retry's delay (`90s`, `20m`, "
+           "`1h`; doubling up to 30 minutes)"),
+    Option("SOFLI_HOUSEKEEPING_SCHEDULE", f"`{DEFAULT_HOUSEKEEPING_SCHEDULE}`", "the daily `housekeeping` DAG's "
+           "clock"),
+    Option("SOFLI_CLOSE_QUARTER_SCHEDULE", f"`{DEFAULT_CLOSE_QUARTER_SCHEDULE}`", "the daily `close_quarter` DAG's "
+           "clock"),
+    # Command inputs, never part of a task's settings.
     Option(NEW_PSEUDONYM_KEY_ENV, "none", "`sofli rekey` only: the new HMAC key (same rules)"),
     Option(WAREHOUSE_ADMIN_URL_ENV, "none", "`sofli warehouse-init` only: an administrator's SQLAlchemy URL"),
     Option(WAREHOUSE_LOGIN_PASSWORD_ENV["sofli_pipeline"], "unset: the role keeps its login state",
@@ -168,7 +204,17 @@ class Connections:
             from airflow.sdk import Connection  # noqa: PLC0415 - optional outside Airflow
             return Connection.get(conn_id)
         except Exception:  # noqa: BLE001 - unknown connection or no Airflow context
-            return _parse_env_connection(env, conn_id) if env else None
+            pass
+        if env is None:
+            # Outside a task (the CLI, `sofli run --check`) the task SDK does not read Airflow's
+            # metadata DB; a connection kept there (the UI's Admin -> Connections) is read directly.
+            try:
+                from airflow.models.connection import Connection as StoredConnection  # noqa: PLC0415 - optional outside Airflow
+
+                return StoredConnection.get_connection_from_secrets(conn_id)
+            except Exception:  # noqa: BLE001 - not there, or no metadata DB to ask
+                return None
+        return _parse_env_connection(env, conn_id)
 
     def location(self, conn_id: str) -> str | None:
         """A location from a connection: extra `url`/`path`, an `odbc` connection, or its URI."""
@@ -177,7 +223,6 @@ class Connections:
             return None
         extra = getattr(conn, "extra_dejson", {}) or {}
         if getattr(conn, "conn_type", None) == "odbc" and not extra.get("url"):
-            from etl.extract.odbc import location_from_connection  # noqa: PLC0415
             try:
                 return location_from_connection(conn)  # a DSN-less `odbc:` connection string
             except ValueError as exc:
@@ -224,6 +269,8 @@ class Settings:
     suppression_threshold: int = DEFAULT_SUPPRESSION_THRESHOLD
     close_after_days: int = DEFAULT_CLOSE_AFTER_DAYS
     retention_days: int = DEFAULT_RETENTION_DAYS
+    #: T6.04 særligt dyre enkeltsager: the costliest share of citizens, in percent (10-15).
+    expensive_cases_percent: float = DEFAULT_EXPENSIVE_CASES_PERCENT
     dq_rules_path: Path = REPO_ROOT / "config" / "dq_rules.yaml"
     sql_dir: Path = REPO_ROOT / "sql"
     operations_email: str = DEFAULT_OPERATIONS_EMAIL
@@ -249,6 +296,9 @@ class Settings:
         if not _EMAIL.match(self.operations_email):
             raise ConfigurationError(f"SOFLI_OPERATIONS_EMAIL must be one e-mail address, not "
                                      f"{self.operations_email!r}")
+        if not EXPENSIVE_CASES_RANGE[0] <= self.expensive_cases_percent <= EXPENSIVE_CASES_RANGE[1]:
+            raise ConfigurationError(f"{EXPENSIVE_CASES_ENV} must be between {EXPENSIVE_CASES_RANGE[0]:g} and "
+                                     f"{EXPENSIVE_CASES_RANGE[1]:g} (percent), not {self.expensive_cases_percent:g}")
 
     # ---- the one resolver ----------------------------------------------------------------
     @classmethod
@@ -279,6 +329,8 @@ class Settings:
             suppression_threshold=_int(env, "SOFLI_SUPPRESSION_THRESHOLD", DEFAULT_SUPPRESSION_THRESHOLD),
             close_after_days=_int(env, "SOFLI_CLOSE_AFTER_DAYS", DEFAULT_CLOSE_AFTER_DAYS),
             retention_days=_int(env, "SOFLI_RETENTION_DAYS", DEFAULT_RETENTION_DAYS),
+            expensive_cases_percent=_number(env, EXPENSIVE_CASES_ENV, DEFAULT_EXPENSIVE_CASES_PERCENT,
+                                            decimal_comma=True),
             dq_rules_path=_path(env, "SOFLI_DQ_RULES", REPO_ROOT / "config" / "dq_rules.yaml"),
             sql_dir=_path(env, "SOFLI_SQL_DIR", REPO_ROOT / "sql"),
             operations_email=operations_email(env),
@@ -287,6 +339,10 @@ class Settings:
             pseudonym_key_text=env.get("SOFLI_PSEUDONYM_KEY") or None,
             connections=Connections(environ),
         )
+
+    def kpi_params(self) -> dict[str, dict]:
+        """The KPIs' own settings from this configuration (`etl.kpi.compute_kpis(params=...)`)."""
+        return {"T6.04": {"percent": self.expensive_cases_percent}}
 
     # ---- the data folder -----------------------------------------------------------------
     @property
@@ -314,10 +370,6 @@ class Settings:
     @property
     def model_dir(self) -> Path:
         return self.zones.model
-
-    @property
-    def warehouse_dir(self) -> Path:
-        return self.zones.warehouse
 
     @property
     def mail_dir(self) -> Path:
@@ -445,12 +497,12 @@ def _int(env: Mapping[str, str], name: str, default: int | None) -> int | None:
                                  f"(default {default if default is not None else 'automatic'})") from None
 
 
-def _number(env: Mapping[str, str], name: str, default: float) -> float:
+def _number(env: Mapping[str, str], name: str, default: float, *, decimal_comma: bool = False) -> float:
     value = _text(env, name)
     if value is None:
         return default
     try:
-        return float(value)
+        return float(value.replace(",", ".") if decimal_comma else value)
     except ValueError:
         raise ConfigurationError(f"{name} must be a number, not {value!r}: fix it or unset it "
                                  f"(default {default:g})") from None
@@ -468,7 +520,7 @@ def _at_least(name: str, value: int | None, minimum: int, unit: str) -> None:
 
 def _source_locations(env: Mapping[str, str]) -> dict[str, str]:
     """`SOFLI_SOURCE_<NAME>` variables, each naming a registered source."""
-    from etl.sources import SOURCES  # noqa: PLC0415 - the registry imports nothing of this module
+    from etl.sources import SOURCES  # noqa: PLC0415 - etl.sources.sql imports this module
 
     found = {}
     for name in sorted(k for k in env if k.startswith(SOURCE_ENV_PREFIX)):
@@ -482,6 +534,108 @@ def _source_locations(env: Mapping[str, str]) -> dict[str, str]:
     return found
 
 
-def settings_fields() -> tuple[str, ...]:
-    """The Settings fields an operator configures (what `OPTIONS` must cover; tested)."""
-    return tuple(f.name for f in fields(Settings) if f.name != "connections")
+
+# --- the night's clock (read when the DAG files are parsed) ---------------------------
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+
+
+def parse_duration(text: str, setting: str) -> dt.timedelta:
+    """`90s`, `20m`, `3h`, `1d` (a bare number is seconds)."""
+    match = _DURATION.match(str(text))
+    if not match or float(match.group(1)) <= 0:
+        raise ConfigurationError(f"{setting}: {text!r} is not a duration like 90s, 20m or 3h")
+    return dt.timedelta(seconds=float(match.group(1)) * _DURATION_UNITS[match.group(2)])
+
+
+@dataclass(frozen=True)
+class Clock:
+    """When a DAG runs by itself: a cron expression (Europe/Copenhagen), or a list of exact
+    moments (`at:` ISO times, for rehearsals and tests), or never (`None`: triggered only)."""
+
+    cron: str | None = None
+    at: tuple[dt.datetime, ...] = ()
+
+    @classmethod
+    def parse(cls, text: str | None, setting: str) -> Clock:
+        text = (text or "").strip()
+        if text in ("", "none", "off"):
+            return cls()
+        if text.startswith("at:"):
+            try:
+                moments = tuple(sorted(dt.datetime.fromisoformat(t.strip()) for t in text[3:].split(",") if t.strip()))
+            except ValueError as exc:
+                raise ConfigurationError(f"{setting}: {exc}; write at:2026-12-06T05:00:00+01:00,...") from exc
+            if not moments or any(m.tzinfo is None for m in moments):
+                raise ConfigurationError(f"{setting}: `at:` needs ISO times with a UTC offset")
+            return cls(at=moments)
+        if len(text.split()) != 5:
+            raise ConfigurationError(f"{setting}: {text!r} is not a 5-field cron expression (or `at:` times, or off)")
+        return cls(cron=text)
+
+    @property
+    def runs(self) -> bool:
+        return bool(self.cron or self.at)
+
+
+@dataclass(frozen=True)
+class NightSchedule:
+    """The night's clock and alerts: when each extract runs, the cut-off after which the model
+    is built with whatever sources succeeded, how late each stage may be, and retries.
+
+    Environment (all optional; the defaults are production's):
+      SOFLI_SCHEDULES                `on` (default) or `off`: no DAG runs by itself, the CLI's
+                                     `sofli run`/`sofli demo` trigger the night (the Assets still
+                                     chain model -> KPIs -> data quality)
+      SOFLI_EXTRACT_SCHEDULE         one clock for every extract DAG (default: each source's
+                                     staggered cron in the registry, 01:00-02:30)
+      SOFLI_EXTRACT_SCHEDULE_<SOURCE> one source's clock (wins over the above)
+      SOFLI_NIGHT_CUTOFF             the cut-off clock (default `0 5 * * *`, 05:00 Copenhagen)
+      SOFLI_NIGHT_DEADLINES          e.g. `extract=3h,build_model=2h` (the rest keep their default)
+      SOFLI_TASK_RETRIES             retries of a failed task (default 2), SOFLI_TASK_RETRY_DELAY (2m)
+      SOFLI_HOUSEKEEPING_SCHEDULE, SOFLI_CLOSE_QUARTER_SCHEDULE   the daily DAGs (05:30, 06:00)
+    A clock is a cron expression, `at:<ISO time>,<ISO time>` or `off`.
+    """
+
+    extract: dict[str, Clock]
+    cutoff: Clock
+    housekeeping: Clock
+    close_quarter: Clock
+    deadlines: dict[str, dt.timedelta]
+    retries: int = 2
+    retry_delay: dt.timedelta = dt.timedelta(minutes=2)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, sources: Mapping | None = None) -> NightSchedule:
+        env = os.environ if environ is None else environ
+        if sources is None:
+            from etl.sources import SOURCES as sources  # noqa: N811, PLC0415 - etl.sources imports this module
+        switch = env.get("SOFLI_SCHEDULES", "on").strip().lower()
+        if switch not in ("on", "off"):
+            raise ConfigurationError(f"SOFLI_SCHEDULES must be on or off, not {switch!r}")
+        on = switch == "on"
+
+        def clock(name: str, default: str) -> Clock:
+            return Clock.parse(env.get(name, default), name) if on else Clock()
+
+        everyone = env.get("SOFLI_EXTRACT_SCHEDULE")
+        extract = {}
+        for name, source in sources.items():
+            own = f"SOFLI_EXTRACT_SCHEDULE_{name.upper()}"
+            extract[name] = clock(own, env.get(own) or everyone or source.schedule)
+        deadlines = {stage: parse_duration(value, "SOFLI_NIGHT_DEADLINES")
+                     for stage, value in DEFAULT_NIGHT_DEADLINES.items()}
+        for part in filter(None, (p.strip() for p in env.get("SOFLI_NIGHT_DEADLINES", "").split(","))):
+            stage, _, value = part.partition("=")
+            if stage.strip() not in deadlines:
+                raise ConfigurationError(f"SOFLI_NIGHT_DEADLINES: unknown stage {stage.strip()!r}; "
+                                         f"stages: {', '.join(deadlines)}")
+            deadlines[stage.strip()] = parse_duration(value, "SOFLI_NIGHT_DEADLINES")
+        retries = env.get("SOFLI_TASK_RETRIES", DEFAULT_TASK_RETRIES).strip()
+        if not retries.isdigit():
+            raise ConfigurationError(f"SOFLI_TASK_RETRIES must be a whole number >= 0, not {retries!r}")
+        return cls(extract, clock("SOFLI_NIGHT_CUTOFF", DEFAULT_NIGHT_CUTOFF),
+                   clock("SOFLI_HOUSEKEEPING_SCHEDULE", DEFAULT_HOUSEKEEPING_SCHEDULE),
+                   clock("SOFLI_CLOSE_QUARTER_SCHEDULE", DEFAULT_CLOSE_QUARTER_SCHEDULE), deadlines, int(retries),
+                   parse_duration(env.get("SOFLI_TASK_RETRY_DELAY", DEFAULT_TASK_RETRY_DELAY), "SOFLI_TASK_RETRY_DELAY"))

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 
 from etl.core.identifiers import safe_identifier
+from etl.core.vocabulary import PANDAS_DTYPES
 
-#: Logical types of the contracts; every dialect and pandas dtype is derived from these.
-LOGICAL_TYPES = ("int", "str", "date", "datetime", "bool", "decimal", "float")
+#: Logical types of the contracts (the keys of the one pandas dtype map); every dialect
+#: and pandas dtype is derived from these.
+LOGICAL_TYPES = tuple(PANDAS_DTYPES)
+_DECIMAL = re.compile(r"decimal\((\d+),(\d+)\)")
 
 
 @dataclass(frozen=True)
@@ -27,11 +31,24 @@ class Column:
     min_value: float | None = None
     max_value: float | None = None
     personal: bool = False  # a direct identifier (CPR): lives only in landing/quarantine/link
+    # The contract's declared SQL type where the logical type's default is too narrow:
+    # `bigint` for an int, `decimal(p,s)` for a decimal (amounts are `decimal(14,2)`).
+    sql_type: str | None = None
 
     def __post_init__(self) -> None:
         safe_identifier(self.name)  # names become SQL identifiers (etl/core/identifiers.py)
         if self.type not in LOGICAL_TYPES:
             raise ValueError(f"column {self.name}: unknown logical type {self.type!r}")
+        if self.sql_type is not None and not (
+                (self.type == "int" and self.sql_type == "bigint")
+                or (self.type == "decimal" and _DECIMAL.fullmatch(self.sql_type))):
+            raise ValueError(f"column {self.name}: sql_type {self.sql_type!r} does not fit logical type {self.type}")
+
+    @property
+    def decimal_digits(self) -> tuple[int, int] | None:
+        """(precision, scale) of a declared `decimal(p,s)`, else None."""
+        match = _DECIMAL.fullmatch(self.sql_type or "")
+        return (int(match[1]), int(match[2])) if match else None
 
 
 @dataclass(frozen=True)

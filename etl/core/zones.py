@@ -52,7 +52,7 @@ MODEL_META = "model.json"
 ACCOUNTING = "accounting.parquet"  # the model stage's row accounting (DQ14)
 DEMO_MARKER = ".sofli-demo.json"
 #: Keys whose values are paths, in records written under the folder and in task results.
-PATH_KEYS = ("path", "manifest_path", "staged_path", "quarantine_path", "model_dir", "html", "pdf")
+PATH_KEYS = ("path", "case_cost_path", "manifest_path", "staged_path", "quarantine_path", "model_dir", "html", "pdf")
 
 
 # --- paths stored relative to the data folder ---------------------------------------------
@@ -248,6 +248,21 @@ def read_pointers(staged_root: Path, sources) -> dict[str, dict[str, Any] | None
     return {name: read_pointer(staged_root, name) for name in sources}
 
 
+def days_behind(pointer: dict[str, Any] | None, night: dt.date) -> int | None:
+    """Whole days a source's current extract (its pointer) is behind the night's extraction
+    date (negative: ahead of it); None when the source has no good extract."""
+    return (night - dt.date.fromisoformat(pointer["extract_date"])).days if pointer else None
+
+
+def is_stale(behind: int | None, stale_after_days: int) -> bool:
+    """THE staleness rule (DQ10, `mart.source_freshness`, the KPIs' stale flag and the model
+    plan all use it): stale when the source has no good extract, or its current extract is
+    more than `stale_after_days` behind the night's extraction date (default 0: one day behind
+    is stale, however recently it completed). The wall clock plays no part, so a replayed or
+    late night is judged like a live one."""
+    return behind is None or behind > stale_after_days
+
+
 def current_extracts(staged_root: Path) -> dict[str, dict[str, Any]]:
     """Every pointer in the staged zone, by source folder (registered or not)."""
     return {p.parent.name: read_pointer(staged_root, p.parent.name)
@@ -327,6 +342,11 @@ class DataFolder:
     def kpi_values(self) -> Path:
         """The night's computed KPI set, staged before audit and publish."""
         return self.root / "kpi" / "kpi_value.parquet"
+
+    @property
+    def case_cost(self) -> Path:
+        """The night's `mart.case_cost` rows, staged beside the KPIs (internal only)."""
+        return self.root / "kpi" / "case_cost.parquet"
 
     @property
     def dq(self) -> Path:

@@ -31,6 +31,7 @@ import pyarrow.csv as pacsv
 import sqlalchemy as sa
 
 from etl.core import zones
+from etl.core.periods import local_now
 from etl.core.storage import AtomicParquetWriter, file_sha256
 from etl.core.tables import TableSpec
 from etl.extract import odbc
@@ -98,7 +99,7 @@ def _write_manifest(source: Source, table: TableSpec, extract_date: dt.date, dat
         "watermark": watermark, "mode": plan.mode, "plan": plan.as_dict(), "origin": origin,
         "ignored_columns": ignored_columns or [], "files": files,
         "sha256": file_sha256(data_path), "seconds": seconds,
-        "extracted_at": dt.datetime.now().isoformat(timespec="seconds"),
+        "extracted_at": local_now().isoformat(timespec="seconds"),
     })
     return LandedTable(source.name, table.name, extract_date.isoformat(), str(data_path),
                        str(manifest_path), rows, table.schema_hash(), watermark, seconds)

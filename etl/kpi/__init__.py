@@ -15,19 +15,20 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor
+from typing import Any
 
 import pandas as pd
 
 from etl.core.periods import Period
-from etl.kpi import theme1, theme2, theme3, theme4, theme5  # noqa: F401  (registers the @kpi functions)
-from etl.kpi.aggregate import KPI_ROW_COLUMNS, KPI_ROW_DTYPES, MEASURE_COLUMNS, kpi_value_rows
+from etl.kpi import theme1, theme2, theme3, theme4, theme5, theme6  # noqa: F401  (registers the @kpi functions)
+from etl.kpi.aggregate import KPI_ROW_COLUMNS, KPI_ROW_DTYPES, MEASURE_COLUMNS, PERSONS_BEHIND, kpi_value_rows
 from etl.kpi.catalog import CATALOG, FLOW, KpiDefinition
 from etl.model import Model, conform, empty_frame
 from etl.publish.marts import KPI_CATALOG, KPI_VALUE
 
-__all__ = ["CATALOG", "KpiDefinition", "catalog_frame", "compute_kpi", "compute_kpis", "kpi_workers"]
+__all__ = ["CATALOG", "KpiDefinition", "catalog_frame", "compute_kpi", "compute_kpis", "kpi_params", "kpi_workers"]
 
 log = logging.getLogger(__name__)
 
@@ -37,32 +38,50 @@ def _applies(definition: KpiDefinition, period: Period) -> bool:
     return definition.kpi_type == FLOW or period.kind == "quarter"
 
 
-def compute_kpi(kpi_id: str, model: Model, period: Period) -> pd.DataFrame:
-    """One KPI for one period, checked against its catalogue entry before it is published."""
-    return kpi_value_rows(_checked_rows(kpi_id, model, period), kpi_id, period)
+def compute_kpi(kpi_id: str, model: Model, period: Period, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """One KPI for one period, checked against its catalogue entry before it is published;
+    `params` override the KPI's own settings (`KpiDefinition.params`)."""
+    return kpi_value_rows(_checked_rows(kpi_id, model, period, params), kpi_id, period)
 
 
-def _checked_rows(kpi_id: str, model: Model, period: Period) -> pd.DataFrame:
+def kpi_params(definition: KpiDefinition, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """A KPI's settings: its catalogue defaults, overridden; an unknown name is refused."""
+    unknown = set(overrides or {}) - set(definition.params)
+    if unknown:
+        raise ValueError(f"{definition.kpi_id} has no setting(s) {sorted(unknown)}")
+    return {**definition.params, **(overrides or {})}
+
+
+def _checked_rows(kpi_id: str, model: Model, period: Period,
+                  params: Mapping[str, Any] | None = None) -> pd.DataFrame:
     """A KPI function's rows for one period, refused if they stray from its catalogue entry."""
     definition = CATALOG[kpi_id]
     if not definition.implemented:
         raise ValueError(f"{kpi_id} has no computation yet")
     if not _applies(definition, period):
         raise ValueError(f"{kpi_id} is a stock KPI: it is reported for quarters only")
-    rows = definition.compute(model, period)
+    if definition.params:
+        rows = definition.compute(model, period, kpi_params(definition, params))
+    else:
+        rows = definition.compute(model, period)
     if list(rows.columns) != MEASURE_COLUMNS:
         raise ValueError(f"{kpi_id}: columns {list(rows.columns)} are not {MEASURE_COLUMNS}")
     undeclared = (set(rows["measure"]) - set(definition.measures)) | (
         set(rows["dimension"].dropna()) - set(definition.breakdowns))
     if undeclared:
         raise ValueError(f"{kpi_id}: measures/breakdowns not in its catalogue entry: {sorted(undeclared)}")
+    if period.kind != "quarter" and set(rows["measure"]) & set(definition.quarter_only_measures):
+        raise ValueError(f"{kpi_id}: stock measures {sorted(set(rows['measure']) & set(definition.stock_measures))} "
+                         "are reported for quarters only")
     return rows
 
 
-def _period_rows(model: Model, period: Period, kpi_ids: frozenset[str] | None = None) -> pd.DataFrame:
+def _period_rows(model: Model, period: Period, kpi_ids: frozenset[str] | None = None,
+                 params: Mapping[str, Mapping[str, Any]] | None = None) -> pd.DataFrame:
     """Every implemented KPI (of `kpi_ids`, default all) that applies to one period,
-    stamped with its id and period."""
-    frames = [_checked_rows(d.kpi_id, model, period).assign(kpi_id=d.kpi_id)
+    stamped with its id and period; `params` per KPI id override its settings."""
+    params = params or {}
+    frames = [_checked_rows(d.kpi_id, model, period, params.get(d.kpi_id)).assign(kpi_id=d.kpi_id)
               for d in CATALOG.values()
               if d.implemented and _applies(d, period) and (kpi_ids is None or d.kpi_id in kpi_ids)]
     if not frames:
@@ -84,14 +103,16 @@ def kpi_workers(n_periods: int, configured: int | None = None) -> int:
 _FORKED_MODEL: Model | None = None  # the model a forked worker computes from
 
 
-def _forked_period_rows(task: tuple[Period, frozenset[str] | None]) -> pd.DataFrame:
+def _forked_period_rows(task: tuple) -> pd.DataFrame:
     return _period_rows(_FORKED_MODEL, *task)
 
 
 def compute_kpis(model: Model, periods: Iterable[Period], workers: int | None = None,
-                 kpi_ids: Iterable[str] | None = None) -> pd.DataFrame:
+                 kpi_ids: Iterable[str] | None = None,
+                 params: Mapping[str, Mapping[str, Any]] | None = None) -> pd.DataFrame:
     """Every implemented KPI (or those of `kpi_ids`) for every period it applies to, as
-    `mart.kpi_value` rows.
+    `mart.kpi_value` rows (plus the internal `persons_behind`); `params` per KPI id
+    override its settings (e.g. `{"T6.04": {"percent": 12}}`).
 
     The rows are the same, in the same order, whatever the number of workers (tested).
     Where worker processes cannot be started (a daemonic parent, no fork), the periods
@@ -109,7 +130,7 @@ def compute_kpis(model: Model, periods: Iterable[Period], workers: int | None = 
             # stage with BrokenProcessPool instead of leaving it waiting for ever.
             with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as executor:
                 try:  # with fork, every worker starts at the first submit
-                    futures = [executor.submit(_forked_period_rows, (p, kpi_ids)) for p in periods]
+                    futures = [executor.submit(_forked_period_rows, (p, kpi_ids, params)) for p in periods]
                 except (AssertionError, OSError) as error:  # "daemonic processes are not allowed to have children"
                     log.warning("KPI workers could not start (%s): computing the %d periods in one process",
                                 error, len(periods))
@@ -118,10 +139,10 @@ def compute_kpis(model: Model, periods: Iterable[Period], workers: int | None = 
         finally:
             _FORKED_MODEL = None
     if parts is None:
-        parts = [_period_rows(model, period, kpi_ids) for period in periods]
+        parts = [_period_rows(model, period, kpi_ids, params) for period in periods]
     parts = [part for part in parts if len(part)]
     if not parts:
-        return empty_frame(KPI_VALUE)[KPI_ROW_COLUMNS]
+        return empty_frame(KPI_VALUE).assign(**{PERSONS_BEHIND: pd.Series(dtype=float)})[KPI_ROW_COLUMNS]
     rows = pd.concat(parts, ignore_index=True)
     return rows[KPI_ROW_COLUMNS].astype(KPI_ROW_DTYPES)
 

@@ -16,8 +16,9 @@ import numpy as np
 import pandas as pd
 
 from etl.core.periods import Period
+from etl.core.vocabulary import UNKNOWN
 from etl.model import empty_frame
-from etl.model.org import UNKNOWN, resolve_org
+from etl.model.org import resolve_org
 from etl.publish.marts import KPI_VALUE
 
 SOF_KEY = "SOF"
@@ -27,14 +28,19 @@ ORG_LEVELS: tuple[tuple[str, str | None], ...] = (
     ("sof", None), ("area", "org_area"), ("center", "org_center"), ("unit", "org_unit"),
 )
 
+#: The number of distinct citizens behind a cell of money (theme 6), carried from the KPI
+#: rows to the publisher for suppressing `public` by persons (NaN where the figure rests on
+#: no persons or is not money). Internal: never a column of the published tables.
+PERSONS_BEHIND = "persons_behind"
 #: The columns a KPI computes; the pipeline adds provisional, version, run_id and computed_at.
 PIPELINE_COLUMNS = ("provisional", "version", "run_id", "computed_at")
-KPI_ROW_COLUMNS = [c for c in KPI_VALUE.column_names if c not in PIPELINE_COLUMNS]
-KPI_ROW_DTYPES = empty_frame(KPI_VALUE).dtypes[KPI_ROW_COLUMNS]
+KPI_ROW_COLUMNS = [*(c for c in KPI_VALUE.column_names if c not in PIPELINE_COLUMNS), PERSONS_BEHIND]
+KPI_ROW_DTYPES = pd.concat([empty_frame(KPI_VALUE).dtypes,
+                            pd.Series({PERSONS_BEHIND: np.dtype("float64")})])[KPI_ROW_COLUMNS]
 
 #: What a KPI function returns: its figures without the kpi id and period columns.
 MEASURE_COLUMNS = ["measure", "org_level", "org_key", "dimension", "dimension_value",
-                   "value", "numerator", "denominator", "unit"]
+                   "value", "numerator", "denominator", "unit", PERSONS_BEHIND]
 
 
 def in_period(dates: pd.Series, period: Period) -> pd.Series:
@@ -131,6 +137,21 @@ def _distinct_per_group(group: np.ndarray, entities: np.ndarray, n_entities: int
     return np.bincount(pairs // max(n_entities, 1), minlength=size)
 
 
+#: `summarise` aggregations (entity, func, amount): the distinct entities whose amounts in the
+#: group sum to more than zero / to anything but zero, in whole cents (a reversed posting
+#: leaves no float residue behind).
+_SIGNED = {"positive": lambda cents: cents > 0, "nonzero": lambda cents: cents != 0}
+
+
+def _signed_per_group(group: np.ndarray, entities: np.ndarray, n_entities: int, size: int,
+                      amounts: np.ndarray, keep) -> np.ndarray:
+    """Per group, the distinct entities whose summed amount in the group passes `keep`."""
+    known = entities >= 0
+    pairs, at = np.unique(group[known] * max(n_entities, 1) + entities[known], return_inverse=True)
+    sums = np.round(np.bincount(at, weights=amounts[known], minlength=len(pairs)) * 100)
+    return np.bincount(pairs[keep(sums)] // max(n_entities, 1), minlength=size)
+
+
 def _summary_frame(parts: dict[str, list], names: Iterable[str]) -> pd.DataFrame:
     """The per-grouping arrays as one frame, with the SOF total present (0 for every
     aggregation when there are no members)."""
@@ -156,7 +177,9 @@ def summarise(members: pd.DataFrame, breakdowns: tuple[str, ...],
     """Named aggregations per org level × org key × (total, then each breakdown's values).
 
     `aggregations` map an output name to (column, "nunique" | "sum"), e.g.
-    `value=("citizen_key", "nunique")`. Missing breakdown values are labelled `Ukendt`.
+    `value=("citizen_key", "nunique")`, or to (entity, "positive" | "nonzero", amount): the
+    distinct entities whose `amount` sums to > 0 / != 0 within the group (e.g. the cases with
+    cost in a group). Missing breakdown values are labelled `Ukendt`.
     The SOF total is always present, with 0 for every aggregation when there are no
     members; other groups exist only where members do (an absent group reads as 0).
 
@@ -167,20 +190,27 @@ def summarise(members: pd.DataFrame, breakdowns: tuple[str, ...],
     """
     n = len(members)
     values = {}
-    for name, (column, func) in aggregations.items():
-        if func == "nunique":
+    for name, (column, func, *weight) in aggregations.items():
+        if func in ("nunique", *_SIGNED):
             codes, _ = pd.factorize(members[column])
-            values[name] = ("nunique", codes.astype(np.int64), int(codes.max()) + 1 if n else 0)
-        else:
+            values[name] = (func, codes.astype(np.int64), int(codes.max()) + 1 if n else 0)
+            if func in _SIGNED:
+                (weight_column,) = weight
+                values[name] += (members[weight_column].to_numpy(dtype=float, na_value=0.0),)
+        elif func == "sum":
             values[name] = ("sum", members[column].to_numpy(dtype=float, na_value=0.0), 0)
+        else:
+            raise ValueError(f"unknown aggregation {func!r}")
 
     parts: dict[str, list] = {"org_level": [], "org_key": [], "dimension": [], "dimension_value": []}
     parts.update({name: [] for name in aggregations})
     for level, dimension, group, size, labels in _groupings(members, breakdowns):
         present = np.flatnonzero(np.bincount(group, minlength=size))  # ascending, without a sort
-        for name, (func, data, n_entities) in values.items():
+        for name, (func, data, n_entities, *weights) in values.items():
             if func == "nunique":
                 result = _distinct_per_group(group, data, n_entities, size)
+            elif func in _SIGNED:
+                result = _signed_per_group(group, data, n_entities, size, weights[0], _SIGNED[func])
             else:
                 result = np.bincount(group, weights=data, minlength=size)
             parts[name].append(result[present])
@@ -196,9 +226,11 @@ def ratio(numerator: pd.Series, denominator: pd.Series) -> np.ndarray:
 
 
 def measure_rows(summary: pd.DataFrame, measure: str, unit: str, value: pd.Series | np.ndarray,
-                 numerator: pd.Series | None = None, denominator: pd.Series | None = None) -> pd.DataFrame:
+                 numerator: pd.Series | None = None, denominator: pd.Series | None = None,
+                 persons_behind: pd.Series | np.ndarray | None = None) -> pd.DataFrame:
     """One measure's rows from a `summarise` result: value, and for rates and means the
-    numerator and denominator they came from."""
+    numerator and denominator they came from; for money, the distinct citizens behind each
+    cell (`persons_behind`, NaN when not given)."""
     n = len(summary)
 
     def floats(column) -> np.ndarray:  # a summary column, or an array computed from them
@@ -217,7 +249,7 @@ def measure_rows(summary: pd.DataFrame, measure: str, unit: str, value: pd.Serie
         **{column: summary[column].to_numpy(dtype=object)
            for column in ("org_level", "org_key", "dimension", "dimension_value")},
         "value": floats(value), "numerator": floats(numerator), "denominator": floats(denominator),
-        "unit": np.full(n, unit, dtype=object),
+        "unit": np.full(n, unit, dtype=object), PERSONS_BEHIND: floats(persons_behind),
     }, index=summary.index)
 
 
@@ -272,10 +304,16 @@ def summarise_org_level(members: pd.DataFrame, level: str, key_column: str,
     if keyed.empty:
         return pd.DataFrame(columns=columns)
     prepared = pd.DataFrame({"org_key": keyed[key_column].astype("str")}, index=keyed.index)
-    for name, (column, func) in aggregations.items():
+    plain = {name: spec for name, spec in aggregations.items() if spec[1] not in _SIGNED}
+    for name, (column, func) in plain.items():
         prepared[name] = _as_codes(keyed[column]) if func == "nunique" else keyed[column]
     groups = prepared.groupby("org_key", sort=True)
-    grouped = pd.DataFrame({name: groups[name].agg(func) for name, (_, func) in aggregations.items()})
+    grouped = pd.DataFrame({name: groups[name].agg(func) for name, (_, func) in plain.items()},
+                           index=pd.Index(sorted(prepared["org_key"].unique()), name="org_key"))
+    for name, (entity, func, weight) in ((n, a) for n, a in aggregations.items() if a[1] in _SIGNED):
+        sums = (keyed[weight].astype(float).groupby([prepared["org_key"], _as_codes(keyed[entity])]).sum() * 100).round()
+        passing = sums[_SIGNED[func](sums)]
+        grouped[name] = passing.groupby(level=0).size().reindex(grouped.index, fill_value=0)
     return grouped.reset_index().assign(org_level=level, dimension=None, dimension_value=None)[columns]
 
 

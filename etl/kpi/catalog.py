@@ -20,8 +20,10 @@ unknown source or model table, fails when this module is imported.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import Any
 
 import pandas as pd
 
@@ -40,6 +42,7 @@ THEMES: dict[int, tuple[str, str]] = {
     3: ("Service og sikker drift", "Team Sagsbehandlingskvalitet <lis-drift@sof.example.org>"),
     4: ("Borgerens forløb", "Team Borgerforløb <lis-forloeb@sof.example.org>"),
     5: ("SOF som arbejdsplads", "HR Analyse <lis-hr@sof.example.org>"),
+    6: ("Økonomi og styring", "Team Økonomi <lis-oekonomi@sof.example.org>"),
 }
 
 STOCK, FLOW = "stock", "flow"
@@ -61,6 +64,12 @@ class KpiDefinition:
     sources: frozenset[str] = frozenset()  # lineage: the sources it is built on (KPI flags)
     model_tables: frozenset[str] = frozenset()  # lineage: the model tables its computation reads
     compute: ComputeKpi | None = None
+    #: A flow KPI's measures that are stocks on E all the same (quarter rows only), e.g. a
+    #: prognosis beside the period's spending; a stock KPI's measures are all stocks.
+    stock_measures: tuple[str, ...] = ()
+    #: The KPI's own settings with their defaults (e.g. T6.04's percentile); a KPI with
+    #: params is computed `compute(model, period, params)`, overrides from the settings.
+    params: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         if not self.sources or not self.model_tables:
@@ -68,19 +77,28 @@ class KpiDefinition:
         unknown = sorted(self.sources - set(SOURCES)) + sorted(self.model_tables - set(MODEL_TABLES))
         if unknown:
             raise ValueError(f"{self.kpi_id}: lineage names unknown sources or model tables {unknown}")
+        if set(self.stock_measures) - set(self.measures) or (self.stock_measures and self.kpi_type == STOCK):
+            raise ValueError(f"{self.kpi_id}: stock_measures name measures of a flow KPI")
 
     @property
     def implemented(self) -> bool:
         return self.compute is not None
 
+    @property
+    def quarter_only_measures(self) -> tuple[str, ...]:
+        """The measures reported on quarter rows only (stocks on E)."""
+        return self.measures if self.kpi_type == STOCK else self.stock_measures
+
 
 def _entry(kpi_id: str, title: str, kpi_type: str, unit: str, measures: tuple[str, ...],
            breakdowns: tuple[str, ...], description: str, definition: str, *,
-           sources: tuple[str, ...], reads: tuple[str, ...]) -> KpiDefinition:
+           sources: tuple[str, ...], reads: tuple[str, ...], stock_measures: tuple[str, ...] = (),
+           params: Mapping[str, Any] | None = None) -> KpiDefinition:
     theme = int(kpi_id[1])
     theme_title, owner = THEMES[theme]
     return KpiDefinition(kpi_id, theme, theme_title, title, description, definition, kpi_type,
-                         unit, measures, breakdowns, owner, frozenset(sources), frozenset(reads))
+                         unit, measures, breakdowns, owner, frozenset(sources), frozenset(reads),
+                         stock_measures=stock_measures, params=MappingProxyType(dict(params or {})))
 
 
 #: T1.01's population: citizens active in the case systems or at a facility, with CPR demographics.
@@ -587,6 +605,136 @@ CATALOG: dict[str, KpiDefinition] = {e.kpi_id: e for e in (
         sources=("hr",), reads=("fact_absence", "fact_incident", "dim_org"),
     ),
 )}
+
+
+#: Theme 6's money: which postings count, and how a posting reaches a measure (economy.md).
+MONEY = ("Money: fact_posting rows on expense arts (4.*) and revenue arts (7.*, 8.*) by booking date in [S, E]; "
+         "other arts and DQ18's duplicate copies count nowhere. expense = the sum on expense arts (a credit note "
+         "there reduces it); revenue = minus the sum on revenue arts; net = expense - revenue. A posting reaches "
+         "its measure, case, citizen and caseworker through foranstaltning_ref (trimmed, a letter prefix with - "
+         "and leading zeros removed, matched in the named kilde_system only; a soft-deleted measure still "
+         "links), else only its function and finance unit. kategori and function from ref_account by funktion "
+         "(unknown: Ukendt); foranstaltningstype: the linked measure's type, else the function's, else Ukendt. "
+         "Amounts in DKK, unrounded.")
+PROGNOSIS = ("Prognosis on E for E's year: net of the postings booked 1 January to E, plus for every commitment "
+             "not cancelled the cost of the days from max(E + 1, fra_dato) to min(til_dato, its measure's end, "
+             "31 December), both counted: døgn takst x days; måned takst x (days covered in each month / days "
+             "in that month), summed; engangs takst when E < fra_dato <= min(31 December, the measure's end). A "
+             "commitment of a soft-deleted measure counts 0; one reaching no measure is capped by til_dato and 31 "
+             "December only. Committed cost takes the kategori of the commitment's own funktion. A past E uses "
+             "the commitments as extracted (no history of them).")
+PERSONS = ("Money cells carry the number of distinct citizens behind them (internal persons_behind) for "
+           "suppression in public.")
+
+#: The lineage of the money KPIs.
+ECONOMY = ("oekonomi", "boern", "voksen")
+MONEY_TABLES = ("fact_posting", "dim_measure_link", "ref_account", "dim_org")
+
+CATALOG.update({e.kpi_id: e for e in (
+    _entry(
+        "T6.01", "Forbrug mod periodiseret budget", FLOW, "kr.",
+        ("expense", "revenue", "net", "budget", "deviation", "share_of_budget", "prior_year"),
+        ("kategori", "foranstaltningstype", "function"),
+        "Udgifter, indtægter og nettoforbrug bogført i perioden holdt op mod budgettet for periodens "
+        "måneder, og hvor meget af forbruget der er betaling for ydelser fra tidligere år.",
+        f"{MONEY} budget: fact_budget lines per year, month, function and finance unit, the Korrigeret "
+        "lines where any exist else the Oprindeligt ones, summed over the months of [S, E]: a month wholly "
+        "inside counts whole, the month holding an E short of its month end (a provisional quarter, and its "
+        "twin a year earlier) pro rata by days (day of E / days in the month). deviation = net - budget; "
+        "share_of_budget = net / budget (numerator net, denominator budget). prior_year: net of the "
+        "period's postings whose period_to is before 1 January of E's year (NULL period_to: never). "
+        "Organisation: the posting's (and the budget line's) finance unit (enhed_kode, organisation.csv "
+        "system oekonomi), area from the unit. budget, deviation and share_of_budget are NULL in the "
+        "foranstaltningstype rows (the budget has no type). function: the function code. "
+        f"{PERSONS}",
+        sources=("oekonomi", "boern", "voksen"), reads=(*MONEY_TABLES, "fact_budget"),
+    ),
+    _entry(
+        "T6.02", "Prognose for året", STOCK, "kr.", ("prognosis", "budget_year", "deviation"),
+        ("kategori", "foranstaltningstype"),
+        "Det forventede nettoforbrug for hele året: hvad der er bogført til og med opgørelsesdagen plus "
+        "hvad de åbne dispositioner vil koste resten af året, holdt op mod årets budget.",
+        f"{MONEY} {PROGNOSIS} budget_year: the budget in force (Korrigeret else Oprindeligt, per month) for "
+        "all twelve months of E's year; deviation = prognosis - budget_year. Organisation: a posting's "
+        "finance unit, a commitment's measure's case unit (Ukendt when it reaches no measure), the budget "
+        "line's finance unit; area from the unit. budget_year and deviation are NULL in the "
+        f"foranstaltningstype rows. Last year: the prognosis on the same date a year earlier. {PERSONS}",
+        sources=ECONOMY, reads=(*MONEY_TABLES, "fact_budget", "fact_commitment"),
+    ),
+    _entry(
+        "T6.03", "Anbringelser mod forebyggende indsatser", FLOW, "andel",
+        ("net", "share_net", "prognosis", "share_prognosis"), ("kategori",),
+        "Hvordan børneområdets nettoforbrug og prognose fordeler sig på anbringelser og forebyggende "
+        "indsatser, hver som andel af børneområdet i alt.",
+        f"{MONEY} Only functions whose ref_account area is Børn og Unge (an unknown function is outside). "
+        "net: the children's net in [S, E] per kategori; share_net = the kategori's net / the children's "
+        "net of the same organisation group (the total row: the children's net over itself). prognosis and "
+        f"share_prognosis: the same for T6.02's prognosis on E ({PROGNOSIS}), on quarter rows only (a stock). "
+        "Organisation as T6.01 (net) and T6.02 (prognosis). Last year's shares are the same period a year "
+        f"earlier. {PERSONS}",
+        sources=ECONOMY, reads=(*MONEY_TABLES, "fact_commitment"), stock_measures=("prognosis", "share_prognosis"),
+    ),
+    _entry(
+        "T6.04", "Særligt dyre enkeltsager", STOCK, "borgere",
+        ("count", "cost", "share_of_total", "estimated_refund"), ("kategori",),
+        "De dyreste sager: de 10 % (indstilleligt 10-15 %) af borgerne med udgifter, der koster mest i år "
+        "efter prognosen, hvad de koster, deres andel af alle udgifter og den forventede statsrefusion.",
+        f"{MONEY} Per citizen (money reaching them through measure -> case -> citizen; unlinked money is "
+        f"outside): cost = the prognosis on E ({PROGNOSIS}). Citizens with cost > 0 (in whole øre) are "
+        "ranked by cost descending, then citizen key; the top ceil(N x p / 100) are selected, p the "
+        "configured percent (SOFLI_EXPENSIVE_CASES_PERCENT, default 10, allowed 10-15), once for SOF. count: "
+        "the selected citizens; cost: their cost; share_of_total = their cost / the cost of all citizens "
+        "with cost > 0; estimated_refund: per selected citizen sats_1 x max(0, min(cost, graense_2) - "
+        "graense_1) + sats_2 x max(0, cost - graense_2) with ref_refusion's row for E's year (no row: NULL). "
+        "Groups split the selected citizens' money: area (org level) from ref_account by the money's "
+        "function, center and unit from the case's unit, kategori by the money's function; count there = "
+        "selected citizens whose cost in the group is > 0, share_of_total = their cost in the group / all "
+        "positive-cost citizens' cost in the group, and each citizen's refund is split pro rata to their cost "
+        f"in the group. {PERSONS}",
+        sources=ECONOMY, reads=(*MONEY_TABLES, "fact_commitment", "ref_refusion"),
+        params={"percent": 10.0},
+    ),
+    _entry(
+        "T6.05", "Egne mod købte indsatser", FLOW, "kr.", ("expense", "sold_places"),
+        ("supplier_type", "kategori"),
+        "Udgifterne fordelt på egne tilbud, andre kommuners og private leverandører, og indtægterne fra "
+        "pladser, kommunens egne tilbud har solgt til andre kommuner.",
+        f"{MONEY} expense: every expense-art posting in [S, E], linked to a measure or not; supplier_type: "
+        "the posting's kreditor_type (Egen, Anden kommune, Privat; Ukendt when NULL). sold_places: the "
+        "revenue on art 7.1 (sale of places), reported under supplier_type Egen (and in the totals and "
+        f"kategori rows). Organisation: the finance unit. {PERSONS}",
+        sources=ECONOMY, reads=MONEY_TABLES,
+    ),
+    _entry(
+        "T6.06", "Forbrug pr. sagsbehandler", FLOW, "kr.",
+        ("net", "prognosis", "cases_with_cost", "mean_net_per_case"), ("foranstaltningstype",),
+        "Nettoforbruget på de sager, hver sagsbehandler har, antallet af sager med udgifter og det "
+        "gennemsnitlige forbrug pr. sag, og årets prognose for sagerne.",
+        f"{MONEY} Only money reaching a case (through its measure). net: of the period (quarter rows: the "
+        "quarter's net, ÅTD rows: the year's); cases_with_cost: distinct cases whose net in the group is "
+        "not 0 (in whole øre); mean_net_per_case = net / cases_with_cost; prognosis (quarter rows only, "
+        f"a stock): {PROGNOSIS} Organisation through the case: its unit, its system's area; org level "
+        "caseworker (internal only, never in public): the case's caseworker pseudonym, Ukendt for cases "
+        f"without one (they count in totals and type rows too). {PERSONS}",
+        sources=ECONOMY, reads=(*MONEY_TABLES, "fact_commitment"), stock_measures=("prognosis",),
+    ),
+    _entry(
+        "T6.07", "Enhedsudgift", FLOW, "kr. pr. døgn", ("unit_cost", "per_citizen"),
+        ("foranstaltningstype", "kategori"),
+        "Hvad en indsats koster pr. døgn og pr. borger: nettoforbruget på indsatserne af en type delt med "
+        "antal døgn, indsatserne var aktive, og med antal borgere, pengene nåede.",
+        f"{MONEY} Only postings reaching a measure. unit_cost = their net / the measure-days of the "
+        "group: per measure and service (fact_service's live ones; soft-deleted ones are never active) the "
+        "days in [S, E] on which it is active (start <= day <= end or open; a missing start is never "
+        "active), summed (numerator net, denominator days). per_citizen = the same net / the distinct "
+        "citizens those postings reach. The net is by booking date, the days are service days (a known "
+        "mismatch: a quarter's net pays partly for the quarter before). Type: the measure's type (else the "
+        "function's, else Ukendt); kategori and organisation through the measure: the kategori of the "
+        "function its money is booked on (its latest commitment's, else its latest expense posting's, else "
+        f"Ukendt), its case's unit and its system's area. {PERSONS}",
+        sources=ECONOMY, reads=(*MONEY_TABLES, "fact_commitment"),
+    ),
+)})
 
 
 def kpi(kpi_id: str) -> Callable[[ComputeKpi], ComputeKpi]:

@@ -7,7 +7,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from etl.model.org import UNKNOWN
+from etl.core.vocabulary import UNKNOWN
 
 #: The catalogue's age groups: (label, lowest age in the group); the last one is open.
 AGE_GROUPS: tuple[tuple[str, int], ...] = (

@@ -7,8 +7,6 @@ the ones the numbers were computed with; a test compares the committed file with
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from etl.kpi import CATALOG
 from etl.kpi.catalog import STOCK, THEMES, KpiDefinition
 from etl.model.tables import MODEL_TABLES
@@ -36,6 +34,8 @@ fast id, som går igen i `mart.kpi_value` og `mart.kpi_catalog`.
 - **Ukendt.** Ukendte værdier og ukendte enhedskoder vises som `Ukendt`; en sag med
   ukendt enhed bevarer sit fagsystems område.
 - **Andele** gemmes med tæller og nævner; en nævner på 0 giver ingen værdi.
+- **Økonomi** (tema 6) er i kroner, uafrundet; en prognose er en bestand på E, også
+  når resten af nøgletallet er strømme.
 - **Kilder.** Et nøgletal markeres i `mart.dq_kpi_flag`, når en af dets kilder har et
   blokerende datakvalitetsbrud; modeltabellerne er dem, beregningen læser.
 """
@@ -52,7 +52,8 @@ def _kpi_section(d: KpiDefinition) -> str:
         "",
         "| | |",
         "| --- | --- |",
-        f"| Type | {_KPI_TYPE_TEXT[d.kpi_type]} |",
+        f"| Type | {_KPI_TYPE_TEXT[d.kpi_type]}"
+        + (f"; {codes(d.stock_measures)} er bestande på E (kun kvartal)" if d.stock_measures else "") + " |",
         f"| Enhed | {d.unit} |",
         f"| Mål (`measure`) | {codes(d.measures)} |",
         f"| Opdelinger (`dimension`) | {codes(d.breakdowns)} |",
@@ -76,10 +77,3 @@ def render_catalogue_markdown() -> str:
         parts += [f"## Tema {theme} — {theme_title}", ""]
         parts += [_kpi_section(d) for d in CATALOG.values() if d.theme == theme]
     return "\n".join(parts).rstrip("\n") + "\n"
-
-
-def write_catalogue(path: Path) -> Path:
-    """Write the rendered catalogue to `path` (normally `docs/kpi-catalogue.md`)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_catalogue_markdown(), encoding="utf-8")
-    return path

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from etl.core.periods import Period
+from etl.core.vocabulary import IN_WORK_OR_EDUCATION, RESIDENTIAL_FACILITY_TYPES
 from etl.kpi.aggregate import (
     active_on,
     age_at,
@@ -25,17 +26,10 @@ from etl.kpi.catalog import CATALOG, kpi
 from etl.kpi.demographics import with_demographics
 from etl.model import Model
 
-#: Facilities where living there is an intervention (§107-§110); not natcaféer, not ABL §105.
-RESIDENTIAL_FACILITY_TYPES = (
-    "Midlertidigt botilbud §107", "Længerevarende botilbud §108", "Krisecenter §109",
-    "Herberg §110", "Forsorgshjem §110",
-)
 #: The source systems a citizen can be active in, in the order their combination is written.
 SYSTEMS = ("boern", "voksen", "tilbud")
 #: Kommunekode of Copenhagen (KOMKOD).
 COPENHAGEN = "0101"
-#: Employment statuses that count as being in work, education or work placement.
-IN_WORK_OR_EDUCATION = ("Beskæftiget", "Uddannelse", "Erhvervspraktik")
 WORKING_AGE = (18, 64)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from etl.core.periods import Period
+from etl.core.vocabulary import ANBRINGELSE, FOREBYGGENDE, MIDLERTIDIGT_BOTILBUD, SHELTERS_109_110
 from etl.kpi.aggregate import (
     active_on,
     age_at,
@@ -23,9 +24,6 @@ from etl.kpi.demographics import age_group, with_demographics
 from etl.model import Model
 
 ONE_DAY = pd.Timedelta(days=1)
-TEMPORARY_RESIDENCE = "Midlertidigt botilbud §107"
-#: Krisecentre (§109), herberger and forsorgshjem (§110); natcaféer are not §110 stays.
-SHELTER_FACILITY_TYPES = ("Krisecenter §109", "Herberg §110", "Forsorgshjem §110")
 
 
 def _days(first: pd.Series, last: pd.Series) -> pd.Series:
@@ -80,7 +78,7 @@ def temporary_residence_stay_length(model: Model, period: Period) -> pd.DataFram
     A stay checked out before it was checked in (DQ06) is counted but has no duration.
     """
     stays = model.fact_stay
-    ended = stays[(stays["facility_type"] == TEMPORARY_RESIDENCE) & in_period(stays["check_out"], period)]
+    ended = stays[(stays["facility_type"] == MIDLERTIDIGT_BOTILBUD) & in_period(stays["check_out"], period)]
     members = with_org(ended.assign(days=_days(ended["check_in"], ended["check_out"])),
                        model.dim_org, period.end)
     return duration_rows(members, "stay_key", "days", CATALOG["T2.03"].breakdowns,
@@ -128,7 +126,7 @@ def occupancy(model: Model, period: Period) -> pd.DataFrame:
 @kpi("T2.05")
 def preventive_measures_started(model: Model, period: Period) -> pd.DataFrame:
     """Preventive (forebyggende) children's measures started in the period; age on the start date."""
-    measures = _children_measures(model.fact_service, "Forebyggende")
+    measures = _children_measures(model.fact_service, FOREBYGGENDE)
     started = measures[in_period(measures["start_date"], period)]
     members = _with_age_group_on(with_org(started, model.dim_org, period.end), model.dim_citizen, "start_date")
     return count_rows(members.assign(measure_type=members["service_type"]), "service_key",
@@ -144,7 +142,7 @@ def placed_children(model: Model, period: Period) -> pd.DataFrame:
     """
     status_date = period.end
     services = model.fact_service
-    placements = services[(services["source"] == "boern") & (services["category"] == "Anbringelse")
+    placements = services[(services["source"] == "boern") & (services["category"] == ANBRINGELSE)
                           & active_on(services["start_date"], services["end_date"], status_date)]
     members = with_demographics(with_org(placements, model.dim_org, status_date),
                                 model.dim_citizen, status_date)
@@ -159,7 +157,7 @@ def new_placements(model: Model, period: Period) -> pd.DataFrame:
     A move between placements (one ends the day before or later than the next starts) is
     not a new placement. Placements are compared within the child (citizen) only.
     """
-    placements = _children_measures(model.fact_service, "Anbringelse")
+    placements = _children_measures(model.fact_service, ANBRINGELSE)
     started = placements[in_period(placements["start_date"], period)]
     earlier = started[["service_key", "citizen_key", "start_date"]].merge(
         placements[["citizen_key", "start_date", "end_date"]].rename(
@@ -177,7 +175,7 @@ def new_placements(model: Model, period: Period) -> pd.DataFrame:
 @kpi("T2.08")
 def placement_duration(model: Model, period: Period) -> pd.DataFrame:
     """Placements ended in the period: count; mean, lower median, min and max days."""
-    placements = _children_measures(model.fact_service, "Anbringelse")
+    placements = _children_measures(model.fact_service, ANBRINGELSE)
     ended = placements[in_period(placements["end_date"], period)]
     members = with_org(ended.assign(days=_days(ended["start_date"], ended["end_date"]),
                                     placement_type=ended["service_type"]), model.dim_org, period.end)
@@ -252,7 +250,7 @@ def persons_in_shelters(model: Model, period: Period) -> pd.DataFrame:
     """Distinct persons with a stay open on E at a krisecenter (§109), herberg or forsorgshjem
     (§110); an anonymous stay is one person of its own."""
     stays = model.fact_stay
-    open_stays = stays[stays["facility_type"].isin(SHELTER_FACILITY_TYPES)
+    open_stays = stays[stays["facility_type"].isin(SHELTERS_109_110)
                        & active_on(stays["check_in"], stays["check_out"], period.end)]
     members = with_org(open_stays.assign(person=open_stays["citizen_key"].fillna("stay:" + open_stays["stay_key"])),
                        model.dim_org, period.end)

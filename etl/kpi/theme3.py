@@ -7,6 +7,7 @@ import datetime as dt
 import pandas as pd
 
 from etl.core.periods import Period, add_months
+from etl.core.vocabulary import AREA_ADULTS, AREA_CHILDREN, COMPLAINT_ABOUT_DECISION, GRANTED, MEDHOLD
 from etl.kpi.aggregate import (
     add_months_to,
     count_rows,
@@ -30,14 +31,11 @@ NOTIFICATION_WINDOW_MONTHS = 12
 #: Barnets Lov §§91-92: the child's plan is due 3 months after a §32/§46 decision.
 PLAN_MONTHS = 3
 PLAN_SERVICE_CODES = ("BL32", "BL46")
-GRANTED = ("Bevilget", "Delvis bevilget")
 #: Behandlingsgarantien: substance-abuse treatment starts within 14 days of the request.
 TREATMENT_SERVICE_CODE = "SEL101"
 TREATMENT_GUARANTEE_DAYS = 14
-#: Investigations are all children's cases (fact_investigation has no area column).
-AREA_CHILDREN = "Børn og Unge"
 #: T3.05: Ankestyrelsen's outcomes as reported; Ændret and Ophævet together are Omgjort.
-APPEALS_OUTCOMES = {"Stadfæstet": "Stadfæstet", "Ændret": "Omgjort", "Ophævet": "Omgjort",
+APPEALS_OUTCOME_LABELS = {"Stadfæstet": "Stadfæstet", "Ændret": "Omgjort", "Ophævet": "Omgjort",
                     "Hjemvist": "Hjemvist", "Afvist": "Afvist"}
 #: T3.05: the outcome of a decided complaint that is not about a decision (no appeal route).
 HANDLED = "Behandlet"
@@ -104,6 +102,7 @@ def notifications_assessed_in_time(model: Model, period: Period) -> pd.DataFrame
 def _completed_investigations(model: Model, period: Period) -> pd.DataFrame:
     investigations = model.fact_investigation
     completed = investigations[in_period(investigations["completed_date"], period)]
+    # investigations are all children's cases (fact_investigation has no area column)
     return completed.assign(area=AREA_CHILDREN,
                             usable=completed["completed_date"] >= completed["start_date"])
 
@@ -158,10 +157,10 @@ def complaints(model: Model, period: Period) -> pd.DataFrame:
     is Ukendt. The organisation is the complaint's own unit (its area that of the unit).
     """
     registered = model.fact_complaint
-    outcome = (registered["appeals_outcome"].map(APPEALS_OUTCOMES)
-               .mask(registered["reconsideration"] == "Medhold", "Medhold"))
+    outcome = (registered["appeals_outcome"].map(APPEALS_OUTCOME_LABELS)
+               .mask(registered["reconsideration"] == MEDHOLD, MEDHOLD))
     # Only complaints about a decision are reconsidered and appealed; the others are handled.
-    not_about_decision = registered["complaint_type"].notna() & (registered["complaint_type"] != "Afgørelse")
+    not_about_decision = registered["complaint_type"].notna() & (registered["complaint_type"] != COMPLAINT_ABOUT_DECISION)
     outcome = outcome.mask(outcome.isna() & not_about_decision, HANDLED)
     received = in_period(registered["received_date"], period)
     decided = in_period(registered["decided_date"], period)
@@ -188,7 +187,7 @@ def waiting_list(model: Model, period: Period) -> pd.DataFrame:
     on_list = waiting[(waiting["listed_date"] <= status_date)
                       & (waiting["left_date"].isna() | (waiting["left_date"] >= status_date))]
     members = on_list.assign(days=(status_date - on_list["listed_date"]).dt.days.astype(float),
-                             org_area="Voksne", org_center=None, org_unit=None)
+                             org_area=AREA_ADULTS, org_center=None, org_unit=None)
     # count: distinct persons; median_days: over the waiting rows (its denominator).
     rows = duration_rows(members, "citizen_key", "days", CATALOG["T3.06"].breakdowns, ("count", "median_days"))
     return rows[rows["org_level"].isin(WAITING_LIST_LEVELS)].reset_index(drop=True)

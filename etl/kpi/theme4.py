@@ -13,6 +13,17 @@ import datetime as dt
 import pandas as pd
 
 from etl.core.periods import Period, add_months, shift_years
+from etl.core.vocabulary import (
+    ANBRINGELSE,
+    AREA_ADULTS,
+    BOTILBUD_107_108,
+    IN_WORK_OR_EDUCATION,
+    LAENGEREVARENDE_BOTILBUD,
+    MIDLERTIDIGT_BOTILBUD,
+    OWN_HOME,
+    RESIDENTIAL_FACILITY_TYPES,
+    SHELTERS_110,
+)
 from etl.kpi.aggregate import (
     add_months_to,
     age_at,
@@ -24,19 +35,15 @@ from etl.kpi.aggregate import (
     with_org,
 )
 from etl.kpi.catalog import CATALOG, kpi
-from etl.kpi.theme1 import IN_WORK_OR_EDUCATION, RESIDENTIAL_FACILITY_TYPES, WORKING_AGE, intervention_rows
+from etl.kpi.theme1 import WORKING_AGE, intervention_rows
 from etl.model import Model
 
-SHELTER_TYPES = ("Herberg §110", "Forsorgshjem §110")
-TEMPORARY_HOUSING, LONG_TERM_HOUSING = "Midlertidigt botilbud §107", "Længerevarende botilbud §108"
-OWN_HOME = "Egen bolig"
 #: T4.01's next steps, in the order that decides a tie on the same day.
 NEXT_STEPS = ("§107", "§108", OWN_HOME)
 NEXT_STEP_DAYS = 90
 STAYED_MONTHS = 12
 TREATMENT = "SEL101"
 RETURN_DAYS, RETURN_YEARS = 365, 3
-ADULTS = "Voksne"
 
 
 def _citizen_stays(model: Model, facility_types: tuple[str, ...]) -> pd.DataFrame:
@@ -60,7 +67,7 @@ def _next_step_events(model: Model) -> pd.DataFrame:
     """
     services = model.fact_service
     housing = services[services["service_code"].isin(["SEL107", "SEL108"]) & services["start_date"].notna()]
-    housing_stays = _citizen_stays(model, (TEMPORARY_HOUSING, LONG_TERM_HOUSING))
+    housing_stays = _citizen_stays(model, BOTILBUD_107_108)
     stays = _citizen_stays(model, RESIDENTIAL_FACILITY_TYPES)
     home = stays[stays["discharged_to"].eq(OWN_HOME).fillna(False) & stays["check_out"].notna()]
     events = pd.concat([
@@ -68,7 +75,7 @@ def _next_step_events(model: Model) -> pd.DataFrame:
                       "next_step": housing["service_code"].map({"SEL107": "§107", "SEL108": "§108"})}),
         pd.DataFrame({"citizen_key": housing_stays["citizen_key"], "date": housing_stays["check_in"],
                       "next_step": housing_stays["facility_type"].map(
-                          {TEMPORARY_HOUSING: "§107", LONG_TERM_HOUSING: "§108"})}),
+                          {MIDLERTIDIGT_BOTILBUD: "§107", LAENGEREVARENDE_BOTILBUD: "§108"})}),
         pd.DataFrame({"citizen_key": home["citizen_key"], "date": home["check_out"], "next_step": OWN_HOME}),
     ], ignore_index=True)
     return events.assign(date=events["date"].dt.normalize(),
@@ -84,7 +91,7 @@ def from_shelter_to_housing(model: Model, period: Period) -> pd.DataFrame:
     within 90 days of any of them, and in the unit of each shelter they left. The share
     is available once E + 90 days <= the extraction date.
     """
-    shelter = _citizen_stays(model, SHELTER_TYPES)
+    shelter = _citizen_stays(model, SHELTERS_110)
     exits = shelter[in_period(shelter["check_out"], period)]
     pairs = (exits[["citizen_key", "check_out"]].drop_duplicates()
              .merge(_next_step_events(model), on="citizen_key"))
@@ -113,7 +120,7 @@ def kept_own_home(model: Model, period: Period) -> pd.DataFrame:
     once the last cohort member's 12 months have passed by the extraction date.
     """
     cohort_period = period.last_year()
-    shelter = _citizen_stays(model, SHELTER_TYPES)
+    shelter = _citizen_stays(model, SHELTERS_110)
     cohort = (shelter[in_period(shelter["check_out"], cohort_period) & shelter["discharged_to"].eq(OWN_HOME).fillna(False)]
               .sort_values(["check_out", "stay_key"]).drop_duplicates("citizen_key"))
     returns = cohort[["citizen_key", "stay_key", "check_out"]].merge(
@@ -259,7 +266,7 @@ def functional_level_change(model: Model, period: Period) -> pd.DataFrame:
     open_cases = open_cases[(open_cases["opened_date"] <= day)
                             & (open_cases["closed_date"].isna() | (open_cases["closed_date"] >= day))]
     members = compared.merge(open_cases[["citizen_key", "unit_code"]].drop_duplicates(), on="citizen_key", how="left")
-    members = with_org(members.assign(area=ADULTS), model.dim_org, period.end).merge(
+    members = with_org(members.assign(area=AREA_ADULTS), model.dim_org, period.end).merge(
         open_cases[["citizen_key", "target_group"]].drop_duplicates(), on="citizen_key", how="left")
     breakdowns = CATALOG["T4.05"].breakdowns
     return pd.concat([share_rows(members, "citizen_key", flag, "compared", breakdowns, measure=f"share_{flag}")
@@ -293,7 +300,7 @@ def formerly_placed_with_adult_case(model: Model, period: Period) -> pd.DataFram
                                turned_22=birthday(citizens["birth_date"], 22))
     cohort = citizens[in_period(citizens["turned_22"], period)]
     services = model.fact_service
-    placements = services[(services["source"] == "boern") & services["category"].eq("Anbringelse").fillna(False)]
+    placements = services[(services["source"] == "boern") & services["category"].eq(ANBRINGELSE).fillna(False)]
     placed = cohort.merge(placements[["citizen_key", "start_date", "end_date", "unit_code", "area"]],
                           on="citizen_key")
     placed = placed[(placed["start_date"] <= placed["turned_18"])

@@ -5,6 +5,13 @@ from __future__ import annotations
 import pandas as pd
 
 from etl.core.periods import Period
+from etl.core.vocabulary import (
+    LEAVE_REASONS_NOT_TURNOVER,
+    LEAVE_REASONS_NOT_VOLUNTARY,
+    RECRUITMENT_FAILED,
+    RECRUITMENT_FILLED,
+    SICKNESS_ABSENCE_TYPES,
+)
 from etl.kpi.aggregate import (
     count_rows,
     in_period,
@@ -18,7 +25,6 @@ from etl.kpi.aggregate import (
 from etl.kpi.catalog import CATALOG, kpi
 from etl.model import Model
 
-SICKNESS_TYPES = ("Egen sygdom", "Arbejdsskade")
 #: An absence of this many calendar days or more is long sickness absence.
 LONG_ABSENCE_DAYS = 15
 DAYS_PER_YEAR = 365
@@ -42,7 +48,7 @@ def sickness_absence(model: Model, period: Period) -> pd.DataFrame:
     days_in_period = (end - start).days + 1
 
     absences = model.fact_absence
-    absences = absences[absences["absence_type"].isin(SICKNESS_TYPES)
+    absences = absences[absences["absence_type"].isin(SICKNESS_ABSENCE_TYPES)
                         & ~(absences["to_date"] < absences["from_date"])]
     last_day = absences["to_date"].fillna(end)  # an open absence has lasted until E
     days_in = _inclusive_days(absences["from_date"].clip(lower=start), last_day.clip(upper=end))
@@ -79,10 +85,6 @@ def sickness_absence(model: Model, period: Period) -> pd.DataFrame:
 
 # --- T5.02-T5.05: turnover, recruitment and incidents ----------------------------
 
-#: Leave reasons outside staff turnover (`share`), and also outside voluntary turnover.
-NOT_TURNOVER = ("Død",)
-NOT_VOLUNTARY = ("Død", "Pension")
-RECRUITMENT_FAILED, RECRUITMENT_FILLED = "Forgæves", "Besat"
 #: T5.05: a long absence must start 0..14 days after the incident.
 INCIDENT_FOLLOW_UP_DAYS = 14
 
@@ -121,8 +123,8 @@ def staff_turnover(model: Model, period: Period) -> pd.DataFrame:
     contributions = contributions.assign(
         headcount_period=employed_days / days_in_period,
         headcount_month=employed_days / contributions["month_days"],
-        leavers=(left & ~reason.isin(NOT_TURNOVER)).astype(int),
-        voluntary=(left & ~reason.isin(NOT_VOLUNTARY)).astype(int),
+        leavers=(left & ~reason.isin(LEAVE_REASONS_NOT_TURNOVER)).astype(int),
+        voluntary=(left & ~reason.isin(LEAVE_REASONS_NOT_VOLUNTARY)).astype(int),
         left=left)[(employed_days > 0) | left]
     members = with_org(contributions, model.dim_org, period.end, area_column=None)
 
@@ -185,7 +187,7 @@ def incidents_followed_by_long_absence(model: Model, period: Period) -> pd.DataF
     incidents = model.fact_incident
     incidents = incidents[in_period(incidents["incident_date"], period) & incidents["employee_key"].notna()]
     absences = model.fact_absence
-    absences = absences[absences["absence_type"].isin(SICKNESS_TYPES)
+    absences = absences[absences["absence_type"].isin(SICKNESS_ABSENCE_TYPES)
                         & ~(absences["to_date"] < absences["from_date"])]
     extraction = pd.Timestamp(model.extraction_date)
     whole_length = _inclusive_days(absences["from_date"], absences["to_date"].fillna(extraction))

@@ -10,14 +10,12 @@ from pathlib import Path
 import pandas as pd
 
 from etl.core.tables import TableSpec
+from etl.core.vocabulary import PANDAS_DTYPES
 from etl.model.tables import MODEL_TABLES
-
-_DTYPES = {"int": "Int64", "str": "str", "date": "datetime64[s]", "datetime": "datetime64[s]",
-           "bool": "boolean", "decimal": "Float64", "float": "Float64"}
 
 
 def empty_frame(spec: TableSpec) -> pd.DataFrame:
-    return pd.DataFrame({c.name: pd.Series(dtype=_DTYPES[c.type]) for c in spec.columns})
+    return pd.DataFrame({c.name: pd.Series(dtype=PANDAS_DTYPES[c.type]) for c in spec.columns})
 
 
 def conform(frame: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
@@ -31,7 +29,7 @@ def conform(frame: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
         if c.type in ("date", "datetime"):
             out[c.name] = pd.to_datetime(values).astype("datetime64[s]")
         else:
-            out[c.name] = values.astype(_DTYPES[c.type])
+            out[c.name] = values.astype(PANDAS_DTYPES[c.type])
     return out
 
 
@@ -84,7 +82,9 @@ class Model:
         return cls(extraction_date, extraction_time,
                    {name: conform(f, MODEL_TABLES[name]) for name, f in frames.items()})
 
-    def save(self, model_dir: Path) -> dict[str, int]:
+    def save(self, model_dir: Path, built_from: dict | None = None) -> dict[str, int]:
+        """Write every table, then `model.json` last (rows, dates and, given `built_from`, which
+        extract of each source it was built from: how `build_model` knows the night is done)."""
         model_dir.mkdir(parents=True, exist_ok=True)
         counts = {}
         for name in MODEL_TABLES:
@@ -95,6 +95,8 @@ class Model:
             counts[name] = len(frame)
         meta = {"extraction_date": self.extraction_date.isoformat(),
                 "extraction_time": self.extraction_time.isoformat(), "rows": counts}
+        if built_from is not None:
+            meta["built_from"] = built_from
         tmp = model_dir / ".model.json.tmp"
         tmp.write_text(json.dumps(meta, indent=2))
         tmp.replace(model_dir / "model.json")

@@ -15,7 +15,7 @@ import pandas as pd
 
 from etl.model import Model
 from etl.model.link import KIND_CPR, KIND_REPLACEMENT, normalise_cpr
-from etl.model.registry import MODEL_SOURCES, ModelSource, case_entry, entry
+from etl.model.registry import MODEL_SOURCES, ModelSource, case_entry
 
 
 def _flag(frame: pd.DataFrame, column: str) -> pd.Series:
@@ -33,12 +33,6 @@ def unplaceable_rows(staged: pd.DataFrame, source: ModelSource) -> int:
     keys = pd.DataFrame({cpr_column: norm.loc[usable, "cpr"],
                          **{c: staged.loc[usable, c] for c in spec.primary_key if c != cpr_column}})
     return int((~usable).sum() + keys.duplicated().sum())
-
-
-def unplaceable_employment_rows(employment: pd.DataFrame) -> int:
-    """Employment-status rows the model cannot place: no usable CPR, or a second row for
-    the same person and month."""
-    return unplaceable_rows(employment, entry("beskaeftigelse", "beskaeftigelse"))
 
 
 def _on_deleted_case(staged: pd.DataFrame, source: ModelSource,

@@ -18,14 +18,20 @@ import inspect
 import logging
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from etl.core import zones
+from etl.core.reference import read_accounts, read_refusion
+from etl.core.vocabulary import ANONYMOUS_ALLOWED_FACILITY_TYPES as ANONYMOUS_ALLOWED
+from etl.core.vocabulary import AREA_ADULTS, AREA_CHILDREN, PANDAS_DTYPES, UNKNOWN
 from etl.model import Model
 from etl.model.link import KIND_CPR, KIND_INVALID, KIND_MISSING, KIND_REPLACEMENT, Pseudonymiser, link_persons, normalise_cpr
 from etl.model.registry import (
     CASE_TABLE,
     CPR_REGISTER,
+    DERIVED_TABLES,
+    MEASURE_LINK,
     MODEL_SOURCES,
     ModelSource,
     builds,
@@ -36,10 +42,6 @@ from etl.model.registry import (
 from etl.sources import SOURCES
 
 log = logging.getLogger(__name__)
-
-AREA_CHILDREN, AREA_ADULTS, UNKNOWN = "Børn og Unge", "Voksne", "Ukendt"
-#: Facilities where an anonymous stay is legitimate (DQ05 resolved reading).
-ANONYMOUS_ALLOWED = ("Krisecenter §109", "Natcafé")
 
 
 # --- reading -------------------------------------------------------------------------
@@ -78,7 +80,6 @@ def load_current_staged(staged_root: Path, as_of: dt.date | None = None
             if pointer:
                 frames[(source.name, table.name)] = pd.read_parquet(pointer["tables"][table.name]["staged_path"])
             else:
-                from schemas import PANDAS_DTYPES  # noqa: PLC0415
                 # as a staged file reads back: Parquet keeps timestamps in milliseconds
                 dtypes = {**PANDAS_DTYPES, "date": "datetime64[ms]", "datetime": "datetime64[ms]"}
                 frames[(source.name, table.name)] = pd.DataFrame(
@@ -87,13 +88,16 @@ def load_current_staged(staged_root: Path, as_of: dt.date | None = None
 
 
 def load_reference(reference_dir: Path) -> dict[str, pd.DataFrame]:
-    """The municipality's own organisation, paragraph and deadline files."""
+    """The municipality's own organisation, paragraph, deadline and finance files (the
+    account plan's functions and the refund thresholds, shape-checked on load)."""
     org = pd.read_csv(reference_dir / "organisation.csv", dtype=str, keep_default_na=False)
     for c in ("valid_from", "valid_to"):
         org[c] = pd.to_datetime(org[c].replace("", None), format="%Y-%m-%d")
     paragraphs = pd.read_csv(reference_dir / "paragraphs.csv", dtype=str, keep_default_na=False)
     deadlines = pd.read_csv(reference_dir / "deadlines.csv", dtype={"service_code": str, "basis": str})
-    return {"dim_org": org, "dim_paragraph": paragraphs, "ref_deadline": deadlines}
+    return {"dim_org": org, "dim_paragraph": paragraphs, "ref_deadline": deadlines,
+            "ref_account": read_accounts(reference_dir / "accounts.csv"),
+            "ref_refusion": read_refusion(reference_dir / "refusion.csv")}
 
 
 # --- helpers -----------------------------------------------------------------------
@@ -147,15 +151,65 @@ def build_model(frames: dict[tuple[str, str], pd.DataFrame], reference: dict[str
         if entry.builder is None:
             raise LookupError(f'{entry.label} has no builder: add an @builds("{entry.source}", "{entry.table}") '
                               "function to etl/model/build.py")
-        available = {**inputs, **built, "rows": live[entry.key]}
-        if entry.case_column:
-            available["case"] = _case_attributes(entry, live[entry.key], built[CASE_TABLE], pseudonymiser)
-        frame = entry.builder(**{name: available[name] for name in inspect.signature(entry.builder).parameters})
+        frame = _build_rows(entry, live[entry.key], {**inputs, **built}, pseudonymiser)
         parts.setdefault(entry.model_table, []).append(frame)
         if entry == feeding(entry.model_table)[-1]:
             tables = parts.pop(entry.model_table)
             built[entry.model_table] = tables[0] if len(tables) == 1 else pd.concat(tables, ignore_index=True)
+            for derived, needs in DERIVED_TABLES.items():
+                if derived not in built and all(t in built for t in needs):
+                    built[derived] = _DERIVED[derived](frames, {**inputs, **built}, pseudonymiser)
     return Model.from_frames(extraction_date, extraction_time, **built)
+
+
+def _build_rows(entry: ModelSource, rows: pd.DataFrame, available: dict, pseudonymiser: Pseudonymiser,
+                cases: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Call an entry's builder on `rows`, its inputs by parameter name; `cases` (default the
+    built case table) gives the rows' `case` attributes."""
+    available = {**available, "rows": rows}
+    if entry.case_column:
+        available["case"] = _case_attributes(entry, rows, available[CASE_TABLE] if cases is None else cases,
+                                             pseudonymiser)
+    return entry.builder(**{name: available[name] for name in inspect.signature(entry.builder).parameters})
+
+
+def build_measure_links(frames: dict[tuple[str, str], pd.DataFrame], available: dict,
+                        pseudonymiser: Pseudonymiser) -> pd.DataFrame:
+    """`dim_measure_link`: every measure and service, the ones the model left out too (soft-
+    deleted, or on a soft-deleted case), with the case behind it.
+
+    Money spent on a measure deleted since still reaches it (economy.md), so the economy
+    needs what the rest of the model drops. The live rows are taken from fact_service and
+    fact_case as built; only the left-out rows (a few) go through the same builders again,
+    their cases built from the case table's deleted rows, so nothing is described twice."""
+    all_cases, deleted_cases = [available[CASE_TABLE]], set()
+    for entry in feeding(CASE_TABLE):
+        rows = frames[entry.key]
+        if entry.soft_delete:
+            gone = rows[_flagged(rows, entry.soft_delete)]
+            if len(gone):
+                left_out = _build_rows(entry, gone, available, pseudonymiser)
+                all_cases.append(left_out)
+                deleted_cases |= set(left_out["case_key"])
+    cases = pd.concat(all_cases, ignore_index=True) if len(all_cases) > 1 else all_cases[0]
+    services = [available["fact_service"].assign(deleted=False)]
+    for entry in feeding("fact_service"):
+        rows = frames[entry.key]
+        kept = _live_rows(frames, entry)
+        gone = rows.loc[~rows.index.isin(kept.index)]
+        if len(gone):
+            services.append(_build_rows(entry, gone, available, pseudonymiser, cases).assign(deleted=True))
+    services = pd.concat(services, ignore_index=True)
+    case = cases.set_index("case_key").reindex(services["case_key"])
+    return pd.DataFrame({
+        "service_key": services["service_key"], "source": services["source"], "service_id": services["service_id"],
+        "case_key": services["case_key"],
+        "case_pseudonym": pseudonymiser.many("case", services["case_key"]).to_numpy(),
+        "citizen_key": services["citizen_key"], "caseworker_key": case["caseworker_key"].to_numpy(),
+        "unit_code": services["unit_code"], "area": services["area"], "category": services["category"],
+        "service_type": services["service_type"], "start_date": services["start_date"],
+        "end_date": services["end_date"], "case_closed_date": case["closed_date"].to_numpy(),
+        "deleted": services["deleted"] | services["case_key"].isin(deleted_cases)})
 
 
 def _flagged(frame: pd.DataFrame, column: str) -> pd.Series:
@@ -543,3 +597,78 @@ def build_fact_employment_status(rows: pd.DataFrame, pseudonymiser: Pseudonymise
         "citizen_key": pseudonymiser.many("person", cpr["cpr"]), "month": rows["maaned"],
         "status": rows["status"], "completed_education": rows["afsluttet_uddannelse"],
     })[usable].drop_duplicates(["citizen_key", "month"], keep="last")
+
+
+#: The builder of each derived model table (`DERIVED_TABLES`).
+_DERIVED = {MEASURE_LINK: build_measure_links}
+
+
+# --- the economy (theme 6): money linked to measures -----------------------------------
+
+#: A measure reference as registered by hand: a letter prefix with `-` (`F-000123`).
+_REFERENCE_PREFIX = r"^[^\W\d_]+-"
+
+
+def normalise_measure_reference(values: pd.Series) -> pd.Series:
+    """`foranstaltning_ref` as economy.md normalises it: trimmed, a leading prefix of one or
+    more letters followed by `-` removed, leading zeros removed; empty becomes NULL."""
+    text = values.astype("str").str.strip().str.replace(_REFERENCE_PREFIX, "", regex=True).str.lstrip("0")
+    return text.where(text.notna() & (text != ""))
+
+
+def money_class(art: pd.Series) -> pd.Series:
+    """expense (art 4.*), revenue (7.*, 8.*) or other, by the art's main class (economy.md:
+    told by art, never by sign)."""
+    main = art.astype("str").str.strip().str.split(".", n=1).str[0]
+    return pd.Series(np.select([main == "4", main.isin(["7", "8"])], ["expense", "revenue"], "other"),
+                     index=art.index, dtype="str")
+
+
+def _link_measures(systems: pd.Series, references: pd.Series, dim_measure_link: pd.DataFrame) -> pd.Series:
+    """The service key each normalised reference names in its own system (NULL when none:
+    no system, no reference, or no such measure there, deleted ones included)."""
+    known = pd.Series(dim_measure_link["service_key"].to_numpy(),
+                      index=dim_measure_link["source"] + ":" + dim_measure_link["service_id"])
+    wanted = (systems.astype("str") + ":" + references).where(systems.notna() & references.notna())
+    return wanted.map(known.groupby(level=0).first()).astype("str")
+
+
+@builds("oekonomi", "postering")
+def build_fact_posting(rows: pd.DataFrame, dim_measure_link: pd.DataFrame) -> pd.DataFrame:
+    """Postings with their money class and the measure they reach. DQ18's copies are marked
+    here once (every copy after the lowest postering_id of the same voucher, amount,
+    function, system and normalised reference), so no KPI counts them."""
+    reference = normalise_measure_reference(rows["foranstaltning_ref"])
+    cents = (rows["beloeb"].astype("Float64") * 100).round().astype("Int64")
+    key = pd.DataFrame({"bilag": rows["bilag"], "cents": cents, "funktion": rows["funktion"],
+                        "system": rows["kilde_system"], "reference": reference}).astype(object)
+    order = rows["postering_id"].astype("Int64").sort_values(kind="stable").index
+    duplicate = key.loc[order].fillna("\x00").duplicated(keep="first").reindex(rows.index)
+    return pd.DataFrame({
+        "posting_id": _id(rows["postering_id"]), "booked_date": rows["bogfoert_dato"],
+        "period_from": rows["periode_fra"], "period_to": rows["periode_til"], "amount": rows["beloeb"],
+        "funktion": rows["funktion"], "art": rows["art"], "money_class": money_class(rows["art"]),
+        "unit_code": rows["enhed_kode"], "creditor_type": rows["kreditor_type"],
+        "source_system": rows["kilde_system"], "has_reference": reference.notna(),
+        "service_key": _link_measures(rows["kilde_system"], reference, dim_measure_link),
+        "duplicate": duplicate})
+
+
+@builds("oekonomi", "budget")
+def build_fact_budget(rows: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame({
+        "budget_id": _id(rows["budget_id"]), "year": rows["aar"], "month": rows["maaned"],
+        "funktion": rows["funktion"], "unit_code": rows["enhed_kode"], "amount": rows["beloeb"],
+        "version": rows["version"]})
+
+
+@builds("oekonomi", "disponering")
+def build_fact_commitment(rows: pd.DataFrame, dim_measure_link: pd.DataFrame) -> pd.DataFrame:
+    """Commitments with the measure they commit (the reference normalised as a posting's)."""
+    return pd.DataFrame({
+        "commitment_id": _id(rows["disponering_id"]), "source_system": rows["kilde_system"],
+        "from_date": rows["fra_dato"], "to_date": rows["til_dato"], "rate": rows["takst"],
+        "rate_unit": rows["takst_enhed"], "funktion": rows["funktion"],
+        "cancelled": rows["annulleret"].fillna(False).astype(bool),
+        "service_key": _link_measures(rows["kilde_system"], normalise_measure_reference(rows["foranstaltning_ref"]),
+                                      dim_measure_link)})

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-UNKNOWN = "Ukendt"
+from etl.core.vocabulary import UNKNOWN
 
 
 def resolve_org(unit_codes: pd.Series, dim_org: pd.DataFrame, on: dt.date) -> pd.DataFrame:

@@ -31,7 +31,7 @@ LINK_PERSON = "link_person"
 #: Model tables the link step makes from every CPR-bearing row at once, not one builder each.
 LINK_TABLES = ("dim_citizen", LINK_PERSON, "link_finding")
 #: Model tables loaded from the municipality's reference folder, not from a source.
-REFERENCE_TABLES = ("dim_org", "dim_paragraph", "ref_deadline")
+REFERENCE_TABLES = ("dim_org", "dim_paragraph", "ref_deadline", "ref_account", "ref_refusion")
 #: The model table every case-bearing source's case table feeds.
 CASE_TABLE = "fact_case"
 
@@ -47,6 +47,13 @@ NOT_IN_MODEL: dict[tuple[str, str], str] = {
     ("boern", "Sagsbehandler"): "caseworkers are pseudonymised from the case's SagsbehandlerId; the table "
                                 "itself (unit, active) is extracted and checked but read by no KPI",
 }
+
+#: The model table the build derives once the measure and case tables are complete: every
+#: measure and service with its case, soft-deleted ones included, because money spent on a
+#: measure deleted since still reaches it (economy.md). Not fed row by row by one entry.
+MEASURE_LINK = "dim_measure_link"
+#: Derived model tables -> the model tables (with every entry feeding them) complete before it.
+DERIVED_TABLES: dict[str, tuple[str, ...]] = {MEASURE_LINK: (CASE_TABLE, "fact_service")}
 
 #: What a builder may ask for by parameter name, besides the model tables built before it.
 BUILDER_INPUTS = {
@@ -162,6 +169,11 @@ MODEL_SOURCES: tuple[ModelSource, ...] = (
     ModelSource("hr", "rekruttering", "fact_recruitment"),
     ModelSource("hr", "arbejdsmiljoe_haendelse", "fact_incident"),
     ModelSource("beskaeftigelse", "beskaeftigelse", "fact_employment_status", keyed_by_cpr=True),
+    # The economy (theme 6): money reaches measures through their reference, so it comes
+    # after the measures (dim_measure_link is derived from them, deleted ones included).
+    ModelSource("oekonomi", "postering", "fact_posting"),
+    ModelSource("oekonomi", "budget", "fact_budget"),
+    ModelSource("oekonomi", "disponering", "fact_commitment"),
 )
 
 _BUILDERS: dict[tuple[str, str], Builder] = {}
@@ -201,6 +213,8 @@ def sources_feeding(model_table: str) -> tuple[str, ...]:
     dimension and the findings, the CPR register); a reference table by no source."""
     if model_table in REFERENCE_TABLES:
         return ()
+    if model_table in DERIVED_TABLES:
+        return tuple(dict.fromkeys(s for t in DERIVED_TABLES[model_table] for s in sources_feeding(t)))
     if model_table in (LINK_PERSON, "dim_citizen"):
         entries = person_entries(citizen=True)
     elif model_table == "link_finding":
@@ -261,6 +275,12 @@ def _check_inputs(target: ModelSource, parameters: tuple[str, ...]) -> None:
             raise ValueError(f"{target.label}: asks for `case` but has no case_column")
         if name in BUILDER_INPUTS or name in REFERENCE_TABLES or name in LINK_TABLES:
             continue
+        if name in DERIVED_TABLES:
+            later = [e.label for t in DERIVED_TABLES[name] for e in feeding(t) if MODEL_SOURCES.index(e) >= position]
+            if later:
+                raise ValueError(f"{target.label} reads {name}, derived from tables not complete before it "
+                                 f"(built by {', '.join(later)})")
+            continue
         if name not in MODEL_TABLES:
             raise ValueError(f"{target.label}: unknown builder input {name!r}; known: "
                              f"{', '.join(BUILDER_INPUTS)} or a model table")
@@ -280,7 +300,8 @@ def _check_registry(entries: tuple[ModelSource, ...]) -> None:
         seen.add(e.key)
         if e.model_table not in MODEL_TABLES:
             raise ValueError(f"{e.label}: unknown model table {e.model_table!r}")
-        if e.model_table in REFERENCE_TABLES or e.model_table in ("dim_citizen", "link_finding"):
+        if (e.model_table in REFERENCE_TABLES or e.model_table in DERIVED_TABLES
+                or e.model_table in ("dim_citizen", "link_finding")):
             raise ValueError(f"{e.label}: {e.model_table} is not built from source rows")
         spec = e.spec  # KeyError for a table no contract has
         if e.case_column:

@@ -8,10 +8,10 @@ import time
 
 from etl.core import zones
 from etl.core.settings import Settings
-from etl.model import Model
 from etl.model.accounting import account_rows
 from etl.model.build import build_model, load_current_staged, load_reference
 from etl.model.link import Pseudonymiser, check_key_fingerprint, record_key_fingerprint
+from etl.sources import SOURCES
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,9 @@ def run_model_stage(settings: Settings, extraction_date: dt.date,
     if live_date and live_date > extraction_date.isoformat():
         model_dir = settings.zones.backfill_model(extraction_date)
         log.info("%s is earlier than the live model: built into %s", extraction_date, model_dir)
-    counts = model.save(model_dir)
+    built_from = {name: ({"extract_date": pointers[name]["extract_date"], "run_id": pointers[name].get("run_id")}
+                         if name in pointers else None) for name in SOURCES}
+    counts = model.save(model_dir, built_from)
     record_key_fingerprint(model_dir, key)
     accounting = account_rows(frames, model)
     accounting.to_parquet(model_dir / zones.ACCOUNTING, index=False)
@@ -49,7 +51,3 @@ def run_model_stage(settings: Settings, extraction_date: dt.date,
     return {"model_dir": str(model_dir), "rows_in": sum(rows_in.values()), "rows": counts,
             "sources": {name: p["extract_date"] for name, p in pointers.items()},
             "seconds": round(time.monotonic() - started, 2)}
-
-
-def load_model(settings: Settings) -> Model:
-    return Model.load(settings.model_dir)

@@ -53,6 +53,16 @@ MODEL_TABLES: dict[str, TableSpec] = {t.name: t for t in (
     TableSpec("ref_deadline", (
         col("service_code", "str"), col("deadline_days", "int"), col("basis", "str"),
     ), primary_key=("service_code",), description="Published case-processing deadlines."),
+    TableSpec("ref_account", (
+        col("funktion", "str", description="the authorised account plan's function, e.g. 5.28.21"),
+        col("titel", "str"), col("area", "str", description="Børn og Unge / Voksne / Tværgående"),
+        col("kategori", "str"), col("foranstaltningstype", "str", True),
+        col("kraever_foranstaltning", "int", description="1: every posting should name its measure (DQ15)"),
+    ), primary_key=("funktion",), description="Finance functions (reference/accounts.csv)."),
+    TableSpec("ref_refusion", (
+        col("aar", "int"), col("graense_1", "float"), col("sats_1", "float"),
+        col("graense_2", "float"), col("sats_2", "float"),
+    ), primary_key=("aar",), description="State refund thresholds for særligt dyre enkeltsager (reference/refusion.csv)."),
     TableSpec("fact_case", (
         col("case_key", "str"), col("source", "str"), col("case_id", "str"),
         col("case_number", "str", True, "Sagsnummer (boern) / sag_id (voksen)"),
@@ -137,6 +147,51 @@ MODEL_TABLES: dict[str, TableSpec] = {t.name: t for t in (
         col("recruitment_id", "str"), UNIT, col("job_category", "str"),
         col("posted_date", "date"), col("closed_date", "date", True), col("result", "str", True),
     ), primary_key=("recruitment_id",)),
+    TableSpec("dim_measure_link", (
+        col("service_key", "str", description="as fact_service.service_key: `<source>:<id>`"),
+        col("source", "str", description="boern / voksen"), col("service_id", "str"),
+        col("case_key", "str"),
+        col("case_pseudonym", "str", description="HMAC pseudonym of the case (mart.case_cost): never its id or number"),
+        CITIZEN, col("caseworker_key", "str", True, "the case's caseworker pseudonym"),
+        col("unit_code", "str", True, "the case's raw unit code"), AREA,
+        col("category", "str", True, "Kategori (children); NULL for adults"),
+        col("service_type", "str", True, "Type / ydelsestype: the money's foranstaltningstype"),
+        col("start_date", "date", True), col("end_date", "date", True),
+        col("case_closed_date", "date", True),
+        col("deleted", "bool", description="the measure or its case is soft-deleted: its money still links, "
+                                           "it is never active and its commitments count 0"),
+    ), primary_key=("service_key",),
+        description="Every measure and service, soft-deleted ones and those of a deleted case included: what "
+                    "money reaches through foranstaltning_ref (theme 6). fact_service holds the live ones."),
+    TableSpec("fact_posting", (
+        col("posting_id", "str", description="postering_id"), col("booked_date", "date", description="bogfoert_dato"),
+        col("period_from", "date", True), col("period_to", "date", True),
+        col("amount", "float", description="DKK as booked (expense arts positive, revenue arts negative)"),
+        col("funktion", "str", description="function of the account plan; kategori etc. from ref_account"),
+        col("art", "str"), col("money_class", "str", description="expense (art 4.*) / revenue (7.*, 8.*) / other"),
+        col("unit_code", "str", True, "the finance unit (enhed_kode): organisation of T6.01, T6.02, T6.03, T6.05"),
+        col("creditor_type", "str", True, "Egen / Anden kommune / Privat; NULL on journal entries and revenue"),
+        col("source_system", "str", True, "kilde_system of the reference"),
+        col("has_reference", "bool", description="a foranstaltning_ref was registered (normalised non-empty)"),
+        col("service_key", "str", True, "the measure it reaches (dim_measure_link) after normalisation, in the "
+                                        "named system only; NULL: reaches only its function and unit"),
+        col("duplicate", "bool", description="DQ18: a later copy (same bilag, amount, function, system and "
+                                             "reference as a lower postering_id): counts nowhere"),
+    ), primary_key=("posting_id",), description="oekonomi.postering: the money, linked to measures."),
+    TableSpec("fact_budget", (
+        col("budget_id", "str"), col("year", "int"), col("month", "int"), col("funktion", "str"),
+        col("unit_code", "str", True, "finance unit (enhed_kode)"), col("amount", "float", description="DKK, net"),
+        col("version", "str", description="Oprindeligt / Korrigeret"),
+    ), primary_key=("budget_id",), description="oekonomi.budget: the periodised budget."),
+    TableSpec("fact_commitment", (
+        col("commitment_id", "str"), col("source_system", "str"),
+        col("from_date", "date"), col("to_date", "date", True, "NULL: open"),
+        col("rate", "float", description="takst, DKK per rate_unit"),
+        col("rate_unit", "str", description="døgn / måned / engangs"),
+        col("funktion", "str", description="the function the committed cost will be booked on (its kategori)"),
+        col("cancelled", "bool", description="annulleret: counts nowhere"),
+        col("service_key", "str", True, "the measure it commits (dim_measure_link) after normalisation"),
+    ), primary_key=("commitment_id",), description="oekonomi.disponering: commitments of granted measures."),
     TableSpec("fact_incident", (
         col("incident_id", "str"), col("employee_key", "str", True), UNIT,
         col("facility_id", "str", True), col("incident_date", "date"), col("category", "str"),

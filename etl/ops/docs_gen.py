@@ -11,9 +11,11 @@ from pathlib import Path
 
 from etl.core.settings import OPTIONS, REPO_ROOT
 from etl.core.tables import TableSpec
+from etl.kpi.docs import render_catalogue_markdown
 from etl.model.tables import MODEL_TABLES
 from etl.publish.marts import MART_TABLES
 from etl.publish.warehouse import PUBLIC_TABLES
+from etl.quality.docs import render_rules_markdown, splice
 
 DOCS = REPO_ROOT / "docs"
 
@@ -44,6 +46,13 @@ def render_bi_contract() -> str:
         "rates carry `numerator` and `denominator`; a `value` of NULL means not available (or, in "
         "`public`, suppressed). `kpi_tile` is a view: each total beside the same period last year, "
         "matched on identical dates (a running quarter meets the same days last year).\n",
+        "Flags: `dq_kpi_flag` (in `mart` and `public`) lists, per data-quality run, the KPIs built on a "
+        "source whose blocking rule breached, and with `stale = true` and `stale_sources` the KPIs built on "
+        "a stale source (DQ10: its current extract is older than the night's, because its extract failed; "
+        "the figure lacks that source's registrations since). Mark a tile whose `kpi_id` has a row among "
+        "the latest data-quality run's flags (`run_id` = the newest `dq_result.run_id` by `computed_at`); a "
+        "frozen version's flags are those of its `kpi_version.dq_run_id` (the committee report marks them "
+        "with †). Every `datetime` is written in Copenhagen time by the pipeline, whatever the server's zone.\n",
         "## Published tables\n",
     ]
     for name, spec in MART_TABLES.items():
@@ -86,8 +95,6 @@ def splice_settings(text: str) -> str:
 
 
 def generated_docs() -> dict[Path, str]:
-    from etl.kpi.docs import render_catalogue_markdown  # noqa: PLC0415
-    from etl.quality.docs import render_rules_markdown, splice  # noqa: PLC0415
     data_quality, operations = DOCS / "data-quality.md", DOCS / "operations.md"
     return {DOCS / "bi-contract.md": render_bi_contract(), DOCS / "kpi-catalogue.md": render_catalogue_markdown(),
             data_quality: splice(data_quality.read_text(encoding="utf-8"), render_rules_markdown()),

@@ -7,11 +7,13 @@ they are in the CPR-bearing staged extracts (`staged/`, restricted), the only pl
 pipeline keeps them. `rekey` runs the model build over the staged extracts with a
 pseudonymiser that computes every pseudonym under both keys, which gives the exact
 old → new mapping of every pseudonym the pipeline can make from what is retained, for
-every namespace the build uses (persons, source-person fallbacks, caseworkers). It then
+every namespace the build uses (persons, source-person fallbacks, caseworkers, cases). It then
 rewrites every stored artefact that carries pseudonyms through that mapping:
 
 - the live model and every backfill model (`model/**.parquet`: `citizen_key`,
-  `caseworker_key`);
+  `caseworker_key`, `case_pseudonym`);
+- theme 6's caseworker overview (`kpi/case_cost.parquet` and `mart.case_cost`: its case,
+  citizen and caseworker keys);
 - the computed KPI set (`kpi/kpi_value.parquet`) and `mart.kpi_value` in the warehouse,
   every version (the caseworker rows' `org_key` is the caseworker pseudonym;
   `public.kpi_value` carries no caseworker rows).
@@ -42,14 +44,19 @@ import pyarrow.parquet as pq
 import sqlalchemy as sa
 
 from etl.core import zones
+from etl.core.periods import local_now
 from etl.core.settings import NEW_PSEUDONYM_KEY_ENV, ConfigurationError, Settings, check_pseudonym_key
 from etl.core.storage import atomic_write_json
+from etl.model.build import build_model, load_current_staged, load_reference
 from etl.model.link import Pseudonymiser, key_fingerprint, record_key_fingerprint
+from etl.publish.warehouse import make_engine
 
 log = logging.getLogger(__name__)
 
 #: Model columns that hold a pseudonym.
-PSEUDONYM_COLUMNS = ("citizen_key", "caseworker_key")
+PSEUDONYM_COLUMNS = ("citizen_key", "caseworker_key", "case_pseudonym")
+#: `mart.case_cost` (and its staged `kpi/case_cost.parquet`): every key is a pseudonym.
+CASE_COST_COLUMNS = ("case_key", "citizen_key", "caseworker_key")
 #: The KPI rows whose `org_key` is a pseudonym.
 PSEUDONYMOUS_ORG_LEVEL = "caseworker"
 NEW_KEY_ENV = NEW_PSEUDONYM_KEY_ENV
@@ -107,6 +114,11 @@ def _parquet_artefacts(settings: Settings) -> list[Artefact]:
     if kpi.exists():
         table = pq.read_table(kpi, columns=["org_level", "org_key"])
         found.append(Artefact(str(kpi.relative_to(settings.data_dir)), set(_kpi_org_keys(table)), kpi, org_key=True))
+    cost = settings.data_dir / "kpi" / "case_cost.parquet"
+    if cost.exists():
+        table = pq.read_table(cost, columns=list(CASE_COST_COLUMNS))
+        values = {v for c in CASE_COST_COLUMNS for v in table[c].to_pylist() if v is not None}
+        found.append(Artefact(str(cost.relative_to(settings.data_dir)), values, cost, CASE_COST_COLUMNS))
     return found
 
 
@@ -119,6 +131,16 @@ def _warehouse_values(engine: sa.Engine) -> set[str] | None:
     except sa.exc.DBAPIError:  # no table yet: nothing published, nothing to re-key
         return None
     return {r[0] for r in rows if r[0] is not None}
+
+
+def _case_cost_values(engine: sa.Engine) -> set[str] | None:
+    """The pseudonyms in `mart.case_cost` (None when the table does not exist yet)."""
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text(f"SELECT {', '.join(CASE_COST_COLUMNS)} FROM mart.case_cost")).fetchall()
+    except sa.exc.DBAPIError:
+        return None
+    return {v for row in rows for v in row if v is not None}
 
 
 def _staged_dates(staged_dir: Path) -> list[dt.date]:
@@ -137,7 +159,6 @@ def build_mapping(settings: Settings, old_key: bytes, new_key: bytes, needed: se
 
     The dates the stored models were built for come first; older retained extracts are
     read, newest first, only while some needed pseudonym is still unexplained."""
-    from etl.model.build import build_model, load_current_staged, load_reference  # noqa: PLC0415
 
     reference = load_reference(settings.reference_dir)
     recorder = RecordingPseudonymiser(new_key, old_key)
@@ -173,16 +194,23 @@ def _remap_parquet(artefact: Artefact, mapping: dict[str, str]) -> Path:
     return tmp
 
 
-def _remap_warehouse(engine: sa.Engine, mapping: dict[str, str], present: set[str]) -> int:
-    """Re-key `mart.kpi_value`'s caseworker rows (every version) in one transaction."""
+def _remap_warehouse(engine: sa.Engine, mapping: dict[str, str], present: set[str],
+                     case_cost: set[str] | None = None) -> int:
+    """Re-key `mart.kpi_value`'s caseworker rows (every version) and `mart.case_cost`'s keys,
+    in one transaction."""
     pairs = [{"old": old, "new": mapping[old]} for old in sorted(present) if old in mapping]
-    if not pairs:
+    cost_pairs = [{"old": old, "new": mapping[old]} for old in sorted(case_cost or ()) if old in mapping]
+    if not pairs and not cost_pairs:
         return 0
     statement = sa.text("UPDATE mart.kpi_value SET org_key = :new WHERE org_level = :lvl AND org_key = :old")
     changed = 0
     with engine.begin() as conn:
         for pair in pairs:
             changed += conn.execute(statement, {**pair, "lvl": PSEUDONYMOUS_ORG_LEVEL}).rowcount
+        for column in CASE_COST_COLUMNS:  # column names from the contract, never from data
+            update = sa.text(f"UPDATE mart.case_cost SET {column} = :new WHERE {column} = :old")
+            for pair in cost_pairs:
+                changed += conn.execute(update, pair).rowcount
     return changed
 
 
@@ -201,7 +229,6 @@ def rekey(settings: Settings, old_key: bytes, new_key: bytes, dry_run: bool = Fa
     Raises `RekeyError` (having changed nothing) when a stored pseudonym cannot be
     reproduced from the retained staged extracts under the old key.
     """
-    from etl.publish.warehouse import make_engine  # noqa: PLC0415
 
     check_new_key(old_key, new_key, settings.mode)
     artefacts = _parquet_artefacts(settings)
@@ -209,6 +236,9 @@ def rekey(settings: Settings, old_key: bytes, new_key: bytes, dry_run: bool = Fa
     warehouse = _warehouse_values(engine)
     if warehouse is not None:
         artefacts.append(Artefact("mart.kpi_value", warehouse))
+    case_cost = _case_cost_values(engine)
+    if case_cost is not None:
+        artefacts.append(Artefact("mart.case_cost", case_cost))
     needed = set().union(*(a.values for a in artefacts))
     mapping = build_mapping(settings, old_key, new_key, needed)
     already_new = set(mapping.values())
@@ -232,14 +262,14 @@ def rekey(settings: Settings, old_key: bytes, new_key: bytes, dry_run: bool = Fa
 
     marker = settings.model_dir / MARKER
     settings.model_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(marker, {"started_at": dt.datetime.now().replace(microsecond=0).isoformat(),
+    atomic_write_json(marker, {"started_at": local_now().isoformat(),
                                "old_key": report["old_key"], "new_key": report["new_key"]})
     written: list[tuple[Path, Path]] = []
     try:
         for artefact in artefacts:
             if artefact.path is not None and artefact.values:
                 written.append((_remap_parquet(artefact, mapping), artefact.path))
-        report["warehouse_rows"] = _remap_warehouse(engine, mapping, warehouse or set())
+        report["warehouse_rows"] = _remap_warehouse(engine, mapping, warehouse or set(), case_cost)
     except Exception:
         for tmp, _ in written:
             tmp.unlink(missing_ok=True)

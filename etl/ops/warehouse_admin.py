@@ -34,8 +34,8 @@ from etl.publish.warehouse import SQL_DIR, ensure_schema, make_engine, warehouse
 log = logging.getLogger(__name__)
 PIPELINE_ROLE = "sofli_pipeline"
 BI_ROLE = "sofli_bi"
-#: Role -> the environment variable holding its password.
-PASSWORD_ENV = WAREHOUSE_LOGIN_PASSWORD_ENV
+#: Role -> the environment variable holding its password (named by the settings owner).
+PASSWORD_ENV = {role: WAREHOUSE_LOGIN_PASSWORD_ENV[role] for role in (PIPELINE_ROLE, BI_ROLE)}
 
 
 def roles_sql(sql_dir: Path = SQL_DIR.parent) -> str:

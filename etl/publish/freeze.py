@@ -30,9 +30,9 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from etl.core.periods import last_closed_quarter, parse_quarter, quarter_bounds
+from etl.core.periods import last_closed_quarter, local_now, parse_quarter, quarter_bounds
 from etl.core.settings import Settings
-from etl.publish.marts import KPI_VERSION
+from etl.publish.marts import DQ_RESULT, KPI_VALUE, KPI_VERSION
 from etl.publish.warehouse import _lock, ensure_schema, make_engine
 
 log = logging.getLogger(__name__)
@@ -68,20 +68,6 @@ def _bool(value: object) -> bool:
     return bool(int(value)) if isinstance(value, (int, str)) else bool(value)
 
 
-def versions(engine: sa.Engine, quarter: str | None = None) -> list[dict]:
-    """The rows of `mart.kpi_version` (of one quarter), oldest first."""
-    where = "WHERE quarter = :q " if quarter else ""
-    with engine.connect() as conn:
-        rows = conn.execute(sa.text(f"SELECT * FROM mart.kpi_version {where}ORDER BY version"),
-                            {"q": quarter} if quarter else {}).mappings().all()
-    return [{**r, "is_current": _bool(r["is_current"])} for r in rows]
-
-
-def current_version(engine: sa.Engine, quarter: str) -> int | None:
-    current = [v["version"] for v in versions(engine, quarter) if v["is_current"]]
-    return current[-1] if current else None
-
-
 def _frozen_periods(conn: sa.Connection, quarter_end: dt.date) -> list[tuple[str, str, object, object]]:
     """(period, period_type, period_start, period_end) of the closed, whole-quarter periods of
     version 0 that end on or before `quarter_end` (a running quarter's clipped last-year twin is
@@ -113,8 +99,8 @@ def freeze_quarter(quarter: str, reason: str | None = None, *, force: bool = Fal
         raise FreezeError("a re-publication needs a reason")
     reason = (reason or "").strip() or CLOSE_REASON
     frozen_by = frozen_by or getpass.getuser()
-    run_id = run_id or f"manual__{dt.datetime.now().isoformat(timespec='seconds')}"
-    now = (now or dt.datetime.now()).replace(microsecond=0)
+    now = (now or local_now()).replace(microsecond=0)
+    run_id = run_id or f"manual__{now.isoformat(timespec='seconds')}"
     engine = make_engine(settings.warehouse_url())
     ensure_schema(engine, sql_dir=settings.sql_dir)
     try:
@@ -156,7 +142,6 @@ def freeze_quarter(quarter: str, reason: str | None = None, *, force: bool = Fal
                                           "LIMIT 1")).scalar()
             dq_rows = 0
             if dq_run is not None:
-                from etl.publish.marts import DQ_RESULT  # noqa: PLC0415
                 names = ", ".join(DQ_RESULT.column_names)
                 dq_rows = conn.execute(sa.text(
                     f"INSERT INTO mart.dq_result_frozen (version, quarter, {names}) "
@@ -178,7 +163,6 @@ def freeze_quarter(quarter: str, reason: str | None = None, *, force: bool = Fal
 
 
 def _kpi_columns() -> list[str]:
-    from etl.publish.marts import KPI_VALUE  # noqa: PLC0415
     return KPI_VALUE.column_names
 
 

@@ -73,13 +73,19 @@ SOURCE_FRESHNESS = TableSpec("source_freshness", (
                                         "on the night's extraction date (DQ10's facts).")
 
 DQ_KPI_FLAG = TableSpec("dq_kpi_flag", (
-    col("kpi_id", "str", description="catalogue id of a KPI built on a blocked source"),
-    col("run_id", "str", description="the run whose KPI values are flagged"),
-    col("blocked_by", "str", description="comma-separated rule@source, e.g. DQ02@boern,DQ10@cpr"),
-    col("flagged_at", "datetime"),
+    col("kpi_id", "str", description="catalogue id of a KPI built on a blocked or stale source"),
+    col("run_id", "str", description="the data-quality run that raised the flag (dq_result.run_id)"),
+    col("blocked_by", "str", description="comma-separated rule@source of the breached blocking rules, e.g. "
+                                         "DQ02@boern,DQ10@cpr; empty when only stale"),
+    col("flagged_at", "datetime", description="when (Copenhagen time)"),
+    col("stale", "bool", description="true when a source the KPI reads is stale (DQ10): its current extract is "
+                                     "older than the night's, so the figure does not reflect tonight's data"),
+    col("stale_sources", "str", True, "comma-separated stale sources the KPI reads, e.g. klage; NULL when none"),
+    col("kpi_run_id", "str", True, "the publish_kpis run whose values (kpi_value.run_id, version 0) were flagged"),
 ), primary_key=("kpi_id", "run_id"),
-    description="KPIs of a run built on a source whose blocking data-quality rule breached; "
-                "the values stay in kpi_value, flagged here.")
+    description="KPIs of a data-quality run built on a source whose blocking rule breached or that is stale; "
+                "the values stay in kpi_value, flagged here. Also in public (no record ids, nothing personal): "
+                "BI and the report mark the flagged tiles.")
 
 KPI_VERSION = TableSpec("kpi_version", (
     col("version", "int", description="the publication number, unique across quarters (kpi_value.version); "
@@ -103,5 +109,34 @@ DQ_RESULT_FROZEN = TableSpec(
     (col("version", "int", description="kpi_version.version"), col("quarter", "str"), *DQ_RESULT.columns),
     description="The data-quality results (mart.dq_result of `dq_run_id`) as they stood when a version was frozen.")
 
+CASE_COST = TableSpec("case_cost", (
+    col("year", "int", description="the year the figures are for"),
+    col("status_date", "date", description="the day they describe: the extraction date in its year, 31 December "
+                                           "for the year before"),
+    col("case_key", "str", description="pseudonym of the case (HMAC under the pseudonymisation key): never its "
+                                       "id or case number"),
+    col("source", "str", description="the case system: boern / voksen"),
+    col("citizen_key", "str", description="pseudonym of the citizen"),
+    col("caseworker_key", "str", True, "pseudonym of the case's caseworker; NULL: none registered"),
+    col("area", "str", description="the case system's area"),
+    col("center", "str", description="the case's unit's center on status_date (Ukendt: unknown unit)"),
+    col("unit", "str", description="the case's unit on status_date (Ukendt: unknown unit)"),
+    col("kategori", "str", description="the kategori (reference/accounts.csv) carrying most of the case's "
+                                       "prognosis; Ukendt when it has none"),
+    col("net_ytd", "float", description="DKK: net of the postings reaching the case, booked 1 January to "
+                                        "status_date (DQ18 copies left out)"),
+    col("committed_remainder", "float", description="DKK: what its open commitments still cost from the day "
+                                                    "after status_date to 31 December (T6.02's rule)"),
+    col("prognosis", "float", description="DKK: net_ytd + committed_remainder (T6.02)"),
+    col("active_measures", "int", description="its measures and services active on status_date (soft-deleted "
+                                              "ones never)"),
+    col("next_deadline", "date", True, "the earliest of its latest plan's follow-up date and the deadlines of "
+                                       "its investigations open on status_date (an overdue one included)"),
+    col("next_deadline_kind", "str", True, "plan_followup / investigation"),
+    col("run_id", "str"), col("computed_at", "datetime"),
+), primary_key=("year", "case_key"),
+    description="Gladsaxe's caseworker overview (theme 6): one row per case and year (the extraction date's and "
+                "the one before) with money, committed cost or an active measure. Internal only: never in public.")
+
 MART_TABLES = {t.name: t for t in (KPI_VALUE, KPI_CATALOG, DQ_RULE, DQ_RESULT, DQ_FAILURE, DQ_KPI_FLAG,
-                                      SOURCE_FRESHNESS, KPI_VERSION, DQ_RESULT_FROZEN)}
+                                      SOURCE_FRESHNESS, KPI_VERSION, DQ_RESULT_FROZEN, CASE_COST)}

@@ -1,9 +1,11 @@
 """Small-cell suppression for `public` output (what may be published on the website).
 
 Primary: a count from 1 to `threshold - 1`, any rate or average resting on fewer than
-`threshold` events (its denominator), and any share whose numerator (given, or implied by
-value x denominator) is a count from 1 to `threshold - 1` are blanked whole (value,
-numerator and denominator).
+`threshold` events (its denominator), any share whose numerator (given, or implied by
+value x denominator) is a count from 1 to `threshold - 1`, and any amount of money (theme
+6) whose `persons_behind` (the distinct citizens behind the cell, an internal column of the
+KPI rows) is 1 to `threshold - 1` are blanked whole (value, numerator and denominator).
+Amounts of money take part in the complementary equations below like counts.
 
 Complementary: the published cells form linear equations an attacker can subtract in:
 - a breakdown: the total (no dimension) of an org cell and its values of one dimension;
@@ -28,6 +30,7 @@ import pandas as pd
 
 from etl.core.settings import DEFAULT_SUPPRESSION_THRESHOLD as DEFAULT_THRESHOLD
 from etl.core.settings import MINIMUM_SUPPRESSION_THRESHOLD as MINIMUM_THRESHOLD
+from etl.core.vocabulary import UNKNOWN
 
 # Counts below the threshold are blanked: the setting `SOFLI_SUPPRESSION_THRESHOLD`
 # (Settings.suppression_threshold, default 5), never below 3 (Danmarks Statistik's minimum).
@@ -35,6 +38,8 @@ _CELL = ["kpi_id", "measure", "period_type", "period_start", "period_end"]
 #: Units whose numerator counts persons or events (value = numerator / denominator).
 SHARE_UNITS = ("share",)
 _PARENT_LEVEL = {"unit": "center", "center": "area", "area": "sof"}
+#: The KPI rows' internal count of citizens behind a cell of money (etl.kpi.aggregate).
+PERSONS_BEHIND = "persons_behind"
 _NA = "\x00NA"
 
 
@@ -58,12 +63,32 @@ def _share_numerator(frame: pd.DataFrame) -> pd.Series:
     return numerator.fillna(implied).where(frame["unit"].isin(SHARE_UNITS))
 
 
+def _persons_behind(frame: pd.DataFrame) -> pd.Series:
+    """The citizens behind a cell of money (theme 6's internal `persons_behind`; NaN elsewhere)."""
+    if PERSONS_BEHIND not in frame.columns:
+        return pd.Series(np.nan, index=frame.index)
+    return pd.to_numeric(frame[PERSONS_BEHIND], errors="coerce").astype(float)
+
+
 def primary_mask(frame: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD) -> pd.Series:
-    """Cells that are themselves small: count, denominator or share numerator in 1..threshold-1."""
+    """Cells that are themselves small: count, denominator or share numerator in 1..threshold-1,
+    or an amount of money resting on 1..threshold-1 citizens (`persons_behind`)."""
     size = _cell_size(frame)
     numerator = _share_numerator(frame)
-    small = ((size > 0) & (size < threshold)) | ((numerator > 0) & (numerator < threshold))
+    persons = _persons_behind(frame)
+    small = (((size > 0) & (size < threshold)) | ((numerator > 0) & (numerator < threshold))
+             | ((persons > 0) & (persons < threshold)))
     return small.fillna(False).astype(bool)
+
+
+def _money(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """The additive amounts of money cells (their value where it is a sum, their numerator
+    where it is a ratio), so blanked money is protected by complements like counts are."""
+    money = _persons_behind(frame).notna()
+    value = pd.to_numeric(frame["value"], errors="coerce").astype(float)
+    numerator = pd.to_numeric(frame["numerator"], errors="coerce").astype(float)
+    is_sum = frame["denominator"].isna() & frame["numerator"].isna()
+    return value.where(money & is_sum), numerator.where(money)
 
 
 def suppress_for_public(values: pd.DataFrame, dim_org: pd.DataFrame,
@@ -82,7 +107,9 @@ def suppress_for_public(values: pd.DataFrame, dim_org: pd.DataFrame,
     # denominator) and, for shares, the numerator.
     quantities = []
     sign = np.where(members["_role"].to_numpy() == "total", 1.0, -1.0)
-    for quantity in (size.to_numpy(dtype=float)[rows], given_numerator.to_numpy(dtype=float)[rows]):
+    money_sum, money_numerator = _money(out)
+    for quantity in (size.to_numpy(dtype=float)[rows], given_numerator.to_numpy(dtype=float)[rows],
+                     money_sum.abs().to_numpy(dtype=float)[rows], money_numerator.abs().to_numpy(dtype=float)[rows]):
         # Where an equation's parts do not add up to its total (distinct persons counted once
         # higher up, a breakdown that leaves some out), subtraction misses a lone unknown by
         # the residual total - sum(parts); it must then miss by at least the threshold. NaN
@@ -163,8 +190,8 @@ def _parents(frame: pd.DataFrame, dim_org: pd.DataFrame) -> pd.Series:
     level = frame["org_level"].astype(str)
     key = frame["org_key"]
     parent = pd.Series(None, index=frame.index, dtype=object)
-    parent = parent.mask(level == "unit", "center:" + key.map(unit_center).fillna("Ukendt").astype(str))
-    parent = parent.mask(level == "center", "area:" + key.map(center_area).fillna("Ukendt").astype(str))
+    parent = parent.mask(level == "unit", "center:" + key.map(unit_center).fillna(UNKNOWN).astype(str))
+    parent = parent.mask(level == "center", "area:" + key.map(center_area).fillna(UNKNOWN).astype(str))
     sof_key = frame.loc[level == "sof", "org_key"]
     parent = parent.mask(level == "area", "sof:" + (str(sof_key.iloc[0]) if len(sof_key) else "SOF"))
     return parent

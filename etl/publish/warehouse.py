@@ -29,6 +29,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from etl.core.periods import local_today
 from etl.core.settings import REPO_ROOT
 from etl.core.tables import TableSpec
 from etl.publish.marts import MART_TABLES
@@ -39,7 +40,7 @@ SQL_DIR = REPO_ROOT / "sql" / "warehouse"
 _SA_TYPES = {"int": sa.BigInteger, "str": sa.Text, "date": sa.Date, "datetime": sa.DateTime,
              "bool": sa.Boolean, "decimal": sa.Float, "float": sa.Float}
 #: Which published tables also exist, suppressed, in `public`.
-PUBLIC_TABLES = ("kpi_value", "kpi_catalog", "kpi_version")
+PUBLIC_TABLES = ("kpi_value", "kpi_catalog", "kpi_version", "dq_kpi_flag")
 
 
 def make_engine(url: str) -> sa.Engine:
@@ -106,7 +107,9 @@ def ensure_schema(engine: sa.Engine, replace_views: bool | None = None, sql_dir:
             missing = set(SCHEMAS) - set(inspector.get_schema_names())
             for schema in sorted(missing):  # needs CREATE on the database: warehouse-init's job
                 conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-        contract_metadata().create_all(conn)
+        metadata = contract_metadata()
+        _add_new_columns(conn, inspector, metadata)
+        metadata.create_all(conn)
         existing = set() if replace_views else {f"{schema}.{view}" for schema in SCHEMAS
                                                 for view in inspector.get_view_names(schema=schema)}
         for statement in view_statements(dialect, sql_dir):
@@ -114,6 +117,20 @@ def ensure_schema(engine: sa.Engine, replace_views: bool | None = None, sql_dir:
             if created and created.group(1) in existing:
                 continue
             conn.exec_driver_sql(statement)
+
+
+def _add_new_columns(conn: sa.Connection, inspector, metadata: sa.MetaData) -> None:
+    """A column a release added to a contract table is added to the existing table (NULL in the
+    rows published before it): the warehouse follows the contract without a manual migration."""
+    for table in metadata.sorted_tables:
+        if not inspector.has_table(table.name, schema=table.schema):
+            continue  # created whole by create_all
+        present = {c["name"] for c in inspector.get_columns(table.name, schema=table.schema)}
+        for column in table.columns:
+            if column.name not in present:
+                kind = column.type.compile(dialect=conn.dialect)
+                conn.exec_driver_sql(f'ALTER TABLE {table.schema}.{table.name} ADD COLUMN "{column.name}" {kind}')
+                log.info("added column %s.%s.%s (%s)", table.schema, table.name, column.name, kind)
 
 
 def view_statements(dialect: str, sql_dir: Path = SQL_DIR.parent) -> list[str]:
@@ -219,4 +236,4 @@ def read_table(engine: sa.Engine, qualified_name: str, where: str = "", params: 
 
 
 def today() -> dt.date:
-    return dt.date.today()
+    return local_today()

@@ -29,7 +29,7 @@ DEFAULT_PATH = Settings.__dataclass_fields__["dq_rules_path"].default
 SEVERITIES = ("error", "warning")
 THRESHOLD_KINDS = ("rate", "count")
 _REQUIRED = ("title", "description", "severity", "threshold", "owners")
-_OPTIONAL = ("sources", "enabled", "notify", "blocking")
+_OPTIONAL = ("sources", "enabled", "notify", "blocking", "source_owners")
 NOTIFY_MODES = ("immediate", "daily_digest")
 _EMAIL = re.compile(r"^[^@\s,]+@[^@\s,]+\.[^@\s,]+$")
 
@@ -54,6 +54,12 @@ class RuleConfig:
     notify: str = "immediate"  # or "daily_digest": an unchanged breach is mailed once a day
     blocking: bool | None = None  # None: error rules block, warnings do not
     params: Mapping[str, Any] = field(default_factory=dict, hash=False)  # overrides of the rule's defaults
+    #: Who else hears of a breach on one source (e.g. DQ10: the stale source's owner beside operations).
+    source_owners: Mapping[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
+
+    def owners_for(self, source: str) -> tuple[str, ...]:
+        """The rule's owners, then the owners of `source` for this rule (each once)."""
+        return tuple(dict.fromkeys((*self.owners, *self.source_owners.get(source, ()))))
 
     @property
     def is_blocking(self) -> bool:
@@ -140,8 +146,9 @@ def _parse_rule(rule_id: str, settings: Any, problems: list[str]) -> RuleConfig 
     params = {key: settings[key] for key in RULES[rule_id].params if key in settings}
     for key, value in params.items():
         _check_param(key, value, RULES[rule_id].params[key], problems)
+    source_owners = _parse_source_owners(rule_id, settings.get("source_owners"), problems)
     return RuleConfig(rule_id, settings["title"], settings["description"], severity,
-                      threshold_kind, threshold, owners, sources, enabled, notify, blocking, params)
+                      threshold_kind, threshold, owners, sources, enabled, notify, blocking, params, source_owners)
 
 
 def _check_param(key: str, value: Any, default: Any, problems: list[str]) -> None:
@@ -185,6 +192,25 @@ def _parse_owners(owners: Any, problems: list[str]) -> tuple[str, ...]:
     if len(set(map(str, owners))) != len(owners):
         problems.append("an owner is listed twice")
     return tuple(str(o) for o in owners)
+
+
+def _parse_source_owners(rule_id: str, value: Any, problems: list[str]) -> dict[str, tuple[str, ...]]:
+    """`{source: [e-mail, ...]}` for sources the rule covers."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping) or not value:
+        problems.append("source_owners must map sources to lists of e-mail addresses")
+        return {}
+    covered = RULES[rule_id].sources
+    outside = [s for s in value if s not in covered]
+    if outside:
+        problems.append(f"source_owners {outside} are not covered by this rule; it covers: {', '.join(covered)}")
+    parsed = {}
+    for source, owners in value.items():
+        source_problems: list[str] = []
+        parsed[str(source)] = _parse_owners(owners, source_problems)
+        problems += [f"source_owners {source}: {p}" for p in source_problems]
+    return parsed
 
 
 def _parse_sources(rule_id: str, sources: Any, problems: list[str]) -> tuple[str, ...] | None:

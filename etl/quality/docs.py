@@ -51,7 +51,7 @@ def render_rules_markdown(configs: Mapping[str, RuleConfig] | None = None) -> st
              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for rule_id in sorted(RULES):
         c = configs[rule_id]
-        owners = ", ".join(o.split("@", 1)[0] for o in c.owners)
+        owners = ", ".join(o.split("@", 1)[0] for o in c.owners) + (" + each source's owner" if c.source_owners else "")
         state = "" if c.enabled else " (switched off)"
         lines.append(f"| [{rule_id}](#{rule_id.lower()}) | {c.title}{state} | {_codes(c.sources_in_scope)} | "
                      f"{c.severity} | {threshold_text(c)} | {owners} | {c.notify.replace('_', ' ')} | "
@@ -59,8 +59,9 @@ def render_rules_markdown(configs: Mapping[str, RuleConfig] | None = None) -> st
     lines.append("")
     for rule_id in sorted(RULES):
         c = configs[rule_id]
+        per_source = "".join(f"; for `{source}` also {', '.join(owners)}" for source, owners in c.source_owners.items())
         lines += [f"### {rule_id}", "", f"**{c.title}** — {c.severity}, {threshold_text(c)}; owners "
-                  f"{', '.join(c.owners)}.", "", rule_doc(rule_id), "", f"To the owner: *{c.description}*", ""]
+                  f"{', '.join(c.owners)}{per_source}.", "", rule_doc(rule_id), "", f"To the owner: *{c.description}*", ""]
         if c.rule_params:
             lines += ["Parameters: " + "; ".join(
                 f"`{key}` = {', '.join(map(str, value)) if isinstance(value, list | tuple) else value}"

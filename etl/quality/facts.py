@@ -28,6 +28,12 @@ from pathlib import Path
 import pandas as pd
 
 from etl.core import zones
+from etl.core.zones import is_stale
+from etl.core.periods import COPENHAGEN, local_now
+from etl.extract.incremental import table_rows
+from etl.extract.land import expected_files
+from etl.publish.warehouse import read_table
+from etl.sources import SOURCES
 
 log = logging.getLogger(__name__)
 
@@ -63,14 +69,6 @@ class RunFacts:
     conservation: pd.DataFrame | None = None
 
 
-def is_stale(days_behind: int | None, stale_after_days: int) -> bool:
-    """Stale when the source has no good extract, or its current extract's date is more
-    than `stale_after_days` behind the night's extraction date (default 0: one day behind
-    is stale). The wall clock plays no part, so a replayed or late night is judged like a
-    live one."""
-    return days_behind is None or days_behind > stale_after_days
-
-
 def history_path(data_dir: Path) -> Path:
     return zones.DataFolder(data_dir).kpi_totals_history
 
@@ -85,7 +83,7 @@ def load_run_facts(settings, engine, run_id: str, checked_at: dt.datetime | None
     With `record_history` this run's KPI totals are appended to the history file
     (replacing an earlier attempt of the same run id) before the previous run's are read.
     """
-    checked_at = checked_at or dt.datetime.now().replace(microsecond=0)
+    checked_at = checked_at or local_now()
     pointers = _pointers(settings.staged_dir)
     freshness = source_freshness(settings, checked_at, extraction_date, pointers)
     row_counts, previous_row_counts = _row_counts(settings.staged_dir, pointers)
@@ -123,13 +121,12 @@ def _conservation(settings, pointers: dict[str, dict | None]) -> pd.DataFrame | 
 
 
 def _pointers(staged_dir: Path) -> dict[str, dict | None]:
-    from etl.sources import SOURCES  # noqa: PLC0415
     return zones.read_pointers(staged_dir, SOURCES)
 
 
 def _naive(moment: dt.datetime) -> dt.datetime:
-    """Pointers are written in naive local time; an aware moment is compared in local time too."""
-    return moment.astimezone().replace(tzinfo=None) if moment.tzinfo is not None else moment
+    """Pointers are written in naive Copenhagen time; an aware moment is compared in that time too."""
+    return moment.astimezone(COPENHAGEN).replace(tzinfo=None) if moment.tzinfo is not None else moment
 
 
 def source_freshness(settings, checked_at: dt.datetime, extraction_date: dt.date | None = None,
@@ -148,7 +145,6 @@ def source_freshness(settings, checked_at: dt.datetime, extraction_date: dt.date
 
     `extraction_date` defaults to the newest current extract of any source (else
     `checked_at`'s date), so a source behind the others is stale."""
-    from etl.sources import SOURCES  # noqa: PLC0415
     pointers = _pointers(settings.staged_dir) if pointers is None else pointers
     if extraction_date is None:
         dates = [dt.date.fromisoformat(p["extract_date"]) for p in pointers.values() if p]
@@ -158,7 +154,7 @@ def source_freshness(settings, checked_at: dt.datetime, extraction_date: dt.date
         pointer = pointers.get(name)
         last = _naive(dt.datetime.fromisoformat(pointer["completed_at"])) if pointer else None
         extract_date = dt.date.fromisoformat(pointer["extract_date"]) if pointer else None
-        behind = (extraction_date - extract_date).days if extract_date else None
+        behind = zones.days_behind(pointer, extraction_date)
         age = (_naive(checked_at) - last).total_seconds() / 3600 if last else None
         expected_file, present = expected_delivery(settings, source, extraction_date)
         rows.append({"source": name, "kind": source.kind, "last_success_at": last, "extract_date": extract_date,
@@ -177,7 +173,6 @@ def expected_delivery(settings, source, extraction_date: dt.date) -> tuple[str |
     A daily file (`%d` in its pattern) must be there for the date itself; a monthly file
     counts as delivered when any month's file is there. (A rule on *which* month is due,
     the monthly employment file, belongs here: one more branch per table kind.)"""
-    from etl.extract.land import expected_files  # noqa: PLC0415
     if source.kind != "file":
         return None, None
     drop = Path(settings.source_location(source))
@@ -196,7 +191,6 @@ def expected_delivery(settings, source, extraction_date: dt.date) -> tuple[str |
 def _row_counts(staged_dir: Path, pointers: dict[str, dict | None]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Rows delivered per table on the current extract date and the one before (an
     incremental extract counts its base rows carried over too: the table's size)."""
-    from etl.extract.incremental import table_rows  # noqa: PLC0415
     current, previous = [], []
     for source, pointer in pointers.items():
         if not pointer:
@@ -216,7 +210,6 @@ def _row_counts(staged_dir: Path, pointers: dict[str, dict | None]) -> tuple[pd.
 
 def read_kpi_totals(engine) -> pd.DataFrame:
     """The SOF totals of the nightly version of `mart.kpi_value`."""
-    from etl.publish.warehouse import read_table  # noqa: PLC0415
     try:
         values = read_table(engine, "mart.kpi_value",
                             "WHERE version = 0 AND org_level = 'sof' AND dimension IS NULL")

@@ -20,16 +20,15 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from etl.core.privacy import CPR_SHAPED
+from etl.core.vocabulary import SELF_REFERRED_FACILITY_TYPES, UNKNOWN
 from etl.model import Model
 from etl.model.registry import feeding, split_by_source_table
+from etl.sources import SOURCES
 
 if TYPE_CHECKING:
     from etl.quality.facts import RunFacts
 
-UNKNOWN = "Ukendt"
-
-#: Facility types where a stay is self-referred and a forgotten check-out goes unnoticed.
-SHELTER_TYPES = ("Herberg §110", "Forsorgshjem §110", "Natcafé")
+#: DQ12: a self-referred stay open longer than this is almost always a forgotten check-out.
 MAX_OPEN_SHELTER_DAYS = 730
 
 #: Stands in for the end of an open stay: it occupies every night from check-in on.
@@ -283,15 +282,21 @@ _UNIT_CODED = (("fact_case", "case_id"), ("fact_decision", "decision_id"), ("fac
                ("fact_recruitment", "recruitment_id"), ("fact_incident", "incident_id"))
 _PARAGRAPH_CODED = (("fact_decision", "decision_id"), ("fact_service", "service_id"),
                     ("fact_investigation", "investigation_id"))
+#: Finance rows with a function and a finance unit, checked as one (DQ08 on `oekonomi`).
+_FINANCE_CODED = (("fact_posting", "posting_id"), ("fact_budget", "budget_id"))
 
 
-@rule("DQ08", sources=("boern", "voksen", "tilbud", "klage", "hr"))
+@rule("DQ08", sources=("boern", "voksen", "tilbud", "klage", "hr", "oekonomi"))
 def unknown_codes(model: Model) -> list[RuleFinding]:
-    """An unknown unit or paragraph puts the row under `Ukendt` in every KPI breakdown.
+    """An unknown unit, paragraph or finance function puts the row under `Ukendt` in every KPI breakdown.
 
     A code is known when it appears in the reference at any validity (a unit that has
     since closed is still a real unit). The population is every row carrying a code, once
-    per kind of code: a decision is checked for its unit and for its paragraph.
+    per kind of code: a decision is checked for its unit and for its paragraph. Postings
+    and budget lines (`oekonomi`) are checked for their function (`accounts.csv`) and their
+    finance unit (`organisation.csv`) together: such a row counts once and fails once,
+    however many of its codes are unknown (code kind `function`, or `unit` when only the
+    unit is unknown); its money stays in every total as `Ukendt`.
     """
     known_units = set(model.dim_org["unit_code"].dropna())
     known_paragraphs = set(model.dim_paragraph["paragraph_text"].dropna())
@@ -309,6 +314,21 @@ def unknown_codes(model: Model) -> list[RuleFinding]:
             lambda bad, column=column, label=label: f"{label} " + _quoted_code(bad[column])
             + " findes ikke i referencedata",
             code_kind=code_kind))
+    known_functions = set(model.ref_account["funktion"].dropna())
+    for model_table, id_column in _FINANCE_CODED:
+        for source, table, rows in _by_source(model, model_table):
+            unknown_function = ~rows["funktion"].isin(known_functions)
+            unknown_unit = rows["unit_code"].notna() & ~rows["unit_code"].isin(known_units)
+
+            def problem(bad: pd.DataFrame, unknown_function=unknown_function, unknown_unit=unknown_unit) -> pd.Series:
+                function = ("funktion " + _quoted_code(bad["funktion"])).where(unknown_function[bad.index])
+                unit = ("enhedskode " + _quoted_code(bad["unit_code"])).where(unknown_unit[bad.index])
+                both = function + " og " + unit
+                return both.fillna(function).fillna(unit) + " findes ikke i referencedata"
+
+            findings.append(_finding(source, table, rows, id_column, unknown_function | unknown_unit, problem,
+                                     code_kind=pd.Series("function", index=rows.index, dtype="str").mask(
+                                         ~unknown_function & unknown_unit, "unit")))
     return findings
 
 
@@ -333,7 +353,7 @@ def long_open_shelter_stays(model: Model) -> list[RuleFinding]:
     Population: stays at a herberg, forsorgshjem or natcafé. Fails when the stay is open
     and was checked in more than 730 days before the extraction date. Breakdown: facility type.
     """
-    stays = model.fact_stay[model.fact_stay["facility_type"].isin(SHELTER_TYPES)]
+    stays = model.fact_stay[model.fact_stay["facility_type"].isin(SELF_REFERRED_FACILITY_TYPES)]
     days_open = (pd.Timestamp(model.extraction_date) - stays["check_in"].dt.normalize()).dt.days
     failing = stays["check_out"].isna() & (days_open > MAX_OPEN_SHELTER_DAYS)
     return [_finding(*_source_table("fact_stay"), stays, "stay_id", failing,
@@ -381,11 +401,145 @@ def duplicate_persons(model: Model) -> list[RuleFinding]:
     return _link_findings(model, "DQ09")
 
 
+# --- the economy (theme 6): DQ15-DQ19 ---------------------------------------------------
+
+#: Days a granted measure may run before it must have economy (DQ16).
+ECONOMY_GRACE_DAYS = 60
+
+
+def _finance_table(model_table: str) -> tuple[str, str]:
+    return _source_table(model_table)
+
+
+@rule("DQ15", sources=("oekonomi",))
+def postings_without_measure(model: Model) -> list[RuleFinding]:
+    """An expense posting on a case function that reaches no measure cannot be followed to its case.
+
+    Population: postings on expense arts (4.*) of functions with `kraever_foranstaltning = 1`
+    in `accounts.csv`, DQ18's duplicate copies left out. Fails when it has no
+    `foranstaltning_ref`, no `kilde_system`, or the reference, normalised (trimmed, a letter
+    prefix with `-` and leading zeros removed), matches no measure or service of the named
+    system (a soft-deleted one matches). Breakdown: function.
+    """
+    postings = model.fact_posting
+    accounts = model.ref_account
+    case_functions = set(accounts.loc[accounts["kraever_foranstaltning"] == 1, "funktion"])
+    rows = postings[(postings["money_class"] == "expense") & postings["funktion"].isin(case_functions)
+                    & ~postings["duplicate"].astype(bool)]
+
+    def problem(bad: pd.DataFrame) -> pd.Series:
+        return (("foranstaltningsreferencen matcher ingen foranstaltning i " + bad["source_system"].astype("str"))
+                .mask(bad["source_system"].isna(), "kilde_system mangler")
+                .mask(~bad["has_reference"].astype(bool), "foranstaltningsreference mangler"))
+
+    return [_finding(*_finance_table("fact_posting"), rows, "posting_id", rows["service_key"].isna(), problem,
+                     function=rows["funktion"])]
+
+
+@rule("DQ16", sources=("boern", "voksen"))
+def measures_without_economy(model: Model) -> list[RuleFinding]:
+    """A granted measure without any economy is either unpaid or paid without reference to it.
+
+    Population, per case system: measures and services active on the extraction date that
+    started on or before the extraction date minus 60 days (soft-deleted ones are never
+    active). Fails when neither a posting (any, by its normalised reference in the named
+    system) nor a commitment that is not cancelled refers to it. Breakdown: type.
+    """
+    day = pd.Timestamp(model.extraction_date)
+    referred = set(model.fact_posting["service_key"].dropna())
+    commitments = model.fact_commitment
+    referred |= set(commitments.loc[~commitments["cancelled"].astype(bool), "service_key"].dropna())
+    findings = []
+    for source, table, rows in _by_source(model, "fact_service"):
+        active = rows[(rows["start_date"].dt.normalize() <= day - pd.Timedelta(days=ECONOMY_GRACE_DAYS))
+                      & (rows["end_date"].isna() | (rows["end_date"].dt.normalize() >= day))]
+        findings.append(_finding(
+            source, table, active, "service_id", ~active["service_key"].isin(referred),
+            lambda bad: "aktiv siden " + _day(bad["start_date"]) + " uden postering eller disponering",
+            service_type=active["service_type"].fillna(UNKNOWN)))
+    return findings
+
+
+@rule("DQ17", sources=("oekonomi",))
+def open_commitments_on_ended_measures(model: Model) -> list[RuleFinding]:
+    """A commitment left open on a measure that has ended inflates the year's prognosis.
+
+    Population: commitments not cancelled whose measure has ended before the extraction
+    date ("ended": the earlier of the measure's end and its case's close date) or is
+    soft-deleted. Fails when `til_dato` is missing or after that end (a soft-deleted
+    measure without an earlier end: after the extraction date). Commitments that reach no
+    measure are not in the population (their reference is DQ15's kind of problem).
+    Breakdown: the case system.
+    """
+    day = pd.Timestamp(model.extraction_date)
+    commitments = model.fact_commitment
+    commitments = commitments[~commitments["cancelled"].astype(bool) & commitments["service_key"].notna()]
+    link = model.dim_measure_link.set_index("service_key").reindex(commitments["service_key"])
+    ended = pd.concat([link["end_date"], link["case_closed_date"]], axis=1).min(axis=1).set_axis(commitments.index)
+    deleted = link["deleted"].astype(bool).set_axis(commitments.index)
+    in_population = (ended < day) | deleted
+    rows = commitments[in_population]
+    limit = ended[in_population].where(ended[in_population] < day, day)  # deleted, not ended: today
+    failing = rows["to_date"].isna() | (rows["to_date"] > limit)
+
+    def problem(bad: pd.DataFrame) -> pd.Series:
+        end = _day(limit[bad.index])
+        text = ("til-dato " + _day(bad["to_date"]) + " efter indsatsens ophør " + end).where(
+            bad["to_date"].notna(), "åben disponering (ingen til-dato) på indsats ophørt " + end)
+        return text.mask(deleted[bad.index], text + " (indsatsen er slettet)")
+
+    return [_finding(*_finance_table("fact_commitment"), rows, "commitment_id", failing, problem,
+                     source_system=rows["source_system"].fillna(UNKNOWN))]
+
+
+@rule("DQ18", sources=("oekonomi",))
+def duplicate_postings(model: Model) -> list[RuleFinding]:
+    """The same voucher delivered twice would count twice: every copy after the first is left out of every figure.
+
+    Population: every posting. Fails when an earlier posting (lower `postering_id`) has the
+    same `bilag`, amount, function, `kilde_system` and normalised reference (marked once in
+    the model build). Breakdown: booking year.
+    """
+    postings = model.fact_posting
+    return [_finding(*_finance_table("fact_posting"), postings, "posting_id", postings["duplicate"].astype(bool),
+                     "kopi af en tidligere postering (samme bilag, beløb, funktion og reference)",
+                     booking_year=postings["booked_date"].dt.strftime("%Y").fillna(UNKNOWN))]
+
+
+@rule("DQ19", sources=("oekonomi",))
+def spending_without_budget(model: Model) -> list[RuleFinding]:
+    """Spending on a function and unit without any budget line makes T6.01's deviation meaningless there.
+
+    Population: function x finance unit pairs whose expense (expense arts, DQ18's copies left
+    out) booked from 1 January of the extraction date's year to the extraction date is
+    above 0. Fails when the budget has no line (either version, any month) for that
+    function and unit in that year. Record id: `funktion/enhed_kode`.
+    """
+    day = pd.Timestamp(model.extraction_date)
+    year_start = pd.Timestamp(day.year, 1, 1)
+    postings = model.fact_posting
+    spent = postings[(postings["money_class"] == "expense") & ~postings["duplicate"].astype(bool)
+                     & (postings["booked_date"] >= year_start) & (postings["booked_date"].dt.normalize() <= day)]
+    expense = (spent["amount"].astype(float) * 100).round().groupby(
+        [spent["funktion"], spent["unit_code"].fillna(UNKNOWN)]).sum()
+    pairs = expense[expense > 0].rename("cents").reset_index()
+    budget = model.fact_budget
+    budgeted = set(zip(budget.loc[budget["year"] == day.year, "funktion"],
+                       budget.loc[budget["year"] == day.year, "unit_code"].fillna(UNKNOWN)))
+    pairs["record_id"] = pairs["funktion"] + "/" + pairs["unit_code"]
+    failing = pd.Series([pair not in budgeted for pair in zip(pairs["funktion"], pairs["unit_code"])],
+                        index=pairs.index, dtype=bool)
+    def problem(bad: pd.DataFrame) -> pd.Series:
+        amounts = [f"{cents / 100:,.2f}".replace(",", " ").replace(".", ",").replace(" ", ".") for cents in bad["cents"]]
+        return pd.Series([f"{a} kr. udgift i {day.year} uden budget" for a in amounts], index=bad.index, dtype="str")
+
+    return [_finding(*_finance_table("fact_budget"), pairs, "record_id", failing, problem, function=pairs["funktion"])]
+
+
 # --- rules on the run's facts (freshness, row counts, KPI totals) ---------------------
 
 #: Every registered source; DQ13 also reports the key KPIs under the pseudo-source `kpi`.
 def _source_names() -> tuple[str, ...]:
-    from etl.sources import SOURCES  # noqa: PLC0415 - the registry, not the rule module, owns them
     return tuple(SOURCES)
 
 

@@ -195,7 +195,7 @@ def _breach(config: RuleConfig, total) -> Breach:
         failing=int(total.failing), population=int(total.population),
         rate=None if pd.isna(total.rate) else float(total.rate),
         threshold_kind=config.threshold_kind, threshold=config.threshold, severity=config.severity,
-        owners=config.owners,
+        owners=config.owners_for(str(total.source)),
         previous_failing=None if pd.isna(total.previous_failing) else int(total.previous_failing),
         blocking=config.is_blocking, notify=config.notify,
     )

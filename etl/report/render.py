@@ -11,7 +11,7 @@ import pandas as pd
 import sqlalchemy as sa
 from jinja2 import Environment, StrictUndefined, select_autoescape
 
-from etl.core.periods import parse_quarter, quarter_bounds
+from etl.core.periods import local_today, parse_quarter, quarter_bounds
 from etl.core.settings import Settings
 from etl.publish.warehouse import make_engine
 from etl.report import fmt
@@ -20,6 +20,9 @@ from etl.report.pages import DQ_TILES, DQ_TREND_RULE, HEADLINE_MEASURE, PAGES, P
 from etl.report.template import TEMPLATE
 
 log = logging.getLogger(__name__)
+STALE_NOTE = ("† Tallet bygger på data fra en kilde, hvis seneste gode udtræk var ældre end natten, "
+              "da tallene blev låst (forældet kilde, DQ10): {sources}. Tallet mangler kildens registreringer "
+              "siden da.")
 SUPPRESSION_NOTE = ("– betyder, at tallet ikke offentliggøres: færre end 5 borgere eller hændelser "
                     "(diskretionering, også af tal, som det ellers kunne regnes ud fra), eller at tallet ikke kan opgøres.")
 
@@ -37,6 +40,7 @@ class Tile:
     last_year: str
     last_year_label: str
     suppressed: bool
+    stale: str = ""  # the stale sources behind the figure (DQ10), shown as a mark and a note
 
 
 @dataclass
@@ -58,6 +62,7 @@ class RenderedPage:
     guides: list[Guide] = field(default_factory=list)
     note: str = ""
     table: list[dict] = field(default_factory=list)
+    stale_note: str = ""
 
 
 def report_dir(settings: Settings, quarter: str, version: int) -> Path:
@@ -107,13 +112,24 @@ def _trend(page: Page, history: pd.DataFrame, quarter: str) -> Chart:
     return bar_chart(trend.title, [fmt.quarter_short(q) for q in quarters], series, unit)
 
 
-def _theme_page(page: Page, catalog: dict, tiles: pd.DataFrame, history: pd.DataFrame, quarter: str) -> RenderedPage:
-    out = RenderedPage(page.code, page.title, [_tile(catalog[k], tiles) for k in page.tiles if k in catalog],
-                       note=page.note)
+def _theme_page(page: Page, catalog: dict, tiles: pd.DataFrame, history: pd.DataFrame, quarter: str,
+                stale: dict[str, str] | None = None) -> RenderedPage:
+    """A theme's page; `stale` maps a KPI id to the stale sources it was built on (marked with †)."""
+    stale = stale or {}
+    out = RenderedPage(page.code, page.title, [], note=page.note)
+    for kpi_id in page.tiles:
+        if kpi_id in catalog:
+            t = _tile(catalog[kpi_id], tiles)
+            t.stale = stale.get(kpi_id, "")
+            out.tiles.append(t)
     for kpi_id in page.extra:
         if kpi_id in catalog:
             t = _tile(catalog[kpi_id], tiles)
-            out.extra.append({"title": t.title, "caption": t.caption, "figure": t.figure, "last_year": t.last_year})
+            out.extra.append({"title": t.title, "caption": t.caption, "figure": t.figure, "last_year": t.last_year,
+                              "stale": stale.get(kpi_id, "")})
+    sources = sorted({s for k in (*page.tiles, *page.extra) for s in stale.get(k, "").split(",") if s})
+    if sources:
+        out.stale_note = STALE_NOTE.format(sources=", ".join(sources))
     if page.trend:
         out.chart = _trend(page, history, quarter)
         out.chart_guide = page.trend.guide
@@ -181,19 +197,22 @@ def render_report(quarter: str, version: int | None = None, out_dir: Path | str 
             catalog = {r["kpi_id"]: r for r in _read(conn, "SELECT * FROM public.kpi_catalog").to_dict("records")}
             dq = _read(conn, "SELECT * FROM mart.dq_result_frozen WHERE version = :v", v=version)
             rules = _read(conn, "SELECT rule_id, title, description FROM mart.dq_rule")
+            flags = _read(conn, "SELECT kpi_id, stale_sources FROM public.dq_kpi_flag WHERE run_id = :r AND stale",
+                          r=meta.get("dq_run_id"))
     finally:
         engine.dispose()
     for frame in (tiles, history):
         frame["value"] = pd.to_numeric(frame["value"], errors="coerce")
     if "last_year_value" in tiles:
         tiles["last_year_value"] = pd.to_numeric(tiles["last_year_value"], errors="coerce")
-    pages = [_theme_page(p, catalog, tiles, history, quarter) for p in PAGES]
+    stale = dict(zip(flags["kpi_id"], flags["stale_sources"].fillna("")))
+    pages = [_theme_page(p, catalog, tiles, history, quarter, stale) for p in PAGES]
     pages.append(_dq_page(dq, rules, quarter_end))
     is_current = str(meta["is_current"]).lower() in ("1", "true")
     html = Environment(autoescape=select_autoescape(default=True), undefined=StrictUndefined).from_string(TEMPLATE).render(
         quarter=fmt.quarter(quarter), quarter_end=fmt.date(quarter_end), version=version, meta=meta,
         frozen_at=fmt.datetime(pd.Timestamp(meta["frozen_at"]).to_pydatetime()), is_current=is_current,
-        pages=pages, suppression_note=SUPPRESSION_NOTE, generated=fmt.date(dt.date.today()))
+        pages=pages, suppression_note=SUPPRESSION_NOTE, generated=fmt.date(local_today()))
     target = Path(out_dir) if out_dir else report_dir(settings, quarter, version)
     target.mkdir(parents=True, exist_ok=True)
     html_path = target / "rapport.html"

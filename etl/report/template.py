@@ -34,6 +34,8 @@ td.num, th.num { text-align: right; }
 .cover h1 { font-size: 24pt; margin-top: 25mm; }
 .cover table { width: 60%; font-size: 9pt; margin-top: 8mm; }
 .warn { color: #9b1c1c; font-weight: bold; }
+.stale { color: #9b1c1c; font-weight: bold; }
+.stale-note { color: #9b1c1c; }
 </style>
 </head>
 <body>
@@ -42,7 +44,7 @@ td.num, th.num { text-align: right; }
   <div class="sub" style="font-size: 13pt">{{ quarter }} · opgjort pr. {{ quarter_end }}</div>
   <table>
     <tr><th>Version</th><td>{{ version }}{% if not is_current %} <span class="warn">(ikke gældende: erstattet af en senere version)</span>{% endif %}</td></tr>
-    <tr><th>Låst</th><td>{{ frozen_at }} af {{ meta.frozen_by }}</td></tr>
+    <tr><th>Låst</th><td>{{ frozen_at }} (dansk tid) af {{ meta.frozen_by }}</td></tr>
     <tr><th>Begrundelse</th><td>{{ meta.reason }}</td></tr>
     <tr><th>Grundlag</th><td>Offentliggørelsesversionen (diskretioneret) af nøgletallene, kørsel {{ meta.source_run_id }}</td></tr>
   </table>
@@ -58,7 +60,7 @@ td.num, th.num { text-align: right; }
   <div class="tiles">
   {% for t in p.tiles %}
     <div class="tile">
-      <div class="name">{{ t.title }}</div>
+      <div class="name">{{ t.title }}{% if t.stale %} <span class="stale" title="Forældet kilde: {{ t.stale }}">†</span>{% endif %}</div>
       <div class="fig">{{ t.figure }}</div>
       <div class="cap">{{ t.caption }}</div>
       {% if t.last_year_label %}<div class="ly">{{ t.last_year_label }}: <b>{{ t.last_year }}</b></div>{% endif %}
@@ -78,7 +80,7 @@ td.num, th.num { text-align: right; }
       {% if p.extra %}
       <h2>Flere nøgletal</h2>
       <table><tr><th>Nøgletal</th><th>Enhed</th><th class="num">I år</th><th class="num">Sidste år</th></tr>
-      {% for e in p.extra %}<tr><td>{{ e.title }}</td><td>{{ e.caption }}</td><td class="num">{{ e.figure }}</td><td class="num">{{ e.last_year }}</td></tr>{% endfor %}
+      {% for e in p.extra %}<tr><td>{{ e.title }}{% if e.stale %} <span class="stale">†</span>{% endif %}</td><td>{{ e.caption }}</td><td class="num">{{ e.figure }}</td><td class="num">{{ e.last_year }}</td></tr>{% endfor %}
       </table>
       {% endif %}
     </div>
@@ -87,6 +89,7 @@ td.num, th.num { text-align: right; }
       {% for g in p.guides %}<p><b>{{ g.title }}</b> ({{ g.kpi_id }}): {{ g.text }}</p>{% endfor %}
       {% if p.chart_guide %}<h2>Læsevejledning graf</h2><p>{{ p.chart_guide }}</p>{% endif %}
       {% if p.note %}<p class="note">{{ p.note }}</p>{% endif %}
+      {% if p.stale_note %}<p class="note stale-note">{{ p.stale_note }}</p>{% endif %}
       {% if p.table %}
       <h2>Reglerne for datakvalitet</h2>
       <table><tr><th>Regel</th><th>Titel</th><th class="num">Fejl</th><th class="num">Af</th><th class="num">Andel</th><th>Alvor</th><th>Status</th></tr>

@@ -5,11 +5,11 @@ Adding a fagsystem is adding a module with its `SOURCE` here, its extract SQL in
 layout and data-quality scoping all read this registry.
 """
 
-from etl.sources import beskaeftigelse, boern, cpr, hr, klage, tilbud, voksen
+from etl.sources import beskaeftigelse, boern, cpr, hr, klage, oekonomi, tilbud, voksen
 from etl.sources.base import Source
 
 SOURCES: dict[str, Source] = {
-    m.SOURCE.name: m.SOURCE for m in (boern, voksen, tilbud, klage, hr, cpr, beskaeftigelse)
+    m.SOURCE.name: m.SOURCE for m in (boern, voksen, tilbud, klage, hr, cpr, beskaeftigelse, oekonomi)
 }
 
 

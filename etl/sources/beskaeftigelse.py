@@ -1,6 +1,7 @@
 """`beskaeftigelse`: monthly employment and education status (file drop, UTF-8 with BOM)."""
 
 from etl.core.tables import TableSpec, col
+from etl.core.vocabulary import EMPLOYMENT_STATUSES
 from etl.sources.base import Source
 
 SOURCE = Source(
@@ -14,7 +15,7 @@ SOURCE = Source(
         TableSpec("beskaeftigelse", (
             col("cpr", "str", description="DDMMYY-SSSS", personal=True),
             col("maaned", "date", description="YYYY-MM, the first of the month"),
-            col("status", "str", allowed=("Beskæftiget", "Uddannelse", "Erhvervspraktik", "Ledig", "Uden for arbejdsstyrken")),
+            col("status", "str", allowed=EMPLOYMENT_STATUSES),
             col("afsluttet_uddannelse", "bool"),
         ), primary_key=("cpr", "maaned"), file_pattern="beskaeftigelse_{date:%Y%m}.csv",
             delimiter=",", encoding="utf-8-sig", date_formats={"maaned": "%Y-%m"}),

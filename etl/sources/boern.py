@@ -1,12 +1,18 @@
 """`boern`: the children and families case system (DUBU-like; SQL Server in production)."""
 
 from etl.core.tables import TableSpec, col
+from etl.core.vocabulary import (
+    CHILD_TARGET_GROUPS,
+    DECISION_OUTCOMES,
+    GENDERS,
+    MEASURE_CATEGORIES,
+    NOTIFICATION_SOURCES,
+    SUPPLIERS,
+)
 from etl.sources.base import Source
 
 TS = col("OpdateretTid", "datetime", description="change timestamp (local time)")
 DELETED = col("Slettet", "bool", description="soft delete: 1 counts nowhere")
-KOEN = ("M", "K")
-UDFALD = ("Bevilget", "Delvis bevilget", "Afslag")
 
 SOURCE = Source(
     name="boern",
@@ -20,7 +26,7 @@ SOURCE = Source(
             col("BarnId", "int"),
             col("CPR", "str", True, "DDMMYY-SSSS; missing for unborn/unregistered", personal=True),
             col("Foedselsdato", "date"),
-            col("Koen", "str", allowed=KOEN),
+            col("Koen", "str", allowed=GENDERS),
             TS,
         ), primary_key=("BarnId",), watermark="OpdateretTid", description="One row per child."),
         TableSpec("Sag", (
@@ -31,7 +37,7 @@ SOURCE = Source(
             col("LukketDato", "date", True),
             col("EnhedKode", "str", description="unit code, mapped by the organisation reference"),
             col("SagsbehandlerId", "int", True),
-            col("Maalgruppe", "str", allowed=("Handicap", "Socialt udsat")),
+            col("Maalgruppe", "str", allowed=CHILD_TARGET_GROUPS),
             TS, DELETED,
         ), primary_key=("SagId",), watermark="OpdateretTid", soft_delete="Slettet"),
         TableSpec("Underretning", (
@@ -39,7 +45,7 @@ SOURCE = Source(
             col("BarnId", "int", True),
             col("ModtagetTid", "datetime"),
             col("VurderetTid", "datetime", True),
-            col("Kilde", "str", allowed=("Skole", "Dagtilbud", "Politi", "Sundhedsvæsen", "Anonym", "Forælder", "Andet")),
+            col("Kilde", "str", allowed=NOTIFICATION_SOURCES),
             col("Akut", "bool"),
             TS,
         ), primary_key=("UnderretningId",), watermark="OpdateretTid"),
@@ -56,11 +62,11 @@ SOURCE = Source(
             col("ForanstaltningId", "int"),
             col("SagId", "int"),
             col("Paragraf", "str"),
-            col("Kategori", "str", allowed=("Anbringelse", "Forebyggende")),
+            col("Kategori", "str", allowed=MEASURE_CATEGORIES),
             col("Type", "str"),
             col("StartDato", "date", True),
             col("SlutDato", "date", True),
-            col("Leverandoer", "str", allowed=("Egen", "Anden kommune", "Privat")),
+            col("Leverandoer", "str", allowed=SUPPLIERS),
             TS, DELETED,
         ), primary_key=("ForanstaltningId",), watermark="OpdateretTid", soft_delete="Slettet"),
         TableSpec("Afgoerelse", (
@@ -70,7 +76,7 @@ SOURCE = Source(
             col("AnsoegningDato", "date", True),
             col("AfgoerelseDato", "date"),
             col("FristDato", "date", True),
-            col("Udfald", "str", allowed=UDFALD),
+            col("Udfald", "str", allowed=DECISION_OUTCOMES),
             TS,
         ), primary_key=("AfgoerelseId",), watermark="OpdateretTid"),
         TableSpec("Handleplan", (

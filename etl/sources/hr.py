@@ -1,10 +1,10 @@
 """`hr`: HR, payroll and absence export (SQL Server view in production)."""
 
 from etl.core.tables import TableSpec, col
+from etl.core.vocabulary import ABSENCE_TYPES, INCIDENT_CATEGORIES, JOB_CATEGORIES, LEAVE_REASONS, RECRUITMENT_RESULTS
 from etl.sources.base import Source
 
 TS = col("opdateret", "datetime")
-JOB = ("Socialrådgiver", "Pædagog", "Social- og sundhedsassistent", "Administration", "Leder", "Behandler", "Øvrige")
 
 SOURCE = Source(
     name="hr",
@@ -18,17 +18,17 @@ SOURCE = Source(
             col("medarbejder_nr", "int"),
             col("cpr", "int", description="a number: leading zeros are lost", personal=True),
             col("enhed_kode", "str", description="payroll org code, e.g. 4010234"),
-            col("stillingskategori", "str", allowed=JOB),
+            col("stillingskategori", "str", allowed=JOB_CATEGORIES),
             col("ansat_dato", "date"),
             col("fratraadt_dato", "date", True),
-            col("fratraedelsesaarsag", "str", True, allowed=("Egen opsigelse", "Afskediget", "Pension", "Udløb", "Død")),
+            col("fratraedelsesaarsag", "str", True, allowed=LEAVE_REASONS),
             col("beskaeftigelsesgrad", "decimal", min_value=0, max_value=1),
             TS,
         ), primary_key=("medarbejder_nr",), watermark="opdateret"),
         TableSpec("fravaer", (
             col("fravaer_id", "int"),
             col("medarbejder_nr", "int"),
-            col("fravaerstype", "str", allowed=("Egen sygdom", "Arbejdsskade", "Barns sygdom", "Ferie", "Barsel", "Andet")),
+            col("fravaerstype", "str", allowed=ABSENCE_TYPES),
             col("fra_dato", "date"),
             col("til_dato", "date", True),
             TS,
@@ -36,10 +36,10 @@ SOURCE = Source(
         TableSpec("rekruttering", (
             col("rekruttering_id", "int"),
             col("enhed_kode", "str"),
-            col("stillingskategori", "str", allowed=JOB),
+            col("stillingskategori", "str", allowed=JOB_CATEGORIES),
             col("opslaaet_dato", "date"),
             col("afsluttet_dato", "date", True),
-            col("resultat", "str", True, allowed=("Besat", "Forgæves", "Annulleret")),
+            col("resultat", "str", True, allowed=RECRUITMENT_RESULTS),
             TS,
         ), primary_key=("rekruttering_id",), watermark="opdateret"),
         TableSpec("arbejdsmiljoe_haendelse", (
@@ -48,7 +48,7 @@ SOURCE = Source(
             col("enhed_kode", "str"),
             col("tilbud_id", "int", True),
             col("dato", "date"),
-            col("kategori", "str", allowed=("Fysisk vold", "Trussel", "Chikane", "Andet")),
+            col("kategori", "str", allowed=INCIDENT_CATEGORIES),
             TS,
         ), primary_key=("haendelse_id",), watermark="opdateret"),
     ),

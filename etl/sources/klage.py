@@ -1,6 +1,7 @@
 """`klage`: the complaints register (ESDH extract)."""
 
 from etl.core.tables import TableSpec, col
+from etl.core.vocabulary import APPEALS_OUTCOMES, CASE_SYSTEMS, COMPLAINT_TYPES, RECONSIDERATION_OUTCOMES
 from etl.sources.base import Source
 
 SOURCE = Source(
@@ -14,13 +15,13 @@ SOURCE = Source(
         TableSpec("klage", (
             col("klage_id", "int"),
             col("modtaget_dato", "date"),
-            col("klagetype", "str", allowed=("Afgørelse", "Sagsbehandlingstid", "Personale", "Tilbud", "Andet")),
+            col("klagetype", "str", allowed=COMPLAINT_TYPES),
             col("aarsag", "str"),
             col("enhed_kode", "str"),
-            col("kilde_system", "str", True, allowed=("boern", "voksen")),
+            col("kilde_system", "str", True, allowed=CASE_SYSTEMS),
             col("sagsreference", "str", True, "a Sagsnummer of boern or a sag_id of voksen"),
-            col("genvurdering", "str", True, allowed=("Medhold", "Fastholdt")),
-            col("ankestyrelse_udfald", "str", True, allowed=("Stadfæstet", "Ændret", "Ophævet", "Hjemvist", "Afvist")),
+            col("genvurdering", "str", True, allowed=RECONSIDERATION_OUTCOMES),
+            col("ankestyrelse_udfald", "str", True, allowed=APPEALS_OUTCOMES),
             col("afgjort_dato", "date", True),
             col("opdateret", "datetime"),
         ), primary_key=("klage_id",), watermark="opdateret"),

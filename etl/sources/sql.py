@@ -16,6 +16,7 @@ from pathlib import Path
 
 from etl.core.settings import REPO_ROOT
 from etl.core.tables import TableSpec
+from etl.sources import SOURCES
 from etl.sources.base import Source
 
 SQL_DIR = REPO_ROOT / "sql" / "extract"
@@ -49,7 +50,6 @@ def extract_sql_variants(source: Source, table: TableSpec) -> tuple[bool, ...]:
 
 
 def write_all() -> list[Path]:
-    from etl.sources import SOURCES  # noqa: PLC0415 - avoid an import cycle
     written = []
     for source in SOURCES.values():
         if source.kind != "database":

@@ -1,13 +1,10 @@
 """`tilbud`: facilities, stays and use of force (SQL Server in production)."""
 
 from etl.core.tables import TableSpec, col
+from etl.core.vocabulary import FACILITY_TYPES, FORCE_TYPES, STAY_EXITS
 from etl.sources.base import Source
 
 TS = col("opdateret", "datetime", description="change timestamp (local time)")
-FACILITY_TYPES = (
-    "Herberg §110", "Forsorgshjem §110", "Natcafé", "Krisecenter §109",
-    "Midlertidigt botilbud §107", "Længerevarende botilbud §108", "Almen bolig ABL §105",
-)
 
 SOURCE = Source(
     name="tilbud",
@@ -32,7 +29,7 @@ SOURCE = Source(
             col("cpr", "str", True, "missing for anonymous stays", personal=True),
             col("indskrevet", "datetime"),
             col("udskrevet", "datetime", True),
-            col("udskrevet_til", "str", True, allowed=("Egen bolig", "§107", "§108", "Andet herberg", "Hospital", "Fængsel", "Ukendt")),
+            col("udskrevet_til", "str", True, allowed=STAY_EXITS),
             TS,
         ), primary_key=("ophold_id",), watermark="opdateret"),
         TableSpec("magtanvendelse", (
@@ -40,7 +37,7 @@ SOURCE = Source(
             col("tilbud_id", "int"),
             col("cpr", "str", True, personal=True),
             col("tidspunkt", "datetime"),
-            col("type", "str", allowed=("Fastholdelse", "Tilbageholdelse i boligen", "Personlig alarm", "Flytning uden samtykke", "Andet")),
+            col("type", "str", allowed=FORCE_TYPES),
             TS,
         ), primary_key=("magt_id",), watermark="opdateret"),
     ),

@@ -1,6 +1,13 @@
 """`voksen`: the adult social and disability case system (SQL Server in production)."""
 
 from etl.core.tables import TableSpec, col
+from etl.core.vocabulary import (
+    ADULT_TARGET_GROUPS,
+    DECISION_OUTCOMES,
+    GENDERS,
+    WAITING_LIST_LEAVE_REASONS,
+    WAITING_LIST_OFFER_TYPES,
+)
 from etl.sources.base import Source
 
 TS = col("opdateret", "datetime", description="change timestamp (local time)")
@@ -18,7 +25,7 @@ SOURCE = Source(
             col("borger_id", "str", description="uniqueidentifier"),
             col("cpr", "str", True, "usually DDMMYYSSSS, sometimes with a dash", personal=True),
             col("foedselsdato", "date"),
-            col("koen", "str", allowed=("M", "K")),
+            col("koen", "str", allowed=GENDERS),
             TS,
         ), primary_key=("borger_id",), watermark="opdateret"),
         TableSpec("sag", (
@@ -28,7 +35,7 @@ SOURCE = Source(
             col("lukket", "date", True),
             col("enhed_kode", "str"),
             col("sagsbehandler_id", "int", True),
-            col("maalgruppe", "str", allowed=("Handicap", "Psykiatri", "Hjemløshed", "Rusmiddel", "Socialt udsat")),
+            col("maalgruppe", "str", allowed=ADULT_TARGET_GROUPS),
             TS, DELETED,
         ), primary_key=("sag_id",), watermark="opdateret", soft_delete="slettet"),
         TableSpec("afgoerelse", (
@@ -38,7 +45,7 @@ SOURCE = Source(
             col("ansoegt_dato", "date", True),
             col("afgoerelse_dato", "date"),
             col("frist_dato", "date", True),
-            col("udfald", "str", allowed=("Bevilget", "Delvis bevilget", "Afslag")),
+            col("udfald", "str", allowed=DECISION_OUTCOMES),
             TS,
         ), primary_key=("afgoerelse_id",), watermark="opdateret"),
         TableSpec("ydelse", (
@@ -55,10 +62,10 @@ SOURCE = Source(
         TableSpec("venteliste", (
             col("venteliste_id", "int"),
             col("borger_id", "str"),
-            col("tilbudstype", "str", allowed=("§107", "§108", "ABL §105")),
+            col("tilbudstype", "str", allowed=WAITING_LIST_OFFER_TYPES),
             col("opskrevet_dato", "date"),
             col("afgang_dato", "date", True),
-            col("afgang_aarsag", "str", True, allowed=("Tilbudt plads", "Udgået", "Død", "Fraflyttet")),
+            col("afgang_aarsag", "str", True, allowed=WAITING_LIST_LEAVE_REASONS),
             TS,
         ), primary_key=("venteliste_id",), watermark="opdateret"),
         TableSpec("funktionsvurdering", (

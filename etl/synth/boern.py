@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from etl.core.vocabulary import ANBRINGELSE, MEASURE_CATEGORIES
 from etl.synth.context import Context, assign_caseworkers
 from etl.synth.draw import choose, explode, ids_in_order
 from etl.synth.timeline import (
@@ -110,7 +111,7 @@ def build_boern(ctx: Context) -> BoernData:
     cases["barn_id"] = children["barn_id"].to_numpy()[:len(cases)]
 
     tables = _render(ctx, rng, children, cases, measures, investigations, decisions, plans, notifications)
-    placements = measures[measures["kategori"] == "Anbringelse"]
+    placements = measures[measures["kategori"] == ANBRINGELSE]
     placed_cases = cases.iloc[placements["case"].unique()]
     at_18 = placements[placements["placed_at_18"]]
     at_18_cases = cases.iloc[at_18["case"].to_numpy()]
@@ -204,7 +205,7 @@ def _simulate_measures(ctx: Context, rng: np.random.Generator, cases: pd.DataFra
     without_consent = rng.random(n_place) < 0.2
     measures = pd.DataFrame({
         "case": np.concatenate([placement_case, preventive_case]),
-        "kategori": np.repeat(["Anbringelse", "Forebyggende"], [n_place, n_prev]),
+        "kategori": np.repeat(MEASURE_CATEGORIES, [n_place, n_prev]),
         "type": np.concatenate([placement_type, preventive_type]),
         "code": np.concatenate([np.where(without_consent, "BL47", "BL46"), np.full(n_prev, "BL32")]),
         "start": np.concatenate([placement_start, preventive_start]),
@@ -213,7 +214,7 @@ def _simulate_measures(ctx: Context, rng: np.random.Generator, cases: pd.DataFra
                                        choose(rng, SUPPLIERS_PREVENTIVE, n_prev)]),
     })
     measures["decided"] = measures["start"].to_numpy() - days(rng.random(len(measures)) * 13)
-    measures["placed_at_18"] = (measures["kategori"] == "Anbringelse").to_numpy() & (
+    measures["placed_at_18"] = (measures["kategori"] == ANBRINGELSE).to_numpy() & (
         measures["end"].to_numpy() == adult_day[measures["case"]] - DAY)
     measures = measures[measures["start"] < w.end].reset_index(drop=True)
     measures.loc[measures["end"] >= w.end, "end"] = NAT_DAY

@@ -1,9 +1,11 @@
 """The synthetic fagsystemer: one call builds every source the pipeline reads.
 
 Order of work: one population and the clean data of every system (children first, then
-facilities, adults, complaints, HR), then the planted quirks, then the CPR columns as each
-system formats them, then the two register files, then writing and the report. Same
-(profile, seed, extraction date, quirk rates) gives byte-identical output.
+facilities, adults, complaints, HR), then the planted quirks, then the economy (priced from
+the measures as they really were, its commitments as the case systems now show them), then
+the CPR columns as each system formats them, then the two register files, then writing
+(the economy's postings generated month by month as they are written) and the report.
+Same (profile, seed, extraction date, quirk rates) gives byte-identical output.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from etl.synth.context import Context
 from etl.synth.draw import stream
 from etl.synth.hr import build_hr
 from etl.synth.klage import build_klage
+from etl.synth.oekonomi import Oekonomi, plan_oekonomi, snapshot_measures
 from etl.synth.population import PersonRegistry, unparseable_numbers, with_separator
 from etl.synth.profiles import DEFAULT_EXTRACTION_DATE, PROFILES
 from etl.synth.quirks import QuirkPlanter, Tables, plant_quirks
@@ -32,7 +35,9 @@ from etl.synth.timeline import Window, add_years, to_day
 from etl.synth.voksen import VoksenData, build_voksen
 from etl.synth.writer import write_source
 
-DATABASE_SOURCES = ("boern", "voksen", "tilbud", "klage", "hr")
+DATABASE_SOURCES = ("boern", "voksen", "tilbud", "klage", "hr", "oekonomi")
+#: Generated whole in memory; `oekonomi`'s postings are generated as they are written.
+IN_MEMORY_SOURCES = DATABASE_SOURCES[:-1]
 REPORT_FILE = "generation_report.json"
 DROP_FOLDER = "drop"
 #: How each system writes a CPR number: separator -> share of rows.
@@ -47,7 +52,7 @@ CPR_STYLES = {
 def generate(out_dir: Path, profile: str = "demo", seed: int = 42,
              extraction_date: date = DEFAULT_EXTRACTION_DATE, db_urls: dict[str, str] | None = None,
              quirk_rates: dict[str, float] | None = None) -> dict:
-    """Generate all seven sources into `out_dir` and return the generation report.
+    """Generate all eight sources into `out_dir` and return the generation report.
 
     Database sources become `out_dir/<source>.db` (SQLite) unless `db_urls` maps the
     source to a SQLAlchemy URL; file sources go to `out_dir/drop/`. `quirk_rates`
@@ -71,10 +76,13 @@ def generate(out_dir: Path, profile: str = "demo", seed: int = 42,
     voksen = build_voksen(ctx, boern, tilbud)
     tables: Tables = {"boern": boern.tables, "voksen": voksen.tables, "tilbud": tilbud.tables,
                       "klage": build_klage(ctx, boern.tables, voksen.tables), "hr": build_hr(ctx, tilbud)}
+    measures = snapshot_measures(tables)
     planter = QuirkPlanter(rates, seed)
     persons = plant_quirks(ctx, planter, tables, ctx.persons.frame())
+    economy = plan_oekonomi(ctx, planter, measures, tables, tilbud.facilities)
+    del measures
     _render_cpr(ctx, planter, tables, persons)
-    for name in DATABASE_SOURCES:  # in place, so the working frames can be freed
+    for name in IN_MEMORY_SOURCES:  # in place, so the working frames can be freed
         for spec in SOURCES[name].tables:
             tables[name][spec.name] = to_contract(tables[name][spec.name], spec)
     activity = _activity(boern, voksen, tilbud)
@@ -84,7 +92,7 @@ def generate(out_dir: Path, profile: str = "demo", seed: int = 42,
     out_dir = Path(out_dir)
     drop = out_dir / DROP_FOLDER
     drop.mkdir(parents=True, exist_ok=True)
-    databases = _write_databases(out_dir, tables, db_urls or {})
+    databases, written = _write_databases(out_dir, tables, economy, db_urls or {})
     for stale in [*drop.glob("cpr_*.csv"), *drop.glob("beskaeftigelse_*.csv")]:
         stale.unlink()  # an earlier run's files would otherwise look like more history
     truncate = rates["cpr_file_truncated_last_line"] > 0
@@ -98,7 +106,7 @@ def generate(out_dir: Path, profile: str = "demo", seed: int = 42,
         "extraction_date": extraction_date.isoformat(),
         "history_start": str(window.start),
         "rows": {
-            **{name: {t: len(frame) for t, frame in tables[name].items()} for name in DATABASE_SOURCES},
+            **written,
             "cpr": {"cpr": len(cpr_rows)},
             "beskaeftigelse": {"beskaeftigelse": len(employment)},
         },
@@ -108,24 +116,41 @@ def generate(out_dir: Path, profile: str = "demo", seed: int = 42,
             "beskaeftigelse": [str(p.relative_to(out_dir)) for p in employment_paths],
         },
         "planted": planter.report(),
+        # The records each economy data-quality rule must find (etl/synth/oekonomi.py).
+        "oekonomi": {"expected_findings": economy.expected},
     }
     (out_dir / REPORT_FILE).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return report
 
 
-def _write_databases(out_dir: Path, tables: Tables, db_urls: dict[str, str]) -> dict[str, str]:
-    """Each database source to its URL or to a fresh SQLite file; returns where each went."""
-    where = {}
+def _write_databases(out_dir: Path, tables: Tables, economy: Oekonomi,
+                     db_urls: dict[str, str]) -> tuple[dict[str, str], dict[str, dict[str, int]]]:
+    """Each database source to its URL or to a fresh SQLite file; returns where each went and
+    the rows written per table."""
+    where, written = {}, {}
     for name in DATABASE_SOURCES:
+        source = SOURCES[name]
+        frames = tables[name] if name in tables else _economy_frames(economy)
         if name in db_urls:
-            write_source(db_urls[name], SOURCES[name], tables[name])
+            written[name] = write_source(db_urls[name], source, frames)
             where[name] = "db_urls"  # never the URL itself: it may hold a password
         else:
             path = out_dir / f"{name}.db"
             path.unlink(missing_ok=True)  # a fresh file, so its bytes depend on the content only
-            write_source(f"sqlite:///{path}", SOURCES[name], tables[name])
+            written[name] = write_source(f"sqlite:///{path}", source, frames)
             where[name] = path.name
-    return where
+    return where, written
+
+
+def _economy_frames(economy: Oekonomi) -> dict:
+    """The economy's tables for the writer: the postings and the budget as chunks generated on
+    demand (the budget after the postings), the commitments whole."""
+    source = SOURCES["oekonomi"]
+    return {
+        "postering": (to_contract(chunk, source.table("postering")) for chunk in economy.postings()),
+        "budget": (to_contract(chunk, source.table("budget")) for chunk in economy.budgets()),
+        "disponering": to_contract(economy.commitments, source.table("disponering")),
+    }
 
 
 def to_contract(frame: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:

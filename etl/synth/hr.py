@@ -11,6 +11,18 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from etl.core.vocabulary import (
+    ABSENCE_TYPES,
+    ALMEN_BOLIG,
+    CARE_JOB_CATEGORIES,
+    FORSORGSHJEM,
+    HERBERG,
+    KRISECENTER,
+    LAENGEREVARENDE_BOTILBUD,
+    MIDLERTIDIGT_BOTILBUD,
+    NATCAFE,
+    RECRUITMENT_RESULTS,
+)
 from etl.synth.context import Context
 from etl.synth.draw import choose, choose_from, explode, ids_in_order
 from etl.synth.tilbud import TilbudData
@@ -36,12 +48,12 @@ COUNSELLING_UNITS = ("4010101", "4010102", "4010201", "4010202", "4010301", "401
                      "4020101", "4020102", "4020103", "4020201", "4020202", "4020301")
 #: Payroll units that run facilities, and the tilbudstyper they run.
 FACILITY_UNITS = {
-    "4020302": ("Herberg §110", "Forsorgshjem §110"),
-    "4020303": ("Natcafé",),
-    "4020304": ("Krisecenter §109",),
-    "4020401": ("Midlertidigt botilbud §107",),
-    "4020402": ("Længerevarende botilbud §108",),
-    "4020403": ("Almen bolig ABL §105",),
+    "4020302": (HERBERG, FORSORGSHJEM),
+    "4020303": (NATCAFE,),
+    "4020304": (KRISECENTER,),
+    "4020401": (MIDLERTIDIGT_BOTILBUD,),
+    "4020402": (LAENGEREVARENDE_BOTILBUD,),
+    "4020403": (ALMEN_BOLIG,),
 }
 CHILDREN_INSTITUTIONS = "4010401"
 LEGAL_UNIT = "4030101"
@@ -58,15 +70,13 @@ HOURS = {1.0: 70, 0.9: 10, 0.8: 15, 0.5: 5}
 LEAVING_REASONS = {"Egen opsigelse": 68, "Afskediget": 8, "Udløb": 20, "Død": 1, "Pension": 3}
 FAILED_RECRUITMENT_SHARE = 0.12
 CANCELLED_RECRUITMENT_SHARE = 0.04
-ABSENCE_TYPES = ("Egen sygdom", "Arbejdsskade", "Barns sygdom", "Ferie", "Barsel", "Andet")
-#: Length in days per absence type (own sickness: 80 % of spells; 15 % are 6-14 days and
-#: 5 % long, 15-120 days; maternity leave: fathers take 14-70 days).
+#: Length in days per absence type, in the order of ABSENCE_TYPES (own sickness: 80 % of spells;
+#: 15 % are 6-14 days and 5 % long, 15-120 days; maternity leave: fathers take 14-70 days).
 ABSENCE_DAYS = ((1, 5), (1, 60), (1, 2), (3, 15), (150, 330), (1, 5))
 INCIDENTS = {"Fysisk vold": 30, "Trussel": 45, "Chikane": 15, "Andet": 10}
 #: Incidents per employee-year for staff working with residents, and for everyone else.
 INCIDENT_RATE_CARE = 0.25
 INCIDENT_RATE_OTHER = 0.04
-CARE_JOBS = ("Pædagog", "Social- og sundhedsassistent", "Behandler", "Øvrige")
 
 
 def build_hr(ctx: Context, tilbud: TilbudData) -> dict[str, pd.DataFrame]:
@@ -217,7 +227,7 @@ def _recruitments(ctx: Context, rng: np.random.Generator, employments: pd.DataFr
         "posted": np.concatenate([posted, failed_posted, cancelled_posted]),
         "closed": np.concatenate([closed, failed_posted + days(21 + rng.random(failed.sum()) * 19),
                                   cancelled_posted + days(5 + rng.random(cancelled.sum()) * 25)]),
-        "result": np.repeat(["Besat", "Forgæves", "Annulleret"], [n, failed.sum(), cancelled.sum()]),
+        "result": np.repeat(RECRUITMENT_RESULTS, [n, failed.sum(), cancelled.sum()]),
     })
     rows = rows[(rows["posted"] >= w.start) & (rows["posted"] < w.end)].reset_index(drop=True)
     still_open = (rows["closed"] >= w.end).to_numpy()
@@ -240,7 +250,7 @@ def _incidents(ctx: Context, rng: np.random.Generator, staff: pd.DataFrame, tilb
     lo = np.maximum(staff["hired"].to_numpy(), w.start)
     hi = np.where(staff["left"].isna(), w.end, staff["left"].to_numpy())
     years = np.maximum((hi - lo) / DAY, 0) / DAYS_PER_YEAR
-    care = staff["job"].isin(CARE_JOBS).to_numpy() & staff["unit"].isin([*FACILITY_UNITS, CHILDREN_INSTITUTIONS]).to_numpy()
+    care = staff["job"].isin(CARE_JOB_CATEGORIES).to_numpy() & staff["unit"].isin([*FACILITY_UNITS, CHILDREN_INSTITUTIONS]).to_numpy()
     count = rng.poisson(np.where(care, INCIDENT_RATE_CARE, INCIDENT_RATE_OTHER) * years)
     employee = explode(count)
     day = uniform_dates(rng, lo[employee], hi[employee])

@@ -39,6 +39,16 @@ DEFAULT_QUIRK_RATES: Mapping[str, float] = MappingProxyType({
     "unknown_unit_code": 0.005,
     "unknown_paragraph": 0.005,
     "soft_deleted": 0.02,
+    # oekonomi (economy.md): eligible records are stated in etl/synth/oekonomi.py.
+    "posting_missing_reference": 0.01,
+    "posting_reference_formatting": 0.03,
+    "posting_credit_note": 0.005,
+    "posting_december_in_january": 0.9,
+    "posting_duplicate_voucher": 0.002,
+    "commitment_open_after_end": 0.03,
+    "measure_without_economy": 0.01,
+    "unknown_function": 0.002,
+    "budget_missing": 0.05,
     # Not a rate but an on/off switch (0 or 1): the CPR file's last line is cut short.
     "cpr_file_truncated_last_line": 0.0,
 })

@@ -16,6 +16,7 @@ from collections import defaultdict
 import numpy as np
 import pandas as pd
 
+from etl.core.vocabulary import HOUSING_FACILITY_TYPES, NATCAFE, SELF_REFERRED_FACILITY_TYPES, UNKNOWN
 from etl.synth.context import Context
 from etl.synth.draw import guids, stream
 from etl.synth.population import CLIENT_ROLES, replacement_numbers
@@ -30,6 +31,7 @@ class QuirkPlanter:
         self.rates = rates
         self._seed = seed
         self._counts: dict[str, dict[str, int]] = defaultdict(dict)
+        self._parts: dict[tuple[str, str], list[int]] = {}  # (quirk, table) -> [eligible, picked] so far
 
     def rng(self, quirk: str, table: str) -> np.random.Generator:
         """The stream for one quirk in one table, independent of every other choice."""
@@ -40,6 +42,24 @@ class QuirkPlanter:
         candidates = np.flatnonzero(eligible)
         n = int(np.floor(self.rates[quirk] * len(candidates) + 0.5))
         chosen = np.sort(self.rng(quirk, table).choice(candidates, n, replace=False)) if n else candidates[:0]
+        self.record(quirk, table, n)
+        return chosen
+
+    def pick_part(self, quirk: str, table: str, part: str, eligible: np.ndarray) -> np.ndarray:
+        """`pick` for a table generated part by part (the postings, month by month).
+
+        Each part draws from its own stream, and the parts' counts add up to
+        `round(rate * eligible)` over all parts seen so far, so the total does not depend on
+        how the table is split; parts must come in a fixed order.
+        """
+        candidates = np.flatnonzero(eligible)
+        seen = self._parts.setdefault((quirk, table), [0, 0])
+        seen[0] += len(candidates)
+        n = int(np.floor(self.rates[quirk] * seen[0] + 0.5)) - seen[1]
+        n = min(max(n, 0), len(candidates))
+        seen[1] += n
+        chosen = (np.sort(self.rng(quirk, f"{table}/{part}").choice(candidates, n, replace=False))
+                  if n else candidates[:0])
         self.record(quirk, table, n)
         return chosen
 
@@ -66,8 +86,6 @@ Tables = dict[str, dict[str, pd.DataFrame]]
 UNKNOWN_UNITS = {"boern": ("BFC-CENTRUM", "BFC-NV"), "voksen": ("CSU-SYD", "CHR-03"),
                  "tilbud": ("TIL-BOST", "TIL-HERB2"), "klage": ("SOF-JUR",), "hr": ("4099901", "4020499")}
 UNKNOWN_PARAGRAPHS = {"boern": ("SEL §52a", "BL §33", "SEL § 76"), "voksen": ("SEL §84", "SEL § 103", "SEL 99")}
-SHELTER_TYPES = ("Herberg §110", "Forsorgshjem §110", "Natcafé")
-RESIDENCE_TYPES = ("Midlertidigt botilbud §107", "Længerevarende botilbud §108", "Almen bolig ABL §105")
 FORGOTTEN_AFTER_DAYS = 730
 
 
@@ -189,7 +207,8 @@ def _stay_quirks(ctx: Context, planter: QuirkPlanter, tilbud: dict[str, pd.DataF
     closed = stays["udskrevet"].notna().to_numpy()
     kind = stays["_tilbudstype"].to_numpy()
 
-    forgotten = planter.pick("stay_forgotten_checkout", "tilbud.ophold", latest & closed & np.isin(kind, SHELTER_TYPES)
+    self_referred = np.isin(kind, SELF_REFERRED_FACILITY_TYPES)
+    forgotten = planter.pick("stay_forgotten_checkout", "tilbud.ophold", latest & closed & self_referred
                              & (stays["indskrevet"] < w.as_of - FORGOTTEN_AFTER_DAYS * 86_400 * SECOND).to_numpy())
     rng = planter.rng("stay_forgotten_checkout", "tilbud.ophold")
     stays.loc[forgotten, "udskrevet"] = pd.NaT
@@ -212,13 +231,13 @@ def _stay_quirks(ctx: Context, planter: QuirkPlanter, tilbud: dict[str, pd.DataF
     stays.loc[overlapped, "_planted"] = True
     extra = [pd.DataFrame({
         "tilbud_id": elsewhere, "cpr": None, "indskrevet": second_in, "udskrevet": second_out,
-        "udskrevet_til": "Ukendt", "opdateret": np.minimum(second_out + seconds(rng.random(len(overlapped))),
+        "udskrevet_til": UNKNOWN, "opdateret": np.minimum(second_out + seconds(rng.random(len(overlapped))),
                                                           w.as_of - 60 * SECOND),
         "_person_id": stays["_person_id"].to_numpy()[overlapped], "_tilbudstype": kind[overlapped],
     })]
 
     booked = planter.pick("stay_future_start", "tilbud.ophold",
-                          latest & closed & np.isin(kind, RESIDENCE_TYPES) & ~stays["_planted"].to_numpy())
+                          latest & closed & np.isin(kind, HOUSING_FACILITY_TYPES) & ~stays["_planted"].to_numpy())
     rng = planter.rng("stay_future_start", "tilbud.ophold")
     admission = at_hours(rng, w.end + days(1 + rng.random(len(booked)) * 60), 10, 14)
     extra.append(pd.DataFrame({
@@ -255,7 +274,7 @@ def _end_before_start(planter: QuirkPlanter, tables: Tables) -> None:
         frame = tables[source][table]
         eligible = (frame[start].notna() & frame[end].notna()).to_numpy()
         if table == "ophold":  # not on natcafé nights, nor on stays with another stay defect
-            eligible = eligible & ~frame["_planted"].to_numpy() & (frame["_tilbudstype"] != "Natcafé").to_numpy()
+            eligible = eligible & ~frame["_planted"].to_numpy() & (frame["_tilbudstype"] != NATCAFE).to_numpy()
         chosen = planter.pick("end_before_start", f"{source}.{table}", eligible)
         back = 1 + planter.rng("end_before_start", f"{source}.{table}").integers(0, 30, len(chosen))
         frame.loc[chosen, end] = (frame[start].iloc[chosen] - pd.to_timedelta(back, unit=unit)).to_numpy()

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from etl.sources.cpr import BYDELE
+from etl.core.vocabulary import BYDELE, DISABILITY_TARGET_GROUPS, EMPLOYMENT_STATUSES, HOUSING_FACILITY_TYPES
 from etl.synth.context import Context
 from etl.synth.draw import choose
 from etl.synth.population import with_separator
@@ -30,16 +30,15 @@ BYDEL_WEIGHTS = dict(zip(BYDELE, (8, 12, 13, 12, 10, 6, 7, 9, 10, 13)))
 DEATH_SHARE_ADULTS = 0.03
 EMIGRATION_SHARE = 0.015
 
-EMPLOYMENT_STATUSES = ("Beskæftiget", "Uddannelse", "Erhvervspraktik", "Ledig", "Uden for arbejdsstyrken")
-#: Long-run status mix per kind of person; month to month a person keeps the status with
-#: probability 1 - STATUS_CHANGE_PER_MONTH, else draws again from the mix.
+#: Long-run status mix per kind of person, in the order of EMPLOYMENT_STATUSES; month to month a
+#: person keeps the status with probability 1 - STATUS_CHANGE_PER_MONTH, else draws again from the mix.
 STATUS_MIX = {
     "young": (0.20, 0.34, 0.05, 0.20, 0.21),  # 18-24
     "disability": (0.14, 0.05, 0.03, 0.16, 0.62),  # handicap, psychiatry, residential care
     "other": (0.38, 0.07, 0.03, 0.31, 0.21),
 }
-DISABILITY_GROUPS = ("Handicap", "Psykiatri", "Midlertidigt botilbud §107", "Længerevarende botilbud §108",
-                     "Almen bolig ABL §105")
+#: Activity groups (target group or facility type) whose persons follow the "disability" mix.
+DISABILITY_GROUPS = (*DISABILITY_TARGET_GROUPS, *HOUSING_FACILITY_TYPES)
 STATUS_CHANGE_PER_MONTH = 0.06
 COMPLETED_EDUCATION_SHARE = 0.01
 

@@ -14,6 +14,17 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from etl.core.vocabulary import (
+    ALMEN_BOLIG,
+    BOTILBUD_107_108,
+    FORSORGSHJEM,
+    HERBERG,
+    KRISECENTER,
+    LAENGEREVARENDE_BOTILBUD,
+    MIDLERTIDIGT_BOTILBUD,
+    NATCAFE,
+    UNKNOWN,
+)
 from etl.synth.context import Context
 from etl.synth.draw import choose, explode, ids_in_order
 from etl.synth.timeline import (
@@ -30,7 +41,7 @@ from etl.synth.timeline import (
     uniform_dates,
 )
 
-EXITS_SHELTER = {"Egen bolig": 20, "§107": 8, "§108": 3, "Andet herberg": 17, "Hospital": 8, "Fængsel": 6, "Ukendt": 38}
+EXITS_SHELTER = {"Egen bolig": 20, "§107": 8, "§108": 3, "Andet herberg": 17, "Hospital": 8, "Fængsel": 6, UNKNOWN: 38}
 
 
 @dataclass(frozen=True)
@@ -56,32 +67,32 @@ class FacilityKind:
 
 
 KINDS = (
-    FacilityKind("Herberg §110", "TIL-HERB", beds_per_1000_adults=10, typical_places=35, median_days=30, sigma=1.0,
+    FacilityKind(HERBERG, "TIL-HERB", beds_per_1000_adults=10, typical_places=35, median_days=30, sigma=1.0,
                  max_days=540, stays_per_run=2.0, runs_per_person=1.3, anonymous_share=0.0, adult_system_share=0.5,
                  women_share=0.25, ages=(22, 70), checkin_hours=(14, 22), exits=EXITS_SHELTER),
-    FacilityKind("Forsorgshjem §110", "TIL-HERB", beds_per_1000_adults=5, typical_places=30, median_days=60, sigma=0.9,
+    FacilityKind(FORSORGSHJEM, "TIL-HERB", beds_per_1000_adults=5, typical_places=30, median_days=60, sigma=0.9,
                  max_days=540, stays_per_run=1.5, runs_per_person=1.3, anonymous_share=0.0, adult_system_share=0.5,
                  women_share=0.2, ages=(22, 70), checkin_hours=(10, 18), exits=EXITS_SHELTER),
-    FacilityKind("Natcafé", "TIL-NAT", beds_per_1000_adults=2, typical_places=20, median_days=0.4, sigma=0.0,
+    FacilityKind(NATCAFE, "TIL-NAT", beds_per_1000_adults=2, typical_places=20, median_days=0.4, sigma=0.0,
                  max_days=1, stays_per_run=6.0, runs_per_person=8.0, anonymous_share=0.6, adult_system_share=0.3,
                  women_share=0.2, ages=(22, 70), checkin_hours=(21, 25),
-                 exits={"Ukendt": 85, "Andet herberg": 10, "Hospital": 5}, nightly=True),
-    FacilityKind("Krisecenter §109", "TIL-KRISE", beds_per_1000_adults=3, typical_places=12, median_days=45, sigma=0.8,
+                 exits={UNKNOWN: 85, "Andet herberg": 10, "Hospital": 5}, nightly=True),
+    FacilityKind(KRISECENTER, "TIL-KRISE", beds_per_1000_adults=3, typical_places=12, median_days=45, sigma=0.8,
                  max_days=365, stays_per_run=1.0, runs_per_person=1.1, anonymous_share=0.3, adult_system_share=0.2,
                  women_share=0.95, ages=(19, 55), checkin_hours=(10, 22),
-                 exits={"Egen bolig": 50, "Andet herberg": 10, "Hospital": 2, "Ukendt": 38}),
-    FacilityKind("Midlertidigt botilbud §107", "TIL-BO107", beds_per_1000_adults=12, typical_places=20, median_days=300,
+                 exits={"Egen bolig": 50, "Andet herberg": 10, "Hospital": 2, UNKNOWN: 38}),
+    FacilityKind(MIDLERTIDIGT_BOTILBUD, "TIL-BO107", beds_per_1000_adults=12, typical_places=20, median_days=300,
                  sigma=0.8, max_days=2000, stays_per_run=1.0, runs_per_person=1.0, anonymous_share=0.0,
                  adult_system_share=1.0, women_share=0.45, ages=(18, 60), checkin_hours=(9, 15),
-                 exits={"Egen bolig": 40, "§108": 25, "Andet herberg": 8, "Hospital": 5, "Ukendt": 22}),
-    FacilityKind("Længerevarende botilbud §108", "TIL-BO108", beds_per_1000_adults=20, typical_places=25,
+                 exits={"Egen bolig": 40, "§108": 25, "Andet herberg": 8, "Hospital": 5, UNKNOWN: 22}),
+    FacilityKind(LAENGEREVARENDE_BOTILBUD, "TIL-BO108", beds_per_1000_adults=20, typical_places=25,
                  median_days=2200, sigma=0.7, max_days=9000, stays_per_run=1.0, runs_per_person=1.0,
                  anonymous_share=0.0, adult_system_share=1.0, women_share=0.45, ages=(18, 65), checkin_hours=(9, 15),
-                 exits={"Egen bolig": 10, "§107": 5, "Hospital": 15, "Ukendt": 70}),
-    FacilityKind("Almen bolig ABL §105", "TIL-ABL", beds_per_1000_adults=10, typical_places=20, median_days=1800,
+                 exits={"Egen bolig": 10, "§107": 5, "Hospital": 15, UNKNOWN: 70}),
+    FacilityKind(ALMEN_BOLIG, "TIL-ABL", beds_per_1000_adults=10, typical_places=20, median_days=1800,
                  sigma=0.7, max_days=9000, stays_per_run=1.0, runs_per_person=1.0, anonymous_share=0.0,
                  adult_system_share=1.0, women_share=0.45, ages=(18, 60), checkin_hours=(9, 15),
-                 exits={"Egen bolig": 40, "§108": 20, "Hospital": 5, "Ukendt": 35}),
+                 exits={"Egen bolig": 40, "§108": 20, "Hospital": 5, UNKNOWN: 35}),
 )
 FORCE_TYPES = {"Fastholdelse": 40, "Tilbageholdelse i boligen": 10, "Personlig alarm": 20,
                "Flytning uden samtykke": 10, "Andet": 20}
@@ -303,7 +314,7 @@ def _attribute(kind_index, name: str) -> np.ndarray:
 
 def _use_of_force(rng: np.random.Generator, w: Window, stays: pd.DataFrame) -> pd.DataFrame:
     """Registered use of force at §107/§108 facilities; a few residents account for most."""
-    at_risk = stays[stays["tilbudstype"].isin(["Midlertidigt botilbud §107", "Længerevarende botilbud §108"])]
+    at_risk = stays[stays["tilbudstype"].isin(BOTILBUD_107_108)]
     start = np.maximum(at_risk["start"].to_numpy(), w.start.astype("datetime64[s]"))
     end = np.where(at_risk["end"].isna(), w.as_of, at_risk["end"].to_numpy())
     years = np.maximum((end - start) / np.timedelta64(1, "D"), 0) / DAYS_PER_YEAR

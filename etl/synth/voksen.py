@@ -14,6 +14,16 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from etl.core.vocabulary import (
+    ALMEN_BOLIG,
+    DISABILITY_TARGET_GROUPS,
+    FORSORGSHJEM,
+    HERBERG,
+    KRISECENTER,
+    LAENGEREVARENDE_BOTILBUD,
+    MIDLERTIDIGT_BOTILBUD,
+    NATCAFE,
+)
 from etl.synth.boern import BoernData
 from etl.synth.context import Context, assign_caseworkers
 from etl.synth.draw import choose, choose_from, explode, guids, ids_in_order
@@ -42,12 +52,12 @@ ABANDONED_PLACEMENT_SHARE = 0.04
 SEL101_BEFORE = "SEL §101"
 
 SERVICE_CODE_BY_FACILITY = {
-    "Midlertidigt botilbud §107": "SEL107",
-    "Længerevarende botilbud §108": "SEL108",
-    "Almen bolig ABL §105": "ABL105",
-    "Herberg §110": "SEL110",
-    "Forsorgshjem §110": "SEL110",
-    "Krisecenter §109": "SEL109",
+    MIDLERTIDIGT_BOTILBUD: "SEL107",
+    LAENGEREVARENDE_BOTILBUD: "SEL108",
+    ALMEN_BOLIG: "ABL105",
+    HERBERG: "SEL110",
+    FORSORGSHJEM: "SEL110",
+    KRISECENTER: "SEL109",
 }
 WAITING_LIST_TYPE = {"SEL107": "§107", "SEL108": "§108", "ABL105": "ABL §105"}
 SERVICE_TYPES = {
@@ -58,17 +68,17 @@ SERVICE_TYPES = {
     "ABL105": {"Almen bolig med støtte": 1},
 }
 TARGET_GROUP_BY_FACILITY = {
-    "Midlertidigt botilbud §107": {"Psykiatri": 45, "Handicap": 25, "Hjemløshed": 15, "Rusmiddel": 15},
-    "Længerevarende botilbud §108": {"Handicap": 70, "Psykiatri": 30},
-    "Almen bolig ABL §105": {"Handicap": 50, "Psykiatri": 50},
-    "Herberg §110": {"Hjemløshed": 70, "Rusmiddel": 20, "Socialt udsat": 10},
-    "Forsorgshjem §110": {"Hjemløshed": 70, "Rusmiddel": 20, "Socialt udsat": 10},
-    "Natcafé": {"Hjemløshed": 80, "Rusmiddel": 20},
-    "Krisecenter §109": {"Socialt udsat": 1},
+    MIDLERTIDIGT_BOTILBUD: {"Psykiatri": 45, "Handicap": 25, "Hjemløshed": 15, "Rusmiddel": 15},
+    LAENGEREVARENDE_BOTILBUD: {"Handicap": 70, "Psykiatri": 30},
+    ALMEN_BOLIG: {"Handicap": 50, "Psykiatri": 50},
+    HERBERG: {"Hjemløshed": 70, "Rusmiddel": 20, "Socialt udsat": 10},
+    FORSORGSHJEM: {"Hjemløshed": 70, "Rusmiddel": 20, "Socialt udsat": 10},
+    NATCAFE: {"Hjemløshed": 80, "Rusmiddel": 20},
+    KRISECENTER: {"Socialt udsat": 1},
 }
 #: Mean number of §85/§101 services per case, by where the citizen came from.
-SERVICES_PER_CASE = {"case": 1.5, "placed": 1.5, "Herberg §110": 0.5, "Forsorgshjem §110": 0.5,
-                     "Natcafé": 0.4, "Krisecenter §109": 0.4}
+SERVICES_PER_CASE = {"case": 1.5, "placed": 1.5, HERBERG: 0.5, FORSORGSHJEM: 0.5,
+                     NATCAFE: 0.4, KRISECENTER: 0.4}
 TARGET_GROUP_AFTER_PLACEMENT = {"Socialt udsat": 40, "Psykiatri": 30, "Rusmiddel": 20, "Hjemløshed": 10}
 TARGET_GROUP_CASE_ONLY = {"Handicap": 30, "Psykiatri": 25, "Rusmiddel": 25, "Socialt udsat": 15, "Hjemløshed": 5}
 AGES_CASE_ONLY = {"Handicap": (18, 75), "Psykiatri": (18, 65), "Hjemløshed": (20, 65), "Rusmiddel": (20, 65),
@@ -261,7 +271,7 @@ def _waiting_for_a_place(ctx: Context, rng: np.random.Generator, cases: pd.DataF
     (still on the list), or never got (left the list)."""
     w = ctx.window
     open_service = grants[grants["end"].isna()]["case"].unique()
-    eligible = cases["maalgruppe"].isin(["Handicap", "Psykiatri"]).to_numpy() & (cases["origin"] == "case").to_numpy()
+    eligible = cases["maalgruppe"].isin(DISABILITY_TARGET_GROUPS).to_numpy() & (cases["origin"] == "case").to_numpy()
     pending = np.flatnonzero(eligible & cases.index.isin(open_service) & (rng.random(len(cases)) < PENDING_PLACEMENT_SHARE))
     abandoned = np.flatnonzero(eligible & (rng.random(len(cases)) < ABANDONED_PLACEMENT_SHARE))
     opened = cases["opened"].to_numpy()
@@ -474,7 +484,7 @@ def _assessments(ctx: Context, rng: np.random.Generator, cases: pd.DataFrame, gr
     """1-4 VUM assessments per handicap/psychiatry citizen (during the first such case), the
     level drifting a step at a time."""
     w = ctx.window
-    assessed = cases[cases["maalgruppe"].isin(["Handicap", "Psykiatri"]).to_numpy()].drop_duplicates("citizen")
+    assessed = cases[cases["maalgruppe"].isin(DISABILITY_TARGET_GROUPS).to_numpy()].drop_duplicates("citizen")
     lo = np.maximum(assessed["opened"].to_numpy(), w.start)
     hi = np.where(assessed["closed"].isna(), w.end, assessed["closed"].to_numpy())
     assessed, lo, hi = assessed[hi > lo], lo[hi > lo], hi[hi > lo]

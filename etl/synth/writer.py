@@ -3,11 +3,13 @@
 Tables are created from the `TableSpec`s with SQLAlchemy Core, so the same generator
 fills SQLite for a newcomer and PostgreSQL or SQL Server for integration tests. SQLite
 takes a fast path (executemany through the DBAPI connection) that stores values exactly
-as SQLAlchemy's SQLite types would; every other dialect gets plain Core inserts.
+as SQLAlchemy's SQLite types would; every other dialect gets plain Core inserts. A table
+can arrive in chunks (the postings of the national profile are tens of millions of rows).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Mapping
 from decimal import Decimal
 
 import numpy as np
@@ -46,9 +48,12 @@ SQL_TYPES = {
 
 
 def sql_type(column: SpecColumn):
-    """The SQLAlchemy type of a contract column; CPR numbers stored as numbers need 64 bits."""
-    if column.type == "int" and column.personal:
+    """The SQLAlchemy type of a contract column: the contract's declared `bigint` or
+    `decimal(p,s)` where it has one; CPR numbers stored as numbers need 64 bits."""
+    if column.type == "int" and (column.personal or column.sql_type == "bigint"):
         return BigInteger()
+    if column.decimal_digits:
+        return Numeric(*column.decimal_digits)
     return SQL_TYPES[column.type]()
 
 
@@ -60,8 +65,17 @@ def table_for(spec: TableSpec, metadata: MetaData) -> Table:
     ))
 
 
-def write_source(url: str, source: Source, frames: dict[str, pd.DataFrame]) -> None:
-    """Drop and recreate the source's tables at `url` and fill them from `frames`."""
+Frames = pd.DataFrame | Iterable[pd.DataFrame]
+
+
+def write_source(url: str, source: Source, frames: Mapping[str, Frames]) -> dict[str, int]:
+    """Drop and recreate the source's tables at `url` and fill them from `frames`; returns
+    the rows written per table.
+
+    A table's value is a frame or an iterable of frames (chunks, in key order), so a table
+    larger than memory is written as it is generated. Tables are written in the contract's
+    order and an iterable is consumed only when its table's turn comes.
+    """
     engine = create_engine(url)
     try:
         metadata = MetaData()
@@ -69,31 +83,42 @@ def write_source(url: str, source: Source, frames: dict[str, pd.DataFrame]) -> N
         metadata.drop_all(engine)
         metadata.create_all(engine)
         insert = insert_sqlite if engine.dialect.name == "sqlite" else insert_portable
-        for spec in source.tables:
-            insert(engine, tables[spec.name], spec, frames[spec.name])
+        return {spec.name: insert(engine, tables[spec.name], spec, frames[spec.name]) for spec in source.tables}
     finally:
         engine.dispose()
 
 
-def insert_portable(engine: Engine, table: Table, spec: TableSpec, frame: pd.DataFrame) -> None:
-    """Core inserts of Python values in chunks: works on every dialect."""
-    columns = {c.name: _python_values(frame[c.name], c.type) for c in spec.columns}
-    names = list(columns)
+def _chunks(frames: Frames) -> Iterator[pd.DataFrame]:
+    return iter((frames,)) if isinstance(frames, pd.DataFrame) else iter(frames)
+
+
+def insert_portable(engine: Engine, table: Table, spec: TableSpec, frames: Frames) -> int:
+    """Core inserts of Python values in chunks, in one transaction: works on every dialect."""
+    rows = 0
     with engine.begin() as conn:
-        for start in range(0, len(frame), CHUNK_ROWS):
-            rows = zip(*(columns[n][start:start + CHUNK_ROWS] for n in names))
-            conn.execute(table.insert(), [dict(zip(names, row)) for row in rows])
+        for frame in _chunks(frames):
+            columns = {c.name: _python_values(frame[c.name], c.type) for c in spec.columns}
+            names = list(columns)
+            for start in range(0, len(frame), CHUNK_ROWS):
+                batch = zip(*(columns[n][start:start + CHUNK_ROWS] for n in names))
+                conn.execute(table.insert(), [dict(zip(names, row)) for row in batch])
+            rows += len(frame)
+    return rows
 
 
-def insert_sqlite(engine: Engine, table: Table, spec: TableSpec, frame: pd.DataFrame) -> None:
-    """executemany of tuples, with dates and timestamps formatted the way SQLAlchemy's SQLite
-    types store them (`YYYY-MM-DD`, `YYYY-MM-DD HH:MM:SS.ffffff`)."""
+def insert_sqlite(engine: Engine, table: Table, spec: TableSpec, frames: Frames) -> int:
+    """executemany of tuples, in one transaction, with dates and timestamps formatted the way
+    SQLAlchemy's SQLite types store them (`YYYY-MM-DD`, `YYYY-MM-DD HH:MM:SS.ffffff`)."""
     statement = str(table.insert().compile(dialect=engine.dialect))
+    rows = 0
     with engine.begin() as conn:
         cursor = conn.connection.driver_connection.cursor()
-        for start in range(0, len(frame), SQLITE_CHUNK_ROWS):
-            chunk = frame.iloc[start:start + SQLITE_CHUNK_ROWS]
-            cursor.executemany(statement, zip(*(_sqlite_values(chunk[c.name], c.type) for c in spec.columns)))
+        for frame in _chunks(frames):
+            for start in range(0, len(frame), SQLITE_CHUNK_ROWS):
+                chunk = frame.iloc[start:start + SQLITE_CHUNK_ROWS]
+                cursor.executemany(statement, zip(*(_sqlite_values(chunk[c.name], c.type) for c in spec.columns)))
+            rows += len(frame)
+    return rows
 
 
 def _python_values(values: pd.Series, logical_type: str) -> list:

@@ -15,7 +15,7 @@ from pathlib import Path
 from etl.core.settings import Settings
 from etl.extract.incremental import plan_extract
 from etl.extract.land import drop_file_digests, extract_table
-from etl.sources import SOURCES, get_source
+from etl.sources import get_source
 from etl.validate.table import publish_source, validate_table
 
 log = logging.getLogger(__name__)
@@ -60,10 +60,11 @@ def publish_extract(source_name: str, extract_date: dt.date, run_id: str, result
     pointer = publish_source(get_source(source_name), settings.staged_dir, extract_date, run_id, results)
     staged = sum(t["rows_staged"] for t in pointer["tables"].values())
     quarantined = sum(t["rows_quarantined"] for t in pointer["tables"].values())
-    log.info("SUMMARY extract_%s: extract of %s is now current: %d table(s), %d rows staged, %d quarantined",
-             source_name, extract_date, len(pointer["tables"]), staged, quarantined)
-    return {"source": source_name, "extract_date": extract_date.isoformat(), "rows_staged": staged,
-            "rows_quarantined": quarantined}
+    state = "is now current" if pointer["current"] else "is a backfill (the current extract is newer)"
+    log.info("SUMMARY extract_%s: extract of %s %s: %d table(s), %d rows staged, %d quarantined",
+             source_name, extract_date, state, len(pointer["tables"]), staged, quarantined)
+    return {"source": source_name, "extract_date": extract_date.isoformat(), "current": pointer["current"],
+            "rows_staged": staged, "rows_quarantined": quarantined}
 
 
 def extract_source(source_name: str, extract_date: dt.date, run_id: str, settings: Settings | None = None,
@@ -73,9 +74,3 @@ def extract_source(source_name: str, extract_date: dt.date, run_id: str, setting
     results = [validate(source_name, t.name, extract_date, settings)
                for t in get_source(source_name).tables if land(source_name, t.name, extract_date, settings, full)]
     return publish_extract(source_name, extract_date, run_id, results, settings)
-
-
-def extract_all(extract_date: dt.date, run_id: str, settings: Settings | None = None) -> list[dict]:
-    """Every source's extract in one call (tests, benchmarks); the DAGs run one source each."""
-    settings = _settings(settings)
-    return [extract_source(name, extract_date, run_id, settings) for name in SOURCES]

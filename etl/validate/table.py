@@ -23,6 +23,7 @@ import pandera.pandas as pa
 import pyarrow as pa_arrow
 
 from etl.core import zones
+from etl.core.periods import local_now
 from etl.core.storage import write_parquet_atomic
 from etl.core.tables import Column, TableSpec
 from etl.extract.incremental import high_watermark, merge_into_base, table_rows, vanished_keys
@@ -281,7 +282,7 @@ def publish_source(source: Source, staged_root: Path, extract_date: dt.date, run
     if missing:
         raise StructuralValidationError(f"{source.name}: no validated extract for table(s) {missing}")
     pointer = {"source": source.name, "extract_date": extract_date.isoformat(), "run_id": run_id,
-               "completed_at": dt.datetime.now().isoformat(timespec="seconds"), "tables": tables}
+               "completed_at": local_now().isoformat(timespec="seconds"), "tables": tables}
     current = zones.read_pointer(staged_root, source.name)
     if current and current["extract_date"] > pointer["extract_date"]:
         log.info("%s: %s is a backfill; the current extract stays %s", source.name, extract_date,

@@ -25,3 +25,17 @@ def test_exit_codes(tmp_path, capsys, states, strict, code):
     out = capsys.readouterr().out
     if states["data_quality"] is GATE_RED:
         assert "RED  data_quality" in out
+
+
+def test_a_failed_extract_is_named_and_the_rest_of_the_night_said_to_be_published(tmp_path, capsys):
+    settings = Settings(tmp_path, mode="production", warehouse_location=f"sqlite:///{tmp_path}/warehouse/warehouse.db")
+    states = {"extract_boern": OK, "extract_klage": BROKEN, "build_model": OK, "publish_kpis": OK,
+              "data_quality": GATE_RED}
+    assert print_summary(settings, states, strict=False, seconds=1.0,
+                         title="sofli run, night of 2026-03-10") == EXIT_PIPELINE_FAILED
+    out = capsys.readouterr().out
+    assert "sofli run, night of 2026-03-10: 5 DAG runs" in out
+    assert "FAIL extract_klage" in out and "failed/not run: land_Barn, publish" in out
+    assert "PIPELINE FAILED: extract_klage did not complete" in out
+    assert "their last good extract was used, DQ10 flags them stale" in out
+    assert "alert e-mails received" not in out  # production mails through smtp_default, not a sink

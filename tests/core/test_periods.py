@@ -35,21 +35,3 @@ def test_nightly_periods_cover_running_and_closed_quarters_with_last_year_twins(
     }
     assert last_closed_quarter(D(2025, 11, 15)) == "2025-Q3"
     assert last_closed_quarter(D(2025, 1, 1)) == "2024-Q4"
-
-
-def test_kpi_rows_are_provisional_exactly_in_the_running_periods():
-    """The pipeline flags a KPI row by its period's (kind, start, end): the running
-    quarter and its ÅTD, not their last-year twins nor closed quarters."""
-    import pandas as pd
-    from etl.tasks.kpis import _provisional
-
-    from etl.core.periods import reporting_periods
-
-    periods = reporting_periods(D(2025, 11, 15), 1)
-    rows = pd.DataFrame([(p.kind, p.start, p.end) for p in periods] * 2,
-                        columns=["period_type", "period_start", "period_end"]).astype(
-        {"period_start": "datetime64[s]", "period_end": "datetime64[s]"})
-    flagged = rows[_provisional(rows, periods)]
-    assert sorted(set(map(tuple, flagged.astype(str).values.tolist()))) == [
-        ("quarter", "2025-10-01", "2025-11-15"), ("ytd", "2025-01-01", "2025-11-15")]
-    assert len(flagged) == 4 and not _provisional(rows.iloc[:0], periods).size

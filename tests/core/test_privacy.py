@@ -1,7 +1,11 @@
 import pandas as pd
 import pytest
+from cpr_scan import find_cpr_in_frame, find_cpr_like
 
-from etl.core.privacy import CprInOutputError, assert_no_cpr, find_cpr_in_frame, find_cpr_like
+from etl.core.privacy import CprInOutputError, assert_no_cpr
+from etl.model.tables import MODEL_TABLES
+from etl.publish.marts import MART_TABLES
+from etl.sources import SOURCES
 
 
 @pytest.mark.parametrize("text", ["010203-1234", "cpr 0102031234.", "102031234", "id=280456-0PJ2", "2804560PJ2"])
@@ -21,3 +25,16 @@ def test_frames_are_scanned_by_column_kind_and_the_error_never_repeats_the_numbe
     with pytest.raises(CprInOutputError) as error:
         assert_no_cpr("to 010203-1234", "an e-mail")
     assert "010203" not in str(error.value)
+
+
+def test_only_source_contracts_have_personal_columns():
+    """CPR lives in landing, staged and quarantine only: every source table with persons
+    marks its CPR column personal, and no model or published table has one (nor a column
+    named like a CPR)."""
+    personal = {(s.name, t.name, c.name) for s in SOURCES.values() for t in s.tables for c in t.columns if c.personal}
+    assert personal == {("boern", "Barn", "CPR"), ("voksen", "borger", "cpr"), ("tilbud", "ophold", "cpr"),
+                        ("tilbud", "magtanvendelse", "cpr"), ("hr", "medarbejder", "cpr"), ("cpr", "cpr", "PNR"),
+                        ("beskaeftigelse", "beskaeftigelse", "cpr")}
+    downstream = [*MODEL_TABLES.values(), *MART_TABLES.values()]
+    assert [(t.name, c.name) for t in downstream for c in t.columns
+            if c.personal or c.name.lower() in {"cpr", "pnr", "personnummer"}] == []

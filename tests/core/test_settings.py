@@ -1,6 +1,8 @@
 """The one settings object: resolved once from the environment, connections and defaults;
-production by default; every refusal a ConfigurationError naming the variable and the fix."""
+production by default; every refusal a ConfigurationError naming the variable and the fix.
+The night's clock (`NightSchedule`), read when the DAG files are parsed, is tested here too."""
 
+import dataclasses
 import datetime as dt
 import json
 
@@ -12,14 +14,14 @@ from etl.core.settings import (
     REPO_ROOT,
     ConfigurationError,
     ExtractPolicy,
+    NightSchedule,
     Settings,
     check_pseudonym_key,
     operations_email,
     resolve_warehouse_admin,
-    settings_fields,
 )
 from etl.core.zones import DataFolder
-from etl.sources import get_source
+from etl.sources import SOURCES, get_source
 
 STRONG = "k9#Qz!v7Lm2pX4wR8tY"
 SHORT, NOT_JSON = "short", "{not json"
@@ -129,6 +131,11 @@ def test_warehouse_init_inputs_are_not_pipeline_settings(tmp_path):
     assert not any("ADMIN" in f.upper() for f in settings_fields())
 
 
+def settings_fields() -> tuple[str, ...]:
+    """The Settings fields an operator configures (what `OPTIONS` must cover)."""
+    return tuple(f.name for f in dataclasses.fields(Settings) if f.name != "connections")
+
+
 def test_every_setting_is_documented_in_the_options_table():
     documented = {o.field for o in OPTIONS if o.field}
     assert set(settings_fields()) == documented
@@ -155,6 +162,13 @@ def test_the_resolver_reads_only_the_documented_variables(tmp_path):
     documented = {o.env for o in OPTIONS}
     undocumented = {v for v in env.asked if v not in documented and not v.startswith(("SOFLI_SOURCE_", "AIRFLOW_"))}
     assert not undocumented
+
+    # the night's clock, resolved when the DAG files are parsed, reads only documented variables too
+    night_env = Recording({"SOFLI_EXTRACT_SCHEDULE_KLAGE": "off"})
+    NightSchedule.from_env(night_env)
+    per_source = {f"SOFLI_EXTRACT_SCHEDULE_{name.upper()}" for name in SOURCES}
+    assert night_env.asked - per_source <= documented and "SOFLI_EXTRACT_SCHEDULE_<SOURCE>" in documented
+    assert {"SOFLI_NIGHT_CUTOFF", "SOFLI_TASK_RETRY_DELAY", "SOFLI_CLOSE_QUARTER_SCHEDULE"} <= night_env.asked
 
 
 # --- the pseudonymisation key (issue 21 item 5) -----------------------------------------
@@ -236,3 +250,59 @@ def test_connections_are_looked_up_only_when_needed(tmp_path):
     assert s.source_location(get_source("klage")) == f"sqlite:///{tmp_path}/sources/klage.db"
     with pytest.raises(ConfigurationError, match="AIRFLOW_CONN_SOFLI_PSEUDONYM_KEY is not valid JSON"):
         s.pseudonym_key()
+# --- the night's clock --------------------------------------------------------------------
+
+def test_the_night_s_clock_defaults_to_production():
+
+    night = NightSchedule.from_env({})
+    assert {name: clock.cron for name, clock in night.extract.items()} == {n: s.schedule for n, s in SOURCES.items()}
+    assert night.extract["boern"].cron == "0 1 * * *" and night.extract["beskaeftigelse"].cron == "30 2 * * *"
+    assert night.cutoff.cron == "0 5 * * *"
+    assert (night.housekeeping.cron, night.close_quarter.cron) == ("30 5 * * *", "0 6 * * *")
+    assert night.deadlines == {"extract": dt.timedelta(hours=3), "build_model": dt.timedelta(hours=2),
+                               "publish_kpis": dt.timedelta(hours=2), "data_quality": dt.timedelta(hours=1)}
+    assert (night.retries, night.retry_delay) == (2, dt.timedelta(minutes=2))
+
+
+def test_the_night_s_clock_from_the_environment():
+
+    night = NightSchedule.from_env({
+        "SOFLI_EXTRACT_SCHEDULE": "*/5 * * * *", "SOFLI_EXTRACT_SCHEDULE_KLAGE": "off",
+        "SOFLI_NIGHT_CUTOFF": "at:2026-03-10T05:00:00+01:00, 2026-03-09T05:00:00+01:00",
+        "SOFLI_NIGHT_DEADLINES": "data_quality=90s, extract=20m", "SOFLI_TASK_RETRIES": "0",
+        "SOFLI_TASK_RETRY_DELAY": "30s"})
+    assert night.extract["boern"].cron == "*/5 * * * *" and not night.extract["klage"].runs
+    assert [m.isoformat() for m in night.cutoff.at] == ["2026-03-09T05:00:00+01:00", "2026-03-10T05:00:00+01:00"]
+    assert night.deadlines["data_quality"] == dt.timedelta(seconds=90)
+    assert night.deadlines["extract"] == dt.timedelta(minutes=20)
+    assert night.deadlines["build_model"] == dt.timedelta(hours=2)  # the rest keep their default
+    assert (night.retries, night.retry_delay) == (0, dt.timedelta(seconds=30))
+    off = NightSchedule.from_env({"SOFLI_SCHEDULES": "off", "SOFLI_NIGHT_CUTOFF": "0 4 * * *"})
+    assert not any(c.runs for c in (*off.extract.values(), off.cutoff, off.housekeeping, off.close_quarter))
+
+
+@pytest.mark.parametrize(("name", "value", "message"), [
+    ("SOFLI_NIGHT_CUTOFF", "5 o'clock", "SOFLI_NIGHT_CUTOFF: \"5 o'clock\" is not a 5-field cron expression"),
+    ("SOFLI_NIGHT_CUTOFF", "at:2026-03-10T05:00:00", "SOFLI_NIGHT_CUTOFF: `at:` needs ISO times with a UTC offset"),
+    ("SOFLI_NIGHT_DEADLINES", "gate=1h", "SOFLI_NIGHT_DEADLINES: unknown stage 'gate'"),
+    ("SOFLI_NIGHT_DEADLINES", "extract=soon", "SOFLI_NIGHT_DEADLINES: 'soon' is not a duration"),
+    ("SOFLI_TASK_RETRIES", "-1", "SOFLI_TASK_RETRIES must be a whole number >= 0"),
+    ("SOFLI_SCHEDULES", "sometimes", "SOFLI_SCHEDULES must be on or off"),
+])
+def test_a_wrong_clock_setting_names_the_variable(name, value, message):
+    with pytest.raises(ConfigurationError) as error:
+        NightSchedule.from_env({name: value})
+    assert message in str(error.value)
+
+
+def test_expensive_cases_percent_default_environment_and_range(tmp_path):
+    env = {"SOFLI_DATA_DIR": str(tmp_path)}
+    assert Settings.resolve(env).expensive_cases_percent == 10
+    assert Settings.resolve(env).kpi_params() == {"T6.04": {"percent": 10}}
+    assert Settings.resolve({**env, "SOFLI_EXPENSIVE_CASES_PERCENT": "12,5"}).kpi_params() == {"T6.04": {"percent": 12.5}}
+    assert Settings.resolve({**env, "SOFLI_EXPENSIVE_CASES_PERCENT": " 15 "}).expensive_cases_percent == 15
+    for bad in ("9.9", "15.5", "ti"):
+        with pytest.raises(ConfigurationError, match="SOFLI_EXPENSIVE_CASES_PERCENT"):
+            Settings.resolve({**env, "SOFLI_EXPENSIVE_CASES_PERCENT": bad})
+    with pytest.raises(ConfigurationError, match="SOFLI_EXPENSIVE_CASES_PERCENT must be between 10 and 15"):
+        Settings(tmp_path, expensive_cases_percent=20)

@@ -1,30 +1,127 @@
-"""Governance as tests: every DAG parses, has an owner, docs, tags, retries and an alert route."""
+"""Governance as tests, on the one DagBag of `dags/` (tests/dags/conftest.py).
 
+Every DAG parses without a cycle; has an owner on every task, docs, a description, tags
+from the allowed set, the house settings (start date, no catchup, one active run, retries
+with backoff) and an alert route; every nightly DAG has a deadline alert that really
+e-mails operations (the callback is run the way Airflow's triggerer runs it, `await
+CopenhagenSmtpNotifier(**kwargs, context=...)` with the scheduler's simple context, into an SMTP
+server on loopback); each DAG family has the tasks, assets, schedule and params it
+documents; and parsing a DAG file leaves its task code's heavy imports for run time.
+"""
 
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+
+import pendulum
+import pytest
+from airflow.sdk import DAG
+from airflow.sdk import task as task_decorator
+from airflow.sdk.module_loading import import_string
+from airflow.serialization.serialized_objects import DagSerialization
+
+from etl.core.settings import REPO_ROOT, ConfigurationError, NightSchedule, operations_email
+from etl.ops.mailsink import MailSink
 from etl.sources import SOURCES
-from etl.tasks.orchestration import ALLOWED_TAGS
+from etl.tasks import orchestration
+from etl.tasks.orchestration import ALLOWED_TAGS, NIGHT_DEADLINES, copenhagen_time, failure_notifier
 
+OPERATIONS_EMAIL = operations_email({})  # the dagbag fixture parses with no SOFLI_OPERATIONS_EMAIL
+
+#: Every nightly DAG and the stage whose deadline applies to it.
+NIGHTLY = {f"extract_{name}": "extract" for name in SOURCES} | {
+    "build_model": "build_model", "publish_kpis": "publish_kpis", "data_quality": "data_quality"}
+
+
+# --- every DAG -----------------------------------------------------------------------
 
 def test_no_import_errors_and_exactly_the_expected_dags(dagbag):
     assert dagbag.import_errors == {}
-    expected = {f"extract_{name}" for name in SOURCES} | {"build_model", "publish_kpis", "data_quality",
-                                                      "housekeeping", "close_quarter"}
-    assert set(dagbag.dags) == expected
+    assert set(dagbag.dags) == set(NIGHTLY) | {"housekeeping", "close_quarter"}
 
 
 def test_every_dag_is_governed(dagbag):
-    for dag_id, dag in dagbag.dags.items():
+    start = pendulum.datetime(2025, 1, 1, tz="Europe/Copenhagen")
+    for dag_id, dag in dagbag.dags.items():  # every DAG in the folder, also ones added later
+        dag.check_cycle()  # raises AirflowDagCycleException
         assert dag.doc_md and len(dag.doc_md) > 200, dag_id
         assert dag.description, dag_id
         assert set(dag.tags) <= ALLOWED_TAGS and "sofli" in dag.tags, dag_id
-        assert dag.max_active_runs == 1, dag_id
-        assert dag.catchup is False, dag_id
+        assert (dag.catchup, dag.max_active_runs, dag.start_date == start) == (False, 1, True), dag_id
+        assert dag.default_args["retries"] == 2 and dag.default_args["retry_exponential_backoff"], dag_id
         for task in dag.tasks:
             assert task.owner and task.owner != "airflow", (dag_id, task.task_id)
             assert task.on_failure_callback, (dag_id, task.task_id)  # the alert route
             if task.task_id not in ("gate", "audit"):  # a breach or a failed audit is not transient
                 assert task.retries >= 1, (dag_id, task.task_id)
 
+
+# --- a night that runs late ------------------------------------------------------------
+
+def test_every_nightly_dag_has_a_deadline_alert_that_mails_operations(dagbag):
+    for dag_id, stage in NIGHTLY.items():
+        alerts = dagbag.dags[dag_id].deadline
+        assert alerts and len(alerts) == 1, dag_id
+        alert = alerts[0]
+        assert type(alert.reference).__name__ == "DagRunQueuedAtDeadline", dag_id
+        assert alert.interval == NIGHT_DEADLINES[stage], dag_id
+        assert alert.callback.path == "etl.tasks.orchestration.CopenhagenSmtpNotifier", dag_id
+        assert alert.callback.kwargs["to"] == OPERATIONS_EMAIL and alert.callback.kwargs["smtp_conn_id"]
+    assert not dagbag.dags["housekeeping"].deadline  # not part of the night's chain
+
+
+def test_the_operations_address_is_read_when_a_notifier_is_built_not_at_import(monkeypatch):
+    monkeypatch.setenv("SOFLI_OPERATIONS_EMAIL", "vagt@kommune.example")
+    assert failure_notifier().to == "vagt@kommune.example"
+    monkeypatch.setenv("SOFLI_OPERATIONS_EMAIL", "not an address")
+    with pytest.raises(ConfigurationError, match="SOFLI_OPERATIONS_EMAIL"):
+        failure_notifier()
+
+
+def test_the_deadline_alerts_survive_serialization(dagbag):
+    serialized = DagSerialization.to_dict(dagbag.dags["extract_klage"])
+    assert "SmtpNotifier" in json.dumps(serialized, default=str)
+
+
+def test_a_missed_deadline_sends_the_e_mail_in_copenhagen_time(dagbag, tmp_path, monkeypatch):
+    alert = dagbag.dags["publish_kpis"].deadline[0]
+    context = {"dag_run": {"dag_id": "publish_kpis", "dag_run_id": "asset_triggered__2025-11-15T01:00:00",
+                           "queued_at": "2025-11-15T03:12:00+00:00"},
+               "deadline": {"id": "x", "deadline_time": "2025-11-15T05:12:00+00:00"}}
+    with MailSink(tmp_path / "mail") as sink:
+        monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", json.dumps({
+            "conn_type": "smtp", "host": "127.0.0.1", "port": sink.port,
+            "extra": {"disable_ssl": True, "disable_tls": True, "from_email": "sofli@sofli.example"}}))
+
+        async def triggerer():  # airflow.triggers.callback.CallbackTrigger.run, for a notifier class
+            notifier = import_string(alert.callback.path)  # as the triggerer imports it
+            await notifier(**alert.callback.kwargs, context=context)
+
+        asyncio.run(triggerer())
+        messages = sink.messages()
+    assert len(messages) == 1
+    mail = messages[0]
+    assert mail["To"] == OPERATIONS_EMAIL
+    assert mail["Subject"] == "[sofli] Natten er forsinket: publish_kpis er ikke færdig"
+    body = mail.get_body(("html",)).get_content()
+    assert "asset_triggered__2025-11-15T01:00:00" in body
+    # 03:12 and 05:12 UTC are 04:12 and 06:12 in Copenhagen in November (CET, UTC+1)
+    assert "(sat i kø 2025-11-15 04:12:00 (CET))" in body
+    assert "ved fristen 2025-11-15 06:12:00 (CET) (2 t efter kø)" in body
+
+
+def test_copenhagen_time_reads_utc_text_and_datetimes_in_summer_and_winter():
+    assert copenhagen_time("2025-07-01T10:00:00+00:00") == "2025-07-01 12:00:00 (CEST)"
+    assert copenhagen_time(dt.datetime(2025, 12, 1, 23, 30, tzinfo=dt.UTC)) == "2025-12-02 00:30:00 (CET)"
+    assert copenhagen_time(None) == "" and copenhagen_time("not a time") == "not a time"
+
+
+# --- each DAG family -------------------------------------------------------------------
 
 def test_extract_dags_have_one_land_and_validate_per_contract_table_and_an_asset(dagbag):
     for name, source in SOURCES.items():
@@ -33,7 +130,7 @@ def test_extract_dags_have_one_land_and_validate_per_contract_table_and_an_asset
         assert ids == {f"land_{t.name}" for t in source.tables} | {f"validate_{t.name}" for t in source.tables} | {"publish"}
         publish = dag.get_task("publish")
         assert [o.uri for o in publish.outlets] == [f"sofli://staged/{name}"]
-        assert dag.timetable.summary, name
+        assert dag.timetable.expression == source.schedule, name  # the registry's staggered cron
 
 
 def test_the_chain_is_data_aware(dagbag):
@@ -45,18 +142,68 @@ def test_the_chain_is_data_aware(dagbag):
     assert {t.task_id for t in gate.upstream_list} == {"run_rules", "alert_owners"}
 
 
+def test_publish_kpis_can_recompute_further_back(dagbag):
+    dag = dagbag.dags["publish_kpis"]
+    assert set(dag.params) == {"history_quarters"} and dag.params["history_quarters"] == 4
+    assert "history_quarters" in dag.doc_md
+
+
 def test_housekeeping_runs_daily_after_the_night_and_only_deletes_through_etl(dagbag):
     dag = dagbag.dags["housekeeping"]
     assert [t.task_id for t in dag.tasks] == ["expire_partitions"]
-    assert dag.timetable.summary == "30 5 * * *"
+    assert dag.timetable.expression == "30 5 * * *"
     assert "SOFLI_RETENTION_DAYS" in dag.doc_md and "CURRENT.json" in dag.doc_md
     assert set(dag.params) == {"extract_date", "dry_run"}
 
 
 def test_close_quarter_checks_daily_freezes_then_reports_with_its_params(dagbag):
     dag = dagbag.dags["close_quarter"]
-    assert dag.timetable.summary == "0 6 * * *"
+    assert dag.timetable.expression == "0 6 * * *"
     assert {t.task_id for t in dag.get_task("report").upstream_list} == {"freeze"}
     assert set(dag.params) == {"quarter", "reason", "force", "extract_date"}
     assert dag.params["force"] is False
     assert "SOFLI_CLOSE_AFTER_DAYS" in dag.doc_md and "mart.kpi_version" in dag.doc_md
+
+
+# --- parsing stays light ---------------------------------------------------------------
+
+#: What each DAG file must not import when Airflow parses it: its task code's heavy imports
+#: wait inside the task functions (the PLC0415 exceptions in etl/tasks/), so the dag-processor,
+#: which parses every file every 30 seconds, does not pay for them.
+NOT_AT_PARSE = {
+    "build_model.py": ("pandas", "etl.model.stage", "etl.model.build"),
+    "close_quarter.py": ("pandas", "etl.publish.freeze", "etl.report"),
+    "housekeeping.py": ("pandas", "etl.ops.housekeeping"),
+    "publish_kpis.py": ("etl.kpi", "etl.model.build"),
+    "data_quality.py": ("etl.quality", "etl.quality.runner"),
+}
+
+
+@pytest.mark.parametrize("dag_file", sorted(NOT_AT_PARSE))
+def test_parsing_a_dag_file_leaves_its_heavy_task_code_unimported(dag_file, tmp_path):
+    probe = ("import json, runpy, sys; runpy.run_path(sys.argv[1]); "
+             "print(json.dumps(sorted(m for m in sys.argv[2:] if m in sys.modules)))")
+    env = {**os.environ, "AIRFLOW_HOME": str(tmp_path), "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
+    result = subprocess.run([sys.executable, "-c", probe, str(REPO_ROOT / "dags" / dag_file), *NOT_AT_PARSE[dag_file]],
+                            cwd=REPO_ROOT, capture_output=True, text=True, env=env, check=True)
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+
+
+def test_every_clock_kind_survives_serialization(monkeypatch):
+    """Cron, exact moments (`at:`) and off, as the dag-processor serializes and the scheduler reads them."""
+    monkeypatch.setenv("SOFLI_NIGHT_CUTOFF", "at:2026-03-10T05:00:00+01:00,2026-03-11T05:00:00+01:00")
+    monkeypatch.setenv("SOFLI_EXTRACT_SCHEDULE_KLAGE", "off")
+    monkeypatch.setattr(orchestration, "night_schedule", lambda: NightSchedule.from_env())
+    for dag_id, schedule in (("model", orchestration.model_schedule()), ("klage", orchestration.extract_schedule("klage")),
+                             ("boern", orchestration.extract_schedule("boern"))):
+        with DAG(dag_id, schedule=schedule, start_date=pendulum.datetime(2025, 1, 1)) as dag:
+            task_decorator(lambda: None, task_id="t")()
+        timetable = DagSerialization.from_dict(DagSerialization.to_dict(dag)).timetable
+        if dag_id == "model":
+            assert [m.isoformat() for m in timetable.timetable.event_dates] == ["2026-03-10T05:00:00+01:00",
+                                                                                "2026-03-11T05:00:00+01:00"]
+            assert "sofli://staged/klage" in str(timetable.asset_condition)
+        elif dag_id == "klage":
+            assert type(timetable).__name__ == "NullTimetable"
+        else:
+            assert timetable.summary == "0 1 * * *"

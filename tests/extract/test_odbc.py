@@ -1,4 +1,5 @@
-"""ODBC connection strings and bind parameters (the server side is tests/postgres/)."""
+"""etl/extract/odbc.py: connection strings and bind parameters (reading a real server through
+ODBC is tests/extract/test_land.py; the whole chain through ODBC tests/integration/test_odbc_sources.py)."""
 
 import datetime as dt
 import json

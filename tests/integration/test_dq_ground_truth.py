@@ -10,13 +10,13 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from extracts import extract_all
 
 from etl.core.settings import REPO_ROOT, Settings
 from etl.model import Model
 from etl.quality.config import load_rules_config
 from etl.quality.runner import run_rules
 from etl.synth import generate
-from etl.tasks import extract as extract_tasks
 from etl.tasks import model as model_tasks
 
 pytestmark = pytest.mark.integration
@@ -28,7 +28,7 @@ def outcome(tmp_path_factory):
     data = tmp_path_factory.mktemp("truth")
     report = generate(data / "sources", "demo", seed=7, extraction_date=DAY, quirk_rates={"soft_deleted": 0.0})
     settings = Settings(data, REPO_ROOT / "reference", "demo")
-    extract_tasks.extract_all(DAY, "truth", settings)
+    extract_all(DAY, "truth", settings)
     model_tasks.build_model(DAY, settings)
     model = Model.load(settings.model_dir)
     result = run_rules(model, load_rules_config(), "truth", dt.datetime(2025, 11, 15, 3))

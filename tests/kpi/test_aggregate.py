@@ -4,22 +4,28 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from etl.core.periods import Period
 from etl.kpi.aggregate import (
     KPI_ROW_COLUMNS,
+    ORG_LEVELS,
+    _codes,
     active_on,
     count_rows,
+    duration_rows,
     flag_label,
     in_period,
     kpi_value_rows,
+    measure_rows,
     ratio,
     share_rows,
     summarise,
     with_org,
 )
+from etl.model.org import resolve_org
 
 Q3 = Period("quarter", "2025-Q3", dt.date(2025, 7, 1), dt.date(2025, 9, 30))
 
@@ -133,7 +139,7 @@ def test_kpi_value_rows_have_the_contract_columns_and_period():
     rows = kpi_value_rows(count_rows(members(("c1", "X", "P", "A", "K")), "citizen_key", ()), "T9.99", Q3)
     assert list(rows.columns) == KPI_ROW_COLUMNS == [
         "kpi_id", "measure", "period_type", "period", "period_start", "period_end", "org_level", "org_key",
-        "dimension", "dimension_value", "value", "numerator", "denominator", "unit"]
+        "dimension", "dimension_value", "value", "numerator", "denominator", "unit", "persons_behind"]
     assert set(rows["kpi_id"]) == {"T9.99"} and set(rows["period_type"]) == {"quarter"}
     assert rows["period_start"].iloc[0] == pd.Timestamp("2025-07-01")
     assert rows["period_end"].iloc[0] == pd.Timestamp("2025-09-30")
@@ -154,9 +160,6 @@ def test_every_org_key_total_is_present_where_members_are(level):
 def test_group_codes_are_those_of_labelling_missing_as_ukendt_first(values, dtype):
     """`_codes` slots Ukendt in after factorising; the codes and labels must be what
     labelling the missing values Ukendt and then factorising sorted would give."""
-    import numpy as np
-
-    from etl.kpi.aggregate import _codes
 
     series = pd.Series(values, dtype=dtype)
     labelled = series.astype(object).where(series.notna(), "Ukendt").astype(str)
@@ -168,7 +171,6 @@ def test_group_codes_are_those_of_labelling_missing_as_ukendt_first(values, dtyp
 
 def _random_members(seed: int, n: int) -> pd.DataFrame:
     """Members with repeated and missing citizens, breakdown values and days."""
-    import numpy as np
 
     rng = np.random.default_rng(seed)
 
@@ -190,7 +192,6 @@ def _random_members(seed: int, n: int) -> pd.DataFrame:
 def _groupby_reference(members: pd.DataFrame, breakdowns: tuple[str, ...], aggregate) -> pd.DataFrame:
     """What `summarise` and `duration_rows` compute, with pandas groupby per (org level,
     dimension): an independent check of their numpy grouping."""
-    from etl.kpi.aggregate import ORG_LEVELS
 
     labelled = members.copy()
     labelled["sof"] = "SOF"
@@ -227,9 +228,6 @@ def test_summarise_equals_a_pandas_groupby(seed):
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_duration_statistics_equal_a_pandas_groupby(seed):
     """Count of distinct entities, usable days, mean, lower median, min and max per group."""
-    import numpy as np
-
-    from etl.kpi.aggregate import duration_rows
 
     data = _random_members(seed, 400)
     rows = duration_rows(data, "citizen_key", "days", ("gender",))
@@ -253,8 +251,6 @@ def test_duration_statistics_equal_a_pandas_groupby(seed):
 
 
 def test_duration_of_no_members_is_a_zero_sof_total():
-    from etl.kpi.aggregate import duration_rows
-
     rows = duration_rows(_random_members(1, 10).iloc[:0], "citizen_key", "days", ("gender",))
     assert rows[["measure", "org_level", "org_key"]].values.tolist() == [
         [m, "sof", "SOF"] for m in ("count", "mean_days", "median_days", "min_days", "max_days")]
@@ -263,16 +259,12 @@ def test_duration_of_no_members_is_a_zero_sof_total():
 
 
 def test_measure_rows_refuses_values_of_another_length():
-    from etl.kpi.aggregate import measure_rows
-
     summary = summarise(members(("c1", "X", "P", "A", "K")), (), value=("citizen_key", "nunique"))
     with pytest.raises(ValueError, match="count: 2 values for 4 summary rows"):
         measure_rows(summary, "count", "count", [1, 2])
 
 
 def test_resolve_org_takes_the_later_of_two_valid_rows_and_labels_gaps_ukendt(dim_org):
-    from etl.model.org import resolve_org
-
     doubled = pd.concat([dim_org, dim_org[dim_org["unit_code"] == "BFC-NORD"].assign(center="Nyt center")],
                         ignore_index=True)
     doubled.loc[doubled["unit_code"] == "4010202", "unit"] = None  # a reference row without a unit name

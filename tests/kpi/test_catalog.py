@@ -8,6 +8,7 @@ from dataclasses import replace
 import pandas as pd
 import pytest
 
+from etl.core import vocabulary
 from etl.core.periods import reporting_periods
 from etl.kpi import CATALOG, catalog_frame, compute_kpi, compute_kpis
 from etl.kpi.aggregate import KPI_ROW_COLUMNS, MEASURE_COLUMNS
@@ -17,12 +18,15 @@ from etl.model.registry import sources_feeding
 from etl.model.tables import MODEL_TABLES
 from etl.publish.marts import KPI_CATALOG
 
-#: The ids of shared/spec/kpi-catalogue.md, in its order.
+#: The ids of shared/spec/kpi-catalogue.md, in its order, then theme 6 of economy.md.
 ALL_IDS = ([f"T1.{i:02}" for i in range(1, 5)] + [f"T2.{i:02}" for i in range(1, 14)]
            + [f"T3.{i:02}" for i in range(1, 10)] + [f"T4.{i:02}" for i in range(1, 7)]
-           + [f"T5.{i:02}" for i in range(1, 6)])
-#: The resolved readings' list of stock KPIs.
-STOCKS = {"T1.01", "T1.02", "T1.03", "T1.04", "T2.02", "T2.06", "T2.09", "T2.10", "T2.13", "T3.06"}
+           + [f"T5.{i:02}" for i in range(1, 6)] + [f"T6.{i:02}" for i in range(1, 8)])
+#: The resolved readings' list of stock KPIs (economy.md: T6.02 and T6.04 are stocks on E).
+STOCKS = {"T1.01", "T1.02", "T1.03", "T1.04", "T2.02", "T2.06", "T2.09", "T2.10", "T2.13", "T3.06",
+          "T6.02", "T6.04"}
+#: economy.md "Flows and stocks": a flow KPI's measures that are stocks on E (quarter rows only).
+STOCK_MEASURES = {"T6.03": ("prognosis", "share_prognosis"), "T6.06": ("prognosis",)}
 IMPLEMENTED = set(ALL_IDS)
 
 
@@ -35,6 +39,7 @@ def test_entries_are_complete():
         assert d.theme == int(d.kpi_id[1]) and d.theme_title
         assert d.title and d.description and d.definition and d.unit and d.owner and d.measures, d.kpi_id
         assert d.kpi_type == ("stock" if d.kpi_id in STOCKS else "flow"), d.kpi_id
+        assert d.stock_measures == STOCK_MEASURES.get(d.kpi_id, ()), d.kpi_id
         assert "center" not in d.breakdowns and "unit" not in d.breakdowns, "org levels are not dimensions"
 
 
@@ -59,10 +64,10 @@ def test_an_entry_without_lineage_or_with_unknown_names_is_refused():
         KpiDefinition(**fields)
     with pytest.raises(ValueError, match="lineage"):
         KpiDefinition(**fields, sources=frozenset({"boern"}))
-    with pytest.raises(ValueError, match=r"unknown sources or model tables \['oekonomi'\]"):
-        KpiDefinition(**fields, sources=frozenset({"oekonomi"}), model_tables=entry.model_tables)
-    with pytest.raises(ValueError, match=r"\['fact_posting'\]"):
-        replace(entry, model_tables=entry.model_tables | {"fact_posting"})
+    with pytest.raises(ValueError, match=r"unknown sources or model tables \['ledger'\]"):
+        KpiDefinition(**fields, sources=frozenset({"ledger"}), model_tables=entry.model_tables)
+    with pytest.raises(ValueError, match=r"\['fact_ledger'\]"):
+        replace(entry, model_tables=entry.model_tables | {"fact_ledger"})
     assert replace(entry, kpi_id="T9.01").sources == {"boern", "voksen"}
 
 
@@ -112,7 +117,7 @@ def test_registering_an_unknown_or_second_computation_fails(monkeypatch):
 
 def test_a_measure_missing_from_the_entry_is_refused(monkeypatch, make_model, q3_2025):
     def undeclared(model, period):
-        return pd.DataFrame([["mean_days", "sof", "SOF", None, None, 1.0, None, None, "days"]],
+        return pd.DataFrame([["mean_days", "sof", "SOF", None, None, 1.0, None, None, "days", None]],
                             columns=MEASURE_COLUMNS)
     monkeypatch.setitem(CATALOG, "T5.04", replace(CATALOG["T5.04"], compute=None))
     kpi("T5.04")(undeclared)
@@ -173,3 +178,17 @@ def test_empty_model_gives_every_measure_a_total(kpi_id, make_model, q3_2025):
     assert (counts["value"] == 0).all()
     rest = rows[rows["unit"] != "count"]
     assert rest["value"].isna().all() and (rest["denominator"] == 0).all()
+
+
+@pytest.mark.parametrize(("kpi_id", "grouping", "left_out"), [
+    ("T1.01", vocabulary.RESIDENTIAL_FACILITY_TYPES, ("Natcafé", "Almen bolig ABL §105")),
+    ("T2.13", vocabulary.SHELTERS_109_110, ("Natcaféer",)),
+    ("T4.01", vocabulary.SHELTERS_110, ()),
+    ("T4.02", vocabulary.SHELTERS_110, ()),
+])
+def test_the_definition_names_the_facility_types_its_computation_uses(kpi_id, grouping, left_out):
+    """The catalogue text readers see names every facility type of the grouping the code
+    counts, and says which ones it leaves out, so the two cannot drift apart unseen."""
+    definition = CATALOG[kpi_id].definition
+    assert [t for t in grouping if t not in definition] == []
+    assert all(f"not {t}" in definition or f"{t} are not included" in definition for t in left_out)

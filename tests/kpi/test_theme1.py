@@ -10,6 +10,7 @@ import pytest
 import etl.kpi
 from etl.core.periods import quarter_periods
 from etl.kpi import compute_kpi, compute_kpis
+from etl.kpi.theme1 import system_combinations
 
 VOKSNE, BOERN = "Voksne", "Børn og Unge"
 
@@ -323,7 +324,6 @@ def test_share_in_work_without_status_rows_is_zero_over_zero(make_model, q3_2025
 
 def test_system_combinations_per_citizen():
     """Systems in the order boern, voksen, tilbud; a system outside them counts for none."""
-    from etl.kpi.theme1 import system_combinations
 
     members = pd.DataFrame({
         "citizen_key": ["c2", "c1", "c2", "c3", "c2", "c1", "c4", "c4"],

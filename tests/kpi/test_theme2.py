@@ -9,6 +9,7 @@ import pytest
 
 from etl.core.periods import quarter_periods
 from etl.kpi import compute_kpi
+from etl.model.org import current_structure
 
 BOERN, VOKSNE = "Børn og Unge", "Voksne"
 
@@ -605,7 +606,6 @@ def test_persons_in_shelters(make_model, q3_2025, pick):
 def test_a_reorganisation_keeps_history_unless_restated(make_model, q3_2025):
     """BFC-VEST moved from Syd to Nord on 2025-01-01: a 2024 decision stays under Syd,
     unless the organisation is restated on the current structure."""
-    from etl.model.org import current_structure
 
     q3_2024 = quarter_periods(2024, 3, dt.date(2025, 11, 15))[0]
     decision = {"decision_key": "boern:1", "source": "boern", "decision_id": "1", "case_key": "boern:9",

@@ -7,9 +7,11 @@ import datetime as dt
 import pandas as pd
 import pytest
 
+from etl.core import vocabulary
 from etl.core.periods import add_months, quarter_periods
 from etl.kpi import compute_kpi
 from etl.kpi.aggregate import add_months_to
+from etl.kpi.theme3 import APPEALS_OUTCOME_LABELS, plan_window
 
 BOERN = "Børn og Unge"
 NORD, SYD = "Center for Børn og Familier Nord", "Center for Børn og Familier Syd"
@@ -406,8 +408,6 @@ def test_use_of_force_organisation_from_the_facility(force_rows, pick):
 # --- T3.08 Barnets plan til tiden ------------------------------------------------------------
 
 def test_plan_window_is_the_period_three_months_earlier():
-    from etl.kpi.theme3 import plan_window
-
     def window(period):
         return tuple(day.date() for day in plan_window(period))
     assert window(q(2025, 3)) == (dt.date(2025, 4, 1), dt.date(2025, 6, 30))
@@ -492,3 +492,8 @@ def test_treatment_within_14_days(make_model, q3_2025, ytd_q3_2025, pick):
 
 
 # --- empty periods -----------------------------------------------------------------------------
+
+
+def test_every_appeals_outcome_of_the_contract_has_a_reported_label():
+    assert set(APPEALS_OUTCOME_LABELS) == set(vocabulary.APPEALS_OUTCOMES)
+    assert set(APPEALS_OUTCOME_LABELS.values()) == {"Stadfæstet", "Omgjort", "Hjemvist", "Afvist"}

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import replace
 
 import pandas as pd
 import pytest
@@ -12,7 +14,8 @@ import pytest
 from etl import kpi
 from etl.core.settings import ConfigurationError, Settings
 from etl.core.periods import reporting_periods
-from etl.kpi import compute_kpis, kpi_workers
+from etl.kpi import CATALOG, compute_kpis, kpi_workers
+from etl.kpi.theme1 import active_members
 from etl.model import Model
 
 
@@ -44,10 +47,6 @@ def test_without_worker_processes_the_periods_are_computed_in_process(demo, monk
 def test_a_worker_that_dies_fails_the_stage_instead_of_hanging(demo, monkeypatch):
     """A worker killed mid-period (as the kernel kills one out of memory) must fail the
     KPI stage, so Airflow retries it, not leave it waiting for a result for ever."""
-    from concurrent.futures.process import BrokenProcessPool
-    from dataclasses import replace
-
-    from etl.kpi import CATALOG
 
     model, periods = demo
     monkeypatch.setitem(CATALOG, "T5.04", replace(CATALOG["T5.04"], compute=lambda model, period: os._exit(9)))
@@ -56,10 +55,6 @@ def test_a_worker_that_dies_fails_the_stage_instead_of_hanging(demo, monkeypatch
 
 
 def test_an_error_in_a_worker_is_raised_as_itself_and_not_retried_in_process(demo, monkeypatch, caplog):
-    from dataclasses import replace
-
-    from etl.kpi import CATALOG
-
     def broken(model, period):
         raise ZeroDivisionError("a KPI bug")
 
@@ -84,7 +79,6 @@ def test_worker_count_comes_from_the_settings_or_the_usable_cores(monkeypatch, t
 
 def test_a_replaced_table_is_not_answered_from_what_was_derived_before(demo):
     """`active_members` is derived once per date; restating the organisation must reach it."""
-    from etl.kpi.theme1 import active_members
 
     model, periods = demo
     model = Model(model.extraction_date, model.extraction_time, dict(model.tables))
@@ -99,7 +93,6 @@ def test_a_replaced_table_is_not_answered_from_what_was_derived_before(demo):
 
 def test_per_date_frames_keep_only_the_latest_date(demo):
     """A worker computes many periods; only the last date's active members stay cached."""
-    from etl.kpi.theme1 import active_members
 
     model, periods = demo
     model = Model(model.extraction_date, model.extraction_time, dict(model.tables))

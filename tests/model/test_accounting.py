@@ -11,13 +11,14 @@ import pytest
 from staged_frames import staged
 
 from etl.core.settings import REPO_ROOT
-from etl.model.accounting import account_rows, unplaceable_employment_rows
+from etl.model.accounting import account_rows, unplaceable_rows
 from etl.model.build import build_model, load_reference
 from etl.model.link import Pseudonymiser
-from etl.model.registry import MODEL_SOURCES
+from etl.model.registry import MODEL_SOURCES, entry
 
 DAY = dt.date(2025, 11, 15)
 T = pd.Timestamp
+EMPLOYMENT = entry("beskaeftigelse", "beskaeftigelse")
 COUNTS = ["staged", "dropped_soft_deleted", "dropped_deleted_case", "dropped_unplaceable", "expected", "model"]
 
 
@@ -92,7 +93,7 @@ def test_documented_drops_and_model_rows_by_hand(night):
     assert counts(accounting, "hr", "medarbejder") == [1, 0, 0, 0, 1, 1]
     assert counts(accounting, "voksen", "ydelse") == [0, 0, 0, 0, 0, 0]
     assert (accounting["expected"] == accounting["model"]).all()
-    assert unplaceable_employment_rows(night[0][("beskaeftigelse", "beskaeftigelse")]) == 3
+    assert unplaceable_rows(night[0][("beskaeftigelse", "beskaeftigelse")], EMPLOYMENT) == 3
 
 
 def test_a_row_lost_in_the_model_shows_as_a_gap(night):
@@ -103,3 +104,53 @@ def test_a_row_lost_in_the_model_shows_as_a_gap(night):
     accounting = account_rows(frames, lossy)
     gaps = accounting[accounting["expected"] != accounting["model"]]
     assert gaps[["source_table", "expected", "model"]].values.tolist() == [["Foranstaltning", 2, 1]]
+
+
+@pytest.fixture(scope="module")
+def deleted_cases():
+    """Both systems' tables hanging off cases, each with a row on a soft-deleted case."""
+    ts = T("2025-01-01")
+    frames = staged(
+        boern__Barn=[{"BarnId": 1, "CPR": "010215-4001", "Foedselsdato": T("2015-02-01"), "Koen": "M",
+                      "OpdateretTid": ts}],
+        boern__Sag=[case(10, False), case(11, True)],
+        boern__Undersoegelse=[
+            {"UndersoegelseId": i, "SagId": s, "Paragraf": "BL § 20", "StartDato": T("2024-03-01"), "OpdateretTid": ts}
+            for i, s in ((300, 10), (301, 11))],
+        boern__Handleplan=[{"HandleplanId": 400, "SagId": 11, "Dato": T("2024-02-01"), "OpdateretTid": ts}],
+        voksen__borger=[{"borger_id": "a", "cpr": "0102154001", "foedselsdato": T("2015-02-01"), "koen": "M",
+                         "opdateret": ts}],
+        voksen__sag=[
+            {"sag_id": s, "borger_id": "a", "oprettet": T("2024-01-01"), "enhed_kode": "CSU-ØST",
+             "maalgruppe": "Psykiatri", "opdateret": ts, "slettet": d} for s, d in ((20, False), (21, True))],
+        voksen__afgoerelse=[{"afgoerelse_id": 30, "sag_id": 21, "paragraf": "SEL § 85",
+                             "afgoerelse_dato": T("2024-02-01"), "udfald": "Afslag", "opdateret": ts}],
+        voksen__ydelse=[  # 40 soft-deleted itself on a live case; 41 on the deleted case 21
+            {"ydelse_id": y, "sag_id": s, "paragraf": "SEL § 85", "ydelsestype": "Bostøtte",
+             "start_dato": T("2024-02-01"), "opdateret": ts, "slettet": d} for y, s, d in ((40, 20, True), (41, 21, False))],
+    )
+    model = build_model(frames, load_reference(REPO_ROOT / "reference"), Pseudonymiser(b"test-key-0123456789"), DAY)
+    return frames, model
+
+
+def test_rows_on_a_deleted_case_drop_from_every_table_hanging_off_cases(deleted_cases):
+    accounting = account_rows(*deleted_cases)
+    assert counts(accounting, "voksen", "sag") == [2, 1, 0, 0, 1, 1]
+    assert counts(accounting, "voksen", "afgoerelse") == [1, 0, 1, 0, 0, 0]
+    assert counts(accounting, "voksen", "ydelse") == [2, 1, 1, 0, 0, 0]
+    assert counts(accounting, "boern", "Undersoegelse") == [2, 0, 1, 0, 1, 1]
+    assert counts(accounting, "boern", "Handleplan") == [1, 0, 1, 0, 0, 0]
+    assert (accounting["expected"] == accounting["model"]).all()
+
+
+@pytest.mark.parametrize(("cprs", "unplaceable"), [
+    ((), 0),
+    (("010215-4001", "0102154001"), 1),  # one person's month twice, however written
+    (("12345", None, "010215-400"), 3),  # too short, missing, a digit lost beyond repair
+    (("6102154001", "6102154001"), 1),  # a replacement number (day + 60) is usable, so its repeat counts
+    (("010215-4001", "020390-1234"), 0),
+])
+def test_unplaceable_employment_rows(cprs, unplaceable):
+    """No usable CPR, or a second row for the same person and month."""
+    frame = pd.DataFrame({"cpr": pd.Series(cprs, dtype="str"), "maaned": T("2025-10-01")})
+    assert unplaceable_rows(frame, EMPLOYMENT) == unplaceable

@@ -4,27 +4,15 @@ import datetime as dt
 
 import pandas as pd
 import pytest
+from staged_frames import staged
 
 from etl.core.settings import REPO_ROOT
 from etl.model.build import build_model, load_reference
 from etl.model.link import Pseudonymiser
 from etl.quality.rules import RULES
-from etl.sources import SOURCES
-from schemas import PANDAS_DTYPES
 
 DAY = dt.date(2025, 11, 15)
 T = pd.Timestamp
-
-
-def staged(**tables: list[dict]) -> dict:
-    """Every contract table, empty unless given as `source__table=[rows]`."""
-    frames = {}
-    for source in SOURCES.values():
-        for table in source.tables:
-            rows = tables.get(f"{source.name}__{table.name}", [])
-            frame = pd.DataFrame(rows, columns=table.column_names)
-            frames[(source.name, table.name)] = frame.astype({c.name: PANDAS_DTYPES[c.type] for c in table.columns})
-    return frames
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ import re
 
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 
 from etl.ops.status_page import load_status, render_status_page, sparkline, status_page, warehouse_label
 from etl.publish.marts import DQ_RESULT, DQ_RULE, SOURCE_FRESHNESS
@@ -105,8 +106,6 @@ def test_an_empty_or_missing_warehouse_says_so(tmp_path):
 
 
 def test_credentials_never_reach_the_page():
-    import sqlalchemy as sa
-
     url = sa.engine.URL.create("postgresql+psycopg2", "sofli_pipeline", "s3cret", "db", database="warehouse")
     label = warehouse_label(url.render_as_string(hide_password=False))
     page = render_status_page({"error": "x", "latest": None, "rules": [], "runs": [], "freshness": []}, label)

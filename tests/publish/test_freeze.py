@@ -9,8 +9,9 @@ import hashlib
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from quarter_close import versions
 
-from etl.publish.freeze import FreezeError, due_quarter, freeze_quarter, versions
+from etl.publish.freeze import FreezeError, due_quarter, freeze_quarter
 from etl.publish.warehouse import make_engine
 from etl.tasks import kpis as kpi_tasks
 from etl.tasks import quality as dq_tasks

@@ -49,3 +49,27 @@ def test_rates_on_fewer_than_five_events_are_blanked_whole():
 def test_threshold_never_below_three():
     with pytest.raises(ValueError, match="below the minimum"):
         suppress_for_public(pd.DataFrame([cell("sof", "SOF", 1)]), ORG, threshold=2)
+
+
+def money(org_level, org_key, value, persons, dimension=None, dimension_value=None):
+    return {**cell(org_level, org_key, value, dimension, dimension_value, unit="dkk"),
+            "kpi_id": "T6.01", "measure": "net", "persons_behind": persons}
+
+
+def test_money_resting_on_few_citizens_is_blanked_with_a_complement():
+    """Theme 6: an amount is blanked by the citizens behind it (persons_behind), and the
+    center's other units protect it from subtraction; a budget (no persons) stays."""
+    rows = pd.DataFrame([money("center", "C1", 1_000_000.0, 40), money("unit", "U1", 250_000.0, 2),
+                         money("unit", "U2", 300_000.0, 18), money("unit", "U3", 450_000.0, 20),
+                         {**money("unit", "U1", 900_000.0, None), "measure": "budget"}])
+    out = suppress_for_public(rows, ORG)
+    net = published(out[out["measure"] == "net"])
+    assert pd.isna(net[("unit", "U1", None)])  # primary: two citizens behind 250,000
+    assert pd.isna(net[("unit", "U2", None)])  # complementary: else 1,000,000 - 300,000 - 450,000
+    assert net[("unit", "U3", None)] == 450_000.0 and net[("center", "C1", None)] == 1_000_000.0
+    assert out.loc[out["measure"] == "budget", "value"].tolist() == [900_000.0]
+
+
+def test_money_on_no_citizen_is_not_small():
+    rows = pd.DataFrame([money("sof", "SOF", 5_000.0, 0), money("sof", "SOF", 7_000.0, float("nan"))])
+    assert suppress_for_public(rows, ORG)["value"].tolist() == [5_000.0, 7_000.0]

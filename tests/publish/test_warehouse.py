@@ -1,12 +1,16 @@
 """The SQLite warehouse: attached schemas, atomic slice replacement, the tile view."""
 
 import datetime as dt
+import re
+import sqlite3
 
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 
-from etl.publish.marts import KPI_VALUE
-from etl.publish.warehouse import ensure_schema, make_engine, publish, read_table
+from etl.publish import warehouse
+from etl.publish.marts import DQ_KPI_FLAG, KPI_VALUE
+from etl.publish.warehouse import _bound, ensure_schema, make_engine, publish, read_table, view_statements
 
 
 def kpi_row(period, start, end, value, run_id="r1"):
@@ -48,7 +52,6 @@ def test_publish_replaces_only_its_slice_and_a_failed_publish_changes_nothing(en
     broken = pd.DataFrame([kpi_row("2025-Q3", "2025-07-01", "2025-09-30", 7, "r3")]).drop(columns=["unit"])
     with pytest.raises(ValueError, match="lacks contract column"):
         publish(engine, "mart", KPI_VALUE, broken)
-    import etl.publish.warehouse as warehouse
 
     real_rows = warehouse._rows
     monkeypatch.setattr(warehouse, "_rows", lambda frame, spec: real_rows(frame, spec)[:-1])
@@ -62,11 +65,6 @@ def test_the_driver_insert_stores_what_sqlalchemys_insert_stores(engine, tmp_pat
     """SQLite's publish inserts through the driver with each column's SQLAlchemy bind
     conversion; the stored text must be what SQLAlchemy's own insert stores, for every
     type and for NULLs (dates, timestamps with and without microseconds, floats, booleans)."""
-    import sqlite3
-
-    import sqlalchemy as sa
-
-    from etl.publish import warehouse
 
     frame = pd.DataFrame([
         kpi_row("2025-Q3", "2025-07-01", "2025-09-30", 1.5) | {"numerator": 3, "denominator": 2.0,
@@ -94,10 +92,6 @@ def test_the_driver_insert_stores_what_sqlalchemys_insert_stores(engine, tmp_pat
 
 @pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
 def test_each_view_is_written_once_and_created_in_both_published_schemas(dialect):
-    import re
-
-    from etl.publish.warehouse import view_statements
-
     statements = view_statements(dialect)
     created = [re.search(r"CREATE\s+(?:OR\s+REPLACE\s+)?VIEW\s+(\w+\.\w+)", s).group(1)
                for s in statements if re.match(r"CREATE", s)]
@@ -119,8 +113,30 @@ def test_both_schemas_views_read_their_own_schema(engine):
 
 
 def test_bind_conversion_per_distinct_value_keeps_equal_values_of_different_types_apart():
-    from etl.publish.warehouse import _bound
-
     assert _bound((dt.date(2025, 1, 1), None, dt.date(2025, 1, 1)), str) == ["2025-01-01", None, "2025-01-01"]
     assert _bound((1, True, None, 1.0), repr) == ["1", "True", None, "1.0"]  # 1 == True == 1.0 as keys
     assert _bound((), repr) == []
+
+
+def test_a_column_added_to_the_contract_is_added_to_an_existing_table(tmp_path):
+    """A warehouse published by an older release gains the new `dq_kpi_flag` columns in place."""
+
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'warehouse.db'}")
+    with engine.begin() as conn:  # the table as the previous release created it, with a row
+        conn.exec_driver_sql("CREATE TABLE mart.dq_kpi_flag (kpi_id TEXT NOT NULL, run_id TEXT NOT NULL, "
+                             "blocked_by TEXT NOT NULL, flagged_at DATETIME NOT NULL)")
+        conn.exec_driver_sql("INSERT INTO mart.dq_kpi_flag VALUES ('T2.01', 'old-run', 'DQ02@boern', "
+                             "'2026-03-09 05:30:00')")
+    ensure_schema(engine)
+    columns = [c["name"] for c in sa.inspect(engine).get_columns("dq_kpi_flag", schema="mart")]
+    assert columns == DQ_KPI_FLAG.column_names
+    new = pd.DataFrame([{"kpi_id": "T3.05", "run_id": "new-run", "blocked_by": "DQ10@klage",
+                         "flagged_at": dt.datetime(2026, 3, 10, 5, 30), "stale": True, "stale_sources": "klage",
+                         "kpi_run_id": "kpi-run"}])
+    publish(engine, "mart", DQ_KPI_FLAG, new, {"run_id": "new-run"})
+    rows = read_table(engine, "mart.dq_kpi_flag").sort_values("run_id").astype(object)
+    rows = rows.where(rows.notna(), None)
+    assert rows[["run_id", "stale", "stale_sources"]].values.tolist() == [["new-run", 1, "klage"],
+                                                                          ["old-run", None, None]]
+    engine.dispose()

@@ -15,14 +15,15 @@ import shutil
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from extracts import extract_all
 from sqlalchemy.engine import make_url
 
+from etl.cli.main import main
 from etl.core.settings import REPO_ROOT, Settings
 from etl.ops.warehouse_admin import BI_ROLE, PIPELINE_ROLE, apply_roles, init_warehouse, roles_sql
 from etl.publish.marts import MART_TABLES
 from etl.publish.warehouse import PUBLIC_TABLES, ensure_schema, make_engine, read_table
 from etl.synth import generate
-from etl.tasks import extract as extract_tasks
 from etl.tasks import kpis as kpi_tasks
 from etl.tasks import model as model_tasks
 from etl.tasks import quality as dq_tasks
@@ -133,8 +134,6 @@ def test_the_pipeline_owns_the_schemas_and_everything_in_them(warehouse):
 
 
 def test_sofli_warehouse_init_creates_the_database_and_sets_logins(warehouse, postgres, monkeypatch, capsys):
-    from etl.cli.main import main  # noqa: PLC0415
-
     name = DATABASE + "_cli"
     postgres.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     admin = make_url(warehouse["admin"]).set(database=name).render_as_string(hide_password=False)
@@ -254,7 +253,7 @@ def published(warehouse, tmp_path_factory):
         for name in ("SOFLI_WAREHOUSE_URL", "SOFLI_PSEUDONYM_KEY", "AIRFLOW_HOME", "AIRFLOW_CONN_SOFLI_WAREHOUSE"):
             env.delenv(name, raising=False)
         sqlite = Settings(data, REPO_ROOT / "reference", "demo")
-        extract_tasks.extract_all(DAY, RUN_ID, sqlite)
+        extract_all(DAY, RUN_ID, sqlite)
         model_tasks.build_model(DAY, sqlite)
         audited = kpi_tasks.audit_kpis(kpi_tasks.compute_kpis(RUN_ID, sqlite, history_quarters=1), settings=sqlite)
         shutil.copytree(data, data.with_name("postgres"))

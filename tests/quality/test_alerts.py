@@ -17,8 +17,8 @@ import socket
 import pytest
 from aiosmtpd.controller import Controller
 
+from etl.core.privacy import CprInOutputError
 from etl.quality.alerts import (
-    CprInMessageError,
     assert_no_cpr,
     build_owner_emails,
     build_owner_emails_from_breaches,
@@ -89,7 +89,7 @@ def smtp_server():
 @pytest.mark.parametrize("text", ["010203-1234", "0102031234", "102031234", "010203-9AB1",
                                   "borger 010203-1234 i teksten"])
 def test_cpr_guard_raises(text):
-    with pytest.raises(CprInMessageError) as error:
+    with pytest.raises(CprInOutputError) as error:
         assert_no_cpr(text)
     assert "1234" not in str(error.value)
 
@@ -141,7 +141,7 @@ def test_no_email_when_nothing_breached(outcome):
 
 
 def test_a_cpr_shaped_value_stops_the_email(outcome):
-    with pytest.raises(CprInMessageError):
+    with pytest.raises(CprInOutputError):
         build_owner_emails(outcome, "manual__0102031234", RUN_URL, "mart.dq_failure", "sofli@sofli.example")
 
 

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import copy
+import datetime as dt
 
+import pandas as pd
 import pytest
 import yaml
 
 from etl.core.settings import Settings
+from etl.model import Model
 from etl.quality.config import DEFAULT_PATH, DqConfigError, load_rules_config, parse_rules_config
+from etl.quality.facts import FRESHNESS_COLUMNS, RunFacts
 from etl.quality.rules import RULES
+from etl.quality.runner import run_rules
 
 
 @pytest.fixture
@@ -124,3 +129,36 @@ def test_unreadable_files_name_the_file(tmp_path):
         load_rules_config(broken)
     with pytest.raises(DqConfigError, match="missing.yaml: cannot read"):
         load_rules_config(tmp_path / "missing.yaml")
+
+
+def test_a_stale_source_mails_operations_and_that_source_s_owner(raw):
+    config = parse_rules_config(raw)["DQ10"]
+    assert config.owners == ("sofli-drift@sofli.example",)
+    assert config.owners_for("klage") == ("sofli-drift@sofli.example", "dq-jura@sofli.example")
+    assert config.owners_for("boern") == ("sofli-drift@sofli.example", "dq-boern@sofli.example")
+    assert config.owners_for("a-source-without-owner") == ("sofli-drift@sofli.example",)
+    assert parse_rules_config(raw)["DQ01"].owners_for("boern") == ("dq-boern@sofli.example", "dq-voksen@sofli.example")
+
+
+def test_source_owners_must_be_covered_sources_with_e_mail_addresses(raw):
+    raw["rules"]["DQ03"]["source_owners"] = {"boern": ["jura@sofli.example"], "klage": ["not an address"]}
+    message = problems(raw)
+    assert "rule DQ03: source_owners ['boern'] are not covered by this rule; it covers: klage" in message
+    assert "rule DQ03: source_owners klage: owners must be e-mail addresses, got ['not an address']" in message
+
+
+def test_a_breach_carries_the_source_owners_to_the_e_mail():
+
+
+    config = load_rules_config()
+    config = {"DQ10": config["DQ10"]}
+    freshness = pd.DataFrame([{"source": "klage", "kind": "database", "last_success_at": None, "extract_date": None,
+                               "rows": None, "age_hours": None, "days_behind": None, "stale_after_days": 0,
+                               "stale": True, "expected_file": None, "file_present": None,
+                               "checked_at": dt.datetime(2026, 3, 10, 5)}], columns=FRESHNESS_COLUMNS)
+    facts = RunFacts(dt.datetime(2026, 3, 10, 5), freshness, pd.DataFrame(columns=["source", "table", "extract_date",
+                                                                                   "rows"]))
+    outcome = run_rules(Model.from_frames(dt.date(2026, 3, 10)), config, "night", dt.datetime(2026, 3, 10, 5),
+                        facts=facts)
+    assert [(b.rule_id, b.source, b.owners) for b in outcome.breaches] == [
+        ("DQ10", "klage", ("sofli-drift@sofli.example", "dq-jura@sofli.example"))]

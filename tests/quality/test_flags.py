@@ -7,11 +7,13 @@ from dataclasses import replace
 
 import pandas as pd
 
+from etl.core.settings import Settings
 from etl.kpi import CATALOG
 from etl.publish.marts import DQ_KPI_FLAG
 from etl.quality.alerts import load_mail_log, save_mail_log, select_breaches_to_mail
-from etl.quality.flags import blocked_sources, blocking_breaches, flag_kpis
+from etl.quality.flags import blocked_sources, blocking_breaches, flag_kpis, stale_sources
 from etl.quality.runner import Breach
+from etl.tasks import quality as dq_tasks
 
 DAY = dt.date(2025, 11, 21)
 
@@ -101,8 +103,6 @@ def test_flags_follow_the_catalogue_lineage(monkeypatch):
 
 
 def test_pipeline_digest_sender_keeps_the_mail_log(tmp_path, monkeypatch):
-    from etl.core.settings import Settings
-    from etl.tasks import quality as dq_tasks
     sent = []
     monkeypatch.setattr("etl.quality.alerts.send_emails", lambda messages, **smtp: sent.extend(messages))
     summary = {"run_id": "run-1", "breaches": [{**breach().__dict__, "owners": ["a@sofli.example"]}]}
@@ -112,3 +112,22 @@ def test_pipeline_digest_sender_keeps_the_mail_log(tmp_path, monkeypatch):
                                             today=DAY)
     assert (first["emails"], second["emails"], len(sent)) == (1, 0, 1)
     assert (tmp_path / "dq" / "mail_log.json").exists()
+
+
+def test_a_stale_source_flags_the_kpis_reading_it_with_the_publish_run():
+    values = pd.DataFrame({"kpi_id": ["T3.05", "T3.05", "T2.01", "T1.01"], "run_id": ["kpi-run-3"] * 4})
+    flags = flag_kpis(values, {"klage": ["DQ10@klage"]}, "dq-run-3", dt.datetime(2026, 3, 10, 5, 30),
+                      stale={"klage"})
+    assert flags[["kpi_id", "blocked_by", "stale", "stale_sources", "kpi_run_id"]].values.tolist() == [
+        ["T3.05", "DQ10@klage", True, "klage", "kpi-run-3"]]  # T3.05 is the only KPI reading klage
+    # DQ10 configured not to block: the KPI is still marked stale, with nothing blocking it
+    flags = flag_kpis(values, {"boern": ["DQ02@boern"]}, "dq-run-4", dt.datetime(2026, 3, 10, 5, 30),
+                      stale={"cpr"})
+    assert flags[["kpi_id", "blocked_by", "stale"]].values.tolist() == [
+        ["T1.01", "DQ02@boern", True], ["T2.01", "DQ02@boern", False]]
+    assert flags["stale_sources"].iloc[0] == "cpr" and pd.isna(flags["stale_sources"].iloc[1])
+
+
+def test_the_stale_sources_are_dq10_s_breaches_only():
+    assert stale_sources([breach("DQ10", "klage", blocking=False), breach("DQ02", "boern"),
+                          {"rule_id": "DQ10", "source": "cpr", "severity": "error"}]) == {"klage", "cpr"}

@@ -9,6 +9,7 @@ import json
 
 import pandas as pd
 import pytest
+from extracts import extract_all
 
 from etl.core.settings import REPO_ROOT, Settings
 from etl.publish.warehouse import make_engine, read_table
@@ -29,7 +30,7 @@ def content_hash(frame: pd.DataFrame) -> str:
 
 
 def run_night(settings: Settings, day: dt.date, run_id: str) -> None:
-    extract_tasks.extract_all(day, run_id, settings)
+    extract_all(day, run_id, settings)
     model_tasks.build_model(day, settings)
 
 

@@ -7,6 +7,7 @@ import datetime as dt
 
 import pandas as pd
 import pytest
+from extracts import extract_all
 
 from etl.core.settings import REPO_ROOT, Settings
 from etl.extract.land import ExtractError
@@ -27,7 +28,7 @@ def test_a_failed_source_keeps_its_last_good_extract_and_shows_behind(tmp_path, 
     settings = Settings(tmp_path, REPO_ROOT / "reference", "demo")
     drop = tmp_path / "sources" / "drop"
     (drop / f"cpr_{DAY1:%Y%m%d}.csv").write_bytes((drop / f"cpr_{DAY2:%Y%m%d}.csv").read_bytes())
-    extract_tasks.extract_all(DAY1, "night1", settings)
+    extract_all(DAY1, "night1", settings)
     model_tasks.build_model(DAY1, settings)
     complaints_day1 = len(Model.load(settings.model_dir).fact_complaint)
 

@@ -4,6 +4,9 @@ for data quality (PNG via pdftoppm), each tile's figure as Danish text computed 
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
+import io
 import re
 import shutil
 import subprocess
@@ -14,7 +17,9 @@ import sqlalchemy as sa
 
 from etl.cli.main import main
 from etl.kpi import CATALOG
-from etl.publish.warehouse import make_engine
+from etl.publish.marts import DQ_KPI_FLAG
+from etl.publish.warehouse import make_engine, publish, read_table
+from etl.report import render_report
 from etl.report.pages import HEADLINE_MEASURE, PAGES
 
 pytestmark = [pytest.mark.integration,
@@ -50,9 +55,6 @@ def report(report_settings, first_version, tmp_path_factory, capsys):
 
 @pytest.fixture(scope="module")
 def capsys(request):  # module-scoped stand-in: the CLI's print is checked through capfd-free stdout capture
-    import contextlib  # noqa: PLC0415
-    import io  # noqa: PLC0415
-
     buffer = io.StringIO()
 
     class _Capture:
@@ -143,3 +145,27 @@ def test_charts_have_text_alternatives_and_nothing_is_cpr_shaped(report):
     assert "Afgørelser uden frist efter afgørelsesmåned" in html and "efter sagstype" in html
     text = "\n".join(report["pages"])
     assert not CPR_SHAPED.search(html) and not CPR_SHAPED.search(text)
+
+
+def test_a_kpi_built_on_a_stale_source_is_marked_on_its_tile_with_a_note(report_settings, first_version, tmp_path):
+    """The data-quality run frozen with the version found `hr` stale: the theme-5 tiles (all built
+    on hr) carry the mark and the page names the source; a KPI of another page carries nothing."""
+
+    engine = make_engine(report_settings.warehouse_url())
+    dq_run = read_table(engine, "public.kpi_version", "WHERE version = :v", {"v": first_version.version}
+                        )["dq_run_id"].iloc[0]
+    previous = read_table(engine, "public.dq_kpi_flag", "WHERE run_id = :r", {"r": dq_run})
+    flags = pd.DataFrame([{"kpi_id": kpi, "run_id": dq_run, "blocked_by": "DQ10@hr", "stale": True,
+                           "stale_sources": "hr", "kpi_run_id": "night-1", "flagged_at": dt.datetime(2025, 10, 21, 5)}
+                          for kpi in ("T5.01", "T5.02")])
+    try:
+        publish(engine, "public", DQ_KPI_FLAG, flags, {"run_id": dq_run})
+        html = render_report(QUARTER, first_version.version, tmp_path, settings=report_settings, pdf=False)["html"]
+    finally:
+        publish(engine, "public", DQ_KPI_FLAG, previous, {"run_id": dq_run})
+        engine.dispose()
+    text = open(html, encoding="utf-8").read()
+    theme5 = text[text.index("<h1>Tema 5"):]
+    assert theme5.count('<span class="stale" title="Forældet kilde: hr">†</span>') == 2
+    assert "forældet kilde, DQ10): hr. Tallet mangler kildens registreringer" in theme5
+    assert text[:text.index("<h1>Tema 5")].count('class="stale"') == 0  # no other page is marked

@@ -17,16 +17,22 @@ import unicodedata
 
 import pandas as pd
 import pytest
+import sqlalchemy as sa
+from extracts import extract_all
+from sqlalchemy.dialects import postgresql, sqlite
 
 from etl.core.identifiers import quoted, safe_identifier
 from etl.core.periods import quarter_periods
 from etl.core.settings import REPO_ROOT, Settings
 from etl.core.tables import TableSpec, col
+from etl.kpi import compute_kpis
 from etl.model import Model
 from etl.model.tables import MODEL_TABLES
 from etl.publish.marts import MART_TABLES
+from etl.publish.warehouse import contract_metadata, make_engine, read_table
 from etl.sources import SOURCES
 from etl.sources.sql import SQL_DIR
+from etl.synth import generate
 from etl.tasks import extract as extract_tasks
 from etl.tasks import kpis as kpi_tasks
 from etl.tasks import model as model_tasks
@@ -100,11 +106,6 @@ def test_every_identifier_in_the_extract_sql_is_its_tables_registry_name():
 
 
 def test_the_warehouse_ddl_uses_only_contract_identifiers():
-    import sqlalchemy as sa
-    from sqlalchemy.dialects import postgresql, sqlite
-
-    from etl.publish.warehouse import contract_metadata
-
     allowed = registry_identifiers() | {"mart", "public"}
     for table in contract_metadata().sorted_tables:
         for dialect in (sqlite.dialect(), postgresql.dialect()):
@@ -134,9 +135,6 @@ def source_shape(sources_dir) -> dict:
 
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory):
-    from etl.publish.warehouse import make_engine, read_table
-    from etl.synth import generate
-
     data = tmp_path_factory.mktemp("hostile")
     sources = data / "sources"
     generate(sources, "demo", seed=11, extraction_date=DAY)
@@ -156,9 +154,8 @@ def chain(tmp_path_factory):
     before = source_shape(sources)
 
     settings = Settings(data, REPO_ROOT / "reference", "demo")
-    extract_tasks.extract_all(DAY, "r", settings)
+    extract_all(DAY, "r", settings)
     model_tasks.build_model(DAY, settings)
-    from etl.kpi import compute_kpis
 
     model = Model.load(settings.model_dir)
     values = compute_kpis(model, quarter_periods(2025, 4, DAY)[:1])
@@ -178,7 +175,7 @@ def chain(tmp_path_factory):
 def test_nothing_was_executed_against_the_sources_or_the_warehouse(chain):
     assert source_shape(chain["settings"].sources_dir) == chain["before"]
     for db_name in ("mart.db", "public.db"):
-        db = sqlite3.connect(chain["settings"].warehouse_dir / db_name)
+        db = sqlite3.connect(chain["settings"].zones.warehouse / db_name)
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         db.close()
         assert {"kpi_value", "kpi_catalog"} <= tables

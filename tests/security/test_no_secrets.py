@@ -25,7 +25,7 @@ from etl.core.settings import DEMO_PSEUDONYM_KEY, REPO_ROOT
 DUMMY_VALUES = {
     "change-me", "changeme", "pass", "password", "secret", "example", "dummy", "placeholder", "xxx", "none",
     "null", "true", "false", "admin:admin", "...", "\u2026", "pw", DEMO_PSEUDONYM_KEY,
-    # the tests' own throwaway values (tests/test_config.py, tests/postgres/)
+    # the tests' own throwaway values (tests/quality/test_config.py, the PostgreSQL tests)
     "a-real-secret-of-some-length", "pipeline-test-password", "bi-test-password",
 }
 #: Values that are references to a secret kept elsewhere, not the secret itself.

@@ -16,17 +16,21 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from extracts import extract_all
 
+from etl.cli.main import main
 from etl.core.periods import quarter_periods
 from etl.core.settings import REPO_ROOT, ConfigurationError, Settings
 from etl.kpi import compute_kpis
 from etl.model import Model
 from etl.model.build import build_model, load_current_staged, load_reference
-from etl.model.link import Pseudonymiser
+from etl.model.link import KeyMismatchError, Pseudonymiser, key_fingerprint
+from etl.model.stage import run_model_stage
 from etl.ops.rekey import MARKER, RekeyError, rekey
-from etl.publish.marts import KPI_VALUE
+from etl.kpi.theme6 import case_cost
+from etl.publish.marts import CASE_COST, KPI_VALUE
 from etl.publish.warehouse import ensure_schema, make_engine, publish, read_table
-from etl.tasks import extract as extract_tasks
+from etl.synth import generate
 
 DAY = dt.date(2025, 11, 15)
 OLD = b"old-test-key-0123456789"
@@ -60,12 +64,10 @@ def every_stored_string(data_dir: Path) -> set[str]:
 
 @pytest.fixture(scope="module")
 def night(tmp_path_factory):
-    from etl.synth import generate
-
     data = tmp_path_factory.mktemp("rekey")
     generate(data / "sources", "demo", seed=5, extraction_date=DAY)
     settings = Settings(data, REPO_ROOT / "reference", "demo")
-    extract_tasks.extract_all(DAY, "r", settings)
+    extract_all(DAY, "r", settings)
     frames, _ = load_current_staged(settings.staged_dir, DAY)
     build_model(frames, load_reference(settings.reference_dir), Pseudonymiser(OLD), DAY).save(settings.model_dir)
     old_model = Model.load(settings.model_dir)
@@ -76,13 +78,16 @@ def night(tmp_path_factory):
     ensure_schema(engine)
     publish(engine, "mart", KPI_VALUE, old_kpis, {"version": 0})
     publish(engine, "mart", KPI_VALUE, old_kpis.assign(version=1), {"version": 1})  # a frozen publication
+    old_cost = case_cost(old_model).assign(run_id="r", computed_at=pd.Timestamp("2025-11-15 03:00"))
+    old_cost.to_parquet(data / "kpi" / "case_cost.parquet", index=False)
+    publish(engine, "mart", CASE_COST, old_cost)
     old_mart = read_table(engine, "mart.kpi_value")
     engine.dispose()
     old_strings = every_stored_string(data)
     report = rekey(settings, OLD, NEW)
     return {"settings": settings, "old_model": old_model, "new_model": Model.load(settings.model_dir),
             "old_kpis": old_kpis, "old_mart": old_mart, "old_strings": old_strings, "report": report,
-            "frames": frames}
+            "frames": frames, "old_cost": old_cost}
 
 
 def mapping_of(old: pd.Series, new: pd.Series) -> dict:
@@ -151,6 +156,23 @@ def test_history_tables_map_through_the_same_mapping(night):
     assert in_kpis == set(mart.loc[mart["org_level"] == "caseworker", "org_key"])
 
 
+def test_the_case_cost_overview_is_rekeyed_like_a_fresh_computation(night):
+    """mart.case_cost and its staged file hold case, citizen and caseworker pseudonyms: after the
+    rotation they are what the re-keyed model gives, row for row."""
+    fresh = case_cost(night["new_model"]).assign(run_id="r", computed_at=pd.Timestamp("2025-11-15 03:00"))
+    assert len(fresh) > 100 and fresh["case_key"].str.fullmatch(PSEUDONYM.pattern).all()
+    staged = pd.read_parquet(night["settings"].data_dir / "kpi" / "case_cost.parquet")
+    dates = dict.fromkeys(["status_date", "next_deadline", "computed_at"], "datetime64[s]")
+    pd.testing.assert_frame_equal(staged.astype(dates), fresh.astype(dates), check_dtype=False)
+    engine = make_engine(night["settings"].warehouse_url())
+    mart = read_table(engine, "mart.case_cost")
+    engine.dispose()
+    key = ["year", "case_key"]
+    assert mart.sort_values(key)[["case_key", "citizen_key", "caseworker_key"]].reset_index(drop=True).equals(
+        fresh.sort_values(key)[["case_key", "citizen_key", "caseworker_key"]].reset_index(drop=True))
+    assert set(night["old_cost"]["case_key"]).isdisjoint(mart["case_key"])
+
+
 def test_kpis_on_the_rekeyed_model_are_identical(night):
     caseworkers = mapping_of(night["old_model"].fact_case["caseworker_key"],
                              night["new_model"].fact_case["caseworker_key"])
@@ -203,8 +225,6 @@ def test_unsafe_new_keys_are_refused(tmp_path, new_key, message):
 
 
 def test_the_cli_rotates_with_keys_from_the_environment_only(night, monkeypatch, capsys):
-    from etl.cli.main import main
-
     monkeypatch.setenv("SOFLI_MODE", "demo")  # ignored: the folder is not the demo's, so production
     monkeypatch.setenv("SOFLI_PSEUDONYM_KEY", NEW.decode())
     monkeypatch.setenv("SOFLI_NEW_PSEUDONYM_KEY", NEW.decode())
@@ -220,8 +240,6 @@ def test_the_cli_rotates_with_keys_from_the_environment_only(night, monkeypatch,
 def test_after_rotation_the_nightly_build_refuses_the_old_key_and_takes_the_new(night):
     """Between `sofli rekey` and the key change in the connection, a nightly build would write
     old-key pseudonyms into the re-keyed model: the fingerprint in model.json stops it."""
-    from etl.model.link import KeyMismatchError, key_fingerprint
-    from etl.model.stage import run_model_stage
 
     settings = night["settings"]
     meta = json.loads((settings.model_dir / "model.json").read_text())

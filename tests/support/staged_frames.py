@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from etl.core.vocabulary import PANDAS_DTYPES
 from etl.sources import SOURCES
-from schemas import PANDAS_DTYPES
 
 
 def staged(**tables: list[dict]) -> dict[tuple[str, str], pd.DataFrame]:

@@ -17,28 +17,25 @@ import pandas as pd
 import pytest
 from sqlalchemy import MetaData, create_engine
 
+from etl.core import vocabulary
 from etl.sources import SOURCES
 from etl.synth import DEFAULT_EXTRACTION_DATE, PROFILES, generate
+from etl.synth import boern as synth_boern
+from etl.synth import hr as synth_hr
+from etl.synth import klage as synth_klage
+from etl.synth import oekonomi as synth_oekonomi
+from etl.synth import registers as synth_registers
+from etl.synth import tilbud as synth_tilbud
+from etl.synth import voksen as synth_voksen
 from etl.synth.generator import to_contract
 from etl.synth.profiles import DEFAULT_QUIRK_RATES
 from etl.synth.reference import Reference
 from etl.synth.writer import insert_portable, table_for
 
-DATABASES = ("boern", "voksen", "tilbud", "klage", "hr")
+DATABASES = [name for name, source in SOURCES.items() if source.kind == "database"]
 NO_QUIRKS = {name: 0.0 for name in DEFAULT_QUIRK_RATES}
 SHELTERS = ("Herberg §110", "Forsorgshjem §110", "Natcafé")
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory) -> tuple[Path, dict]:
-    out = tmp_path_factory.mktemp("demo")
-    return out, generate(out, profile="demo", seed=42)
-
-
-@pytest.fixture(scope="module")
-def clean(tmp_path_factory) -> tuple[Path, dict]:
-    out = tmp_path_factory.mktemp("clean")
-    return out, generate(out, profile="demo", seed=42, quirk_rates=NO_QUIRKS)
+# The `demo` and `clean` (every rate 0) generations are fixtures in conftest.py.
 
 
 def read(out: Path, source: str, table: str) -> pd.DataFrame:
@@ -331,3 +328,40 @@ def test_profiles_scale_the_same_shape():
     assert national.employees == 10 * copenhagen.employees
     with pytest.raises(ValueError, match="unknown quirk"):
         PROFILES["demo"].rates({"no_such_quirk": 0.1})
+
+
+def test_the_generator_draws_only_values_of_the_vocabulary():
+    """Every value a distribution of the generator can draw is one the contract allows, and
+    the lists it walks in order (status mixes, absence lengths) have the vocabulary's length."""
+    drawn = {
+        "SUPPLIERS": [*synth_boern.SUPPLIERS_PLACEMENT, *synth_boern.SUPPLIERS_PREVENTIVE],
+        "NOTIFICATION_SOURCES": [s for mix in synth_boern.SOURCES_BY_AGE.values() for s in mix],
+        "FACILITY_TYPES": [k.tilbudstype for k in synth_tilbud.KINDS] + list(synth_voksen.TARGET_GROUP_BY_FACILITY)
+        + list(synth_voksen.SERVICE_CODE_BY_FACILITY) + [t for types in synth_hr.FACILITY_UNITS.values() for t in types],
+        "STAY_EXITS": [e for k in synth_tilbud.KINDS for e in k.exits],
+        "FORCE_TYPES": list(synth_tilbud.FORCE_TYPES),
+        "ADULT_TARGET_GROUPS": [g for mix in synth_voksen.TARGET_GROUP_BY_FACILITY.values() for g in mix]
+        + [*synth_voksen.TARGET_GROUP_AFTER_PLACEMENT, *synth_voksen.TARGET_GROUP_CASE_ONLY,
+           *synth_voksen.AGES_CASE_ONLY, *synth_voksen.UNITS_BY_TARGET_GROUP],
+        "WAITING_LIST_OFFER_TYPES": list(synth_voksen.WAITING_LIST_TYPE.values()),
+        "WAITING_LIST_LEAVE_REASONS": list(synth_voksen.WAITING_LIST_EXITS_WITHOUT_PLACE),
+        "COMPLAINT_TYPES": list(synth_klage.REASONS),
+        "RECONSIDERATION_OUTCOMES": list(synth_klage.RECONSIDERATION),
+        "APPEALS_OUTCOMES": list(synth_klage.APPEAL_OUTCOMES),
+        "DECISION_OUTCOMES": list(synth_klage.COMPLAINT_RATE_BY_OUTCOME),
+        "JOB_CATEGORIES": [*synth_hr.JOBS, *synth_hr.MALE_SHARE, *synth_hr.UNITS_BY_JOB],
+        "LEAVE_REASONS": list(synth_hr.LEAVING_REASONS),
+        "INCIDENT_CATEGORIES": list(synth_hr.INCIDENTS),
+        "BYDELE": list(synth_registers.BYDEL_WEIGHTS),
+        "TARIFF_UNITS": [unit for unit, _low, _high in synth_oekonomi.TARIFFS.values()],
+        "CASE_SYSTEMS": [system for system, _type in synth_oekonomi.TARIFFS] + list(synth_oekonomi.SYSTEM_TABLES),
+    }
+    drawn["SUPPLIERS"] += [s for mix in synth_oekonomi.ADULT_SUPPLIERS.values() for s in mix]
+    drawn["SUPPLIERS"] += list(synth_oekonomi.ART_BY_SUPPLIER)
+    drawn["FACILITY_TYPES"] += list(synth_oekonomi.SOLD_PLACES)
+    for name, values in drawn.items():
+        assert set(values) <= set(getattr(vocabulary, name)), name
+    assert {k.tilbudstype for k in synth_tilbud.KINDS} == set(vocabulary.FACILITY_TYPES)
+    assert set(synth_klage.REASONS) == set(vocabulary.COMPLAINT_TYPES)
+    assert len(synth_hr.ABSENCE_DAYS) == len(vocabulary.ABSENCE_TYPES)
+    assert {len(mix) for mix in synth_registers.STATUS_MIX.values()} == {len(vocabulary.EMPLOYMENT_STATUSES)}

@@ -10,6 +10,7 @@ import re
 import pytest
 
 from etl.core.settings import REPO_ROOT, Settings
+from etl.synth import generate
 from etl.tasks import extract as extract_tasks
 from etl.tasks import quality as dq_tasks
 
@@ -17,8 +18,6 @@ DATE = dt.date(2025, 11, 15)
 
 
 def test_an_extract_logs_rows_and_seconds_per_table_and_a_summary(tmp_path, caplog):
-    from etl.synth import generate
-
     generate(tmp_path / "sources", profile="demo", seed=42, extraction_date=DATE)
     settings = Settings(tmp_path, REPO_ROOT / "reference", "demo")
     with caplog.at_level(logging.INFO, logger="etl.tasks"):

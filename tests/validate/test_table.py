@@ -56,14 +56,6 @@ def test_good_rows_staged_bad_rows_quarantined_with_reasons_and_nothing_lost(tmp
     assert quarantine.set_index("BarnId").loc["2", "_reasons"] == "'2031-02-31' is not a valid date"
 
 
-def test_missing_contract_column_fails_loudly_naming_it(tmp_path):
-    db = sqlite3.connect(tmp_path / "boern.db")
-    db.execute('CREATE TABLE "Barn" ("BarnId" INTEGER, "CPR" TEXT, "Koen" TEXT, "OpdateretTid" DATETIME)')
-    db.commit()
-    with pytest.raises(ExtractError, match="Foedselsdato"):
-        run(tmp_path)
-
-
 def test_unreadable_column_and_zero_rows_and_collapse_are_structural(tmp_path):
     make_barn_db(tmp_path / "boern.db", [(i, None, "not a date", "K", "2025-01-01 00:00:00") for i in range(10)])
     with pytest.raises(StructuralValidationError, match="column 'Foedselsdato' cannot be read as date"):

@@ -95,24 +95,3 @@ def test_the_full_chain_through_odbc_equals_sqlite_and_publishes_on_postgres(odb
     engine.dispose()
     assert len(values) == published["mart_rows"] > 0
     assert set(results["rule_id"]) >= {f"DQ{n:02d}" for n in range(1, 15)} and summary["rules"] >= 14
-
-
-@pytest.mark.parametrize("through", ["odbc", "sqlalchemy"])
-def test_rows_stream_into_parquet_batch_by_batch(runs, postgres, tmp_path, through):
-    """Each fetched batch is written as it comes (one row group per batch), so a table larger
-    than memory is extracted in memory bounded by the batch (benchmarks/extract_memory.py)."""
-    import math  # noqa: PLC0415
-
-    import pyarrow.parquet as pq  # noqa: PLC0415
-
-    from etl.extract.land import extract_database_table  # noqa: PLC0415
-
-    source = SOURCES["klage"]
-    database = "odbc_src_klage"
-    location = (odbc.PREFIX + odbc.connection_string("PostgreSQL Unicode", postgres.url.host, postgres.url.port,
-                                                     database, postgres.url.username, Fetch="100")
-                if through == "odbc" else postgres.url.set(database=database).render_as_string(hide_password=False))
-    landed = extract_database_table(source, source.tables[0], location, tmp_path, DAY, batch_rows=100)
-    metadata = pq.ParquetFile(landed.path).metadata
-    assert landed.rows > 200 and metadata.num_rows == landed.rows
-    assert metadata.num_row_groups == math.ceil(landed.rows / 100)

@@ -1,33 +1,42 @@
-"""Columnar ODBC extraction (arrow-odbc) lands the same text as the row-wise paths.
+"""etl/extract/land.py: database tables and drop files to landing Parquet (text) + manifest.
 
-The same PostgreSQL tables are extracted three ways: columnar through arrow-odbc +
-psqlODBC (the default), row-wise through pyodbc (`SOFLI_ODBC_FETCH=rows`, the path before
-arrow-odbc) and through SQLAlchemy + psycopg2. Every landed value must be identical text,
-for every table of the generated sources, for an incremental window (bound parameters),
-and for edge values of every type the drivers return.
+Database extraction is checked the three ways it can read a PostgreSQL table: columnar
+through arrow-odbc + psqlODBC (the default), row-wise through pyodbc (`SOFLI_ODBC_FETCH=rows`,
+the path before arrow-odbc) and SQLAlchemy + psycopg2. Every landed value must be identical
+text, for every table of the generated sources, for an incremental window (bound
+parameters) and for edge values of every type the drivers return; rows stream batch by
+batch. Without a server: fetched blocks are gathered into batches, SQLite text that does
+not decode is read again tolerantly, and a missing contract column fails loudly.
+The scenarios that run nights and the whole chain through ODBC are in tests/integration/.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
+import sqlite3
 from types import SimpleNamespace
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import sqlalchemy as sa
 
 from etl.extract import land as extract
 from etl.extract import odbc
 from etl.extract.incremental import ExtractPlan
-from etl.extract.land import _database_batches, extract_database_table
+from etl.extract.land import ExtractError, _database_batches, _gathered, extract_database_table, extract_table
 from etl.extract.landing_text import to_text
-from etl.sources import SOURCES
+from etl.sources import SOURCES, get_source
 from etl.synth import generate
 
-pytestmark = [pytest.mark.postgres, pytest.mark.integration]
 DAY = dt.date(2025, 11, 15)
 DATABASE_SOURCES = [name for name, s in SOURCES.items() if s.kind == "database"]
+BARN_SOURCE = get_source("boern")
+BARN = BARN_SOURCE.table("Barn")
 
+
+# --- three ways through PostgreSQL, the same text ---------------------------------------
 
 def odbc_location(postgres, database: str, **options: str) -> str:
     return odbc.PREFIX + odbc.connection_string("PostgreSQL Unicode", postgres.url.host, postgres.url.port,
@@ -48,6 +57,8 @@ def land(monkeypatch, tmp_path, through: str, postgres, urls, name, table, plan=
     return landed, pq.read_table(landed.path)
 
 
+@pytest.mark.postgres
+@pytest.mark.integration
 def test_every_generated_table_lands_identical_text_columnar_and_row_wise(databases, postgres, tmp_path,
                                                                            monkeypatch):
     compared = 0
@@ -63,6 +74,8 @@ def test_every_generated_table_lands_identical_text_columnar_and_row_wise(databa
     assert compared > 10_000
 
 
+@pytest.mark.postgres
+@pytest.mark.integration
 def test_an_incremental_window_stays_bound_and_lands_identical_text(databases, postgres, tmp_path, monkeypatch):
     name, table = "klage", SOURCES["klage"].tables[0]
     full, _ = land(monkeypatch, tmp_path / "full", "arrow", postgres, databases, name, table)
@@ -76,6 +89,8 @@ def test_an_incremental_window_stays_bound_and_lands_identical_text(databases, p
     assert min(arrow_rows.column(table.watermark).to_pylist()) >= plan.since
 
 
+@pytest.mark.postgres
+@pytest.mark.integration
 def test_a_hostile_window_value_is_bound_never_formatted(databases, postgres, tmp_path, monkeypatch):
     table = SOURCES["klage"].tables[0]
     plan = ExtractPlan("incremental", "test", DAY.isoformat(), "2025-01-01 00:00:00' OR '1'='1", "2026-01-01 00:00:00",
@@ -99,11 +114,12 @@ INSERT INTO edge VALUES
 """
 
 
+@pytest.mark.postgres
+@pytest.mark.integration
 @pytest.mark.parametrize("batch_rows", [1, 3, 1000])
 def test_edge_values_of_every_type_are_the_same_text_columnar_and_row_wise(postgres, monkeypatch, batch_rows):
     url = postgres.new_database("columnar_edge")
     postgres_db = postgres.url.set(database="columnar_edge")
-    import sqlalchemy as sa  # noqa: PLC0415
 
     engine = sa.create_engine(url)
     with engine.begin() as conn:
@@ -137,10 +153,28 @@ def test_edge_values_of_every_type_are_the_same_text_columnar_and_row_wise(postg
         assert by_name[name] == alchemy_columns[list(by_name).index(name)], name
 
 
+@pytest.mark.postgres
+@pytest.mark.integration
+@pytest.mark.parametrize("through", ["odbc", "sqlalchemy"])
+def test_rows_stream_into_parquet_batch_by_batch(databases, postgres, tmp_path, through):
+    """Each fetched batch is written as it comes (one row group per batch), so a table larger
+    than memory is extracted in memory bounded by the batch (benchmarks/extract_memory.py)."""
+
+    source = SOURCES["klage"]
+    database = "columnar_src_klage"
+    location = (odbc.PREFIX + odbc.connection_string("PostgreSQL Unicode", postgres.url.host, postgres.url.port,
+                                                     database, postgres.url.username, Fetch="100")
+                if through == "odbc" else postgres.url.set(database=database).render_as_string(hide_password=False))
+    landed = extract_database_table(source, source.tables[0], location, tmp_path, DAY, batch_rows=100)
+    metadata = pq.ParquetFile(landed.path).metadata
+    assert landed.rows > 200 and metadata.num_rows == landed.rows
+    assert metadata.num_row_groups == math.ceil(landed.rows / 100)
+
+
+@pytest.mark.postgres
+@pytest.mark.integration
 def test_a_value_longer_than_the_columnar_buffer_is_read_row_wise_not_truncated(databases, postgres, tmp_path,
                                                                                   monkeypatch):
-    import sqlalchemy as sa  # noqa: PLC0415
-
     long_text = "æ" * (extract.ODBC_MAX_TEXT_BYTES + 100)  # a 10 MB value would do the same
     engine = sa.create_engine(databases["klage"])
     with engine.begin() as conn:  # free text as a real system holds it (unbounded), with one long value
@@ -152,3 +186,45 @@ def test_a_value_longer_than_the_columnar_buffer_is_read_row_wise_not_truncated(
     landed, rows = land(monkeypatch, tmp_path, "arrow", postgres, databases, "klage", table)
     _, row_wise = land(monkeypatch, tmp_path, "rows", postgres, databases, "klage", table)
     assert long_text in rows.column("aarsag").to_pylist() and rows.equals(row_wise)
+
+
+# --- without a server -------------------------------------------------------------------
+
+@pytest.mark.parametrize("block, batch_rows", [(10, 25), (25, 25), (7, 3), (30, 100)])
+def test_fetched_blocks_are_gathered_into_batches_of_batch_rows(block, batch_rows):
+    rows = list(range(103))
+    blocks = [([pa.array(rows[i:i + block])], str(max(rows[i:i + block]))) for i in range(0, len(rows), block)]
+    batches = list(_gathered(iter(blocks), batch_rows))
+    assert [len(b[0][0]) for b in batches[:-1]] == [batch_rows] * (len(batches) - 1)
+    assert sum((b[0][0].to_pylist() for b in batches), []) == rows
+    assert max(int(b[1]) for b in batches) == 102
+
+
+def test_sqlite_text_with_undecodable_bytes_is_read_again_tolerantly(tmp_path, monkeypatch):
+    """SQLite is read with its fast C decoding first; undecodable TEXT fails that read and
+    the table is read again with replacement (U+FFFD), so validation quarantines the row."""
+
+    source = SOURCES["klage"]
+    table = source.tables[0]
+    db = sqlite3.connect(tmp_path / "klage.db")
+    db.execute(f'CREATE TABLE klage ({", ".join(f"{chr(34)}{c}{chr(34)}" for c in table.column_names)})')
+    row = [1, "2025-01-01", b"\xff\xfeabc", "x", "y", "z", "w", None, None, None, "2025-01-01 00:00:00"]
+    db.execute(f'INSERT INTO klage VALUES ({",".join("?" * len(row))})', row)
+    db.execute("UPDATE klage SET klagetype = CAST(klagetype AS TEXT)")  # undecodable bytes stored as TEXT
+    db.commit()
+    db.close()
+    attempts = []
+    land = extract._land_database_rows
+    monkeypatch.setattr(extract, "_land_database_rows", lambda *a, **k: attempts.append(k["tolerant"]) or land(*a, **k))
+    landed = extract.extract_database_table(source, table, f"sqlite:///{tmp_path}/klage.db", tmp_path / "landing",
+                                            dt.date(2025, 11, 15))
+    assert attempts == [False, True] and landed.rows == 1
+    assert pq.read_table(landed.path).column("klagetype").to_pylist() == ["\ufffd\ufffdabc"]
+
+
+def test_missing_contract_column_fails_loudly_naming_it(tmp_path):
+    db = sqlite3.connect(tmp_path / "boern.db")
+    db.execute('CREATE TABLE "Barn" ("BarnId" INTEGER, "CPR" TEXT, "Koen" TEXT, "OpdateretTid" DATETIME)')
+    db.commit()
+    with pytest.raises(ExtractError, match="Foedselsdato"):
+        extract_table(BARN_SOURCE, BARN, f"sqlite:///{tmp_path}/boern.db", tmp_path / "landing", DAY)
