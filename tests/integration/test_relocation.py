@@ -21,10 +21,10 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from etl.cli.main import AIRFLOW_HOME_PATHS
 from etl.core import zones
 from etl.core.settings import Settings
 from etl.model.build import load_current_staged
+from etl.ops.local_airflow import COMPONENTS, airflow_environment
 from etl.publish.warehouse import make_engine
 from etl.sources import SOURCES
 
@@ -84,7 +84,8 @@ def test_no_file_under_the_moved_folder_names_the_old_place(moved):
     manifests, validation records, the model, the warehouse, the mails, Airflow's metadata
     DB (task results, rendered arguments)."""
     old = str(moved["old"]).encode()
-    airflow_own = {moved["new"] / "airflow" / "logs", moved["new"] / "airflow" / "airflow.cfg"}
+    home = moved["new"] / "airflow"
+    airflow_own = {home / "logs", home / "airflow.cfg", *(home / f"{c}.log" for c in COMPONENTS)}
     naming = [str(p.relative_to(moved["new"])) for p in moved["new"].rglob("*")
               if p.is_file() and not any(p == own or own in p.parents for own in airflow_own)
               and old in p.read_bytes()]
@@ -94,13 +95,16 @@ def test_no_file_under_the_moved_folder_names_the_old_place(moved):
 
 def test_every_path_airflow_wrote_into_airflow_cfg_is_overridden_by_the_environment(moved):
     """Which options Airflow 3.3 writes with AIRFLOW_HOME's path: each must be one sofli sets
-    on every command (`AIRFLOW_HOME_PATHS`), so the moved folder's stale file is never read."""
+    on every command (`airflow_environment`: `AIRFLOW_HOME_PATHS` and the metadata DB), so the
+    moved folder's stale file is never read."""
     parser = configparser.ConfigParser(interpolation=None)
     parser.read_string(moved["stale_cfg"])
     stale = {f"AIRFLOW__{section.upper()}__{key.upper()}" for section in parser.sections()
              for key, value in parser.items(section, raw=True) if str(moved["old"]) in value}
     assert stale  # Airflow does write absolute paths (dags_folder, sql_alchemy_conn, logs, ...)
-    assert stale <= set(AIRFLOW_HOME_PATHS), stale - set(AIRFLOW_HOME_PATHS)
+    environment = airflow_environment(moved["new"])
+    assert stale <= set(environment), stale - set(environment)
+    assert not any(str(moved["old"]) in environment[name] for name in stale)
 
 
 def test_the_demo_marker_moved_with_the_folder_and_production_folders_refuse_the_demo(moved, tmp_path):
