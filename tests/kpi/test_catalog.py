@@ -43,7 +43,7 @@ def test_catalog_frame_has_the_mart_shape():
     assert list(frame.columns) == KPI_CATALOG.column_names
     assert frame["kpi_id"].tolist() == ALL_IDS
     row = frame.set_index("kpi_id").loc["T5.01"]
-    assert row["measures"] == "per_fte,short_days,long_days" and row["breakdowns"] == "job_category"
+    assert row["measures"] == "per_fte,short_days,long_days,short_persons,long_persons" and row["breakdowns"] == "job_category"
     assert bool(row["implemented"])
 
 
