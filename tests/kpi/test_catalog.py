@@ -79,7 +79,7 @@ def test_compute_kpis_runs_every_implemented_kpi_for_its_periods(make_model):
     assert per_kpi["T2.01"] == {(p.kind, p.label) for p in periods}
     # Empty model: every measure's total is present, counts 0, rates without a value.
     t501 = totals[totals["kpi_id"] == "T5.01"]
-    assert set(t501["measure"]) == {"per_fte", "short_days", "long_days"}
+    assert set(t501["measure"]) == {"per_fte", "short_days", "long_days", "short_persons", "long_persons"}
     assert t501.loc[t501["measure"] == "per_fte", "value"].isna().all()
     assert (totals.loc[totals["measure"] == "count", "value"] == 0).all()
 
