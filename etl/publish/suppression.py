@@ -216,15 +216,11 @@ def _stage(cells: pd.DataFrame) -> np.ndarray:
 
 def _complements(blank: np.ndarray, nonzero: list[np.ndarray], size: np.ndarray, stage: np.ndarray,
                  members: pd.DataFrame) -> np.ndarray:
-    """Blank more cells until subtraction recovers no blanked non-zero cell.
-
-    The attacker's chained subtraction is replayed: an equation with one unknown member
-    gives it away, and so does an equation whose unknown members are all parts (or all the
-    total) and all zero (their sum, 0, pins each at 0); what is given away is known in the
-    other equations; each figure separately (`nonzero`: per figure, the cells where it is not
-    0). Where that would give away a non-zero cell, one more member of that
-    equation is blanked: one of the equation's latest stage (so earlier periods never get
-    complements because of later ones), the smallest (zeros first), then the first cell.
+    """Blank more cells until no equation has exactly one blanked non-zero member, per
+    figure (`nonzero`: per figure, the cells where it is not 0). A blanked zero counts as
+    known. An exposed equation gets the smallest member that is non-zero in that figure, and
+    a zero member beside it; complements come from the equation's latest stage only (so
+    earlier periods never get complements because of later ones); ties by cell order.
     """
     blank = blank.copy()
     if members.empty:
@@ -237,37 +233,57 @@ def _complements(blank: np.ndarray, nonzero: list[np.ndarray], size: np.ndarray,
     np.maximum.at(latest, eq, stage[cell])
     eligible = stage[cell] == latest[eq]
     order = np.lexsort((cell, size[cell], eq))  # within an equation: smallest, then first
+    anything = np.zeros(len(blank), dtype=bool)
+    for figure in nonzero:
+        anything |= figure
+    # per figure, blanked cells an attacker can work out anyway (see below): known
+    learned = [np.zeros(len(blank), dtype=bool) for _ in nonzero]
     while True:
-        exposed = np.zeros(n_eq, dtype=bool)
-        for figure in nonzero:
-            exposed |= _exposed(blank, figure, cell, eq, is_part, n_eq)
-        candidate = exposed[eq] & ~blank[cell] & eligible
-        if not candidate.any():
+        added = np.zeros(len(blank), dtype=bool)
+        progress = False
+        for figure, known in zip(nonzero, learned):
+            exposed = _exposed(blank | added, figure & ~known, cell, eq, is_part, n_eq)
+            if not exposed.any():
+                continue
+            open_ = exposed[eq] & ~(blank | added)[cell] & eligible
+            need = exposed.copy()
+            # the smallest member that is non-zero in this figure (else the smallest)
+            for candidate in (open_ & figure[cell], open_):
+                first = _first(order, candidate & need[eq], eq)
+                added[cell[first]] = True
+                need[eq[first]] = False
+            # and a zero member beside it, where the equation has one and no blanked zero yet,
+            # so that an attacker can never take a blanked cell to be at least 1
+            zero = ~anything[cell]
+            has_zero = np.bincount(eq, weights=((blank | added)[cell] & zero).astype(float), minlength=n_eq) > 0
+            added[cell[_first(order, open_ & zero & ~added[cell] & ~has_zero[eq], eq)]] = True
+            # an exposed equation with no member left to blank in its latest period (ÅTD(Qn) =
+            # ÅTD(Qn-1) + Qn with Qn blanked and 0): its lone unknown is known to an attacker,
+            # so it protects nothing in the other equations either
+            stuck = need & exposed
+            if stuck.any():
+                lone = stuck[eq] & (blank & figure & ~known)[cell]
+                known[cell[lone]] = True
+                progress = True
+        if not added.any() and not progress:
             return blank
-        picked = order[candidate[order]]
-        first = np.unique(eq[picked], return_index=True)[1]
-        blank[cell[picked[first]]] = True
+        blank |= added
+
+
+def _first(order: np.ndarray, candidate: np.ndarray, eq: np.ndarray) -> np.ndarray:
+    """Per equation, the first candidate member in `order` (positions into the members)."""
+    picked = order[candidate[order]]
+    return picked[np.unique(eq[picked], return_index=True)[1]]
 
 
 def _exposed(blank: np.ndarray, nonzero: np.ndarray, cell: np.ndarray, eq: np.ndarray, is_part: np.ndarray,
              n_eq: int) -> np.ndarray:
-    """Equations in which chained subtraction would recover a blanked non-zero cell."""
-    known = ~blank
-    exposed = np.zeros(n_eq, dtype=bool)
-    while True:
-        unknown = ~known[cell]
-        n_unknown = np.bincount(eq, weights=unknown.astype(float), minlength=n_eq)
-        lone = (n_unknown == 1)[eq] & unknown
-        exposed[eq[lone & nonzero[cell]]] = True
-        # all-zero unknowns on one side of an equation: their sum is known to be 0
-        n_secret = np.bincount(eq, weights=(unknown & nonzero[cell]).astype(float), minlength=n_eq)
-        n_parts = np.bincount(eq, weights=(unknown & is_part).astype(float), minlength=n_eq)
-        one_side = (n_parts == 0) | (n_parts == n_unknown)
-        pinned = ((n_secret == 0) & one_side & (n_unknown > 0))[eq] & unknown
-        learned = (lone & ~nonzero[cell]) | pinned
-        if not learned.any():
-            return exposed
-        known[cell[learned]] = True
+    """Equations in which subtraction would recover a blanked non-zero figure: those with
+    exactly one blanked non-zero member. A blanked zero counts as known (an attacker may
+    pin it: a sum of zeros is 0, and bounds at 0 combine across equations), so it protects
+    nothing, and a figure is only hidden behind another non-zero one."""
+    unknown = (blank & nonzero)[cell]
+    return np.bincount(eq, weights=unknown.astype(float), minlength=n_eq) == 1
 
 
 def equation_members(cells: pd.DataFrame, dim_org: pd.DataFrame) -> pd.DataFrame:
