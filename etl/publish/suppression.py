@@ -245,10 +245,20 @@ def _complements(blank: np.ndarray, nonzero: list[np.ndarray], size: np.ndarray,
             exposed = _exposed(blank | added, figure & ~known, cell, eq, is_part, n_eq)
             if not exposed.any():
                 continue
-            open_ = exposed[eq] & ~(blank | added)[cell] & eligible
+            hidden = blank | added
+            open_ = exposed[eq] & ~hidden[cell] & eligible
             need = exposed.copy()
-            # the smallest member that is non-zero in this figure (else the smallest)
-            for candidate in (open_ & figure[cell], open_):
+            # A candidate is wasted where blanking it would leave it the lone unknown of an
+            # equation with nothing else to blank in its latest period (ÅTD(Qn) when Qn is 0 in
+            # this figure and ÅTD(Qn-1) published): an attacker would work it out.
+            unknown = (hidden & figure & ~known)[cell]
+            spare = eligible & ~hidden[cell] & figure[cell]
+            n_unknown = np.bincount(eq, weights=unknown.astype(float), minlength=n_eq)
+            n_spare = np.bincount(eq, weights=spare.astype(float), minlength=n_eq)
+            wasted_here = spare & (n_unknown[eq] == 0) & (n_spare[eq] == 1)
+            wasted = np.bincount(cell, weights=wasted_here.astype(float), minlength=len(blank)) > 0
+            # the smallest member that is non-zero in this figure and not wasted (else the smallest)
+            for candidate in (open_ & figure[cell] & ~wasted[cell], open_ & figure[cell], open_):
                 first = _first(order, candidate & need[eq], eq)
                 added[cell[first]] = True
                 need[eq[first]] = False
