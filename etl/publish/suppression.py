@@ -180,8 +180,12 @@ def suppress_for_public(values: pd.DataFrame, dim_org: pd.DataFrame,
     figure_kpi = []
     measure_codes, _ = pd.factorize(out["kpi_id"].astype(str) + "|" + out["measure"].astype(str))
     kpi_of_cell, kpi_names = pd.factorize(cells["kpi_id"])
+    # (a rate's, mean's or median's value adds up nowhere: its numerator and denominator do)
+    additive_value = (out["denominator"].isna() & out["numerator"].isna()).to_numpy()
     for column in ("value", "numerator", "denominator"):
         figure = _floats(out, column).fillna(0.0).abs().to_numpy() > 0
+        if column == "value":
+            figure &= additive_value
         for code in np.unique(measure_codes[figure]):
             rows = figure & (measure_codes == code)
             figures.append(np.bincount(cell_of_row[rows], minlength=n_cells) > 0)
@@ -272,7 +276,9 @@ def _complements(blank: np.ndarray, nonzero: list[np.ndarray], size: np.ndarray,
             # so it protects nothing in the other equations either
             stuck = need & exposed
             if stuck.any():
-                lone = stuck[eq] & (blank & figure & ~known)[cell]
+                # (only a cell of the equation's latest period: an earlier period's pattern
+                # never depends on a later one)
+                lone = stuck[eq] & (blank & figure & ~known)[cell] & eligible
                 known[cell[lone]] = True
                 progress = True
         if not added.any() and not progress:
