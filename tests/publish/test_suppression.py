@@ -22,15 +22,16 @@ def published(frame):
             for r in frame.itertuples()}
 
 
-def test_a_small_count_and_its_complement_within_a_breakdown_zeros_first():
+def test_a_small_count_and_its_complement_within_a_breakdown_with_a_zero_beside_it():
     rows = pd.DataFrame([cell("sof", "SOF", 30),
                          cell("sof", "SOF", 3, "age_group", "0-5"), cell("sof", "SOF", 12, "age_group", "6-11"),
                          cell("sof", "SOF", 15, "age_group", "12-17"), cell("sof", "SOF", 0, "age_group", "18-22")])
     out = published(suppress_for_public(rows, ORG))
     assert out[("sof", "SOF", None)] == 30
     assert pd.isna(out[("sof", "SOF", "0-5")])     # primary: 3 < 5
-    assert pd.isna(out[("sof", "SOF", "18-22")])   # complement: the smallest, a zero (3 = x + z: x in 0..3)
-    assert out[("sof", "SOF", "6-11")] == 12 and out[("sof", "SOF", "12-17")] == 15
+    assert pd.isna(out[("sof", "SOF", "6-11")])    # complement: the smallest non-zero member
+    assert pd.isna(out[("sof", "SOF", "18-22")])   # and a zero, so no blanked cell is provably >= 1
+    assert out[("sof", "SOF", "12-17")] == 15
 
 
 def test_units_of_one_center_protect_each_other_and_caseworkers_never_reach_public():
@@ -58,12 +59,14 @@ def test_every_measure_and_both_period_types_of_a_cell_go_together():
     for kind in ("quarter", "ytd"):
         p = {**q1, "period_type": kind}
         rows += [cell("center", "C1", 20, **p), cell("unit", "U1", 3, **p), cell("unit", "U2", 9, **p),
-                 cell("unit", "U3", 8, **p),
-                 cell("unit", "U1", 1.0, numerator=3, denominator=3, unit="share", measure="share", **p)]
+                 cell("unit", "U3", 8, **p)]
+        rows += [cell(level, key, n / d, numerator=n, denominator=d, unit="share", measure="share", **p)
+                 for level, key, n, d in (("center", "C1", 16, 20), ("unit", "U1", 3, 3), ("unit", "U2", 7, 9),
+                                          ("unit", "U3", 6, 8))]
     out = suppress_for_public(pd.DataFrame(rows), ORG)
     blank = out["value"].isna().to_numpy()
-    # U1 (count 3, share 3/3) and its complement U3 (8 < 9), in the quarter and in its ÅTD twin
-    assert blank.tolist() == [False, True, False, True, True] * 2
+    # U1 (count 3, share 3/3) and its complement U3 (8 < 9), both measures, quarter and ÅTD twin
+    assert blank.tolist() == [False, True, False, True] * 4
 
 
 def test_the_complement_of_an_earlier_atd_goes_to_the_later_period():
