@@ -279,8 +279,9 @@ def _complements(blank: np.ndarray, nonzero: list[np.ndarray], size: np.ndarray,
                 # (only a cell of the equation's latest period: an earlier period's pattern
                 # never depends on a later one)
                 lone = stuck[eq] & (blank & figure & ~known)[cell] & eligible
-                known[cell[lone]] = True
-                progress = True
+                if lone.any():
+                    known[cell[lone]] = True
+                    progress = True
         if not added.any() and not progress:
             return blank
         blank |= added
