@@ -14,8 +14,10 @@ import subprocess
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+import yaml
 
 from etl.cli.main import main
+from etl.core.settings import REPO_ROOT
 from etl.kpi import CATALOG
 from etl.publish.marts import DQ_KPI_FLAG
 from etl.publish.warehouse import make_engine, publish, read_table
@@ -275,9 +277,6 @@ def test_theme6_page_sets_money_against_budget_in_danish_as_published(report, re
 def test_the_data_quality_page_lists_the_economy_rules_with_their_owners(report):
     """DQ15-DQ19 (issue 23) in the rules table with the owners of config/dq_rules.yaml: the
     finance owner, and the case systems' owners for DQ16/DQ17."""
-    import yaml  # noqa: PLC0415 - the test's own reading of the config
-
-    from etl.core.settings import REPO_ROOT  # noqa: PLC0415
     config = yaml.safe_load((REPO_ROOT / "config" / "dq_rules.yaml").read_text(encoding="utf-8"))
     rules = config.get("rules", config)
     html = report["html"]
