@@ -1,5 +1,6 @@
-"""The end-of-run summary `sofli demo` prints: rows per stage, headline KPIs, data quality
-(loudly), and where every output is. Decides the exit code."""
+"""The end-of-run summary `sofli demo` prints: rows per stage, headline KPIs, theme 6's
+economy on the extraction date, data quality (loudly), and where every output is. Decides
+the exit code."""
 
 from __future__ import annotations
 
@@ -11,8 +12,17 @@ from etl.core import zones
 from etl.core.periods import last_closed_quarter
 from etl.core.settings import Settings
 from etl.publish.warehouse import make_engine, read_table
+from etl.report import fmt
 
 HEADLINE_KPIS = ("T1.01", "T2.01", "T2.06", "T3.02", "T5.01")
+#: Theme 6's headlines, on the newest period (the running quarter, to the extraction date):
+#: (KPI, period type, label, headline measure, (measure, label) set beside it).
+ECONOMY_HEADLINES = (
+    ("T6.01", "ytd", "Net spending ÅTD", "net", (("budget", "budget ÅTD"), ("share_of_budget", "spent"))),
+    ("T6.02", "quarter", "Prognosis for the year", "prognosis", (("budget_year", "budget"), ("deviation", "deviation"))),
+    ("T6.04", "quarter", "Dyre enkeltsager (citizens)", "count",
+     (("cost", "cost"), ("share_of_total", "of all cost"), ("estimated_refund", "refund"))),
+)
 EXIT_OK, EXIT_PIPELINE_FAILED, EXIT_DQ_BREACH = 0, 1, 3
 
 
@@ -36,6 +46,33 @@ def _fmt(value: float | None, unit: str) -> str:
     if float(value).is_integer():
         return f"{int(value):,}".replace(",", ".")
     return f"{value:,.1f}".replace(",", "X").replace(".", ",").replace("X", ".")
+
+
+def economy_lines(tiles: pd.DataFrame) -> list[str]:
+    """Theme 6's headline figures from `kpi_tile` totals (SOF, version 0) of the newest period:
+    net spending ÅTD against the budget, the year's prognosis against the year's budget, the
+    number of særligt dyre enkeltsager; last year's figure in brackets. Empty without theme 6."""
+    economy = tiles[tiles["kpi_id"].str.startswith("T6.")] if len(tiles) else tiles
+    if economy.empty:
+        return []
+    newest = economy.loc[pd.to_datetime(economy["period_end"]).idxmax()]
+    lines = [f"\nEconomy (tema 6) on {str(newest['period_end'])[:10]}, SOF total{' (provisional)' if _true(newest['provisional']) else ''}; "
+             "last year in brackets:"]
+    now = economy[economy["period"] == newest["period"]]
+    for kpi, period_type, label, measure, beside in ECONOMY_HEADLINES:
+        rows = now[(now["kpi_id"] == kpi) & (now["period_type"] == period_type)].set_index("measure")
+        if measure not in rows.index:
+            continue
+        head = rows.loc[measure]
+        extra = ", ".join(f"{name} {fmt.figure(rows.loc[m, 'value'], rows.loc[m, 'unit'])}"
+                          for m, name in beside if m in rows.index)
+        lines.append(f"  {kpi} {label:<28} {fmt.figure(head['value'], head['unit']):>15}   "
+                     f"({fmt.figure(head['last_year_value'], head['unit'])})   {extra}")
+    return lines
+
+
+def _true(value: object) -> bool:
+    return str(value).lower() in ("1", "true")
 
 
 def print_summary(settings: Settings, states: dict[str, dict], strict: bool, seconds: float, title: str = "sofli demo",
@@ -79,6 +116,8 @@ def print_summary(settings: Settings, states: dict[str, dict], strict: bool, sec
             for _, r in rows.sort_values("measure").iterrows():
                 print(f"  {kpi} {titles.get(kpi, ''):<46.46} {r['measure']:<12} {_fmt(r['value'], r['unit']):>10}"
                       f"   ({_fmt(r['last_year_value'], r['unit'])})")
+        for line in economy_lines(tiles):
+            print(line)
 
     breaches = results[results["status"] == "breach"] if len(results) else results
     if len(results):

@@ -19,7 +19,8 @@ KPI_VALUE = TableSpec("kpi_value", (
     col("dimension_value", "str", True, "e.g. 12-17; Ukendt for unknown"),
     col("value", "float", True, "the figure; NULL when not available"),
     col("numerator", "float", True), col("denominator", "float", True),
-    col("unit", "str", description="count, share, days, per_fte, ..."),
+    col("unit", "str", description="count, share, days, per_fte, ...; theme 6's money dkk (kroner, unrounded), "
+        "dkk_per_day, dkk_per_citizen"),
     col("provisional", "bool", description="true for the running quarter"),
     col("version", "int", description="0 = nightly (live); 1.. = frozen publications"),
     col("run_id", "str"), col("computed_at", "datetime"),

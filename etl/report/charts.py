@@ -37,7 +37,7 @@ def bar_chart(title: str, categories: list[str], series: list[tuple[str, list[fl
         y = top + plot_h - plot_h * i / 4
         parts.append(f'<line x1="{left}" y1="{y:.1f}" x2="{width - right}" y2="{y:.1f}" stroke="#ddd"/>')
         parts.append(f'<text x="{left - 4}" y="{y + 3:.1f}" text-anchor="end" fill="#555">'
-                     f'{escape(fmt.figure(v, unit))}</text>')
+                     f'{escape(fmt.axis(v, unit))}</text>')
     n_cat, n_ser = max(len(categories), 1), max(len(series), 1)
     group_w = plot_w / n_cat
     bar_w = min(28.0, group_w * 0.8 / n_ser)
@@ -59,11 +59,16 @@ def bar_chart(title: str, categories: list[str], series: list[tuple[str, list[fl
         parts.append(f'<text x="{x + 12}" y="{legend_y}" fill="#333">{escape(name)}</text>')
         x += 18 + 6 * len(name)
     parts.append("</svg>")
-    alt = f"{title}: " + "; ".join(
+    alt = _sentence(f"{title}: " + "; ".join(
         f"{category}: " + ", ".join(f"{name} {fmt.figure(vs[c] if c < len(vs) else None, unit)}" for name, vs in series)
-        for c, category in enumerate(categories)) + "." if categories else f"{title}: ingen tal."
+        for c, category in enumerate(categories))) if categories else f"{title}: ingen tal."
     svg = "".join(parts).replace("{ALT}", escape(alt, quote=True))
     return Chart(title, svg, alt)
+
+
+def _sentence(text: str) -> str:
+    """End with one full stop (a figure in 'mio. kr.' already has it)."""
+    return text if text.endswith(".") else text + "."
 
 
 def _nice(peak: float) -> float:
@@ -96,6 +101,6 @@ def hbar_chart(title: str, categories: list[str], values: list[float | None], un
             parts.append(f'<rect x="{label_width}" y="{y + 1}" width="{w:.1f}" height="{row - 3}" fill="{COLOURS[0]}"/>')
             parts.append(f'<text x="{label_width + w + 3:.1f}" y="{y + row - 4}" fill="#333">{escape(fmt.figure(v, unit))}</text>')
     parts.append("</svg>")
-    alt = (f"{title}: " + "; ".join(f"{c}: {fmt.figure(v, unit)}" for c, v in zip(categories, values)) + "."
+    alt = (_sentence(f"{title}: " + "; ".join(f"{c}: {fmt.figure(v, unit)}" for c, v in zip(categories, values)))
            if categories else f"{title}: ingen tal.")
     return Chart(title, "".join(parts).replace("{ALT}", escape(alt, quote=True)), alt)

@@ -1,4 +1,5 @@
-"""Danish number and date formats for the committee report: 14,9 · 4.383 · 30. september 2025."""
+"""Danish number and date formats for the committee report: 14,9 · 4.383 · 30. september 2025 ·
+12,3 mio. kr."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ MONTHS = ("januar", "februar", "marts", "april", "maj", "juni", "juli", "august"
 SUPPRESSED = "–"
 #: kpi_value.unit values whose figure is a share (0..1), shown as a percentage
 SHARE_UNITS = {"share"}
+#: kpi_value.unit values in Danish kroner (theme 6): the total, per day of a measure, per citizen
+MONEY_UNITS = {"dkk", "dkk_per_day", "dkk_per_citizen"}
 
 
 def is_missing(value: object) -> bool:
@@ -33,7 +36,29 @@ def figure(value: float | None, unit: str) -> str:
         return SUPPRESSED
     if unit in SHARE_UNITS:
         return f"{number(100 * float(value), 1)} %"
+    if unit in MONEY_UNITS:
+        return money(value)
     return number(value)
+
+
+def money(value: float | None) -> str:
+    """Kroner as a committee reads them: 119006600 -> '119,0 mio. kr.', 1.2e9 -> '1,2 mia. kr.',
+    845312.4 -> '845.312 kr.' (below a million: whole kroner)."""
+    if is_missing(value):
+        return SUPPRESSED
+    value = float(value)
+    if abs(round(value)) < 1e6:
+        return f"{number(round(value), 0)} kr."
+    if abs(value) >= 1e9:
+        return f"{number(value / 1e9, 1)} mia. kr."
+    return f"{number(value / 1e6, 1)} mio. kr."
+
+
+def axis(value: float, unit: str) -> str:
+    """A chart axis label: as `figure`, but money short, without 'kr.' ('40 mio.', '500')."""
+    if unit in MONEY_UNITS:
+        return f"{number(value / 1e6)} mio." if abs(value) >= 1e6 else number(round(value))
+    return figure(value, unit)
 
 
 def date(day: dt.date | str) -> str:

@@ -1,10 +1,12 @@
 """The report's pages: one per theme front page of the seeds' mock-ups (Bilag 1: tema 1, 2.1,
-2.2, 3.1, 3.2, 4, 5) plus the data-quality page. Each names the KPIs shown as tiles (figure
+2.2, 3.1, 3.2, 4, 5), theme 6 (economy, issue 23) and the data-quality page. Each names the KPIs shown as tiles (figure
 beside "Sidste år"), further KPIs in a small table, and the trend chart."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+from etl.core.vocabulary import ANBRINGELSE, FOREBYGGENDE
 
 
 @dataclass(frozen=True)
@@ -26,8 +28,41 @@ class Page:
     note: str = field(default="")
 
 
+@dataclass(frozen=True)
+class Cell:
+    """One published figure of a KPI's SOF row for the tile's period: a measure, optionally of
+    one breakdown value (e.g. T6.03's share of kategori Anbringelse)."""
+    measure: str
+    dimension: str | None = None
+    value: str | None = None
+
+
+@dataclass(frozen=True)
+class Detail:
+    """A tile whose headline is not a plain total, or that sets its figure against another
+    ("net against budget"): the headline cell, its caption, and labelled cells beside it."""
+    headline: Cell
+    caption: str
+    beside: tuple[tuple[str, Cell], ...] = ()
+
+
 #: The headline measure of a KPI when it is not the catalogue's first measure.
 HEADLINE_MEASURE = {"T2.03": "median_days", "T2.08": "median_days", "T3.04": "median_days", "T4.01": "share"}
+
+#: Tiles read from `public.kpi_value` by these cells instead of `kpi_tile`'s totals. Theme 6's
+#: tiles: each money figure against its budget, the placements' share beside the
+#: preventive measures', the expensive cases with their cost and the expected state refund.
+TILE_DETAIL: dict[str, Detail] = {
+    "T6.01": Detail(Cell("net"), "nettoforbrug i år (ÅTD)",
+                    (("Budget (ÅTD)", Cell("budget")), ("Forbrug af budget", Cell("share_of_budget")))),
+    "T6.02": Detail(Cell("prognosis"), "forventet nettoforbrug for året",
+                    (("Årets budget", Cell("budget_year")), ("Afvigelse", Cell("deviation")))),
+    "T6.03": Detail(Cell("share_net", "kategori", ANBRINGELSE), "anbringelsers andel af børneområdets nettoforbrug i år (ÅTD)",
+                    (("Forebyggende", Cell("share_net", "kategori", FOREBYGGENDE)),)),
+    "T6.04": Detail(Cell("count"), "borgere blandt de dyreste sager",
+                    (("Udgift", Cell("cost")), ("Andel af alle udgifter", Cell("share_of_total")),
+                     ("Forventet refusion", Cell("estimated_refund")))),
+}
 
 PAGES: tuple[Page, ...] = (
     Page("1", "Tema 1: Borgersammensætning", ("T1.01", "T1.02", "T1.03", "T1.04"),
@@ -56,6 +91,12 @@ PAGES: tuple[Page, ...] = (
          trend=Trend("T5.01", (("short_days", "Kort sygefravær"), ("long_days", "Langt sygefravær")),
                      "Udviklingen i sygefraværet: kort og langt sygefravær (sygedage pr. kvartal)",
                      "Søjlerne viser sygedage i alt pr. kvartal, delt i kort og langt sygefravær.")),
+    Page("6", "Tema 6: Økonomi og styring", ("T6.01", "T6.02", "T6.03", "T6.04"), extra=("T6.05", "T6.06", "T6.07"),
+         trend=Trend("T6.01", (("net", "Nettoforbrug"), ("budget", "Budget")), "Nettoforbrug mod budget pr. kvartal",
+                     "Søjlerne viser for hvert kvartal nettoforbruget (udgifter minus indtægter, bogført i kvartalet) "
+                     "ved siden af kvartalets periodiserede budget."),
+         note="Beløb er i kroner, afrundet til 0,1 mio. kr. (under 1 mio. kr. til hele kroner). Et beløb, der bygger "
+              "på færre end 5 borgere, offentliggøres ikke."),
 )
 
 #: The data-quality page's tiles, as in the mock-up ("Datakvalitet i SOF").

@@ -16,7 +16,7 @@ from etl.core.settings import Settings
 from etl.publish.warehouse import make_engine
 from etl.report import fmt
 from etl.report.charts import Chart, bar_chart, hbar_chart
-from etl.report.pages import DQ_TILES, DQ_TREND_RULE, HEADLINE_MEASURE, PAGES, Page
+from etl.report.pages import DQ_TILES, DQ_TREND_RULE, HEADLINE_MEASURE, PAGES, TILE_DETAIL, Cell, Detail, Page
 from etl.report.template import TEMPLATE
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,7 @@ class Tile:
     last_year_label: str
     suppressed: bool
     stale: str = ""  # the stale sources behind the figure (DQ10), shown as a mark and a note
+    beside: list[tuple[str, str]] = field(default_factory=list)  # (label, figure) set against the headline
 
 
 @dataclass
@@ -98,6 +99,45 @@ def _tile(kpi: dict, tiles: pd.DataFrame) -> Tile:
                 fmt.is_missing(value) or fmt.is_missing(last))
 
 
+def _cell_row(cells: pd.DataFrame, kpi_id: str, cell: Cell, period: str, period_type: str) -> pd.Series | None:
+    """The SOF row of one cell (measure, and breakdown value if any) in a period, or None."""
+    rows = cells[(cells["kpi_id"] == kpi_id) & (cells["measure"] == cell.measure) & (cells["period"] == period)
+                 & (cells["period_type"] == period_type)]
+    if cell.dimension is None:
+        rows = rows[rows["dimension"].isna()]
+    else:
+        rows = rows[(rows["dimension"] == cell.dimension) & (rows["dimension_value"] == cell.value)]
+    return rows.iloc[0] if len(rows) else None
+
+
+def _detail_tile(kpi: dict, detail: Detail, cells: pd.DataFrame, quarter: str) -> Tile:
+    """A tile built from `public.kpi_value` cells (TILE_DETAIL): the headline cell ÅTD for a
+    flow (else on the quarter's last day), last year's twin, and the cells set beside it."""
+    kpi_id = kpi["kpi_id"]
+    year, q = parse_quarter(quarter)
+    last_quarter = f"{year - 1}-Q{q}"
+
+    def kind_of(cell: Cell) -> str:
+        has_ytd = _cell_row(cells, kpi_id, cell, quarter, "ytd") is not None
+        return "ytd" if kpi["kpi_type"] == "flow" and has_ytd else "quarter"
+
+    kind = kind_of(detail.headline)
+    row = _cell_row(cells, kpi_id, detail.headline, quarter, kind)
+    twin = _cell_row(cells, kpi_id, detail.headline, last_quarter, kind)
+    if row is None:
+        return Tile(kpi_id, kpi["title"], fmt.SUPPRESSED, detail.caption, fmt.SUPPRESSED, "Sidste år", True)
+    value = row["value"]
+    last = twin["value"] if twin is not None else None
+    label = "Sidste år (ÅTD)" if kind == "ytd" else "Sidste år (samme dag)"
+    caption = detail.caption + ("" if kind == "ytd" else f" pr. {fmt.date(row['period_end'])}")
+    beside = []
+    for name, cell in detail.beside:
+        other = _cell_row(cells, kpi_id, cell, quarter, kind_of(cell))
+        beside.append((name, fmt.SUPPRESSED if other is None else fmt.figure(other["value"], other["unit"])))
+    return Tile(kpi_id, kpi["title"], fmt.figure(value, row["unit"]), caption, fmt.figure(last, row["unit"]), label,
+                fmt.is_missing(value) or fmt.is_missing(last), beside=beside)
+
+
 def _trend(page: Page, history: pd.DataFrame, quarter: str) -> Chart:
     trend = page.trend
     rows = history[(history["kpi_id"] == trend.kpi_id) & (history["period"] <= quarter)]
@@ -113,13 +153,15 @@ def _trend(page: Page, history: pd.DataFrame, quarter: str) -> Chart:
 
 
 def _theme_page(page: Page, catalog: dict, tiles: pd.DataFrame, history: pd.DataFrame, quarter: str,
-                stale: dict[str, str] | None = None) -> RenderedPage:
-    """A theme's page; `stale` maps a KPI id to the stale sources it was built on (marked with †)."""
+                stale: dict[str, str] | None = None, cells: pd.DataFrame | None = None) -> RenderedPage:
+    """A theme's page; `stale` maps a KPI id to the stale sources it was built on (marked with †);
+    `cells` holds the `kpi_value` rows of the TILE_DETAIL KPIs."""
     stale = stale or {}
     out = RenderedPage(page.code, page.title, [], note=page.note)
     for kpi_id in page.tiles:
         if kpi_id in catalog:
-            t = _tile(catalog[kpi_id], tiles)
+            t = (_detail_tile(catalog[kpi_id], TILE_DETAIL[kpi_id], cells, quarter)
+                 if kpi_id in TILE_DETAIL and cells is not None else _tile(catalog[kpi_id], tiles))
             t.stale = stale.get(kpi_id, "")
             out.tiles.append(t)
     for kpi_id in page.extra:
@@ -139,6 +181,7 @@ def _theme_page(page: Page, catalog: dict, tiles: pd.DataFrame, history: pd.Data
 
 def _dq_page(dq: pd.DataFrame, rules: pd.DataFrame, quarter_end: dt.date) -> RenderedPage:
     titles = dict(zip(rules["rule_id"], rules["title"])) if not rules.empty else {}
+    owners = dict(zip(rules["rule_id"], rules["owners"].map(_owners))) if not rules.empty else {}
     totals = dq[dq["dimension"].isna()]
     per_rule = totals.groupby("rule_id").agg(failing=("failing", "sum"), population=("population", "sum"),
                                               breach=("status", lambda s: (s == "breach").any()),
@@ -156,7 +199,8 @@ def _dq_page(dq: pd.DataFrame, rules: pd.DataFrame, quarter_end: dt.date) -> Ren
         page.table.append({"rule_id": r.rule_id, "title": titles.get(r.rule_id, r.rule_id),
                            "failing": fmt.number(r.failing), "population": fmt.number(r.population),
                            "rate": fmt.figure(rate, "share"), "status": "brud" if r.breach else "ok",
-                           "severity": "fejl" if r.severity == "error" else "advarsel"})
+                           "severity": "fejl" if r.severity == "error" else "advarsel",
+                           "owners": owners.get(r.rule_id, "")})
     rule = dq[dq["rule_id"] == DQ_TREND_RULE]
     months = rule[rule["dimension"] == "decision_month"].groupby("dimension_value")["failing"].sum()
     first = (pd.Timestamp(quarter_end) - pd.DateOffset(months=11)).strftime("%Y-%m")
@@ -170,8 +214,16 @@ def _dq_page(dq: pd.DataFrame, rules: pd.DataFrame, quarter_end: dt.date) -> Ren
                                   list(types.values[:8]), "count"))
     page.chart_guide = ("Graferne viser afgørelser registreret uden frist, fordelt på afgørelsesmåned (de seneste "
                         "12 måneder) og på sagstype, som de stod ved kvartalets afslutning. Tabellen viser alle regler: antal fejlregistreringer, "
-                        "af hvor mange, andelen og om reglens tærskel er overskredet (brud).")
+                        "af hvor mange, andelen, om reglens tærskel er overskredet (brud), og hvem der ejer rettelsen "
+                        "(datakvalitetsansvarlig pr. kildesystem).")
     return page
+
+
+def _owners(addresses: object) -> str:
+    """The rule's owners as their mailboxes' names ('dq-oekonomi, dq-boern'): who fixes it."""
+    if not isinstance(addresses, str):
+        return ""
+    return ", ".join(a.strip().split("@")[0] for a in addresses.split(",") if a.strip())
 
 
 def _month(label: str) -> str:
@@ -194,19 +246,23 @@ def render_report(quarter: str, version: int | None = None, out_dir: Path | str 
                           v=version, q=quarter)
             history = _read(conn, "SELECT kpi_id, measure, period, unit, value FROM public.kpi_value WHERE version = :v "
                             "AND org_level = 'sof' AND dimension IS NULL AND period_type = 'quarter'", v=version)
+            detail_ids = ", ".join(f"'{k}'" for k in sorted(TILE_DETAIL))  # ids from code, never from input
+            cells = _read(conn, "SELECT kpi_id, measure, period, period_type, period_end, dimension, dimension_value, "
+                          f"unit, value FROM public.kpi_value WHERE version = :v AND org_level = 'sof' AND kpi_id IN "
+                          f"({detail_ids}) AND period IN (:q, :ly)", v=version, q=quarter, ly=f"{year - 1}-Q{q}")
             catalog = {r["kpi_id"]: r for r in _read(conn, "SELECT * FROM public.kpi_catalog").to_dict("records")}
             dq = _read(conn, "SELECT * FROM mart.dq_result_frozen WHERE version = :v", v=version)
-            rules = _read(conn, "SELECT rule_id, title, description FROM mart.dq_rule")
+            rules = _read(conn, "SELECT rule_id, title, description, owners FROM mart.dq_rule")
             flags = _read(conn, "SELECT kpi_id, stale_sources FROM public.dq_kpi_flag WHERE run_id = :r AND stale",
                           r=meta.get("dq_run_id"))
     finally:
         engine.dispose()
-    for frame in (tiles, history):
+    for frame in (tiles, history, cells):
         frame["value"] = pd.to_numeric(frame["value"], errors="coerce")
     if "last_year_value" in tiles:
         tiles["last_year_value"] = pd.to_numeric(tiles["last_year_value"], errors="coerce")
     stale = dict(zip(flags["kpi_id"], flags["stale_sources"].fillna("")))
-    pages = [_theme_page(p, catalog, tiles, history, quarter, stale) for p in PAGES]
+    pages = [_theme_page(p, catalog, tiles, history, quarter, stale, cells) for p in PAGES]
     pages.append(_dq_page(dq, rules, quarter_end))
     is_current = str(meta["is_current"]).lower() in ("1", "true")
     html = Environment(autoescape=select_autoescape(default=True), undefined=StrictUndefined).from_string(TEMPLATE).render(

@@ -21,7 +21,8 @@ h2 { font-size: 9.5pt; margin: 2mm 0 1mm 0; color: #0b3c5d; }
 .tile .fig { font-size: 20pt; font-weight: bold; color: #0b3c5d; margin: 1mm 0; }
 .tile .cap { color: #444; }
 .tile .ly { margin-top: 1mm; color: #444; }
-.tile .ly b { color: #1d1d1b; }
+.tile .ly b, .tile .vs b { color: #1d1d1b; }
+.tile .vs { color: #444; }
 .cols { display: flex; gap: 5mm; }
 .cols > div { flex: 1; }
 figure { margin: 0; }
@@ -29,6 +30,8 @@ figcaption { font-size: 6.5pt; color: #555; margin-top: 1mm; }
 table { border-collapse: collapse; width: 100%; font-size: 7.5pt; }
 th, td { border-bottom: 0.2mm solid #ccc; padding: 0.8mm 1.5mm; text-align: left; }
 td.num, th.num { text-align: right; }
+table.rules { font-size: 6.5pt; }
+table.rules th, table.rules td { padding: 0.5mm 1mm; }
 .guide p { margin: 0 0 1.2mm 0; font-size: 7pt; }
 .note { font-size: 7pt; color: #555; margin-top: 2mm; }
 .cover h1 { font-size: 24pt; margin-top: 25mm; }
@@ -63,6 +66,7 @@ td.num, th.num { text-align: right; }
       <div class="name">{{ t.title }}{% if t.stale %} <span class="stale" title="Forældet kilde: {{ t.stale }}">†</span>{% endif %}</div>
       <div class="fig">{{ t.figure }}</div>
       <div class="cap">{{ t.caption }}</div>
+      {% for label, fig in t.beside %}<div class="vs">{{ label }}: <b>{{ fig }}</b></div>{% endfor %}
       {% if t.last_year_label %}<div class="ly">{{ t.last_year_label }}: <b>{{ t.last_year }}</b></div>{% endif %}
     </div>
   {% endfor %}
@@ -92,8 +96,8 @@ td.num, th.num { text-align: right; }
       {% if p.stale_note %}<p class="note stale-note">{{ p.stale_note }}</p>{% endif %}
       {% if p.table %}
       <h2>Reglerne for datakvalitet</h2>
-      <table><tr><th>Regel</th><th>Titel</th><th class="num">Fejl</th><th class="num">Af</th><th class="num">Andel</th><th>Alvor</th><th>Status</th></tr>
-      {% for r in p.table %}<tr><td>{{ r.rule_id }}</td><td>{{ r.title }}</td><td class="num">{{ r.failing }}</td><td class="num">{{ r.population }}</td><td class="num">{{ r.rate }}</td><td>{{ r.severity }}</td><td>{{ r.status }}</td></tr>{% endfor %}
+      <table class="rules"><tr><th>Regel</th><th>Titel</th><th class="num">Fejl</th><th class="num">Af</th><th class="num">Andel</th><th>Alvor</th><th>Status</th><th>Ejer</th></tr>
+      {% for r in p.table %}<tr><td>{{ r.rule_id }}</td><td>{{ r.title }}</td><td class="num">{{ r.failing }}</td><td class="num">{{ r.population }}</td><td class="num">{{ r.rate }}</td><td>{{ r.severity }}</td><td>{{ r.status }}</td><td>{{ r.owners }}</td></tr>{% endfor %}
       </table>
       {% endif %}
       <p class="note">{{ suppression_note }}</p>

@@ -1,8 +1,13 @@
 """The demo's exit code: 0 = ran and published; --strict turns a breached error rule into 3."""
 
+import datetime as dt
+
+import pandas as pd
 import pytest
 
 from etl.core.settings import Settings
+from etl.publish.marts import KPI_VALUE
+from etl.publish.warehouse import ensure_schema, make_engine, publish
 from etl.cli.summary import EXIT_DQ_BREACH, EXIT_OK, EXIT_PIPELINE_FAILED, print_summary
 
 OK = {"state": "success", "tasks": {"t": "success"}, "seconds": 1.0}
@@ -39,3 +44,56 @@ def test_a_failed_extract_is_named_and_the_rest_of_the_night_said_to_be_publishe
     assert "PIPELINE FAILED: extract_klage did not complete" in out
     assert "their last good extract was used, DQ10 flags them stale" in out
     assert "alert e-mails received" not in out  # production mails through smtp_default, not a sink
+
+
+def _kpi_rows(period: str, start: str, end: str, provisional: bool, cells: list[tuple]) -> list[dict]:
+    return [{"kpi_id": kpi, "measure": measure, "period_type": kind, "period": period, "period_start": start,
+             "period_end": end, "org_level": "sof", "org_key": "SOF", "dimension": None, "dimension_value": None,
+             "value": value, "numerator": None, "denominator": None, "unit": unit, "provisional": provisional,
+             "version": 0, "run_id": "night-1", "computed_at": dt.datetime(2025, 11, 16, 3)}
+            for kpi, measure, kind, unit, value in cells]
+
+
+def test_the_summary_prints_theme6_money_against_budget_from_the_warehouse(tmp_path, monkeypatch, capsys):
+    """The economy headlines read mart.kpi_tile (version 0, SOF) of the newest period, the running
+    quarter to the extraction date: net ÅTD against its budget, the year's prognosis against the
+    year's budget, the number of dyre enkeltsager with their cost; last year in brackets."""
+    url = f"sqlite:///{tmp_path}/warehouse/warehouse.db"
+    engine = make_engine(url)
+    ensure_schema(engine)
+    now = [("T6.01", "net", "ytd", "dkk", 132_349_876.5), ("T6.01", "budget", "ytd", "dkk", 125_400_000.0),
+           ("T6.01", "share_of_budget", "ytd", "share", 132_349_876.5 / 125_400_000.0),
+           ("T6.02", "prognosis", "quarter", "dkk", 161_050_000.0), ("T6.02", "budget_year", "quarter", "dkk", 153_496_800.0),
+           ("T6.02", "deviation", "quarter", "dkk", 7_553_200.0),
+           ("T6.04", "count", "quarter", "count", 87.0), ("T6.04", "cost", "quarter", "dkk", 77_650_000.0),
+           ("T6.04", "share_of_total", "quarter", "share", 0.50649), ("T6.04", "estimated_refund", "quarter", "dkk", 940_250.4)]
+    last = [("T6.01", "net", "ytd", "dkk", 135_100_000.0), ("T6.02", "prognosis", "quarter", "dkk", 999_600.0),
+            ("T6.04", "count", "quarter", "count", 95.0)]
+    closed = [("T6.01", "net", "ytd", "dkk", 1.0)]  # an older period: not the one shown
+    rows = (_kpi_rows("2025-Q4", "2025-10-01", "2025-11-15", True, now)
+            + _kpi_rows("2024-Q4", "2024-10-01", "2024-11-15", False, last)
+            + _kpi_rows("2025-Q3", "2025-07-01", "2025-09-30", False, closed))
+    publish(engine, "mart", KPI_VALUE, pd.DataFrame(rows))
+    engine.dispose()
+    assert print_summary(Settings(tmp_path, mode="production", warehouse_location=url), {"publish_kpis": OK}, strict=False, seconds=1.0) == EXIT_OK
+    out = capsys.readouterr().out
+    lines = [" ".join(line.split()) for line in out.splitlines()]
+    assert "Economy (tema 6) on 2025-11-15, SOF total (provisional); last year in brackets:" in lines
+    assert ("T6.01 Net spending ÅTD 132,3 mio. kr. (135,1 mio. kr.) budget ÅTD 125,4 mio. kr., spent 105,5 %"
+            in lines)
+    assert ("T6.02 Prognosis for the year 161,1 mio. kr. (999.600 kr.) budget 153,5 mio. kr., deviation 7,6 mio. kr."
+            in lines)
+    assert ("T6.04 Dyre enkeltsager (citizens) 87 (95) cost 77,7 mio. kr., of all cost 50,6 %, refund 940.250 kr."
+            in lines)
+
+
+def test_the_summary_has_no_economy_block_without_theme6(tmp_path, monkeypatch, capsys):
+    url = f"sqlite:///{tmp_path}/warehouse/warehouse.db"
+    engine = make_engine(url)
+    ensure_schema(engine)
+    publish(engine, "mart", KPI_VALUE, pd.DataFrame(_kpi_rows("2025-Q3", "2025-07-01", "2025-09-30", False,
+                                                              [("T1.01", "count", "quarter", "count", 596.0)])))
+    engine.dispose()
+    print_summary(Settings(tmp_path, mode="production", warehouse_location=url), {"publish_kpis": OK}, strict=False, seconds=1.0)
+    out = capsys.readouterr().out
+    assert "Headline KPIs" in out and "Economy (tema 6)" not in out

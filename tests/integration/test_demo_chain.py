@@ -9,13 +9,14 @@ the task logs and every log for what the issue promises.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from email import message_from_bytes, policy
 
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from cpr_scan import find_cpr_in_frame
+from cpr_scan import find_case_numbers_in_frame, find_cpr_in_frame, source_case_numbers
 from cpr_scan import find_cpr_like as cpr_like
 
 from etl.core.settings import REPO_ROOT, Settings
@@ -176,6 +177,35 @@ def test_no_cpr_anywhere_outside_the_restricted_zone(demo):
         if found := find_cpr_in_frame(pd.read_parquet(parquet)):
             leaks[parquet.name] = found[:3]
     assert leaks == {}
+
+
+def test_the_privacy_scan_reaches_theme6_and_no_case_number_reaches_public(demo):
+    """Theme 6 (issue 23): the CPR scan above covers mart.case_cost (internal drill-down, never
+    in public) and every theme 6 row of public.kpi_value, which are there to be scanned; no
+    case number or measure reference of the generated sources (boern Sagsnummer, voksen
+    sag_id, klage sagsreference, oekonomi foranstaltning_ref, raw and trimmed) stands in any
+    text cell of any public table, and no public column is named like an identifier."""
+    public = set(query(demo, "SELECT name FROM public.sqlite_master WHERE type IN ('table', 'view')")["name"])
+    assert "case_cost" not in public
+    case_cost = query(demo, "SELECT * FROM mart.case_cost")
+    assert len(case_cost) > 100 and find_cpr_in_frame(case_cost) == []
+    theme6 = query(demo, "SELECT * FROM public.kpi_value WHERE kpi_id LIKE 'T6.%'")
+    assert set(theme6["kpi_id"]) == {f"T6.0{n}" for n in range(1, 8)} and find_cpr_in_frame(theme6) == []
+    assert (theme6["org_level"] != "caseworker").all()  # T6.06's caseworker rows are internal only
+    case_numbers = source_case_numbers(demo["dir"] / "sources")
+    kinds = {"Sagsnummer": r"BS-\d{4}-\d{6}", "prefixed reference": r"[A-Za-z]+-0*\d+", "sag_id": r"1\d{5}"}
+    for kind, shape in kinds.items():  # every kind of identifier is searched for, not an empty set
+        assert any(re.fullmatch(shape, n.strip()) for n in case_numbers), kind
+    leaks = {}
+    for table in sorted(public):
+        if found := find_case_numbers_in_frame(query(demo, f"SELECT * FROM public.{table}"), case_numbers):
+            leaks[table] = found[:3]
+    assert leaks == {}
+    # the scan finds what it looks for: a case number planted in a copy of a public table's text
+    sample = sorted(n for n in case_numbers if n.startswith("BS-"))[0]
+    planted = theme6.head(3).assign(dimension_value=["Ukendt", f"sag {sample}", None])
+    assert find_case_numbers_in_frame(planted, case_numbers) == [f"dimension_value: {sample}"]
+    assert find_case_numbers_in_frame(case_cost.head(1), case_numbers)[:2] == ["column case_key", "column citizen_key"]
 
 
 def test_rows_are_conserved_from_landing_to_staged_and_quarantine(demo):

@@ -14,13 +14,15 @@ import subprocess
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+import yaml
 
 from etl.cli.main import main
+from etl.core.settings import REPO_ROOT
 from etl.kpi import CATALOG
 from etl.publish.marts import DQ_KPI_FLAG
 from etl.publish.warehouse import make_engine, publish, read_table
 from etl.report import render_report
-from etl.report.pages import HEADLINE_MEASURE, PAGES
+from etl.report.pages import HEADLINE_MEASURE, PAGES, TILE_DETAIL
 
 pytestmark = [pytest.mark.integration,
               pytest.mark.skipif(not shutil.which("pdftoppm"), reason="poppler-utils (pdftoppm, pdftotext) missing")]
@@ -38,6 +40,20 @@ def danish(value: float | None, unit: str) -> str:
         return f"{int(value):,}".replace(",", ".")
     whole, decimal = f"{value:.1f}".split(".")
     return f"{int(whole):,}".replace(",", ".") + "," + decimal
+
+
+def danish_money(value: float | None) -> str:
+    """Independent of etl.report.fmt: 119006600 -> '119,0 mio. kr.', 845312.4 -> '845.312 kr.'."""
+    if value is None or pd.isna(value):
+        return "–"
+    assert abs(value) < 1e9  # the demo's figures; milliards are formatted apart
+    if abs(round(value)) >= 1_000_000:
+        return f"{value / 1e6:.1f}".replace(".", ",") + " mio. kr."
+    return f"{round(value):,}".replace(",", ".") + " kr."
+
+
+def shown(value: float | None, unit: str) -> str:
+    return danish_money(value) if unit.startswith("dkk") else danish(value, unit)
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +105,8 @@ def test_every_tile_shows_its_public_figure_in_danish_beside_last_year(report, r
     values = public_tiles(report_settings, first_version.version, QUARTER)
     last_year = public_tiles(report_settings, first_version.version, "2024-Q3")
     for page, text in zip(PAGES, report["pages"][1:-1]):
+        if set(page.tiles) & set(TILE_DETAIL):
+            continue  # theme 6's tiles set figures against each other: test_theme6_page
         flat = " ".join(text.split())
         figures = []
         for kpi_id in page.tiles:
@@ -169,3 +187,107 @@ def test_a_kpi_built_on_a_stale_source_is_marked_on_its_tile_with_a_note(report_
     assert theme5.count('<span class="stale" title="Forældet kilde: hr">†</span>') == 2
     assert "forældet kilde, DQ10): hr. Tallet mangler kildens registreringer" in theme5
     assert text[:text.index("<h1>Tema 5")].count('class="stale"') == 0  # no other page is marked
+
+
+def public_cell(frame: pd.DataFrame, kpi_id: str, measure: str, period: str, period_type: str,
+                kategori: str | None = None) -> pd.Series:
+    rows = frame[(frame["kpi_id"] == kpi_id) & (frame["measure"] == measure) & (frame["period"] == period)
+                 & (frame["period_type"] == period_type)]
+    rows = rows[rows["dimension"].isna()] if kategori is None else rows[
+        (rows["dimension"] == "kategori") & (rows["dimension_value"] == kategori)]
+    assert len(rows) == 1, (kpi_id, measure, period, period_type, kategori)
+    return rows.iloc[0]
+
+
+def test_theme6_page_sets_money_against_budget_in_danish_as_published(report, report_settings, first_version):
+    """Tema 6: each tile's figures read back from the frozen public.kpi_value and formatted here
+    (money as 'mio. kr.'), in tile order; the chart of net against budget per quarter with its
+    text alternative; the further KPIs in the table; nothing CPR- or case-number-shaped."""
+    engine = make_engine(report_settings.warehouse_url())
+    with engine.connect() as conn:
+        values = pd.read_sql(sa.text("SELECT * FROM public.kpi_value WHERE version = :v AND org_level = 'sof' "
+                                     "AND kpi_id LIKE 'T6.%'"), conn, params={"v": first_version.version})
+    engine.dispose()
+    values["value"] = pd.to_numeric(values["value"], errors="coerce")
+    code = [p.code for p in PAGES].index("6")
+    text = " ".join(report["pages"][code + 1].split())
+    assert text.startswith("Tema 6: Økonomi og styring")
+
+    def fig(kpi, measure, kind, period=QUARTER, kategori=None):
+        row = public_cell(values, kpi, measure, period, kind, kategori)
+        return shown(row["value"], row["unit"])
+
+    net = public_cell(values, "T6.01", "net", QUARTER, "ytd")["value"]
+    assert net > 1e6 and fig("T6.01", "net", "ytd").endswith(" mio. kr.")  # a real money figure, not a dash
+    expected = [  # (tile title, headline, [beside lines], last-year line), in tile order
+        ("T6.01", fig("T6.01", "net", "ytd"), [f"Budget (ÅTD): {fig('T6.01', 'budget', 'ytd')}",
+                                               f"Forbrug af budget: {fig('T6.01', 'share_of_budget', 'ytd')}"],
+         f"Sidste år (ÅTD): {fig('T6.01', 'net', 'ytd', '2024-Q3')}"),
+        ("T6.02", fig("T6.02", "prognosis", "quarter"), [f"Årets budget: {fig('T6.02', 'budget_year', 'quarter')}",
+                                                         f"Afvigelse: {fig('T6.02', 'deviation', 'quarter')}"],
+         f"Sidste år (samme dag): {fig('T6.02', 'prognosis', 'quarter', '2024-Q3')}"),
+        ("T6.03", fig("T6.03", "share_net", "ytd", kategori="Anbringelse"),
+         [f"Forebyggende: {fig('T6.03', 'share_net', 'ytd', kategori='Forebyggende')}"],
+         f"Sidste år (ÅTD): {fig('T6.03', 'share_net', 'ytd', '2024-Q3', 'Anbringelse')}"),
+        ("T6.04", fig("T6.04", "count", "quarter"), [f"Udgift: {fig('T6.04', 'cost', 'quarter')}",
+                                                     f"Andel af alle udgifter: {fig('T6.04', 'share_of_total', 'quarter')}",
+                                                     f"Forventet refusion: {fig('T6.04', 'estimated_refund', 'quarter')}"],
+         f"Sidste år (samme dag): {fig('T6.04', 'count', 'quarter', '2024-Q3')}"),
+    ]
+    # the T6.03 tile shows the placements' share of the children's net, not the total's 100 %
+    share = public_cell(values, "T6.03", "share_net", QUARTER, "ytd", "Anbringelse")["value"]
+    assert 0 < share < 1
+    html = report["html"]
+    theme6 = html[html.index("<h1>Tema 6: Økonomi og styring</h1>"):]
+    theme6 = theme6[:theme6.index("</section>")]
+    for kpi_id, headline, beside, last_year in expected:
+        title = CATALOG[kpi_id].title
+        assert title in text, kpi_id
+        tile = theme6[theme6.index(f'<div class="name">{title}'):]
+        tile = tile[:tile.index('<div class="tile">') if '<div class="tile">' in tile else tile.index("</div>\n  </div>")]
+        assert f'<div class="fig">{headline}</div>' in tile, (kpi_id, headline, tile)
+        for line in beside:
+            label, figure = line.split(": ")
+            assert f'<div class="vs">{label}: <b>{figure}</b></div>' in tile, (kpi_id, line)
+        label, figure = last_year.split(": ")
+        assert f"{label}: <b>{figure}</b>" in tile, (kpi_id, last_year)
+        for line in [*beside, last_year]:
+            assert line in text, (kpi_id, line)  # the PDF prints it too
+    # the chart: SOF quarter rows of T6.01, net and budget side by side, with its text alternative
+    quarters = sorted(values.loc[(values["kpi_id"] == "T6.01") & (values["period_type"] == "quarter")
+                                 & values["dimension"].isna(), "period"].unique())
+    assert quarters == ["2024-Q3", QUARTER]
+    parts = [f"{q[6]}. kv. {q[:4]}: Nettoforbrug {fig('T6.01', 'net', 'quarter', q)}, "
+             f"Budget {fig('T6.01', 'budget', 'quarter', q)}" for q in quarters]
+    alt = "Nettoforbrug mod budget pr. kvartal: " + "; ".join(parts)
+    alt += "" if alt.endswith(".") else "."  # one full stop, also after 'kr.'
+    assert f"<figcaption>{alt}</figcaption>" in theme6 and f'aria-label="{alt}"' in theme6
+    assert theme6.count("<rect") >= 2 * len(quarters)  # bars drawn (legend swatches beside)
+    # the further KPIs in the small table, ÅTD with last year
+    for kpi_id in ("T6.05", "T6.06", "T6.07"):
+        kpi = CATALOG[kpi_id]
+        measure = kpi.measures[0]
+        row = f"<td>{kpi.title}</td><td>{kpi.unit} i år (ÅTD)</td><td class=\"num\">{fig(kpi_id, measure, 'ytd')}</td>"
+        assert row in theme6, (kpi_id, row)
+    # no CPR-shaped text, no case number: the generated boern Sagsnummer (BS-yyyy-nnnnnn) never
+    assert not CPR_SHAPED.search(theme6) and not CPR_SHAPED.search(text)
+    assert not re.search(r"BS-\d{4}-\d{6}", theme6 + text)
+
+
+def test_the_data_quality_page_lists_the_economy_rules_with_their_owners(report):
+    """DQ15-DQ19 (issue 23) in the rules table with the owners of config/dq_rules.yaml: the
+    finance owner, and the case systems' owners for DQ16/DQ17."""
+    config = yaml.safe_load((REPO_ROOT / "config" / "dq_rules.yaml").read_text(encoding="utf-8"))
+    rules = config.get("rules", config)
+    html = report["html"]
+    dq = html[html.index("<h1>Datakvalitet i SOF</h1>"):]
+    for rule_id in ("DQ15", "DQ16", "DQ17", "DQ18", "DQ19"):
+        rule = rules[rule_id]
+        owners = ", ".join(a.split("@")[0] for a in rule["owners"])
+        assert "dq-oekonomi" in owners
+        row = dq[dq.index(f"<tr><td>{rule_id}</td>"):]
+        row = row[:row.index("</tr>")]
+        assert f"<td>{rule['title']}</td>" in row and row.endswith(f"<td>{owners}</td>"), (rule_id, row)
+    assert "dq-boern" in dq[dq.index("<tr><td>DQ16</td>"):].split("</tr>")[0]
+    text = " ".join(report["pages"][-1].split())
+    assert all(rule_id in text for rule_id in ("DQ15", "DQ16", "DQ17", "DQ18", "DQ19"))
