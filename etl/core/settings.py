@@ -45,6 +45,10 @@ class Settings:
     org_structure: str = "historical"
     #: T6.04 særligt dyre enkeltsager: the costliest share of citizens, in percent (10-15).
     expensive_cases_percent: float = 10.0
+    #: The circuit breakers' limits and the sources' owners (`etl.validate.breakers`).
+    breakers_path: Path = REPO_ROOT / "config" / "breakers.yaml"
+    #: Who gets the failed-task and circuit-breaker e-mails.
+    operations_email: str = "sofli-drift@sofli.example"
 
     def __post_init__(self) -> None:
         if not EXPENSIVE_CASES_RANGE[0] <= self.expensive_cases_percent <= EXPENSIVE_CASES_RANGE[1]:
@@ -70,7 +74,9 @@ class Settings:
             percent = float(raw_percent.replace(",", "."))
         except ValueError:
             raise ConfigurationError(f"{EXPENSIVE_CASES_ENV} must be a number of percent, not {raw_percent!r}") from None
-        return cls(data_dir, reference_dir, mode, org_structure, percent)
+        breakers_path = Path(os.environ.get("SOFLI_BREAKERS") or REPO_ROOT / "config" / "breakers.yaml").resolve()
+        operations = os.environ.get("SOFLI_OPERATIONS_EMAIL") or "sofli-drift@sofli.example"
+        return cls(data_dir, reference_dir, mode, org_structure, percent, breakers_path, operations)
 
     # Layout of the data folder (docs/architecture.md shows the tree).
     @property

@@ -85,10 +85,13 @@ class ExtractPlan:
 
 
 def base_partition(staged_root: Path, source: str, table: str, extract_date: dt.date) -> Path | None:
-    """The newest validated staged partition of the table before `extract_date`."""
+    """The newest validated staged partition of the table before `extract_date` that no
+    circuit breaker holds back (`breaker.json`, etl.validate.breakers): a tripped extract
+    never becomes the base of a later one."""
     folder = Path(staged_root) / source / table
     earlier = sorted(p for p in folder.glob("extract_date=*")
-                     if p.name < f"extract_date={extract_date.isoformat()}" and (p / "validation.json").exists())
+                     if p.name < f"extract_date={extract_date.isoformat()}" and (p / "validation.json").exists()
+                     and not (p / "breaker.json").exists())
     return earlier[-1] if earlier else None
 
 

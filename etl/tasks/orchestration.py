@@ -263,3 +263,13 @@ def smtp_settings(conn_id: str = SMTP_CONN_ID) -> dict:
     conn = BaseHook.get_connection(conn_id)
     return {"host": conn.host, "port": conn.port or 25, "login": conn.login or None,
             "password": conn.password or None, "starttls": bool(conn.extra_dejson.get("starttls", False))}
+
+
+def optional_smtp_settings(conn_id: str = SMTP_CONN_ID) -> dict | None:
+    """`smtp_settings`, or None where the deployment has no SMTP connection (the breaker
+    e-mail is then only logged; Airflow's failure notifier reports the failed task)."""
+    try:
+        return smtp_settings(conn_id)
+    except Exception as exc:  # noqa: BLE001 - Airflow raises its own not-found errors
+        log.warning("no SMTP connection %s: %s", conn_id, exc)
+        return None
