@@ -14,7 +14,7 @@ from etl.model import Model
 from etl.model.org import current_structure
 from etl.publish.marts import CASE_COST, KPI_CATALOG, KPI_VALUE
 from etl.publish.suppression import suppress_for_public, suppression_threshold
-from etl.publish.warehouse import ensure_schema, make_engine, publish
+from etl.publish.warehouse import Publication, ensure_schema, make_engine, publish_together
 
 log = logging.getLogger(__name__)
 
@@ -117,12 +117,12 @@ def publish_kpis(audited: dict, settings: Settings | None = None) -> dict:
     catalog = catalog_frame()
     public_values = suppress_for_public(values, load_reference(settings.reference_dir)["dim_org"],
                                         suppression_threshold())
-    published = publish(engine, "mart", KPI_VALUE, values, {"version": 0})
-    publish(engine, "public", KPI_VALUE, public_values, {"version": 0})
-    publish(engine, "mart", KPI_CATALOG, catalog)
-    publish(engine, "public", KPI_CATALOG, catalog)
+    publications = [Publication("mart", KPI_VALUE, values, {"version": 0}),
+                    Publication("public", KPI_VALUE, public_values, {"version": 0}),
+                    Publication("mart", KPI_CATALOG, catalog), Publication("public", KPI_CATALOG, catalog)]
     if audited.get("case_cost_path"):  # internal only: never in public
-        publish(engine, "mart", CASE_COST, pd.read_parquet(audited["case_cost_path"]))
+        publications.append(Publication("mart", CASE_COST, pd.read_parquet(audited["case_cost_path"])))
+    published = publish_together(engine, publications)[0]  # mart and public: one transaction
     internal = values[values["org_level"] != "caseworker"]
     suppressed = int(public_values["value"].isna().sum() - internal["value"].isna().sum())
     engine.dispose()
