@@ -12,6 +12,7 @@ import logging
 from email.message import EmailMessage
 from pathlib import Path
 
+from etl.core.locks import stage_lock
 from etl.core.settings import Settings
 from etl.core.storage import read_json
 from etl.extract.incremental import ExtractPolicy, plan_extract
@@ -33,6 +34,13 @@ def land(source_name: str, table_name: str, extract_date: dt.date, settings: Set
          full: bool = False) -> dict:
     """Extract one table to landing: incrementally when it can, whole when it must or `full`."""
     settings = _settings(settings)
+    with stage_lock(settings.data_dir, f"extract_{source_name}.{table_name}", f"land {extract_date}"):
+        return _land(source_name, table_name, extract_date, settings, full)
+
+
+def _land(source_name: str, table_name: str, extract_date: dt.date, settings: Settings | None = None,
+          full: bool = False) -> dict:
+    settings = _settings(settings)
     source = get_source(source_name)
     table = source.table(table_name)
     location = settings.source_location(source)
@@ -47,6 +55,12 @@ def land(source_name: str, table_name: str, extract_date: dt.date, settings: Set
 
 
 def validate(source_name: str, table_name: str, extract_date: dt.date, settings: Settings | None = None) -> dict:
+    settings = _settings(settings)
+    with stage_lock(settings.data_dir, f"extract_{source_name}.{table_name}", f"validate {extract_date}"):
+        return _validate(source_name, table_name, extract_date, settings)
+
+
+def _validate(source_name: str, table_name: str, extract_date: dt.date, settings: Settings | None = None) -> dict:
     settings = _settings(settings)
     source = get_source(source_name)
     result = validate_table(source, source.table(table_name), settings.landing_dir, settings.staged_dir,
@@ -65,6 +79,14 @@ def publish_extract(source_name: str, extract_date: dt.date, run_id: str, result
     (through `smtp`, when given), and raises `CircuitBreakerTripped`. `accept_reason` (the
     DAG's `accept_breakers` param) makes a tripped extract current deliberately: the
     reason, who and which trips are recorded in the pointer and the breaker log."""
+    settings = _settings(settings)
+    with stage_lock(settings.data_dir, f"extract_{source_name}", run_id):
+        return _publish_extract(source_name, extract_date, run_id, results, settings, accept_reason, accepted_by, smtp)
+
+
+def _publish_extract(source_name: str, extract_date: dt.date, run_id: str, results: list[dict],
+                     settings: Settings | None = None, accept_reason: str | None = None,
+                     accepted_by: str = "airflow", smtp: dict | None = None) -> dict:
     settings = _settings(settings)
     source = get_source(source_name)
     config = breakers.load_breakers(settings.breakers_path)

@@ -8,6 +8,7 @@ import time
 import numpy as np
 import pandas as pd
 
+from etl.core.locks import stage_lock
 from etl.core.periods import local_now, reporting_periods
 from etl.core.settings import Settings
 from etl.model import Model
@@ -26,6 +27,12 @@ def _settings(settings: Settings | None) -> Settings:
 
 def compute_kpis(run_id: str, settings: Settings | None = None, history_quarters: int = 4) -> dict:
     """Compute every implemented KPI for the nightly periods into a staged Parquet file."""
+    settings = _settings(settings)
+    with stage_lock(settings.data_dir, "publish_kpis", run_id):
+        return _compute_kpis(run_id=run_id, settings=settings, history_quarters=history_quarters)
+
+
+def _compute_kpis(run_id: str, settings: Settings | None = None, history_quarters: int = 4) -> dict:
     from etl.kpi import compute_kpis as compute  # noqa: PLC0415 - the KPIs (~160 ms): not at DAG parse
 
     settings = _settings(settings)
@@ -104,6 +111,12 @@ def audit_kpis(staged: dict) -> dict:
 
 def publish_kpis(audited: dict, settings: Settings | None = None) -> dict:
     """Swap the nightly version (0) of `mart.kpi_value` and `public.kpi_value`, and the catalogue."""
+    settings = _settings(settings)
+    with stage_lock(settings.data_dir, "publish_kpis", f"publish {audited.get('path', '')}"):
+        return _publish_kpis(audited=audited, settings=settings)
+
+
+def _publish_kpis(audited: dict, settings: Settings | None = None) -> dict:
     from etl.kpi import catalog_frame  # noqa: PLC0415 - the KPIs (~160 ms): not at DAG parse
     from etl.model.build import load_reference  # noqa: PLC0415 - the model build (~110 ms): not at DAG parse
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+from etl.core.locks import stage_lock
 from etl.core.settings import Settings
 from etl.core.storage import read_json
 
@@ -81,6 +82,12 @@ def plan_model_build(kind: str, night: dt.date, settings: Settings | None = None
 
 
 def build_model(extract_date: dt.date, settings: Settings | None = None) -> dict:
+    settings = _settings(settings)
+    with stage_lock(settings.data_dir, "build_model", extract_date.isoformat()):
+        return _build_model(extract_date=extract_date, settings=settings)
+
+
+def _build_model(extract_date: dt.date, settings: Settings | None = None) -> dict:
     from etl.model.stage import run_model_stage  # noqa: PLC0415 - pandas and the build (~1.8 s): not at DAG parse
     result = run_model_stage(_settings(settings), extract_date)
     log.info("SUMMARY build_model: %d staged rows -> %d model rows in %d tables (%s) in %.1fs", result["rows_in"],

@@ -12,7 +12,6 @@ import logging
 import os
 
 import pendulum
-from airflow.sdk.exceptions import AirflowSkipException
 from airflow.providers.smtp.notifications.smtp import SmtpNotifier
 from airflow.sdk import (
     Asset,
@@ -24,6 +23,8 @@ from airflow.sdk import (
     DeadlineAlert,
     DeadlineReference,
 )
+from airflow.sdk.exceptions import AirflowSkipException
+
 # Airflow 3.3.2's task-SDK EventsTimetable serializes without the `_summary` its core twin reads
 # back (SerializationError '_summary' in the dag-processor); the core class round-trips.
 from airflow.timetables.events import EventsTimetable

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from etl.core.locks import stage_lock
 from etl.core.periods import local_now, local_today
 from etl.core.settings import Settings
 from etl.core.storage import atomic_write_json, read_json
@@ -54,6 +55,12 @@ def source_freshness(settings: Settings, checked_at: dt.datetime, run_date: dt.d
 
 def run_data_quality(run_id: str, settings: Settings | None = None, rules_path: str | Path | None = None) -> dict:
     """Run every enabled rule on the model, publish results and history, return the breaches."""
+    settings = _settings(settings)
+    with stage_lock(settings.data_dir, "data_quality", run_id):
+        return _run_data_quality(run_id=run_id, settings=settings, rules_path=rules_path)
+
+
+def _run_data_quality(run_id: str, settings: Settings | None = None, rules_path: str | Path | None = None) -> dict:
     from etl.quality.config import load_rules_config  # noqa: PLC0415 - the rules (~115 ms): not at DAG parse
     from etl.quality.facts import load_run_facts  # noqa: PLC0415 - as above
     from etl.quality.flags import blocking_breaches, flag_kpis, stale_sources  # noqa: PLC0415 - as above
