@@ -9,7 +9,9 @@ differ from the last extract's, and everything whole weekly or when the `full_ex
 param is set), then **validate** (the table's pandera schema;
 unreadable rows to `quarantine/` with rule and reason; an incremental extract is merged
 into the previous staged table). When
-every table validated, **publish** makes this extract the source's current good one and
+every table validated, **publish** checks the circuit breakers (`config/breakers.yaml`: quarantine
+share, row count against the last good extract, NULL shares, categorical values) and makes this
+extract the source's current good one and
 updates the source's Asset (its event says which extraction date became current), which starts
 `build_model`: it builds once every source has published tonight, or at the cut-off.
 
@@ -18,6 +20,9 @@ updates the source's Asset (its event says which extraction date became current)
 extract in use: the cut-off builds the model without it, DQ10 flags it stale (e-mail to
 operations and its owner) and `mart.source_freshness` shows it behind. Fix the source or the
 contract, then clear the failed task: when it publishes, the model is rebuilt by itself.
+A tripped circuit breaker fails `publish` naming table, measure, limit and value, keeps the last
+good extract, and e-mails operations and the source's owners; to use the extract anyway, trigger
+the DAG with its `extract_date` and `accept_breakers` set to the reason (recorded).
 Runbook: `docs/operations.md`, "A night with a failed source".
 """
 
@@ -28,7 +33,16 @@ from airflow.sdk import Param, dag, get_current_context, task
 from etl.sources import SOURCES
 from etl.sources.base import Source
 from etl.tasks import extract as extract_tasks
-from etl.tasks.orchestration import dag_settings, extract_schedule, publish_extra, run_date, run_id, source_asset
+from etl.tasks.orchestration import (
+    dag_settings,
+    extract_schedule,
+    optional_smtp_settings,
+    publish_extra,
+    run_date,
+    run_id,
+    source_asset,
+    triggered_by,
+)
 
 
 def build_extract_dag(source: Source):
@@ -45,7 +59,11 @@ def build_extract_dag(source: Source):
                                       description="Re-extract as of this date (YYYY-MM-DD); default: the logical date"),
                 "full_extract": Param(False, type="boolean",
                                       description="Read every table whole tonight (default: incremental where "
-                                                  "possible, whole weekly; see docs/operations.md)")},
+                                                  "possible, whole weekly; see docs/operations.md)"),
+                "accept_breakers": Param(None, type=["null", "string"],
+                                         description="Only to use an extract a circuit breaker held back: why "
+                                                     "(recorded with your name in the source's pointer and "
+                                                     "breaker log). Leave empty on every normal run.")},
     )
     def extract_dag():
         @task
@@ -61,7 +79,11 @@ def build_extract_dag(source: Source):
         @task(outlets=[source_asset(source.name)])
         def publish(results: list[dict]) -> dict:
             context = get_current_context()
-            published = extract_tasks.publish_extract(source.name, run_date(context), run_id(context), results)
+            params = context.get("params") or {}
+            published = extract_tasks.publish_extract(
+                source.name, run_date(context), run_id(context), results,
+                accept_reason=params.get("accept_breakers"), accepted_by=triggered_by(context),
+                smtp=optional_smtp_settings())
             publish_extra(context, source_asset(source.name), published)
             return published
 

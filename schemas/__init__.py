@@ -14,12 +14,15 @@ from etl.core.tables import TableSpec
 from etl.core.vocabulary import PANDAS_DTYPES
 
 
-def schema_for(spec: TableSpec, owner: str = "", strict: bool = True) -> pa.DataFrameSchema:
+def schema_for(spec: TableSpec, owner: str = "", strict: bool = True,
+               extra_allowed: tuple[str, ...] = ()) -> pa.DataFrameSchema:
+    """`extra_allowed`: values every closed list also accepts (validation keeps an unknown
+    categorical value as `Ukendt`)."""
     columns = {}
     for c in spec.columns:
         checks = []
         if c.allowed is not None:
-            checks.append(pa.Check.isin(list(c.allowed), name=f"allowed_values:{c.name}"))
+            checks.append(pa.Check.isin([*c.allowed, *extra_allowed], name=f"allowed_values:{c.name}"))
         if c.min_value is not None:
             checks.append(pa.Check.ge(c.min_value, name=f"min:{c.name}"))
         if c.max_value is not None:

@@ -118,6 +118,8 @@ OPTIONS: tuple[Option, ...] = (
            f"quarantine partitions are kept (at least {MINIMUM_RETENTION_DAYS})", field="retention_days"),
     Option("SOFLI_DQ_RULES", "`config/dq_rules.yaml` of the checkout", "the data-quality rule configuration",
            field="dq_rules_path"),
+    Option("SOFLI_BREAKERS", "`config/breakers.yaml` of the checkout", "the circuit breakers' limits per table "
+           "and the sources' owners (docs/reliability.md)", field="breakers_path"),
     Option("SOFLI_SQL_DIR", "`sql/` of the checkout", "the folder holding `warehouse/` (views, roles DDL); an "
            "installed image without a checkout copies it, e.g. `/opt/sofli/sql`", field="sql_dir"),
     Option(EXPENSIVE_CASES_ENV, f"`{DEFAULT_EXPENSIVE_CASES_PERCENT:g}`", "T6.04 (særligt dyre enkeltsager): the "
@@ -272,6 +274,8 @@ class Settings:
     #: T6.04 særligt dyre enkeltsager: the costliest share of citizens, in percent (10-15).
     expensive_cases_percent: float = DEFAULT_EXPENSIVE_CASES_PERCENT
     dq_rules_path: Path = REPO_ROOT / "config" / "dq_rules.yaml"
+    #: The circuit breakers' limits and the sources' owners (`etl.validate.breakers`).
+    breakers_path: Path = REPO_ROOT / "config" / "breakers.yaml"
     sql_dir: Path = REPO_ROOT / "sql"
     operations_email: str = DEFAULT_OPERATIONS_EMAIL
     #: source name -> location given by `SOFLI_SOURCE_<NAME>` (wins over the connection)
@@ -281,7 +285,7 @@ class Settings:
     connections: Connections | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        for name in ("data_dir", "reference_dir", "dq_rules_path", "sql_dir"):
+        for name in ("data_dir", "reference_dir", "dq_rules_path", "breakers_path", "sql_dir"):
             object.__setattr__(self, name, Path(getattr(self, name)))
         object.__setattr__(self, "source_locations", dict(self.source_locations))
         _choice("SOFLI_MODE", self.mode, ("production", "demo"))
@@ -332,6 +336,7 @@ class Settings:
             expensive_cases_percent=_number(env, EXPENSIVE_CASES_ENV, DEFAULT_EXPENSIVE_CASES_PERCENT,
                                             decimal_comma=True),
             dq_rules_path=_path(env, "SOFLI_DQ_RULES", REPO_ROOT / "config" / "dq_rules.yaml"),
+            breakers_path=_path(env, "SOFLI_BREAKERS", REPO_ROOT / "config" / "breakers.yaml"),
             sql_dir=_path(env, "SOFLI_SQL_DIR", REPO_ROOT / "sql"),
             operations_email=operations_email(env),
             source_locations=sources,

@@ -95,6 +95,17 @@ NOTIFICATION_SOURCES = ("Skole", "Dagtilbud", "Politi", "Sundhedsvæsen", "Anony
 COMPLAINT_ABOUT_DECISION = "Afgørelse"
 #: What a complaint is about (`klage.klagetype`); only decision complaints are reconsidered and appealed.
 COMPLAINT_TYPES = (COMPLAINT_ABOUT_DECISION, "Sagsbehandlingstid", "Personale", "Tilbud", "Andet")
+#: The cause of a complaint per complaint type (`klage.aarsag`, T3.05's breakdown): a closed
+#: list, so a free-text value (or anything else) is read as `Ukendt` and never published.
+COMPLAINT_REASONS_BY_TYPE = {
+    COMPLAINT_ABOUT_DECISION: ("Afslag på ansøgning", "Utilstrækkelig bevilling", "Uenighed i vurderingen",
+                               "Manglende begrundelse"),
+    "Sagsbehandlingstid": ("Lang sagsbehandlingstid", "Overskredet frist"),
+    "Personale": ("Personalets optræden", "Manglende tilbagemelding"),
+    "Tilbud": ("Forhold på tilbuddet", "Manglende støtte på tilbuddet"),
+    "Andet": ("Aktindsigt", "Andet"),
+}
+COMPLAINT_REASONS = tuple(dict.fromkeys(r for reasons in COMPLAINT_REASONS_BY_TYPE.values() for r in reasons))
 MEDHOLD = "Medhold"
 #: The municipality's reconsideration of a decision complaint (`klage.genvurdering`).
 RECONSIDERATION_OUTCOMES = (MEDHOLD, "Fastholdt")

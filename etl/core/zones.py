@@ -204,15 +204,21 @@ def read_validation(partition: Path) -> dict[str, Any]:
     return resolved(read_json(partition / VALIDATION), data_root_of(partition.parents[2]))
 
 
+#: Written into a staged partition a circuit breaker tripped on (etl.validate.breakers).
+BREAKER_MARKER = "breaker.json"
+
+
 def validated_partitions(staged_root: Path, source: str, table: str) -> list[tuple[str, Path]]:
     """(date, folder) of the table's validated staged partitions, oldest first."""
     return [(day, p) for day, p in table_partitions(staged_root, source, table) if is_validated(p)]
 
 
 def base_partition(staged_root: Path, source: str, table: str, extract_date: dt.date) -> Path | None:
-    """The newest validated staged partition of the table before `extract_date`: the base an
-    incremental extract merges into, and what row-count checks compare with."""
-    earlier = [p for day, p in validated_partitions(staged_root, source, table) if day < extract_date.isoformat()]
+    """The newest validated staged partition of the table before `extract_date` that no circuit
+    breaker holds back (`BREAKER_MARKER`, etl.validate.breakers): the base an incremental
+    extract merges into, and what row-count checks compare with; a tripped extract never is."""
+    earlier = [p for day, p in validated_partitions(staged_root, source, table)
+               if day < extract_date.isoformat() and not (p / BREAKER_MARKER).exists()]
     return earlier[-1] if earlier else None
 
 

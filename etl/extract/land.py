@@ -385,18 +385,24 @@ def extract_file_table(source: Source, table: TableSpec, drop_dir: Path, landing
     unchanged = plan is not None and plan.mode == "incremental"
     data_path = zones.partition_dir(landing_root, source.name, table.name, extract_date) / zones.DATA_FILE
     schema = _text_schema(table.column_names + ["_source_file", "_source_line"])
-    digests = {}
+    digests, ignored = {}, []
     with AtomicParquetWriter(data_path, schema) as writer:
         for path in [] if unchanged else present:
             digests[path.name] = file_sha256(path)
-            landed = read_delimited(path, table).select(table.column_names)
+            landed = read_delimited(path, table)
+            extra = [c for c in landed.column_names if c not in table.column_names and c not in ignored]
+            if extra:  # recorded in the manifest: validation reports it, DQ20 warns
+                log.warning("%s.%s: %s has column(s) not in the contract, ignored: %s", source.name, table.name,
+                            path.name, extra)
+                ignored += extra
+            landed = landed.select(table.column_names)
             lines = pa.array(range(2, landed.num_rows + 2)).cast(pa.string())
             landed = landed.append_column("_source_file", pa.array([path.name] * landed.num_rows, pa.string()))
             landed = landed.append_column("_source_line", lines)
             writer.write(landed.cast(schema))
         rows = writer.rows
     return _write_manifest(source, table, extract_date, data_path, rows, schema.names, None, started,
-                           ",".join(p.name for p in present), plan=plan,
+                           ",".join(p.name for p in present), ignored, plan=plan,
                            files=plan.files if unchanged else digests)
 
 

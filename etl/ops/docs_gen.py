@@ -41,6 +41,13 @@ def render_bi_contract() -> str:
         "suppression; no caseworker rows). On SQLite they are `mart.db` and `public.db` attached "
         "beside `warehouse.db`. Types are logical: `date` is a calendar date, `datetime` local time "
         "(Europe/Copenhagen) without offset, `float` a double.\n",
+        "What is atomic: a night's KPI publication (`kpi_value`, `kpi_catalog` in `mart` and `public`, "
+        "`mart.case_cost`) is one transaction, so `mart` and `public` always show the same run; so is its "
+        "data-quality publication (`dq_rule`, `dq_result`, `dq_failure`, `dq_kpi_flag` in both schemas, "
+        "`source_freshness`). The two follow each other: between them the new KPIs stand beside the previous "
+        "run's flags (`dq_kpi_flag.kpi_run_id` names the KPI run a flag was computed on). A breakdown by a "
+        "source column with a closed list in its contract (e.g. the complaint cause, `klage.aarsag`) holds "
+        "only that list's values or `Ukendt`: anything else a source delivers there is read as `Ukendt`.\n",
         "Reading rules: a KPI figure is one row of `kpi_value` with `dimension` NULL for the total; "
         "`version = 0` is the nightly live version (the running quarter has `provisional = true`); "
         "rates carry `numerator` and `denominator`; a `value` of NULL means not available (or, in "
@@ -48,7 +55,8 @@ def render_bi_contract() -> str:
         "matched on identical dates (a running quarter meets the same days last year).\n",
         "Flags: `dq_kpi_flag` (in `mart` and `public`) lists, per data-quality run, the KPIs built on a "
         "source whose blocking rule breached, and with `stale = true` and `stale_sources` the KPIs built on "
-        "a stale source (DQ10: its current extract is older than the night's, because its extract failed; "
+        "a stale source (DQ10: its current extract is older than the night's, because its extract failed or "
+        "a circuit breaker held its newest extract back; "
         "the figure lacks that source's registrations since). Mark a tile whose `kpi_id` has a row among "
         "the latest data-quality run's flags (`run_id` = the newest `dq_result.run_id` by `computed_at`); a "
         "frozen version's flags are those of its `kpi_version.dq_run_id` (the committee report marks them "

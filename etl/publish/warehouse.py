@@ -11,7 +11,9 @@ connects as `sofli_pipeline`, which owns the schemas but may not create new ones
 `ensure_schema` creates only the tables and views.
 
 Publishing is write-audit-publish: rows go to a staging table, are counted, and replace
-the published slice in one transaction, so a reader sees the old or the new version.
+the published slice; every table a task publishes (`mart` and `public` alike) is replaced in
+one transaction (`publish_together`), so a reader sees the old or the new version of all of
+them. On SQLite the staging DDL is inside that transaction too (`make_engine`).
 On PostgreSQL a transaction-scoped advisory lock per table serialises two publishers of
 the same table (they would otherwise collide on the staging table's name).
 """
@@ -22,6 +24,7 @@ import datetime as dt
 import logging
 import re
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -54,11 +57,21 @@ def make_engine(url: str) -> sa.Engine:
 
     @sa.event.listens_for(engine, "connect")
     def _attach(dbapi_conn, _record):  # noqa: ANN001 - DBAPI callback
+        # pysqlite does not BEGIN before DDL, so a staging table's DROP/CREATE would commit on
+        # its own: the driver's own transaction handling is switched off and SQLAlchemy's
+        # `begin` emits BEGIN (SQLAlchemy's pysqlite docs, "Serializable isolation"). One
+        # transaction then spans every statement, and the attached files commit together
+        # (SQLite's super-journal: the files are in rollback-journal mode, never WAL).
+        dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()
         for schema in SCHEMAS:
             cursor.execute(f"ATTACH DATABASE ? AS {schema}", (str(main.with_name(f"{schema}.db")),))
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(conn):  # noqa: ANN001 - SQLAlchemy callback
+        conn.exec_driver_sql("BEGIN")
     return engine
 
 
@@ -195,36 +208,55 @@ def _bound(column: tuple, process) -> list:
     return bound[codes].tolist()
 
 
+@dataclass(frozen=True)
+class Publication:
+    """One table's slice to replace: `replace_where` selects the rows the frame replaces
+    (e.g. `{"run_id": ...}`); None replaces the whole table."""
+
+    schema: str
+    spec: TableSpec
+    frame: pd.DataFrame
+    replace_where: dict[str, object] | None = None
+
+
 def publish(engine: sa.Engine, schema: str, spec: TableSpec, frame: pd.DataFrame,
             replace_where: dict[str, object] | None = None) -> int:
-    """Replace a slice of a published table atomically (write-audit-publish).
+    """Replace a slice of one published table atomically (write-audit-publish); returns the rows."""
+    return publish_together(engine, [Publication(schema, spec, frame, replace_where)])[0]
 
-    `replace_where` selects the rows the new frame replaces (e.g. `{"run_id": ...}`);
-    None replaces the whole table. Returns the number of rows published.
-    """
-    missing = [c for c in spec.column_names if c not in frame.columns]
-    if missing:
-        raise ValueError(f"{schema}.{spec.name}: frame lacks contract column(s) {missing}")
+
+def publish_together(engine: sa.Engine, publications: list[Publication]) -> list[int]:
+    """Replace slices of several tables (`mart` and `public`) in one transaction: a reader,
+    and a crash at any statement, sees every table's old version or every table's new one,
+    never `mart` of one night beside `public` of another. Returns the rows per publication."""
     metadata = sa.MetaData()
-    target = sa_table(spec, schema, metadata)
-    stage = sa_table(spec, schema, metadata, name=f"_stage_{spec.name}")
-    rows = _rows(frame, spec)
-    with engine.begin() as conn:  # one transaction: stage, audit, swap
-        _lock(conn, f"{schema}.{spec.name}")
-        stage.drop(conn, checkfirst=True)
-        stage.create(conn)
-        _insert(conn, stage, spec, rows)
-        staged = conn.execute(sa.select(sa.func.count()).select_from(stage)).scalar_one()
-        if staged != len(frame):  # audit: everything we meant to publish is there
-            raise RuntimeError(f"{schema}.{spec.name}: staged {staged} rows, expected {len(frame)}")
-        delete = target.delete()
-        for column, value in (replace_where or {}).items():
-            delete = delete.where(target.c[column] == value)
-        conn.execute(delete)
-        conn.execute(target.insert().from_select(spec.column_names, sa.select(*stage.c)))
-        stage.drop(conn)
-    log.info("published %d rows to %s.%s", len(frame), schema, spec.name)
-    return len(frame)
+    prepared = []
+    for item in publications:
+        missing = [c for c in item.spec.column_names if c not in item.frame.columns]
+        if missing:
+            raise ValueError(f"{item.schema}.{item.spec.name}: frame lacks contract column(s) {missing}")
+        target = sa_table(item.spec, item.schema, metadata)
+        stage = sa_table(item.spec, item.schema, metadata, name=f"_stage_{item.spec.name}")
+        prepared.append((item, target, stage, _rows(item.frame, item.spec)))
+    with engine.begin() as conn:  # one transaction: stage, audit, swap every table
+        for name in sorted({f"{item.schema}.{item.spec.name}" for item in publications}):  # one order: no deadlock
+            _lock(conn, name)
+        for item, target, stage, rows in prepared:
+            stage.drop(conn, checkfirst=True)
+            stage.create(conn)
+            _insert(conn, stage, item.spec, rows)
+            staged = conn.execute(sa.select(sa.func.count()).select_from(stage)).scalar_one()
+            if staged != len(item.frame):  # audit: everything we meant to publish is there
+                raise RuntimeError(f"{item.schema}.{item.spec.name}: staged {staged} rows, expected {len(item.frame)}")
+            delete = target.delete()
+            for column, value in (item.replace_where or {}).items():
+                delete = delete.where(target.c[column] == value)
+            conn.execute(delete)
+            conn.execute(target.insert().from_select(item.spec.column_names, sa.select(*stage.c)))
+            stage.drop(conn)
+    for item in publications:
+        log.info("published %d rows to %s.%s", len(item.frame), item.schema, item.spec.name)
+    return [len(item.frame) for item in publications]
 
 
 def read_table(engine: sa.Engine, qualified_name: str, where: str = "", params: dict | None = None) -> pd.DataFrame:

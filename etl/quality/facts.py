@@ -34,6 +34,8 @@ from etl.extract.incremental import table_rows
 from etl.extract.land import expected_files
 from etl.publish.warehouse import read_table
 from etl.sources import SOURCES
+from etl.validate import breakers
+from etl.validate.table import OUTSIDE_FILE
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +69,11 @@ class RunFacts:
     kpi_totals: pd.DataFrame | None = None
     previous_kpi_totals: pd.DataFrame | None = None
     conservation: pd.DataFrame | None = None
+    #: source -> "breaker tripped: <table> <measure>" while a tripped extract is held back
+    breakers: dict[str, str] | None = None
+    #: source, table, record_id, column, kind: the current extracts' deliveries outside the
+    #: contract (kind "value": a categorical value kept as Ukendt; "column": an extra column)
+    outside_contract: pd.DataFrame | None = None
 
 
 def history_path(data_dir: Path) -> Path:
@@ -95,7 +102,41 @@ def load_run_facts(settings, engine, run_id: str, checked_at: dt.datetime | None
             append_kpi_history(path, kpi_totals, run_id, checked_at)
         previous_kpi_totals = previous_run_totals(path, run_id)
     return RunFacts(checked_at, freshness, row_counts, previous_row_counts, kpi_totals, previous_kpi_totals,
-                    _conservation(settings, pointers))
+                    _conservation(settings, pointers), _breakers(settings.staged_dir),
+                    _outside_contract(settings.staged_dir, pointers))
+
+
+def _breakers(staged_dir: Path) -> dict[str, str]:
+    """The sources whose newest extract a circuit breaker holds back (etl.validate.breakers)."""
+    out = {}
+    for name in SOURCES:
+        record = breakers.tripped(staged_dir, name)
+        if record:
+            out[name] = f"{breakers.trip_reason(record)} (udtræk {record['extract_date']} holdt tilbage)"
+    return out
+
+
+OUTSIDE_COLUMNS = ["source", "table", "record_id", "column", "kind"]
+
+
+def _outside_contract(staged_dir: Path, pointers: dict[str, dict | None]) -> pd.DataFrame:
+    """What the current extracts delivered outside their contracts (DQ20)."""
+    frames = []
+    for source, pointer in pointers.items():
+        for table in sorted((pointer or {}).get("tables", {})):
+            folder = zones.partition_dir(staged_dir, source, table, dt.date.fromisoformat(pointer["extract_date"]))
+            outside = folder / OUTSIDE_FILE
+            if outside.exists():
+                values = pd.read_parquet(outside)
+                if len(values):
+                    frames.append(values.assign(source=source, table=table, kind="value"))
+            extra = (zones.read_validation(folder).get("extra_columns") or []) if (folder / zones.VALIDATION).exists() else []
+            if extra:
+                frames.append(pd.DataFrame({"source": source, "table": table, "record_id": [f"kolonne {c}" for c in extra],
+                                            "column": extra, "kind": "column"}))
+    if not frames:
+        return pd.DataFrame(columns=OUTSIDE_COLUMNS)
+    return pd.concat(frames, ignore_index=True)[OUTSIDE_COLUMNS].astype("str")
 
 
 def _conservation(settings, pointers: dict[str, dict | None]) -> pd.DataFrame | None:

@@ -544,6 +544,9 @@ def _source_names() -> tuple[str, ...]:
 
 
 KPI_SOURCE = "kpi"
+#: DQ13's default key KPIs: at least one built on each source (a test checks), so a source
+#: whose delivery moves a published figure is watched whatever it is.
+KEY_KPIS = ["T1.01", "T1.03", "T1.04", "T2.01", "T2.06", "T3.05", "T5.01", "T6.01"]
 KPI_TABLE = "mart.kpi_value"
 
 
@@ -556,7 +559,8 @@ def stale_sources(model: Model, facts: RunFacts | None, params: Mapping[str, Any
     good extract, or its current extract's date is more days behind the night's than its
     allowance (default 0: one day behind is stale, however recently it completed). A file
     source also fails when the drop folder lacks the file it expects for the extraction
-    date (e.g. `cpr_20251120.csv`; a monthly file: any month's).
+    date (e.g. `cpr_20251120.csv`; a monthly file: any month's). A source whose newest
+    extract a circuit breaker holds back fails too ("breaker tripped: <table> <measure>").
     """
     if facts is None or facts.freshness is None or facts.freshness.empty:
         return []
@@ -573,6 +577,10 @@ def stale_sources(model: Model, facts: RunFacts | None, params: Mapping[str, Any
         reason = "stale" if stale[index] else "fresh"
         if file_missing[index]:
             reason = "stale_and_missing_file" if stale[index] else "missing_file"
+        tripped = (facts.breakers or {}).get(str(row["source"]))
+        if tripped:  # the newest extract is held back: the KPIs on this source are on an older one
+            reasons.append(tripped)
+            reason = "breaker_tripped"
         one = pd.DataFrame({"record_id": [str(row["source"])]})
         findings.append(_finding(str(row["source"]), "extract", one, "record_id",
                                  pd.Series([bool(reasons)]), "; ".join(reasons) or "ok", freshness=reason))
@@ -592,9 +600,12 @@ def _stale_reason(row: pd.Series) -> str:
 
 
 def swing_share(previous: float, current: float) -> float | None:
-    """|current − previous| / |previous|; None without a previous value; inf from 0 to non-zero."""
-    if previous is None or pd.isna(previous) or current is None or pd.isna(current):
+    """|current − previous| / |previous|; None without a previous value; inf from 0 to non-zero,
+    and inf when a value that was there is gone (NULL now: a KPI that lost its source)."""
+    if previous is None or pd.isna(previous):
         return None
+    if current is None or pd.isna(current):
+        return float("inf")
     if previous == 0:
         return 0.0 if current == 0 else float("inf")
     # rounded so a swing exactly at the configured share is not lost to binary fractions
@@ -607,6 +618,9 @@ def _swing_detail(previous: float, current: float, share: float | None) -> str |
 
     def number(value: float) -> str:
         return f"{value:g}".replace(".", ",")
+
+    if current is None or pd.isna(current):
+        return f"forrige {number(previous)} → nu tom (ingen værdi)"
 
     if previous == 0:
         change = "fra 0" if current != 0 else "uændret"
@@ -646,7 +660,7 @@ def _kpi_comparison(current: pd.DataFrame, previous: pd.DataFrame | None, key_kp
 
 
 @rule("DQ13", sources=(*_source_names(), KPI_SOURCE), needs_facts=True,
-      params={"max_swing": 0.25, "key_kpis": ["T1.01", "T2.01", "T2.06"]})
+      params={"max_swing": 0.25, "key_kpis": KEY_KPIS})
 def large_swings(model: Model, facts: RunFacts | None, params: Mapping[str, Any]) -> list[RuleFinding]:
     """FLIS' "large swings": a table's row count, or a key KPI's SOF total, moving more than
     `max_swing` (a share) against the previous run.
@@ -682,6 +696,28 @@ def large_swings(model: Model, facts: RunFacts | None, params: Mapping[str, Any]
                 KPI_SOURCE, KPI_TABLE, list(compared["kpi_id"] + "/" + compared["measure"]),
                 list(compared["previous"]), list(compared["value"]), max_swing, "kpi_total",
                 periods=list(compared["period_type"] + " " + compared["period"])))
+    return findings
+
+
+@rule("DQ20", sources=_source_names(), needs_facts=True)
+def outside_contract(model: Model, facts: RunFacts | None, params: Mapping[str, Any]) -> list[RuleFinding]:
+    """A delivery outside its contract: a categorical value not on the contract's list (the row
+    is kept, the value read as `Ukendt`), or a column the contract does not have (ignored).
+
+    One row per finding (record id: the row's key, or drop file and line; an extra column's
+    id is `kolonne <name>`); every row fails. The value itself is never shown: it may be
+    free text, even a CPR. Population: the findings only, so the threshold is a count.
+    """
+    if facts is None or facts.outside_contract is None or facts.outside_contract.empty:
+        return []
+    found = facts.outside_contract.reset_index(drop=True)
+    findings = []
+    for (source, table), rows in found.groupby(["source", "table"], sort=True):
+        text = pd.Series([(f"værdi uden for kontraktens liste i {c} (læst som Ukendt)" if k == "value" else
+                           f"kolonne {c} findes ikke i kontrakten (ignoreret)")
+                          for k, c in zip(rows["kind"], rows["column"])], index=rows.index, dtype="str")
+        findings.append(_finding(str(source), str(table), rows, "record_id", pd.Series(True, index=rows.index),
+                                 text, column=rows["column"]))
     return findings
 
 

@@ -58,7 +58,7 @@ TILE_DETAIL: dict[str, Detail] = {
     "T6.02": Detail(Cell("prognosis"), "forventet nettoforbrug for året",
                     (("Årets budget", Cell("budget_year")), ("Afvigelse", Cell("deviation")))),
     "T6.03": Detail(Cell("share_net", "kategori", ANBRINGELSE), "anbringelsers andel af børneområdets nettoforbrug i år (ÅTD)",
-                    (("Forebyggende", Cell("share_net", "kategori", FOREBYGGENDE)),)),
+                    ((FOREBYGGENDE, Cell("share_net", "kategori", FOREBYGGENDE)),)),
     "T6.04": Detail(Cell("count"), "borgere blandt de dyreste sager",
                     (("Udgift", Cell("cost")), ("Andel af alle udgifter", Cell("share_of_total")),
                      ("Forventet refusion", Cell("estimated_refund")))),

@@ -1,7 +1,13 @@
 """`klage`: the complaints register (ESDH extract)."""
 
 from etl.core.tables import TableSpec, col
-from etl.core.vocabulary import APPEALS_OUTCOMES, CASE_SYSTEMS, COMPLAINT_TYPES, RECONSIDERATION_OUTCOMES
+from etl.core.vocabulary import (
+    APPEALS_OUTCOMES,
+    CASE_SYSTEMS,
+    COMPLAINT_REASONS,
+    COMPLAINT_TYPES,
+    RECONSIDERATION_OUTCOMES,
+)
 from etl.sources.base import Source
 
 SOURCE = Source(
@@ -16,7 +22,7 @@ SOURCE = Source(
             col("klage_id", "int"),
             col("modtaget_dato", "date"),
             col("klagetype", "str", allowed=COMPLAINT_TYPES),
-            col("aarsag", "str"),
+            col("aarsag", "str", allowed=COMPLAINT_REASONS),
             col("enhed_kode", "str"),
             col("kilde_system", "str", True, allowed=CASE_SYSTEMS),
             col("sagsreference", "str", True, "a Sagsnummer of boern or a sag_id of voksen"),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from etl.core.vocabulary import COMPLAINT_REASONS_BY_TYPE
 from etl.synth.context import Context
 from etl.synth.draw import choose, choose_from, ids_in_order
 from etl.synth.timeline import DAY, NAT_DAY, Window, change_timestamps, days, uniform_dates
@@ -22,13 +23,7 @@ LATE_DECISION_COMPLAINT_RATE = 0.08
 STAFF_COMPLAINT_RATE = 0.005  # per case
 OTHER_COMPLAINT_RATE = 0.003  # per case
 FACILITY_COMPLAINT_RATE = 0.01  # per service at a facility
-REASONS = {
-    "Afgørelse": ("Afslag på ansøgning", "Utilstrækkelig bevilling", "Uenighed i vurderingen", "Manglende begrundelse"),
-    "Sagsbehandlingstid": ("Lang sagsbehandlingstid", "Overskredet frist"),
-    "Personale": ("Personalets optræden", "Manglende tilbagemelding"),
-    "Tilbud": ("Forhold på tilbuddet", "Manglende støtte på tilbuddet"),
-    "Andet": ("Aktindsigt", "Andet"),
-}
+REASONS = COMPLAINT_REASONS_BY_TYPE  # the contract's closed list (etl/core/vocabulary.py)
 RECONSIDERATION = {"Medhold": 20, "Fastholdt": 80}
 APPEAL_OUTCOMES = {"Stadfæstet": 60, "Ændret": 10, "Ophævet": 8, "Hjemvist": 15, "Afvist": 7}
 

@@ -8,13 +8,14 @@ import time
 import numpy as np
 import pandas as pd
 
+from etl.core.locks import stage_lock
 from etl.core.periods import local_now, reporting_periods
 from etl.core.settings import Settings
 from etl.model import Model
 from etl.model.org import current_structure
 from etl.publish.marts import CASE_COST, KPI_CATALOG, KPI_VALUE
 from etl.publish.suppression import suppress_for_public
-from etl.publish.warehouse import ensure_schema, make_engine, publish
+from etl.publish.warehouse import Publication, ensure_schema, make_engine, publish_together
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,12 @@ def _settings(settings: Settings | None) -> Settings:
 
 def compute_kpis(run_id: str, settings: Settings | None = None, history_quarters: int = 4) -> dict:
     """Compute every implemented KPI for the nightly periods into a staged Parquet file."""
+    settings = _settings(settings)
+    with stage_lock(settings.data_dir, "publish_kpis", run_id):
+        return _compute_kpis(run_id=run_id, settings=settings, history_quarters=history_quarters)
+
+
+def _compute_kpis(run_id: str, settings: Settings | None = None, history_quarters: int = 4) -> dict:
     from etl.kpi import compute_kpis as compute  # noqa: PLC0415 - the KPIs (~160 ms): not at DAG parse
 
     settings = _settings(settings)
@@ -105,6 +112,12 @@ def audit_kpis(staged: dict, *, settings: Settings | None = None) -> dict:
 
 def publish_kpis(audited: dict, settings: Settings | None = None) -> dict:
     """Swap the nightly version (0) of `mart.kpi_value` and `public.kpi_value`, and the catalogue."""
+    settings = _settings(settings)
+    with stage_lock(settings.data_dir, "publish_kpis", f"publish {audited.get('path', '')}"):
+        return _publish_kpis(audited=audited, settings=settings)
+
+
+def _publish_kpis(audited: dict, settings: Settings | None = None) -> dict:
     from etl.kpi import catalog_frame  # noqa: PLC0415 - the KPIs (~160 ms): not at DAG parse
     from etl.model.build import load_reference  # noqa: PLC0415 - the model build (~110 ms): not at DAG parse
 
@@ -122,12 +135,12 @@ def publish_kpis(audited: dict, settings: Settings | None = None) -> dict:
     suppress_started = time.monotonic()
     public_values = suppress_for_public(values, dim_org, settings.suppression_threshold)
     suppress_seconds = time.monotonic() - suppress_started
-    published = publish(engine, "mart", KPI_VALUE, values, {"version": 0})
-    publish(engine, "public", KPI_VALUE, public_values, {"version": 0})
-    publish(engine, "mart", KPI_CATALOG, catalog)
-    publish(engine, "public", KPI_CATALOG, catalog)
+    publications = [Publication("mart", KPI_VALUE, values, {"version": 0}),
+                    Publication("public", KPI_VALUE, public_values, {"version": 0}),
+                    Publication("mart", KPI_CATALOG, catalog), Publication("public", KPI_CATALOG, catalog)]
     if audited.get("case_cost_path"):  # internal only: never in public
-        publish(engine, "mart", CASE_COST, pd.read_parquet(settings.zones.resolve(audited["case_cost_path"])))
+        publications.append(Publication("mart", CASE_COST, pd.read_parquet(settings.zones.resolve(audited["case_cost_path"]))))
+    published = publish_together(engine, publications)[0]  # mart and public: one transaction
     internal = values[values["org_level"] != "caseworker"]
     suppressed = int(public_values["value"].isna().sum() - internal["value"].isna().sum())
     engine.dispose()

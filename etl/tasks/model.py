@@ -7,6 +7,7 @@ import datetime as dt
 import logging
 
 from etl.core import zones
+from etl.core.locks import stage_lock
 from etl.core.settings import Settings
 from etl.sources import SOURCES
 
@@ -82,6 +83,12 @@ def plan_model_build(kind: str, night: dt.date, settings: Settings | None = None
 
 
 def build_model(extract_date: dt.date, settings: Settings | None = None) -> dict:
+    settings = _settings(settings)
+    with stage_lock(settings.data_dir, "build_model", extract_date.isoformat()):
+        return _build_model(extract_date=extract_date, settings=settings)
+
+
+def _build_model(extract_date: dt.date, settings: Settings | None = None) -> dict:
     """Build the model as of `extract_date` (settings resolved here unless handed in)."""
     from etl.model.stage import run_model_stage  # noqa: PLC0415 - pandas and the build (~1.8 s): not at DAG parse
     settings = _settings(settings)

@@ -13,7 +13,6 @@ import functools
 import logging
 
 import pendulum
-from airflow.sdk.exceptions import AirflowSkipException
 from airflow.providers.smtp.notifications.smtp import SmtpNotifier
 from airflow.sdk import (
     Asset,
@@ -25,6 +24,8 @@ from airflow.sdk import (
     DeadlineAlert,
     DeadlineReference,
 )
+from airflow.sdk.exceptions import AirflowSkipException
+
 # Airflow 3.3.2's task-SDK EventsTimetable serializes without the `_summary` its core twin reads
 # back (SerializationError '_summary' in the dag-processor); the core class round-trips.
 from airflow.timetables.events import EventsTimetable
@@ -263,3 +264,13 @@ def smtp_settings(conn_id: str = SMTP_CONN_ID) -> dict:
     conn = BaseHook.get_connection(conn_id)
     return {"host": conn.host, "port": conn.port or 25, "login": conn.login or None,
             "password": conn.password or None, "starttls": bool(conn.extra_dejson.get("starttls", False))}
+
+
+def optional_smtp_settings(conn_id: str = SMTP_CONN_ID) -> dict | None:
+    """`smtp_settings`, or None where the deployment has no SMTP connection (the breaker
+    e-mail is then only logged; Airflow's failure notifier reports the failed task)."""
+    try:
+        return smtp_settings(conn_id)
+    except Exception as exc:  # noqa: BLE001 - Airflow raises its own not-found errors
+        log.warning("no SMTP connection %s: %s", conn_id, exc)
+        return None

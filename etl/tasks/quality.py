@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from etl.core.locks import stage_lock
 from etl.core.periods import local_now, local_today
 from etl.core.settings import Settings
 from etl.core.storage import atomic_write_json
 from etl.model import Model
 from etl.publish.marts import DQ_FAILURE, DQ_KPI_FLAG, DQ_RESULT, DQ_RULE, SOURCE_FRESHNESS
-from etl.publish.warehouse import ensure_schema, make_engine, publish, read_table
+from etl.publish.warehouse import Publication, ensure_schema, make_engine, publish_together, read_table
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,12 @@ def source_freshness(settings: Settings, checked_at: dt.datetime, run_date: dt.d
 
 def run_data_quality(run_id: str, settings: Settings | None = None, rules_path: str | Path | None = None) -> dict:
     """Run every enabled rule on the model, publish results and history, return the breaches."""
+    settings = _settings(settings)
+    with stage_lock(settings.data_dir, "data_quality", run_id):
+        return _run_data_quality(run_id=run_id, settings=settings, rules_path=rules_path)
+
+
+def _run_data_quality(run_id: str, settings: Settings | None = None, rules_path: str | Path | None = None) -> dict:
     from etl.quality.config import load_rules_config  # noqa: PLC0415 - the rules (~115 ms): not at DAG parse
     from etl.quality.facts import load_run_facts  # noqa: PLC0415 - as above
     from etl.quality.flags import blocking_breaches, flag_kpis, stale_sources  # noqa: PLC0415 - as above
@@ -58,12 +65,13 @@ def run_data_quality(run_id: str, settings: Settings | None = None, rules_path: 
                         previous if len(previous) else None, facts=facts)
     flags = flag_kpis(read_table(engine, "mart.kpi_value", "WHERE version = 0"), blocking_breaches(outcome),
                       run_id, computed_at, stale=stale_sources(outcome))
-    publish(engine, "mart", DQ_RULE, outcome.dq_rule)
-    publish(engine, "mart", DQ_RESULT, outcome.dq_result, {"run_id": run_id})
-    publish(engine, "mart", DQ_FAILURE, outcome.dq_failure, {"run_id": run_id})
-    publish(engine, "mart", DQ_KPI_FLAG, flags, {"run_id": run_id})
-    publish(engine, "public", DQ_KPI_FLAG, flags, {"run_id": run_id})  # KPI ids and rule labels: nothing personal
-    publish(engine, "mart", SOURCE_FRESHNESS, facts.freshness)  # the very facts DQ10 judged
+    publish_together(engine, [  # one transaction: mart and public show the same run's results
+        Publication("mart", DQ_RULE, outcome.dq_rule),
+        Publication("mart", DQ_RESULT, outcome.dq_result, {"run_id": run_id}),
+        Publication("mart", DQ_FAILURE, outcome.dq_failure, {"run_id": run_id}),
+        Publication("mart", DQ_KPI_FLAG, flags, {"run_id": run_id}),
+        Publication("public", DQ_KPI_FLAG, flags, {"run_id": run_id}),  # KPI ids and rule labels: nothing personal
+        Publication("mart", SOURCE_FRESHNESS, facts.freshness)])  # the very facts DQ10 judged
     engine.dispose()
     log.info("data quality for run %s: %d rules, %d results, %d failing ids, %d KPI flags in %.1fs:\n%s", run_id,
              len(outcome.dq_rule), len(outcome.dq_result), len(outcome.dq_failure), len(flags),

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -26,8 +27,10 @@ from etl.core import zones
 from etl.core.periods import local_now
 from etl.core.storage import write_parquet_atomic
 from etl.core.tables import Column, TableSpec
+from etl.core.vocabulary import UNKNOWN
 from etl.extract.incremental import high_watermark, merge_into_base, table_rows, vanished_keys
 from etl.sources.base import Source
+from etl.validate import breakers
 from schemas import schema_for
 
 log = logging.getLogger(__name__)
@@ -41,6 +44,10 @@ UNREADABLE_MIN_ROWS = 5
 COLLAPSE_SHARE = 0.5
 #: Dates outside this window cannot be real registrations (e.g. 0001-01-01).
 EARLIEST_DATE = pd.Timestamp("1880-01-01")
+#: Per staged partition: the rows with a categorical value outside the contract (record id, column; DQ20).
+OUTSIDE_FILE = "outside_contract.parquet"
+#: Per quarantine partition: the base's rows withdrawn because their key arrived twice tonight.
+WITHDRAWN_FILE = "withdrawn.parquet"
 
 
 class StructuralValidationError(RuntimeError):
@@ -71,13 +78,41 @@ class ValidationResult:
     watermark: str | None = None  # largest change timestamp in the staged table
     last_full_extract_date: str | None = None
     schema_hash: str = ""
+    extra_columns: list[str] = field(default_factory=list)  # delivered, not in the contract (ignored)
+    values_outside_contract: dict[str, int] = field(default_factory=dict)  # column -> values kept as Ukendt
+    rows_withdrawn: int = 0  # base rows of a key quarantined tonight as a duplicate (incremental)
+    profile: dict = field(default_factory=dict)  # the circuit breakers' measures (etl.validate.breakers)
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
+#: strptime directives -> the exact text they accept (pandas' `%Y%m%d` also reads 7 digits).
+_DIRECTIVES = {"%Y": r"\d{4}", "%m": r"\d{2}", "%d": r"\d{2}", "%H": r"\d{2}", "%M": r"\d{2}", "%S": r"\d{2}"}
+#: What the landing layer writes for a database date (a driver may return a midnight timestamp).
+_ISO_DATE = r"\d{4}-\d{2}-\d{2}(?: 00:00:00(?:\.0{1,6})?)?"
+#: What the landing layer writes for a timestamp (`etl.extract.landing_text`).
+_ISO_DATETIME = r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?"
+
+
+def format_pattern(fmt: str) -> str:
+    """The regular expression of exactly the text a strptime format writes."""
+    out, i = [], 0
+    while i < len(fmt):
+        if fmt[i] == "%" and fmt[i:i + 2] in _DIRECTIVES:
+            out.append(_DIRECTIVES[fmt[i:i + 2]])
+            i += 2
+        else:
+            out.append(re.escape(fmt[i]))
+            i += 1
+    return "".join(out)
+
+
 def _parse_column(raw: pd.Series, column: Column, fmt: str | None) -> pd.Series:
-    """Parse text to the logical type; unparseable values become NA (caller compares)."""
+    """Parse text to the logical type; unparseable values become NA (caller compares).
+
+    Dates and timestamps parse only in their exact contract format: the text's shape is
+    checked first (so `2024123` is no `%Y%m%d` date), then strptime checks the ranges."""
     text = raw.astype("str").str.strip()
     if column.type == "str":
         return raw.astype("str")
@@ -91,20 +126,33 @@ def _parse_column(raw: pd.Series, column: Column, fmt: str | None) -> pd.Series:
         return text.str.lower().map(mapping).astype("boolean")
     if column.type == "date":
         if fmt:
-            parsed = pd.to_datetime(text, format=fmt, errors="coerce")
+            shaped = text.where(text.str.fullmatch(format_pattern(fmt)).fillna(False).astype(bool))
+            parsed = pd.to_datetime(shaped, format=fmt, errors="coerce")
         else:  # ISO date, also when a driver returns a midnight timestamp for a date
-            parsed = pd.to_datetime(text.str.slice(0, 10), format="%Y-%m-%d", errors="coerce")
+            shaped = text.where(text.str.fullmatch(_ISO_DATE).fillna(False).astype(bool))
+            parsed = pd.to_datetime(shaped.str.slice(0, 10), format="%Y-%m-%d", errors="coerce")
         return parsed.where(parsed >= EARLIEST_DATE).astype("datetime64[s]")
     if column.type == "datetime":
-        parsed = pd.to_datetime(text, format="ISO8601", errors="coerce")
+        if fmt:
+            shaped = text.where(text.str.fullmatch(format_pattern(fmt)).fillna(False).astype(bool))
+            parsed = pd.to_datetime(shaped, format=fmt, errors="coerce")
+        else:
+            shaped = text.where(text.str.fullmatch(_ISO_DATETIME).fillna(False).astype(bool))
+            parsed = pd.to_datetime(shaped.str.replace("T", " ", regex=False), format="ISO8601", errors="coerce")
         return parsed.where(parsed >= EARLIEST_DATE).astype("datetime64[s]")
     raise ValueError(column.type)
 
 
-def parse_table(raw: pd.DataFrame, spec: TableSpec, where: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Phase 1: typed frame and a (row, rule, column, reason) frame of parse failures."""
+def parse_table(raw: pd.DataFrame, spec: TableSpec, where: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Phase 1: typed frame, a (row, rule, column, reason) frame of parse failures, and a
+    (row, column) frame of categorical values outside the contract's list.
+
+    Such a value is not a reason to drop the row (the case, the complaint still happened):
+    it is kept as `Ukendt` and reported (DQ20), so nothing outside the contract's lists can
+    reach a breakdown in `public`; the value itself is never copied anywhere (it may be free
+    text, even a CPR)."""
     typed = pd.DataFrame(index=raw.index)
-    problems = []
+    problems, unknown = [], []
     for column in spec.columns:
         values = raw[column.name]
         parsed = _parse_column(values, column, spec.date_formats.get(column.name))
@@ -123,9 +171,15 @@ def parse_table(raw: pd.DataFrame, spec: TableSpec, where: str) -> tuple[pd.Data
             problems.append(pd.DataFrame({
                 "_row": values.index[failed], "_rule": f"{kind}:{column.name}", "_column": column.name,
                 "_reason": [f"{v!r} {reason}" for v in values[failed]]}))
+        if column.allowed is not None and column.type == "str":
+            outside = (values.notna() & ~failed & ~values.isin(column.allowed)).fillna(False).astype(bool)
+            if outside.any():
+                parsed = parsed.where(~outside, UNKNOWN)
+                unknown.append(pd.DataFrame({"_row": values.index[outside], "_column": column.name}))
         typed[column.name] = parsed
     failures = pd.concat(problems) if problems else pd.DataFrame(columns=["_row", "_rule", "_column", "_reason"])
-    return typed, failures
+    outside = pd.concat(unknown) if unknown else pd.DataFrame(columns=["_row", "_column"])
+    return typed, failures, outside
 
 
 _CHECK_KINDS = {"isin": "allowed_values", "not_nullable": "not_null", "greater_than_or_equal_to": "min",
@@ -179,6 +233,7 @@ def validate_table(source: Source, spec: TableSpec, landing_root: Path, staged_r
         raise StructuralValidationError(f"{where}: missing contract column(s) {missing}; rule contract_columns")
     extra = [c for c in raw.columns if c not in spec.column_names and not c.startswith("_source_")]
     extra += manifest.get("ignored_columns", [])
+    result.extra_columns = sorted(set(extra))
     if extra:
         result.warnings.append(f"ignored column(s) not in the contract: {extra}")
         log.warning("%s: ignoring column(s) not in the contract: %s", where, extra)
@@ -191,17 +246,27 @@ def validate_table(source: Source, spec: TableSpec, landing_root: Path, staged_r
             f"{where}: row count collapsed from {previous} to {len(raw)}; rule row_count_collapse")
 
     raw = raw.reset_index(drop=True)
-    typed, parse_failures = parse_table(raw, spec, where)
+    typed, parse_failures, outside = parse_table(raw, spec, where)
     readable = ~typed.index.isin(parse_failures["_row"])
-    schema_failures = check_schema(typed[readable], schema_for(spec, source.owner), where)
+    schema_failures = check_schema(typed[readable], schema_for(spec, source.owner, extra_allowed=(UNKNOWN,)), where)
     failures = pd.concat([parse_failures, schema_failures], ignore_index=True)
 
     bad_rows = failures["_row"].unique() if len(failures) else []
     valid = typed.drop(index=bad_rows).reset_index(drop=True)
     quarantine = _quarantine_frame(raw, failures)
-    staged = _stage(result, valid, manifest, spec, staged_root, source.name, where)
+    duplicated = failures.loc[failures["_rule"] == "duplicate_key", "_row"].unique() if len(failures) else []
+    withdrawn_keys = typed.loc[duplicated, list(spec.primary_key)] if len(duplicated) else None
+    staged, withdrawn = _stage(result, valid, manifest, spec, staged_root, source.name, where, withdrawn_keys)
     staged_dir = zones.partition_dir(staged_root, source.name, spec.name, extract_date)
     quarantine_dir = zones.partition_dir(quarantine_root, source.name, spec.name, extract_date)
+    (quarantine_dir / WITHDRAWN_FILE).unlink(missing_ok=True)
+    if withdrawn is not None and len(withdrawn):  # the base's version of a quarantined key, kept for the owner
+        write_parquet_atomic(quarantine_dir / WITHDRAWN_FILE, pa_arrow.Table.from_pandas(withdrawn, preserve_index=False))
+    outside = outside[~outside["_row"].isin(bad_rows)]
+    result.values_outside_contract = {str(k): int(v) for k, v in outside["_column"].value_counts().sort_index().items()}
+    write_parquet_atomic(staged_dir / OUTSIDE_FILE, pa_arrow.Table.from_pandas(
+        pd.DataFrame({"record_id": _record_ids(raw.loc[outside["_row"]], spec, source).to_numpy(),
+                      "column": outside["_column"].astype("str").to_numpy()}), preserve_index=False))
     write_parquet_atomic(staged_dir / zones.DATA_FILE, pa_arrow.Table.from_pandas(staged, preserve_index=False))
     write_parquet_atomic(quarantine_dir / zones.QUARANTINE_FILE,
                          pa_arrow.Table.from_pandas(quarantine, preserve_index=False))
@@ -211,6 +276,12 @@ def validate_table(source: Source, spec: TableSpec, landing_root: Path, staged_r
                                  failures.drop_duplicates(["_row", "_rule"])["_rule"].value_counts().sort_index().items()}
     result.staged_path = str(staged_dir / zones.DATA_FILE)
     result.quarantine_path = str(quarantine_dir / zones.QUARANTINE_FILE)
+    file_rows = {}
+    if result.mode == "full" and len(manifest.get("files") or {}) >= 2 and "_source_file" in raw.columns:
+        counts = raw["_source_file"].value_counts()
+        file_rows = {name: int(counts.get(name, 0)) for name in manifest["files"]}
+    result.profile = breakers.profile(spec, staged, result.rows_in, len(quarantine), result.rows_carried,
+                                      result.values_outside_contract, file_rows)
     result.seconds = round(time.monotonic() - started, 3)
     if result.rows_in != result.rows_staged + result.rows_quarantined:  # conservation, always
         raise StructuralValidationError(f"{where}: {result.rows_in} rows in but {result.rows_staged} staged "
@@ -219,12 +290,28 @@ def validate_table(source: Source, spec: TableSpec, landing_root: Path, staged_r
     return result
 
 
+def _record_ids(rows: pd.DataFrame, spec: TableSpec, source: Source) -> pd.Series:
+    """How an owner finds a row without its values: the drop file and line, or the primary
+    key (a row number where the key is personal, e.g. a CPR)."""
+    if not len(rows):
+        return pd.Series([], dtype="str")
+    if "_source_file" in rows.columns:
+        return rows["_source_file"].astype("str") + ":" + rows["_source_line"].astype("str")
+    if spec.primary_key and not any(spec.column(k).personal for k in spec.primary_key):
+        return rows[list(spec.primary_key)].astype("str").agg("|".join, axis=1)
+    return pd.Series([f"row {i + 1}" for i in rows.index], index=rows.index, dtype="str")
+
+
 def _stage(result: ValidationResult, valid: pd.DataFrame, manifest: dict, spec: TableSpec, staged_root: Path,
-           source: str, where: str) -> pd.DataFrame:
+           source: str, where: str, withdrawn_keys: pd.DataFrame | None = None
+           ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """The staged table: the valid rows, merged into the base when the extract is incremental.
 
     Records mode, base, carried rows, vanished keys and the new watermark in `result`.
+    A key quarantined tonight as a duplicate also loses its base row (returned, for the
+    quarantine): neither version is trusted until the owner has fixed the source.
     """
+    withdrawn = None
     plan = manifest.get("plan") or {}
     result.mode, result.schema_hash = manifest.get("mode", "full"), spec.schema_hash()
     result.source_files = manifest.get("files")
@@ -238,14 +325,23 @@ def _stage(result: ValidationResult, valid: pd.DataFrame, manifest: dict, spec: 
             raise StructuralValidationError(f"{where}: the incremental extract's base {base_dir} is gone; "
                                             "re-run with a full extract; rule incremental_base")
         result.base_extract_date = plan["base_extract_date"]
-        staged, result.rows_carried = merge_into_base(pd.read_parquet(base_dir / zones.DATA_FILE), valid, spec)
+        base = pd.read_parquet(base_dir / zones.DATA_FILE)
+        if withdrawn_keys is not None and len(withdrawn_keys):
+            key = list(spec.primary_key)
+            gone = base.set_index(key).index.isin(withdrawn_keys.astype(base[key].dtypes.to_dict()).set_index(key).index)
+            withdrawn, base = base[gone].reset_index(drop=True), base[~gone].reset_index(drop=True)
+            result.rows_withdrawn = len(withdrawn)
+            if len(withdrawn):
+                log.warning("%s: %d key(s) arrived more than once tonight; their rows of %s are withdrawn too "
+                            "(kept in quarantine)", where, len(withdrawn), plan["base_extract_date"])
+        staged, result.rows_carried = merge_into_base(base, valid, spec)
     elif base_dir is not None and spec.primary_key and source_kind_is_database(manifest):
         result.rows_vanished = vanished_keys(pd.read_parquet(base_dir / zones.DATA_FILE), valid, spec)
         if result.rows_vanished:
             log.warning("%s: %d key(s) of the extract of %s are gone from the source (hard deletes, or "
                         "rows quarantined tonight)", where, result.rows_vanished, zones.partition_date(base_dir))
     result.rows_total, result.watermark = len(staged), high_watermark(staged, spec, dt.date.fromisoformat(result.extract_date))
-    return staged
+    return staged, withdrawn
 
 
 def source_kind_is_database(manifest: dict) -> bool:
@@ -265,7 +361,7 @@ def _quarantine_frame(raw: pd.DataFrame, failures: pd.DataFrame) -> pd.DataFrame
 
 
 def publish_source(source: Source, staged_root: Path, extract_date: dt.date, run_id: str,
-                   results: list[dict]) -> dict:
+                   results: list[dict], accepted: dict | None = None) -> dict:
     """Mark this extract as the source's current good one (what the model reads).
 
     Written only after every table validated, so a failed night leaves the previous
@@ -274,7 +370,7 @@ def publish_source(source: Source, staged_root: Path, extract_date: dt.date, run
     without making it current.
     """
     tables = {r["table"]: {**{k: r.get(k) for k in ("rows_in", "rows_staged", "rows_quarantined", "rows_total",
-                                                     "mode")},
+                                                     "mode", "profile")},
                            "staged_path": str(zones.partition_dir(staged_root, source.name, r["table"], extract_date)
                                               / zones.DATA_FILE)}
               for r in results}
@@ -283,10 +379,13 @@ def publish_source(source: Source, staged_root: Path, extract_date: dt.date, run
         raise StructuralValidationError(f"{source.name}: no validated extract for table(s) {missing}")
     pointer = {"source": source.name, "extract_date": extract_date.isoformat(), "run_id": run_id,
                "completed_at": local_now().isoformat(timespec="seconds"), "tables": tables}
+    if accepted:  # an operator accepted a tripped extract: the pointer says so, with the reason
+        pointer["accepted_breakers"] = accepted
     current = zones.read_pointer(staged_root, source.name)
     if current and current["extract_date"] > pointer["extract_date"]:
         log.info("%s: %s is a backfill; the current extract stays %s", source.name, extract_date,
                  current["extract_date"])
         return {**pointer, "current": False}
     zones.write_pointer(staged_root, source.name, pointer)
+    breakers.clear(staged_root, source.name, list(tables), extract_date)
     return {**pointer, "current": True}

@@ -39,7 +39,7 @@ def test_repository_configuration_has_the_agreed_defaults():
     assert defaults["DQ04"] == ("error", "rate", 0.02)
     assert {defaults[r][0] for r in ("DQ06", "DQ07", "DQ08", "DQ11", "DQ12", "DQ13")} == {"warning"}
     assert defaults["DQ10"] == ("error", "count", 0) and defaults["DQ13"] == ("warning", "count", 0)
-    assert config["DQ13"].rule_params == {"max_swing": 0.25, "key_kpis": ["T1.01", "T2.01", "T2.06"]}
+    assert config["DQ13"].rule_params == {"max_swing": 0.25, "key_kpis": ["T1.01", "T1.03", "T1.04", "T2.01", "T2.06", "T3.05", "T5.01", "T6.01"]}
     assert config["DQ10"].is_blocking and not config["DQ13"].is_blocking
     assert {c.notify for c in config.values()} == {"immediate", "daily_digest"}
     assert config["DQ01"].title == "Afgørelser uden frist"

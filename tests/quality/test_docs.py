@@ -30,7 +30,7 @@ def test_the_table_shows_the_configuration_in_force():
     row = next(line for line in render_rules_markdown(changed).splitlines() if line.startswith("| [DQ01]"))
     assert row == ("| [DQ01](#dq01) | Afgørelser uden frist (switched off) | `boern`, `voksen` | warning | "
                    "rate > 10 % | x | immediate | no |")
-    assert "Parameters: `max_swing` = 0.25; `key_kpis` = T1.01, T2.01, T2.06." in render_rules_markdown(configs)
+    assert "Parameters: `max_swing` = 0.25; `key_kpis` = T1.01, T1.03, T1.04, T2.01, T2.06, T3.05, T5.01, T6.01." in render_rules_markdown(configs)
 
 
 def test_a_rule_without_configuration_or_docstring_cannot_be_documented(monkeypatch):

@@ -10,10 +10,13 @@ import random
 import pandas as pd
 import pytest
 
+from etl.kpi.catalog import CATALOG
 from etl.model import Model
+from etl.quality.config import load_rules_config
 from etl.quality.facts import FRESHNESS_COLUMNS, KPI_TOTAL_COLUMNS, ROW_COUNT_COLUMNS, RunFacts, is_stale
 from etl.quality.rules import CPR_SHAPED, RULES, swing_share
 from etl.quality.runner import run_rules
+from etl.sources import SOURCES
 
 
 def findings(model, rule_id: str) -> dict[tuple[str, str], tuple[int, list[str]]]:
@@ -413,6 +416,12 @@ def test_swing_share_exact_values():
     assert swing_share(80, 100) == 0.25
     assert swing_share(0, 0) == 0.0 and swing_share(0, 3) == float("inf")
     assert swing_share(None, 3) is None and swing_share(float("nan"), 3) is None
+    assert swing_share(12.5, None) == float("inf") and swing_share(12.5, float("nan")) == float("inf")  # gone
+
+
+def test_dq13_key_kpis_watch_every_source():
+    for key_kpis in (RULES["DQ13"].params["key_kpis"], load_rules_config()["DQ13"].rule_params["key_kpis"]):
+        assert set().union(*(CATALOG[k].sources for k in key_kpis)) == set(SOURCES)
 
 
 def test_dq13_swing_at_the_share_passes_above_fails(make_model, dq13):
@@ -421,12 +430,12 @@ def test_dq13_swing_at_the_share_passes_above_fails(make_model, dq13):
                           ("voksen", "sag", 10)),
         previous_row_counts=counts(("boern", "Barn", 100), ("boern", "Sag", 100), ("voksen", "borger", 100)),
         kpi_totals=kpis(("T1.01", "count", "2025-Q3", 100.0), ("T2.01", "count", "2025-Q3", 20.0),
-                        ("T2.01", "count", "2025-Q4", 1.0, True), ("T5.01", "count", "2025-Q3", 1.0)),
+                        ("T2.01", "count", "2025-Q4", 1.0, True), ("T4.01", "count", "2025-Q3", 1.0)),
         previous_kpi_totals=kpis(("T1.01", "count", "2025-Q3", 80.0), ("T2.01", "count", "2025-Q3", 40.0),
-                                 ("T2.01", "count", "2025-Q4", 500.0, True), ("T5.01", "count", "2025-Q3", 9.0)))
+                                 ("T2.01", "count", "2025-Q4", 500.0, True), ("T4.01", "count", "2025-Q3", 9.0)))
     outcome = run_rules(make_model(), dq13, "r", COMPUTED_AT, facts=run)
     # Barn +25 % exactly: pass; Sag -26 %: fail; borger +26 %: fail; sag (new table): no previous
-    # T1.01 +25 %: pass; T2.01 -50 %: fail; the provisional Q4 and the non-key T5.01 are not compared
+    # T1.01 +25 %: pass; T2.01 -50 %: fail; the provisional Q4 and the non-key T4.01 are not compared
     assert totals(outcome) == {("DQ13", "boern"): (2, 1, "breach"), ("DQ13", "kpi"): (2, 1, "breach"),
                                ("DQ13", "voksen"): (2, 1, "breach")}
     assert failures(outcome) == {

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from etl.core.storage import AtomicParquetWriter
 from etl.publish.marts import KPI_VALUE
-from etl.publish.warehouse import ensure_schema, make_engine, publish, read_table
+from etl.publish.warehouse import Publication, ensure_schema, make_engine, publish, publish_together, read_table
 
 
 def rows(value: float, n: int = 3, run_id: str = "r") -> pd.DataFrame:
@@ -43,9 +43,10 @@ def published_values(engine) -> list[float]:
     return sorted(read_table(engine, "mart.kpi_value")["value"])
 
 
-#: Through Connection.execute and exec_driver_sql: the stage table's existence checks (two
+#: Through Connection.execute and exec_driver_sql: BEGIN (SQLite: emitted by the engine, so
+#: the staging DDL is inside the transaction), the stage table's existence checks (two
 #: PRAGMAs), create, insert (through the driver on SQLite), count, delete, insert-select, drop.
-PUBLISH_STATEMENTS = 8
+PUBLISH_STATEMENTS = 9
 
 
 def count_statements(monkeypatch, fail_at: int | None = None) -> dict:
@@ -137,3 +138,60 @@ def test_sigkill_mid_landing_never_exposes_a_partial_file(tmp_path):
         writer.write(pa.table({"x": [7]}))
     assert pd.read_parquet(target)["x"].tolist() == [7]
     assert list(target.parent.glob(".*.tmp")) == []  # cleaned up by the next run
+
+
+KILLED_NIGHT = textwrap.dedent("""
+    import os, sys, time, pandas as pd, sqlalchemy as sa
+    import etl.publish.warehouse as warehouse
+    from etl.publish.marts import KPI_VALUE
+    engine = warehouse.make_engine(sys.argv[1])
+    stop_at, seen = int(sys.argv[3]), {"n": 0}
+    for method in ("execute", "exec_driver_sql"):
+        real = getattr(sa.engine.Connection, method)
+        def counted(self, statement, *args, _real=real, **kwargs):
+            seen["n"] += 1
+            if seen["n"] == stop_at:  # between statement n-1 and n: announce, wait for SIGKILL
+                print("at", seen["n"], flush=True)
+                time.sleep(30)
+            return _real(self, statement, *args, **kwargs)
+        setattr(sa.engine.Connection, method, counted)
+    frame = pd.read_parquet(sys.argv[2])
+    warehouse.publish_together(engine, [warehouse.Publication("mart", KPI_VALUE, frame, {"version": 0}),
+                                        warehouse.Publication("public", KPI_VALUE, frame, {"version": 0})])
+    print("done", seen["n"], flush=True)
+""")
+
+
+def night_runs(engine) -> tuple[set, set]:
+    return (set(read_table(engine, "mart.kpi_value")["run_id"]), set(read_table(engine, "public.kpi_value")["run_id"]))
+
+
+def test_a_kill_between_any_two_statements_leaves_mart_and_public_on_the_same_night(tmp_path):
+    """The night's `mart` and `public` KPI tables are one publication: SIGKILL before every
+    statement of it, and both schemas always show the same run (the old one until the commit)."""
+    engine = make_engine(f"sqlite:///{tmp_path}/warehouse.db")
+    ensure_schema(engine)
+    publish_together(engine, [Publication("mart", KPI_VALUE, rows(1.0, run_id="night-1"), {"version": 0}),
+                              Publication("public", KPI_VALUE, rows(1.0, run_id="night-1"), {"version": 0})])
+    frame_path = tmp_path / "night-2.parquet"
+    rows(2.0, n=4, run_id="night-2").to_parquet(frame_path)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    whole = subprocess.run([sys.executable, "-c", KILLED_NIGHT, str(engine.url), str(frame_path), "0"],
+                           capture_output=True, text=True, env=env, check=True, cwd=tmp_path)
+    statements = int(whole.stdout.split()[-1])
+    assert statements == 2 * PUBLISH_STATEMENTS - 1  # one BEGIN for both tables
+    assert night_runs(engine) == ({"night-2"}, {"night-2"})
+    publish_together(engine, [Publication("mart", KPI_VALUE, rows(1.0, run_id="night-1"), {"version": 0}),
+                              Publication("public", KPI_VALUE, rows(1.0, run_id="night-1"), {"version": 0})])
+    for stop_at in range(1, statements + 1):
+        proc = subprocess.Popen([sys.executable, "-c", KILLED_NIGHT, str(engine.url), str(frame_path), str(stop_at)],
+                                stdout=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+        assert proc.stdout.readline().split() == ["at", str(stop_at)]
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        assert night_runs(engine) == ({"night-1"}, {"night-1"}), f"killed before statement {stop_at}"
+    # and the next run recovers by itself (a hot journal is rolled back on open)
+    publish_together(engine, [Publication("mart", KPI_VALUE, rows(3.0, run_id="night-3"), {"version": 0}),
+                              Publication("public", KPI_VALUE, rows(3.0, run_id="night-3"), {"version": 0})])
+    assert night_runs(engine) == ({"night-3"}, {"night-3"})
+    engine.dispose()

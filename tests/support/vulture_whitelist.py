@@ -54,3 +54,8 @@ AREAS  # etl/core/vocabulary.py: the areas reference/organisation.csv must use
 NOT_IN_MODEL  # etl/model/registry.py: contract tables the model does not read (tests/test_architecture.py)
 sources_feeding  # etl/model/registry.py: a model table's lineage, checked against the KPI catalogue's
 _.mail_dir  # etl/core/settings.py: where `sofli demo` keeps its e-mails (the CLI still spells it out)
+
+# Issue 19: stored through `ValidationResult.as_dict()` (validation.json, the report), and a driver setting.
+_.extra_columns  # etl/validate/table.py: columns delivered beyond the contract (DQ20 reads them back)
+_.rows_withdrawn  # etl/validate/table.py: base rows of a key quarantined as a duplicate
+_.isolation_level  # etl/publish/warehouse.py: pysqlite's own transactions off, so the staging DDL is inside ours

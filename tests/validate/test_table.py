@@ -1,6 +1,7 @@
 """Extract to landing and validate to staged + quarantine, on real SQLite and real files."""
 
 import datetime as dt
+from pathlib import Path
 import sqlite3
 
 import pandas as pd
@@ -36,7 +37,7 @@ def test_good_rows_staged_bad_rows_quarantined_with_reasons_and_nothing_lost(tmp
     make_barn_db(tmp_path / "boern.db", [
         (1, "010203-1234", "2003-02-01", "M", "2025-01-01 10:00:00"),
         (2, None, "2031-02-31", "K", "2025-01-01 10:00:00"),   # impossible date: type failure
-        (3, "0102031234", "2003-02-01", "X", "2025-01-02 10:00:00"),  # not an allowed value
+        (3, "0102031234", "2003-02-01", "X", "2025-01-02 10:00:00"),  # not an allowed value: kept as Ukendt
         (4, "x", "2010-05-05", None, "2025-01-03 11:00:00"),   # required value missing
         (5, None, "2012-01-01", "K", "2025-01-03 11:00:00"),   # CPR may be missing: fine here
         (5, None, "2012-01-01", "K", "2025-01-03 11:00:00"),   # duplicate key: both quarantined
@@ -46,13 +47,17 @@ def test_good_rows_staged_bad_rows_quarantined_with_reasons_and_nothing_lost(tmp
     assert landed.rows == 7 and landed.watermark == "2025-01-03 11:00:00"
     assert "Navn" not in pd.read_parquet(landed.path).columns  # contract columns only
     assert result.warnings == ["ignored column(s) not in the contract: ['Navn']"]  # drift, reported
-    assert (result.rows_in, result.rows_staged, result.rows_quarantined) == (7, 1, 6)
-    assert result.quarantine_by_rule == {"allowed_values:Koen": 1, "duplicate_key": 2, "not_null:Koen": 1,
-                                         "type:Foedselsdato": 2}
+    assert result.extra_columns == ["Navn"]
+    assert (result.rows_in, result.rows_staged, result.rows_quarantined) == (7, 2, 5)
+    assert result.quarantine_by_rule == {"duplicate_key": 2, "not_null:Koen": 1, "type:Foedselsdato": 2}
     staged = pd.read_parquet(result.staged_path)
-    assert staged["BarnId"].tolist() == [1]
+    assert staged["BarnId"].tolist() == [1, 3]
+    assert staged["Koen"].tolist() == ["M", "Ukendt"]  # outside the contract's list: kept, as Ukendt
+    assert result.values_outside_contract == {"Koen": 1}
+    outside = pd.read_parquet(Path(result.staged_path).parent / "outside_contract.parquet")
+    assert outside.to_dict("records") == [{"record_id": "3", "column": "Koen"}]  # the id, never the value
     quarantine = pd.read_parquet(result.quarantine_path)
-    assert sorted(quarantine["BarnId"].astype(int)) == [2, 3, 4, 5, 5, 6]
+    assert sorted(quarantine["BarnId"].astype(int)) == [2, 4, 5, 5, 6]
     assert quarantine.set_index("BarnId").loc["2", "_reasons"] == "'2031-02-31' is not a valid date"
 
 
@@ -86,7 +91,7 @@ def test_cpr_file_latin1_with_truncated_last_line(tmp_path):
     assert (landed.rows, result.rows_staged, result.rows_quarantined) == (3, 2, 1)
     staged = pd.read_parquet(result.staged_path)
     assert staged["BYDEL"].iloc[0] == "Østerbro" and pd.isna(staged["BYDEL"].iloc[1])
-    assert result.quarantine_by_rule == {"allowed_values:BYDEL": 1, "not_null:STATUS": 1, "not_null:STATUS_DATO": 1}
+    assert result.quarantine_by_rule == {"not_null:STATUS": 1, "not_null:STATUS_DATO": 1}
 
 
 def test_missing_file_fails_loudly_and_bom_is_stripped(tmp_path):
