@@ -124,7 +124,7 @@ CATALOG: dict[str, KpiDefinition] = {e.kpi_id: e for e in (
         "(a stay's: its facility unit's). age_group: age on E from dim_citizen.birth_date; gender and "
         "bydel from dim_citizen; target_group: every target group of the cases behind the citizen's "
         "active services, Ukendt for a citizen known only from stays; missing values are Ukendt.",
-        sources=CITIZENS, reads=("dim_citizen", "fact_service", "fact_stay", "dim_org"),
+        sources=CITIZENS, reads=("dim_citizen", "fact_service", "fact_stay", "dim_org", "ref_role"),
     ),
     _entry(
         "T1.02", "Borgere i flere fagsystemer", STOCK, "borgere", ("count", "share"), ("systems",),
@@ -139,7 +139,7 @@ CATALOG: dict[str, KpiDefinition] = {e.kpi_id: e for e in (
         "the combination, written in the order boern, voksen, tilbud (boern+voksen, boern+tilbud, "
         "voksen+tilbud, boern+voksen+tilbud), given for the citizens in >=2 systems only; its share keeps "
         "all the org group's T1.01 citizens as denominator, so the combinations add up to the total.",
-        sources=CITIZENS, reads=("fact_service", "fact_stay", "dim_org"),
+        sources=CITIZENS, reads=("fact_service", "fact_stay", "dim_org", "ref_role"),
     ),
     _entry(
         "T1.03", "Udenbys borgere", STOCK, "andel", ("share", "share_unknown"), ("area",),
@@ -151,7 +151,7 @@ CATALOG: dict[str, KpiDefinition] = {e.kpi_id: e for e in (
         "code). The code is KOMKOD of the CPR extract of the extraction date (the model keeps no "
         "residence history), so a past quarter is shown with today's residence. Copenhagen residents "
         "are 1 - share - share_unknown.",
-        sources=CITIZENS, reads=("dim_citizen", "fact_service", "fact_stay", "dim_org"),
+        sources=CITIZENS, reads=("dim_citizen", "fact_service", "fact_stay", "dim_org", "ref_role"),
     ),
     _entry(
         "T1.04", "Beskæftigelses- og uddannelsesandel", STOCK, "andel", ("share",), ("target_group",),
@@ -163,7 +163,7 @@ CATALOG: dict[str, KpiDefinition] = {e.kpi_id: e for e in (
         "Beskæftiget, Uddannelse or Erhvervspraktik. Citizens without a row for that month are not in "
         "the denominator (for the running quarter the month's file may not have arrived yet: then 0/0, "
         "no value). Organisation and target groups as in T1.01.",
-        sources=(*CITIZENS, "beskaeftigelse"), reads=("dim_citizen", "fact_employment_status", "fact_service", "fact_stay", "dim_org"),
+        sources=(*CITIZENS, "beskaeftigelse"), reads=("dim_citizen", "fact_employment_status", "fact_service", "fact_stay", "dim_org", "ref_role"),
     ),
     # Theme 2 — Indsatser og ydelser
     _entry(
@@ -197,7 +197,7 @@ CATALOG: dict[str, KpiDefinition] = {e.kpi_id: e for e in (
         "usable dates) and median_days (lower median) over the stays whose check-out date is not "
         "before their check-in date (DQ06 rows are left out). Organisation from the facility's "
         "unit; area the facility unit's area.",
-        sources=("tilbud",), reads=("fact_stay", "dim_org"),
+        sources=("tilbud",), reads=("fact_stay", "dim_org", "ref_role"),
     ),
     _entry(
         "T2.04", "Belægning", FLOW, "andel", ("share",), ("facility_type",),
@@ -324,7 +324,7 @@ CATALOG: dict[str, KpiDefinition] = {e.kpi_id: e for e in (
         "plus every anonymous stay (no citizen) open on E as one person of its own. A person with "
         "stays at two facility types counts once in the total and once under each type. "
         "Natcaféer are not included. Organisation from the facility's unit.",
-        sources=("tilbud",), reads=("fact_stay", "dim_org"),
+        sources=("tilbud",), reads=("fact_stay", "dim_org", "ref_role"),
     ),
     # Theme 3 — Service og sikker drift
     _entry(
@@ -428,7 +428,7 @@ CATALOG: dict[str, KpiDefinition] = {e.kpi_id: e for e in (
         "than decision date + 3 months (same day-of-month rule; Barnets Lov §§91-92); a plan dated "
         "before the decision is in time. Organisation from the decision's case unit; area is the "
         "system's area.",
-        sources=("boern",), reads=("fact_decision", "fact_plan", "dim_org"),
+        sources=("boern",), reads=("fact_decision", "fact_plan", "dim_org", "ref_role"),
     ),
     _entry(
         "T3.09", "Rusmiddelbehandling inden for 14 dage", FLOW, "andel", ("share",), (),
@@ -439,7 +439,7 @@ CATALOG: dict[str, KpiDefinition] = {e.kpi_id: e for e in (
         "application date: share (of services) with start_date - application_date <= 14 days (day "
         "14 in time). Services without a decision or application date, and ones started before "
         "the application (contradictory), are left out. Organisation from the case's unit.",
-        sources=("voksen",), reads=("fact_decision", "fact_service", "dim_org"),
+        sources=("voksen",), reads=("fact_decision", "fact_service", "dim_org", "ref_role"),
     ),
     # Theme 4 — Borgerens forløb
     _entry(
@@ -461,7 +461,7 @@ CATALOG: dict[str, KpiDefinition] = {e.kpi_id: e for e in (
         "extraction date. "
         "Before that the measure is not yet available: value, numerator and denominator "
         "NULL at every org level (no breakdown rows), never 0.",
-        sources=("voksen", "tilbud"), reads=("fact_service", "fact_stay", "dim_org"),
+        sources=("voksen", "tilbud"), reads=("fact_service", "fact_stay", "dim_org", "ref_role"),
     ),
     _entry(
         "T4.02", "Fastholdt i egen bolig", FLOW, "andel", ("share",), (),
@@ -476,7 +476,7 @@ CATALOG: dict[str, KpiDefinition] = {e.kpi_id: e for e in (
         "cohort period's last day + 12 months <= the extraction date. "
         "Before that the measure is not yet available: value, numerator and denominator "
         "NULL at every org level (no breakdown rows), never 0.",
-        sources=("tilbud",), reads=("fact_stay", "dim_org"),
+        sources=("tilbud",), reads=("fact_stay", "dim_org", "ref_role"),
     ),
     _entry(
         "T4.03", "Genindskrivning i rusmiddelbehandling", FLOW, "andel", ("share_365", "share_3y"), (),
@@ -491,7 +491,7 @@ CATALOG: dict[str, KpiDefinition] = {e.kpi_id: e for e in (
         "only when E + 3 years <= it. "
         "Before that the measure is not yet available: value, numerator and denominator "
         "NULL at every org level (no breakdown rows), never 0.",
-        sources=("voksen",), reads=("fact_service", "dim_org"),
+        sources=("voksen",), reads=("fact_service", "dim_org", "ref_role"),
     ),
     _entry(
         "T4.04", "Uddannelse og beskæftigelse", FLOW, "borgere", ("count", "completed_education"),
@@ -508,7 +508,7 @@ CATALOG: dict[str, KpiDefinition] = {e.kpi_id: e for e in (
         "month's last day (at most E). Organisation: the unit of each such intervention; target_group: "
         "those of the cases behind them (Ukendt for stays only), as in T1.01; status: the status of the "
         "event month.",
-        sources=(*CITIZENS, "beskaeftigelse"), reads=("dim_citizen", "fact_employment_status", "fact_service", "fact_stay", "dim_org"),
+        sources=(*CITIZENS, "beskaeftigelse"), reads=("dim_citizen", "fact_employment_status", "fact_service", "fact_stay", "dim_org", "ref_role"),
     ),
     _entry(
         "T4.05", "Udvikling på indsatstrappen (VUM)", FLOW, "andel",

@@ -21,7 +21,7 @@ from etl.core.settings import SMTP_CONN_ID, Settings, _airflow_connection
 from etl.extract import odbc
 from etl.extract.incremental import ExtractPolicy, plan_extract
 from etl.extract.land import drop_file_digests, expected_files
-from etl.model.build import load_reference
+from etl.core.reference import load_reference
 from etl.quality.config import load_rules_config, rules_config_path
 from etl.sources import SOURCES
 from etl.sources.base import Source

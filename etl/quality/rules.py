@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from etl.core.privacy import CPR_SHAPED
-from etl.core.vocabulary import SELF_REFERRED_FACILITY_TYPES, UNKNOWN
+from etl.core.roles import facility_group
+from etl.core.vocabulary import UNKNOWN
 from etl.model import Model
 from etl.model.registry import feeding, split_by_source_table
 from etl.sources import SOURCES
@@ -353,7 +354,7 @@ def long_open_shelter_stays(model: Model) -> list[RuleFinding]:
     Population: stays at a herberg, forsorgshjem or natcafé. Fails when the stay is open
     and was checked in more than 730 days before the extraction date. Breakdown: facility type.
     """
-    stays = model.fact_stay[model.fact_stay["facility_type"].isin(SELF_REFERRED_FACILITY_TYPES)]
+    stays = model.fact_stay[model.fact_stay["facility_type"].isin(facility_group(model.ref_role, "self_referred"))]
     days_open = (pd.Timestamp(model.extraction_date) - stays["check_in"].dt.normalize()).dt.days
     failing = stays["check_out"].isna() & (days_open > MAX_OPEN_SHELTER_DAYS)
     return [_finding(*_source_table("fact_stay"), stays, "stay_id", failing,

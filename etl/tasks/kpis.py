@@ -105,7 +105,7 @@ def audit_kpis(staged: dict) -> dict:
 def publish_kpis(audited: dict, settings: Settings | None = None) -> dict:
     """Swap the nightly version (0) of `mart.kpi_value` and `public.kpi_value`, and the catalogue."""
     from etl.kpi import catalog_frame  # noqa: PLC0415 - the KPIs (~160 ms): not at DAG parse
-    from etl.model.build import load_reference  # noqa: PLC0415 - the model build (~110 ms): not at DAG parse
+    from etl.core.reference import load_reference  # noqa: PLC0415 - pandas: not at DAG parse
 
     settings = _settings(settings)
     started = time.monotonic()
