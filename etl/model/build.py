@@ -326,15 +326,21 @@ def _link_findings(links: pd.DataFrame, live: dict[tuple[str, str], pd.DataFrame
     people = pd.concat([links[["source", "source_table", "source_person_id", "kind", "cpr"]], *_checked_persons(live),
                         register], ignore_index=True)
 
-    # DQ05 population: person tables, plus stays/use of force where registration is required.
-    ophold, tilbud = live[("tilbud", "ophold")], live[("tilbud", "tilbud")]
-    facility_type = ophold["tilbud_id"].map(tilbud.set_index("tilbud_id")["tilbudstype"])
-    anonymous_ok = ophold.loc[facility_type.isin(facility_group(ref_role, "anonymous_allowed")) & ophold["cpr"].isna(), "ophold_id"]
-    unnamed_stays = ophold[ophold["cpr"].isna() & ~ophold["ophold_id"].isin(anonymous_ok)]
-    missing_stays = pd.DataFrame({"source": "tilbud", "source_table": "ophold",
-                                  "source_person_id": unnamed_stays["ophold_id"].astype("Int64").astype(str),
-                                  "kind": KIND_MISSING, "cpr": None})
-    dq05 = pd.concat([people, missing_stays], ignore_index=True)
+    # DQ05 population (catalogue, resolved reading): person tables, the rows naming a person
+    # (above), and stays and uses of force without a CPR at facilities where registration is
+    # required: every facility except those whose type is in an anonymous-allowed role (§109,
+    # natcaféer); a facility the extract does not know requires registration.
+    facility_type = live[("tilbud", "tilbud")].set_index("tilbud_id")["tilbudstype"]
+    anonymous_allowed = facility_group(ref_role, "anonymous_allowed")
+    unnamed = []
+    for table, id_column in (("ophold", "ophold_id"), ("magtanvendelse", "magt_id")):
+        rows = live[("tilbud", table)]
+        required = ~rows["tilbud_id"].map(facility_type).isin(anonymous_allowed)
+        missing = rows[rows["cpr"].isna() & required]
+        unnamed.append(pd.DataFrame({"source": "tilbud", "source_table": table,
+                                     "source_person_id": missing[id_column].astype("Int64").astype(str),
+                                     "kind": KIND_MISSING, "cpr": None}))
+    dq05 = pd.concat([people, *unnamed], ignore_index=True)
     dq05 = pd.DataFrame({"rule_id": "DQ05", "source": dq05["source"], "source_table": dq05["source_table"],
                          "record_id": dq05["source_person_id"], "failing": dq05["kind"].isin([KIND_MISSING, KIND_INVALID]),
                          "detail": dq05["kind"]})

@@ -275,61 +275,63 @@ def overlapping_stays(model: Model) -> list[RuleFinding]:
                      facility_type=stays["facility_type"])]
 
 
-#: DQ08's populations: model tables whose rows carry a unit code (paragraph text) as the
-#: source registered it, with the id the owner looks up. Units a row inherits (a stay's
-#: from its facility, a notification's from a case) are checked where they are registered.
-_UNIT_CODED = (("fact_case", "case_id"), ("fact_decision", "decision_id"), ("fact_service", "service_id"),
-               ("dim_facility", "facility_id"), ("fact_complaint", "complaint_id"), ("dim_employee", "employee_key"),
-               ("fact_recruitment", "recruitment_id"), ("fact_incident", "incident_id"))
-_PARAGRAPH_CODED = (("fact_decision", "decision_id"), ("fact_service", "service_id"),
-                    ("fact_investigation", "investigation_id"))
-#: Finance rows with a function and a finance unit, checked as one (DQ08 on `oekonomi`).
-_FINANCE_CODED = (("fact_posting", "posting_id"), ("fact_budget", "budget_id"))
+#: DQ08's populations: per model table, the id the owner looks up and the codes its rows
+#: carry themselves, as the source registered them. Codes a row inherits (a decision's,
+#: service's or investigation's unit from its case, a stay's from its facility, a
+#: notification's from a case) are checked on the row that carries them (the case, the
+#: facility), never again on the rows that inherit them.
+_OWN_CODES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "fact_case": ("case_id", ("unit",)), "fact_decision": ("decision_id", ("paragraph",)),
+    "fact_service": ("service_id", ("paragraph",)), "fact_investigation": ("investigation_id", ("paragraph",)),
+    "dim_facility": ("facility_id", ("unit",)), "fact_complaint": ("complaint_id", ("unit",)),
+    "dim_employee": ("employee_key", ("unit",)), "fact_recruitment": ("recruitment_id", ("unit",)),
+    "fact_incident": ("incident_id", ("unit",)),
+    # finance rows: a function of the account plan and a finance unit
+    "fact_posting": ("posting_id", ("function", "unit")), "fact_budget": ("budget_id", ("function", "unit")),
+}
+#: code kind -> (model column, the label an owner reads)
+_CODE_KINDS = {"unit": ("unit_code", "enhedskode"), "paragraph": ("paragraph_text", "paragraf"),
+               "function": ("funktion", "funktion")}
 
 
 @rule("DQ08", sources=("boern", "voksen", "tilbud", "klage", "hr", "oekonomi"))
 def unknown_codes(model: Model) -> list[RuleFinding]:
     """An unknown unit, paragraph or finance function puts the row under `Ukendt` in every KPI breakdown.
 
-    A code is known when it appears in the reference at any validity (a unit that has
-    since closed is still a real unit). The population is every row carrying a code, once
-    per kind of code: a decision is checked for its unit and for its paragraph. Postings
-    and budget lines (`oekonomi`) are checked for their function (`accounts.csv`) and their
-    finance unit (`organisation.csv`) together: such a row counts once and fails once,
-    however many of its codes are unknown (code kind `function`, or `unit` when only the
-    unit is unknown); its money stays in every total as `Ukendt`.
+    Catalogue: "every row with a unit or paragraph code" is a row that carries the code
+    itself. A row is in its table's population when it carries at least one of its own
+    codes, counts once there and fails once, however many of its codes are unknown
+    (breakdown `code_kind`: the first unknown kind, else the first it carries). A unit a
+    decision, service or investigation inherits from its case is checked on the case row
+    only. A code is known when it appears in the reference at any validity, exact match
+    (a unit that has since closed is still a real unit). Unknown money stays in every
+    total as `Ukendt`.
     """
-    known_units = set(model.dim_org["unit_code"].dropna())
-    known_paragraphs = set(model.dim_paragraph["paragraph_text"].dropna())
-    unit_tables = [(s, t, rows, id_column) for model_table, id_column in _UNIT_CODED
-                   for s, t, rows in _by_source(model, model_table)]
-    paragraph_tables = [(s, t, rows, id_column) for model_table, id_column in _PARAGRAPH_CODED
-                        for s, t, rows in _by_source(model, model_table)]
-    checks = [("unit", "unit_code", known_units, "enhedskode", t) for t in unit_tables]
-    checks += [("paragraph", "paragraph_text", known_paragraphs, "paragraf", t) for t in paragraph_tables]
+    known = {"unit": set(model.dim_org["unit_code"].dropna()),
+             "paragraph": set(model.dim_paragraph["paragraph_text"].dropna()),
+             "function": set(model.ref_account["funktion"].dropna())}
     findings = []
-    for code_kind, column, known, label, (source, table, rows, id_column) in checks:
-        coded = rows[rows[column].notna()]
-        findings.append(_finding(
-            source, table, coded, id_column, ~coded[column].isin(known),
-            lambda bad, column=column, label=label: f"{label} " + _quoted_code(bad[column])
-            + " findes ikke i referencedata",
-            code_kind=code_kind))
-    known_functions = set(model.ref_account["funktion"].dropna())
-    for model_table, id_column in _FINANCE_CODED:
+    for model_table, (id_column, kinds) in _OWN_CODES.items():
         for source, table, rows in _by_source(model, model_table):
-            unknown_function = ~rows["funktion"].isin(known_functions)
-            unknown_unit = rows["unit_code"].notna() & ~rows["unit_code"].isin(known_units)
+            carried = {k: rows[_CODE_KINDS[k][0]].notna() for k in kinds}
+            unknown = {k: carried[k] & ~rows[_CODE_KINDS[k][0]].isin(known[k]) for k in kinds}
+            coded = rows[pd.concat(carried.values(), axis=1).any(axis=1)]
+            failing = pd.concat(unknown.values(), axis=1).any(axis=1)[coded.index]
+            kind = pd.Series(None, index=coded.index, dtype="str")
+            for k in reversed(kinds):  # the first kind wins: first unknown, else first carried
+                kind = kind.mask(carried[k][coded.index], k)
+            for k in reversed(kinds):
+                kind = kind.mask(unknown[k][coded.index], k)
 
-            def problem(bad: pd.DataFrame, unknown_function=unknown_function, unknown_unit=unknown_unit) -> pd.Series:
-                function = ("funktion " + _quoted_code(bad["funktion"])).where(unknown_function[bad.index])
-                unit = ("enhedskode " + _quoted_code(bad["unit_code"])).where(unknown_unit[bad.index])
-                both = function + " og " + unit
-                return both.fillna(function).fillna(unit) + " findes ikke i referencedata"
+            def problem(bad: pd.DataFrame, kinds=kinds, unknown=unknown) -> pd.Series:
+                parts = [(_CODE_KINDS[k][1] + " " + _quoted_code(bad[_CODE_KINDS[k][0]])).where(unknown[k][bad.index])
+                         for k in kinds]
+                text = parts[0]
+                for part in parts[1:]:
+                    text = (text + " og " + part).fillna(text).fillna(part)
+                return text + " findes ikke i referencedata"
 
-            findings.append(_finding(source, table, rows, id_column, unknown_function | unknown_unit, problem,
-                                     code_kind=pd.Series("function", index=rows.index, dtype="str").mask(
-                                         ~unknown_function & unknown_unit, "unit")))
+            findings.append(_finding(source, table, coded, id_column, failing, problem, code_kind=kind))
     return findings
 
 
