@@ -34,8 +34,11 @@ from etl.sources import SOURCES
 
 log = logging.getLogger(__name__)
 
-FRESHNESS_COLUMNS = ["source", "kind", "last_success_at", "extract_date", "age_hours", "stale_after_hours",
-                     "stale", "expected_file", "file_present"]
+FRESHNESS_COLUMNS = ["source", "kind", "last_success_at", "extract_date", "age_hours", "days_behind",
+                     "stale_after_hours", "stale", "expected_file", "file_present"]
+#: DQ10: the monthly file for month M is expected from this day of month M + 1 (catalogue
+#: reading, issue 20); `config/dq_rules.yaml` DQ10 `monthly_file_due_day` overrides it.
+MONTHLY_FILE_DUE_DAY = 10
 ROW_COUNT_COLUMNS = ["source", "table", "extract_date", "rows"]
 KPI_TOTAL_COLUMNS = ["kpi_id", "measure", "period_type", "period", "provisional", "value"]
 HISTORY_COLUMNS = ["run_id", "computed_at", "kpi_id", "measure", "period_type", "period", "provisional", "value"]
@@ -66,9 +69,20 @@ class RunFacts:
     conservation: pd.DataFrame | None = None
 
 
-def is_stale(age_hours: float | None, stale_after_hours: float) -> bool:
-    """Stale when never extracted or strictly older than the limit (36 h exactly is fresh)."""
-    return age_hours is None or age_hours > stale_after_hours
+def is_stale(age_hours: float | None, stale_after_hours: float, days_behind: int | None = 0) -> bool:
+    """Stale when never extracted, strictly older than the limit (36 h exactly is fresh), or
+    its extract date further behind the run's extraction date than the limit allows (a
+    source that failed tonight keeps serving yesterday's extract, visibly behind)."""
+    return age_hours is None or age_hours > stale_after_hours or 24 * (days_behind or 0) > stale_after_hours
+
+
+def due_month(extraction_date: dt.date, due_day: int = MONTHLY_FILE_DUE_DAY) -> dt.date:
+    """The latest month whose monthly file must have arrived by `extraction_date`: the month
+    before the extraction date's month from its `due_day`, the month before that until then."""
+    first = extraction_date.replace(day=1)
+    back = 1 if extraction_date.day >= due_day else 2
+    month = first.month - back
+    return dt.date(first.year + (month - 1) // 12, (month - 1) % 12 + 1, 1)
 
 
 def history_path(data_dir: Path) -> Path:
@@ -76,7 +90,8 @@ def history_path(data_dir: Path) -> Path:
 
 
 def load_run_facts(settings, engine, run_id: str, checked_at: dt.datetime | None = None,
-                   extraction_date: dt.date | None = None, record_history: bool = True) -> RunFacts:
+                   extraction_date: dt.date | None = None, record_history: bool = True,
+                   monthly_due_day: int = MONTHLY_FILE_DUE_DAY) -> RunFacts:
     """Build the run's facts from the data folder and the warehouse.
 
     `checked_at` (default now) is when ages are measured; `extraction_date` (default the
@@ -86,11 +101,11 @@ def load_run_facts(settings, engine, run_id: str, checked_at: dt.datetime | None
     (replacing an earlier attempt of the same run id) before the previous run's are read.
     """
     checked_at = checked_at or local_now()
-    pointers = _pointers(settings.staged_dir)
+    pointers = current_pointers(settings.staged_dir)
     if extraction_date is None:
         dates = [dt.date.fromisoformat(p["extract_date"]) for p in pointers.values() if p]
         extraction_date = max(dates) if dates else checked_at.date()
-    freshness = _freshness(settings, pointers, checked_at, extraction_date)
+    freshness = source_freshness_facts(settings, pointers, checked_at, extraction_date, monthly_due_day)
     row_counts, previous_row_counts = _row_counts(settings.staged_dir, pointers)
     kpi_totals = previous_kpi_totals = None
     if engine is not None:
@@ -125,7 +140,7 @@ def _conservation(settings, pointers: dict[str, dict | None]) -> pd.DataFrame | 
     return chain
 
 
-def _pointers(staged_dir: Path) -> dict[str, dict | None]:
+def current_pointers(staged_dir: Path) -> dict[str, dict | None]:
     pointers = {}
     for name in SOURCES:
         path = Path(staged_dir) / name / "CURRENT.json"
@@ -138,30 +153,37 @@ def _naive(moment: dt.datetime) -> dt.datetime:
     return moment.astimezone(COPENHAGEN).replace(tzinfo=None) if moment.tzinfo is not None else moment
 
 
-def _freshness(settings, pointers: dict[str, dict | None], checked_at: dt.datetime,
-               extraction_date: dt.date) -> pd.DataFrame:
+def source_freshness_facts(settings, pointers: dict[str, dict | None], checked_at: dt.datetime,
+                           extraction_date: dt.date, monthly_due_day: int = MONTHLY_FILE_DUE_DAY) -> pd.DataFrame:
+    """The one definition of a source's freshness, behind both DQ10 and `mart.source_freshness`
+    (the freshness page): age and days behind against the source's allowance, and for a
+    file source whether the file it owes is in the drop folder (a daily file: the
+    extraction date's; a monthly file: the `due_month`'s, whatever older months are there)."""
     rows = []
     for name, source in SOURCES.items():
         pointer = pointers.get(name)
         last = _naive(dt.datetime.fromisoformat(pointer["completed_at"])) if pointer else None
         age = (_naive(checked_at) - last).total_seconds() / 3600 if last else None
+        extract_date = dt.date.fromisoformat(pointer["extract_date"]) if pointer else None
+        behind = (extraction_date - extract_date).days if extract_date else None
         expected_file, present = None, None
         if source.kind == "file":
             drop = Path(settings.source_location(source))
             names, present = [], True
             for table in source.tables:
-                files = expected_files(table, drop, extraction_date)
                 if "%d" in (table.file_pattern or ""):  # a daily file: that day's file must be there
+                    files = expected_files(table, drop, extraction_date)
                     names += [f.name for f in files]
                     present = present and all(f.exists() for f in files)
-                else:  # a monthly file: at least one month delivered
-                    names.append(table.file_pattern.split("{", 1)[0] + "*")
-                    present = present and bool(files)
+                else:  # a monthly file: the due month's must be there, older months do not stand in
+                    owed = drop / table.file_pattern.format(date=due_month(extraction_date, monthly_due_day))
+                    names.append(owed.name)
+                    present = present and owed.exists()
             expected_file = ", ".join(names)
         rows.append({"source": name, "kind": source.kind, "last_success_at": last,
-                     "extract_date": dt.date.fromisoformat(pointer["extract_date"]) if pointer else None,
-                     "age_hours": age, "stale_after_hours": float(source.stale_after_hours),
-                     "stale": is_stale(age, source.stale_after_hours),
+                     "extract_date": extract_date, "age_hours": age, "days_behind": behind,
+                     "stale_after_hours": float(source.stale_after_hours),
+                     "stale": is_stale(age, source.stale_after_hours, behind),
                      "expected_file": expected_file, "file_present": present})
     return pd.DataFrame(rows, columns=FRESHNESS_COLUMNS)
 

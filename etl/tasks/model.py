@@ -22,10 +22,10 @@ class NotTonight(Exception):  # noqa: N818 - a decision, not an error
 
 def current_extracts(settings: Settings) -> dict[str, dict | None]:
     """Each source's current extract as `{extract_date, run_id}` (None: never extracted)."""
-    from etl.quality.facts import _pointers  # noqa: PLC0415 - the one reader of the CURRENT pointers
+    from etl.quality.facts import current_pointers  # noqa: PLC0415 - the one reader of the CURRENT pointers
 
     return {name: ({"extract_date": p["extract_date"], "run_id": p["run_id"]} if p else None)
-            for name, p in _pointers(settings.staged_dir).items()}
+            for name, p in current_pointers(settings.staged_dir).items()}
 
 
 def live_model_built_from(settings: Settings) -> dict | None:

@@ -12,11 +12,10 @@ import pandas as pd
 
 from etl.core.periods import local_now, local_today
 from etl.core.settings import Settings
-from etl.core.storage import atomic_write_json, read_json
+from etl.core.storage import atomic_write_json
 from etl.model import Model
 from etl.publish.marts import DQ_FAILURE, DQ_KPI_FLAG, DQ_RESULT, DQ_RULE, SOURCE_FRESHNESS
 from etl.publish.warehouse import ensure_schema, make_engine, publish, read_table
-from etl.sources import SOURCES
 
 log = logging.getLogger(__name__)
 
@@ -31,25 +30,27 @@ class DataQualityBreach(RuntimeError):
 
 
 
-def source_freshness(settings: Settings, checked_at: dt.datetime, run_date: dt.date | None = None) -> pd.DataFrame:
-    """DQ10's facts per source: when its current extract became current, and how far behind
-    the run's date it is. Stale when either exceeds the source's allowance (36 h by default):
-    a source that failed tonight keeps serving yesterday's extract, visibly one day behind."""
-    rows = []
-    for source in SOURCES.values():
-        pointer_path = settings.staged_dir / source.name / "CURRENT.json"
-        pointer = read_json(pointer_path) if pointer_path.exists() else None
-        last = dt.datetime.fromisoformat(pointer["completed_at"]) if pointer else None
-        extract_date = dt.date.fromisoformat(pointer["extract_date"]) if pointer else None
-        age = (checked_at - last).total_seconds() / 3600 if last else None
-        behind = (run_date - extract_date).days if run_date and extract_date else 0
-        rows.append({
-            "source": source.name, "last_success_at": last, "extract_date": extract_date,
-            "rows": sum(t["rows_staged"] for t in pointer["tables"].values()) if pointer else None,
-            "age_hours": round(age, 2) if age is not None else None, "days_behind": behind if pointer else None,
-            "stale": age is None or age > source.stale_after_hours or 24 * behind > source.stale_after_hours,
-            "checked_at": checked_at})
-    return pd.DataFrame(rows)
+def source_freshness(settings: Settings, checked_at: dt.datetime, run_date: dt.date | None = None,
+                     monthly_due_day: int | None = None) -> pd.DataFrame:
+    """`mart.source_freshness` (the freshness page): DQ10's own facts per source
+    (`etl.quality.facts.source_freshness_facts`, one definition), with the rows staged. A
+    source is shown stale when DQ10 fails it: too old, too far behind the run's date, or a
+    file it owes missing from the drop folder."""
+    from etl.quality.facts import (  # noqa: PLC0415 - pandas-heavy: not at DAG parse
+        MONTHLY_FILE_DUE_DAY,
+        current_pointers,
+        source_freshness_facts,
+    )
+
+    pointers = current_pointers(settings.staged_dir)
+    facts = source_freshness_facts(settings, pointers, checked_at, run_date or checked_at.date(),
+                                   monthly_due_day or MONTHLY_FILE_DUE_DAY)
+    rows = [sum(t["rows_staged"] for t in pointers[name]["tables"].values()) if pointers.get(name) else None
+            for name in facts["source"]]
+    return pd.DataFrame({
+        "source": facts["source"], "last_success_at": facts["last_success_at"], "extract_date": facts["extract_date"],
+        "rows": rows, "age_hours": facts["age_hours"].astype(float).round(2), "days_behind": facts["days_behind"],
+        "stale": facts["stale"].astype(bool) | facts["file_present"].eq(False), "checked_at": checked_at})
 
 
 def run_data_quality(run_id: str, settings: Settings | None = None, rules_path: str | Path | None = None) -> dict:
@@ -67,9 +68,11 @@ def run_data_quality(run_id: str, settings: Settings | None = None, rules_path: 
     previous = read_table(engine, "mart.dq_result", "WHERE run_id = (SELECT run_id FROM mart.dq_result "
                           "WHERE run_id <> :run ORDER BY computed_at DESC LIMIT 1)", {"run": run_id})
     computed_at = local_now()
-    facts = load_run_facts(settings, engine, run_id, checked_at=computed_at, extraction_date=model.extraction_date)
-    outcome = run_rules(model, load_rules_config(rules_path), run_id, computed_at,
-                        previous if len(previous) else None, facts=facts)
+    config = load_rules_config(rules_path)
+    due_day = int(config["DQ10"].rule_params["monthly_file_due_day"]) if "DQ10" in config else None
+    facts = load_run_facts(settings, engine, run_id, checked_at=computed_at, extraction_date=model.extraction_date,
+                           **({"monthly_due_day": due_day} if due_day else {}))
+    outcome = run_rules(model, config, run_id, computed_at, previous if len(previous) else None, facts=facts)
     flags = flag_kpis(read_table(engine, "mart.kpi_value", "WHERE version = 0"), blocking_breaches(outcome),
                       run_id, computed_at, stale=stale_sources(outcome))
     publish(engine, "mart", DQ_RULE, outcome.dq_rule)
@@ -77,7 +80,7 @@ def run_data_quality(run_id: str, settings: Settings | None = None, rules_path: 
     publish(engine, "mart", DQ_FAILURE, outcome.dq_failure, {"run_id": run_id})
     publish(engine, "mart", DQ_KPI_FLAG, flags, {"run_id": run_id})
     publish(engine, "public", DQ_KPI_FLAG, flags, {"run_id": run_id})  # KPI ids and rule labels: nothing personal
-    publish(engine, "mart", SOURCE_FRESHNESS, source_freshness(settings, computed_at, model.extraction_date))
+    publish(engine, "mart", SOURCE_FRESHNESS, source_freshness(settings, computed_at, model.extraction_date, due_day))
     engine.dispose()
     log.info("data quality for run %s: %d rules, %d results, %d failing ids, %d KPI flags in %.1fs:\n%s", run_id,
              len(outcome.dq_rule), len(outcome.dq_result), len(outcome.dq_failure), len(flags),
