@@ -40,8 +40,9 @@ FRESHNESS_COLUMNS = ["source", "kind", "last_success_at", "extract_date", "age_h
 #: reading, issue 20); `config/dq_rules.yaml` DQ10 `monthly_file_due_day` overrides it.
 MONTHLY_FILE_DUE_DAY = 10
 ROW_COUNT_COLUMNS = ["source", "table", "extract_date", "rows"]
-KPI_TOTAL_COLUMNS = ["kpi_id", "measure", "period_type", "period", "provisional", "value"]
-HISTORY_COLUMNS = ["run_id", "computed_at", "kpi_id", "measure", "period_type", "period", "provisional", "value"]
+KPI_TOTAL_COLUMNS = ["kpi_id", "measure", "period_type", "period", "provisional", "value", "denominator"]
+HISTORY_COLUMNS = ["run_id", "computed_at", "kpi_id", "measure", "period_type", "period", "provisional", "value",
+                   "denominator"]
 
 
 @dataclass(frozen=True)
@@ -220,7 +221,8 @@ def read_kpi_totals(engine) -> pd.DataFrame:
         log.warning("no KPI totals for DQ13: %s", exc)
         return pd.DataFrame(columns=KPI_TOTAL_COLUMNS)
     values = values.assign(provisional=values["provisional"].astype(bool),
-                           value=pd.to_numeric(values["value"], errors="coerce"))
+                           value=pd.to_numeric(values["value"], errors="coerce"),
+                           denominator=pd.to_numeric(values["denominator"], errors="coerce"))
     return values[KPI_TOTAL_COLUMNS].reset_index(drop=True)
 
 
@@ -232,7 +234,8 @@ def append_kpi_history(path: Path, totals: pd.DataFrame, run_id: str, computed_a
     combined = rows[HISTORY_COLUMNS] if history.empty else pd.concat([history, rows[HISTORY_COLUMNS]],
                                                                      ignore_index=True)
     combined = combined.astype({"run_id": "str", "kpi_id": "str", "measure": "str", "period_type": "str",
-                                "period": "str", "provisional": "bool", "value": "float64"})
+                                "period": "str", "provisional": "bool", "value": "float64",
+                                "denominator": "float64"})
     combined["computed_at"] = pd.to_datetime(combined["computed_at"]).astype("datetime64[us]")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
@@ -242,7 +245,8 @@ def append_kpi_history(path: Path, totals: pd.DataFrame, run_id: str, computed_a
 
 def read_kpi_history(path: Path) -> pd.DataFrame:
     path = Path(path)
-    return pd.read_parquet(path) if path.exists() else pd.DataFrame(columns=HISTORY_COLUMNS)
+    # a history written before the denominators were kept reads them as unknown
+    return pd.read_parquet(path).reindex(columns=HISTORY_COLUMNS) if path.exists() else pd.DataFrame(columns=HISTORY_COLUMNS)
 
 
 def previous_run_totals(path: Path, run_id: str) -> pd.DataFrame | None:

@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from etl.core.privacy import CPR_SHAPED
-from etl.core.roles import facility_group
+from etl.core.roles import FACILITY, ROLES, codes, facility_group
 from etl.core.vocabulary import UNKNOWN
+from etl.kpi.catalog import CATALOG, THEMES
 from etl.model import Model
 from etl.model.registry import feeding, split_by_source_table
 from etl.sources import SOURCES
@@ -68,19 +69,24 @@ class Rule:
     check: Callable[..., list[RuleFinding]]
     needs_facts: bool = False
     params: Mapping[str, Any] = field(default_factory=dict)
+    #: Owners the code knows per source beyond the configuration's (DQ21: each theme's KPI
+    #: owner from the catalogue, so the addresses are written once).
+    source_owners: Callable[[str], tuple[str, ...]] | None = None
 
 
 RULES: dict[str, Rule] = {}
 
 
 def rule(rule_id: str, sources: tuple[str, ...], needs_facts: bool = False,
-         params: Mapping[str, Any] | None = None) -> Callable:
+         params: Mapping[str, Any] | None = None,
+         source_owners: Callable[[str], tuple[str, ...]] | None = None) -> Callable:
     """Register a check under its catalogue id; the one registry the runner and config read."""
 
     def register(check: Callable[..., list[RuleFinding]]) -> Callable[..., list[RuleFinding]]:
         if rule_id in RULES:
             raise ValueError(f"data-quality rule {rule_id} registered twice")
-        RULES[rule_id] = Rule(rule_id, sources, check, needs_facts, MappingProxyType(dict(params or {})))
+        RULES[rule_id] = Rule(rule_id, sources, check, needs_facts, MappingProxyType(dict(params or {})),
+                              source_owners)
         return check
 
     return register
@@ -721,4 +727,85 @@ def rows_not_conserved(model: Model, facts: RunFacts | None, params: Mapping[str
     for source, rows in chain.groupby("source", sort=True):
         findings.append(_finding(source, "chain", rows, "source_table", failing[rows.index],
                                  lambda bad, detail=detail: detail[bad.index]))
+    return findings
+
+
+# --- DQ21: a KPI whose population is structurally empty (issue 20) -----------------------
+
+#: DQ21 reports per theme, under the pseudo-source `kpi-tema<N>`, so a breach goes to the
+#: theme's KPI owner (catalogue) and only to them.
+THEME_SOURCES = {f"kpi-tema{number}": number for number in THEMES}
+
+
+def _theme_owner(source: str) -> tuple[str, ...]:
+    """The catalogue's owner of the theme behind a DQ21 source, as an address."""
+    if source not in THEME_SOURCES:
+        return ()
+    owner = THEMES[THEME_SOURCES[source]][1]
+    return (owner.rsplit("<", 1)[1].rstrip(">") if "<" in owner else owner,)
+
+
+def _role_rows(model: Model) -> dict[tuple[str, str], int]:
+    """Per role the model rows it selects: services and decisions by service code, stays by facility type."""
+    counts = {}
+    for role in ROLES:
+        declared = codes(model.ref_role, role.kind, role.name)
+        if role.kind == FACILITY:
+            counts[(role.kind, role.name)] = int(model.fact_stay["facility_type"].isin(declared).sum())
+        else:
+            counts[(role.kind, role.name)] = int(model.fact_service["service_code"].isin(declared).sum()
+                                                 + model.fact_decision["service_code"].isin(declared).sum())
+    return counts
+
+
+def _size(totals: pd.DataFrame) -> pd.Series:
+    """A total's population: its denominator, else (a count) its value; NaN when not yet available."""
+    denominator = pd.to_numeric(totals.get("denominator", pd.Series(float("nan"), index=totals.index)),
+                                errors="coerce")
+    return denominator.fillna(pd.to_numeric(totals["value"], errors="coerce"))
+
+
+def _vanished(totals: pd.DataFrame | None, previous: pd.DataFrame | None) -> dict[str, int]:
+    """KPI id -> the number of totals (measure × period) the previous run had a population in,
+    for KPIs whose population is 0 now in every one of them (compared where both are known)."""
+    if totals is None or totals.empty or previous is None or previous.empty:
+        return {}
+    key = ["kpi_id", "measure", "period_type", "period"]
+    then = previous.assign(before=_size(previous))[key + ["before"]].drop_duplicates(key)
+    now = totals.assign(now=_size(totals))[key + ["now"]].drop_duplicates(key)
+    both = then[then["before"] > 0].merge(now, on=key).dropna(subset=["now"])
+    out = {}
+    for kpi_id, rows in both.groupby("kpi_id", sort=True):
+        if (rows["now"] == 0).all():
+            out[str(kpi_id)] = len(rows)
+    return out
+
+
+@rule("DQ21", sources=tuple(THEME_SOURCES), needs_facts=True, source_owners=_theme_owner)
+def structurally_empty_kpis(model: Model, facts: RunFacts | None, params: Mapping[str, Any]) -> list[RuleFinding]:
+    """A KPI whose population is structurally empty is a finding, not a quiet 0 or NULL.
+
+    Population: every computed KPI, per theme (source `kpi-tema<N>`, record id the KPI id).
+    Fails when a role the KPI selects by (`reference/service_roles.csv`,
+    `facility_roles.csv`) selects no model rows at all (services and decisions by service
+    code, stays by facility type), or when its population (denominator; a count's value)
+    is 0 in every measure and period where the previous run's SOF totals had one (compared
+    where both runs have a figure; a not-yet-available share is no figure). The owners
+    are the theme's KPI owner from the catalogue.
+    """
+    selected = _role_rows(model)
+    vanished = _vanished(facts.kpi_totals if facts else None, facts.previous_kpi_totals if facts else None)
+    findings = []
+    for source, theme in THEME_SOURCES.items():
+        kpis = [d.kpi_id for d in CATALOG.values() if d.theme == theme and d.implemented]
+        details = []
+        for kpi_id in kpis:
+            reasons = [f"rollen {kind}/{name} udvælger ingen rækker i modellen" for (kind, name), n in selected.items()
+                       if n == 0 and kpi_id in next(r for r in ROLES if (r.kind, r.name) == (kind, name)).readers]
+            if kpi_id in vanished:
+                reasons.append(f"populationen er 0 i alle {vanished[kpi_id]} totaler, hvor forrige kørsel havde en")
+            details.append("; ".join(reasons) or None)
+        rows = pd.DataFrame({"kpi_id": kpis, "detail": pd.Series(details, dtype="str")})
+        findings.append(_finding(source, KPI_TABLE, rows, "kpi_id", rows["detail"].notna(),
+                                 lambda bad: bad["detail"]))
     return findings

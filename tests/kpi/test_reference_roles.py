@@ -20,6 +20,7 @@ from etl.kpi import compute_kpis
 from etl.model import Model
 from etl.model.build import build_model, load_current_staged
 from etl.model.link import Pseudonymiser
+from etl.quality.rules import RULES, _role_rows
 
 #: Every service code of the shipped folder, renamed the way another municipality might code them.
 RENAMED = {"BL20": "UNDERS", "BL32": "STOT", "BL46": "ANBS", "BL47": "ANBU", "SEL85": "BOSTOT", "SEL101": "RUS",
@@ -89,3 +90,11 @@ def test_which_facility_types_play_a_role_is_the_reference_folders_choice(make_m
     moved.loc[(moved["kind"] == "facility") & (moved["code"] == "Natcafé"), "role"] = "crisis_centre"
     declared = compute_kpis(make_model(fact_stay=stays, ref_role=moved), [q3_2025], workers=1, kpi_ids=["T2.13"])
     assert pick(declared)["value"] == 2
+
+
+def test_every_role_selects_rows_in_the_demo_so_dq21_stays_quiet(demo_model_dir):
+    """The shipped reference on the generated demo: no KPI's role selects nothing (DQ21 is an
+    error rule, so a role the generator never fills would turn every demo night red)."""
+    model = Model.load(demo_model_dir)
+    assert all(n > 0 for n in _role_rows(model).values()), _role_rows(model)
+    assert not any(f.failing.any() for f in RULES["DQ21"].check(model, None, {}))
