@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from etl.core.reference import load_reference
-from etl.core.roles import facility_group, facility_types
+from etl.core.roles import FACILITY_GROUPS, facility_types
 from etl.core.settings import REPO_ROOT
 from etl.core.periods import reporting_periods
 from etl.kpi import CATALOG, catalog_frame, compute_kpi, compute_kpis
@@ -185,15 +185,18 @@ def test_empty_model_gives_every_measure_a_total(kpi_id, make_model, q3_2025):
     assert rest["value"].isna().all() and (rest["denominator"] == 0).all()
 
 
-@pytest.mark.parametrize(("kpi_id", "grouping", "left_out"), [
-    ("T1.01", facility_group(SHIPPED_ROLES, "residential"), ("Natcafé", "Almen bolig ABL §105")),
-    ("T2.13", facility_group(SHIPPED_ROLES, "shelters_and_crisis_centres"), ("Natcaféer",)),
-    ("T4.01", facility_types(SHIPPED_ROLES, "shelter"), ()),
-    ("T4.02", facility_types(SHIPPED_ROLES, "shelter"), ()),
+@pytest.mark.parametrize(("kpi_id", "roles", "left_out"), [
+    ("T1.01", FACILITY_GROUPS["residential"], ("Natcafé", "Almen bolig ABL §105")),
+    ("T2.13", FACILITY_GROUPS["shelters_and_crisis_centres"], ("Natcaféer",)),
+    ("T4.01", ("shelter",), ()),
+    ("T4.02", ("shelter",), ()),
 ])
-def test_the_definition_names_the_facility_types_its_computation_uses(kpi_id, grouping, left_out):
-    """The catalogue text readers see names every facility type of the grouping the code
-    counts, and says which ones it leaves out, so the two cannot drift apart unseen."""
+def test_the_definition_names_the_roles_and_shipped_types_its_computation_uses(kpi_id, roles, left_out):
+    """The catalogue text readers see names the roles the code selects by and every facility
+    type the shipped reference declares in them, and says which ones it leaves out, so the
+    two cannot drift apart unseen."""
+    grouping = facility_types(SHIPPED_ROLES, *roles)
     definition = CATALOG[kpi_id].definition
+    assert [r for r in roles if r not in definition] == []
     assert [t for t in grouping if t not in definition] == []
     assert all(f"not {t}" in definition or f"{t} are not included" in definition for t in left_out)
