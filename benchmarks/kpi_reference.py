@@ -172,7 +172,8 @@ def t2_04_sql(model_dir: Path, periods: list[Period]) -> str:
 
 
 def t5_01_sql(model_dir: Path, periods: list[Period]) -> str:
-    """Sickness days per average FTE, annualised, and short/long absence days; org and
+    """Sickness days per average FTE, annualised, short/long absence days and the employees
+    behind each; org and
     job category from the employee, org resolved on E."""
     return f"""WITH {_periods_sql(periods)},
     {_org_sql(model_dir)},
@@ -204,15 +205,20 @@ def t5_01_sql(model_dir: Path, periods: list[Period]) -> str:
                        AND o.unit_code = e.unit_code),
     sums AS ({_grouped('members', BREAKDOWNS['T5.01'],
                        'sum(absence_days)::DOUBLE AS absence_days, sum(short_days)::DOUBLE AS short_days, '
-                       'sum(long_days)::DOUBLE AS long_days, sum(fte_days)::DOUBLE AS fte_days')}),
+                       'sum(long_days)::DOUBLE AS long_days, sum(fte_days)::DOUBLE AS fte_days, '
+                       'count(DISTINCT CASE WHEN short_days > 0 THEN employee_key END)::DOUBLE AS short_persons, '
+                       'count(DISTINCT CASE WHEN long_days > 0 THEN employee_key END)::DOUBLE AS long_persons')}),
     rated AS (SELECT *, pend - pstart + 1 AS n_days, fte_days / (pend - pstart + 1) AS average_fte FROM sums)
-    SELECT rated.* EXCLUDE (absence_days, short_days, long_days, fte_days, n_days, average_fte), m.*
+    SELECT rated.* EXCLUDE (absence_days, short_days, long_days, fte_days, n_days, average_fte, short_persons,
+                            long_persons), m.*
     FROM rated, LATERAL (
         SELECT 'per_fte' AS measure,
                CASE WHEN average_fte <> 0 THEN absence_days / average_fte * 365 / n_days END AS value,
                absence_days AS numerator, average_fte AS denominator
         UNION ALL SELECT 'short_days', short_days, NULL, NULL
-        UNION ALL SELECT 'long_days', long_days, NULL, NULL) m"""
+        UNION ALL SELECT 'long_days', long_days, NULL, NULL
+        UNION ALL SELECT 'short_persons', short_persons, NULL, NULL
+        UNION ALL SELECT 'long_persons', long_persons, NULL, NULL) m"""
 
 
 SQL = {"T1.01": t1_01_sql, "T2.04": t2_04_sql, "T5.01": t5_01_sql}
@@ -225,7 +231,8 @@ def _empty_total(kpi_id: str) -> list[dict]:
     if kpi_id == "T2.04":
         return [{"measure": "share", "value": np.nan, "numerator": 0.0, "denominator": 0.0}]
     return [{"measure": "per_fte", "value": np.nan, "numerator": 0.0, "denominator": 0.0},
-            {"measure": "short_days", "value": 0.0}, {"measure": "long_days", "value": 0.0}]
+            {"measure": "short_days", "value": 0.0}, {"measure": "long_days", "value": 0.0},
+            {"measure": "short_persons", "value": 0.0}, {"measure": "long_persons", "value": 0.0}]
 
 
 def reference(con: duckdb.DuckDBPyConnection, kpi_id: str, model_dir: Path, periods: list[Period]) -> pd.DataFrame:

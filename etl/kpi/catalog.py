@@ -548,7 +548,7 @@ CATALOG: dict[str, KpiDefinition] = {e.kpi_id: e for e in (
     # Theme 5 — SOF som arbejdsplads
     _entry(
         "T5.01", "Sygefravær", FLOW, "sygedage pr. fuldtidsansat pr. år",
-        ("per_fte", "short_days", "long_days"), ("job_category",),
+        ("per_fte", "short_days", "long_days", "short_persons", "long_persons"), ("job_category",),
         "Antal sygedage om året pr. fuldtidsansat (egen sygdom og arbejdsskade) i perioden, og hvor "
         "mange af sygedagene der er kort fravær (op til 14 dage) og langt fravær (15 dage eller mere).",
         "Absences of type Egen sygdom or Arbejdsskade; absence days = calendar days of the absence in "
@@ -558,7 +558,9 @@ CATALOG: dict[str, KpiDefinition] = {e.kpi_id: e for e in (
         "per_fte = absence days / average FTE x 365 / days in the period (numerator: absence days, "
         "denominator: average FTE). short_days / long_days split the absence days by the whole "
         "absence's length to_date - from_date + 1 (an open one: E - from_date + 1): <= 14 short, "
-        ">= 15 long, even when only part of it falls in the period. Organisation and job category "
+        ">= 15 long, even when only part of it falls in the period. short_persons / long_persons: "
+        "distinct employees with short / long absence days in the cell (the persons behind the days; "
+        "public output blanks the cell's days when either is 1-4). Organisation and job category "
         "from the employee.",
         sources=("hr",), reads=("dim_employee", "fact_absence", "dim_org"),
     ),

@@ -37,7 +37,9 @@ def _inclusive_days(first: pd.Series, last: pd.Series) -> pd.Series:
 
 @kpi("T5.01")
 def sickness_absence(model: Model, period: Period) -> pd.DataFrame:
-    """Sickness days per full-time employee (annualised) and days of short/long absence.
+    """Sickness days per full-time employee (annualised) and days of short/long absence, with
+    the number of employees behind each kind of days (public output blanks days that rest on
+    fewer than the threshold of persons: etl.publish.suppression.PERSONS_BEHIND).
 
     Works per contribution rather than per day, so it stays one pass over the rows: an
     absence contributes its days inside the period and an employee fte x the days
@@ -59,6 +61,8 @@ def sickness_absence(model: Model, period: Period) -> pd.DataFrame:
         "short_days": days_in.where(~is_long, 0),
         "long_days": days_in.where(is_long, 0),
     })[days_in > 0]
+    absence_days["short_person"] = absence_days["employee_key"].where(absence_days["short_days"] > 0)
+    absence_days["long_person"] = absence_days["employee_key"].where(absence_days["long_days"] > 0)
 
     employees = model.dim_employee
     employed_days = _inclusive_days(employees["hired_date"].clip(lower=start),
@@ -73,13 +77,16 @@ def sickness_absence(model: Model, period: Period) -> pd.DataFrame:
     members = with_org(contributions, model.dim_org, period.end, area_column=None)
     summary = summarise(members, CATALOG["T5.01"].breakdowns,
                         absence_days=("absence_days", "sum"), short_days=("short_days", "sum"),
-                        long_days=("long_days", "sum"), fte_days=("fte_days", "sum"))
+                        long_days=("long_days", "sum"), fte_days=("fte_days", "sum"),
+                        short_persons=("short_person", "nunique"), long_persons=("long_person", "nunique"))
     average_fte = summary["fte_days"] / days_in_period
     per_fte = ratio(summary["absence_days"], average_fte) * DAYS_PER_YEAR / days_in_period
     return pd.concat([
         measure_rows(summary, "per_fte", "per_fte", per_fte, summary["absence_days"], average_fte),
         measure_rows(summary, "short_days", "days", summary["short_days"]),
         measure_rows(summary, "long_days", "days", summary["long_days"]),
+        measure_rows(summary, "short_persons", "count", summary["short_persons"]),
+        measure_rows(summary, "long_persons", "count", summary["long_persons"]),
     ], ignore_index=True)
 
 

@@ -363,7 +363,8 @@ def spending_against_budget(model: Model, period: Period) -> pd.DataFrame:
     summary = summary.assign(budget=budget_values, deviation=summary["net"] - budget_values)
     rows = _money_rows(summary, {"expense": "expense", "revenue": "revenue", "net": "net",
                                  "deviation": "deviation", "prior_year": "prior"})
-    rows.append(measure_rows(summary, "budget", DKK, summary["budget"]))  # a budget rests on no person
+    # a budget rests on no citizen: persons behind 0, so suppression publishes it (unless its cell is small)
+    rows.append(measure_rows(summary, "budget", DKK, summary["budget"], persons_behind=np.zeros(len(summary))))
     rows.append(_share_rows(summary, "share_of_budget", "net", "budget"))
     return pd.concat(rows, ignore_index=True)
 
@@ -402,7 +403,7 @@ def prognosis_for_the_year(model: Model, period: Period) -> pd.DataFrame:
     budget_values = _nan_where(summary["budget"], summary["dimension"].eq("foranstaltningstype"))
     summary = summary.assign(budget=budget_values, deviation=summary["prognosis"] - budget_values)
     rows = _money_rows(summary, {"prognosis": "prognosis", "deviation": "deviation"})
-    rows.append(measure_rows(summary, "budget_year", DKK, summary["budget"]))
+    rows.append(measure_rows(summary, "budget_year", DKK, summary["budget"], persons_behind=np.zeros(len(summary))))
     return pd.concat(rows, ignore_index=True)
 
 

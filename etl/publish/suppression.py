@@ -2,29 +2,46 @@
 
 Primary: a count from 1 to `threshold - 1`, any rate or average resting on fewer than
 `threshold` events (its denominator), any share whose numerator (given, or implied by
-value x denominator) is a count from 1 to `threshold - 1`, and any amount of money (theme
-6) whose `persons_behind` (the distinct citizens behind the cell, an internal column of the
-KPI rows) is 1 to `threshold - 1` are blanked whole (value, numerator and denominator).
-Amounts of money take part in the complementary equations below like counts.
+value x denominator) is 1 to `threshold - 1`, and any sum of days or money over persons
+whose persons count (`PERSONS_BEHIND`) is 1 to `threshold - 1`; a sum over persons with no
+declared persons count is never published.
 
-Complementary: the published cells form linear equations an attacker can subtract in:
-- a breakdown: the total (no dimension) of an org cell and its values of one dimension;
-- the organisation: a center and its units, an area and its centers, SOF and its areas,
-  for the same dimension value (or the total).
-The total is a *member* of its equation, so a blanked total is protected too (otherwise a
-total blanked in one equation would be the sum of its published parts in another). In every
-equation with exactly one blanked non-zero member, the smallest other non-zero published
-member is blanked too; repeated until stable, so no equation has exactly one unknown and
-no blanked cell can be recovered by subtraction, even by chaining equations. Zeros are never
-blanked (a zero is not a secret) and never chosen as complements (blanking a zero hides
-nothing). Caseworker rows never reach `public`.
+What is blanked is a *cell*: a KPI's figures for one period span, org node and breakdown
+value, every measure and both period types with that span together (Q1 quarter and Q1
+ÅTD are one figure). Blanking cells whole means no measure of a cell gives another away
+(a count and a share's numerator, `per_fte`'s numerator and the days measures); blanked
+rows have value, numerator and denominator NULL.
 
-Known limit (documented in docs/security.md): the guarantee is against exact recovery by
-subtraction; an attacker still learns the *sum* of the blanked cells of an equation.
+Complementary: the published cells form linear equations an attacker can subtract in, and
+they are written down for the cells, not the rows:
+- breakdown: an org cell's total and its values of one dimension;
+- organisation: a parent and its children, with the structure valid on the period's end
+  (a unit that moved center on 1 January adds up to its old center in last year's figures);
+- time: ÅTD(Qn) = ÅTD(Qn-1) + Qn, for every chain of quarters.
+Every equation is taken as exact (where the figures do not add up, e.g. distinct persons
+over units, the attacker's relation is only a bound, so this errs on the safe side). The
+attacker's chained subtraction is replayed (a lone unknown in an equation is given away;
+unknowns that are all zero on one side of an equation are pinned at 0; what is learned is
+used in the other equations), and wherever it would recover a non-zero cell one more member
+of that equation is blanked, the smallest (zeros first: blanking a zero hides nothing),
+until nothing non-zero falls. Zeros may be blanked, so an attacker cannot assume a blanked
+cell is at least 1 (k blanked cells summing to k are then not all ones); a blanked zero
+that the equations give away is no secret, but it counts as known for the cells beside it.
+
+Complements go to the latest period of an equation (ÅTD(Qn) or Qn, never ÅTD(Qn-1)), and
+periods clipped to the extraction date (the running quarter, its last-year twin) come
+after whole quarters. So a closed quarter's pattern depends only on its own and earlier
+quarters' figures: the frozen version and a later night's copy of an unchanged quarter are
+blanked identically, and comparing the two versions gives nothing away.
+
+The attacker in tests/support/attack.py checks the result with linear programming over
+every published relation (docs/security.md gives the numbers and the limits). Caseworker
+rows never reach `public`.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 
 import numpy as np
@@ -32,16 +49,31 @@ import pandas as pd
 
 from etl.core.vocabulary import UNKNOWN
 
+log = logging.getLogger(__name__)
+
 #: Counts below this are blanked; configurable, never below 3 (Danmarks Statistik's minimum).
 DEFAULT_THRESHOLD = 5
 MINIMUM_THRESHOLD = 3
 THRESHOLD_ENV = "SOFLI_SUPPRESSION_THRESHOLD"
-_CELL = ["kpi_id", "measure", "period_type", "period_start", "period_end"]
 #: Units whose numerator counts persons or events (value = numerator / denominator).
 SHARE_UNITS = ("share",)
-_PARENT_LEVEL = {"unit": "center", "center": "area", "area": "sof"}
-#: The KPI rows' internal count of citizens behind a cell of money (etl.kpi.aggregate).
-PERSONS_BEHIND = "persons_behind"
+#: Units of sums over persons (days of absence, money): such a figure without a
+#: denominator needs a persons count in `PERSONS_BEHIND`, or it is never published.
+SUM_UNITS = ("days", "kr", "dkk", "amount")
+#: (KPI, measure) -> the count measures (same KPI cell) of the persons behind its figure.
+#: A figure is blanked when any of them is 1 to threshold - 1. Theme 6's money by person
+#: plugs in here with its own persons count.
+PERSONS_BEHIND: dict[tuple[str, str], tuple[str, ...]] = {
+    ("T5.01", "short_days"): ("short_persons",),
+    ("T5.01", "long_days"): ("long_persons",),
+    ("T5.01", "per_fte"): ("short_persons", "long_persons"),
+}
+#: Theme 6's money carries its persons count on the row itself: the KPI rows' internal column
+#: of distinct citizens behind a cell (`etl.kpi.aggregate.PERSONS_BEHIND`); 0 where an amount
+#: rests on no citizen (a budget). A sum with a value here counts as declared.
+PERSONS_COLUMN = "persons_behind"
+#: The columns naming a cell: every measure and period type of one span blank together.
+CELL = ["kpi_id", "period_start", "period_end", "org_level", "org_key", "dimension", "dimension_value"]
 _NA = "\x00NA"
 
 
@@ -63,150 +95,326 @@ def _check(threshold: int) -> None:
         raise ValueError(f"suppression threshold {threshold} is below the minimum {MINIMUM_THRESHOLD}")
 
 
+def _floats(frame: pd.DataFrame, column: str) -> pd.Series:
+    return pd.to_numeric(frame[column], errors="coerce").astype(float)
+
+
 def _cell_size(frame: pd.DataFrame) -> pd.Series:
-    """The number of events a cell rests on: the count itself, or a rate's denominator."""
+    """The number of events a row rests on: the count itself, or a rate's denominator."""
     is_count = frame["unit"].eq("count") & frame["denominator"].isna()
-    return pd.to_numeric(frame["value"].where(is_count, frame["denominator"]), errors="coerce").astype(float)
+    return _floats(frame, "value").where(is_count, _floats(frame, "denominator"))
 
 
 def _share_numerator(frame: pd.DataFrame) -> pd.Series:
     """The count of persons/events behind a share: the numerator, else value x denominator."""
-    value = pd.to_numeric(frame["value"], errors="coerce").astype(float)
-    numerator = pd.to_numeric(frame["numerator"], errors="coerce").astype(float)
-    denominator = pd.to_numeric(frame["denominator"], errors="coerce").astype(float)
-    implied = (value * denominator).round()
-    return numerator.fillna(implied).where(frame["unit"].isin(SHARE_UNITS))
+    implied = (_floats(frame, "value") * _floats(frame, "denominator")).round()
+    return _floats(frame, "numerator").fillna(implied).where(frame["unit"].isin(SHARE_UNITS))
 
 
-def _persons_behind(frame: pd.DataFrame) -> pd.Series:
-    """The citizens behind a cell of money (theme 6's internal `persons_behind`; NaN elsewhere)."""
-    if PERSONS_BEHIND not in frame.columns:
-        return pd.Series(np.nan, index=frame.index)
-    return pd.to_numeric(frame[PERSONS_BEHIND], errors="coerce").astype(float)
+def _small(values: pd.Series, threshold: int) -> pd.Series:
+    return ((values > 0) & (values < threshold)).fillna(False).astype(bool)
 
 
-def primary_mask(frame: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD) -> pd.Series:
-    """Cells that are themselves small: count, denominator or share numerator in 1..threshold-1,
-    or an amount of money resting on 1..threshold-1 citizens (`persons_behind`)."""
-    size = _cell_size(frame)
-    numerator = _share_numerator(frame)
-    persons = _persons_behind(frame)
-    small = (((size > 0) & (size < threshold)) | ((numerator > 0) & (numerator < threshold))
-             | ((persons > 0) & (persons < threshold)))
-    return small.fillna(False).astype(bool)
+def _cell_keys(frame: pd.DataFrame) -> np.ndarray:
+    """One integer per row naming its cell (period type and measure left out)."""
+    key = frame[CELL].copy()
+    for column in ("period_start", "period_end"):
+        key[column] = pd.to_datetime(key[column]).dt.normalize()
+    return key.groupby(CELL, dropna=False, sort=False).ngroup().to_numpy()
 
 
-def _money(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
-    """The additive amounts of money cells (their value where it is a sum, their numerator
-    where it is a ratio), so blanked money is protected by complements like counts are."""
-    money = _persons_behind(frame).notna()
-    value = pd.to_numeric(frame["value"], errors="coerce").astype(float)
-    numerator = pd.to_numeric(frame["numerator"], errors="coerce").astype(float)
-    is_sum = frame["denominator"].isna() & frame["numerator"].isna()
-    return value.where(money & is_sum), numerator.where(money)
+def _persons_small(frame: pd.DataFrame, threshold: int, cell: np.ndarray) -> pd.Series:
+    """Sums over persons whose persons count (`PERSONS_BEHIND`) is 1..threshold-1."""
+    small = np.zeros(len(frame), dtype=bool)
+    for (kpi, measure), persons in PERSONS_BEHIND.items():
+        rows = ((frame["kpi_id"] == kpi) & (frame["measure"] == measure)).to_numpy()
+        if not rows.any():
+            continue
+        counts = ((frame["kpi_id"] == kpi) & frame["measure"].isin(persons)).to_numpy()
+        few = counts & _small(_floats(frame, "value"), threshold).to_numpy()
+        small |= rows & np.isin(cell, cell[few])
+    if PERSONS_COLUMN in frame.columns:
+        small |= _small(_floats(frame, PERSONS_COLUMN), threshold).to_numpy()
+    return pd.Series(small, index=frame.index)
+
+
+def undeclared_sums(frame: pd.DataFrame) -> pd.Series:
+    """Sums of days or money without a denominator whose persons count is not declared in
+    `PERSONS_BEHIND`: never published (fail closed), and a warning names them."""
+    is_sum = frame["unit"].isin(SUM_UNITS) & frame["denominator"].isna()
+    undeclared = is_sum.copy()
+    if PERSONS_COLUMN in frame.columns:
+        undeclared &= frame[PERSONS_COLUMN].isna()
+    for kpi, measure in PERSONS_BEHIND:
+        undeclared &= ~((frame["kpi_id"] == kpi) & (frame["measure"] == measure))
+    if undeclared.any():
+        names = sorted({f"{k}/{m}" for k, m in zip(frame.loc[undeclared, "kpi_id"], frame.loc[undeclared, "measure"])})
+        log.warning("sums over persons without a persons count in PERSONS_BEHIND are not published: %s",
+                    ", ".join(names))
+    return undeclared
+
+
+def primary_mask(frame: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD, cells: np.ndarray | None = None) -> pd.Series:
+    """Rows that are themselves small: count, denominator or share numerator in 1..threshold-1,
+    or a sum over persons resting on 1..threshold-1 persons (`cells`: `_cell_keys(frame)`)."""
+    small = _small(_cell_size(frame), threshold) | _small(_share_numerator(frame), threshold)
+    return small | _persons_small(frame, threshold, _cell_keys(frame) if cells is None else cells)
 
 
 def suppress_for_public(values: pd.DataFrame, dim_org: pd.DataFrame,
                         threshold: int = DEFAULT_THRESHOLD) -> pd.DataFrame:
+    """The `public` copy of KPI rows: caseworker rows dropped, small cells and their
+    complements blanked (value, numerator and denominator NULL).
+
+    `dim_org` is the organisation the KPIs were computed on (the reference file, or its
+    current structure when history is restated): each period's parents are read from the
+    structure valid on its end.
+    """
     _check(threshold)
     out = values[values["org_level"] != "caseworker"].copy().reset_index(drop=True)
-    size = _cell_size(out)
-    blank = primary_mask(out, threshold).to_numpy().copy()
+    if out.empty:
+        return out
+    cell_of_row = _cell_keys(out)
+    n_cells = int(cell_of_row.max()) + 1
+    cells = out[CELL].iloc[np.unique(cell_of_row, return_index=True)[1]].reset_index(drop=True)
+    cells["period_start"] = pd.to_datetime(cells["period_start"]).dt.normalize()
+    cells["period_end"] = pd.to_datetime(cells["period_end"]).dt.normalize()
 
-    members = equation_members(out, dim_org)  # columns _row, _eq
-    rows = members["_row"].to_numpy()
-    eq = members["_eq"].to_numpy()
-    n_eq = int(eq.max()) + 1 if len(eq) else 0
-    given_numerator = _share_numerator(out).where(out["numerator"].notna())
-    # Each additive quantity is its own set of equations: the cell size (count or
-    # denominator) and, for shares, the numerator.
-    quantities = []
-    sign = np.where(members["_role"].to_numpy() == "total", 1.0, -1.0)
-    money_sum, money_numerator = _money(out)
-    for quantity in (size.to_numpy(dtype=float)[rows], given_numerator.to_numpy(dtype=float)[rows],
-                     money_sum.abs().to_numpy(dtype=float)[rows], money_numerator.abs().to_numpy(dtype=float)[rows]):
-        # Where an equation's parts do not add up to its total (distinct persons counted once
-        # higher up, a breakdown that leaves some out), subtraction misses a lone unknown by
-        # the residual total - sum(parts); it must then miss by at least the threshold. NaN
-        # (a member nobody knows) makes the equation useless to an attacker.
-        residual = np.bincount(eq, weights=sign * quantity, minlength=n_eq) if n_eq else np.zeros(0)
-        exploitable = np.abs(residual) < threshold
-        nonzero = np.nan_to_num(quantity, nan=0.0) > 0
-        if exploitable.any() and nonzero.any():
-            # complement order within an equation: smallest first, then a stable row order
-            quantities.append((exploitable, nonzero, np.lexsort((rows, quantity, eq))))
-    while quantities:
-        added = np.zeros(len(blank), dtype=bool)
-        for exploitable, nonzero, order in quantities:
-            hidden = blank[rows] & nonzero
-            unknowns = np.bincount(eq, weights=hidden.astype(float), minlength=n_eq)
-            exposed = (unknowns == 1)[eq] & exploitable[eq]  # an equation with exactly one unknown
-            candidate = exposed & ~blank[rows] & nonzero
-            if candidate.any():
-                picked = order[candidate[order]]  # candidates sorted by (equation, quantity, row)
-                first = np.unique(eq[picked], return_index=True)[1]
-                added[rows[picked[first]]] = True
-        if not added.any():
-            break
-        blank |= added
-    out.loc[blank, ["value", "numerator", "denominator"]] = None
+    primary = np.bincount(cell_of_row, weights=primary_mask(out, threshold, cell_of_row).to_numpy(dtype=float),
+                          minlength=n_cells) > 0
+    size = pd.Series(np.nan_to_num(_cell_size(out).to_numpy(), nan=0.0)).groupby(cell_of_row).max().to_numpy()
+    # each figure (measure x value, numerator, denominator) is its own system of equations:
+    # per figure, which cells are non-zero (a figure of one KPI: KPIs share no equation)
+    figures = []
+    figure_kpi = []
+    measure_codes, _ = pd.factorize(out["kpi_id"].astype(str) + "|" + out["measure"].astype(str))
+    kpi_of_cell, kpi_names = pd.factorize(cells["kpi_id"])
+    # (a rate's, mean's or median's value adds up nowhere: its numerator and denominator do)
+    additive_value = (out["denominator"].isna() & out["numerator"].isna()).to_numpy()
+    for column in ("value", "numerator", "denominator"):
+        figure = _floats(out, column).fillna(0.0).abs().to_numpy() > 0
+        if column == "value":
+            figure &= additive_value
+        for code in np.unique(measure_codes[figure]):
+            rows = figure & (measure_codes == code)
+            figures.append(np.bincount(cell_of_row[rows], minlength=n_cells) > 0)
+            figure_kpi.append(kpi_of_cell[cell_of_row[np.flatnonzero(rows)[0]]])
+
+    members = equation_members(cells, dim_org)
+    stage = _stage(cells)
+    blank = primary.copy()
+    member_kpi = kpi_of_cell[members["_cell"].to_numpy()]
+    for k in range(len(kpi_names)):
+        local = np.flatnonzero(kpi_of_cell == k)
+        index = np.full(n_cells, -1)
+        index[local] = np.arange(len(local))
+        sub = members[member_kpi == k]
+        sub = sub.assign(_cell=index[sub["_cell"].to_numpy()], _eq=pd.factorize(sub["_eq"])[0])
+        mine = [f[local] for f, fk in zip(figures, figure_kpi) if fk == k]
+        blank[local] = _complements(primary[local], mine, size[local], stage[local], sub)
+    # sums whose persons nobody counted are never published; they take part in no equation
+    # (blanked everywhere, they give nothing away and protect nothing)
+    out.loc[blank[cell_of_row] | undeclared_sums(out).to_numpy(), ["value", "numerator", "denominator"]] = None
     return out
 
 
-def equation_members(frame: pd.DataFrame, dim_org: pd.DataFrame) -> pd.DataFrame:
-    """Which rows take part in which linear equation (total = sum of parts).
+def _stage(cells: pd.DataFrame) -> np.ndarray:
+    """Each cell's place in time: whole quarters by their end, then clipped periods (the
+    running quarter and its last-year twin) after every whole quarter."""
+    end = cells["period_end"]
+    whole = (end + pd.Timedelta(days=1)).dt.day.eq(1) & end.dt.month.isin([3, 6, 9, 12])
+    days = (end - pd.Timestamp("1970-01-01")).dt.days.to_numpy()
+    return np.where(whole.to_numpy(), days, days + 10**6)
 
-    Returns one row per (row, equation): `_row` (position in `frame`), `_eq` (equation id)
-    and `_role` ("total" or "part"). The test attacker uses the same structure.
+
+def _complements(blank: np.ndarray, nonzero: list[np.ndarray], size: np.ndarray, stage: np.ndarray,
+                 members: pd.DataFrame) -> np.ndarray:
+    """Blank more cells until no equation has exactly one blanked non-zero member, per
+    figure (`nonzero`: per figure, the cells where it is not 0). A blanked zero counts as
+    known. An exposed equation gets the smallest member that is non-zero in that figure, and
+    a zero member beside it; complements come from the equation's latest stage only (so
+    earlier periods never get complements because of later ones); ties by cell order.
     """
-    cell = pd.Series("", index=frame.index, dtype=str)
-    for name in _CELL:
-        cell = cell + frame[name].astype(str) + "|"
-    level = frame["org_level"].astype(str)
-    org = level + ":" + frame["org_key"].astype(str)
-    dimension = frame["dimension"].astype(object).where(frame["dimension"].notna(), _NA).astype(str)
-    dim_value = frame["dimension_value"].astype(object).where(frame["dimension_value"].notna(), _NA).astype(str)
-    is_total = frame["dimension"].isna().to_numpy()
-    pos = np.arange(len(frame))
-    pieces = []
+    blank = blank.copy()
+    if members.empty:
+        return blank
+    cell = members["_cell"].to_numpy()
+    eq = members["_eq"].to_numpy()
+    is_part = (members["_role"] == "part").to_numpy()
+    n_eq = int(eq.max()) + 1
+    latest = np.full(n_eq, np.iinfo(np.int64).min)
+    np.maximum.at(latest, eq, stage[cell])
+    eligible = stage[cell] == latest[eq]
+    order = np.lexsort((cell, size[cell], eq))  # within an equation: smallest, then first
+    anything = np.zeros(len(blank), dtype=bool)
+    for figure in nonzero:
+        anything |= figure
+    # per figure, blanked cells an attacker can work out anyway (see below): known
+    learned = [np.zeros(len(blank), dtype=bool) for _ in nonzero]
+    while True:
+        added = np.zeros(len(blank), dtype=bool)
+        progress = False
+        for figure, known in zip(nonzero, learned):
+            exposed = _exposed(blank | added, figure & ~known, cell, eq, is_part, n_eq)
+            if not exposed.any():
+                continue
+            hidden = blank | added
+            open_ = exposed[eq] & ~hidden[cell] & eligible
+            need = exposed.copy()
+            # A candidate is wasted where blanking it would leave it the lone unknown of an
+            # equation with nothing else to blank in its latest period (ÅTD(Qn) when Qn is 0 in
+            # this figure and ÅTD(Qn-1) published): an attacker would work it out.
+            unknown = (hidden & figure & ~known)[cell]
+            spare = eligible & ~hidden[cell] & figure[cell]
+            n_unknown = np.bincount(eq, weights=unknown.astype(float), minlength=n_eq)
+            n_spare = np.bincount(eq, weights=spare.astype(float), minlength=n_eq)
+            wasted_here = spare & (n_unknown[eq] == 0) & (n_spare[eq] == 1)
+            wasted = np.bincount(cell, weights=wasted_here.astype(float), minlength=len(blank)) > 0
+            # the smallest member that is non-zero in this figure and not wasted (else the smallest)
+            for candidate in (open_ & figure[cell] & ~wasted[cell], open_ & figure[cell], open_):
+                first = _first(order, candidate & need[eq], eq)
+                added[cell[first]] = True
+                need[eq[first]] = False
+            # and a zero member beside it, where the equation has one and no blanked zero yet,
+            # so that an attacker can never take a blanked cell to be at least 1
+            zero = ~anything[cell]
+            has_zero = np.bincount(eq, weights=((blank | added)[cell] & zero).astype(float), minlength=n_eq) > 0
+            added[cell[_first(order, open_ & zero & ~added[cell] & ~has_zero[eq], eq)]] = True
+            # an exposed equation with no member left to blank in its latest period (ÅTD(Qn) =
+            # ÅTD(Qn-1) + Qn with Qn blanked and 0): its lone unknown is known to an attacker,
+            # so it protects nothing in the other equations either
+            stuck = need & exposed
+            if stuck.any():
+                # (only a cell of the equation's latest period: an earlier period's pattern
+                # never depends on a later one)
+                lone = stuck[eq] & (blank & figure & ~known)[cell] & eligible
+                if lone.any():
+                    known[cell[lone]] = True
+                    progress = True
+        if not added.any() and not progress:
+            return blank
+        blank |= added
 
-    # Breakdowns: the org cell's total and its values of one dimension.
-    breakdown = cell + "|B|" + org + "|"
-    parts = pd.DataFrame({"_row": pos[~is_total], "_key": (breakdown + dimension)[~is_total].to_numpy(),
-                          "_role": "part"})
-    dims = pd.DataFrame({"_org": breakdown[~is_total].to_numpy(),
-                         "_dim": dimension[~is_total].to_numpy()}).drop_duplicates()
-    totals = pd.DataFrame({"_row": pos[is_total], "_org": breakdown[is_total].to_numpy()}).merge(dims, on="_org")
-    pieces += [parts, pd.DataFrame({"_row": totals["_row"], "_key": totals["_org"] + totals["_dim"],
-                                    "_role": "total"})]
 
-    # Organisation: a parent and its children for the same dimension value.
-    parent = _parents(frame, dim_org)
-    slice_key = cell + "|O|" + dimension + "|" + dim_value + "|"
-    has_parent = parent.notna().to_numpy()
-    parent = parent.fillna("").astype(str)
-    pieces.append(pd.DataFrame({"_row": pos[has_parent], "_key": (slice_key + parent)[has_parent].to_numpy(),
-                                "_role": "part"}))
-    pieces.append(pd.DataFrame({"_row": pos, "_key": (slice_key + org).to_numpy(), "_role": "total"}))
-
-    members = pd.concat(pieces, ignore_index=True)
-    members["_eq"] = members.groupby("_key", sort=False).ngroup()
-    # An equation needs a total and a part (a unit without children, a parent not in the frame).
-    members = members[members["_eq"].isin(members.loc[members["_role"] == "part", "_eq"])
-                      & members["_eq"].isin(members.loc[members["_role"] == "total", "_eq"])]
-    members["_eq"] = members.groupby("_eq", sort=False).ngroup()
-    return members[["_row", "_eq", "_role"]].reset_index(drop=True)
+def _first(order: np.ndarray, candidate: np.ndarray, eq: np.ndarray) -> np.ndarray:
+    """Per equation, the first candidate member in `order` (positions into the members)."""
+    picked = order[candidate[order]]
+    return picked[np.unique(eq[picked], return_index=True)[1]]
 
 
-def _parents(frame: pd.DataFrame, dim_org: pd.DataFrame) -> pd.Series:
-    """Each row's parent org (`level:key`, latest structure): unit->center->area->sof."""
-    unit_center = dim_org.drop_duplicates("unit", keep="last").set_index("unit")["center"]
-    center_area = dim_org.drop_duplicates("center", keep="last").set_index("center")["area"]
-    level = frame["org_level"].astype(str)
-    key = frame["org_key"]
-    parent = pd.Series(None, index=frame.index, dtype=object)
-    parent = parent.mask(level == "unit", "center:" + key.map(unit_center).fillna(UNKNOWN).astype(str))
-    parent = parent.mask(level == "center", "area:" + key.map(center_area).fillna(UNKNOWN).astype(str))
-    sof_key = frame.loc[level == "sof", "org_key"]
-    parent = parent.mask(level == "area", "sof:" + (str(sof_key.iloc[0]) if len(sof_key) else "SOF"))
-    return parent
+def _exposed(blank: np.ndarray, nonzero: np.ndarray, cell: np.ndarray, eq: np.ndarray, is_part: np.ndarray,
+             n_eq: int) -> np.ndarray:
+    """Equations in which subtraction would recover a blanked non-zero figure: those with
+    exactly one blanked non-zero member. A blanked zero counts as known (an attacker may
+    pin it: a sum of zeros is 0, and bounds at 0 combine across equations), so it protects
+    nothing, and a figure is only hidden behind another non-zero one."""
+    unknown = (blank & nonzero)[cell]
+    return np.bincount(eq, weights=unknown.astype(float), minlength=n_eq) == 1
+
+
+def equation_members(cells: pd.DataFrame, dim_org: pd.DataFrame) -> pd.DataFrame:
+    """Which cells take part in which linear equation (total = sum of parts).
+
+    `cells` has the `CELL` columns (dates as timestamps), one row per cell. Returns one row
+    per (cell, equation): `_cell` (position in `cells`), `_eq` (equation id) and `_role`
+    ("total" or "part"); every equation has a total and at least one part.
+    """
+    n = len(cells)
+    pos = np.arange(n)
+    code = {c: pd.factorize(cells[c], use_na_sentinel=False)[0].astype(np.int64)
+            for c in ("kpi_id", "period_start", "period_end", "dimension", "dimension_value")}
+    org_label = (cells["org_level"].astype(str) + ":" + cells["org_key"].astype(str)).to_numpy(dtype=object)
+    org_codes, org_names = pd.factorize(org_label)
+    parent = _parents(cells, dim_org).to_numpy(dtype=object)
+    has_parent = pd.notna(parent)
+    # a parent missing from the cells gets a code of its own (its equation has no total)
+    org_index = {name: i for i, name in enumerate(org_names)}
+    extra = {p: len(org_index) + i for i, p in enumerate(sorted(set(parent[has_parent]) - set(org_index)))}
+    parent_code = np.array([org_index.get(p, extra.get(p, -1)) if isinstance(p, str) else -1 for p in parent],
+                           dtype=np.int64)
+    span = _combine(code["kpi_id"], code["period_start"], code["period_end"])
+    slot = _combine(code["dimension"], code["dimension_value"])
+    is_total = cells["dimension"].isna().to_numpy()
+    keys, roles, members = [], [], []
+
+    def add(kind: int, a: np.ndarray, b: np.ndarray, cell: np.ndarray, role: str) -> None:
+        """Members of the equations named (kind, a, b); a and b are codes of one space per kind."""
+        keys.append(np.column_stack([np.full(len(cell), kind), a, b]).astype(np.int64))
+        roles.append(np.full(len(cell), role == "total"))
+        members.append(cell)
+
+    # breakdown: an org cell's total and its values of one dimension
+    owner = _combine(span, org_codes.astype(np.int64))
+    add(0, owner[~is_total], code["dimension"][~is_total], pos[~is_total], "part")
+    dims = pd.DataFrame({"owner": owner[~is_total], "dim": code["dimension"][~is_total]}).drop_duplicates()
+    totals = pd.DataFrame({"cell": pos[is_total], "owner": owner[is_total]}).merge(dims, on="owner")
+    add(0, totals["owner"].to_numpy(), totals["dim"].to_numpy(), totals["cell"].to_numpy(), "total")
+
+    # organisation: a parent and its children (structure on the period's end), same slot
+    line = _combine(span, slot)
+    add(1, line[has_parent], parent_code[has_parent], pos[has_parent], "part")
+    add(1, line, org_codes.astype(np.int64), pos, "total")
+
+    # time: ÅTD(Qn) = ÅTD(Qn-1) + Qn; a Q1 quarter and its ÅTD are the same cell already
+    start, end = cells["period_start"], cells["period_end"]
+    frame = pd.DataFrame({"cell": pos, "line": _combine(code["kpi_id"], org_codes.astype(np.int64), slot),
+                          "start": start.to_numpy(), "end": end.to_numpy()})
+    year_start = (start.dt.year.astype(str) + "-01-01").pipe(pd.to_datetime).to_numpy()
+    is_ytd = frame["start"].to_numpy() == year_start
+    ytd, quarter = frame[is_ytd], frame[~is_ytd]
+    chain = ytd.merge(quarter, on=["line", "end"], suffixes=("", "_q"))
+    chain = chain.assign(prev_end=chain["start_q"] - pd.Timedelta(days=1)).merge(
+        ytd.rename(columns={"end": "prev_end", "cell": "cell_prev"})[["line", "start", "prev_end", "cell_prev"]],
+        on=["line", "start", "prev_end"])
+    name = chain["cell"].to_numpy()  # one equation per later ÅTD cell
+    zero = np.zeros(len(chain), dtype=np.int64)
+    add(2, name, zero, chain["cell"].to_numpy(), "total")
+    add(2, name, zero, chain["cell_q"].to_numpy(), "part")
+    add(2, name, zero, chain["cell_prev"].to_numpy(), "part")
+
+    key = np.concatenate(keys)
+    eq = _combine(key[:, 0], key[:, 1], key[:, 2])
+    out = pd.DataFrame({"_cell": np.concatenate(members), "_eq": pd.factorize(eq)[0],
+                        "_total": np.concatenate(roles)})
+    has_total = np.bincount(out["_eq"], weights=out["_total"].to_numpy(dtype=float)) > 0
+    has_part = np.bincount(out["_eq"], weights=(~out["_total"]).to_numpy(dtype=float)) > 0
+    out = out[(has_total & has_part)[out["_eq"].to_numpy()]]
+    return pd.DataFrame({"_cell": out["_cell"].to_numpy(), "_eq": pd.factorize(out["_eq"])[0],
+                         "_role": np.where(out["_total"].to_numpy(), "total", "part")})
+
+
+def _combine(*codes: np.ndarray) -> np.ndarray:
+    """One int64 code per row for a tuple of non-negative integer codes (dense: factorised,
+    so codes of two calls are not comparable: combine all rows in one call)."""
+    combined = np.zeros(len(codes[0]), dtype=np.int64)
+    for c in codes:
+        c = np.asarray(c, dtype=np.int64)
+        width = int(c.max()) + 2 if len(c) else 1
+        combined = pd.factorize(combined * width + c + 1)[0].astype(np.int64)
+    return combined
+
+
+def _parents(cells: pd.DataFrame, dim_org: pd.DataFrame) -> pd.Series:
+    """Each cell's parent org (`level:key`) in the structure valid on its period's end:
+    unit -> center -> area -> sof. A Ukendt unit lies in the Ukendt center; a Ukendt
+    center in no known area (it has no parent)."""
+    nodes = pd.DataFrame({"level": cells["org_level"].astype(str), "key": cells["org_key"].astype(str),
+                          "end": cells["period_end"]})
+    distinct = nodes.drop_duplicates().reset_index(drop=True)
+    found = pd.Series(None, index=distinct.index, dtype=object)
+    sof = distinct.loc[distinct["level"] == "sof", "key"]
+    found[distinct["level"] == "area"] = "sof:" + (str(sof.iloc[0]) if len(sof) else "SOF")
+    always = pd.Series(pd.NaT, index=dim_org.index)
+    valid_from = pd.to_datetime(dim_org["valid_from"]) if "valid_from" in dim_org else always
+    valid_to = pd.to_datetime(dim_org["valid_to"]) if "valid_to" in dim_org else always
+    for end in distinct["end"].unique():
+        day = pd.Timestamp(end)
+        valid = dim_org[(valid_from.isna() | (valid_from <= day)) & (valid_to.isna() | (valid_to >= day))]
+        unit_center = {**dict(zip(valid["unit"], valid["center"])), UNKNOWN: UNKNOWN}
+        center_area = dict(zip(valid["center"], valid["area"]))
+        at = distinct["end"] == end
+        for level, mapping, parent_level in (("unit", unit_center, "center"), ("center", center_area, "area")):
+            rows = at & (distinct["level"] == level)
+            found[rows] = [f"{parent_level}:{mapping[k]}" if k in mapping else None for k in distinct.loc[rows, "key"]]
+    return nodes.merge(distinct.assign(parent=found), on=["level", "key", "end"], how="left")["parent"].set_axis(
+        cells.index)

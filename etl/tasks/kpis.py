@@ -115,8 +115,12 @@ def publish_kpis(audited: dict, settings: Settings | None = None) -> dict:
     engine = make_engine(settings.warehouse_url())
     ensure_schema(engine)
     catalog = catalog_frame()
-    public_values = suppress_for_public(values, load_reference(settings.reference_dir)["dim_org"],
-                                        suppression_threshold())
+    dim_org = load_reference(settings.reference_dir)["dim_org"]
+    if settings.org_structure == "current":  # the structure the KPIs were computed on
+        dim_org = current_structure(dim_org)
+    suppress_started = time.monotonic()
+    public_values = suppress_for_public(values, dim_org, suppression_threshold())
+    suppress_seconds = time.monotonic() - suppress_started
     published = publish(engine, "mart", KPI_VALUE, values, {"version": 0})
     publish(engine, "public", KPI_VALUE, public_values, {"version": 0})
     publish(engine, "mart", KPI_CATALOG, catalog)
@@ -126,6 +130,6 @@ def publish_kpis(audited: dict, settings: Settings | None = None) -> dict:
     internal = values[values["org_level"] != "caseworker"]
     suppressed = int(public_values["value"].isna().sum() - internal["value"].isna().sum())
     engine.dispose()
-    log.info("SUMMARY publish_kpis: published %d KPI rows (public: %d, %d cells suppressed) in %.1fs", published,
-             len(public_values), suppressed, time.monotonic() - started)
+    log.info("SUMMARY publish_kpis: published %d KPI rows (public: %d, %d cells suppressed in %.1fs) in %.1fs",
+             published, len(public_values), suppressed, suppress_seconds, time.monotonic() - started)
     return {"mart_rows": published, "public_rows": len(public_values), "public_suppressed": suppressed}

@@ -57,7 +57,7 @@ def test_catalog_frame_has_the_mart_shape():
     assert list(frame.columns) == KPI_CATALOG.column_names
     assert frame["kpi_id"].tolist() == ALL_IDS
     row = frame.set_index("kpi_id").loc["T5.01"]
-    assert row["measures"] == "per_fte,short_days,long_days" and row["breakdowns"] == "job_category"
+    assert row["measures"] == "per_fte,short_days,long_days,short_persons,long_persons" and row["breakdowns"] == "job_category"
     assert bool(row["implemented"])
 
 
@@ -142,7 +142,7 @@ def test_compute_kpis_runs_every_implemented_kpi_for_its_periods(make_model):
     assert per_kpi["T2.01"] == {(p.kind, p.label) for p in periods}
     # Empty model: every measure's total is present, counts 0, rates without a value.
     t501 = totals[totals["kpi_id"] == "T5.01"]
-    assert set(t501["measure"]) == {"per_fte", "short_days", "long_days"}
+    assert set(t501["measure"]) == {"per_fte", "short_days", "long_days", "short_persons", "long_persons"}
     assert t501.loc[t501["measure"] == "per_fte", "value"].isna().all()
     assert (totals.loc[totals["measure"] == "count", "value"] == 0).all()
 

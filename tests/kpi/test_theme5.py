@@ -63,6 +63,18 @@ def test_short_and_long_by_whole_absence_length(absence_model, q3_2025, pick):
     assert pick(rows, "short_days")["value"] == 27  # a2 3 + a3 11 + a5 11 + a7 1 + a11 1
 
 
+def test_persons_behind_the_short_and_long_days(absence_model, q3_2025, pick):
+    """The employees with days of each kind in the cell (public output blanks days resting on
+    fewer than 5): short a2 e1, a3 e2, a5 e3, a7 e4, a11 hr:999; long a1 and a6, both e1."""
+    rows = compute_kpi("T5.01", absence_model, q3_2025)
+    assert pick(rows, "short_persons")["value"] == 5
+    assert pick(rows, "long_persons")["value"] == 1
+    assert pick(rows, "short_persons", org_level="center", org_key=NORD)["value"] == 2  # e1, e2
+    assert pick(rows, "long_persons", org_level="center", org_key=NORD)["value"] == 1   # e1
+    assert pick(rows, "short_persons", dimension="job_category", dimension_value="Socialrådgiver")["value"] == 2
+    assert pick(rows, "short_persons", org_level="center", org_key=NORD)["unit"] == "count"
+
+
 def test_per_center_area_and_unknown_unit(absence_model, q3_2025, pick):
     rows = compute_kpi("T5.01", absence_model, q3_2025)
     nord = pick(rows, "per_fte", org_level="center", org_key=NORD)  # e1 14 days + e2 11; fte-days 122.5
@@ -108,6 +120,7 @@ def test_empty_period_has_totals_without_division_by_zero(make_model, q3_2025, p
     assert pd.isna(per_fte["value"])
     assert pick(rows, "short_days")["value"] == 0
     assert pick(rows, "long_days")["value"] == 0
+    assert pick(rows, "short_persons")["value"] == 0 and pick(rows, "long_persons")["value"] == 0
 
 
 def test_employees_gone_before_the_period_leave_no_rows(make_model, q3_2025):
@@ -115,7 +128,7 @@ def test_employees_gone_before_the_period_leave_no_rows(make_model, q3_2025):
     model = make_model(dim_employee=[dict(employee_key="old", unit_code="4020303", job_category="Leder",
                                           hired_date="2019-01-01", left_date="2024-06-30", fte=1.0)])
     rows = compute_kpi("T5.01", model, q3_2025)
-    assert set(rows["org_level"]) == {"sof"} and len(rows) == 3
+    assert set(rows["org_level"]) == {"sof"} and len(rows) == 5
 
 
 # --- T5.02 Personaleomsætning -------------------------------------------------------

@@ -1,16 +1,20 @@
+"""Small-cell suppression on tables solved by hand (the property tests attack random ones)."""
+
+import numpy as np
 import pandas as pd
 import pytest
 
-from etl.publish.suppression import suppress_for_public
+from etl.publish.suppression import PERSONS_BEHIND, suppress_for_public
 
 ORG = pd.DataFrame({"unit": ["U1", "U2", "U3"], "center": ["C1", "C1", "C1"], "area": ["A", "A", "A"]})
+Q3 = {"period_type": "quarter", "period": "2025-Q3", "period_start": "2025-07-01", "period_end": "2025-09-30"}
 
 
-def cell(org_level, org_key, value, dimension=None, dimension_value=None, denominator=None, unit="count"):
-    return {"kpi_id": "T2.06", "measure": "count", "period_type": "quarter", "period": "2025-Q3",
-            "period_start": "2025-07-01", "period_end": "2025-09-30", "org_level": org_level, "org_key": org_key,
+def cell(org_level, org_key, value, dimension=None, dimension_value=None, denominator=None, unit="count",
+         numerator=None, kpi_id="T2.06", measure="count", **period):
+    return {"kpi_id": kpi_id, "measure": measure, **(period or Q3), "org_level": org_level, "org_key": org_key,
             "dimension": dimension, "dimension_value": dimension_value, "value": value,
-            "numerator": None, "denominator": denominator, "unit": unit}
+            "numerator": numerator, "denominator": denominator, "unit": unit}
 
 
 def published(frame):
@@ -18,15 +22,16 @@ def published(frame):
             for r in frame.itertuples()}
 
 
-def test_small_counts_and_their_complement_are_blanked_within_a_breakdown():
+def test_a_small_count_and_its_complement_within_a_breakdown_with_a_zero_beside_it():
     rows = pd.DataFrame([cell("sof", "SOF", 30),
                          cell("sof", "SOF", 3, "age_group", "0-5"), cell("sof", "SOF", 12, "age_group", "6-11"),
                          cell("sof", "SOF", 15, "age_group", "12-17"), cell("sof", "SOF", 0, "age_group", "18-22")])
     out = published(suppress_for_public(rows, ORG))
     assert out[("sof", "SOF", None)] == 30
-    assert pd.isna(out[("sof", "SOF", "0-5")])          # primary: 3 < 5
-    assert pd.isna(out[("sof", "SOF", "6-11")])         # complementary: else 30 - 12 - 15 - 0 = 3
-    assert out[("sof", "SOF", "12-17")] == 15 and out[("sof", "SOF", "18-22")] == 0  # zero is never a secret
+    assert pd.isna(out[("sof", "SOF", "0-5")])     # primary: 3 < 5
+    assert pd.isna(out[("sof", "SOF", "6-11")])    # complement: the smallest non-zero member
+    assert pd.isna(out[("sof", "SOF", "18-22")])   # and a zero, so no blanked cell is provably >= 1
+    assert out[("sof", "SOF", "12-17")] == 15
 
 
 def test_units_of_one_center_protect_each_other_and_caseworkers_never_reach_public():
@@ -38,12 +43,92 @@ def test_units_of_one_center_protect_each_other_and_caseworkers_never_reach_publ
     assert not any(level == "caseworker" for level, _, _ in out)
 
 
-def test_rates_on_fewer_than_five_events_are_blanked_whole():
-    rows = pd.DataFrame([cell("sof", "SOF", 0.75, denominator=4, unit="share"),
-                         cell("sof", "SOF", 0.5, denominator=10, unit="share", dimension="acute", dimension_value="true")])
+def test_rates_on_fewer_than_five_events_are_blanked_whole_with_a_complement():
+    rows = pd.DataFrame([cell("sof", "SOF", 8 / 14, numerator=8, denominator=14, unit="share", measure="share"),
+                         cell("sof", "SOF", 0.5, "acute", "true", numerator=5, denominator=10, unit="share", measure="share"),
+                         cell("sof", "SOF", 0.75, "acute", "false", numerator=3, denominator=4, unit="share", measure="share")])
     out = suppress_for_public(rows, ORG)
-    assert out[["value", "denominator"]].iloc[0].isna().all()
-    assert out["value"].iloc[1] == 0.5
+    assert out.loc[1:, ["value", "numerator", "denominator"]].isna().all().all()  # 4 < 5, and 14 - 10 = 4
+    assert out.loc[0, "denominator"] == 14
+
+
+def test_every_measure_and_both_period_types_of_a_cell_go_together():
+    """Q1 quarter and Q1 ÅTD are the same figure; a count and a share of one cell are blanked together."""
+    q1 = {"period": "2025-Q1", "period_start": "2025-01-01", "period_end": "2025-03-31"}
+    rows = []
+    for kind in ("quarter", "ytd"):
+        p = {**q1, "period_type": kind}
+        rows += [cell("center", "C1", 20, **p), cell("unit", "U1", 3, **p), cell("unit", "U2", 9, **p),
+                 cell("unit", "U3", 8, **p)]
+        rows += [cell(level, key, n / d, numerator=n, denominator=d, unit="share", measure="share", **p)
+                 for level, key, n, d in (("center", "C1", 16, 20), ("unit", "U1", 3, 3), ("unit", "U2", 7, 9),
+                                          ("unit", "U3", 6, 8))]
+    out = suppress_for_public(pd.DataFrame(rows), ORG)
+    blank = out["value"].isna().to_numpy()
+    # U1 (count 3, share 3/3) and its complement U3 (8 < 9), both measures, quarter and ÅTD twin
+    assert blank.tolist() == [False, True, False, True] * 4
+
+
+def test_the_complement_of_an_earlier_atd_goes_to_the_later_period():
+    """ÅTD(Q2) = ÅTD(Q1) + Q2: a small ÅTD(Q1) cell is protected in Q2, never the other way."""
+    rows = []
+    for kind, start, end, label, values in (("quarter", "2025-01-01", "2025-03-31", "2025-Q1", (12, 3, 9)),
+                                            ("quarter", "2025-04-01", "2025-06-30", "2025-Q2", (20, 10, 10)),
+                                            ("ytd", "2025-01-01", "2025-06-30", "2025-Q2", (32, 13, 19))):
+        p = {"period_type": kind, "period": label, "period_start": start, "period_end": end}
+        rows += [cell("center", "C1", values[0], **p), cell("unit", "U1", values[1], **p),
+                 cell("unit", "U2", values[2], **p)]
+    out = suppress_for_public(pd.DataFrame(rows), pd.DataFrame({"unit": ["U1", "U2"], "center": ["C1", "C1"],
+                                                                "area": ["A", "A"]}))
+    q1 = out["value"].isna().to_numpy()[:3]
+    assert q1.tolist() == [False, True, True]  # U1 (3) and its complement U2 in Q1
+    later = out["value"].isna().to_numpy()[3:]
+    # Q1's blanked units would fall out of ÅTD(Q2) - Q2: Q2's units are blanked (10 <= 13 and 19)
+    assert later.tolist() == [False, True, True, False, False, False]
+
+
+def test_each_period_adds_up_in_the_organisation_of_its_end():
+    """U2 moved from C1 to C2 on 2025-01-01. In 2024-Q4, C1 = U1 + U2 and U2 (3) needs a
+    complement among C1's units; on today's structure it would look for one under C2."""
+    org = pd.DataFrame({"unit": ["U1", "U2", "U2", "U3"], "center": ["C1", "C1", "C2", "C2"], "area": ["A"] * 4,
+                        "valid_from": pd.to_datetime(["2019-01-01", "2019-01-01", "2025-01-01", "2019-01-01"]),
+                        "valid_to": pd.to_datetime([None, "2024-12-31", None, None])})
+    q4 = {"period_type": "quarter", "period": "2024-Q4", "period_start": "2024-10-01", "period_end": "2024-12-31"}
+    rows = pd.DataFrame([cell("center", "C1", 13, **q4), cell("unit", "U1", 10, **q4), cell("unit", "U2", 3, **q4),
+                         cell("center", "C2", 7, **q4), cell("unit", "U3", 7, **q4)])
+    out = published(suppress_for_public(rows, org))
+    assert pd.isna(out[("unit", "U2", None)]) and pd.isna(out[("unit", "U1", None)])  # 13 - 10 would give 3
+    assert out[("unit", "U3", None)] == 7 and out[("center", "C2", None)] == 7
+
+
+def test_sickness_days_are_blanked_by_the_persons_behind_them():
+    """T5.01: 40 short days from 3 employees are one person's business more than a count of 40."""
+    def t501(measure, value, unit="days", numerator=None, denominator=None, org_key="U1", level="unit"):
+        return cell(level, org_key, value, unit=unit, numerator=numerator, denominator=denominator,
+                    kpi_id="T5.01", measure=measure)
+    rows = []
+    for key, short, persons, fte in (("U1", 40.0, 3.0, 20.0), ("U2", 35.0, 6.0, 30.0), ("U3", 30.0, 7.0, 20.0)):
+        rows += [t501("short_days", short, org_key=key), t501("short_persons", persons, "count", org_key=key),
+                 t501("long_days", 0.0, org_key=key), t501("long_persons", 0.0, "count", org_key=key),
+                 t501("per_fte", short * 365 / 92 / fte, "per_fte", numerator=short, denominator=fte, org_key=key)]
+    rows += [t501("short_days", 105.0, org_key="C1", level="center"),
+             t501("short_persons", 16.0, "count", org_key="C1", level="center"),
+             t501("per_fte", 105 * 365 / 92 / 70, "per_fte", numerator=105.0, denominator=70.0, org_key="C1", level="center")]
+    out = suppress_for_public(pd.DataFrame(rows), ORG)
+    u1 = out[out["org_key"] == "U1"]
+    assert u1[["value", "numerator", "denominator"]].isna().all().all()   # every measure of U1's cell
+    # the complement: U3, the smaller cell (20 FTE against 30)
+    assert out[out["org_key"] == "U3"][["value", "numerator", "denominator"]].isna().all().all()
+    assert (out[(out["org_key"] == "U2") & (out["measure"] == "short_days")]["value"] == 35).all()
+    assert set(PERSONS_BEHIND[("T5.01", "per_fte")]) == {"short_persons", "long_persons"}
+
+
+def test_a_sum_over_persons_without_a_persons_count_is_never_published(caplog):
+    rows = pd.DataFrame([cell("sof", "SOF", 1_250_000.0, unit="kr", kpi_id="T6.99", measure="net"),
+                         cell("sof", "SOF", 40.0, kpi_id="T6.99", measure="cases")])
+    out = suppress_for_public(rows, ORG)
+    assert np.isnan(out.loc[0, "value"]) and out.loc[1, "value"] == 40
+    assert "T6.99/net" in caplog.text
 
 
 def test_threshold_never_below_three():
@@ -57,19 +142,26 @@ def money(org_level, org_key, value, persons, dimension=None, dimension_value=No
 
 
 def test_money_resting_on_few_citizens_is_blanked_with_a_complement():
-    """Theme 6: an amount is blanked by the citizens behind it (persons_behind), and the
-    center's other units protect it from subtraction; a budget (no persons) stays."""
+    """Theme 6: an amount is blanked by the citizens behind it (persons_behind), and a second
+    member of the center's equation protects it from subtraction; a budget rests on no
+    citizen (persons 0) and is published, except in a cell blanked whole."""
     rows = pd.DataFrame([money("center", "C1", 1_000_000.0, 40), money("unit", "U1", 250_000.0, 2),
                          money("unit", "U2", 300_000.0, 18), money("unit", "U3", 450_000.0, 20),
-                         {**money("unit", "U1", 900_000.0, None), "measure": "budget"}])
+                         {**money("unit", "U1", 900_000.0, 0), "measure": "budget"},
+                         {**money("center", "C1", 2_000_000.0, 0), "measure": "budget"}])
     out = suppress_for_public(rows, ORG)
     net = published(out[out["measure"] == "net"])
     assert pd.isna(net[("unit", "U1", None)])  # primary: two citizens behind 250,000
-    assert pd.isna(net[("unit", "U2", None)])  # complementary: else 1,000,000 - 300,000 - 450,000
-    assert net[("unit", "U3", None)] == 450_000.0 and net[("center", "C1", None)] == 1_000_000.0
-    assert out.loc[out["measure"] == "budget", "value"].tolist() == [900_000.0]
+    # C1 = U1 + U2 + U3 must not have U1 as its only unknown
+    assert sum(pd.isna(net[("center", "C1", None)]) + pd.isna(net[(u, k, None)])
+               for u, k in (("unit", "U2"), ("unit", "U3"))) >= 1
+    budget = published(out[out["measure"] == "budget"])
+    assert pd.isna(budget[("unit", "U1", None)])  # U1's cell is blanked whole
+    blanked_c1 = pd.isna(net[("center", "C1", None)])
+    assert pd.isna(budget[("center", "C1", None)]) == blanked_c1  # the center's budget follows its cell
 
 
-def test_money_on_no_citizen_is_not_small():
+def test_money_on_no_citizen_is_not_small_and_money_without_a_count_is_never_published():
     rows = pd.DataFrame([money("sof", "SOF", 5_000.0, 0), money("sof", "SOF", 7_000.0, float("nan"))])
-    assert suppress_for_public(rows, ORG)["value"].tolist() == [5_000.0, 7_000.0]
+    out = suppress_for_public(rows, ORG)["value"].tolist()
+    assert out[0] == 5_000.0 and pd.isna(out[1])  # fail closed: nobody counted its citizens
