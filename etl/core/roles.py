@@ -62,9 +62,9 @@ ROLES: tuple[Role, ...] = (
 )
 ROLE_BY_KEY: dict[tuple[str, str], Role] = {(r.kind, r.name): r for r in ROLES}
 
-#: Roles of one kind exclude each other: a service code is not both treatment and
-#: housing, a facility type not both a shelter and a crisis centre.
 def excludes(a: Role, b: Role) -> bool:
+    """Roles of one kind exclude each other: a service code is not both treatment and
+    housing, a facility type not both a shelter and a crisis centre."""
     return a.kind == b.kind and a.name != b.name
 
 

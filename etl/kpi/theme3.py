@@ -226,15 +226,16 @@ def child_plan_in_time(model: Model, period: Period) -> pd.DataFrame:
 
     Decisions of the children's system with outcome Bevilget or Delvis bevilget and
     a service code in the reference role `plan_required` (shipped: BL32 and BL46, which old
-    SEL paragraphs map to; BL47, without consent, is not in it), dated in `plan_window`. In time: a plan linked to the
-    decision (`fact_plan.decision_key`) dated no later than decision date + 3 months
+    SEL paragraphs map to; BL47, without consent, is not in it), dated in `plan_window`.
+    In time: a plan linked to the decision (`fact_plan.decision_key`) dated no later than decision date + 3 months
     (same day-of-month rule); a plan made before the decision is in time.
     """
     first, last = plan_window(period)
     decided = model.fact_decision
     days = decided["decision_date"].dt.normalize()
     granted = decided[(decided["source"] == "boern") & decided["outcome"].isin(GRANTED)
-                      & decided["service_code"].isin(service_codes(model.ref_role, "plan_required")) & (days >= first) & (days <= last)]
+                      & decided["service_code"].isin(service_codes(model.ref_role, "plan_required"))
+                      & (days >= first) & (days <= last)]
     plans = model.fact_plan.dropna(subset=["decision_key"])
     pairs = granted[["decision_key", "decision_date"]].merge(plans[["decision_key", "plan_date"]], on="decision_key")
     in_time = pairs.loc[pairs["plan_date"] <= add_months_to(pairs["decision_date"], PLAN_MONTHS), "decision_key"]
@@ -248,8 +249,8 @@ def treatment_within_14_days(model: Model, period: Period) -> pd.DataFrame:
     """Share of substance-abuse treatments started in the period within 14 days of the request.
 
     Services whose service code is in the reference role `substance_treatment` (shipped:
-    SEL101, SEL §101 and the Rusmiddelbehandlingsloven's successor) with start_date in the period whose decision (`decision_key`) has an
-    application date; in time: start_date - application_date <= 14 days (day 14 is in
+    SEL101, SEL §101 and the Rusmiddelbehandlingsloven's successor) with start_date in the
+    period whose decision (`decision_key`) has an application date; in time: start_date - application_date <= 14 days (day 14 is in
     time). Started before the application (contradictory): left out.
     """
     services = model.fact_service

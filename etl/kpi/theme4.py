@@ -54,8 +54,8 @@ def _next_step_events(model: Model) -> pd.DataFrame:
     """Every event that is a next step after a shelter: citizen_key, date, next_step, rank.
 
     A service of a housing role starting (reference roles `temporary_housing` → §107,
-    `long_term_housing` → §108) or a stay at a facility of those roles checked in, and any §107-§110 stay checked out to Egen bolig (the shelter stay
-    itself too; natcaféer count in occupancy only, so a night there is no step).
+    `long_term_housing` → §108) or a stay at a facility of those roles checked in, and any
+    stay of a residential role (§107-§110) checked out to Egen bolig (the shelter stay itself too; natcaféer count in occupancy only, so a night there is no step).
     """
     services = model.fact_service
     roles = tuple(HOUSING_STEPS)
@@ -66,7 +66,8 @@ def _next_step_events(model: Model) -> pd.DataFrame:
     home = stays[stays["discharged_to"].eq(OWN_HOME).fillna(False) & stays["check_out"].notna()]
     events = pd.concat([
         pd.DataFrame({"citizen_key": housing["citizen_key"], "date": housing["start_date"],
-                      "next_step": role_of(model.ref_role, SERVICE, housing["service_code"], roles).map(HOUSING_STEPS)}),
+                      "next_step": role_of(model.ref_role, SERVICE, housing["service_code"],
+                                           roles).map(HOUSING_STEPS)}),
         pd.DataFrame({"citizen_key": housing_stays["citizen_key"], "date": housing_stays["check_in"],
                       "next_step": role_of(model.ref_role, FACILITY, housing_stays["facility_type"],
                                                        roles).map(HOUSING_STEPS)}),

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from etl.core.privacy import CPR_SHAPED
-from etl.core.roles import FACILITY, ROLES, codes, facility_group
+from etl.core.roles import FACILITY, ROLE_BY_KEY, ROLES, codes, facility_group
 from etl.core.vocabulary import UNKNOWN
 from etl.kpi.catalog import CATALOG, THEMES
 from etl.model import Model
@@ -801,7 +801,7 @@ def structurally_empty_kpis(model: Model, facts: RunFacts | None, params: Mappin
         details = []
         for kpi_id in kpis:
             reasons = [f"rollen {kind}/{name} udvælger ingen rækker i modellen" for (kind, name), n in selected.items()
-                       if n == 0 and kpi_id in next(r for r in ROLES if (r.kind, r.name) == (kind, name)).readers]
+                       if n == 0 and kpi_id in ROLE_BY_KEY[(kind, name)].readers]
             if kpi_id in vanished:
                 reasons.append(f"populationen er 0 i alle {vanished[kpi_id]} totaler, hvor forrige kørsel havde en")
             details.append("; ".join(reasons) or None)
