@@ -81,12 +81,12 @@ def copy_reference(url: str) -> dict:
     return {"seconds": seconds, "bytes": sink.bytes}
 
 
-def child(location: str, batch_rows: int, out: str) -> None:
+def child(location: str, batch_rows: int, out: str, fetch: str) -> None:
     """Run in a fresh process: extract `klage` through the real contract and print what it took."""
     source = SOURCES["klage"]
     started = time.perf_counter()
     landed = extract_database_table(source, source.tables[0], location, Path(out) / "landing",
-                                    dt.date(2025, 11, 15), batch_rows=batch_rows)
+                                    dt.date(2025, 11, 15), batch_rows=batch_rows, odbc_fetch=fetch)
     print(json.dumps({"rows": landed.rows, "seconds": time.perf_counter() - started,
                       "bytes": Path(landed.path).stat().st_size,
                       "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
@@ -97,10 +97,10 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=3_000_000)
     parser.add_argument("--batch-rows", type=int, default=50_000)
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
-    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child[0], args.batch_rows, args.child[1])
+        child(args.child[0], args.batch_rows, args.child[1], args.child[2])
         return
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
@@ -129,7 +129,7 @@ def main() -> None:
         print(f"held in memory at once the rows would take roughly {args.rows * COLUMNS * 60 / 2**20:,.0f} MiB")
         odbc_location = odbc.PREFIX + odbc.connection_string("PostgreSQL Unicode", target.host, target.port,
                                                              "bench_extract", target.username)
-        paths = {  # name: (location, SOFLI_ODBC_FETCH)
+        paths = {  # name: (location, odbc_fetch: the setting SOFLI_ODBC_FETCH)
             "odbc columnar (arrow-odbc)": (odbc_location, "arrow"),
             "odbc row-wise (pyodbc)": (odbc_location, "rows"),
             "sqlalchemy (psycopg2)": (target.render_as_string(hide_password=False), "arrow"),
@@ -142,8 +142,8 @@ def main() -> None:
         for name, (location, fetch) in paths.items():
             with tempfile.TemporaryDirectory() as out:
                 done = subprocess.run([sys.executable, __file__, "--batch-rows", str(args.batch_rows),
-                                       "--child", location, out], check=True, capture_output=True, text=True,
-                                      env={**os.environ, "SOFLI_ODBC_FETCH": fetch})
+                                       "--child", location, out, fetch], check=True, capture_output=True,
+                                      text=True)
                 result = json.loads(done.stdout.strip().splitlines()[-1])
             rate = result["rows"] / result["seconds"]
             print(f"{name:<28} {result['seconds']:7.1f} s  {rate:>10,.0f} rows/s  "

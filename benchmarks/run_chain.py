@@ -37,7 +37,7 @@ from pathlib import Path
 import psutil
 import sqlalchemy as sa
 
-from etl.core.settings import REPO_ROOT, Settings
+from etl.core.settings import REPO_ROOT, Connections, Settings
 from etl.sources import SOURCES
 from etl.synth import generate
 from etl.tasks import extract as extract_tasks
@@ -178,9 +178,10 @@ def main() -> None:
     global WATCH  # noqa: PLW0603 - one watch per benchmark process
     WATCH = MemoryWatch()
 
-    os.environ["SOFLI_MODE"] = "demo"
     shutil.rmtree(args.data_dir, ignore_errors=True)
-    settings = Settings(args.data_dir, REPO_ROOT / "reference", "demo")
+    # demo mode (the generated sources, the demo key); sources through the Airflow connections
+    # `pg_sources` puts in the environment (looked up when first needed, after that)
+    settings = Settings(args.data_dir, REPO_ROOT / "reference", "demo", connections=Connections())
 
     database_sources = [name for name, s in SOURCES.items() if s.kind == "database"]
     with contextlib.ExitStack() as cleanup:
@@ -236,7 +237,8 @@ def run_chain(args, settings, sources, day: dt.date, run_id: str, stage, source_
                   lambda r: sum(r["rows"].values()))
     model_rows = sum(model["rows"].values())
     kpis = stage("kpis (compute+audit)", lambda: kpi_tasks.audit_kpis(
-        kpi_tasks.compute_kpis(run_id, settings, args.history_quarters)), model_rows, lambda r: r["rows"])
+        kpi_tasks.compute_kpis(run_id, settings, args.history_quarters), settings=settings), model_rows,
+        lambda r: r["rows"])
     stage("publish", lambda: kpi_tasks.publish_kpis(kpis, settings), kpis["rows"], lambda r: r["mart_rows"])
     dq = stage("data quality", lambda: dq_tasks.run_data_quality(run_id, settings), model_rows,
                lambda r: r["results"])

@@ -1,7 +1,7 @@
 """The data-quality page in the Airflow 3 UI: a FastAPI app in the api-server plus a nav link.
 
 Thin on purpose: the page is `etl.ops.status_page` (testable without Airflow), reading the
-warehouse the pipeline writes (`Settings.from_env().warehouse_url()`, so
+warehouse the pipeline writes (`Settings.resolve().warehouse_url()`, so
 `SOFLI_WAREHOUSE_URL` or the `sofli_warehouse` connection). Served at `/sofli-dq/` for
 logged-in users only (the UI's session cookie, or a bearer token), and shown inside the
 UI under Browse → "Data quality" (`/plugin/sofli-dq`).
@@ -25,7 +25,7 @@ def _page() -> str:
     """The page for this request, on the warehouse the settings name now (connection changes apply)."""
     from etl.ops.status_page import status_page  # noqa: PLC0415 - pandas: only the api-server, on a request
 
-    return status_page(Settings.from_env().warehouse_url())
+    return status_page(Settings.resolve().warehouse_url())
 
 
 def _create_app() -> FastAPI:

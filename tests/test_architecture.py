@@ -17,7 +17,8 @@ import pytest
 
 import etl.model.build  # noqa: F401  (attaches the builders)
 import etl.sources
-from etl.core.settings import REPO_ROOT
+from etl.core.settings import REPO_ROOT, Settings
+from etl.core.zones import DataFolder
 from etl.kpi import CATALOG
 from etl.kpi.catalog import kpi
 from etl.model import registry, tables
@@ -64,7 +65,7 @@ def listed(body: str, path: str) -> bool:
 
 def test_every_kind_of_addition_has_its_list():
     assert set(adding_things()) == {"A fagsystem", "A source table that feeds the model", "A KPI",
-                                    "A data-quality rule", "A reference role (planned)"}
+                                    "A data-quality rule", "A setting", "A reference role (planned)"}
 
 
 @pytest.mark.parametrize("heading", [h for h in adding_things() if "planned" not in h])
@@ -94,6 +95,8 @@ def test_each_list_names_the_modules_its_registries_live_in():
     assert listed(rules, module_path(rule))  # RULES
     assert listed(rules, str(DEFAULT_PATH.relative_to(REPO_ROOT)))
     assert all(listed(rules, module_path(r.check)) for r in RULES.values())
+    setting = lists["A setting"]
+    assert listed(setting, module_path(Settings)) and listed(setting, module_path(DataFolder))  # OPTIONS, zones
 
 
 def test_every_contract_table_is_in_the_model_registry_or_read_elsewhere():

@@ -16,7 +16,12 @@
                      columns, keys, dates, areas, roles); prints file:line, problem and fix
 
 Airflow reads its configuration when first imported, so this module sets the
-environment first and imports Airflow only inside the commands.
+environment first and imports Airflow only inside the commands. It is, with the settings
+owner (`etl.core.settings`), the only code that touches the environment: it sets up
+Airflow's, and names the mode. A run is in **production** mode unless it is the demo's:
+`sofli demo` marks its data folder (`.sofli-demo.json`) and runs in demo mode, and
+`sofli run`, `airflow`, `report` and `rekey` run in demo mode on a folder so marked, in
+production mode on any other.
 """
 
 from __future__ import annotations
@@ -34,33 +39,53 @@ from pathlib import Path
 
 from etl.cli.night import nightly_dag_ids, run_nights, run_once
 from etl.cli.summary import print_summary
-from etl.core.periods import last_closed_quarter, local_today
+from etl.core.periods import last_closed_quarter, local_now, local_today
 from etl.core.reference import check_reference
-from etl.core.settings import REPO_ROOT, Settings
+from etl.core.settings import REPO_ROOT, ConfigurationError, Settings, resolve_new_pseudonym_key
+from etl.core.zones import DataFolder
 from etl.ops import warehouse_admin
 from etl.ops.check import check_configuration, format_findings
 from etl.ops.local_airflow import LocalAirflow, airflow_environment, migrate_metadata_db, smtp_connection
 from etl.ops.mailsink import MailSink
-from etl.ops.rekey import rekey_from_env
+from etl.ops.rekey import rekey_command
 from etl.report import ReportError, render_report
 from etl.synth import generate
 
 
-def configure_environment(data_dir: Path, mode: str = "demo", smtp_port: int | None = None) -> dict[str, str]:
-    """Environment for the embedded default: everything under one data folder (this process)."""
+def folder_mode(data_dir: Path) -> str:
+    """`demo` for a folder `sofli demo` created, `production` for any other."""
+    return "demo" if DataFolder(data_dir).is_demo() else "production"
+
+
+def configure_environment(data_dir: Path, mode: str, smtp_port: int | None = None) -> dict[str, str]:
+    """Environment for the embedded Airflow in this process: everything under one data folder,
+    every path Airflow knows set here (not read from `airflow.cfg`), so the folder can move."""
     env = {k: v for k, v in airflow_environment(data_dir, smtp_port=smtp_port, mode=mode).items()
            if not k.startswith("AIRFLOW__API") and "EXECUTION_API" not in k}
     os.environ.update(env)
-    (data_dir / "airflow").mkdir(parents=True, exist_ok=True)
+    DataFolder(data_dir).airflow_home.mkdir(parents=True, exist_ok=True)
     return env
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    report = generate(Path(args.data_dir) / "sources", profile=args.profile, seed=args.seed,
-                      extraction_date=args.date)
+    sources = DataFolder(Path(args.data_dir)).sources
+    report = generate(sources, profile=args.profile, seed=args.seed, extraction_date=args.date)
     rows = sum(sum(t.values()) if isinstance(t, dict) else t for t in report["rows"].values())
-    print(f"wrote {args.profile} sources ({rows:,} rows) to {Path(args.data_dir) / 'sources'}")
+    print(f"wrote {args.profile} sources ({rows:,} rows) to {sources}")
     return 0
+
+
+def mark_demo_folder(folder: DataFolder, args: argparse.Namespace) -> None:
+    """Make `folder` the demo's, refusing a folder that holds anything else (production data
+    must never be written over with synthetic sources and the demo key)."""
+    if folder.is_demo():
+        return
+    if not folder.is_empty():
+        raise ConfigurationError(
+            f"{folder.root} is not empty and was not created by `sofli demo` (no {folder.demo_marker.name}): "
+            "refusing to write the demo into it; choose an empty --data-dir or delete the folder")
+    folder.mark_demo({"profile": args.profile, "seed": args.seed, "extraction_date": args.date.isoformat(),
+                      "created_at": local_now().isoformat(timespec="seconds")})
 
 
 def _airflow(data_dir: Path, env: dict[str, str], port: int | None = None):
@@ -77,9 +102,11 @@ def _airflow(data_dir: Path, env: dict[str, str], port: int | None = None):
 
 def cmd_demo(args: argparse.Namespace) -> int:
     data_dir = Path(args.data_dir).resolve()
+    folder = DataFolder(data_dir)
+    mark_demo_folder(folder, args)
     started = time.monotonic()
     quarter = last_closed_quarter(args.date)
-    with MailSink(data_dir / "mail") as sink:
+    with MailSink(folder.mail) as sink:
         configure_environment(data_dir, "demo", sink.port)
         print(f"[1/3] generating the '{args.profile}' fagsystemer for {args.date} ...", flush=True)
         cmd_generate(args)
@@ -95,8 +122,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
                                                 "extract_date": args.date.isoformat()})
         finally:
             airflow.stop()
-    code = print_summary(data_dir, states, strict=args.strict, seconds=time.monotonic() - started)
-    reports = sorted((data_dir / "reports" / quarter).glob("v*/rapport.pdf"), key=lambda p: int(p.parent.name[1:]))
+    code = print_summary(Settings.resolve(data_dir=data_dir, mode="demo"), states, strict=args.strict,
+                         seconds=time.monotonic() - started)
+    reports = [v / "rapport.pdf" for v in folder.report_versions(quarter) if (v / "rapport.pdf").exists()]
     if reports:
         print(f"\nCommittee report of {quarter} (frozen version {reports[-1].parent.name[1:]}):\n"
               f"  {reports[-1]}\n  {reports[-1].with_suffix('.html')}")
@@ -123,10 +151,10 @@ def _dates(args: argparse.Namespace) -> list[dt.date]:
 def cmd_run(args: argparse.Namespace) -> int:
     """One night, or a range of nights, on the configured sources through Airflow's scheduler."""
     data_dir = Path(args.data_dir).resolve()
-    mode = os.environ.get("SOFLI_MODE", "production")
+    mode = folder_mode(data_dir)
     configure_environment(data_dir, mode)
     dates = _dates(args)
-    settings = Settings.from_env()
+    settings = Settings.resolve(data_dir=data_dir, mode=mode)
     mail_dir = Path(args.mail_dir).resolve() if args.mail_dir else None
     findings = check_configuration(settings, dates[-1], mail_dir)
     problems = [f for f in findings if not f.ok]
@@ -154,16 +182,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         nights = run_nights(airflow.api, dates, full_extract=args.full_extract)
     codes = []
     for date, states in nights.items():
-        codes.append(print_summary(data_dir, states, strict=args.strict, seconds=time.monotonic() - started,
-                                   title=f"sofli run, night of {date}", mode=mode, mail_dir=mail_dir))
+        codes.append(print_summary(settings, states, strict=args.strict, seconds=time.monotonic() - started,
+                                   title=f"sofli run, night of {date}", mail_dir=mail_dir))
     return max(codes)
 
 
 def cmd_airflow(args: argparse.Namespace) -> int:
     """Airflow standalone in the foreground on the data folder; a demo folder gets a mail sink."""
     data_dir = Path(args.data_dir).resolve()
-    mode = os.environ.get("SOFLI_MODE", "demo")
+    mode = folder_mode(data_dir)
     configure_environment(data_dir, mode)
+    Settings.resolve(data_dir=data_dir, mode=mode)  # a bad setting stops here, not in the first task
+    folder = DataFolder(data_dir)
     bin_dir = str(Path(sys.executable).parent)
     env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""),
            **airflow_environment(data_dir, port=args.port, host=args.host, mode=mode,
@@ -171,14 +201,14 @@ def cmd_airflow(args: argparse.Namespace) -> int:
            "PYTHONPATH": os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH")) if p)}
     with contextlib.ExitStack() as stack:
         if mode == "demo" and "AIRFLOW_CONN_SMTP_DEFAULT" not in os.environ:
-            sink = stack.enter_context(MailSink(data_dir / "mail"))
+            sink = stack.enter_context(MailSink(folder.mail))
             env["AIRFLOW_CONN_SMTP_DEFAULT"] = smtp_connection(sink.port)
-            mail = f"alert e-mails go to the demo's mail sink: {data_dir / 'mail'}"
+            mail = f"alert e-mails go to the demo's mail sink: {folder.mail}"
         else:
             mail = "alert e-mails go through the Airflow connection smtp_default"
         base = env["AIRFLOW__API__BASE_URL"]
-        print(f"Airflow on {base} (AIRFLOW_HOME={data_dir / 'airflow'}); log in as admin with the password in "
-              f"{data_dir / 'airflow' / 'simple_auth_manager_passwords.json.generated'}; the data-quality page is "
+        print(f"Airflow on {base} ({mode} mode, AIRFLOW_HOME={folder.airflow_home}); log in as admin with the "
+              f"password in {folder.airflow_home / 'simple_auth_manager_passwords.json.generated'}; the data-quality page is "
               f"Browse -> Data quality ({base}/plugin/sofli-dq); {mail}. Times show in your browser's time zone "
               "(User -> Timezone). Ctrl-C stops it.", flush=True)
         migrate_metadata_db(env)  # idempotent; puts a SQLite metadata DB in WAL mode for the scheduler
@@ -191,14 +221,16 @@ def cmd_airflow(args: argparse.Namespace) -> int:
 
 
 def cmd_rekey(args: argparse.Namespace) -> int:
-    report = rekey_from_env(Path(args.data_dir), dry_run=args.dry_run)
+    data_dir = Path(args.data_dir).resolve()
+    settings = Settings.resolve(data_dir=data_dir, mode=folder_mode(data_dir))
+    report = rekey_command(settings, resolve_new_pseudonym_key(), dry_run=args.dry_run)
     print(("re-key dry run: " if args.dry_run else "re-keyed: ") + json.dumps(report, sort_keys=True))
     return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     data_dir = Path(args.data_dir).resolve()
-    settings = Settings(data_dir, Settings.from_env().reference_dir, os.environ.get("SOFLI_MODE", "demo"))
+    settings = Settings.resolve(data_dir=data_dir, mode=folder_mode(data_dir))
     try:
         result = render_report(args.quarter, args.version, args.out, settings=settings)
     except ReportError as exc:
@@ -271,7 +303,11 @@ def main(argv: list[str] | None = None) -> int:
     handler = {"demo": cmd_demo, "generate": cmd_generate, "run": cmd_run, "airflow": cmd_airflow, "rekey": cmd_rekey,
                "warehouse-init": warehouse_admin.run, "report": cmd_report,
                "check-reference": cmd_check_reference}[args.command]
-    return handler(args)
+    try:
+        return handler(args)
+    except ConfigurationError as exc:  # a setting to fix, not a bug: the message says which and how
+        print(f"sofli {args.command}: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
 
+from etl.core import zones
 from etl.core.periods import last_closed_quarter
 from etl.core.settings import Settings
 from etl.publish.warehouse import make_engine, read_table
@@ -17,14 +17,14 @@ EXIT_OK, EXIT_PIPELINE_FAILED, EXIT_DQ_BREACH = 0, 1, 3
 
 
 def _rows_per_stage(settings: Settings) -> list[tuple[str, int]]:
-    landed = sum(json.loads(p.read_text())["rows"] for p in settings.landing_dir.rglob("manifest.json"))
+    landed = sum(manifest["rows"] for manifest in zones.landed_manifests(settings.landing_dir))
     staged = quarantined = 0
-    for pointer in settings.staged_dir.glob("*/CURRENT.json"):
-        for table in json.loads(pointer.read_text())["tables"].values():
+    for pointer in zones.current_extracts(settings.staged_dir).values():
+        for table in pointer["tables"].values():
             staged += table["rows_staged"]
             quarantined += table["rows_quarantined"]
-    model_meta = settings.model_dir / "model.json"
-    model_rows = sum(json.loads(model_meta.read_text())["rows"].values()) if model_meta.exists() else 0
+    model_meta = zones.read_model_meta(settings.model_dir)
+    model_rows = sum(model_meta["rows"].values()) if model_meta else 0
     return [("landed", landed), ("staged (valid)", staged), ("quarantined", quarantined), ("model", model_rows)]
 
 
@@ -38,9 +38,9 @@ def _fmt(value: float | None, unit: str) -> str:
     return f"{value:,.1f}".replace(",", "X").replace(".", ",").replace("X", ".")
 
 
-def print_summary(data_dir: Path, states: dict[str, dict], strict: bool, seconds: float, title: str = "sofli demo",
-                  mode: str = "demo", mail_dir: Path | None = None) -> int:
-    settings = Settings(data_dir, Settings.from_env().reference_dir, mode)
+def print_summary(settings: Settings, states: dict[str, dict], strict: bool, seconds: float, title: str = "sofli demo",
+                  mail_dir: Path | None = None) -> int:
+    folder = settings.zones
     failed = {dag: s for dag, s in states.items() if s["state"] != "DagRunState.SUCCESS" and s["state"] != "success"}
     gate_only = {dag for dag, s in failed.items()
                  if dag == "data_quality" and [t for t, st in s["tasks"].items() if "success" not in st.lower()] == ["gate"]}
@@ -90,19 +90,19 @@ def print_summary(data_dir: Path, states: dict[str, dict], strict: bool, seconds
             print(f"  {flag} {r['rule_id']} {r['source']:<15} {int(r['failing']):>6} of {int(r['population']):>7}"
                   f"  ({rate}, {severity.get(r['rule_id'], '')})")
 
-    mail_dir = mail_dir or data_dir / "mail"
+    mail_dir = mail_dir or folder.mail
     mails = sorted(mail_dir.glob("*.eml"))
     print("\nOutputs:")
-    print(f"  warehouse (BI reads mart.* and public.*): {settings.warehouse_dir}/warehouse.db (+ mart.db, public.db)")
-    print(f"  landing / quarantine (restricted, CPR):    {settings.landing_dir} , {settings.quarantine_dir}")
-    print(f"  citizen model (pseudonymous Parquet):      {settings.model_dir}")
-    if mode == "demo" or mails:
+    print(f"  warehouse (BI reads mart.* and public.*): {folder.warehouse}/warehouse.db (+ mart.db, public.db)")
+    print(f"  landing / quarantine (restricted, CPR):    {folder.landing} , {folder.quarantine}")
+    print(f"  citizen model (pseudonymous Parquet):      {folder.model}")
+    if settings.mode == "demo" or mails:
         print(f"  alert e-mails received by the SMTP server: {mail_dir} ({len(mails)} message(s))")
-    print(f"  Airflow home (logs, metadata DB):          {data_dir / 'airflow'}")
+    print(f"  Airflow home (logs, metadata DB):          {folder.airflow_home}")
 
     if broken:
         print(f"\nPIPELINE FAILED: {', '.join(broken)} did not complete; see the log above"
-              f" (or `sofli --data-dir {data_dir} airflow` for each task's log).")
+              f" (or `sofli --data-dir {settings.data_dir} airflow` for each task's log).")
         failed_extracts = [dag for dag in broken if dag.startswith("extract_")]
         if failed_extracts and not set(broken) - set(failed_extracts) and "publish_kpis" in states:
             print("The rest of the night ran without them: their last good extract was used, DQ10 flags them "

@@ -1,4 +1,5 @@
-"""Landing-zone layout and atomic writes.
+"""Atomic writes: how every file under the data folder is written (the layout is
+`etl.core.zones`).
 
 Every file is written under a temporary name in its final folder and renamed into place,
 so a reader (or a crash) never sees half a file. A partition counts only when its
@@ -7,7 +8,6 @@ manifest exists and its checksum matches: the manifest is written last, as the c
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 import os
@@ -16,10 +16,6 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-
-
-def partition_dir(root: Path, source: str, table: str, extract_date: dt.date) -> Path:
-    return root / source / table / f"extract_date={extract_date.isoformat()}"
 
 
 def remove_stale_temporaries(folder: Path) -> int:

@@ -32,37 +32,17 @@ policy apply as to a database table.
 from __future__ import annotations
 
 import datetime as dt
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from etl.core.storage import read_json
+from etl.core import zones
+from etl.core.settings import ExtractPolicy
 from etl.core.tables import TableSpec
 
-MODE_ENV, FULL_EVERY_ENV, OVERLAP_ENV = "SOFLI_EXTRACT_MODE", "SOFLI_FULL_EXTRACT_EVERY_DAYS", "SOFLI_EXTRACT_OVERLAP_HOURS"
-
-
-@dataclass(frozen=True)
-class ExtractPolicy:
-    """How the nightly extract chooses between incremental and full (environment-configured)."""
-
-    mode: str = "incremental"  # or "full": every night reads every table whole
-    full_every_days: int = 7
-    overlap: dt.timedelta = dt.timedelta(hours=48)
-
-    @classmethod
-    def from_env(cls, environ: dict | None = None) -> ExtractPolicy:
-        env = os.environ if environ is None else environ
-        mode = env.get(MODE_ENV, "incremental")
-        if mode not in ("incremental", "full"):
-            raise ValueError(f"{MODE_ENV} must be incremental or full, not {mode!r}")
-        full_every = int(env.get(FULL_EVERY_ENV, "7"))
-        overlap_hours = float(env.get(OVERLAP_ENV, "48"))
-        if full_every < 1 or overlap_hours < 0:
-            raise ValueError(f"{FULL_EVERY_ENV} must be >= 1 and {OVERLAP_ENV} >= 0")
-        return cls(mode, full_every, dt.timedelta(hours=overlap_hours))
+__all__ = ["ExtractPlan", "ExtractPolicy", "base_partition", "changed_files", "high_watermark", "merge_into_base",
+           "plan_extract", "table_rows", "vanished_keys"]
 
 
 @dataclass(frozen=True)
@@ -84,12 +64,7 @@ class ExtractPlan:
         return {"since": dt.datetime.fromisoformat(self.since), "until": dt.datetime.fromisoformat(self.until)}
 
 
-def base_partition(staged_root: Path, source: str, table: str, extract_date: dt.date) -> Path | None:
-    """The newest validated staged partition of the table before `extract_date`."""
-    folder = Path(staged_root) / source / table
-    earlier = sorted(p for p in folder.glob("extract_date=*")
-                     if p.name < f"extract_date={extract_date.isoformat()}" and (p / "validation.json").exists())
-    return earlier[-1] if earlier else None
+base_partition = zones.base_partition  # the newest validated staged partition before a date
 
 
 def plan_extract(source_name: str, kind: str, table: TableSpec, staged_root: Path, extract_date: dt.date,
@@ -112,8 +87,8 @@ def plan_extract(source_name: str, kind: str, table: TableSpec, staged_root: Pat
     base = base_partition(staged_root, source_name, table.name, extract_date)
     if base is None:
         return full("no earlier validated extract")
-    info = read_json(base / "validation.json")
-    base_date = base.name.split("=", 1)[1]
+    info = zones.read_validation(base)
+    base_date = zones.partition_date(base)
     if info.get("schema_hash") != table.schema_hash():
         return full(f"the contract changed since {base_date}")
     last_full = info.get("last_full_extract_date")

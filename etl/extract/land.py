@@ -9,8 +9,8 @@ A database source is reached through SQLAlchemy (a URL: SQLite, PostgreSQL,
 `mssql+pyodbc`) or straight through ODBC (an `odbc:` connection string, see `etl.extract.odbc`);
 both stream the same extract SQL with bound parameters. ODBC is fetched columnar into
 Arrow batches with arrow-odbc (bulk block cursors, no Python object per value) and cast
-to landing text with pyarrow compute; `SOFLI_ODBC_FETCH=rows` falls back to pyodbc's
-row-wise fetch. Either way the landed text is the same, byte for byte
+to landing text with pyarrow compute; `odbc_fetch="rows"` (the setting `SOFLI_ODBC_FETCH`)
+falls back to pyodbc's row-wise fetch. Either way the landed text is the same, byte for byte
 (`etl.extract.landing_text`). What an extract read (full or the incremental window, see
 `etl.extract.incremental`) is kept in its manifest.
 """
@@ -21,7 +21,6 @@ import contextlib
 import datetime as dt
 import io
 import logging
-import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -31,8 +30,9 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import sqlalchemy as sa
 
+from etl.core import zones
 from etl.core.periods import local_now
-from etl.core.storage import AtomicParquetWriter, atomic_write_json, file_sha256, partition_dir
+from etl.core.storage import AtomicParquetWriter, file_sha256
 from etl.core.tables import TableSpec
 from etl.extract import odbc
 from etl.extract.incremental import ExtractPlan
@@ -43,7 +43,6 @@ from etl.sources.sql import load_extract_sql
 
 log = logging.getLogger(__name__)
 BATCH_ROWS = 50_000
-FETCH_ENV = "SOFLI_ODBC_FETCH"  # "arrow" (default: columnar, arrow-odbc) or "rows" (pyodbc)
 # arrow-odbc binds a buffer of batch rows x the widest possible value of each column:
 # unbounded text (varchar(max), text) is bound at this many bytes (a table with a longer
 # value is read again row-wise, never truncated), and a batch never takes more than the byte limit.
@@ -92,10 +91,9 @@ def _write_manifest(source: Source, table: TableSpec, extract_date: dt.date, dat
                     rows: int, columns: list[str], watermark: str | None, started: float,
                     origin: str, ignored_columns: list[str] | None = None,
                     plan: ExtractPlan | None = None, files: dict[str, str] | None = None) -> LandedTable:
-    manifest_path = data_path.parent / "manifest.json"
     seconds = round(time.monotonic() - started, 3)
     plan = plan or ExtractPlan("full", "full extract", last_full_extract_date=extract_date.isoformat())
-    atomic_write_json(manifest_path, {
+    manifest_path = zones.write_manifest(data_path.parent, {
         "source": source.name, "table": table.name, "extract_date": extract_date.isoformat(),
         "rows": rows, "columns": columns, "schema_hash": table.schema_hash(),
         "watermark": watermark, "mode": plan.mode, "plan": plan.as_dict(), "origin": origin,
@@ -109,17 +107,21 @@ def _write_manifest(source: Source, table: TableSpec, extract_date: dt.date, dat
 
 def extract_database_table(source: Source, table: TableSpec, location: str, landing_root: Path,
                            extract_date: dt.date, batch_rows: int = BATCH_ROWS,
-                           plan: ExtractPlan | None = None) -> LandedTable:
-    """Run the table's extract SQL (full, or the plan's change window) and stream it into landing."""
+                           plan: ExtractPlan | None = None, odbc_fetch: str = "arrow") -> LandedTable:
+    """Run the table's extract SQL (full, or the plan's change window) and stream it into landing.
+
+    `odbc_fetch` (an ODBC source): "arrow", columnar through arrow-odbc, or "rows", pyodbc."""
+    if odbc_fetch not in ("arrow", "rows"):
+        raise ValueError(f"odbc_fetch must be arrow or rows, not {odbc_fetch!r}")
+    columnar = odbc_fetch == "arrow"
     started = time.monotonic()
     incremental = plan is not None and plan.mode == "incremental"
     sql = load_extract_sql(source, table, incremental)
     params = plan.window if incremental else {}
-    out_dir = partition_dir(landing_root, source.name, table.name, extract_date)
-    data_path = out_dir / "data.parquet"
+    data_path = zones.partition_dir(landing_root, source.name, table.name, extract_date) / zones.DATA_FILE
     try:
         names, added, rows, watermark = _land_database_rows(source, table, location, sql, params, batch_rows,
-                                                            data_path, tolerant=False)
+                                                            data_path, tolerant=False, columnar=columnar)
     except ExtractError as exc:
         if not (isinstance(exc.__cause__, ArrowOdbcError) and "too large" in str(exc.__cause__)):
             raise
@@ -133,7 +135,7 @@ def extract_database_table(source: Source, table: TableSpec, location: str, land
         log.warning("%s.%s: undecodable text in the source; read again replacing it (quarantined by validation)",
                     source.name, table.name)
         names, added, rows, watermark = _land_database_rows(source, table, location, sql, params, batch_rows,
-                                                            data_path, tolerant=True)
+                                                            data_path, tolerant=True, columnar=columnar)
     return _write_manifest(source, table, extract_date, data_path, rows, names, watermark, started,
                            "odbc" if odbc.is_odbc(location) else "database", added, plan)
 
@@ -177,13 +179,6 @@ def _land_database_rows(source: Source, table: TableSpec, location: str, sql: st
     return names, added, rows, watermark
 
 
-def _use_arrow_odbc() -> bool:
-    mode = os.environ.get(FETCH_ENV, "arrow")
-    if mode not in ("arrow", "rows"):
-        raise ValueError(f"{FETCH_ENV} must be arrow or rows, not {mode!r}")
-    return mode == "arrow" and arrow_odbc is not None
-
-
 def _param_text(value) -> str | None:
     """A bind value as the text arrow-odbc binds (VARCHAR): timestamps ISO with a space."""
     return None if value is None else _to_text(value)
@@ -199,7 +194,7 @@ def _database_batches(location: str, table: TableSpec, sql: str, params: dict, b
         with odbc.connect(location) as conn:
             cursor = conn.cursor()
             present = odbc.column_names(cursor, probe)
-            if not (columnar and _use_arrow_odbc()):
+            if not (columnar and arrow_odbc is not None):
                 cursor.execute(*odbc.qmark(sql, params))
                 names = [d[0] for d in cursor.description]
                 rows = iter(lambda: cursor.fetchmany(batch_rows), [])
@@ -388,8 +383,7 @@ def extract_file_table(source: Source, table: TableSpec, drop_dir: Path, landing
         raise ExtractError(f"{source.name}.{table.name}: expected file missing in {drop_dir}: "
                            f"{', '.join(f.name for f in files) or table.file_pattern}")
     unchanged = plan is not None and plan.mode == "incremental"
-    out_dir = partition_dir(landing_root, source.name, table.name, extract_date)
-    data_path = out_dir / "data.parquet"
+    data_path = zones.partition_dir(landing_root, source.name, table.name, extract_date) / zones.DATA_FILE
     schema = _text_schema(table.column_names + ["_source_file", "_source_line"])
     digests = {}
     with AtomicParquetWriter(data_path, schema) as writer:
@@ -407,7 +401,8 @@ def extract_file_table(source: Source, table: TableSpec, drop_dir: Path, landing
 
 
 def extract_table(source: Source, table: TableSpec, location: str, landing_root: Path,
-                  extract_date: dt.date, plan: ExtractPlan | None = None) -> LandedTable:
+                  extract_date: dt.date, plan: ExtractPlan | None = None, odbc_fetch: str = "arrow") -> LandedTable:
     if source.kind == "database":
-        return extract_database_table(source, table, location, landing_root, extract_date, plan=plan)
+        return extract_database_table(source, table, location, landing_root, extract_date, plan=plan,
+                                      odbc_fetch=odbc_fetch)
     return extract_file_table(source, table, Path(location), landing_root, extract_date, plan)

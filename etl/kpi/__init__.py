@@ -5,7 +5,7 @@
 gives `mart.kpi_catalog`. Importing this package registers every theme's computations.
 
 Periods are independent, so `compute_kpis` spreads them over worker processes (one per
-usable core, `SOFLI_KPI_WORKERS` to override): the per-period work is many small pandas
+usable core, the setting `SOFLI_KPI_WORKERS` to override): the per-period work is many small pandas
 operations that one core cannot overlap. Workers are forked, so they share the loaded
 model copy-on-write instead of each reading it again.
 """
@@ -91,12 +91,12 @@ def _period_rows(model: Model, period: Period, kpi_ids: frozenset[str] | None = 
                        period_start=pd.Timestamp(period.start), period_end=pd.Timestamp(period.end))
 
 
-def kpi_workers(n_periods: int) -> int:
-    """Worker processes for `n_periods`: `SOFLI_KPI_WORKERS`, else one per usable core."""
-    configured = os.environ.get("SOFLI_KPI_WORKERS", "").strip()
-    workers = int(configured) if configured else len(os.sched_getaffinity(0))
+def kpi_workers(n_periods: int, configured: int | None = None) -> int:
+    """Worker processes for `n_periods`: `configured` (Settings.kpi_workers), else one per
+    usable core; never more than there are periods."""
+    workers = configured if configured is not None else len(os.sched_getaffinity(0))
     if workers < 1:
-        raise ValueError(f"SOFLI_KPI_WORKERS must be at least 1, not {configured!r}")
+        raise ValueError(f"KPI workers must be at least 1, not {workers}")
     return max(1, min(workers, n_periods))
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from etl.core.storage import read_json
+from etl.core import zones
 from etl.core.roles import facility_group
 from etl.core.vocabulary import AREA_ADULTS, AREA_CHILDREN, PANDAS_DTYPES, UNKNOWN
 from etl.model import Model
@@ -47,13 +47,13 @@ log = logging.getLogger(__name__)
 
 def _partition_pointer(staged_root: Path, source, as_of: dt.date) -> dict | None:
     """A pointer to the source's newest fully validated extract on or before `as_of`."""
-    dates = sorted({p.name.split("=", 1)[1] for t in source.tables
-                    for p in (staged_root / source.name / t.name).glob("extract_date=*")}, reverse=True)
+    dates = sorted({day for t in source.tables for day, _ in zones.table_partitions(staged_root, source.name, t.name)},
+                   reverse=True)
     for day in (d for d in dates if d <= as_of.isoformat()):
-        folders = {t.name: staged_root / source.name / t.name / f"extract_date={day}" for t in source.tables}
-        if all((f / "validation.json").exists() for f in folders.values()):
+        folders = {t.name: zones.partition_dir(staged_root, source.name, t.name, day) for t in source.tables}
+        if all(zones.is_validated(f) for f in folders.values()):
             return {"source": source.name, "extract_date": day,
-                    "tables": {name: {**read_json(f / "validation.json"), "staged_path": str(f / "data.parquet")}
+                    "tables": {name: {**zones.read_validation(f), "staged_path": str(f / zones.DATA_FILE)}
                                for name, f in folders.items()}}
     return None
 
@@ -68,8 +68,7 @@ def load_current_staged(staged_root: Path, as_of: dt.date | None = None
     """
     frames, pointers = {}, {}
     for source in SOURCES.values():
-        pointer_path = staged_root / source.name / "CURRENT.json"
-        pointer = read_json(pointer_path) if pointer_path.exists() else None
+        pointer = zones.read_pointer(staged_root, source.name)
         if pointer and as_of and pointer["extract_date"] > as_of.isoformat():
             pointer = _partition_pointer(staged_root, source, as_of)
         if pointer:

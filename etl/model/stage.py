@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import time
 
+from etl.core import zones
 from etl.core.settings import Settings
 from etl.model.accounting import account_rows
 from etl.core.reference import load_reference
@@ -30,17 +30,17 @@ def run_model_stage(settings: Settings, extraction_date: dt.date,
     frames, pointers = load_current_staged(settings.staged_dir, extraction_date)
     reference = load_reference(settings.reference_dir)
     model = build_model(frames, reference, Pseudonymiser(key), extraction_date, extraction_time)
-    model_dir = settings.model_dir
-    live = model_dir / "model.json"
-    if live.exists() and json.loads(live.read_text())["extraction_date"] > extraction_date.isoformat():
-        model_dir = settings.model_dir / "backfill" / extraction_date.isoformat()
+    model_dir = settings.zones.model
+    live_date = zones.model_extraction_date(model_dir)
+    if live_date and live_date > extraction_date.isoformat():
+        model_dir = settings.zones.backfill_model(extraction_date)
         log.info("%s is earlier than the live model: built into %s", extraction_date, model_dir)
     built_from = {name: ({"extract_date": pointers[name]["extract_date"], "run_id": pointers[name].get("run_id")}
                          if name in pointers else None) for name in SOURCES}
     counts = model.save(model_dir, built_from)
     record_key_fingerprint(model_dir, key)
     accounting = account_rows(frames, model)
-    accounting.to_parquet(model_dir / "accounting.parquet", index=False)
+    accounting.to_parquet(model_dir / zones.ACCOUNTING, index=False)
     unaccounted = accounting[accounting["expected"] != accounting["model"]]
     if len(unaccounted):  # reported by DQ14; logged here with the tables, never the rows
         log.warning("rows unaccounted for between staged and model: %s",

@@ -17,12 +17,12 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from etl.core.settings import SMTP_CONN_ID, Settings, _airflow_connection
+from etl.core.settings import SMTP_CONN_ID, ConfigurationError, Settings
 from etl.extract import odbc
-from etl.extract.incremental import ExtractPolicy, plan_extract
+from etl.extract.incremental import plan_extract
 from etl.extract.land import drop_file_digests, expected_files
 from etl.core.reference import ReferenceDataError, load_reference
-from etl.quality.config import load_rules_config, rules_config_path
+from etl.quality.config import load_rules_config
 from etl.sources import SOURCES
 from etl.sources.base import Source
 
@@ -84,7 +84,7 @@ def database_columns(location: str, tables: list[str]) -> dict[str, list[str] | 
 
 
 def _plan_line(settings: Settings, source: Source, table, extract_date: dt.date, drop_files=None) -> str:
-    plan = plan_extract(source.name, source.kind, table, settings.staged_dir, extract_date, ExtractPolicy.from_env(),
+    plan = plan_extract(source.name, source.kind, table, settings.staged_dir, extract_date, settings.extract,
                         drop_files=drop_files)
     window = f" changes in [{plan.since}, {plan.until})" if plan.since else ""
     return f"{table.name}: {plan.mode} ({plan.reason}){window}"
@@ -172,12 +172,12 @@ def check_reference(settings: Settings) -> Finding:
     return Finding("reference data", True, f"{settings.reference_dir}: {counts}")
 
 
-def check_rules() -> Finding:
+def check_rules(settings: Settings) -> Finding:
     try:
-        rules = load_rules_config()
+        rules = load_rules_config(settings.dq_rules_path)
     except Exception as exc:  # noqa: BLE001
         return Finding("data-quality rules", False, str(exc))
-    return Finding("data-quality rules", True, f"{rules_config_path()}: {len(rules)} rules")
+    return Finding("data-quality rules", True, f"{settings.dq_rules_path}: {len(rules)} rules")
 
 
 def check_warehouse(settings: Settings) -> Finding:
@@ -198,10 +198,13 @@ def check_warehouse(settings: Settings) -> Finding:
     return Finding("warehouse", True, f"{masked(location)}: reachable")
 
 
-def check_smtp(mail_dir: Path | None = None) -> Finding:
+def check_smtp(settings: Settings, mail_dir: Path | None = None) -> Finding:
     if mail_dir is not None:
         return Finding("alert e-mail", True, f"kept in {mail_dir} (an SMTP server in the sofli process)")
-    conn = _airflow_connection(SMTP_CONN_ID)
+    try:
+        conn = settings.connections.get(SMTP_CONN_ID) if settings.connections else None
+    except ConfigurationError as exc:
+        return Finding("alert e-mail", False, str(exc))
     if conn is None or not getattr(conn, "host", None):
         return Finding("alert e-mail", False, f"no Airflow connection {SMTP_CONN_ID!r}: alert e-mails could not be "
                                               "sent (set AIRFLOW_CONN_SMTP_DEFAULT, or --mail-dir DIR)")
@@ -210,8 +213,8 @@ def check_smtp(mail_dir: Path | None = None) -> Finding:
 
 def check_configuration(settings: Settings, extract_date: dt.date, mail_dir: Path | None = None) -> list[Finding]:
     """Every check, in the order a night needs them."""
-    return [check_key(settings), check_reference(settings), check_rules(), check_warehouse(settings),
-            check_smtp(mail_dir), *(check_source(settings, source, extract_date) for source in SOURCES.values())]
+    return [check_key(settings), check_reference(settings), check_rules(settings), check_warehouse(settings),
+            check_smtp(settings, mail_dir), *(check_source(settings, source, extract_date) for source in SOURCES.values())]
 
 
 def format_findings(findings: list[Finding]) -> str:

@@ -20,62 +20,27 @@ Only folder names are read; the log and the result give counts and dates, never 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
-import os
 import shutil
 from pathlib import Path
 
-from etl.core.settings import ConfigurationError, Settings
-from etl.core.storage import read_json
+from etl.core import zones
+from etl.core.settings import MINIMUM_RETENTION_DAYS, ConfigurationError, Settings
 
 log = logging.getLogger(__name__)
-
-RETENTION_ENV = "SOFLI_RETENTION_DAYS"
-DEFAULT_RETENTION_DAYS = 30
-#: Below this a backfill of last week could find its extracts gone.
-MINIMUM_RETENTION_DAYS = 7
-PREFIX = "extract_date="
-
-
-def retention_days(value: str | None = None) -> int:
-    """The retention period from `SOFLI_RETENTION_DAYS` (default 30, at least 7)."""
-    raw = value if value is not None else os.environ.get(RETENTION_ENV)
-    if raw is None or raw == "":
-        return DEFAULT_RETENTION_DAYS
-    try:
-        days = int(raw)
-    except ValueError:
-        raise ConfigurationError(f"{RETENTION_ENV} must be a whole number of days, not {raw!r}") from None
-    if days < MINIMUM_RETENTION_DAYS:
-        raise ConfigurationError(f"{RETENTION_ENV} must be at least {MINIMUM_RETENTION_DAYS} days, not {days}")
-    return days
 
 
 def _protected_dates(settings: Settings) -> dict[str, set[str]]:
     """Per source, the extract dates that are never deleted (current pointer, live model)."""
     protected: dict[str, set[str]] = {}
-    for pointer in settings.staged_dir.glob("*/CURRENT.json"):
-        protected.setdefault(pointer.parent.name, set()).add(read_json(pointer)["extract_date"])
-    model = settings.model_dir / "model.json"
-    if model.exists():
-        day = json.loads(model.read_text())["extraction_date"]
+    for source, pointer in zones.current_extracts(settings.staged_dir).items():
+        protected.setdefault(source, set()).add(pointer["extract_date"])
+    day = zones.model_extraction_date(settings.model_dir)
+    if day:
         for zone in (settings.landing_dir, settings.staged_dir, settings.quarantine_dir):
-            for source in (p for p in zone.glob("*") if p.is_dir()):
+            for source in zones.source_dirs(zone):
                 protected.setdefault(source.name, set()).add(day)
     return protected
-
-
-def _partition_date(folder: Path) -> str | None:
-    """`YYYY-MM-DD` of a partition folder, or None for anything else (never deleted)."""
-    if not folder.is_dir() or not folder.name.startswith(PREFIX):
-        return None
-    text = folder.name[len(PREFIX):]
-    try:
-        dt.date.fromisoformat(text)
-    except ValueError:
-        return None
-    return text
 
 
 def plan_housekeeping(settings: Settings, today: dt.date, days: int) -> tuple[list[Path], list[Path]]:
@@ -84,8 +49,8 @@ def plan_housekeeping(settings: Settings, today: dt.date, days: int) -> tuple[li
     protected = _protected_dates(settings)
     delete, keep = [], []
     for zone in (settings.landing_dir, settings.staged_dir, settings.quarantine_dir):
-        for table_dir in sorted(p for p in zone.glob("*/*") if p.is_dir()):
-            dated = sorted((d, p) for p in table_dir.iterdir() if (d := _partition_date(p)))
+        for table_dir in zones.table_dirs(zone):
+            dated = zones.partitions(table_dir)
             newest = dated[-1][0] if dated else None
             for day, folder in dated:
                 source = table_dir.parent.name
@@ -96,11 +61,12 @@ def plan_housekeeping(settings: Settings, today: dt.date, days: int) -> tuple[li
     return delete, keep
 
 
-def run_housekeeping(today: dt.date, settings: Settings | None = None, days: int | None = None,
-                     dry_run: bool = False) -> dict:
-    """Delete expired partitions; returns counts per zone and the dates deleted (no data)."""
-    settings = settings or Settings.from_env()
-    days = retention_days() if days is None else retention_days(str(days))
+def run_housekeeping(today: dt.date, settings: Settings, days: int | None = None, dry_run: bool = False) -> dict:
+    """Delete expired partitions older than `days` (default: the setting `SOFLI_RETENTION_DAYS`);
+    returns counts per zone and the dates deleted (no data)."""
+    days = settings.retention_days if days is None else days
+    if days < MINIMUM_RETENTION_DAYS:
+        raise ConfigurationError(f"a retention of {days} days is below the minimum {MINIMUM_RETENTION_DAYS}")
     delete, keep = plan_housekeeping(settings, today, days)
     deleted: dict[str, int] = {}
     dates: set[str] = set()
@@ -109,7 +75,7 @@ def run_housekeeping(today: dt.date, settings: Settings | None = None, days: int
         if not dry_run:
             shutil.rmtree(folder)
         deleted[zone] = deleted.get(zone, 0) + 1
-        dates.add(folder.name[len(PREFIX):])
+        dates.add(folder.name[len(zones.PARTITION_PREFIX):])  # a partition's folder, never anything else
     summary = {"retention_days": days, "cutoff": (today - dt.timedelta(days=days)).isoformat(),
                "deleted": deleted, "deleted_dates": sorted(dates), "kept": len(keep), "dry_run": dry_run}
     log.info("housekeeping (%d days, cutoff %s): %s %d partition(s) %s of extract dates %s; %d kept",

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from etl.core.settings import REPO_ROOT
+from etl.core.zones import DataFolder
 
 TIMEZONE = "Europe/Copenhagen"
 FINISHED = ("success", "failed")
@@ -52,21 +53,40 @@ def smtp_connection(port: int, host: str = "127.0.0.1") -> str:
                        "extra": {"disable_ssl": True, "disable_tls": True, "from_email": "sofli@sofli.example"}})
 
 
+#: The options Airflow writes into a new `airflow.cfg` with `AIRFLOW_HOME`'s absolute path
+#: (config_templates/config.yml, Airflow 3.3), except the metadata DB (set below unless a URL is
+#: given). Set from the environment on every command, they win over the file, so a moved data
+#: folder's stale `airflow.cfg` does not matter.
+AIRFLOW_HOME_PATHS = {
+    "AIRFLOW__CORE__DAGS_FOLDER": lambda home: str(REPO_ROOT / "dags"),
+    "AIRFLOW__CORE__PLUGINS_FOLDER": lambda home: str(REPO_ROOT / "plugins"),
+    "AIRFLOW__LOGGING__BASE_LOG_FOLDER": lambda home: str(home / "logs"),
+    "AIRFLOW__LOGGING__DAG_PROCESSOR_CHILD_PROCESS_LOG_DIRECTORY": lambda home: str(home / "logs" / "dag_processor"),
+}
+
+
+def embedded_metadata_url(airflow_home: Path) -> str:
+    """Airflow's own SQLite metadata DB under `AIRFLOW_HOME` (set explicitly: the folder can move)."""
+    return f"sqlite:///{Path(airflow_home) / 'airflow.db'}"
+
+
 def airflow_environment(data_dir: Path, *, port: int = 8080, host: str = "127.0.0.1",
                         smtp_port: int | None = None, mode: str | None = None,
                         metadata_url: str | None = None) -> dict[str, str]:
     """Airflow's configuration for a data folder, as environment variables (they override
     whatever an older `airflow.cfg` in the folder says).
 
+    `metadata_url` is an external metadata DB (PostgreSQL); without one, or with a SQLite URL, the
+    metadata DB is the folder's own `airflow/airflow.db`, named here with the folder's current path.
     The api-server listens on `host:port`; the base URL and the execution API URL the
     workers call are derived from the same port, so `--port` is one setting.
     """
     base = f"http://{'localhost' if host in ('0.0.0.0', '127.0.0.1') else host}:{port}"
+    home = DataFolder(data_dir).airflow_home
     env = {
         "SOFLI_DATA_DIR": str(data_dir),
-        "AIRFLOW_HOME": str(data_dir / "airflow"),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO_ROOT / "plugins"),
+        "AIRFLOW_HOME": str(home),
+        **{name: path(home) for name, path in AIRFLOW_HOME_PATHS.items()},
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         # Cron schedules and naive times are Copenhagen's; the UI shows the browser's zone.
         "AIRFLOW__CORE__DEFAULT_TIMEZONE": TIMEZONE,
@@ -79,10 +99,11 @@ def airflow_environment(data_dir: Path, *, port: int = 8080, host: str = "127.0.
         "AIRFLOW__API__BASE_URL": base,
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
     }
-    if metadata_url:
+    if metadata_url and not metadata_url.startswith("sqlite:"):
         env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = metadata_url
     else:  # the embedded SQLite metadata DB under AIRFLOW_HOME
-        env.update({"AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": f"{__name__}.SQLITE_CONNECT_ARGS",
+        env.update({"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": embedded_metadata_url(home),
+                    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": f"{__name__}.SQLITE_CONNECT_ARGS",
                     "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS_ASYNC": f"{__name__}.SQLITE_ASYNC_CONNECT_ARGS",
                     "AIRFLOW__CORE__PARALLELISM": str(SQLITE_PARALLELISM)})
     if mode:
@@ -181,7 +202,7 @@ def migrate_metadata_db(env: dict[str, str]) -> None:
     done = subprocess.run([airflow, "db", "migrate"], env=env, capture_output=True, text=True)
     if done.returncode:
         raise RuntimeError(f"airflow db migrate failed ({done.returncode}):\n{(done.stdout + done.stderr)[-3000:]}")
-    if not env.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"):
+    if env.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "sqlite:").startswith("sqlite:"):
         with sqlite3.connect(Path(env["AIRFLOW_HOME"]) / "airflow.db") as db:
             db.execute("PRAGMA journal_mode=WAL")
 
@@ -212,7 +233,7 @@ class LocalAirflow:
         self.data_dir = Path(data_dir)
         self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        self.home = self.data_dir / "airflow"
+        self.home = DataFolder(self.data_dir).airflow_home
         self.startup_timeout = startup_timeout
         self.migrate = migrate
         self.initial = tuple(components)

@@ -34,7 +34,6 @@ the same keys; a marker `model/REKEY_IN_PROGRESS.json` says one was interrupted.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import os
 from dataclasses import dataclass, field
@@ -44,8 +43,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import sqlalchemy as sa
 
+from etl.core import zones
 from etl.core.periods import local_now
-from etl.core.settings import DEMO_PSEUDONYM_KEY, ConfigurationError, Settings
+from etl.core.settings import NEW_PSEUDONYM_KEY_ENV, ConfigurationError, Settings, check_pseudonym_key
 from etl.core.storage import atomic_write_json
 from etl.core.reference import load_reference
 from etl.model.build import build_model, load_current_staged
@@ -60,7 +60,7 @@ PSEUDONYM_COLUMNS = ("citizen_key", "caseworker_key", "case_pseudonym")
 CASE_COST_COLUMNS = ("case_key", "citizen_key", "caseworker_key")
 #: The KPI rows whose `org_key` is a pseudonym.
 PSEUDONYMOUS_ORG_LEVEL = "caseworker"
-NEW_KEY_ENV = "SOFLI_NEW_PSEUDONYM_KEY"
+NEW_KEY_ENV = NEW_PSEUDONYM_KEY_ENV
 MARKER = "REKEY_IN_PROGRESS.json"
 
 
@@ -111,7 +111,7 @@ def _parquet_artefacts(settings: Settings) -> list[Artefact]:
             table = pq.read_table(path, columns=list(columns))
             values = {v for c in columns for v in table[c].to_pylist() if v is not None}
             found.append(Artefact(str(path.relative_to(settings.data_dir)), values, path, columns))
-    kpi = settings.data_dir / "kpi" / "kpi_value.parquet"
+    kpi = settings.zones.kpi_values
     if kpi.exists():
         table = pq.read_table(kpi, columns=["org_level", "org_key"])
         found.append(Artefact(str(kpi.relative_to(settings.data_dir)), set(_kpi_org_keys(table)), kpi, org_key=True))
@@ -146,17 +146,13 @@ def _case_cost_values(engine: sa.Engine) -> set[str] | None:
 
 def _staged_dates(staged_dir: Path) -> list[dt.date]:
     """Every extract date retained in `staged/`, newest first."""
-    dates = {p.name.split("=", 1)[1] for p in staged_dir.glob("*/*/extract_date=*")}
+    dates = {day for table_dir in zones.table_dirs(staged_dir) for day, _ in zones.partitions(table_dir)}
     return sorted((dt.date.fromisoformat(d) for d in dates), reverse=True)
 
 
 def _model_dates(settings: Settings) -> list[dt.date]:
     """The extraction dates of the live and backfill models, live first."""
-    dates = []
-    for meta in [settings.model_dir / "model.json", *sorted(settings.model_dir.glob("backfill/*/model.json"))]:
-        if meta.exists():
-            dates.append(dt.date.fromisoformat(json.loads(meta.read_text())["extraction_date"]))
-    return dates
+    return [dt.date.fromisoformat(zones.model_extraction_date(d)) for d in zones.model_dirs(settings.model_dir)]
 
 
 def build_mapping(settings: Settings, old_key: bytes, new_key: bytes, needed: set[str]) -> dict[str, str]:
@@ -220,14 +216,12 @@ def _remap_warehouse(engine: sa.Engine, mapping: dict[str, str], present: set[st
 
 
 def check_new_key(old_key: bytes, new_key: bytes, mode: str) -> None:
+    """The new key must be a new, strong key (the same rules as the pipeline's key)."""
     if not new_key:
         raise ConfigurationError(f"no new pseudonymisation key: set {NEW_KEY_ENV}")
-    if len(new_key) < 16:
-        raise ConfigurationError("the new pseudonymisation key must be at least 16 characters")
     if new_key == old_key:
         raise ConfigurationError("the new pseudonymisation key is the current one")
-    if new_key == DEMO_PSEUDONYM_KEY.encode() and mode != "demo":
-        raise ConfigurationError("the documented demo pseudonymisation key is refused outside demo mode")
+    check_pseudonym_key(new_key.decode(errors="replace"), mode, NEW_KEY_ENV)
 
 
 def rekey(settings: Settings, old_key: bytes, new_key: bytes, dry_run: bool = False) -> dict:
@@ -294,10 +288,7 @@ def rekey(settings: Settings, old_key: bytes, new_key: bytes, dry_run: bool = Fa
     return report
 
 
-def rekey_from_env(data_dir: Path | None = None, dry_run: bool = False) -> dict:
-    """The CLI's entry: old key as the pipeline resolves it, new key from `SOFLI_NEW_PSEUDONYM_KEY`."""
-    settings = Settings.from_env()
-    if data_dir is not None:
-        settings = Settings(Path(data_dir).resolve(), settings.reference_dir, settings.mode, settings.org_structure)
-    new_key = os.environ.get(NEW_KEY_ENV, "").encode()
+def rekey_command(settings: Settings, new_key: bytes, dry_run: bool = False) -> dict:
+    """`sofli rekey`: the old key as the pipeline resolves it (`settings`), the new one from
+    `SOFLI_NEW_PSEUDONYM_KEY` (resolved by the CLI through the settings owner)."""
     return rekey(settings, settings.pseudonym_key(), new_key, dry_run=dry_run)

@@ -12,30 +12,34 @@
    release's view changes land at deploy time, not during the night.
 
 The administrator's URL comes from `--admin-url` or `SOFLI_WAREHOUSE_ADMIN_URL` (better:
-not visible in the process list), e.g. `postgresql+psycopg2://admin:pw@db/warehouse`.
+not visible in the process list), e.g. `postgresql+psycopg2://admin:pw@db/warehouse`. The
+variables are read by the settings owner (`etl.core.settings.resolve_warehouse_admin`), never
+here, and never become part of the pipeline's settings.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
+from collections.abc import Mapping
+from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
 
-from etl.publish.warehouse import ensure_schema, make_engine, sql_dir
+from etl.core.settings import WAREHOUSE_LOGIN_PASSWORD_ENV, resolve_warehouse_admin
+from etl.publish.warehouse import SQL_DIR, ensure_schema, make_engine, warehouse_sql_dir
 
 log = logging.getLogger(__name__)
 PIPELINE_ROLE = "sofli_pipeline"
 BI_ROLE = "sofli_bi"
-#: Role -> the environment variable holding its password.
-PASSWORD_ENV = {PIPELINE_ROLE: "WAREHOUSE_PASSWORD", BI_ROLE: "WAREHOUSE_BI_PASSWORD"}
+#: Role -> the environment variable holding its password (named by the settings owner).
+PASSWORD_ENV = {role: WAREHOUSE_LOGIN_PASSWORD_ENV[role] for role in (PIPELINE_ROLE, BI_ROLE)}
 
 
-def roles_sql() -> str:
-    return (sql_dir() / "roles.postgresql.sql").read_text(encoding="utf-8")
+def roles_sql(sql_dir: Path = SQL_DIR.parent) -> str:
+    return (warehouse_sql_dir(sql_dir) / "roles.postgresql.sql").read_text(encoding="utf-8")
 
 
 def create_database(admin_url: URL) -> bool:
@@ -53,11 +57,11 @@ def create_database(admin_url: URL) -> bool:
         maintenance.dispose()
 
 
-def apply_roles(engine: sa.Engine) -> None:
+def apply_roles(engine: sa.Engine, sql_dir: Path = SQL_DIR.parent) -> None:
     """Run the roles DDL as one script (it has DO blocks) in one transaction."""
     with engine.begin() as conn:
         cursor = conn.connection.cursor()  # the whole file at once, no parameter interpolation
-        cursor.execute(roles_sql())
+        cursor.execute(roles_sql(sql_dir))
         cursor.close()
 
 
@@ -84,16 +88,18 @@ def pipeline_engine(admin_url: URL | str) -> sa.Engine:
     return engine
 
 
-def init_warehouse(admin_url: str, env: dict[str, str] | None = None, create_db: bool = True) -> dict:
-    """Database, schemas, roles, logins and contract tables. Safe to run on every deploy."""
-    env = os.environ if env is None else env
+def init_warehouse(admin_url: str, env: Mapping[str, str], create_db: bool = True,
+                   sql_dir: Path = SQL_DIR.parent) -> dict:
+    """Database, schemas, roles, logins and contract tables. Safe to run on every deploy.
+
+    `env`: the login passwords by variable (`PASSWORD_ENV`); a role without one keeps its state."""
     url = make_url(admin_url)
     if url.get_backend_name() != "postgresql":
         raise SystemExit(f"warehouse-init is for PostgreSQL, not {url.get_backend_name()}")
     created = create_database(url) if create_db else False
     engine = sa.create_engine(url)
     try:
-        apply_roles(engine)
+        apply_roles(engine, sql_dir)
         logins = []
         for role, variable in PASSWORD_ENV.items():
             if env.get(variable):
@@ -105,7 +111,7 @@ def init_warehouse(admin_url: str, env: dict[str, str] | None = None, create_db:
         engine.dispose()
     tables = pipeline_engine(url)
     try:
-        ensure_schema(tables, replace_views=True)  # deploy time: this release's views
+        ensure_schema(tables, replace_views=True, sql_dir=sql_dir)  # deploy time: this release's views
     finally:
         tables.dispose()
     return {"database": url.database, "created": created, "logins": logins}
@@ -119,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--admin-url", default=os.environ.get("SOFLI_WAREHOUSE_ADMIN_URL"),
+    parser.add_argument("--admin-url", default=None,
                         help="SQLAlchemy URL of an administrator on the warehouse database "
                              "(default: $SOFLI_WAREHOUSE_ADMIN_URL)")
     parser.add_argument("--no-create-database", action="store_true", help="fail if the database does not exist")
@@ -127,10 +133,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    if not args.admin_url:
+    admin = resolve_warehouse_admin()
+    admin_url = args.admin_url or admin.admin_url
+    if not admin_url:
         print("warehouse-init: give --admin-url or set SOFLI_WAREHOUSE_ADMIN_URL", file=sys.stderr)
         return 2
-    result = init_warehouse(args.admin_url, create_db=not args.no_create_database)
+    result = init_warehouse(admin_url, admin.passwords, create_db=not args.no_create_database, sql_dir=admin.sql_dir)
     print(f"warehouse {result['database']} ready ({'created' if result['created'] else 'existed'}); "
           f"login: {', '.join(result['logins']) or 'none set'}")
     return 0

@@ -26,7 +26,6 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import logging
-import os
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -37,8 +36,6 @@ from etl.publish.marts import DQ_RESULT, KPI_VALUE, KPI_VERSION
 from etl.publish.warehouse import _lock, ensure_schema, make_engine
 
 log = logging.getLogger(__name__)
-CLOSE_AFTER_DAYS_ENV = "SOFLI_CLOSE_AFTER_DAYS"
-DEFAULT_CLOSE_AFTER_DAYS = 20
 CLOSE_REASON = "Kvartalsafslutning"
 
 
@@ -46,17 +43,9 @@ class FreezeError(RuntimeError):
     """The quarter cannot be frozen (not closed in the nightly version, or no data)."""
 
 
-def close_after_days(environ: dict | None = None) -> int:
-    raw = (os.environ if environ is None else environ).get(CLOSE_AFTER_DAYS_ENV, "").strip()
-    days = int(raw) if raw else DEFAULT_CLOSE_AFTER_DAYS
-    if not 0 <= days <= 80:
-        raise ValueError(f"{CLOSE_AFTER_DAYS_ENV} must be between 0 and 80 days, not {days}")
-    return days
-
-
-def due_quarter(today: dt.date, after_days: int | None = None) -> str | None:
-    """The last complete quarter when `after_days` have passed since its end, else None."""
-    after_days = close_after_days() if after_days is None else after_days
+def due_quarter(today: dt.date, after_days: int) -> str | None:
+    """The last complete quarter when `after_days` (Settings.close_after_days) have passed
+    since its end, else None."""
     quarter = last_closed_quarter(today)
     _, end = quarter_bounds(*parse_quarter(quarter))
     return quarter if today >= end + dt.timedelta(days=after_days) else None
@@ -95,8 +84,7 @@ def _frozen_periods(conn: sa.Connection, quarter_end: dt.date) -> list[tuple[str
 
 
 def freeze_quarter(quarter: str, reason: str | None = None, *, force: bool = False, frozen_by: str | None = None,
-                   run_id: str | None = None, settings: Settings | None = None,
-                   now: dt.datetime | None = None) -> Frozen:
+                   run_id: str | None = None, settings: Settings, now: dt.datetime | None = None) -> Frozen:
     """Freeze `quarter` as the next version, or return its current version unchanged.
 
     Without `force`, a quarter that already has a current version is left alone (the daily
@@ -104,7 +92,6 @@ def freeze_quarter(quarter: str, reason: str | None = None, *, force: bool = Fal
     which becomes current; `reason` is then required. A retry of the same `run_id` returns
     the version that run already froze instead of freezing twice.
     """
-    settings = settings or Settings.from_env()
     year, q = parse_quarter(quarter)
     quarter = f"{year}-Q{q}"
     _, quarter_end = quarter_bounds(year, q)
@@ -115,7 +102,7 @@ def freeze_quarter(quarter: str, reason: str | None = None, *, force: bool = Fal
     now = (now or local_now()).replace(microsecond=0)
     run_id = run_id or f"manual__{now.isoformat(timespec='seconds')}"
     engine = make_engine(settings.warehouse_url())
-    ensure_schema(engine)
+    ensure_schema(engine, sql_dir=settings.sql_dir)
     try:
         with engine.begin() as conn:
             for name in ("mart.kpi_value", "public.kpi_value", "mart.kpi_version"):
@@ -185,11 +172,11 @@ def _counts(conn: sa.Connection, version: int) -> tuple[int, int, int]:
 
 
 def close_quarter_task(today: dt.date, quarter: str | None, reason: str | None, force: bool, run_id: str,
-                       frozen_by: str, settings: Settings | None = None) -> dict:
+                       frozen_by: str, settings: Settings) -> dict:
     """The `freeze` task: an explicit `quarter` is closed now; otherwise the last complete
     quarter once it is due (`SOFLI_CLOSE_AFTER_DAYS`). Returns what the report task needs."""
-    target = quarter or due_quarter(today)
+    target = quarter or due_quarter(today, settings.close_after_days)
     if target is None:
-        log.info("no quarter is due on %s (closing %d days after a quarter ends)", today, close_after_days())
+        log.info("no quarter is due on %s (closing %d days after a quarter ends)", today, settings.close_after_days)
         return {"quarter": None, "version": None, "created": False}
     return freeze_quarter(target, reason, force=force, frozen_by=frozen_by, run_id=run_id, settings=settings).as_dict()

@@ -58,13 +58,19 @@ DQ_FAILURE = TableSpec("dq_failure", (
 ), description="The failing source records of each rule, for the data owner to fix.")
 
 SOURCE_FRESHNESS = TableSpec("source_freshness", (
-    col("source", "str"), col("last_success_at", "datetime", True),
-    col("extract_date", "date", True), col("rows", "int", True),
-    col("age_hours", "float", True, "hours since the current extract became current"),
-    col("days_behind", "int", True, "days between the run's extraction date and the current extract's"),
-    col("stale", "bool", description="older or further behind than the source's allowance (DQ10)"),
-    col("checked_at", "datetime"),
-), primary_key=("source",))
+    col("source", "str"),
+    col("last_success_at", "datetime", True, "when the current extract became current (NULL: none yet)"),
+    col("extract_date", "date", True, "the extraction date of the source's current good extract"),
+    col("rows", "int", True, "rows staged in the current extract"),
+    col("age_hours", "float", True, "hours between last_success_at and checked_at; information only, "
+                                    "not what makes a source stale"),
+    col("days_behind", "int", True, "days the current extract's date is behind the night's extraction date "
+                                    "(0: tonight's; negative when a past night is checked again)"),
+    col("stale", "bool", description="no good extract, or more days behind the night's extraction date than "
+                                     "the source's allowance (default 0: one day behind is stale); DQ10"),
+    col("checked_at", "datetime", description="when the data-quality run checked"),
+), primary_key=("source",), description="One row per source: how current the extract the model used is, judged "
+                                        "on the night's extraction date (DQ10's facts).")
 
 DQ_KPI_FLAG = TableSpec("dq_kpi_flag", (
     col("kpi_id", "str", description="catalogue id of a KPI built on a blocked or stale source"),

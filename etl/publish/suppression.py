@@ -42,19 +42,18 @@ rows never reach `public`.
 from __future__ import annotations
 
 import logging
-import os
 
 import numpy as np
 import pandas as pd
 
+from etl.core.settings import DEFAULT_SUPPRESSION_THRESHOLD as DEFAULT_THRESHOLD
+from etl.core.settings import MINIMUM_SUPPRESSION_THRESHOLD as MINIMUM_THRESHOLD
 from etl.core.vocabulary import UNKNOWN
 
 log = logging.getLogger(__name__)
 
-#: Counts below this are blanked; configurable, never below 3 (Danmarks Statistik's minimum).
-DEFAULT_THRESHOLD = 5
-MINIMUM_THRESHOLD = 3
-THRESHOLD_ENV = "SOFLI_SUPPRESSION_THRESHOLD"
+# Counts below the threshold are blanked: the setting `SOFLI_SUPPRESSION_THRESHOLD`
+# (Settings.suppression_threshold, default 5), never below 3 (Danmarks Statistik's minimum).
 #: Units whose numerator counts persons or events (value = numerator / denominator).
 SHARE_UNITS = ("share",)
 #: Units of sums over persons (days of absence, money): such a figure without a
@@ -75,19 +74,6 @@ PERSONS_COLUMN = "persons_behind"
 #: The columns naming a cell: every measure and period type of one span blank together.
 CELL = ["kpi_id", "period_start", "period_end", "org_level", "org_key", "dimension", "dimension_value"]
 _NA = "\x00NA"
-
-
-def suppression_threshold(environ: dict | None = None) -> int:
-    """The threshold from `SOFLI_SUPPRESSION_THRESHOLD` (default 5); below 3 is refused."""
-    raw = (os.environ if environ is None else environ).get(THRESHOLD_ENV, "").strip()
-    if not raw:
-        return DEFAULT_THRESHOLD
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"{THRESHOLD_ENV} must be a whole number, not {raw!r}") from None
-    _check(value)
-    return value
 
 
 def _check(threshold: int) -> None:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import re
 import zlib
 from pathlib import Path
@@ -79,11 +78,11 @@ def contract_metadata() -> sa.MetaData:
     return metadata
 
 
-def sql_dir() -> Path:
-    """`sql/warehouse` of the checkout, or under `SOFLI_SQL_DIR` (an installed package, e.g.
-    the Docker image, has no checkout: it copies `sql/` to /opt/sofli/sql)."""
-    root = os.environ.get("SOFLI_SQL_DIR")
-    return Path(root) / "warehouse" if root else SQL_DIR
+def warehouse_sql_dir(sql_root: Path = SQL_DIR.parent) -> Path:
+    """`warehouse/` under the SQL folder: the checkout's `sql/`, or the setting `SOFLI_SQL_DIR`
+    (an installed package, e.g. the Docker image, has no checkout: it copies `sql/` to
+    /opt/sofli/sql). Runs pass `settings.sql_dir`."""
+    return Path(sql_root) / "warehouse"
 
 
 def _lock(conn: sa.Connection, name: str) -> None:
@@ -92,7 +91,7 @@ def _lock(conn: sa.Connection, name: str) -> None:
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": zlib.crc32(f"sofli:{name}".encode())})
 
 
-def ensure_schema(engine: sa.Engine, replace_views: bool | None = None) -> None:
+def ensure_schema(engine: sa.Engine, replace_views: bool | None = None, sql_dir: Path = SQL_DIR.parent) -> None:
     """Create schemas (SQLite: attached files; PostgreSQL: only when missing), tables and
     views if missing (idempotent, one transaction).
 
@@ -113,7 +112,7 @@ def ensure_schema(engine: sa.Engine, replace_views: bool | None = None) -> None:
         metadata.create_all(conn)
         existing = set() if replace_views else {f"{schema}.{view}" for schema in SCHEMAS
                                                 for view in inspector.get_view_names(schema=schema)}
-        for statement in view_statements(dialect):
+        for statement in view_statements(dialect, sql_dir):
             created = re.search(r"CREATE\s+(?:OR\s+REPLACE\s+)?VIEW\s+(\w+\.\w+)", statement, re.IGNORECASE)
             if created and created.group(1) in existing:
                 continue
@@ -134,10 +133,10 @@ def _add_new_columns(conn: sa.Connection, inspector, metadata: sa.MetaData) -> N
                 log.info("added column %s.%s.%s (%s)", table.schema, table.name, column.name, kind)
 
 
-def view_statements(dialect: str) -> list[str]:
+def view_statements(dialect: str, sql_dir: Path = SQL_DIR.parent) -> list[str]:
     """The BI views of `views.<dialect>.sql`, each written once with `{schema}` and
     rendered for every published schema in turn (mart, then public)."""
-    template = (sql_dir() / f"views.{dialect}.sql").read_text(encoding="utf-8")
+    template = (warehouse_sql_dir(sql_dir) / f"views.{dialect}.sql").read_text(encoding="utf-8")
     statements = []
     for statement in _statements(template):
         schemas = SCHEMAS if "{schema}" in statement else ("",)

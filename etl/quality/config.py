@@ -11,7 +11,6 @@ fails the run with a message they can act on instead of silently disabling a che
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -20,11 +19,12 @@ from typing import Any
 
 import yaml
 
+from etl.core.settings import ConfigurationError, Settings
 from etl.kpi.catalog import CATALOG
 from etl.quality.rules import RULES
 
-ENV_VAR = "SOFLI_DQ_RULES"
-DEFAULT_PATH = Path(__file__).resolve().parents[2] / "config" / "dq_rules.yaml"
+#: The shipped configuration; a deployment's own is the setting `SOFLI_DQ_RULES` (Settings.dq_rules_path).
+DEFAULT_PATH = Settings.__dataclass_fields__["dq_rules_path"].default
 
 SEVERITIES = ("error", "warning")
 THRESHOLD_KINDS = ("rate", "count")
@@ -34,7 +34,7 @@ NOTIFY_MODES = ("immediate", "daily_digest")
 _EMAIL = re.compile(r"^[^@\s,]+@[^@\s,]+\.[^@\s,]+$")
 
 
-class DqConfigError(ValueError):
+class DqConfigError(ConfigurationError, ValueError):
     """The rule configuration is unreadable or invalid; the message lists every problem."""
 
 
@@ -78,16 +78,9 @@ class RuleConfig:
         return self.sources if self.sources is not None else RULES[self.rule_id].sources
 
 
-def rules_config_path(path: str | Path | None = None) -> Path:
-    """The file to read: the argument, else `$SOFLI_DQ_RULES`, else the repo's default."""
-    if path is not None:
-        return Path(path)
-    return Path(os.environ[ENV_VAR]) if os.environ.get(ENV_VAR) else DEFAULT_PATH
-
-
-def load_rules_config(path: str | Path | None = None) -> dict[str, RuleConfig]:
-    """Read and validate the rule configuration file."""
-    config_path = rules_config_path(path)
+def load_rules_config(path: str | Path = DEFAULT_PATH) -> dict[str, RuleConfig]:
+    """Read and validate the rule configuration file (a run passes `settings.dq_rules_path`)."""
+    config_path = Path(path)
     try:
         data = yaml.safe_load(config_path.read_text(encoding="utf-8"))
     except OSError as exc:

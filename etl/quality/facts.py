@@ -3,8 +3,10 @@
 `RunFacts` is what `run_rules(..., facts=...)` hands to a rule registered with
 `needs_facts=True`; `load_run_facts` builds it from what the pipeline already writes:
 
-- freshness: `staged/<source>/CURRENT.json` (written by `etl.validate.table.publish_source`
-  when an extract became current) and, for file sources, the drop folder;
+- freshness (`source_freshness`, the one definition behind DQ10 and `mart.source_freshness`):
+  each source's current extract (`staged/<source>/CURRENT.json`, written by
+  `etl.validate.table.publish_source` when an extract became current) against the night's
+  extraction date, and, for file sources, the drop folder;
 - row counts: `staged/<source>/<table>/extract_date=<d>/validation.json` (`rows_in`, the
   rows the source delivered) of the current extract date and of the one before it;
 - KPI totals: the SOF totals (`org_level = 'sof'`, no breakdown) of `mart.kpi_value`
@@ -25,8 +27,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from etl.core import zones
+from etl.core.zones import is_stale
 from etl.core.periods import COPENHAGEN, local_now
-from etl.core.storage import partition_dir, read_json
 from etl.extract.incremental import table_rows
 from etl.extract.land import expected_files
 from etl.publish.warehouse import read_table
@@ -34,11 +37,8 @@ from etl.sources import SOURCES
 
 log = logging.getLogger(__name__)
 
-FRESHNESS_COLUMNS = ["source", "kind", "last_success_at", "extract_date", "age_hours", "days_behind",
-                     "stale_after_hours", "stale", "expected_file", "file_present"]
-#: DQ10: the monthly file for month M is expected from this day of month M + 1 (catalogue
-#: reading, issue 20); `config/dq_rules.yaml` DQ10 `monthly_file_due_day` overrides it.
-MONTHLY_FILE_DUE_DAY = 10
+FRESHNESS_COLUMNS = ["source", "kind", "last_success_at", "extract_date", "rows", "age_hours", "days_behind",
+                     "stale_after_days", "stale", "expected_file", "file_present", "checked_at"]
 ROW_COUNT_COLUMNS = ["source", "table", "extract_date", "rows"]
 KPI_TOTAL_COLUMNS = ["kpi_id", "measure", "period_type", "period", "provisional", "value", "denominator"]
 HISTORY_COLUMNS = ["run_id", "computed_at", "kpi_id", "measure", "period_type", "period", "provisional", "value",
@@ -49,9 +49,9 @@ HISTORY_COLUMNS = ["run_id", "computed_at", "kpi_id", "measure", "period_type", 
 class RunFacts:
     """Facts of one run, as frames (columns in the `*_COLUMNS` lists above).
 
-    freshness            one row per source: last_success_at, age_hours (unrounded),
-                         stale_after_hours, stale, expected_file and file_present (NULL
-                         for database sources)
+    freshness            one row per source (`source_freshness`): extract_date, days_behind,
+                         stale_after_days, stale, age_hours (information), expected_file
+                         and file_present (NULL for database sources)
     row_counts           source, table, extract_date, rows of the current extract
     previous_row_counts  the same for each table's previous extract date (None: none)
     kpi_totals           kpi_id, measure, period_type, period, provisional, value (SOF totals)
@@ -70,29 +70,12 @@ class RunFacts:
     conservation: pd.DataFrame | None = None
 
 
-def is_stale(age_hours: float | None, stale_after_hours: float, days_behind: int | None = 0) -> bool:
-    """Stale when never extracted, strictly older than the limit (36 h exactly is fresh), or
-    its extract date further behind the run's extraction date than the limit allows (a
-    source that failed tonight keeps serving yesterday's extract, visibly behind)."""
-    return age_hours is None or age_hours > stale_after_hours or 24 * (days_behind or 0) > stale_after_hours
-
-
-def due_month(extraction_date: dt.date, due_day: int = MONTHLY_FILE_DUE_DAY) -> dt.date:
-    """The latest month whose monthly file must have arrived by `extraction_date`: the month
-    before the extraction date's month from its `due_day`, the month before that until then."""
-    first = extraction_date.replace(day=1)
-    back = 1 if extraction_date.day >= due_day else 2
-    month = first.month - back
-    return dt.date(first.year + (month - 1) // 12, (month - 1) % 12 + 1, 1)
-
-
 def history_path(data_dir: Path) -> Path:
-    return Path(data_dir) / "dq" / "kpi_totals_history.parquet"
+    return zones.DataFolder(data_dir).kpi_totals_history
 
 
 def load_run_facts(settings, engine, run_id: str, checked_at: dt.datetime | None = None,
-                   extraction_date: dt.date | None = None, record_history: bool = True,
-                   monthly_due_day: int = MONTHLY_FILE_DUE_DAY) -> RunFacts:
+                   extraction_date: dt.date | None = None, record_history: bool = True) -> RunFacts:
     """Build the run's facts from the data folder and the warehouse.
 
     `checked_at` (default now) is when ages are measured; `extraction_date` (default the
@@ -102,11 +85,8 @@ def load_run_facts(settings, engine, run_id: str, checked_at: dt.datetime | None
     (replacing an earlier attempt of the same run id) before the previous run's are read.
     """
     checked_at = checked_at or local_now()
-    pointers = current_pointers(settings.staged_dir)
-    if extraction_date is None:
-        dates = [dt.date.fromisoformat(p["extract_date"]) for p in pointers.values() if p]
-        extraction_date = max(dates) if dates else checked_at.date()
-    freshness = source_freshness_facts(settings, pointers, checked_at, extraction_date, monthly_due_day)
+    pointers = _pointers(settings.staged_dir)
+    freshness = source_freshness(settings, checked_at, extraction_date, pointers)
     row_counts, previous_row_counts = _row_counts(settings.staged_dir, pointers)
     kpi_totals = previous_kpi_totals = None
     if engine is not None:
@@ -124,15 +104,15 @@ def _conservation(settings, pointers: dict[str, dict | None]) -> pd.DataFrame | 
     rows = []
     for source, pointer in pointers.items():
         for table, counts in (pointer or {}).get("tables", {}).items():
-            manifest = partition_dir(settings.landing_dir, source, table,
-                                     dt.date.fromisoformat(pointer["extract_date"])) / "manifest.json"
-            landed = read_json(manifest)["rows"] if manifest.exists() else None
+            manifest = zones.read_manifest_if_any(zones.partition_dir(settings.landing_dir, source, table,
+                                                                      pointer["extract_date"]))
+            landed = manifest["rows"] if manifest else None
             rows.append({"source": source, "source_table": table, "landed": landed, "rows_in": counts["rows_in"],
                          "staged": counts["rows_staged"], "quarantined": counts["rows_quarantined"]})
     if not rows:
         return None
     chain = pd.DataFrame(rows)
-    accounting_path = Path(settings.model_dir) / "accounting.parquet"
+    accounting_path = Path(settings.model_dir) / zones.ACCOUNTING
     if accounting_path.exists():
         accounting = pd.read_parquet(accounting_path)[["source", "source_table", "expected", "model"]]
         chain = chain.merge(accounting, on=["source", "source_table"], how="left")
@@ -141,12 +121,8 @@ def _conservation(settings, pointers: dict[str, dict | None]) -> pd.DataFrame | 
     return chain
 
 
-def current_pointers(staged_dir: Path) -> dict[str, dict | None]:
-    pointers = {}
-    for name in SOURCES:
-        path = Path(staged_dir) / name / "CURRENT.json"
-        pointers[name] = read_json(path) if path.exists() else None
-    return pointers
+def _pointers(staged_dir: Path) -> dict[str, dict | None]:
+    return zones.read_pointers(staged_dir, SOURCES)
 
 
 def _naive(moment: dt.datetime) -> dt.datetime:
@@ -154,39 +130,77 @@ def _naive(moment: dt.datetime) -> dt.datetime:
     return moment.astimezone(COPENHAGEN).replace(tzinfo=None) if moment.tzinfo is not None else moment
 
 
-def source_freshness_facts(settings, pointers: dict[str, dict | None], checked_at: dt.datetime,
-                           extraction_date: dt.date, monthly_due_day: int = MONTHLY_FILE_DUE_DAY) -> pd.DataFrame:
-    """The one definition of a source's freshness, behind both DQ10 and `mart.source_freshness`
-    (the freshness page): age and days behind against the source's allowance, and for a
-    file source whether the file it owes is in the drop folder (a daily file: the
-    extraction date's; a monthly file: the `due_month`'s, whatever older months are there)."""
+def source_freshness(settings, checked_at: dt.datetime, extraction_date: dt.date | None = None,
+                     pointers: dict[str, dict | None] | None = None) -> pd.DataFrame:
+    """How current every registered source is on the night of `extraction_date`: the one
+    definition behind DQ10 and `mart.source_freshness`.
+
+    A source is **stale** when it has no good extract, or its current extract's date is
+    more than its allowance (`Source.stale_after_days`, default 0) behind the night's
+    extraction date: a source whose extract failed tonight keeps serving yesterday's, one
+    day behind, however recently that completed. The night's date, not the wall clock, so a
+    replayed or late night is judged as the live one was. `age_hours` (since the pointer's
+    extract completed, at `checked_at`) is information only. A file source's delivery is
+    checked apart (`expected_delivery`): DQ10 also fails a file source whose expected file
+    is missing, stale or not.
+
+    `extraction_date` defaults to the newest current extract of any source (else
+    `checked_at`'s date), so a source behind the others is stale."""
+    pointers = _pointers(settings.staged_dir) if pointers is None else pointers
+    if extraction_date is None:
+        dates = [dt.date.fromisoformat(p["extract_date"]) for p in pointers.values() if p]
+        extraction_date = max(dates) if dates else _naive(checked_at).date()
     rows = []
     for name, source in SOURCES.items():
         pointer = pointers.get(name)
         last = _naive(dt.datetime.fromisoformat(pointer["completed_at"])) if pointer else None
-        age = (_naive(checked_at) - last).total_seconds() / 3600 if last else None
         extract_date = dt.date.fromisoformat(pointer["extract_date"]) if pointer else None
-        behind = (extraction_date - extract_date).days if extract_date else None
-        expected_file, present = None, None
-        if source.kind == "file":
-            drop = Path(settings.source_location(source))
-            names, present = [], True
-            for table in source.tables:
-                if "%d" in (table.file_pattern or ""):  # a daily file: that day's file must be there
-                    files = expected_files(table, drop, extraction_date)
-                    names += [f.name for f in files]
-                    present = present and all(f.exists() for f in files)
-                else:  # a monthly file: the due month's must be there, older months do not stand in
-                    owed = drop / table.file_pattern.format(date=due_month(extraction_date, monthly_due_day))
-                    names.append(owed.name)
-                    present = present and owed.exists()
-            expected_file = ", ".join(names)
-        rows.append({"source": name, "kind": source.kind, "last_success_at": last,
-                     "extract_date": extract_date, "age_hours": age, "days_behind": behind,
-                     "stale_after_hours": float(source.stale_after_hours),
-                     "stale": is_stale(age, source.stale_after_hours, behind),
-                     "expected_file": expected_file, "file_present": present})
-    return pd.DataFrame(rows, columns=FRESHNESS_COLUMNS)
+        behind = zones.days_behind(pointer, extraction_date)
+        age = (_naive(checked_at) - last).total_seconds() / 3600 if last else None
+        expected_file, present = expected_delivery(settings, source, extraction_date)
+        rows.append({"source": name, "kind": source.kind, "last_success_at": last, "extract_date": extract_date,
+                     "rows": sum(t["rows_staged"] for t in pointer["tables"].values()) if pointer else None,
+                     "age_hours": round(age, 2) if age is not None else None, "days_behind": behind,
+                     "stale_after_days": source.stale_after_days, "stale": is_stale(behind, source.stale_after_days),
+                     "expected_file": expected_file, "file_present": present, "checked_at": _naive(checked_at)})
+    frame = pd.DataFrame(rows, columns=FRESHNESS_COLUMNS)
+    return frame.astype({"rows": "Int64", "days_behind": "Int64", "age_hours": "Float64"})
+
+
+#: DQ10: the monthly file for month M is owed from this day of month M + 1 (catalogue
+#: reading, issue 20); `expected_delivery(..., monthly_due_day=)` takes another.
+MONTHLY_FILE_DUE_DAY = 10
+
+
+def due_month(extraction_date: dt.date, due_day: int = MONTHLY_FILE_DUE_DAY) -> dt.date:
+    """The latest month whose monthly file must have arrived by `extraction_date`: the month
+    before the extraction date's month from its `due_day`, the month before that until then."""
+    month = extraction_date.month - (1 if extraction_date.day >= due_day else 2)
+    return dt.date(extraction_date.year + (month - 1) // 12, (month - 1) % 12 + 1, 1)
+
+
+def expected_delivery(settings, source, extraction_date: dt.date,
+                      monthly_due_day: int = MONTHLY_FILE_DUE_DAY) -> tuple[str | None, bool | None]:
+    """(the files a file source must have delivered for `extraction_date`, whether they are
+    there); (None, None) for a database source.
+
+    A daily file (`%d` in its pattern) must be there for the date itself; a monthly file
+    for the `due_month` (the previous month from the due day on), whatever older months
+    are there (catalogue reading of DQ10, issue 20)."""
+    if source.kind != "file":
+        return None, None
+    drop = Path(settings.source_location(source))
+    names, present = [], True
+    for table in source.tables:
+        if "%d" in (table.file_pattern or ""):  # a daily file: that day's file must be there
+            files = expected_files(table, drop, extraction_date)
+            names += [f.name for f in files]
+            present = present and all(f.exists() for f in files)
+        else:  # a monthly file: the due month's must be there, older months do not stand in
+            owed = drop / table.file_pattern.format(date=due_month(extraction_date, monthly_due_day))
+            names.append(owed.name)
+            present = present and owed.exists()
+    return ", ".join(names), present
 
 
 def _row_counts(staged_dir: Path, pointers: dict[str, dict | None]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -198,17 +212,14 @@ def _row_counts(staged_dir: Path, pointers: dict[str, dict | None]) -> tuple[pd.
             continue
         date = pointer["extract_date"]
         for table, counts in sorted(pointer.get("tables", {}).items()):
-            table_dir = Path(staged_dir) / source / table
-            here = table_dir / f"extract_date={date}" / "validation.json"
-            rows = table_rows(read_json(here)) if here.exists() else counts.get("rows_in")
+            here = zones.partition_dir(staged_dir, source, table, date)
+            rows = table_rows(zones.read_validation(here)) if zones.is_validated(here) else counts.get("rows_in")
             if rows is not None:
                 current.append({"source": source, "table": table, "extract_date": date, "rows": int(rows)})
-            earlier = sorted(p for p in table_dir.glob("extract_date=*")
-                             if p.name < f"extract_date={date}" and (p / "validation.json").exists())
-            if earlier:
-                previous.append({"source": source, "table": table,
-                                 "extract_date": earlier[-1].name.split("=", 1)[1],
-                                 "rows": table_rows(read_json(earlier[-1] / "validation.json"))})
+            earlier = zones.base_partition(staged_dir, source, table, dt.date.fromisoformat(date))
+            if earlier is not None:
+                previous.append({"source": source, "table": table, "extract_date": zones.partition_date(earlier),
+                                 "rows": table_rows(zones.read_validation(earlier))})
     return (pd.DataFrame(current, columns=ROW_COUNT_COLUMNS), pd.DataFrame(previous, columns=ROW_COUNT_COLUMNS))
 
 

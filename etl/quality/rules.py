@@ -556,44 +556,27 @@ KPI_SOURCE = "kpi"
 KPI_TABLE = "mart.kpi_value"
 
 
-def _hours(value: float) -> str:
-    return f"{value:.1f}".replace(".", ",")
-
-
-@rule("DQ10", sources=_source_names(), needs_facts=True, params={"monthly_file_due_day": 10})
+@rule("DQ10", sources=_source_names(), needs_facts=True)
 def stale_sources(model: Model, facts: RunFacts | None, params: Mapping[str, Any]) -> list[RuleFinding]:
-    """A source whose last good extract is older than its limit (36 h), or whose file did not arrive.
+    """A source whose current extract is behind the night's extraction date, or whose file did not arrive.
 
-    One row per source (record id = the source name), on the facts of the one freshness
-    definition (`etl.quality.facts.source_freshness_facts`, which the freshness page shows
-    too). Stale means `age_hours` strictly above the source's `stale_after_hours` (exactly
-    36 h is fresh, 36 h and 1 s is not), or the extract date further behind the
-    extraction date than that; a source never extracted is stale. The limit is the
-    source's own: 36 h, the monthly `beskaeftigelse` file 960 h. A file source also fails
-    when the drop folder lacks the file it owes: a daily file the extraction date's (e.g.
-    `cpr_20251120.csv`); the monthly file the previous month's from the
-    `monthly_file_due_day` (default the 10th) on, even when older months are there and the
-    extract is fresh (catalogue reading, issue 20).
+    One row per source (record id = the source name), from `etl.quality.facts.source_freshness`
+    (the definition `mart.source_freshness` publishes too): stale when the source has no
+    good extract, or its current extract's date is more days behind the night's than its
+    allowance (default 0: one day behind is stale, however recently it completed). A file
+    source also fails when the drop folder lacks the file it expects for the extraction
+    date (e.g. `cpr_20251120.csv`; a monthly file: any month's).
     """
     if facts is None or facts.freshness is None or facts.freshness.empty:
         return []
     fresh = facts.freshness.reset_index(drop=True)
-    age = pd.to_numeric(fresh["age_hours"], errors="coerce")
-    limit = pd.to_numeric(fresh["stale_after_hours"], errors="coerce")
-    behind = pd.to_numeric(fresh.get("days_behind", pd.Series(0, index=fresh.index)), errors="coerce").fillna(0)
-    too_old = age.isna() | (age > limit)
-    stale = too_old | (24 * behind > limit)
+    stale = fresh["stale"].astype(bool)
     file_missing = fresh["file_present"].eq(False)  # NULL: not a file source
     findings = []
     for index, row in fresh.iterrows():
         reasons = []
         if stale[index]:
-            if too_old[index]:
-                reasons.append("intet gennemført udtræk" if pd.isna(age[index]) else
-                               f"seneste gode udtræk er {_hours(age[index])} timer gammelt "
-                               f"(grænse {_hours(limit[index])} timer)")
-            else:
-                reasons.append(f"udtrækket er {int(behind[index])} dage bagud for kørselsdatoen")
+            reasons.append(_stale_reason(row))
         if file_missing[index]:
             reasons.append(f"forventet fil {row['expected_file']} mangler i drop-mappen")
         reason = "stale" if stale[index] else "fresh"
@@ -603,6 +586,18 @@ def stale_sources(model: Model, facts: RunFacts | None, params: Mapping[str, Any
         findings.append(_finding(str(row["source"]), "extract", one, "record_id",
                                  pd.Series([bool(reasons)]), "; ".join(reasons) or "ok", freshness=reason))
     return findings
+
+
+def _days(n: int) -> str:
+    return f"{n} dag" if n == 1 else f"{n} dage"
+
+
+def _stale_reason(row: pd.Series) -> str:
+    """Why a source is stale, in the owners' words."""
+    if pd.isna(row["extract_date"]) or pd.isna(row["days_behind"]):
+        return "intet gennemført udtræk"
+    return (f"seneste gode udtræk er fra {pd.Timestamp(row['extract_date']).date().isoformat()}, "
+            f"{_days(int(row['days_behind']))} bag nattens udtræksdato (tilladt: {_days(int(row['stale_after_days']))})")
 
 
 def swing_share(previous: float, current: float) -> float | None:

@@ -66,7 +66,7 @@ class RenderedPage:
 
 
 def report_dir(settings: Settings, quarter: str, version: int) -> Path:
-    return settings.data_dir / "reports" / quarter / f"v{version}"
+    return settings.zones.report_dir(quarter, version)
 
 
 def _read(conn: sa.Connection, sql: str, **params) -> pd.DataFrame:
@@ -179,10 +179,9 @@ def _month(label: str) -> str:
     return f"{fmt.MONTHS[int(month) - 1][:3]}. {year[2:]}"
 
 
-def render_report(quarter: str, version: int | None = None, out_dir: Path | str | None = None,
-                  settings: Settings | None = None, pdf: bool = True) -> dict:
+def render_report(quarter: str, version: int | None = None, out_dir: Path | str | None = None, *,
+                  settings: Settings, pdf: bool = True) -> dict:
     """Render the report of a frozen version; returns the paths, quarter and version."""
-    settings = settings or Settings.from_env()
     year, q = parse_quarter(quarter)
     quarter = f"{year}-Q{q}"
     _, quarter_end = quarter_bounds(year, q)

@@ -19,11 +19,15 @@ class Source:
     owner: str  # team that owns the extract (Airflow owner)
     schedule: str  # nightly cron, Europe/Copenhagen, staggered per source
     description: str = ""
-    stale_after_hours: int = 36  # DQ10: older than this is stale
+    #: DQ10: days the current extract may be behind the night's extraction date before the
+    #: source is stale (0: one day behind is stale; a source not extracted every night needs more)
+    stale_after_days: int = 0
 
     def __post_init__(self) -> None:
         if self.kind not in ("database", "file"):
             raise ValueError(f"source {self.name}: kind must be database or file")
+        if self.stale_after_days < 0:
+            raise ValueError(f"source {self.name}: stale_after_days must be at least 0")
         for ident in [self.name, *(t.name for t in self.tables)] + [
             c.name for t in self.tables for c in t.columns
         ]:

@@ -10,7 +10,6 @@ SOURCE = Source(
     kind="file",
     owner="team-data",
     schedule="30 2 * * *",
-    stale_after_hours=24 * 40,  # a monthly file: stale when a month's file is overdue
     description="One row per person and month for persons known to the fagsystemer.",
     tables=(
         TableSpec("beskaeftigelse", (

@@ -1,8 +1,9 @@
 """The extract DAGs' tasks (`extract_<source>`): land, validate, publish one source's extract.
 
 Each function is one Airflow task: names and dates in, a small dict of paths and counts out
-(what XCom carries: never data, never a CPR). The DAG files call these and nothing else,
-and the tests call them without a scheduler.
+(what XCom carries: never data, never a CPR; paths relative to the data folder). Each
+resolves the run's settings once (`Settings.resolve()`) unless handed them; the DAG files
+call these and nothing else, and the tests call them with explicit settings.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import logging
 from pathlib import Path
 
 from etl.core.settings import Settings
-from etl.extract.incremental import ExtractPolicy, plan_extract
+from etl.extract.incremental import plan_extract
 from etl.extract.land import drop_file_digests, extract_table
 from etl.sources import get_source
 from etl.validate.table import publish_source, validate_table
@@ -21,8 +22,8 @@ log = logging.getLogger(__name__)
 
 
 def _settings(settings: Settings | None) -> Settings:
-    return settings or Settings.from_env()
-
+    """The task's settings: the ones handed in, else resolved here, once, for this task."""
+    return settings if settings is not None else Settings.resolve()
 
 
 def land(source_name: str, table_name: str, extract_date: dt.date, settings: Settings | None = None,
@@ -34,12 +35,13 @@ def land(source_name: str, table_name: str, extract_date: dt.date, settings: Set
     location = settings.source_location(source)
     drop_files = drop_file_digests(table, Path(location), extract_date) if source.kind == "file" else None
     plan = plan_extract(source.name, source.kind, table, settings.staged_dir, extract_date,
-                        ExtractPolicy.from_env(), force_full=full, drop_files=drop_files)
+                        settings.extract, force_full=full, drop_files=drop_files)
     log.info("%s.%s: %s extract (%s)%s", source_name, table_name, plan.mode, plan.reason,
              f", changes in [{plan.since}, {plan.until})" if plan.since else "")
-    landed = extract_table(source, table, location, settings.landing_dir, extract_date, plan)
+    landed = extract_table(source, table, location, settings.landing_dir, extract_date, plan,
+                           odbc_fetch=settings.odbc_fetch)
     log.info("landed %s.%s: %d rows in %.2fs -> %s", source_name, table_name, landed.rows, landed.seconds, landed.path)
-    return {**landed.as_dict(), "mode": plan.mode}
+    return settings.zones.portable({**landed.as_dict(), "mode": plan.mode})
 
 
 def validate(source_name: str, table_name: str, extract_date: dt.date, settings: Settings | None = None) -> dict:
@@ -49,7 +51,7 @@ def validate(source_name: str, table_name: str, extract_date: dt.date, settings:
                             settings.quarantine_dir, extract_date)
     log.info("validated %s.%s: %d in, %d staged, %d quarantined %s in %.2fs", source_name, table_name,
              result.rows_in, result.rows_staged, result.rows_quarantined, result.quarantine_by_rule or "", result.seconds)
-    return result.as_dict()
+    return settings.zones.portable(result.as_dict())
 
 
 def publish_extract(source_name: str, extract_date: dt.date, run_id: str, results: list[dict],

@@ -13,15 +13,15 @@ from etl.core.settings import Settings
 from etl.model import Model
 from etl.model.org import current_structure
 from etl.publish.marts import CASE_COST, KPI_CATALOG, KPI_VALUE
-from etl.publish.suppression import suppress_for_public, suppression_threshold
+from etl.publish.suppression import suppress_for_public
 from etl.publish.warehouse import ensure_schema, make_engine, publish
 
 log = logging.getLogger(__name__)
 
 
 def _settings(settings: Settings | None) -> Settings:
-    return settings or Settings.from_env()
-
+    """The task's settings: the ones handed in, else resolved here, once, for this task."""
+    return settings if settings is not None else Settings.resolve()
 
 
 def compute_kpis(run_id: str, settings: Settings | None = None, history_quarters: int = 4) -> dict:
@@ -34,20 +34,20 @@ def compute_kpis(run_id: str, settings: Settings | None = None, history_quarters
     if settings.org_structure == "current":  # restate history on today's organisation
         model.replace_table("dim_org", current_structure(model.dim_org))
     periods = reporting_periods(model.extraction_date, history_quarters)
-    values = compute(model, periods, params=settings.kpi_params())
+    values = compute(model, periods, workers=settings.kpi_workers, params=settings.kpi_params())
     values["provisional"] = _provisional(values, periods)
     values["version"] = 0
     values["run_id"] = run_id
     values["computed_at"] = pd.Timestamp(local_now())
-    path = settings.data_dir / "kpi" / "kpi_value.parquet"
+    path = settings.zones.kpi_values
     path.parent.mkdir(parents=True, exist_ok=True)
     values.to_parquet(path.with_suffix(".tmp"), index=False)
     path.with_suffix(".tmp").replace(path)
     log.info("computed %d KPI rows for %d periods in %.1fs", len(values), len(periods), time.monotonic() - started)
     cost_path = _compute_case_cost(model, run_id, values["computed_at"].iloc[0] if len(values) else None,
-                                   settings.data_dir / "kpi" / "case_cost.parquet")
-    return {"path": str(path), "rows": len(values), "periods": len(periods),
-            "extraction_date": model.extraction_date.isoformat(), "case_cost_path": str(cost_path)}
+                                   settings.zones.case_cost)
+    return settings.zones.portable({"path": path, "rows": len(values), "periods": len(periods),
+                                    "extraction_date": model.extraction_date.isoformat(), "case_cost_path": cost_path})
 
 
 def _compute_case_cost(model, run_id: str, computed_at, path):
@@ -77,10 +77,11 @@ def _provisional(values: pd.DataFrame, periods) -> np.ndarray:
     return flags
 
 
-def audit_kpis(staged: dict) -> dict:
+def audit_kpis(staged: dict, *, settings: Settings | None = None) -> dict:
     """Refuse to publish a KPI set that is empty, duplicated or missing an implemented KPI."""
     from etl.kpi import CATALOG  # noqa: PLC0415 - the KPIs (~160 ms): not at DAG parse
-    values = pd.read_parquet(staged["path"])
+    settings = _settings(settings)
+    values = pd.read_parquet(settings.zones.resolve(staged["path"]))
     key = ["kpi_id", "measure", "period_type", "period_start", "period_end", "org_level", "org_key",
            "dimension", "dimension_value"]
     duplicated = values.duplicated(key).sum()
@@ -94,7 +95,7 @@ def audit_kpis(staged: dict) -> dict:
     if missing:
         problems.append(f"no SOF total for implemented KPI(s) {missing}")
     if staged.get("case_cost_path"):
-        cost = pd.read_parquet(staged["case_cost_path"], columns=["year", "case_key"])
+        cost = pd.read_parquet(settings.zones.resolve(staged["case_cost_path"]), columns=["year", "case_key"])
         if cost.duplicated().any():
             problems.append(f"{int(cost.duplicated().sum())} duplicated case_cost rows (year, case)")
     if problems:
@@ -111,22 +112,22 @@ def publish_kpis(audited: dict, settings: Settings | None = None) -> dict:
     started = time.monotonic()
     if not audited.get("audited"):
         raise RuntimeError("refusing to publish KPIs that were not audited")
-    values = pd.read_parquet(audited["path"])
+    values = pd.read_parquet(settings.zones.resolve(audited["path"]))
     engine = make_engine(settings.warehouse_url())
-    ensure_schema(engine)
+    ensure_schema(engine, sql_dir=settings.sql_dir)
     catalog = catalog_frame()
     dim_org = load_reference(settings.reference_dir)["dim_org"]
     if settings.org_structure == "current":  # the structure the KPIs were computed on
         dim_org = current_structure(dim_org)
     suppress_started = time.monotonic()
-    public_values = suppress_for_public(values, dim_org, suppression_threshold())
+    public_values = suppress_for_public(values, dim_org, settings.suppression_threshold)
     suppress_seconds = time.monotonic() - suppress_started
     published = publish(engine, "mart", KPI_VALUE, values, {"version": 0})
     publish(engine, "public", KPI_VALUE, public_values, {"version": 0})
     publish(engine, "mart", KPI_CATALOG, catalog)
     publish(engine, "public", KPI_CATALOG, catalog)
     if audited.get("case_cost_path"):  # internal only: never in public
-        publish(engine, "mart", CASE_COST, pd.read_parquet(audited["case_cost_path"]))
+        publish(engine, "mart", CASE_COST, pd.read_parquet(settings.zones.resolve(audited["case_cost_path"])))
     internal = values[values["org_level"] != "caseworker"]
     suppressed = int(public_values["value"].isna().sum() - internal["value"].isna().sum())
     engine.dispose()

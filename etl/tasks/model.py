@@ -6,14 +6,16 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+from etl.core import zones
 from etl.core.settings import Settings
-from etl.core.storage import read_json
+from etl.sources import SOURCES
 
 log = logging.getLogger(__name__)
 
 
 def _settings(settings: Settings | None) -> Settings:
-    return settings or Settings.from_env()
+    """The task's settings: the ones handed in, else resolved here, once, for this task."""
+    return settings if settings is not None else Settings.resolve()
 
 
 class NotTonight(Exception):  # noqa: N818 - a decision, not an error
@@ -22,18 +24,15 @@ class NotTonight(Exception):  # noqa: N818 - a decision, not an error
 
 def current_extracts(settings: Settings) -> dict[str, dict | None]:
     """Each source's current extract as `{extract_date, run_id}` (None: never extracted)."""
-    from etl.quality.facts import current_pointers  # noqa: PLC0415 - the one reader of the CURRENT pointers
-
     return {name: ({"extract_date": p["extract_date"], "run_id": p["run_id"]} if p else None)
-            for name, p in current_pointers(settings.staged_dir).items()}
+            for name, p in settings.zones.pointers(SOURCES).items()}
 
 
 def live_model_built_from(settings: Settings) -> dict | None:
     """The live model's extraction date and the extracts it was built from (`model/model.json`)."""
-    meta_path = settings.model_dir / "model.json"
-    if not meta_path.exists():
+    meta = zones.read_model_meta(settings.model_dir)
+    if meta is None:
         return None
-    meta = read_json(meta_path)
     return {"extraction_date": meta["extraction_date"], "sources": meta.get("built_from")}
 
 
@@ -55,9 +54,11 @@ def plan_model_build(kind: str, night: dt.date, settings: Settings | None = None
     settings = _settings(settings)
     tonight = night.isoformat()
     current = current_extracts(settings)
-    behind = sorted(name for name, extract in current.items() if extract is None or extract["extract_date"] < tonight)
+    lag = {name: zones.days_behind(extract, night) for name, extract in current.items()}
+    behind = sorted(name for name, days in lag.items() if days is None or days > 0)  # not published tonight
+    stale = sorted(name for name, days in lag.items() if zones.is_stale(days, SOURCES[name].stale_after_days))
     built = live_model_built_from(settings)
-    plan = {"extract_date": tonight, "kind": kind, "stale_sources": behind,
+    plan = {"extract_date": tonight, "kind": kind, "stale_sources": stale,
             "sources": {name: extract["extract_date"] if extract else None for name, extract in current.items()}}
     if force:
         return {**plan, "reason": "forced"}
@@ -81,11 +82,13 @@ def plan_model_build(kind: str, night: dt.date, settings: Settings | None = None
 
 
 def build_model(extract_date: dt.date, settings: Settings | None = None) -> dict:
+    """Build the model as of `extract_date` (settings resolved here unless handed in)."""
     from etl.model.stage import run_model_stage  # noqa: PLC0415 - pandas and the build (~1.8 s): not at DAG parse
-    result = run_model_stage(_settings(settings), extract_date)
+    settings = _settings(settings)
+    result = run_model_stage(settings, extract_date)
     log.info("SUMMARY build_model: %d staged rows -> %d model rows in %d tables (%s) in %.1fs", result["rows_in"],
              sum(result["rows"].values()), len(result["rows"]), result["model_dir"], result["seconds"])
-    return result
+    return settings.zones.portable(result)
 
 
 def build_planned(plan: dict, settings: Settings | None = None) -> dict:

@@ -2,6 +2,8 @@
 
 Kept here (not in `dags/`) so DAG files stay pure wiring and so the governance tests
 can check one definition. Importing this module imports Airflow; `etl` otherwise does not.
+It reads nothing when imported: the operations address is resolved when a notifier is
+built (`etl.core.settings.operations_email`), never a secret, never the database.
 """
 
 from __future__ import annotations
@@ -9,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
-import os
 
 import pendulum
 from airflow.sdk.exceptions import AirflowSkipException
@@ -28,15 +29,13 @@ from airflow.sdk import (
 # back (SerializationError '_summary' in the dag-processor); the core class round-trips.
 from airflow.timetables.events import EventsTimetable
 
-from etl.core.settings import SMTP_CONN_ID, Clock, NightSchedule
+from etl.core.settings import SMTP_CONN_ID, Clock, NightSchedule, operations_email
 from etl.sources import SOURCES
 
 log = logging.getLogger(__name__)
 
 TIMEZONE = "Europe/Copenhagen"
 START_DATE = pendulum.datetime(2025, 1, 1, tz=TIMEZONE)
-#: Who hears about a failed task (not a breached rule: rules mail their own owners).
-OPERATIONS_EMAIL = os.environ.get("SOFLI_OPERATIONS_EMAIL", "sofli-drift@sofli.example")
 #: Tags the governance test allows.
 ALLOWED_TAGS = {"sofli", "extract", "model", "kpi", "data-quality", "database", "file", "housekeeping", "report"}
 
@@ -79,9 +78,10 @@ class CopenhagenSmtpNotifier(SmtpNotifier):
 
 
 def failure_notifier() -> SmtpNotifier:
-    """The alert route of every task: an e-mail to operations through Airflow's SMTP connection."""
+    """The alert route of every task: an e-mail to operations (`SOFLI_OPERATIONS_EMAIL`; not a
+    breached rule: rules mail their own owners) through Airflow's SMTP connection."""
     return CopenhagenSmtpNotifier(
-        to=OPERATIONS_EMAIL,
+        to=operations_email(),
         smtp_conn_id=SMTP_CONN_ID,
         subject="[sofli] Task fejlede: {{ ti.dag_id }}.{{ ti.task_id }}",
         html_content=("<p>Task <b>{{ ti.dag_id }}.{{ ti.task_id }}</b> fejlede i kørsel "
@@ -154,7 +154,7 @@ def deadline_alert(stage: str) -> DeadlineAlert:
         interval=interval,
         name=f"sofli-night-{stage}",
         callback=AsyncCallback(CopenhagenSmtpNotifier, kwargs={
-            "to": OPERATIONS_EMAIL,
+            "to": operations_email(),
             "smtp_conn_id": SMTP_CONN_ID,
             "subject": "[sofli] Natten er forsinket: {{ dag_run.dag_id }} er ikke færdig",
             "html_content": ("<p>Kørslen <b>{{ dag_run.dag_id }}</b> / {{ dag_run.dag_run_id }} (sat i kø "

@@ -21,36 +21,21 @@ log = logging.getLogger(__name__)
 
 
 def _settings(settings: Settings | None) -> Settings:
-    return settings or Settings.from_env()
-
+    """The task's settings: the ones handed in, else resolved here, once, for this task."""
+    return settings if settings is not None else Settings.resolve()
 
 
 class DataQualityBreach(RuntimeError):
     """An error-severity data-quality rule breached its threshold."""
 
 
-
-def source_freshness(settings: Settings, checked_at: dt.datetime, run_date: dt.date | None = None,
-                     monthly_due_day: int | None = None) -> pd.DataFrame:
-    """`mart.source_freshness` (the freshness page): DQ10's own facts per source
-    (`etl.quality.facts.source_freshness_facts`, one definition), with the rows staged. A
-    source is shown stale when DQ10 fails it: too old, too far behind the run's date, or a
-    file it owes missing from the drop folder."""
-    from etl.quality.facts import (  # noqa: PLC0415 - pandas-heavy: not at DAG parse
-        MONTHLY_FILE_DUE_DAY,
-        current_pointers,
-        source_freshness_facts,
-    )
-
-    pointers = current_pointers(settings.staged_dir)
-    facts = source_freshness_facts(settings, pointers, checked_at, run_date or checked_at.date(),
-                                   monthly_due_day or MONTHLY_FILE_DUE_DAY)
-    rows = [sum(t["rows_staged"] for t in pointers[name]["tables"].values()) if pointers.get(name) else None
-            for name in facts["source"]]
-    return pd.DataFrame({
-        "source": facts["source"], "last_success_at": facts["last_success_at"], "extract_date": facts["extract_date"],
-        "rows": rows, "age_hours": facts["age_hours"].astype(float).round(2), "days_behind": facts["days_behind"],
-        "stale": facts["stale"].astype(bool) | facts["file_present"].eq(False), "checked_at": checked_at})
+def source_freshness(settings: Settings, checked_at: dt.datetime, run_date: dt.date | None = None) -> pd.DataFrame:
+    """`mart.source_freshness`: DQ10's own facts per source (`etl.quality.facts.source_freshness`,
+    the one definition): stale when the current extract is behind the run's extraction date
+    `run_date` (a source that failed tonight keeps serving yesterday's extract, one day
+    behind) or there is none."""
+    from etl.quality.facts import source_freshness as freshness  # noqa: PLC0415 - the rules (~115 ms): not at DAG parse
+    return freshness(settings, checked_at, run_date)
 
 
 def run_data_quality(run_id: str, settings: Settings | None = None, rules_path: str | Path | None = None) -> dict:
@@ -64,15 +49,13 @@ def run_data_quality(run_id: str, settings: Settings | None = None, rules_path: 
     started = time.monotonic()
     model = Model.load(settings.model_dir)
     engine = make_engine(settings.warehouse_url())
-    ensure_schema(engine)
+    ensure_schema(engine, sql_dir=settings.sql_dir)
     previous = read_table(engine, "mart.dq_result", "WHERE run_id = (SELECT run_id FROM mart.dq_result "
                           "WHERE run_id <> :run ORDER BY computed_at DESC LIMIT 1)", {"run": run_id})
     computed_at = local_now()
-    config = load_rules_config(rules_path)
-    due_day = int(config["DQ10"].rule_params["monthly_file_due_day"]) if "DQ10" in config else None
-    facts = load_run_facts(settings, engine, run_id, checked_at=computed_at, extraction_date=model.extraction_date,
-                           **({"monthly_due_day": due_day} if due_day else {}))
-    outcome = run_rules(model, config, run_id, computed_at, previous if len(previous) else None, facts=facts)
+    facts = load_run_facts(settings, engine, run_id, checked_at=computed_at, extraction_date=model.extraction_date)
+    outcome = run_rules(model, load_rules_config(rules_path or settings.dq_rules_path), run_id, computed_at,
+                        previous if len(previous) else None, facts=facts)
     flags = flag_kpis(read_table(engine, "mart.kpi_value", "WHERE version = 0"), blocking_breaches(outcome),
                       run_id, computed_at, stale=stale_sources(outcome))
     publish(engine, "mart", DQ_RULE, outcome.dq_rule)
@@ -80,13 +63,13 @@ def run_data_quality(run_id: str, settings: Settings | None = None, rules_path: 
     publish(engine, "mart", DQ_FAILURE, outcome.dq_failure, {"run_id": run_id})
     publish(engine, "mart", DQ_KPI_FLAG, flags, {"run_id": run_id})
     publish(engine, "public", DQ_KPI_FLAG, flags, {"run_id": run_id})  # KPI ids and rule labels: nothing personal
-    publish(engine, "mart", SOURCE_FRESHNESS, source_freshness(settings, computed_at, model.extraction_date, due_day))
+    publish(engine, "mart", SOURCE_FRESHNESS, facts.freshness)  # the very facts DQ10 judged
     engine.dispose()
     log.info("data quality for run %s: %d rules, %d results, %d failing ids, %d KPI flags in %.1fs:\n%s", run_id,
              len(outcome.dq_rule), len(outcome.dq_result), len(outcome.dq_failure), len(flags),
              time.monotonic() - started, format_breach_log(outcome))
     breaches = [json.loads(json.dumps(b.__dict__, default=str)) for b in outcome.breaches]
-    atomic_write_json(settings.data_dir / "dq" / "last_breaches.json", {"run_id": run_id, "breaches": breaches})
+    atomic_write_json(settings.zones.dq_breaches, {"run_id": run_id, "breaches": breaches})
     return {"run_id": run_id, "rules": len(outcome.dq_rule), "results": len(outcome.dq_result),
             "failures": len(outcome.dq_failure), "flagged_kpis": len(flags), "breaches": breaches,
             "error_breaches": len(outcome.error_breaches)}
@@ -122,7 +105,7 @@ def send_dq_alerts(summary: dict, smtp: dict, run_url: str, settings: Settings |
     )
     from etl.quality.runner import DqOutcome  # noqa: PLC0415 - as above
     settings = _settings(settings)
-    log_path = settings.data_dir / "dq" / "mail_log.json"
+    log_path = settings.zones.dq_mail_log
     selected, mail_log = select_breaches_to_mail(summary["breaches"], load_mail_log(log_path),
                                                  today or local_today())
     outcome = DqOutcome(pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), selected)

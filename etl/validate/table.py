@@ -22,10 +22,11 @@ import pandas as pd
 import pandera.pandas as pa
 import pyarrow as pa_arrow
 
+from etl.core import zones
 from etl.core.periods import local_now
-from etl.core.storage import atomic_write_json, partition_dir, read_json, write_parquet_atomic
+from etl.core.storage import write_parquet_atomic
 from etl.core.tables import Column, TableSpec
-from etl.extract.incremental import base_partition, high_watermark, merge_into_base, table_rows, vanished_keys
+from etl.extract.incremental import high_watermark, merge_into_base, table_rows, vanished_keys
 from etl.sources.base import Source
 from schemas import schema_for
 
@@ -56,7 +57,7 @@ class ValidationResult:
     rows_quarantined: int
     quarantine_by_rule: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
-    staged_path: str = ""
+    staged_path: str = ""  # absolute here; relative to the data folder where it is stored
     quarantine_path: str = ""
     seconds: float = 0.0
     # What the staged table is (see etl.extract.incremental): a full extract's valid rows, or an
@@ -156,19 +157,19 @@ def check_schema(typed: pd.DataFrame, schema: pa.DataFrameSchema, where: str) ->
 
 def _previous_rows(staged_root: Path, source: str, table: str, extract_date: dt.date) -> int | None:
     """Rows of the table in its latest earlier validated extract, if any."""
-    base = base_partition(staged_root, source, table, extract_date)
+    base = zones.base_partition(staged_root, source, table, extract_date)
     if base is None:
         return None
-    return table_rows(read_json(base / "validation.json"))
+    return table_rows(zones.read_validation(base))
 
 
 def validate_table(source: Source, spec: TableSpec, landing_root: Path, staged_root: Path,
                    quarantine_root: Path, extract_date: dt.date) -> ValidationResult:
     started = time.monotonic()
     where = f"{source.name}.{spec.name} ({extract_date})"
-    landed_dir = partition_dir(landing_root, source.name, spec.name, extract_date)
-    manifest = read_json(landed_dir / "manifest.json")
-    raw = pd.read_parquet(landed_dir / "data.parquet")
+    landed_dir = zones.partition_dir(landing_root, source.name, spec.name, extract_date)
+    manifest = zones.read_manifest(landed_dir)
+    raw = pd.read_parquet(landed_dir / zones.DATA_FILE)
     if len(raw) != manifest["rows"]:
         raise StructuralValidationError(f"{where}: landed file has {len(raw)} rows, manifest says {manifest['rows']}")
 
@@ -199,22 +200,22 @@ def validate_table(source: Source, spec: TableSpec, landing_root: Path, staged_r
     valid = typed.drop(index=bad_rows).reset_index(drop=True)
     quarantine = _quarantine_frame(raw, failures)
     staged = _stage(result, valid, manifest, spec, staged_root, source.name, where)
-    staged_dir = partition_dir(staged_root, source.name, spec.name, extract_date)
-    quarantine_dir = partition_dir(quarantine_root, source.name, spec.name, extract_date)
-    write_parquet_atomic(staged_dir / "data.parquet", pa_arrow.Table.from_pandas(staged, preserve_index=False))
-    write_parquet_atomic(quarantine_dir / "quarantine.parquet",
+    staged_dir = zones.partition_dir(staged_root, source.name, spec.name, extract_date)
+    quarantine_dir = zones.partition_dir(quarantine_root, source.name, spec.name, extract_date)
+    write_parquet_atomic(staged_dir / zones.DATA_FILE, pa_arrow.Table.from_pandas(staged, preserve_index=False))
+    write_parquet_atomic(quarantine_dir / zones.QUARANTINE_FILE,
                          pa_arrow.Table.from_pandas(quarantine, preserve_index=False))
 
     result.rows_staged, result.rows_quarantined = len(valid), len(quarantine)
     result.quarantine_by_rule = {str(k): int(v) for k, v in
                                  failures.drop_duplicates(["_row", "_rule"])["_rule"].value_counts().sort_index().items()}
-    result.staged_path = str(staged_dir / "data.parquet")
-    result.quarantine_path = str(quarantine_dir / "quarantine.parquet")
+    result.staged_path = str(staged_dir / zones.DATA_FILE)
+    result.quarantine_path = str(quarantine_dir / zones.QUARANTINE_FILE)
     result.seconds = round(time.monotonic() - started, 3)
     if result.rows_in != result.rows_staged + result.rows_quarantined:  # conservation, always
         raise StructuralValidationError(f"{where}: {result.rows_in} rows in but {result.rows_staged} staged "
                                         f"+ {result.rows_quarantined} quarantined")
-    atomic_write_json(staged_dir / "validation.json", result.as_dict())
+    zones.write_validation(staged_dir, result.as_dict())  # last: the partition now counts
     return result
 
 
@@ -228,21 +229,21 @@ def _stage(result: ValidationResult, valid: pd.DataFrame, manifest: dict, spec: 
     result.mode, result.schema_hash = manifest.get("mode", "full"), spec.schema_hash()
     result.source_files = manifest.get("files")
     result.last_full_extract_date = plan.get("last_full_extract_date") or result.extract_date
-    base_dir = (staged_root / source / spec.name / f"extract_date={plan['base_extract_date']}"
+    base_dir = (zones.partition_dir(staged_root, source, spec.name, plan["base_extract_date"])
                 if result.mode == "incremental" else
-                base_partition(staged_root, source, spec.name, dt.date.fromisoformat(result.extract_date)))
+                zones.base_partition(staged_root, source, spec.name, dt.date.fromisoformat(result.extract_date)))
     staged = valid
     if result.mode == "incremental":
-        if base_dir is None or not (base_dir / "validation.json").exists():
+        if base_dir is None or not zones.is_validated(base_dir):
             raise StructuralValidationError(f"{where}: the incremental extract's base {base_dir} is gone; "
                                             "re-run with a full extract; rule incremental_base")
         result.base_extract_date = plan["base_extract_date"]
-        staged, result.rows_carried = merge_into_base(pd.read_parquet(base_dir / "data.parquet"), valid, spec)
+        staged, result.rows_carried = merge_into_base(pd.read_parquet(base_dir / zones.DATA_FILE), valid, spec)
     elif base_dir is not None and spec.primary_key and source_kind_is_database(manifest):
-        result.rows_vanished = vanished_keys(pd.read_parquet(base_dir / "data.parquet"), valid, spec)
+        result.rows_vanished = vanished_keys(pd.read_parquet(base_dir / zones.DATA_FILE), valid, spec)
         if result.rows_vanished:
             log.warning("%s: %d key(s) of the extract of %s are gone from the source (hard deletes, or "
-                        "rows quarantined tonight)", where, result.rows_vanished, base_dir.name.split("=", 1)[1])
+                        "rows quarantined tonight)", where, result.rows_vanished, zones.partition_date(base_dir))
     result.rows_total, result.watermark = len(staged), high_watermark(staged, spec, dt.date.fromisoformat(result.extract_date))
     return staged
 
@@ -272,18 +273,20 @@ def publish_source(source: Source, staged_root: Path, extract_date: dt.date, run
     forward: re-running an older date (a backfill) re-validates that date's partition
     without making it current.
     """
-    tables = {r["table"]: {k: r.get(k) for k in ("rows_in", "rows_staged", "rows_quarantined", "rows_total",
-                                                  "mode", "staged_path")}
+    tables = {r["table"]: {**{k: r.get(k) for k in ("rows_in", "rows_staged", "rows_quarantined", "rows_total",
+                                                     "mode")},
+                           "staged_path": str(zones.partition_dir(staged_root, source.name, r["table"], extract_date)
+                                              / zones.DATA_FILE)}
               for r in results}
     missing = [t.name for t in source.tables if t.name not in tables]
     if missing:
         raise StructuralValidationError(f"{source.name}: no validated extract for table(s) {missing}")
     pointer = {"source": source.name, "extract_date": extract_date.isoformat(), "run_id": run_id,
                "completed_at": local_now().isoformat(timespec="seconds"), "tables": tables}
-    current_path = staged_root / source.name / "CURRENT.json"
-    if current_path.exists() and read_json(current_path)["extract_date"] > pointer["extract_date"]:
+    current = zones.read_pointer(staged_root, source.name)
+    if current and current["extract_date"] > pointer["extract_date"]:
         log.info("%s: %s is a backfill; the current extract stays %s", source.name, extract_date,
-                 read_json(current_path)["extract_date"])
+                 current["extract_date"])
         return {**pointer, "current": False}
-    atomic_write_json(current_path, pointer)
+    zones.write_pointer(staged_root, source.name, pointer)
     return {**pointer, "current": True}

@@ -12,6 +12,7 @@ import urllib.request
 import psutil
 import pytest
 
+from etl.core.zones import DataFolder
 from etl.ops.local_airflow import free_port, wait_for
 
 pytestmark = pytest.mark.integration
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.integration
 def test_sofli_airflow_serves_on_the_port_given_and_stops_on_ctrl_c(tmp_path):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "SOFLI_"))}
-    env["SOFLI_MODE"] = "demo"
+    DataFolder(tmp_path / "data").mark_demo({"profile": "demo"})  # a folder `sofli demo` made: demo mode
     process = subprocess.Popen([sys.executable, "-m", "etl.cli.main", "--data-dir", str(tmp_path / "data"), "airflow",
                                 "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                text=True, start_new_session=True)

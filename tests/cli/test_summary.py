@@ -2,6 +2,7 @@
 
 import pytest
 
+from etl.core.settings import Settings
 from etl.cli.summary import EXIT_DQ_BREACH, EXIT_OK, EXIT_PIPELINE_FAILED, print_summary
 
 OK = {"state": "success", "tasks": {"t": "success"}, "seconds": 1.0}
@@ -18,20 +19,20 @@ BROKEN = {"state": "failed", "tasks": {"land_Barn": "failed", "publish": "upstre
     ({"extract_boern": OK, "data_quality": {**GATE_RED, "tasks": {"run_rules": "failed", "gate": "failed"}}},
      False, EXIT_PIPELINE_FAILED),
 ])
-def test_exit_codes(tmp_path, monkeypatch, capsys, states, strict, code):
-    monkeypatch.setenv("SOFLI_WAREHOUSE_URL", f"sqlite:///{tmp_path}/warehouse/warehouse.db")
-    assert print_summary(tmp_path, states, strict=strict, seconds=1.0) == code
+def test_exit_codes(tmp_path, capsys, states, strict, code):
+    settings = Settings(tmp_path, mode="demo")  # the embedded warehouse under tmp_path, not yet written
+    assert print_summary(settings, states, strict=strict, seconds=1.0) == code
     out = capsys.readouterr().out
     if states["data_quality"] is GATE_RED:
         assert "RED  data_quality" in out
 
 
-def test_a_failed_extract_is_named_and_the_rest_of_the_night_said_to_be_published(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("SOFLI_WAREHOUSE_URL", f"sqlite:///{tmp_path}/warehouse/warehouse.db")
+def test_a_failed_extract_is_named_and_the_rest_of_the_night_said_to_be_published(tmp_path, capsys):
+    settings = Settings(tmp_path, mode="production", warehouse_location=f"sqlite:///{tmp_path}/warehouse/warehouse.db")
     states = {"extract_boern": OK, "extract_klage": BROKEN, "build_model": OK, "publish_kpis": OK,
               "data_quality": GATE_RED}
-    assert print_summary(tmp_path, states, strict=False, seconds=1.0, title="sofli run, night of 2026-03-10",
-                         mode="production") == EXIT_PIPELINE_FAILED
+    assert print_summary(settings, states, strict=False, seconds=1.0,
+                         title="sofli run, night of 2026-03-10") == EXIT_PIPELINE_FAILED
     out = capsys.readouterr().out
     assert "sofli run, night of 2026-03-10: 5 DAG runs" in out
     assert "FAIL extract_klage" in out and "failed/not run: land_Barn, publish" in out

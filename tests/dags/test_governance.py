@@ -25,11 +25,13 @@ from airflow.sdk import task as task_decorator
 from airflow.sdk.module_loading import import_string
 from airflow.serialization.serialized_objects import DagSerialization
 
-from etl.core.settings import REPO_ROOT, NightSchedule
+from etl.core.settings import REPO_ROOT, ConfigurationError, NightSchedule, operations_email
 from etl.ops.mailsink import MailSink
 from etl.sources import SOURCES
 from etl.tasks import orchestration
-from etl.tasks.orchestration import ALLOWED_TAGS, NIGHT_DEADLINES, OPERATIONS_EMAIL, copenhagen_time
+from etl.tasks.orchestration import ALLOWED_TAGS, NIGHT_DEADLINES, copenhagen_time, failure_notifier
+
+OPERATIONS_EMAIL = operations_email({})  # the dagbag fixture parses with no SOFLI_OPERATIONS_EMAIL
 
 #: Every nightly DAG and the stage whose deadline applies to it.
 NIGHTLY = {f"extract_{name}": "extract" for name in SOURCES} | {
@@ -71,6 +73,14 @@ def test_every_nightly_dag_has_a_deadline_alert_that_mails_operations(dagbag):
         assert alert.callback.path == "etl.tasks.orchestration.CopenhagenSmtpNotifier", dag_id
         assert alert.callback.kwargs["to"] == OPERATIONS_EMAIL and alert.callback.kwargs["smtp_conn_id"]
     assert not dagbag.dags["housekeeping"].deadline  # not part of the night's chain
+
+
+def test_the_operations_address_is_read_when_a_notifier_is_built_not_at_import(monkeypatch):
+    monkeypatch.setenv("SOFLI_OPERATIONS_EMAIL", "vagt@kommune.example")
+    assert failure_notifier().to == "vagt@kommune.example"
+    monkeypatch.setenv("SOFLI_OPERATIONS_EMAIL", "not an address")
+    with pytest.raises(ConfigurationError, match="SOFLI_OPERATIONS_EMAIL"):
+        failure_notifier()
 
 
 def test_the_deadline_alerts_survive_serialization(dagbag):

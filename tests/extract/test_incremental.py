@@ -6,6 +6,7 @@ import json
 import pandas as pd
 import pytest
 
+from etl.core.settings import ConfigurationError, Settings
 from etl.extract.incremental import ExtractPolicy, high_watermark, merge_into_base, plan_extract, vanished_keys
 from etl.sources import SOURCES
 
@@ -98,13 +99,13 @@ def test_a_file_table_without_fingerprints_is_read_whole(tmp_path):
     assert (plan.mode, plan.reason) == ("full", "a file without fingerprints is read whole")
 
 
-def test_policy_from_the_environment():
-    policy = ExtractPolicy.from_env({"SOFLI_EXTRACT_MODE": "full", "SOFLI_FULL_EXTRACT_EVERY_DAYS": "1",
-                                     "SOFLI_EXTRACT_OVERLAP_HOURS": "6"})
+def test_policy_from_the_settings(tmp_path):
+    policy = Settings.resolve({"SOFLI_DATA_DIR": str(tmp_path), "SOFLI_EXTRACT_MODE": "full",
+                               "SOFLI_FULL_EXTRACT_EVERY_DAYS": "1", "SOFLI_EXTRACT_OVERLAP_HOURS": "6"}).extract
     assert policy == ExtractPolicy("full", 1, dt.timedelta(hours=6))
-    assert ExtractPolicy.from_env({}) == POLICY
-    with pytest.raises(ValueError, match="incremental or full"):
-        ExtractPolicy.from_env({"SOFLI_EXTRACT_MODE": "sometimes"})
+    assert Settings.resolve({"SOFLI_DATA_DIR": str(tmp_path)}).extract == POLICY
+    with pytest.raises(ConfigurationError, match="SOFLI_EXTRACT_MODE must be incremental or full"):
+        Settings.resolve({"SOFLI_DATA_DIR": str(tmp_path), "SOFLI_EXTRACT_MODE": "sometimes"})
 
 
 def frame(keys, values, stamps):

@@ -51,10 +51,9 @@ def databases(postgres, tmp_path_factory):
 
 
 def land(monkeypatch, tmp_path, through: str, postgres, urls, name, table, plan=None, batch_rows=1000):
-    monkeypatch.setenv(extract.FETCH_ENV, "rows" if through == "rows" else "arrow")
     location = urls[name] if through == "sqlalchemy" else odbc_location(postgres, f"columnar_src_{name}")
     landed = extract_database_table(SOURCES[name], table, location, tmp_path / through, DAY,
-                                    batch_rows=batch_rows, plan=plan)
+                                    batch_rows=batch_rows, plan=plan, odbc_fetch="rows" if through == "rows" else "arrow")
     return landed, pq.read_table(landed.path)
 
 
@@ -130,8 +129,8 @@ def test_edge_values_of_every_type_are_the_same_text_columnar_and_row_wise(postg
     sql = "SELECT * FROM edge ORDER BY id"
 
     def landed(location: str, mode: str) -> tuple[list[list], list]:
-        monkeypatch.setenv(extract.FETCH_ENV, mode)
-        with _database_batches(location, spec, sql, {}, batch_rows) as (names, _added, batches):
+        with _database_batches(location, spec, sql, {}, batch_rows, columnar=mode == "arrow") as (names, _added,
+                                                                                                 batches):
             batches = list(batches)
         columns = [sum((b[0][i].to_pylist() for b in batches), []) for i in range(len(names))]
         assert all(a.type == pa.string() for b in batches for a in b[0])

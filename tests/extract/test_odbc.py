@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from etl.core.settings import REPO_ROOT, Settings
+from etl.core.settings import Settings
 from etl.extract import odbc
 from etl.sources import SOURCES
 
@@ -24,7 +24,7 @@ def test_an_airflow_odbc_connection_is_a_source_location(tmp_path, monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_SOFLI_SRC_KLAGE", json.dumps({
         "conn_type": "odbc", "host": "db", "port": 1433, "schema": "Klage", "login": "u", "password": "dummy",
         "extra": {"driver": "ODBC Driver 18 for SQL Server", "TrustServerCertificate": "yes"}}))
-    location = Settings(tmp_path, REPO_ROOT / "reference", "demo").source_location(SOURCES["klage"])
+    location = Settings.resolve(data_dir=tmp_path).source_location(SOURCES["klage"])  # through Airflow's lookup
     assert location == ("odbc:DRIVER={ODBC Driver 18 for SQL Server};SERVER=db;PORT=1433;DATABASE=Klage;UID=u;"
                         "PWD=dummy;TrustServerCertificate=yes")
 

@@ -17,9 +17,7 @@ NOVEMBER = HEADER + "010203-1234,2025-11,Uddannelse,1\n020304-2345,2025-11,Ledig
 
 
 @pytest.fixture
-def drop(tmp_path, monkeypatch):
-    monkeypatch.delenv("SOFLI_EXTRACT_MODE", raising=False)
-    monkeypatch.delenv("SOFLI_FULL_EXTRACT_EVERY_DAYS", raising=False)
+def drop(tmp_path):
     folder = tmp_path / "sources" / "drop"
     folder.mkdir(parents=True)
     (folder / "beskaeftigelse_202510.csv").write_bytes(OCTOBER.encode())

@@ -8,13 +8,13 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from extracts import extract_all
 
 from etl.core.settings import REPO_ROOT, Settings
 from etl.model import Model
 from etl.quality.config import load_rules_config
 from etl.quality.runner import run_rules
 from etl.synth import generate
-from etl.tasks import extract as extract_tasks
 from etl.tasks import model as model_tasks
 
 pytestmark = pytest.mark.integration
@@ -26,7 +26,7 @@ def night(tmp_path_factory):
     data = tmp_path_factory.mktemp("economy-truth")
     report = generate(data / "sources", "demo", seed=11, extraction_date=DAY)
     settings = Settings(data, REPO_ROOT / "reference", "demo")
-    extract_tasks.extract_all(DAY, "truth", settings)
+    extract_all(DAY, "truth", settings)
     model_tasks.build_model(DAY, settings)
     result = run_rules(Model.load(settings.model_dir), load_rules_config(), "truth", dt.datetime(2025, 11, 15, 3))
     return report, result

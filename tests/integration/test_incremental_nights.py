@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from etl.core.settings import REPO_ROOT, Settings
+from etl.core.settings import REPO_ROOT, Connections, Settings
 from etl.model import Model
 from etl.synth import generate
 from etl.tasks import extract as extract_tasks
@@ -33,17 +33,13 @@ def world(postgres, tmp_path_factory):
     url = postgres.new_database("incr_voksen")
     generate(root / "sources", "demo", seed=5, extraction_date=NIGHT1, db_urls={SOURCE: url})
     engine = sa.create_engine(url)
-    yield {"settings": Settings(root, REPO_ROOT / "reference", "demo"), "engine": engine,
-           "conn": json.dumps({"conn_type": "odbc", "host": postgres.url.host, "port": postgres.url.port,
-                               "schema": "incr_voksen", "login": postgres.url.username,
-                               "extra": {"driver": "PostgreSQL Unicode"}})}
+    conn = json.dumps({"conn_type": "odbc", "host": postgres.url.host, "port": postgres.url.port,
+                       "schema": "incr_voksen", "login": postgres.url.username, "extra": {"driver": "PostgreSQL Unicode"}})
+    # voksen through its Airflow connection of type odbc, the extract policy at its defaults
+    settings = Settings(root, REPO_ROOT / "reference", "demo",
+                        connections=Connections({"AIRFLOW_CONN_SOFLI_SRC_VOKSEN": conn}))
+    yield {"settings": settings, "engine": engine}
     engine.dispose()
-
-
-@pytest.fixture(autouse=True)
-def _through_odbc(world, monkeypatch):
-    monkeypatch.setenv("AIRFLOW_CONN_SOFLI_SRC_VOKSEN", world["conn"])
-    monkeypatch.delenv("SOFLI_EXTRACT_MODE", raising=False)
 
 
 def staged(settings: Settings, day: dt.date) -> pd.DataFrame:

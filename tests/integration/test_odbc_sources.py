@@ -27,6 +27,7 @@ from etl.tasks import quality as dq_tasks
 pytestmark = [pytest.mark.postgres, pytest.mark.integration]
 DAY = dt.date(2025, 11, 15)
 DATABASE_SOURCES = [name for name, s in SOURCES.items() if s.kind == "database"]
+ODBC_RUN_KEY = "odbc-test-run-7Hq2vX9p"  # a throwaway key of the test run
 
 
 def odbc_connection(postgres, database: str) -> str:
@@ -49,10 +50,14 @@ def runs(postgres, tmp_path_factory):
 
 
 @pytest.fixture
-def odbc_sources(runs, postgres, monkeypatch):
-    for name in DATABASE_SOURCES:
-        monkeypatch.setenv(f"AIRFLOW_CONN_SOFLI_SRC_{name.upper()}", odbc_connection(postgres, f"odbc_src_{name}"))
-    return runs
+def odbc_sources(runs, postgres):
+    """The PostgreSQL run's settings as a deployment resolves them: connections of type odbc,
+    the warehouse URL and a real key from its environment."""
+    env = {f"AIRFLOW_CONN_SOFLI_SRC_{name.upper()}": odbc_connection(postgres, f"odbc_src_{name}")
+           for name in DATABASE_SOURCES}
+    env.update({"SOFLI_DATA_DIR": str(runs["pg"].data_dir), "SOFLI_WAREHOUSE_URL": runs["warehouse"],
+                "SOFLI_PSEUDONYM_KEY": ODBC_RUN_KEY})
+    return {**runs, "pg": Settings.resolve(env)}
 
 
 def test_an_odbc_connection_becomes_a_dsn_less_connection_string(odbc_sources):
@@ -62,7 +67,7 @@ def test_an_odbc_connection_becomes_a_dsn_less_connection_string(odbc_sources):
     assert "DATABASE=odbc_src_klage" in location and "UseDeclareFetch=1" in location  # streamed, not buffered
 
 
-def test_the_full_chain_through_odbc_equals_sqlite_and_publishes_on_postgres(odbc_sources, monkeypatch):
+def test_the_full_chain_through_odbc_equals_sqlite_and_publishes_on_postgres(odbc_sources):
     pg, lite = odbc_sources["pg"], odbc_sources["lite"]
     for name in SOURCES:
         extract_tasks.extract_source(name, DAY, "odbc-night", pg)
@@ -79,10 +84,9 @@ def test_the_full_chain_through_odbc_equals_sqlite_and_publishes_on_postgres(odb
             assert len(got) == len(want) > 0 or source.name == "beskaeftigelse" or len(want) == 0
             pd.testing.assert_frame_equal(got, want, check_dtype=False, obj=f"{source.name}.{table.name}")
 
-    monkeypatch.setenv("SOFLI_WAREHOUSE_URL", odbc_sources["warehouse"])
     model = model_tasks.build_model(DAY, pg)
     assert model["rows"]["dim_citizen"] > 0
-    audited = kpi_tasks.audit_kpis(kpi_tasks.compute_kpis("odbc-night", pg, history_quarters=1))
+    audited = kpi_tasks.audit_kpis(kpi_tasks.compute_kpis("odbc-night", pg, history_quarters=1), settings=pg)
     published = kpi_tasks.publish_kpis(audited, pg)
     summary = dq_tasks.run_data_quality("odbc-night", pg)
     engine = make_engine(odbc_sources["warehouse"])

@@ -39,6 +39,7 @@ from airflow_probe import restart, task_log, xcom
 import sqlalchemy as sa
 
 from etl.core.settings import REPO_ROOT, Settings
+from etl.core.zones import DataFolder
 from etl.ops.local_airflow import LocalAirflow, parse_time, smtp_connection, wait_for
 from etl.ops.mailsink import MailSink
 from etl.publish.warehouse import make_engine
@@ -121,6 +122,7 @@ def nights(postgres, tmp_path_factory):
     """Runs both nights and yields what the tests inspect (the API stays up until they are done)."""
     night = dt.datetime.now(CPH).date()
     data_dir = tmp_path_factory.mktemp("scheduler") / "data"
+    DataFolder(data_dir).mark_demo({"profile": "demo"})  # the tasks below run in demo mode: the demo's folder
     generate(data_dir / "sources", profile="demo", seed=42, extraction_date=night)
     yesterday = night - dt.timedelta(days=1)
     drop = data_dir / "sources" / "drop"

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from etl import kpi
+from etl.core.settings import ConfigurationError, Settings
 from etl.core.periods import reporting_periods
 from etl.kpi import CATALOG, compute_kpis, kpi_workers
 from etl.kpi.theme1 import active_members
@@ -64,16 +65,16 @@ def test_an_error_in_a_worker_is_raised_as_itself_and_not_retried_in_process(dem
     assert "could not start" not in caplog.text
 
 
-def test_worker_count_comes_from_the_environment_or_the_usable_cores(monkeypatch):
-    monkeypatch.delenv("SOFLI_KPI_WORKERS", raising=False)
+def test_worker_count_comes_from_the_settings_or_the_usable_cores(monkeypatch, tmp_path):
     monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1, 2})
     assert kpi_workers(20) == 3
     assert kpi_workers(2) == 2  # never more workers than periods
-    monkeypatch.setenv("SOFLI_KPI_WORKERS", "1")
-    assert kpi_workers(20) == 1
-    monkeypatch.setenv("SOFLI_KPI_WORKERS", "0")
+    configured = Settings.resolve({"SOFLI_DATA_DIR": str(tmp_path), "SOFLI_KPI_WORKERS": "1"}).kpi_workers
+    assert kpi_workers(20, configured) == 1
+    with pytest.raises(ConfigurationError, match="SOFLI_KPI_WORKERS must be at least 1"):
+        Settings.resolve({"SOFLI_DATA_DIR": str(tmp_path), "SOFLI_KPI_WORKERS": "0"})
     with pytest.raises(ValueError, match="at least 1"):
-        kpi_workers(20)
+        kpi_workers(20, 0)
 
 
 def test_a_replaced_table_is_not_answered_from_what_was_derived_before(demo):

@@ -26,7 +26,10 @@ def test_one_port_sets_the_api_the_execution_api_and_the_base_url(tmp_path):
 def test_the_sqlite_metadata_db_waits_for_locks_and_postgresql_does_not_need_to(tmp_path):
     sqlite = airflow_environment(tmp_path)
     assert import_string(sqlite["AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS"]) == {"timeout": 60}
-    assert sqlite["AIRFLOW__CORE__PARALLELISM"] == "4" and "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN" not in sqlite
+    assert sqlite["AIRFLOW__CORE__PARALLELISM"] == "4"
+    # set explicitly (a moved folder's airflow.cfg keeps the old path), and not mistaken for an external DB
+    assert sqlite["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == f"sqlite:///{tmp_path / 'airflow' / 'airflow.db'}"
+    assert airflow_environment(tmp_path, metadata_url=sqlite["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]) == sqlite
     postgres = airflow_environment(tmp_path, metadata_url="postgresql+psycopg2://a@db/airflow")
     assert postgres["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == "postgresql+psycopg2://a@db/airflow"
     assert "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS" not in postgres and "AIRFLOW__CORE__PARALLELISM" not in postgres

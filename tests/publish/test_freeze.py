@@ -81,10 +81,11 @@ def test_the_running_quarter_cannot_be_frozen_and_stays_provisional(report_setti
 def test_a_nightly_publish_leaves_the_frozen_version_byte_identical(report_settings, first_version):
     before = {t: digest(report_settings, t, 1) for t in ("mart.kpi_value", "public.kpi_value", "mart.dq_result_frozen")}
     staged = kpi_tasks.compute_kpis("night-2", report_settings, history_quarters=1)
-    values = pd.read_parquet(staged["path"])
+    path = report_settings.zones.resolve(staged["path"])
+    values = pd.read_parquet(path)
     values["value"] = values["value"] * 2  # a night with different figures
-    values.to_parquet(staged["path"], index=False)
-    kpi_tasks.publish_kpis(kpi_tasks.audit_kpis(staged), report_settings)
+    values.to_parquet(path, index=False)
+    kpi_tasks.publish_kpis(kpi_tasks.audit_kpis(staged, settings=report_settings), report_settings)
     dq_tasks.run_data_quality("night-2", report_settings)
     assert {t: digest(report_settings, t, 1) for t in before} == before
     nightly_runs = frame(report_settings, "SELECT DISTINCT run_id FROM mart.kpi_value WHERE version = 0")

@@ -255,13 +255,13 @@ def published(warehouse, tmp_path_factory):
         sqlite = Settings(data, REPO_ROOT / "reference", "demo")
         extract_all(DAY, RUN_ID, sqlite)
         model_tasks.build_model(DAY, sqlite)
-        audited = kpi_tasks.audit_kpis(kpi_tasks.compute_kpis(RUN_ID, sqlite, history_quarters=1))
+        audited = kpi_tasks.audit_kpis(kpi_tasks.compute_kpis(RUN_ID, sqlite, history_quarters=1), settings=sqlite)
         shutil.copytree(data, data.with_name("postgres"))
-        pg = Settings(data.with_name("postgres"), REPO_ROOT / "reference", "demo")
+        pg = Settings(data.with_name("postgres"), REPO_ROOT / "reference", "demo",
+                      warehouse_location=warehouse[PIPELINE_ROLE])
         results = {"sqlite": night(audited, sqlite)}
-        env.setenv("SOFLI_WAREHOUSE_URL", warehouse[PIPELINE_ROLE])
         assert make_url(pg.warehouse_url()).username == PIPELINE_ROLE
-        results["postgres"] = night({**audited, "path": audited["path"].replace(str(data), str(pg.data_dir))}, pg)
+        results["postgres"] = night(audited, pg)  # the staged path is relative: the copy's own file
     return {"sqlite": f"sqlite:///{data}/warehouse/warehouse.db", "postgres": warehouse[PIPELINE_ROLE],
             "results": results}
 

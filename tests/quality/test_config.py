@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from etl.core.settings import Settings
 from etl.model import Model
 from etl.quality.config import DEFAULT_PATH, DqConfigError, load_rules_config, parse_rules_config
 from etl.quality.facts import FRESHNESS_COLUMNS, RunFacts
@@ -46,13 +47,14 @@ def test_repository_configuration_has_the_agreed_defaults():
     assert config["DQ06"].sources_in_scope == ("boern", "voksen", "tilbud", "hr")
 
 
-def test_env_var_overrides_the_default_and_an_explicit_path_overrides_both(tmp_path, monkeypatch, raw):
+def test_the_setting_names_another_file_and_the_shipped_one_is_the_default(tmp_path, raw):
     raw["rules"]["DQ01"]["threshold"]["value"] = 0.2
     from_env = tmp_path / "env.yaml"
     from_env.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
-    monkeypatch.setenv("SOFLI_DQ_RULES", str(from_env))
-    assert load_rules_config()["DQ01"].threshold == 0.2
-    assert load_rules_config(DEFAULT_PATH)["DQ01"].threshold == 0.05
+    settings = Settings.resolve({"SOFLI_DATA_DIR": str(tmp_path), "SOFLI_DQ_RULES": str(from_env)})
+    assert settings.dq_rules_path == from_env
+    assert load_rules_config(settings.dq_rules_path)["DQ01"].threshold == 0.2
+    assert load_rules_config()["DQ01"].threshold == 0.05 and DEFAULT_PATH == Settings(tmp_path).dq_rules_path
 
 
 def test_sources_scope_is_kept_in_the_rules_order(raw):
@@ -151,8 +153,9 @@ def test_a_breach_carries_the_source_owners_to_the_e_mail():
     config = load_rules_config()
     config = {"DQ10": config["DQ10"]}
     freshness = pd.DataFrame([{"source": "klage", "kind": "database", "last_success_at": None, "extract_date": None,
-                               "age_hours": None, "stale_after_hours": 36.0, "stale": True, "expected_file": None,
-                               "file_present": None}], columns=FRESHNESS_COLUMNS)
+                               "rows": None, "age_hours": None, "days_behind": None, "stale_after_days": 0,
+                               "stale": True, "expected_file": None, "file_present": None,
+                               "checked_at": dt.datetime(2026, 3, 10, 5)}], columns=FRESHNESS_COLUMNS)
     facts = RunFacts(dt.datetime(2026, 3, 10, 5), freshness, pd.DataFrame(columns=["source", "table", "extract_date",
                                                                                    "rows"]))
     outcome = run_rules(Model.from_frames(dt.date(2026, 3, 10)), config, "night", dt.datetime(2026, 3, 10, 5),

@@ -12,10 +12,9 @@ from pathlib import Path
 import pytest
 
 from etl.core.settings import Settings
-from etl.quality.facts import current_pointers, due_month, source_freshness_facts
+from etl.quality.facts import due_month, expected_delivery, source_freshness
 from etl.quality.rules import RULES
 from etl.sources import SOURCES
-from etl.tasks.quality import source_freshness
 
 
 @pytest.fixture
@@ -35,14 +34,20 @@ def settings(tmp_path, monkeypatch):
 
 
 def _dq10(settings, day: dt.date, due_day: int = 10):
+    """(DQ10 fails, its detail, the page shows it stale) on `day`; a due day other than the
+    default is checked on the delivery definition both share."""
     checked = dt.datetime.combine(day, dt.time(6))
-    facts = source_freshness_facts(settings, current_pointers(settings.staged_dir), checked, day, due_day)
+    if due_day != 10:
+        _, present = expected_delivery(settings, SOURCES["beskaeftigelse"], day, due_day)
+        return not present, None, not present
+    facts = source_freshness(settings, checked, day)
 
     class Facts:
         freshness = facts
     (finding,) = [f for f in RULES["DQ10"].check(None, Facts, {}) if f.source == "beskaeftigelse"]
-    page = source_freshness(settings, checked, day, due_day).set_index("source")
-    return bool(finding.failing.iloc[0]), finding.detail.iloc[0], bool(page.loc["beskaeftigelse", "stale"])
+    page = facts.set_index("source")
+    page_stale = bool(page.loc["beskaeftigelse", "stale"]) or page.loc["beskaeftigelse", "file_present"] is False
+    return bool(finding.failing.iloc[0]), finding.detail.iloc[0], page_stale
 
 
 def test_the_owed_month_moves_on_the_due_day():

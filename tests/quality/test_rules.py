@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from etl.model import Model
-from etl.quality.facts import FRESHNESS_COLUMNS, KPI_TOTAL_COLUMNS, ROW_COUNT_COLUMNS, RunFacts
+from etl.quality.facts import FRESHNESS_COLUMNS, KPI_TOTAL_COLUMNS, ROW_COUNT_COLUMNS, RunFacts, is_stale
 from etl.quality.rules import CPR_SHAPED, RULES, swing_share
 from etl.quality.runner import run_rules
 
@@ -314,12 +314,14 @@ def test_no_record_id_or_detail_is_cpr_shaped(make_model):
 # === rules on the run's facts ==========================================================
 
 COMPUTED_AT = dt.datetime(2025, 11, 21, 14, 0)
-SECOND = 1 / 3600
-
-
 def freshness(*rows: dict) -> pd.DataFrame:
-    defaults = {"kind": "database", "stale_after_hours": 36.0, "expected_file": None, "file_present": None}
-    return pd.DataFrame([{**defaults, **row} for row in rows], columns=FRESHNESS_COLUMNS)
+    """Freshness rows as `etl.quality.facts.source_freshness` makes them (stale by `is_stale`)."""
+    defaults = {"kind": "database", "stale_after_days": 0, "expected_file": None, "file_present": None,
+                "age_hours": 1.0, "checked_at": COMPUTED_AT}
+    rows = [{**defaults, **row} for row in rows]
+    for row in rows:
+        row["stale"] = is_stale(row.get("days_behind"), row["stale_after_days"])
+    return pd.DataFrame(rows, columns=FRESHNESS_COLUMNS)
 
 
 def counts(*rows: tuple[str, str, int]) -> pd.DataFrame:
@@ -354,20 +356,20 @@ def dq10(rule_config):
     return {"DQ10": rule_config("DQ10", "count", 0, "error", sources=("boern", "voksen", "tilbud", "cpr"))}
 
 
-def test_dq10_stale_strictly_after_36_hours_and_missing_file(make_model, dq10):
+def test_dq10_stale_when_behind_the_nights_date_and_missing_file(make_model, dq10):
     run = facts(freshness=freshness(
-        {"source": "boern", "age_hours": 36.0},  # exactly 36 h: fresh
-        {"source": "voksen", "age_hours": 36.0 + SECOND},  # 36 h + 1 s: stale
-        {"source": "tilbud", "age_hours": None},  # never extracted
-        {"source": "cpr", "kind": "file", "age_hours": 2.0, "expected_file": "cpr_20251120.csv",
-         "file_present": False}))
+        {"source": "boern", "extract_date": dt.date(2025, 11, 20), "days_behind": 0, "age_hours": 47.0},  # tonight's
+        {"source": "voksen", "extract_date": dt.date(2025, 11, 19), "days_behind": 1, "age_hours": 0.02},  # yesterday's
+        {"source": "tilbud", "extract_date": None, "days_behind": None, "age_hours": None},  # never extracted
+        {"source": "cpr", "kind": "file", "extract_date": dt.date(2025, 11, 20), "days_behind": 0,
+         "expected_file": "cpr_20251120.csv", "file_present": False}))
     outcome = run_rules(make_model(), dq10, "r", COMPUTED_AT, facts=run)
     assert totals(outcome) == {("DQ10", "boern"): (1, 0, "pass"), ("DQ10", "cpr"): (1, 1, "breach"),
                                ("DQ10", "tilbud"): (1, 1, "breach"), ("DQ10", "voksen"): (1, 1, "breach")}
     assert failures(outcome) == {
         ("cpr", "cpr"): "forventet fil cpr_20251120.csv mangler i drop-mappen",
         ("tilbud", "tilbud"): "intet gennemført udtræk",
-        ("voksen", "voksen"): "seneste gode udtræk er 36,0 timer gammelt (grænse 36,0 timer)",
+        ("voksen", "voksen"): "seneste gode udtræk er fra 2025-11-19, 1 dag bag nattens udtræksdato (tilladt: 0 dage)",
     }
     assert [(b.rule_id, b.source, b.blocking) for b in outcome.error_breaches] == [
         ("DQ10", "voksen", True), ("DQ10", "tilbud", True), ("DQ10", "cpr", True)]
@@ -376,13 +378,23 @@ def test_dq10_stale_strictly_after_36_hours_and_missing_file(make_model, dq10):
         "boern": "fresh", "cpr": "missing_file", "tilbud": "stale", "voksen": "stale"}
 
 
-def test_dq10_present_file_and_source_limit(make_model, dq10):
+def test_dq10_present_file_and_a_source_allowance_in_days(make_model, dq10):
     run = facts(freshness=freshness(
-        {"source": "cpr", "kind": "file", "age_hours": 10.0, "expected_file": "cpr_20251120.csv",
-         "file_present": True},
-        {"source": "boern", "age_hours": 40.0, "stale_after_hours": 48.0}))
-    assert totals(run_rules(make_model(), dq10, "r", COMPUTED_AT, facts=run))[("DQ10", "cpr")] == (1, 0, "pass")
-    assert totals(run_rules(make_model(), dq10, "r", COMPUTED_AT, facts=run))[("DQ10", "boern")] == (1, 0, "pass")
+        {"source": "cpr", "kind": "file", "extract_date": dt.date(2025, 11, 20), "days_behind": 0,
+         "expected_file": "cpr_20251120.csv", "file_present": True},
+        {"source": "boern", "extract_date": dt.date(2025, 11, 18), "days_behind": 2, "stale_after_days": 2},
+        {"source": "voksen", "extract_date": dt.date(2025, 11, 17), "days_behind": 3, "stale_after_days": 2},
+        {"source": "tilbud", "kind": "file", "extract_date": dt.date(2025, 11, 19), "days_behind": 1,
+         "expected_file": "x_20251120.csv", "file_present": False}))
+    outcome = run_rules(make_model(), dq10, "r", COMPUTED_AT, facts=run)
+    assert totals(outcome) == {("DQ10", "cpr"): (1, 0, "pass"), ("DQ10", "boern"): (1, 0, "pass"),
+                               ("DQ10", "voksen"): (1, 1, "breach"), ("DQ10", "tilbud"): (1, 1, "breach")}
+    assert failures(outcome) == {
+        ("voksen", "voksen"): "seneste gode udtræk er fra 2025-11-17, 3 dage bag nattens udtræksdato (tilladt: 2 dage)",
+        ("tilbud", "tilbud"): "seneste gode udtræk er fra 2025-11-19, 1 dag bag nattens udtræksdato (tilladt: 0 dage); "
+                              "forventet fil x_20251120.csv mangler i drop-mappen"}
+    breakdown = outcome.dq_result[outcome.dq_result["dimension"] == "freshness"]
+    assert dict(zip(breakdown["source"], breakdown["dimension_value"]))["tilbud"] == "stale_and_missing_file"
 
 
 def test_rules_needing_facts_report_nothing_without_them(make_model, dq10, rule_config):

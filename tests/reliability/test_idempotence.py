@@ -55,7 +55,7 @@ def settings(tmp_path_factory):
 
 def publish_kpis(settings: Settings, run_id: str) -> None:
     staged = kpi_tasks.compute_kpis(run_id, settings, history_quarters=1)  # two quarters keep it quick
-    kpi_tasks.publish_kpis(kpi_tasks.audit_kpis(staged), settings)
+    kpi_tasks.publish_kpis(kpi_tasks.audit_kpis(staged, settings=settings), settings)
 
 
 def test_rerunning_the_same_date_gives_identical_outputs(settings):

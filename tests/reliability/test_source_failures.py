@@ -4,6 +4,7 @@ test in tests/reliability/ shows the other sources and the model carrying on).""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import socket
@@ -58,8 +59,7 @@ def klage_night1(postgres, tmp_path):
 def test_a_hanging_or_refusing_database_fails_its_extract_and_keeps_the_last_good_one(
         klage_night1, postgres, silent_server, monkeypatch, failure):
     settings, url = klage_night1
-    monkeypatch.setenv("SOFLI_SOURCE_KLAGE", url)
-    extract_tasks.extract_source("klage", DAY1, "night1", settings)
+    extract_tasks.extract_source("klage", DAY1, "night1", dataclasses.replace(settings, source_locations={"klage": url}))
     current = (settings.staged_dir / "klage" / "CURRENT.json").read_text()
 
     if failure == "timeout":
@@ -69,9 +69,9 @@ def test_a_hanging_or_refusing_database_fails_its_extract_and_keeps_the_last_goo
         broken = postgres.url.set(username="sofli_no_such_login", database="failures_klage").render_as_string(
             hide_password=False)
         cause = 'role "sofli_no_such_login" does not exist'
-    monkeypatch.setenv("SOFLI_SOURCE_KLAGE", broken)
     with pytest.raises(ExtractError, match=f"^klage\\.klage: OperationalError: .*{cause}"):
-        extract_tasks.extract_source("klage", DAY2, "night2", settings)
+        extract_tasks.extract_source("klage", DAY2, "night2",
+                                     dataclasses.replace(settings, source_locations={"klage": broken}))
     assert (settings.staged_dir / "klage" / "CURRENT.json").read_text() == current
     assert json.loads(current)["extract_date"] == DAY1.isoformat()
     assert not (settings.staged_dir / "klage" / "klage" / f"extract_date={DAY2}").exists()

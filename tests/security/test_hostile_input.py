@@ -175,7 +175,7 @@ def chain(tmp_path_factory):
 def test_nothing_was_executed_against_the_sources_or_the_warehouse(chain):
     assert source_shape(chain["settings"].sources_dir) == chain["before"]
     for db_name in ("mart.db", "public.db"):
-        db = sqlite3.connect(chain["settings"].warehouse_dir / db_name)
+        db = sqlite3.connect(chain["settings"].zones.warehouse / db_name)
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         db.close()
         assert {"kpi_value", "kpi_catalog"} <= tables

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import logging
@@ -9,7 +10,7 @@ import logging
 import pytest
 
 from etl.core.settings import REPO_ROOT, ConfigurationError, Settings
-from etl.ops.housekeeping import retention_days, run_housekeeping
+from etl.ops.housekeeping import run_housekeeping
 
 TODAY = dt.date(2025, 11, 15)
 ZONES = ("landing", "staged", "quarantine")
@@ -89,18 +90,16 @@ def test_a_dry_run_deletes_nothing(data):
     assert result["deleted"] == {"landing": 44, "staged": 44, "quarantine": 44}
 
 
-def test_retention_days_from_the_environment(monkeypatch):
-    monkeypatch.delenv("SOFLI_RETENTION_DAYS", raising=False)
-    assert retention_days() == 30
-    monkeypatch.setenv("SOFLI_RETENTION_DAYS", "90")
-    assert retention_days() == 90
+def test_retention_days_from_the_settings(tmp_path):
+    assert Settings.resolve({"SOFLI_DATA_DIR": str(tmp_path)}).retention_days == 30
+    assert Settings.resolve({"SOFLI_DATA_DIR": str(tmp_path), "SOFLI_RETENTION_DAYS": "90"}).retention_days == 90
     for bad, message in (("3", "at least 7"), ("thirty", "whole number")):
-        monkeypatch.setenv("SOFLI_RETENTION_DAYS", bad)
         with pytest.raises(ConfigurationError, match=message):
-            retention_days()
+            Settings.resolve({"SOFLI_DATA_DIR": str(tmp_path), "SOFLI_RETENTION_DAYS": bad})
+    with pytest.raises(ConfigurationError, match="below the minimum 7"):
+        run_housekeeping(TODAY, Settings(tmp_path), days=6)
 
 
-def test_the_environment_setting_is_used_by_the_run(data, monkeypatch):
-    monkeypatch.setenv("SOFLI_RETENTION_DAYS", "60")
-    result = run_housekeeping(TODAY, data)
+def test_the_setting_is_used_by_the_run(data):
+    result = run_housekeeping(TODAY, dataclasses.replace(data, retention_days=60))
     assert result["cutoff"] == "2025-09-16" and result["deleted"]["staged"] == 16

@@ -19,7 +19,8 @@ from attack import FAMILIES, attack
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from etl.publish.suppression import MINIMUM_THRESHOLD, primary_mask, suppress_for_public, suppression_threshold
+from etl.core.settings import ConfigurationError, Settings
+from etl.publish.suppression import MINIMUM_THRESHOLD, primary_mask, suppress_for_public
 
 PROPERTY = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 #: The same examples on every run: random search with every relation still finds, about once
@@ -160,11 +161,16 @@ def test_a_closed_quarter_is_blanked_alike_tonight_and_when_frozen(table):
     assert result.determined[result.determined["true"].abs() > 1e-9].empty
 
 
-def test_threshold_from_the_environment():
-    assert suppression_threshold({}) == 5
-    assert suppression_threshold({"SOFLI_SUPPRESSION_THRESHOLD": "10"}) == 10
-    assert suppression_threshold({"SOFLI_SUPPRESSION_THRESHOLD": "3"}) == 3
-    with pytest.raises(ValueError, match="below the minimum"):
-        suppression_threshold({"SOFLI_SUPPRESSION_THRESHOLD": "2"})
-    with pytest.raises(ValueError, match="whole number"):
-        suppression_threshold({"SOFLI_SUPPRESSION_THRESHOLD": "five"})
+def test_threshold_from_the_settings(tmp_path):
+    def threshold(**env):
+        return Settings.resolve({"SOFLI_DATA_DIR": str(tmp_path), **env}).suppression_threshold
+
+    assert threshold() == 5
+    assert threshold(SOFLI_SUPPRESSION_THRESHOLD="10") == 10
+    assert threshold(SOFLI_SUPPRESSION_THRESHOLD="3") == 3
+    with pytest.raises(ConfigurationError, match="at least 3"):
+        threshold(SOFLI_SUPPRESSION_THRESHOLD="2")
+    with pytest.raises(ConfigurationError, match="whole number"):
+        threshold(SOFLI_SUPPRESSION_THRESHOLD="five")
+    with pytest.raises(ValueError, match="below the minimum"):  # and the function refuses it too
+        suppress_for_public(pd.DataFrame(), pd.DataFrame(), threshold=2)

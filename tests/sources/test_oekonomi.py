@@ -162,14 +162,14 @@ def test_a_full_extract_conserves_every_row_and_quarantines_each_bad_one_under_i
         assert result["rows_in"] == result["rows_staged"] + result["rows_quarantined"]
         assert result["rows_quarantined"] == len(bad)
         assert result["quarantine_by_rule"] == {rule: 1 for _, rule in bad}
-        quarantined = pd.read_parquet(result["quarantine_path"])
+        quarantined = pd.read_parquet(nights["settings"].zones.resolve(result["quarantine_path"]))
         key = OEKONOMI.table(table).primary_key[0]
         assert sorted(quarantined[key].astype(int)) == sorted(changes[key] for changes, _ in bad)
     assert nights["first"]["rows_quarantined"] == sum(len(b) for b in BAD_ROWS.values())
 
 
 def test_staged_amounts_and_dates_are_typed_as_the_contract_says(nights):
-    staged = pd.read_parquet(nights["first_tables"]["postering"]["staged_path"])
+    staged = pd.read_parquet(nights["settings"].zones.resolve(nights["first_tables"]["postering"]["staged_path"]))
     with sqlite3.connect(nights["db"]) as conn:
         source = pd.read_sql("SELECT postering_id, beloeb, bogfoert_dato FROM postering WHERE postering_id < 80000000",
                              conn)
@@ -193,14 +193,14 @@ def test_the_second_night_reads_only_what_changed_and_merges_it(nights):
         everything = _source_rows(db, f"SELECT COUNT(*) FROM {table.name}")
         assert result["rows_in"] == manifest["rows"] == changed < everything / 10
         assert result["rows_in"] == result["rows_staged"] + result["rows_quarantined"]
-        staged = pd.read_parquet(result["staged_path"])
+        staged = pd.read_parquet(settings.zones.resolve(result["staged_path"]))
         bad = len(BAD_ROWS[table.name])
         assert len(staged) == result["rows_total"] == everything - bad  # the whole table, the bad rows still out
-    postings = pd.read_parquet(_validation(settings, "postering", NIGHT2)["staged_path"])
+    postings = pd.read_parquet(settings.zones.resolve(_validation(settings, "postering", NIGHT2)["staged_path"]))
     assert set(range(80_000_000, 80_000_005)) <= set(postings["postering_id"])
-    budget = pd.read_parquet(_validation(settings, "budget", NIGHT2)["staged_path"]).set_index("budget_id")
+    budget = pd.read_parquet(settings.zones.resolve(_validation(settings, "budget", NIGHT2)["staged_path"])).set_index("budget_id")
     budget_id, before = nights["old_budget"]
     assert budget.loc[budget_id, "beloeb"] == before + 1000
-    commitments = pd.read_parquet(_validation(settings, "disponering", NIGHT2)["staged_path"])
+    commitments = pd.read_parquet(settings.zones.resolve(_validation(settings, "disponering", NIGHT2)["staged_path"]))
     assert (commitments["til_dato"] == pd.Timestamp("2025-11-14")).sum() >= 1
     assert json.loads((settings.staged_dir / "oekonomi" / "CURRENT.json").read_text())["extract_date"] == str(NIGHT2)

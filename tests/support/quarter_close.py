@@ -52,8 +52,8 @@ def report_settings(tmp_path_factory) -> Settings:
     extract_all(DAY, "night-1", settings)
     model_tasks.build_model(DAY, settings)
     staged = kpi_tasks.compute_kpis("night-1", settings, history_quarters=1)
-    plant_small_cell(staged["path"])
-    kpi_tasks.publish_kpis(kpi_tasks.audit_kpis(staged), settings)
+    plant_small_cell(settings.zones.resolve(staged["path"]))
+    kpi_tasks.publish_kpis(kpi_tasks.audit_kpis(staged, settings=settings), settings)
     dq_tasks.run_data_quality("night-1", settings)
     return settings
 
