@@ -12,6 +12,8 @@
                      pipeline resolves it, new key from SOFLI_NEW_PSEUDONYM_KEY
     sofli report     render the committee report (HTML and PDF) of a frozen quarter:
                      --quarter 2025-Q3 [--version N] [--out DIR]
+    sofli check-reference [DIR]   check a reference folder against its contract (files,
+                     columns, keys, dates, areas, roles); prints file:line, problem and fix
 
 Airflow reads its configuration when first imported, so this module sets the
 environment first and imports Airflow only inside the commands. It is, with the settings
@@ -38,6 +40,7 @@ from pathlib import Path
 from etl.cli.night import nightly_dag_ids, run_nights, run_once
 from etl.cli.summary import print_summary
 from etl.core.periods import last_closed_quarter, local_now, local_today
+from etl.core.reference import check_reference
 from etl.core.settings import REPO_ROOT, ConfigurationError, Settings, resolve_new_pseudonym_key
 from etl.core.zones import DataFolder
 from etl.ops import warehouse_admin
@@ -237,6 +240,19 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_check_reference(args: argparse.Namespace) -> int:
+    """Every problem of a reference folder (file:line, what, the fix); exit 1 when there is any."""
+    folder = Path(args.folder) if args.folder else Settings.from_env().reference_dir
+    problems = check_reference(folder)
+    for problem in problems:
+        print(problem)
+    if problems:
+        print(f"sofli check-reference: {folder}: {len(problems)} problem(s); no stage will load it", file=sys.stderr)
+        return 1
+    print(f"{folder}: the reference data keeps its contract (every required role declared)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="sofli", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", default=os.environ.get("SOFLI_DATA_DIR", str(REPO_ROOT / "data")),
@@ -279,9 +295,14 @@ def main(argv: list[str] | None = None) -> int:
     rekey.add_argument("--dry-run", action="store_true", help="check and count only; change nothing")
     warehouse_admin.add_arguments(sub.add_parser(
         "warehouse-init", help="set up the PostgreSQL warehouse: schemas, roles, logins, tables (idempotent)"))
+    check_ref = sub.add_parser("check-reference", help="check a reference folder against its contract (files, "
+                                                       "columns, keys, dates, areas, roles); exit 1 on any problem")
+    check_ref.add_argument("folder", nargs="?", default=None,
+                           help="the reference folder (default: SOFLI_REFERENCE_DIR, else ./reference)")
     args = parser.parse_args(argv)
     handler = {"demo": cmd_demo, "generate": cmd_generate, "run": cmd_run, "airflow": cmd_airflow, "rekey": cmd_rekey,
-               "warehouse-init": warehouse_admin.run, "report": cmd_report}[args.command]
+               "warehouse-init": warehouse_admin.run, "report": cmd_report,
+               "check-reference": cmd_check_reference}[args.command]
     try:
         return handler(args)
     except ConfigurationError as exc:  # a setting to fix, not a bug: the message says which and how

@@ -10,8 +10,9 @@ module. Every grouping is checked against its list when this module is imported.
 Values are the fagsystemer's own Danish words, exactly as the extracts carry them.
 Deliberately not from here: `benchmarks/kpi_reference.py` and the tests state the lists
 they need again, because they check our reading of the catalogue independently.
-Which service codes play a role in a KPI (SEL107, BL32, ...) is reference data
-(`reference/paragraphs.csv`), not vocabulary.
+Which service codes and facility types play a role in a KPI or rule (substance-abuse
+treatment, a §110 shelter, ...) is reference data (`reference/service_roles.csv`,
+`reference/facility_roles.csv`, read through `etl.core.roles`), not vocabulary.
 """
 
 from __future__ import annotations
@@ -125,29 +126,17 @@ ALMEN_BOLIG = "Almen bolig ABL §105"
 FACILITY_TYPES = (HERBERG, FORSORGSHJEM, NATCAFE, KRISECENTER, MIDLERTIDIGT_BOTILBUD,
                   LAENGEREVARENDE_BOTILBUD, ALMEN_BOLIG)
 
-# Named groupings of facility types. Three of them are "shelters" of some kind and differ
-# on purpose: SHELTERS_110 (T4.01, T4.02) is §110 only; SHELTERS_109_110 (T2.13) adds the
-# krisecentre; SELF_REFERRED_FACILITY_TYPES (DQ12) adds the natcaféer instead.
+# Named groupings of facility types the synthetic generator builds its world from. Which
+# types play which role in a KPI or rule (shelter, crisis centre, natcafé, housing) is
+# reference data: `reference/facility_roles.csv`, read through `etl.core.roles`.
 
-#: §107-§110: where living is an intervention, so a named stay makes a citizen active in
-#: T1.01 (and T1.02-T1.04, T4.04), and a check-out to Egen bolig is a T4.01 next step.
-#: Not natcaféer (a night, not a stay), not ABL §105 housing (a home, not a service).
-RESIDENTIAL_FACILITY_TYPES = _within(
-    (MIDLERTIDIGT_BOTILBUD, LAENGEREVARENDE_BOTILBUD, KRISECENTER, HERBERG, FORSORGSHJEM), FACILITY_TYPES)
-#: T4.01, T4.02: the §110 shelters (herberg, forsorgshjem) a person leaves for housing.
-#: Neither krisecentre (T2.13's shelters) nor natcaféer (DQ12's).
-SHELTERS_110 = _within((HERBERG, FORSORGSHJEM), FACILITY_TYPES)
-#: T2.13 "Borgere på herberg, forsorgshjem og krisecenter": §109 and §110, not natcaféer.
-SHELTERS_109_110 = _within((KRISECENTER, HERBERG, FORSORGSHJEM), FACILITY_TYPES)
-#: DQ12: facilities a person walks into and out of on their own (§110 and natcaféer), where
-#: a forgotten check-out goes unnoticed for years. Unlike T2.13's shelters, no krisecentre.
+#: Facilities a person walks into and out of on their own (§110 and natcaféer): the
+#: generator plants its forgotten check-outs there (DQ12 reads the roles instead).
 SELF_REFERRED_FACILITY_TYPES = _within((HERBERG, FORSORGSHJEM, NATCAFE), FACILITY_TYPES)
 #: §109, §110 and natcaféer: run by private operators the generator's economy pays per place
 #: and month (etl/synth/oekonomi.py), so no measure stands behind their money.
 SHELTERS_AND_NATCAFE = _within((HERBERG, FORSORGSHJEM, NATCAFE, KRISECENTER), FACILITY_TYPES)
-#: DQ05 resolved reading: where a stay without CPR is legitimate (anonymous by law or by design).
-ANONYMOUS_ALLOWED_FACILITY_TYPES = _within((KRISECENTER, NATCAFE), FACILITY_TYPES)
-#: The §107/§108 botilbud: a T4.01 next step when a stay there is checked in.
+#: The §107/§108 botilbud: the generator's housing that follows a shelter stay.
 BOTILBUD_107_108 = _within((MIDLERTIDIGT_BOTILBUD, LAENGEREVARENDE_BOTILBUD), FACILITY_TYPES)
 #: Where a person lives for years rather than stays (§107, §108, ABL §105): the generator's
 #: residents (their employment status, their future admissions).

@@ -116,15 +116,17 @@ CATALOG: dict[str, KpiDefinition] = {e.kpi_id: e for e in (
         "foranstaltning eller bor på et botilbud, krisecenter, herberg eller forsorgshjem. En borger "
         "tælles én gang i SOF i alt, også når borgeren er kendt i flere fagsystemer.",
         "Distinct citizen_key with >=1 fact_service (voksen.ydelse, boern.Foranstaltning) or fact_stay "
-        "at a facility of type Midlertidigt botilbud §107, Længerevarende botilbud §108, Krisecenter "
-        "§109, Herberg §110 or Forsorgshjem §110 (not Natcafé, not Almen bolig ABL §105) active on E. "
+        "at a facility whose type plays a residential role of the reference (facility roles "
+        "temporary_housing, long_term_housing, crisis_centre, shelter; shipped: Midlertidigt botilbud §107, "
+        "Længerevarende botilbud §108, Krisecenter §109, Herberg §110 and Forsorgshjem §110; not Natcafé, "
+        "not Almen bolig ABL §105) active on E. "
         f"{STOCK_ACTIVE} Stays use their check-in and check-out dates; anonymous stays (no citizen) "
         "never count. Organisation: the unit of each active service or stay, so a citizen counts once "
         "in each unit, center and area they are active in and once in SOF; area is the system's area "
         "(a stay's: its facility unit's). age_group: age on E from dim_citizen.birth_date; gender and "
         "bydel from dim_citizen; target_group: every target group of the cases behind the citizen's "
         "active services, Ukendt for a citizen known only from stays; missing values are Ukendt.",
-        sources=CITIZENS, reads=("dim_citizen", "fact_service", "fact_stay", "dim_org"),
+        sources=CITIZENS, reads=("dim_citizen", "fact_service", "fact_stay", "dim_org", "ref_role"),
     ),
     _entry(
         "T1.02", "Borgere i flere fagsystemer", STOCK, "borgere", ("count", "share"), ("systems",),
@@ -139,7 +141,7 @@ CATALOG: dict[str, KpiDefinition] = {e.kpi_id: e for e in (
         "the combination, written in the order boern, voksen, tilbud (boern+voksen, boern+tilbud, "
         "voksen+tilbud, boern+voksen+tilbud), given for the citizens in >=2 systems only; its share keeps "
         "all the org group's T1.01 citizens as denominator, so the combinations add up to the total.",
-        sources=CITIZENS, reads=("fact_service", "fact_stay", "dim_org"),
+        sources=CITIZENS, reads=("fact_service", "fact_stay", "dim_org", "ref_role"),
     ),
     _entry(
         "T1.03", "Udenbys borgere", STOCK, "andel", ("share", "share_unknown"), ("area",),
@@ -151,7 +153,7 @@ CATALOG: dict[str, KpiDefinition] = {e.kpi_id: e for e in (
         "code). The code is KOMKOD of the CPR extract of the extraction date (the model keeps no "
         "residence history), so a past quarter is shown with today's residence. Copenhagen residents "
         "are 1 - share - share_unknown.",
-        sources=CITIZENS, reads=("dim_citizen", "fact_service", "fact_stay", "dim_org"),
+        sources=CITIZENS, reads=("dim_citizen", "fact_service", "fact_stay", "dim_org", "ref_role"),
     ),
     _entry(
         "T1.04", "Beskæftigelses- og uddannelsesandel", STOCK, "andel", ("share",), ("target_group",),
@@ -163,7 +165,7 @@ CATALOG: dict[str, KpiDefinition] = {e.kpi_id: e for e in (
         "Beskæftiget, Uddannelse or Erhvervspraktik. Citizens without a row for that month are not in "
         "the denominator (for the running quarter the month's file may not have arrived yet: then 0/0, "
         "no value). Organisation and target groups as in T1.01.",
-        sources=(*CITIZENS, "beskaeftigelse"), reads=("dim_citizen", "fact_employment_status", "fact_service", "fact_stay", "dim_org"),
+        sources=(*CITIZENS, "beskaeftigelse"), reads=("dim_citizen", "fact_employment_status", "fact_service", "fact_stay", "dim_org", "ref_role"),
     ),
     # Theme 2 — Indsatser og ydelser
     _entry(
@@ -190,14 +192,14 @@ CATALOG: dict[str, KpiDefinition] = {e.kpi_id: e for e in (
         "T2.03", "Opholdslængde §107", FLOW, "dage", ("count", "mean_days", "median_days"), (),
         "Antallet af afsluttede ophold på midlertidige botilbud (§ 107) i perioden og deres "
         "gennemsnitlige og mediane længde i dage.",
-        "Stays (tilbud.ophold, services are not stays) at facilities of type Midlertidigt botilbud "
-        "§107 with check-out date in [S, E]: count = every such stay, anonymous ones and ones with "
+        "Stays (tilbud.ophold, services are not stays) at facilities of the facility role "
+        "temporary_housing (shipped: Midlertidigt botilbud §107) with check-out date in [S, E]: count = every such stay, anonymous ones and ones with "
         "contradictory dates included. Duration = check-out date - check-in date in days "
         "(timestamps cut to their date); mean_days (numerator: summed days, denominator: stays with "
         "usable dates) and median_days (lower median) over the stays whose check-out date is not "
         "before their check-in date (DQ06 rows are left out). Organisation from the facility's "
         "unit; area the facility unit's area.",
-        sources=("tilbud",), reads=("fact_stay", "dim_org"),
+        sources=("tilbud",), reads=("fact_stay", "dim_org", "ref_role"),
     ),
     _entry(
         "T2.04", "Belægning", FLOW, "andel", ("share",), ("facility_type",),
@@ -320,11 +322,12 @@ CATALOG: dict[str, KpiDefinition] = {e.kpi_id: e for e in (
         "Antallet af personer, der bor på herberg, forsorgshjem eller krisecenter på kvartalets "
         "sidste dag. Anonyme ophold tælles hver for sig.",
         "Distinct citizen_key with a stay open on E (check-in date <= E and (check-out is null or "
-        "check-out date >= E)) at a Krisecenter §109, Herberg §110 or Forsorgshjem §110 facility, "
+        "check-out date >= E)) at a facility of the facility roles crisis_centre or shelter (shipped: "
+        "Krisecenter §109, Herberg §110 and Forsorgshjem §110), "
         "plus every anonymous stay (no citizen) open on E as one person of its own. A person with "
         "stays at two facility types counts once in the total and once under each type. "
         "Natcaféer are not included. Organisation from the facility's unit.",
-        sources=("tilbud",), reads=("fact_stay", "dim_org"),
+        sources=("tilbud",), reads=("fact_stay", "dim_org", "ref_role"),
     ),
     # Theme 3 — Service og sikker drift
     _entry(
@@ -420,37 +423,39 @@ CATALOG: dict[str, KpiDefinition] = {e.kpi_id: e for e in (
         "Andelen af bevilgede støttende indsatser og anbringelser med samtykke, hvor barnets plan er "
         "lavet senest tre måneder efter afgørelsen. Der måles på afgørelser fra tre måneder før "
         "perioden, så fristen er udløbet for dem alle.",
-        "Decisions of the boern system with outcome Bevilget or Delvis bevilget and service code "
-        "BL32 or BL46 (their SEL predecessors map to these codes; BL47, without consent, is not "
-        "included) dated in [S - 3 months, (E + 1 day) - 3 months - 1 day], i.e. the quarter or "
+        "Decisions of the boern system with outcome Bevilget or Delvis bevilget and a service code of "
+        "the service role plan_required (shipped: BL32 and BL46, which their SEL predecessors map to; "
+        "BL47, without consent, is not in it) dated in [S - 3 months, (E + 1 day) - 3 months - 1 day], i.e. the quarter or "
         "year-to-date span three months earlier (a running quarter: its days so far, three months "
         "earlier): share with a plan linked to the decision (fact_plan.decision_key) dated no later "
         "than decision date + 3 months (same day-of-month rule; Barnets Lov §§91-92); a plan dated "
         "before the decision is in time. Organisation from the decision's case unit; area is the "
         "system's area.",
-        sources=("boern",), reads=("fact_decision", "fact_plan", "dim_org"),
+        sources=("boern",), reads=("fact_decision", "fact_plan", "dim_org", "ref_role"),
     ),
     _entry(
         "T3.09", "Rusmiddelbehandling inden for 14 dage", FLOW, "andel", ("share",), (),
         "Andelen af borgere, der er startet i rusmiddelbehandling i perioden senest 14 dage efter, at "
         "de bad om det (behandlingsgarantien).",
-        "Services with service code SEL101 (SEL §101 and its successor in the "
-        "Rusmiddelbehandlingsloven) with start_date in [S, E] whose decision (decision_key) has an "
+        "Services with a service code of the service role substance_treatment (shipped: SEL101, SEL §101 "
+        "and its successor in the Rusmiddelbehandlingsloven) with start_date in [S, E] whose decision (decision_key) has an "
         "application date: share (of services) with start_date - application_date <= 14 days (day "
         "14 in time). Services without a decision or application date, and ones started before "
         "the application (contradictory), are left out. Organisation from the case's unit.",
-        sources=("voksen",), reads=("fact_decision", "fact_service", "dim_org"),
+        sources=("voksen",), reads=("fact_decision", "fact_service", "dim_org", "ref_role"),
     ),
     # Theme 4 — Borgerens forløb
     _entry(
         "T4.01", "Fra herberg til bolig", FLOW, "andel", ("count", "share"), ("next_step",),
         "Andelen af borgere, der forlader et herberg eller forsorgshjem og inden for 90 dage kommer "
         "videre i et botilbud eller egen bolig.",
-        "Persons (citizen_key; anonymous stays never count) with a Herberg §110 or Forsorgshjem §110 "
-        "stay with check-out date in [S, E]; count: those persons, always reported. Next steps: a "
-        "service with service code SEL107 starting or a stay at a Midlertidigt botilbud §107 facility "
-        "checked in (§107); the same for SEL108 / Længerevarende botilbud §108 (§108); any stay at a "
-        "§107-§110 facility checked out with discharged_to Egen bolig, the shelter stay itself "
+        "Persons (citizen_key; anonymous stays never count) with a stay at a facility of the facility "
+        "role shelter (shipped: Herberg §110 and Forsorgshjem §110) with check-out date in [S, E]; "
+        "count: those persons, always reported. Next steps: a service of the service role "
+        "temporary_housing (shipped: SEL107) starting or a stay at a facility of the facility role "
+        "temporary_housing (shipped: Midlertidigt botilbud §107) checked in (§107); the same for the "
+        "roles long_term_housing (shipped: SEL108 / Længerevarende botilbud §108) (§108); any stay at a "
+        "facility of a residential role (§107-§110) checked out with discharged_to Egen bolig, the shelter stay itself "
         "included (Egen bolig; natcaféer are no step). A "
         "discharged_to of §107 or §108 without such a service or stay is not a next step. Each person "
         "counts once, by the earliest next step dated 0 to 90 days after the date of any of their "
@@ -461,13 +466,14 @@ CATALOG: dict[str, KpiDefinition] = {e.kpi_id: e for e in (
         "extraction date. "
         "Before that the measure is not yet available: value, numerator and denominator "
         "NULL at every org level (no breakdown rows), never 0.",
-        sources=("voksen", "tilbud"), reads=("fact_service", "fact_stay", "dim_org"),
+        sources=("voksen", "tilbud"), reads=("fact_service", "fact_stay", "dim_org", "ref_role"),
     ),
     _entry(
         "T4.02", "Fastholdt i egen bolig", FLOW, "andel", ("share",), (),
         "Andelen af borgere, der for et år siden flyttede fra herberg eller forsorgshjem til egen "
         "bolig, og som ikke er vendt tilbage inden for 12 måneder.",
-        "Cohort: persons with a Herberg §110 or Forsorgshjem §110 stay checked out to Egen bolig "
+        "Cohort: persons with a stay at a facility of the facility role shelter (shipped: Herberg §110 "
+        "and Forsorgshjem §110) checked out to Egen bolig "
         "(discharged_to) with check-out date in the same period one year earlier ([S, E] shifted back "
         "one year, 29 February -> 28 February; for ÅTD the year to date a year earlier); each person "
         "once, by their first such check-out, in the unit of that shelter. share: those with no §110 "
@@ -476,14 +482,15 @@ CATALOG: dict[str, KpiDefinition] = {e.kpi_id: e for e in (
         "cohort period's last day + 12 months <= the extraction date. "
         "Before that the measure is not yet available: value, numerator and denominator "
         "NULL at every org level (no breakdown rows), never 0.",
-        sources=("tilbud",), reads=("fact_stay", "dim_org"),
+        sources=("tilbud",), reads=("fact_stay", "dim_org", "ref_role"),
     ),
     _entry(
         "T4.03", "Genindskrivning i rusmiddelbehandling", FLOW, "andel", ("share_365", "share_3y"), (),
         "Andelen af borgere, der efter afsluttet rusmiddelbehandling starter en ny behandling inden "
         "for et år eller tre år.",
-        "Persons with a service of service code SEL101 (SEL §101 and its successor) with end date in "
-        "[S, E], in the unit of each such service. share_365: those with another SEL101 service "
+        "Persons with a service of the service role substance_treatment (shipped: SEL101, SEL §101 and "
+        "its successor) with end date in [S, E], in the unit of each such service. share_365: those with "
+        "another such service "
         "starting 1 to 365 days after the end date of one ended in the period (day 365 included; one "
         "starting on the day another ended is a transfer, not a restart) / those persons; share_3y: "
         "the same with a start after the end date and on or before end date + 3 years (29 February -> "
@@ -491,7 +498,7 @@ CATALOG: dict[str, KpiDefinition] = {e.kpi_id: e for e in (
         "only when E + 3 years <= it. "
         "Before that the measure is not yet available: value, numerator and denominator "
         "NULL at every org level (no breakdown rows), never 0.",
-        sources=("voksen",), reads=("fact_service", "dim_org"),
+        sources=("voksen",), reads=("fact_service", "dim_org", "ref_role"),
     ),
     _entry(
         "T4.04", "Uddannelse og beskæftigelse", FLOW, "borgere", ("count", "completed_education"),
@@ -508,7 +515,7 @@ CATALOG: dict[str, KpiDefinition] = {e.kpi_id: e for e in (
         "month's last day (at most E). Organisation: the unit of each such intervention; target_group: "
         "those of the cases behind them (Ukendt for stays only), as in T1.01; status: the status of the "
         "event month.",
-        sources=(*CITIZENS, "beskaeftigelse"), reads=("dim_citizen", "fact_employment_status", "fact_service", "fact_stay", "dim_org"),
+        sources=(*CITIZENS, "beskaeftigelse"), reads=("dim_citizen", "fact_employment_status", "fact_service", "fact_stay", "dim_org", "ref_role"),
     ),
     _entry(
         "T4.05", "Udvikling på indsatstrappen (VUM)", FLOW, "andel",

@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 
 from etl.core.periods import Period
-from etl.core.vocabulary import IN_WORK_OR_EDUCATION, RESIDENTIAL_FACILITY_TYPES
+from etl.core.roles import facility_group
+from etl.core.vocabulary import IN_WORK_OR_EDUCATION
 from etl.kpi.aggregate import (
     active_on,
     age_at,
@@ -46,7 +47,7 @@ def intervention_rows(model: Model) -> pd.DataFrame:
 def _intervention_rows(model: Model) -> pd.DataFrame:
     services = model.fact_service
     stays = model.fact_stay
-    stays = stays[stays["facility_type"].isin(RESIDENTIAL_FACILITY_TYPES) & stays["citizen_key"].notna()]
+    stays = stays[stays["facility_type"].isin(facility_group(model.ref_role, "residential")) & stays["citizen_key"].notna()]
     return pd.concat([
         pd.DataFrame({"citizen_key": services["citizen_key"], "system": services["source"],
                       "unit_code": services["unit_code"], "area": services["area"],

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandas as pd
 
 from etl.core.periods import Period
-from etl.core.vocabulary import ANBRINGELSE, FOREBYGGENDE, MIDLERTIDIGT_BOTILBUD, SHELTERS_109_110
+from etl.core.roles import facility_group, facility_types
+from etl.core.vocabulary import ANBRINGELSE, FOREBYGGENDE
 from etl.kpi.aggregate import (
     active_on,
     age_at,
@@ -78,7 +79,7 @@ def temporary_residence_stay_length(model: Model, period: Period) -> pd.DataFram
     A stay checked out before it was checked in (DQ06) is counted but has no duration.
     """
     stays = model.fact_stay
-    ended = stays[(stays["facility_type"] == MIDLERTIDIGT_BOTILBUD) & in_period(stays["check_out"], period)]
+    ended = stays[stays["facility_type"].isin(facility_types(model.ref_role, "temporary_housing")) & in_period(stays["check_out"], period)]
     members = with_org(ended.assign(days=_days(ended["check_in"], ended["check_out"])),
                        model.dim_org, period.end)
     return duration_rows(members, "stay_key", "days", CATALOG["T2.03"].breakdowns,
@@ -250,7 +251,7 @@ def persons_in_shelters(model: Model, period: Period) -> pd.DataFrame:
     """Distinct persons with a stay open on E at a krisecenter (§109), herberg or forsorgshjem
     (§110); an anonymous stay is one person of its own."""
     stays = model.fact_stay
-    open_stays = stays[stays["facility_type"].isin(SHELTERS_109_110)
+    open_stays = stays[stays["facility_type"].isin(facility_group(model.ref_role, "shelters_and_crisis_centres"))
                        & active_on(stays["check_in"], stays["check_out"], period.end)]
     members = with_org(open_stays.assign(person=open_stays["citizen_key"].fillna("stay:" + open_stays["stay_key"])),
                        model.dim_org, period.end)

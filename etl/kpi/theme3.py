@@ -7,6 +7,7 @@ import datetime as dt
 import pandas as pd
 
 from etl.core.periods import Period, add_months
+from etl.core.roles import service_codes
 from etl.core.vocabulary import AREA_ADULTS, AREA_CHILDREN, COMPLAINT_ABOUT_DECISION, GRANTED, MEDHOLD
 from etl.kpi.aggregate import (
     add_months_to,
@@ -30,9 +31,7 @@ INVESTIGATION_MONTHS = 4
 NOTIFICATION_WINDOW_MONTHS = 12
 #: Barnets Lov §§91-92: the child's plan is due 3 months after a §32/§46 decision.
 PLAN_MONTHS = 3
-PLAN_SERVICE_CODES = ("BL32", "BL46")
 #: Behandlingsgarantien: substance-abuse treatment starts within 14 days of the request.
-TREATMENT_SERVICE_CODE = "SEL101"
 TREATMENT_GUARANTEE_DAYS = 14
 #: T3.05: Ankestyrelsen's outcomes as reported; Ændret and Ophævet together are Omgjort.
 APPEALS_OUTCOME_LABELS = {"Stadfæstet": "Stadfæstet", "Ændret": "Omgjort", "Ophævet": "Omgjort",
@@ -226,16 +225,17 @@ def child_plan_in_time(model: Model, period: Period) -> pd.DataFrame:
     """Share of granted §32/§46 decisions with a child's plan within 3 months.
 
     Decisions of the children's system with outcome Bevilget or Delvis bevilget and
-    service code BL32 or BL46 (old SEL paragraphs are mapped to these codes; BL47, without
-    consent, is not included), dated in `plan_window`. In time: a plan linked to the
-    decision (`fact_plan.decision_key`) dated no later than decision date + 3 months
+    a service code in the reference role `plan_required` (shipped: BL32 and BL46, which old
+    SEL paragraphs map to; BL47, without consent, is not in it), dated in `plan_window`.
+    In time: a plan linked to the decision (`fact_plan.decision_key`) dated no later than decision date + 3 months
     (same day-of-month rule); a plan made before the decision is in time.
     """
     first, last = plan_window(period)
     decided = model.fact_decision
     days = decided["decision_date"].dt.normalize()
     granted = decided[(decided["source"] == "boern") & decided["outcome"].isin(GRANTED)
-                      & decided["service_code"].isin(PLAN_SERVICE_CODES) & (days >= first) & (days <= last)]
+                      & decided["service_code"].isin(service_codes(model.ref_role, "plan_required"))
+                      & (days >= first) & (days <= last)]
     plans = model.fact_plan.dropna(subset=["decision_key"])
     pairs = granted[["decision_key", "decision_date"]].merge(plans[["decision_key", "plan_date"]], on="decision_key")
     in_time = pairs.loc[pairs["plan_date"] <= add_months_to(pairs["decision_date"], PLAN_MONTHS), "decision_key"]
@@ -248,13 +248,13 @@ def child_plan_in_time(model: Model, period: Period) -> pd.DataFrame:
 def treatment_within_14_days(model: Model, period: Period) -> pd.DataFrame:
     """Share of substance-abuse treatments started in the period within 14 days of the request.
 
-    Services with service code SEL101 (SEL §101 and the Rusmiddelbehandlingsloven's
-    successor) with start_date in the period whose decision (`decision_key`) has an
-    application date; in time: start_date - application_date <= 14 days (day 14 is in
+    Services whose service code is in the reference role `substance_treatment` (shipped:
+    SEL101, SEL §101 and the Rusmiddelbehandlingsloven's successor) with start_date in the
+    period whose decision (`decision_key`) has an application date; in time: start_date - application_date <= 14 days (day 14 is in
     time). Started before the application (contradictory): left out.
     """
     services = model.fact_service
-    started = services[(services["service_code"] == TREATMENT_SERVICE_CODE)
+    started = services[services["service_code"].isin(service_codes(model.ref_role, "substance_treatment"))
                        & in_period(services["start_date"], period)]
     applied = model.fact_decision.set_index("decision_key")["application_date"]
     waited = _days(_lookup(started["decision_key"], applied), started["start_date"])

@@ -13,17 +13,8 @@ import datetime as dt
 import pandas as pd
 
 from etl.core.periods import Period, add_months, shift_years
-from etl.core.vocabulary import (
-    ANBRINGELSE,
-    AREA_ADULTS,
-    BOTILBUD_107_108,
-    IN_WORK_OR_EDUCATION,
-    LAENGEREVARENDE_BOTILBUD,
-    MIDLERTIDIGT_BOTILBUD,
-    OWN_HOME,
-    RESIDENTIAL_FACILITY_TYPES,
-    SHELTERS_110,
-)
+from etl.core.roles import FACILITY, SERVICE, facility_group, facility_types, role_of, service_codes
+from etl.core.vocabulary import ANBRINGELSE, AREA_ADULTS, IN_WORK_OR_EDUCATION, OWN_HOME
 from etl.kpi.aggregate import (
     add_months_to,
     age_at,
@@ -42,7 +33,8 @@ from etl.model import Model
 NEXT_STEPS = ("§107", "§108", OWN_HOME)
 NEXT_STEP_DAYS = 90
 STAYED_MONTHS = 12
-TREATMENT = "SEL101"
+#: T4.01: the housing roles (service and facility alike) and the next step each is.
+HOUSING_STEPS = {"temporary_housing": "§107", "long_term_housing": "§108"}
 RETURN_DAYS, RETURN_YEARS = 365, 3
 
 
@@ -61,21 +53,24 @@ def _days_between(first: pd.Series, later: pd.Series) -> pd.Series:
 def _next_step_events(model: Model) -> pd.DataFrame:
     """Every event that is a next step after a shelter: citizen_key, date, next_step, rank.
 
-    A §107/§108 service starting (service code SEL107/SEL108) or a stay at a §107/§108
-    facility checked in, and any §107-§110 stay checked out to Egen bolig (the shelter stay
-    itself too; natcaféer count in occupancy only, so a night there is no step).
+    A service of a housing role starting (reference roles `temporary_housing` → §107,
+    `long_term_housing` → §108) or a stay at a facility of those roles checked in, and any
+    stay of a residential role (§107-§110) checked out to Egen bolig (the shelter stay itself too; natcaféer count in occupancy only, so a night there is no step).
     """
     services = model.fact_service
-    housing = services[services["service_code"].isin(["SEL107", "SEL108"]) & services["start_date"].notna()]
-    housing_stays = _citizen_stays(model, BOTILBUD_107_108)
-    stays = _citizen_stays(model, RESIDENTIAL_FACILITY_TYPES)
+    roles = tuple(HOUSING_STEPS)
+    housing = services[services["service_code"].isin(service_codes(model.ref_role, *roles))
+                       & services["start_date"].notna()]
+    housing_stays = _citizen_stays(model, facility_group(model.ref_role, "housing"))
+    stays = _citizen_stays(model, facility_group(model.ref_role, "residential"))
     home = stays[stays["discharged_to"].eq(OWN_HOME).fillna(False) & stays["check_out"].notna()]
     events = pd.concat([
         pd.DataFrame({"citizen_key": housing["citizen_key"], "date": housing["start_date"],
-                      "next_step": housing["service_code"].map({"SEL107": "§107", "SEL108": "§108"})}),
+                      "next_step": role_of(model.ref_role, SERVICE, housing["service_code"],
+                                           roles).map(HOUSING_STEPS)}),
         pd.DataFrame({"citizen_key": housing_stays["citizen_key"], "date": housing_stays["check_in"],
-                      "next_step": housing_stays["facility_type"].map(
-                          {MIDLERTIDIGT_BOTILBUD: "§107", LAENGEREVARENDE_BOTILBUD: "§108"})}),
+                      "next_step": role_of(model.ref_role, FACILITY, housing_stays["facility_type"],
+                                                       roles).map(HOUSING_STEPS)}),
         pd.DataFrame({"citizen_key": home["citizen_key"], "date": home["check_out"], "next_step": OWN_HOME}),
     ], ignore_index=True)
     return events.assign(date=events["date"].dt.normalize(),
@@ -91,7 +86,7 @@ def from_shelter_to_housing(model: Model, period: Period) -> pd.DataFrame:
     within 90 days of any of them, and in the unit of each shelter they left. The share
     is available once E + 90 days <= the extraction date.
     """
-    shelter = _citizen_stays(model, SHELTERS_110)
+    shelter = _citizen_stays(model, facility_types(model.ref_role, "shelter"))
     exits = shelter[in_period(shelter["check_out"], period)]
     pairs = (exits[["citizen_key", "check_out"]].drop_duplicates()
              .merge(_next_step_events(model), on="citizen_key"))
@@ -120,7 +115,7 @@ def kept_own_home(model: Model, period: Period) -> pd.DataFrame:
     once the last cohort member's 12 months have passed by the extraction date.
     """
     cohort_period = period.last_year()
-    shelter = _citizen_stays(model, SHELTERS_110)
+    shelter = _citizen_stays(model, facility_types(model.ref_role, "shelter"))
     cohort = (shelter[in_period(shelter["check_out"], cohort_period) & shelter["discharged_to"].eq(OWN_HOME).fillna(False)]
               .sort_values(["check_out", "stay_key"]).drop_duplicates("citizen_key"))
     returns = cohort[["citizen_key", "stay_key", "check_out"]].merge(
@@ -140,7 +135,7 @@ def kept_own_home(model: Model, period: Period) -> pd.DataFrame:
 
 @kpi("T4.03")
 def treatment_restarted(model: Model, period: Period) -> pd.DataFrame:
-    """Persons with a substance-abuse treatment (SEL101) ended in the period: share who
+    """Persons with a substance-abuse treatment (reference role `substance_treatment`) ended in the period: share who
     start another one 1..365 days after an end in the period (share_365), and within
     3 years of it (share_3y, same day-of-month rule).
 
@@ -148,7 +143,7 @@ def treatment_restarted(model: Model, period: Period) -> pd.DataFrame:
     share is available once its window has passed for E (E + 365 days, E + 3 years).
     """
     services = model.fact_service
-    treatments = services[services["service_code"].eq(TREATMENT).fillna(False)]
+    treatments = services[services["service_code"].isin(service_codes(model.ref_role, "substance_treatment"))]
     ended = treatments[in_period(treatments["end_date"], period)]
     pairs = ended[["citizen_key", "service_key", "end_date"]].merge(
         treatments[["citizen_key", "service_key", "start_date"]], on="citizen_key", suffixes=("", "_new"))

@@ -22,8 +22,7 @@ import numpy as np
 import pandas as pd
 
 from etl.core import zones
-from etl.core.reference import read_accounts, read_refusion
-from etl.core.vocabulary import ANONYMOUS_ALLOWED_FACILITY_TYPES as ANONYMOUS_ALLOWED
+from etl.core.roles import facility_group
 from etl.core.vocabulary import AREA_ADULTS, AREA_CHILDREN, PANDAS_DTYPES, UNKNOWN
 from etl.model import Model
 from etl.model.link import KIND_CPR, KIND_INVALID, KIND_MISSING, KIND_REPLACEMENT, Pseudonymiser, link_persons, normalise_cpr
@@ -87,19 +86,6 @@ def load_current_staged(staged_root: Path, as_of: dt.date | None = None
     return frames, pointers
 
 
-def load_reference(reference_dir: Path) -> dict[str, pd.DataFrame]:
-    """The municipality's own organisation, paragraph, deadline and finance files (the
-    account plan's functions and the refund thresholds, shape-checked on load)."""
-    org = pd.read_csv(reference_dir / "organisation.csv", dtype=str, keep_default_na=False)
-    for c in ("valid_from", "valid_to"):
-        org[c] = pd.to_datetime(org[c].replace("", None), format="%Y-%m-%d")
-    paragraphs = pd.read_csv(reference_dir / "paragraphs.csv", dtype=str, keep_default_na=False)
-    deadlines = pd.read_csv(reference_dir / "deadlines.csv", dtype={"service_code": str, "basis": str})
-    return {"dim_org": org, "dim_paragraph": paragraphs, "ref_deadline": deadlines,
-            "ref_account": read_accounts(reference_dir / "accounts.csv"),
-            "ref_refusion": read_refusion(reference_dir / "refusion.csv")}
-
-
 # --- helpers -----------------------------------------------------------------------
 
 def _key(source: str, ids: pd.Series) -> pd.Series:
@@ -141,7 +127,7 @@ def build_model(frames: dict[tuple[str, str], pd.DataFrame], reference: dict[str
         "dim_citizen": _citizens(links, register, register_cpr),
         "link_person": links[["source", "source_table", "source_person_id", "citizen_key", "match_method",
                               "match_confidence"]],
-        "link_finding": _link_findings(links, live, register_cpr),
+        "link_finding": _link_findings(links, live, register_cpr, reference["ref_role"]),
     }
     inputs = {"citizen": _citizen_keys(links, pseudonymiser), "pseudonymiser": pseudonymiser}
     parts: dict[str, list[pd.DataFrame]] = {}
@@ -330,7 +316,7 @@ def _checked_persons(live: dict[tuple[str, str], pd.DataFrame]) -> list[pd.DataF
 
 
 def _link_findings(links: pd.DataFrame, live: dict[tuple[str, str], pd.DataFrame],
-                   register_cpr: pd.DataFrame) -> pd.DataFrame:
+                   register_cpr: pd.DataFrame, ref_role: pd.DataFrame) -> pd.DataFrame:
     """DQ05 (unusable CPR) and DQ09 (one CPR under several ids): only this step sees CPR."""
     source, table = CPR_REGISTER
     register = pd.DataFrame({  # record id = the file line (header is line 1)
@@ -339,15 +325,21 @@ def _link_findings(links: pd.DataFrame, live: dict[tuple[str, str], pd.DataFrame
     people = pd.concat([links[["source", "source_table", "source_person_id", "kind", "cpr"]], *_checked_persons(live),
                         register], ignore_index=True)
 
-    # DQ05 population: person tables, plus stays/use of force where registration is required.
-    ophold, tilbud = live[("tilbud", "ophold")], live[("tilbud", "tilbud")]
-    facility_type = ophold["tilbud_id"].map(tilbud.set_index("tilbud_id")["tilbudstype"])
-    anonymous_ok = ophold.loc[facility_type.isin(ANONYMOUS_ALLOWED) & ophold["cpr"].isna(), "ophold_id"]
-    unnamed_stays = ophold[ophold["cpr"].isna() & ~ophold["ophold_id"].isin(anonymous_ok)]
-    missing_stays = pd.DataFrame({"source": "tilbud", "source_table": "ophold",
-                                  "source_person_id": unnamed_stays["ophold_id"].astype("Int64").astype(str),
-                                  "kind": KIND_MISSING, "cpr": None})
-    dq05 = pd.concat([people, missing_stays], ignore_index=True)
+    # DQ05 population (catalogue, resolved reading): person tables, the rows naming a person
+    # (above), and stays and uses of force without a CPR at facilities where registration is
+    # required: every facility except those whose type is in an anonymous-allowed role (§109,
+    # natcaféer); a facility the extract does not know requires registration.
+    facility_type = live[("tilbud", "tilbud")].set_index("tilbud_id")["tilbudstype"]
+    anonymous_allowed = facility_group(ref_role, "anonymous_allowed")
+    unnamed = []
+    for table, id_column in (("ophold", "ophold_id"), ("magtanvendelse", "magt_id")):
+        rows = live[("tilbud", table)]
+        required = ~rows["tilbud_id"].map(facility_type).isin(anonymous_allowed)
+        missing = rows[rows["cpr"].isna() & required]
+        unnamed.append(pd.DataFrame({"source": "tilbud", "source_table": table,
+                                     "source_person_id": missing[id_column].astype("Int64").astype(str),
+                                     "kind": KIND_MISSING, "cpr": None}))
+    dq05 = pd.concat([people, *unnamed], ignore_index=True)
     dq05 = pd.DataFrame({"rule_id": "DQ05", "source": dq05["source"], "source_table": dq05["source_table"],
                          "record_id": dq05["source_person_id"], "failing": dq05["kind"].isin([KIND_MISSING, KIND_INVALID]),
                          "detail": dq05["kind"]})

@@ -9,7 +9,8 @@ import time
 from etl.core import zones
 from etl.core.settings import Settings
 from etl.model.accounting import account_rows
-from etl.model.build import build_model, load_current_staged, load_reference
+from etl.core.reference import load_reference
+from etl.model.build import build_model, load_current_staged
 from etl.model.link import Pseudonymiser, check_key_fingerprint, record_key_fingerprint
 from etl.sources import SOURCES
 

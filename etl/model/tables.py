@@ -63,6 +63,12 @@ MODEL_TABLES: dict[str, TableSpec] = {t.name: t for t in (
         col("aar", "int"), col("graense_1", "float"), col("sats_1", "float"),
         col("graense_2", "float"), col("sats_2", "float"),
     ), primary_key=("aar",), description="State refund thresholds for særligt dyre enkeltsager (reference/refusion.csv)."),
+    TableSpec("ref_role", (
+        col("role", "str", description="a role registered in etl/core/roles.py, e.g. substance_treatment"),
+        col("kind", "str", description="service (a service code) | facility (a tilbudstype)"),
+        col("code", "str", description="the service code or facility type declared in the role"),
+    ), primary_key=("kind", "role", "code"),
+        description="Which codes play the roles KPIs and rules select by (reference/service_roles.csv, facility_roles.csv)."),
     TableSpec("fact_case", (
         col("case_key", "str"), col("source", "str"), col("case_id", "str"),
         col("case_number", "str", True, "Sagsnummer (boern) / sag_id (voksen)"),

@@ -21,7 +21,7 @@ from etl.core.settings import SMTP_CONN_ID, ConfigurationError, Settings
 from etl.extract import odbc
 from etl.extract.incremental import plan_extract
 from etl.extract.land import drop_file_digests, expected_files
-from etl.model.build import load_reference
+from etl.core.reference import ReferenceDataError, load_reference
 from etl.quality.config import load_rules_config
 from etl.sources import SOURCES
 from etl.sources.base import Source
@@ -164,6 +164,8 @@ def check_key(settings: Settings) -> Finding:
 def check_reference(settings: Settings) -> Finding:
     try:
         reference = load_reference(settings.reference_dir)
+    except ReferenceDataError as exc:  # every problem, as `sofli check-reference` prints them
+        return Finding("reference data", False, f"{settings.reference_dir}: " + "; ".join(map(str, exc.problems)))
     except Exception as exc:  # noqa: BLE001
         return Finding("reference data", False, f"{settings.reference_dir}: {_first_line(exc)}")
     counts = ", ".join(f"{len(frame)} {name}" for name, frame in reference.items())

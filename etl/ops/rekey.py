@@ -47,7 +47,8 @@ from etl.core import zones
 from etl.core.periods import local_now
 from etl.core.settings import NEW_PSEUDONYM_KEY_ENV, ConfigurationError, Settings, check_pseudonym_key
 from etl.core.storage import atomic_write_json
-from etl.model.build import build_model, load_current_staged, load_reference
+from etl.core.reference import load_reference
+from etl.model.build import build_model, load_current_staged
 from etl.model.link import Pseudonymiser, key_fingerprint, record_key_fingerprint
 from etl.publish.warehouse import make_engine
 

@@ -59,7 +59,9 @@ class RuleConfig:
 
     def owners_for(self, source: str) -> tuple[str, ...]:
         """The rule's owners, then the owners of `source` for this rule (each once)."""
-        return tuple(dict.fromkeys((*self.owners, *self.source_owners.get(source, ()))))
+        known = RULES[self.rule_id].source_owners if self.rule_id in RULES else None
+        return tuple(dict.fromkeys((*self.owners, *self.source_owners.get(source, ()),
+                                    *(known(source) if known else ()))))
 
     @property
     def is_blocking(self) -> bool:

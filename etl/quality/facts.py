@@ -42,8 +42,9 @@ log = logging.getLogger(__name__)
 FRESHNESS_COLUMNS = ["source", "kind", "last_success_at", "extract_date", "rows", "age_hours", "days_behind",
                      "stale_after_days", "stale", "expected_file", "file_present", "checked_at"]
 ROW_COUNT_COLUMNS = ["source", "table", "extract_date", "rows"]
-KPI_TOTAL_COLUMNS = ["kpi_id", "measure", "period_type", "period", "provisional", "value"]
-HISTORY_COLUMNS = ["run_id", "computed_at", "kpi_id", "measure", "period_type", "period", "provisional", "value"]
+KPI_TOTAL_COLUMNS = ["kpi_id", "measure", "period_type", "period", "provisional", "value", "denominator"]
+HISTORY_COLUMNS = ["run_id", "computed_at", "kpi_id", "measure", "period_type", "period", "provisional", "value",
+                   "denominator"]
 
 
 @dataclass(frozen=True)
@@ -207,25 +208,39 @@ def source_freshness(settings, checked_at: dt.datetime, extraction_date: dt.date
     return frame.astype({"rows": "Int64", "days_behind": "Int64", "age_hours": "Float64"})
 
 
-def expected_delivery(settings, source, extraction_date: dt.date) -> tuple[str | None, bool | None]:
+#: DQ10: the monthly file for month M is owed from this day of month M + 1 (catalogue
+#: reading, issue 20); `expected_delivery(..., monthly_due_day=)` takes another.
+MONTHLY_FILE_DUE_DAY = 10
+
+
+def due_month(extraction_date: dt.date, due_day: int = MONTHLY_FILE_DUE_DAY) -> dt.date:
+    """The latest month whose monthly file must have arrived by `extraction_date`: the month
+    before the extraction date's month from its `due_day`, the month before that until then."""
+    month = extraction_date.month - (1 if extraction_date.day >= due_day else 2)
+    return dt.date(extraction_date.year + (month - 1) // 12, (month - 1) % 12 + 1, 1)
+
+
+def expected_delivery(settings, source, extraction_date: dt.date,
+                      monthly_due_day: int = MONTHLY_FILE_DUE_DAY) -> tuple[str | None, bool | None]:
     """(the files a file source must have delivered for `extraction_date`, whether they are
     there); (None, None) for a database source.
 
     A daily file (`%d` in its pattern) must be there for the date itself; a monthly file
-    counts as delivered when any month's file is there. (A rule on *which* month is due,
-    the monthly employment file, belongs here: one more branch per table kind.)"""
+    for the `due_month` (the previous month from the due day on), whatever older months
+    are there (catalogue reading of DQ10, issue 20)."""
     if source.kind != "file":
         return None, None
     drop = Path(settings.source_location(source))
     names, present = [], True
     for table in source.tables:
-        files = expected_files(table, drop, extraction_date)
         if "%d" in (table.file_pattern or ""):  # a daily file: that day's file must be there
+            files = expected_files(table, drop, extraction_date)
             names += [f.name for f in files]
             present = present and all(f.exists() for f in files)
-        else:  # a monthly file: at least one month delivered
-            names.append(table.file_pattern.split("{", 1)[0] + "*")
-            present = present and bool(files)
+        else:  # a monthly file: the due month's must be there, older months do not stand in
+            owed = drop / table.file_pattern.format(date=due_month(extraction_date, monthly_due_day))
+            names.append(owed.name)
+            present = present and owed.exists()
     return ", ".join(names), present
 
 
@@ -258,7 +273,8 @@ def read_kpi_totals(engine) -> pd.DataFrame:
         log.warning("no KPI totals for DQ13: %s", exc)
         return pd.DataFrame(columns=KPI_TOTAL_COLUMNS)
     values = values.assign(provisional=values["provisional"].astype(bool),
-                           value=pd.to_numeric(values["value"], errors="coerce"))
+                           value=pd.to_numeric(values["value"], errors="coerce"),
+                           denominator=pd.to_numeric(values["denominator"], errors="coerce"))
     return values[KPI_TOTAL_COLUMNS].reset_index(drop=True)
 
 
@@ -270,7 +286,8 @@ def append_kpi_history(path: Path, totals: pd.DataFrame, run_id: str, computed_a
     combined = rows[HISTORY_COLUMNS] if history.empty else pd.concat([history, rows[HISTORY_COLUMNS]],
                                                                      ignore_index=True)
     combined = combined.astype({"run_id": "str", "kpi_id": "str", "measure": "str", "period_type": "str",
-                                "period": "str", "provisional": "bool", "value": "float64"})
+                                "period": "str", "provisional": "bool", "value": "float64",
+                                "denominator": "float64"})
     combined["computed_at"] = pd.to_datetime(combined["computed_at"]).astype("datetime64[us]")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
@@ -280,7 +297,8 @@ def append_kpi_history(path: Path, totals: pd.DataFrame, run_id: str, computed_a
 
 def read_kpi_history(path: Path) -> pd.DataFrame:
     path = Path(path)
-    return pd.read_parquet(path) if path.exists() else pd.DataFrame(columns=HISTORY_COLUMNS)
+    # a history written before the denominators were kept reads them as unknown
+    return pd.read_parquet(path).reindex(columns=HISTORY_COLUMNS) if path.exists() else pd.DataFrame(columns=HISTORY_COLUMNS)
 
 
 def previous_run_totals(path: Path, run_id: str) -> pd.DataFrame | None:

@@ -20,7 +20,9 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from etl.core.privacy import CPR_SHAPED
-from etl.core.vocabulary import SELF_REFERRED_FACILITY_TYPES, UNKNOWN
+from etl.core.roles import FACILITY, ROLE_BY_KEY, ROLES, codes, facility_group
+from etl.core.vocabulary import UNKNOWN
+from etl.kpi.catalog import CATALOG, THEMES
 from etl.model import Model
 from etl.model.registry import feeding, split_by_source_table
 from etl.sources import SOURCES
@@ -67,19 +69,24 @@ class Rule:
     check: Callable[..., list[RuleFinding]]
     needs_facts: bool = False
     params: Mapping[str, Any] = field(default_factory=dict)
+    #: Owners the code knows per source beyond the configuration's (DQ21: each theme's KPI
+    #: owner from the catalogue, so the addresses are written once).
+    source_owners: Callable[[str], tuple[str, ...]] | None = None
 
 
 RULES: dict[str, Rule] = {}
 
 
 def rule(rule_id: str, sources: tuple[str, ...], needs_facts: bool = False,
-         params: Mapping[str, Any] | None = None) -> Callable:
+         params: Mapping[str, Any] | None = None,
+         source_owners: Callable[[str], tuple[str, ...]] | None = None) -> Callable:
     """Register a check under its catalogue id; the one registry the runner and config read."""
 
     def register(check: Callable[..., list[RuleFinding]]) -> Callable[..., list[RuleFinding]]:
         if rule_id in RULES:
             raise ValueError(f"data-quality rule {rule_id} registered twice")
-        RULES[rule_id] = Rule(rule_id, sources, check, needs_facts, MappingProxyType(dict(params or {})))
+        RULES[rule_id] = Rule(rule_id, sources, check, needs_facts, MappingProxyType(dict(params or {})),
+                              source_owners)
         return check
 
     return register
@@ -274,61 +281,63 @@ def overlapping_stays(model: Model) -> list[RuleFinding]:
                      facility_type=stays["facility_type"])]
 
 
-#: DQ08's populations: model tables whose rows carry a unit code (paragraph text) as the
-#: source registered it, with the id the owner looks up. Units a row inherits (a stay's
-#: from its facility, a notification's from a case) are checked where they are registered.
-_UNIT_CODED = (("fact_case", "case_id"), ("fact_decision", "decision_id"), ("fact_service", "service_id"),
-               ("dim_facility", "facility_id"), ("fact_complaint", "complaint_id"), ("dim_employee", "employee_key"),
-               ("fact_recruitment", "recruitment_id"), ("fact_incident", "incident_id"))
-_PARAGRAPH_CODED = (("fact_decision", "decision_id"), ("fact_service", "service_id"),
-                    ("fact_investigation", "investigation_id"))
-#: Finance rows with a function and a finance unit, checked as one (DQ08 on `oekonomi`).
-_FINANCE_CODED = (("fact_posting", "posting_id"), ("fact_budget", "budget_id"))
+#: DQ08's populations: per model table, the id the owner looks up and the codes its rows
+#: carry themselves, as the source registered them. Codes a row inherits (a decision's,
+#: service's or investigation's unit from its case, a stay's from its facility, a
+#: notification's from a case) are checked on the row that carries them (the case, the
+#: facility), never again on the rows that inherit them.
+_OWN_CODES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "fact_case": ("case_id", ("unit",)), "fact_decision": ("decision_id", ("paragraph",)),
+    "fact_service": ("service_id", ("paragraph",)), "fact_investigation": ("investigation_id", ("paragraph",)),
+    "dim_facility": ("facility_id", ("unit",)), "fact_complaint": ("complaint_id", ("unit",)),
+    "dim_employee": ("employee_key", ("unit",)), "fact_recruitment": ("recruitment_id", ("unit",)),
+    "fact_incident": ("incident_id", ("unit",)),
+    # finance rows: a function of the account plan and a finance unit
+    "fact_posting": ("posting_id", ("function", "unit")), "fact_budget": ("budget_id", ("function", "unit")),
+}
+#: code kind -> (model column, the label an owner reads)
+_CODE_KINDS = {"unit": ("unit_code", "enhedskode"), "paragraph": ("paragraph_text", "paragraf"),
+               "function": ("funktion", "funktion")}
 
 
 @rule("DQ08", sources=("boern", "voksen", "tilbud", "klage", "hr", "oekonomi"))
 def unknown_codes(model: Model) -> list[RuleFinding]:
     """An unknown unit, paragraph or finance function puts the row under `Ukendt` in every KPI breakdown.
 
-    A code is known when it appears in the reference at any validity (a unit that has
-    since closed is still a real unit). The population is every row carrying a code, once
-    per kind of code: a decision is checked for its unit and for its paragraph. Postings
-    and budget lines (`oekonomi`) are checked for their function (`accounts.csv`) and their
-    finance unit (`organisation.csv`) together: such a row counts once and fails once,
-    however many of its codes are unknown (code kind `function`, or `unit` when only the
-    unit is unknown); its money stays in every total as `Ukendt`.
+    Catalogue: "every row with a unit or paragraph code" is a row that carries the code
+    itself. A row is in its table's population when it carries at least one of its own
+    codes, counts once there and fails once, however many of its codes are unknown
+    (breakdown `code_kind`: the first unknown kind, else the first it carries). A unit a
+    decision, service or investigation inherits from its case is checked on the case row
+    only. A code is known when it appears in the reference at any validity, exact match
+    (a unit that has since closed is still a real unit). Unknown money stays in every
+    total as `Ukendt`.
     """
-    known_units = set(model.dim_org["unit_code"].dropna())
-    known_paragraphs = set(model.dim_paragraph["paragraph_text"].dropna())
-    unit_tables = [(s, t, rows, id_column) for model_table, id_column in _UNIT_CODED
-                   for s, t, rows in _by_source(model, model_table)]
-    paragraph_tables = [(s, t, rows, id_column) for model_table, id_column in _PARAGRAPH_CODED
-                        for s, t, rows in _by_source(model, model_table)]
-    checks = [("unit", "unit_code", known_units, "enhedskode", t) for t in unit_tables]
-    checks += [("paragraph", "paragraph_text", known_paragraphs, "paragraf", t) for t in paragraph_tables]
+    known = {"unit": set(model.dim_org["unit_code"].dropna()),
+             "paragraph": set(model.dim_paragraph["paragraph_text"].dropna()),
+             "function": set(model.ref_account["funktion"].dropna())}
     findings = []
-    for code_kind, column, known, label, (source, table, rows, id_column) in checks:
-        coded = rows[rows[column].notna()]
-        findings.append(_finding(
-            source, table, coded, id_column, ~coded[column].isin(known),
-            lambda bad, column=column, label=label: f"{label} " + _quoted_code(bad[column])
-            + " findes ikke i referencedata",
-            code_kind=code_kind))
-    known_functions = set(model.ref_account["funktion"].dropna())
-    for model_table, id_column in _FINANCE_CODED:
+    for model_table, (id_column, kinds) in _OWN_CODES.items():
         for source, table, rows in _by_source(model, model_table):
-            unknown_function = ~rows["funktion"].isin(known_functions)
-            unknown_unit = rows["unit_code"].notna() & ~rows["unit_code"].isin(known_units)
+            carried = {k: rows[_CODE_KINDS[k][0]].notna() for k in kinds}
+            unknown = {k: carried[k] & ~rows[_CODE_KINDS[k][0]].isin(known[k]) for k in kinds}
+            coded = rows[pd.concat(carried.values(), axis=1).any(axis=1)]
+            failing = pd.concat(unknown.values(), axis=1).any(axis=1)[coded.index]
+            kind = pd.Series(None, index=coded.index, dtype="str")
+            for k in reversed(kinds):  # the first kind wins: first unknown, else first carried
+                kind = kind.mask(carried[k][coded.index], k)
+            for k in reversed(kinds):
+                kind = kind.mask(unknown[k][coded.index], k)
 
-            def problem(bad: pd.DataFrame, unknown_function=unknown_function, unknown_unit=unknown_unit) -> pd.Series:
-                function = ("funktion " + _quoted_code(bad["funktion"])).where(unknown_function[bad.index])
-                unit = ("enhedskode " + _quoted_code(bad["unit_code"])).where(unknown_unit[bad.index])
-                both = function + " og " + unit
-                return both.fillna(function).fillna(unit) + " findes ikke i referencedata"
+            def problem(bad: pd.DataFrame, kinds=kinds, unknown=unknown) -> pd.Series:
+                parts = [(_CODE_KINDS[k][1] + " " + _quoted_code(bad[_CODE_KINDS[k][0]])).where(unknown[k][bad.index])
+                         for k in kinds]
+                text = parts[0]
+                for part in parts[1:]:
+                    text = (text + " og " + part).fillna(text).fillna(part)
+                return text + " findes ikke i referencedata"
 
-            findings.append(_finding(source, table, rows, id_column, unknown_function | unknown_unit, problem,
-                                     code_kind=pd.Series("function", index=rows.index, dtype="str").mask(
-                                         ~unknown_function & unknown_unit, "unit")))
+            findings.append(_finding(source, table, coded, id_column, failing, problem, code_kind=kind))
     return findings
 
 
@@ -353,7 +362,7 @@ def long_open_shelter_stays(model: Model) -> list[RuleFinding]:
     Population: stays at a herberg, forsorgshjem or natcafé. Fails when the stay is open
     and was checked in more than 730 days before the extraction date. Breakdown: facility type.
     """
-    stays = model.fact_stay[model.fact_stay["facility_type"].isin(SELF_REFERRED_FACILITY_TYPES)]
+    stays = model.fact_stay[model.fact_stay["facility_type"].isin(facility_group(model.ref_role, "self_referred"))]
     days_open = (pd.Timestamp(model.extraction_date) - stays["check_in"].dt.normalize()).dt.days
     failing = stays["check_out"].isna() & (days_open > MAX_OPEN_SHELTER_DAYS)
     return [_finding(*_source_table("fact_stay"), stays, "stay_id", failing,
@@ -749,4 +758,85 @@ def rows_not_conserved(model: Model, facts: RunFacts | None, params: Mapping[str
     for source, rows in chain.groupby("source", sort=True):
         findings.append(_finding(source, "chain", rows, "source_table", failing[rows.index],
                                  lambda bad, detail=detail: detail[bad.index]))
+    return findings
+
+
+# --- DQ21: a KPI whose population is structurally empty (issue 20) -----------------------
+
+#: DQ21 reports per theme, under the pseudo-source `kpi-tema<N>`, so a breach goes to the
+#: theme's KPI owner (catalogue) and only to them.
+THEME_SOURCES = {f"kpi-tema{number}": number for number in THEMES}
+
+
+def _theme_owner(source: str) -> tuple[str, ...]:
+    """The catalogue's owner of the theme behind a DQ21 source, as an address."""
+    if source not in THEME_SOURCES:
+        return ()
+    owner = THEMES[THEME_SOURCES[source]][1]
+    return (owner.rsplit("<", 1)[1].rstrip(">") if "<" in owner else owner,)
+
+
+def _role_rows(model: Model) -> dict[tuple[str, str], int]:
+    """Per role the model rows it selects: services and decisions by service code, stays by facility type."""
+    counts = {}
+    for role in ROLES:
+        declared = codes(model.ref_role, role.kind, role.name)
+        if role.kind == FACILITY:
+            counts[(role.kind, role.name)] = int(model.fact_stay["facility_type"].isin(declared).sum())
+        else:
+            counts[(role.kind, role.name)] = int(model.fact_service["service_code"].isin(declared).sum()
+                                                 + model.fact_decision["service_code"].isin(declared).sum())
+    return counts
+
+
+def _size(totals: pd.DataFrame) -> pd.Series:
+    """A total's population: its denominator, else (a count) its value; NaN when not yet available."""
+    denominator = pd.to_numeric(totals.get("denominator", pd.Series(float("nan"), index=totals.index)),
+                                errors="coerce")
+    return denominator.fillna(pd.to_numeric(totals["value"], errors="coerce"))
+
+
+def _vanished(totals: pd.DataFrame | None, previous: pd.DataFrame | None) -> dict[str, int]:
+    """KPI id -> the number of totals (measure × period) the previous run had a population in,
+    for KPIs whose population is 0 now in every one of them (compared where both are known)."""
+    if totals is None or totals.empty or previous is None or previous.empty:
+        return {}
+    key = ["kpi_id", "measure", "period_type", "period"]
+    then = previous.assign(before=_size(previous))[key + ["before"]].drop_duplicates(key)
+    now = totals.assign(now=_size(totals))[key + ["now"]].drop_duplicates(key)
+    both = then[then["before"] > 0].merge(now, on=key).dropna(subset=["now"])
+    out = {}
+    for kpi_id, rows in both.groupby("kpi_id", sort=True):
+        if (rows["now"] == 0).all():
+            out[str(kpi_id)] = len(rows)
+    return out
+
+
+@rule("DQ21", sources=tuple(THEME_SOURCES), needs_facts=True, source_owners=_theme_owner)
+def structurally_empty_kpis(model: Model, facts: RunFacts | None, params: Mapping[str, Any]) -> list[RuleFinding]:
+    """A KPI whose population is structurally empty is a finding, not a quiet 0 or NULL.
+
+    Population: every computed KPI, per theme (source `kpi-tema<N>`, record id the KPI id).
+    Fails when a role the KPI selects by (`reference/service_roles.csv`,
+    `facility_roles.csv`) selects no model rows at all (services and decisions by service
+    code, stays by facility type), or when its population (denominator; a count's value)
+    is 0 in every measure and period where the previous run's SOF totals had one (compared
+    where both runs have a figure; a not-yet-available share is no figure). The owners
+    are the theme's KPI owner from the catalogue.
+    """
+    selected = _role_rows(model)
+    vanished = _vanished(facts.kpi_totals if facts else None, facts.previous_kpi_totals if facts else None)
+    findings = []
+    for source, theme in THEME_SOURCES.items():
+        kpis = [d.kpi_id for d in CATALOG.values() if d.theme == theme and d.implemented]
+        details = []
+        for kpi_id in kpis:
+            reasons = [f"rollen {kind}/{name} udvælger ingen rækker i modellen" for (kind, name), n in selected.items()
+                       if n == 0 and kpi_id in ROLE_BY_KEY[(kind, name)].readers]
+            if kpi_id in vanished:
+                reasons.append(f"populationen er 0 i alle {vanished[kpi_id]} totaler, hvor forrige kørsel havde en")
+            details.append("; ".join(reasons) or None)
+        rows = pd.DataFrame({"kpi_id": kpis, "detail": pd.Series(details, dtype="str")})
+        findings.append(_finding(source, KPI_TABLE, rows, "kpi_id", rows["detail"].notna(),
+                                 lambda bad: bad["detail"]))
     return findings

@@ -119,7 +119,7 @@ def publish_kpis(audited: dict, settings: Settings | None = None) -> dict:
 
 def _publish_kpis(audited: dict, settings: Settings | None = None) -> dict:
     from etl.kpi import catalog_frame  # noqa: PLC0415 - the KPIs (~160 ms): not at DAG parse
-    from etl.model.build import load_reference  # noqa: PLC0415 - the model build (~110 ms): not at DAG parse
+    from etl.core.reference import load_reference  # noqa: PLC0415 - pandas: not at DAG parse
 
     settings = _settings(settings)
     started = time.monotonic()

@@ -7,7 +7,7 @@ import pytest
 
 from etl.core.reference import ReferenceFormatError, estimated_refund, read_accounts, read_refusion
 from etl.core.settings import REPO_ROOT
-from etl.model.build import load_reference
+from etl.core.reference import load_reference
 from etl.synth.oekonomi import FUNCTIONS, SHELTER_FUNCTION, SOLD_PLACES, UNKNOWN_FUNCTIONS
 
 REFERENCE = REPO_ROOT / "reference"

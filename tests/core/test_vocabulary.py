@@ -30,12 +30,7 @@ NOT_TO_COPY = {name: values for name, values in LISTS.items() if name != "CASE_S
 def test_each_facility_grouping_keeps_exactly_its_members():
     assert v.FACILITY_TYPES == ("Herberg §110", "Forsorgshjem §110", "Natcafé", "Krisecenter §109",
                                 "Midlertidigt botilbud §107", "Længerevarende botilbud §108", "Almen bolig ABL §105")
-    assert v.RESIDENTIAL_FACILITY_TYPES == ("Midlertidigt botilbud §107", "Længerevarende botilbud §108",
-                                            "Krisecenter §109", "Herberg §110", "Forsorgshjem §110")
-    assert v.SHELTERS_110 == ("Herberg §110", "Forsorgshjem §110")
-    assert v.SHELTERS_109_110 == ("Krisecenter §109", "Herberg §110", "Forsorgshjem §110")
     assert v.SELF_REFERRED_FACILITY_TYPES == ("Herberg §110", "Forsorgshjem §110", "Natcafé")
-    assert v.ANONYMOUS_ALLOWED_FACILITY_TYPES == ("Krisecenter §109", "Natcafé")
     assert v.BOTILBUD_107_108 == ("Midlertidigt botilbud §107", "Længerevarende botilbud §108")
     assert v.HOUSING_FACILITY_TYPES == ("Midlertidigt botilbud §107", "Længerevarende botilbud §108",
                                         "Almen bolig ABL §105")

@@ -9,6 +9,7 @@ import pytest
 from extracts import extract_all
 
 from etl.core.periods import Period, quarter_periods
+from etl.core.reference import load_reference
 from etl.core.settings import REPO_ROOT, Settings
 from etl.model import Model, conform
 from etl.model.tables import MODEL_TABLES
@@ -40,12 +41,20 @@ def dim_org() -> pd.DataFrame:
     return conform(reference, MODEL_TABLES["dim_org"])
 
 
+@pytest.fixture(scope="session")
+def ref_role() -> pd.DataFrame:
+    """The shipped reference's roles (which codes are substance-abuse treatment, shelters, ...)."""
+    return load_reference(REPO_ROOT / "reference")["ref_role"]
+
+
 @pytest.fixture
-def make_model(dim_org):
-    """make_model(fact_service=[{...}, ...], ...) -> Model with the reference organisation."""
+def make_model(dim_org, ref_role):
+    """make_model(fact_service=[{...}, ...], ...) -> Model with the reference organisation and roles."""
     def make(extraction_date: dt.date = dt.date(2025, 10, 15), extraction_time: dt.datetime | None = None,
              **tables: list[dict]) -> Model:
-        frames = {name: model_frame(name, rows) for name, rows in tables.items()}
+        frames = {name: rows if isinstance(rows, pd.DataFrame) else model_frame(name, rows)
+                  for name, rows in tables.items()}
+        frames.setdefault("ref_role", ref_role)  # a test may declare its own
         return Model.from_frames(extraction_date, extraction_time, dim_org=dim_org, **frames)
     return make
 

@@ -8,7 +8,9 @@ from dataclasses import replace
 import pandas as pd
 import pytest
 
-from etl.core import vocabulary
+from etl.core.reference import load_reference
+from etl.core.roles import FACILITY_GROUPS, facility_types
+from etl.core.settings import REPO_ROOT
 from etl.core.periods import reporting_periods
 from etl.kpi import CATALOG, catalog_frame, compute_kpi, compute_kpis
 from etl.kpi.aggregate import KPI_ROW_COLUMNS, MEASURE_COLUMNS
@@ -28,6 +30,9 @@ STOCKS = {"T1.01", "T1.02", "T1.03", "T1.04", "T2.02", "T2.06", "T2.09", "T2.10"
 #: economy.md "Flows and stocks": a flow KPI's measures that are stocks on E (quarter rows only).
 STOCK_MEASURES = {"T6.03": ("prognosis", "share_prognosis"), "T6.06": ("prognosis",)}
 IMPLEMENTED = set(ALL_IDS)
+
+#: The roles of the shipped reference folder.
+SHIPPED_ROLES = load_reference(REPO_ROOT / "reference")["ref_role"]
 
 
 def test_every_catalogue_id_is_defined_once_in_order():
@@ -180,15 +185,18 @@ def test_empty_model_gives_every_measure_a_total(kpi_id, make_model, q3_2025):
     assert rest["value"].isna().all() and (rest["denominator"] == 0).all()
 
 
-@pytest.mark.parametrize(("kpi_id", "grouping", "left_out"), [
-    ("T1.01", vocabulary.RESIDENTIAL_FACILITY_TYPES, ("Natcafé", "Almen bolig ABL §105")),
-    ("T2.13", vocabulary.SHELTERS_109_110, ("Natcaféer",)),
-    ("T4.01", vocabulary.SHELTERS_110, ()),
-    ("T4.02", vocabulary.SHELTERS_110, ()),
+@pytest.mark.parametrize(("kpi_id", "roles", "left_out"), [
+    ("T1.01", FACILITY_GROUPS["residential"], ("Natcafé", "Almen bolig ABL §105")),
+    ("T2.13", FACILITY_GROUPS["shelters_and_crisis_centres"], ("Natcaféer",)),
+    ("T4.01", ("shelter",), ()),
+    ("T4.02", ("shelter",), ()),
 ])
-def test_the_definition_names_the_facility_types_its_computation_uses(kpi_id, grouping, left_out):
-    """The catalogue text readers see names every facility type of the grouping the code
-    counts, and says which ones it leaves out, so the two cannot drift apart unseen."""
+def test_the_definition_names_the_roles_and_shipped_types_its_computation_uses(kpi_id, roles, left_out):
+    """The catalogue text readers see names the roles the code selects by and every facility
+    type the shipped reference declares in them, and says which ones it leaves out, so the
+    two cannot drift apart unseen."""
+    grouping = facility_types(SHIPPED_ROLES, *roles)
     definition = CATALOG[kpi_id].definition
+    assert [r for r in roles if r not in definition] == []
     assert [t for t in grouping if t not in definition] == []
     assert all(f"not {t}" in definition or f"{t} are not included" in definition for t in left_out)

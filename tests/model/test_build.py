@@ -7,7 +7,8 @@ import pytest
 from staged_frames import staged
 
 from etl.core.settings import REPO_ROOT
-from etl.model.build import build_model, load_reference
+from etl.core.reference import load_reference
+from etl.model.build import build_model
 from etl.model.link import Pseudonymiser
 from etl.quality.rules import RULES
 

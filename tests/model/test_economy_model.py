@@ -14,7 +14,8 @@ from staged_frames import staged
 
 from etl.core.settings import REPO_ROOT
 from etl.model.accounting import account_rows
-from etl.model.build import build_model, load_reference, money_class, normalise_measure_reference
+from etl.core.reference import load_reference
+from etl.model.build import build_model, money_class, normalise_measure_reference
 from etl.model.link import Pseudonymiser
 from etl.model.registry import sources_feeding
 

@@ -14,7 +14,8 @@ from etl.core.settings import REPO_ROOT
 from etl.core.tables import col
 from etl.model import Model, registry
 from etl.model.accounting import account_rows
-from etl.model.build import build_model, load_reference
+from etl.core.reference import load_reference
+from etl.model.build import build_model
 from etl.model.link import Pseudonymiser
 from etl.model.registry import (
     MODEL_SOURCES,

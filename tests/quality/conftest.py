@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from etl.core.reference import load_reference
 from etl.model import Model
 from etl.model.tables import MODEL_TABLES
 from etl.quality.config import RuleConfig
@@ -46,6 +47,7 @@ def make_model():
                   for name, rows in tables.items()}
         frames.setdefault("dim_org", _reference("organisation.csv"))
         frames.setdefault("dim_paragraph", _reference("paragraphs.csv"))
+        frames.setdefault("ref_role", load_reference(REFERENCE)["ref_role"])
         return Model.from_frames(EXTRACTION_DATE, **frames)
 
     return build

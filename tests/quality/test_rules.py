@@ -236,7 +236,8 @@ def test_dq08_unknown_unit_or_paragraph(make_model):
         dim_org=dim_org,
         fact_case=[{**case, "case_key": "boern:1", "source": "boern", "case_id": "1", "unit_code": "BFC-NORD"},
                    {**case, "case_key": "boern:2", "source": "boern", "case_id": "2", "unit_code": "BFC-NORTH"},
-                   {**case, "case_key": "boern:3", "source": "boern", "case_id": "3", "unit_code": None}],
+                   {**case, "case_key": "boern:3", "source": "boern", "case_id": "3", "unit_code": None},
+                   {**case, "case_key": "voksen:9", "source": "voksen", "case_id": "9", "unit_code": "0102031234"}],
         fact_decision=[decision("voksen", "1", unit_code="OLD-UNIT", paragraph_text="SEL §107"),
                        decision("voksen", "2", unit_code="0102031234", paragraph_text="§ 999")],
         fact_investigation=[
@@ -260,7 +261,9 @@ def test_dq08_unknown_unit_or_paragraph(make_model):
     assert findings(model, "DQ08") == {
         ("boern", "Sag"): (2, ["2"]), ("boern", "Afgoerelse"): (0, []), ("boern", "Foranstaltning"): (0, []),
         ("boern", "Undersoegelse"): (2, ["2"]),
-        ("voksen", "sag"): (0, []), ("voksen", "afgoerelse"): (4, ["2", "2"]), ("voksen", "ydelse"): (0, []),
+        # a decision's unit is its case's: checked on the case row only, so a decision row
+        # counts once, for its own paragraph code (the catalogue's reading of DQ08)
+        ("voksen", "sag"): (1, ["9"]), ("voksen", "afgoerelse"): (2, ["2"]), ("voksen", "ydelse"): (0, []),
         ("tilbud", "tilbud"): (1, []), ("klage", "klage"): (1, []),
         ("hr", "medarbejder"): (2, ["hr:2"]), ("hr", "rekruttering"): (1, ["1"]),
         ("hr", "arbejdsmiljoe_haendelse"): (1, []),
@@ -502,3 +505,32 @@ def test_dq14_a_reconciled_chain_passes_and_every_kind_of_gap_fails():
 
 def test_dq14_without_facts_reports_nothing():
     assert RULES["DQ14"].check(Model.from_frames(dt.date(2025, 11, 15)), None, {}) == []
+
+
+def test_dq08_counts_a_row_once_for_the_codes_it_carries_itself(make_model):
+    """Catalogue reading (issue 20): a decision or service inherits its case's unit, so an
+    unknown case unit fails the case row once and none of the 3 rows hanging off it; a
+    row with its own unknown code fails once. Planted: 2 cases (1 unknown unit), 3
+    decisions (1 unknown paragraph), 2 services (0 unknown) -> 2 failing rows in all."""
+    case = {"citizen_key": "p1", "opened_date": "2025-01-01", "area": "Børn og Unge", "source": "boern"}
+    model = make_model(
+        fact_case=[{**case, "case_key": "boern:1", "case_id": "1", "unit_code": "BFC-NORD"},
+                   {**case, "case_key": "boern:2", "case_id": "2", "unit_code": "BFC-NOWHERE"}],
+        fact_decision=[decision("boern", "1", case_key="boern:2", unit_code="BFC-NOWHERE", paragraph_text="BL § 32"),
+                       decision("boern", "2", case_key="boern:2", unit_code="BFC-NOWHERE", paragraph_text="BL §999"),
+                       decision("boern", "3", case_key="boern:1", unit_code="BFC-NORD", paragraph_text="BL §46")],
+        fact_service=[{"service_key": "boern:7", "source": "boern", "service_id": "7", "case_key": "boern:2",
+                       "citizen_key": "p1", "paragraph_text": "BL § 32", "unit_code": "BFC-NOWHERE",
+                       "area": "Børn og Unge"},
+                      {"service_key": "boern:8", "source": "boern", "service_id": "8", "case_key": "boern:1",
+                       "citizen_key": "p1", "paragraph_text": "BL §46", "unit_code": "BFC-NORD",
+                       "area": "Børn og Unge"}])
+    found = {key: value for key, value in findings(model, "DQ08").items() if value[0]}
+    assert found == {("boern", "Sag"): (2, ["2"]), ("boern", "Afgoerelse"): (3, ["2"]),
+                     ("boern", "Foranstaltning"): (2, [])}
+    assert sum(len(failing) for _, failing in found.values()) == 2
+    kinds = {(f.source_table, r): k for f in RULES["DQ08"].check(model) if f.source == "boern"
+             for r, k in zip(f.record_ids, f.breakdowns["code_kind"])}
+    assert kinds == {("Sag", "1"): "unit", ("Sag", "2"): "unit", ("Afgoerelse", "1"): "paragraph",
+                     ("Afgoerelse", "2"): "paragraph", ("Afgoerelse", "3"): "paragraph",
+                     ("Foranstaltning", "7"): "paragraph", ("Foranstaltning", "8"): "paragraph"}

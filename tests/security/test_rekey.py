@@ -23,7 +23,8 @@ from etl.core.periods import quarter_periods
 from etl.core.settings import REPO_ROOT, ConfigurationError, Settings
 from etl.kpi import compute_kpis
 from etl.model import Model
-from etl.model.build import build_model, load_current_staged, load_reference
+from etl.core.reference import load_reference
+from etl.model.build import build_model, load_current_staged
 from etl.model.link import KeyMismatchError, Pseudonymiser, key_fingerprint
 from etl.model.stage import run_model_stage
 from etl.ops.rekey import MARKER, RekeyError, rekey

@@ -21,7 +21,7 @@ from extracts import extract_all
 from quarter_close import DAY, QUARTER
 
 from etl.core.settings import REPO_ROOT, Settings
-from etl.model.build import load_reference
+from etl.core.reference import load_reference
 from etl.publish.freeze import freeze_quarter
 from etl.publish.warehouse import make_engine, read_table
 from etl.synth import generate

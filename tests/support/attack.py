@@ -488,7 +488,7 @@ def attack(public: pd.DataFrame, truth: pd.DataFrame, dim_org: pd.DataFrame, *, 
     """Every (row, quantity) of `public` whose blanked figure follows from the published ones.
 
     `truth`: the unsuppressed KPI rows of the same keys (all versions in `public`); `dim_org`:
-    the organisation file as `etl.model.build.load_reference` reads it.
+    the organisation file as `etl.core.reference.load_reference` reads it.
     """
     started = time.monotonic()
     rows = _align(public, truth)
