@@ -21,6 +21,8 @@ from etl.sources import SOURCES
 from etl.sources.base import Source
 
 SQL_DIR = REPO_ROOT / "sql" / "extract"
+#: The incremental query's alias for the changed rows: the one identifier not from the contract.
+CHANGED = "changed"
 
 
 def render_extract_sql(source: Source, table: TableSpec, incremental: bool = False) -> str:
@@ -35,9 +37,9 @@ def render_extract_sql(source: Source, table: TableSpec, incremental: bool = Fal
             raise ValueError(f"{source.name}.{table.name} has no change timestamp for incremental extraction")
         # Every row of each key changed in the window, not only the changed row: a key the
         # source holds twice then arrives twice and is quarantined (never silently replaced).
-        same_key = "".join(f'\n      AND "changed"."{k}" = "{table.name}"."{k}"' for k in table.primary_key)
-        where = (f'WHERE EXISTS (\n    SELECT 1 FROM "{table.name}" AS "changed"\n'
-                 f'    WHERE "changed"."{table.watermark}" >= :since AND "changed"."{table.watermark}" < :until'
+        same_key = "".join(f'\n      AND "{CHANGED}"."{k}" = "{table.name}"."{k}"' for k in table.primary_key)
+        where = (f'WHERE EXISTS (\n    SELECT 1 FROM "{table.name}" AS "{CHANGED}"\n'
+                 f'    WHERE "{CHANGED}"."{table.watermark}" >= :since AND "{CHANGED}"."{table.watermark}" < :until'
                  f'{same_key})\n')
     return f'{header}SELECT\n{columns}\nFROM "{table.name}"\n{where}ORDER BY {order}\n'
 
