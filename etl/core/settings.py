@@ -51,6 +51,8 @@ PLACEHOLDER_KEYS = ("changeme", "password", "passw0rd", "replaceme", "yourkey", 
 DEFAULT_SUPPRESSION_THRESHOLD = 5
 MINIMUM_SUPPRESSION_THRESHOLD = 3  # Danmarks Statistik's minimum
 DEFAULT_CLOSE_AFTER_DAYS = 20
+#: DQ10: the monthly file for month M is owed from this day of month M + 1 (issue 20).
+DEFAULT_MONTHLY_FILE_DUE_DAY = 10
 MAXIMUM_CLOSE_AFTER_DAYS = 80
 DEFAULT_RETENTION_DAYS = 30
 MINIMUM_RETENTION_DAYS = 7  # below this a backfill of last week could find its extracts gone
@@ -112,6 +114,8 @@ OPTIONS: tuple[Option, ...] = (
            "over (at least 1; `1` computes them in the task's own process)", field="kpi_workers"),
     Option("SOFLI_SUPPRESSION_THRESHOLD", f"`{DEFAULT_SUPPRESSION_THRESHOLD}`", "`public` blanks counts below it "
            f"and rates on fewer events (at least {MINIMUM_SUPPRESSION_THRESHOLD})", field="suppression_threshold"),
+    Option("SOFLI_MONTHLY_FILE_DUE_DAY", f"`{DEFAULT_MONTHLY_FILE_DUE_DAY}`", "DQ10: the day of the month from "
+           "which the previous month's monthly file (beskaeftigelse) is owed (1-28)", field="monthly_file_due_day"),
     Option("SOFLI_CLOSE_AFTER_DAYS", f"`{DEFAULT_CLOSE_AFTER_DAYS}`", "days after a quarter ends before "
            f"`close_quarter` freezes it (0-{MAXIMUM_CLOSE_AFTER_DAYS})", field="close_after_days"),
     Option("SOFLI_RETENTION_DAYS", f"`{DEFAULT_RETENTION_DAYS}`", "days the CPR-bearing landing, staged and "
@@ -270,6 +274,7 @@ class Settings:
     kpi_workers: int | None = None  # None: one per usable core
     suppression_threshold: int = DEFAULT_SUPPRESSION_THRESHOLD
     close_after_days: int = DEFAULT_CLOSE_AFTER_DAYS
+    monthly_file_due_day: int = DEFAULT_MONTHLY_FILE_DUE_DAY
     retention_days: int = DEFAULT_RETENTION_DAYS
     #: T6.04 særligt dyre enkeltsager: the costliest share of citizens, in percent (10-15).
     expensive_cases_percent: float = DEFAULT_EXPENSIVE_CASES_PERCENT
@@ -294,6 +299,9 @@ class Settings:
         _at_least("SOFLI_KPI_WORKERS", self.kpi_workers, 1, "processes")
         _at_least("SOFLI_SUPPRESSION_THRESHOLD", self.suppression_threshold, MINIMUM_SUPPRESSION_THRESHOLD, "")
         _at_least("SOFLI_RETENTION_DAYS", self.retention_days, MINIMUM_RETENTION_DAYS, "days")
+        if not 1 <= self.monthly_file_due_day <= 28:
+            raise ConfigurationError(f"SOFLI_MONTHLY_FILE_DUE_DAY must be a day from 1 to 28, not "
+                                     f"{self.monthly_file_due_day}")
         if not 0 <= self.close_after_days <= MAXIMUM_CLOSE_AFTER_DAYS:
             raise ConfigurationError(f"SOFLI_CLOSE_AFTER_DAYS must be between 0 and {MAXIMUM_CLOSE_AFTER_DAYS} "
                                      f"days, not {self.close_after_days}")
@@ -332,6 +340,7 @@ class Settings:
             kpi_workers=_int(env, "SOFLI_KPI_WORKERS", None),
             suppression_threshold=_int(env, "SOFLI_SUPPRESSION_THRESHOLD", DEFAULT_SUPPRESSION_THRESHOLD),
             close_after_days=_int(env, "SOFLI_CLOSE_AFTER_DAYS", DEFAULT_CLOSE_AFTER_DAYS),
+            monthly_file_due_day=_int(env, "SOFLI_MONTHLY_FILE_DUE_DAY", DEFAULT_MONTHLY_FILE_DUE_DAY),
             retention_days=_int(env, "SOFLI_RETENTION_DAYS", DEFAULT_RETENTION_DAYS),
             expensive_cases_percent=_number(env, EXPENSIVE_CASES_ENV, DEFAULT_EXPENSIVE_CASES_PERCENT,
                                             decimal_comma=True),

@@ -30,6 +30,7 @@ import pandas as pd
 from etl.core import zones
 from etl.core.zones import is_stale
 from etl.core.periods import COPENHAGEN, local_now
+from etl.core.settings import DEFAULT_MONTHLY_FILE_DUE_DAY
 from etl.extract.incremental import table_rows
 from etl.extract.land import expected_files
 from etl.publish.warehouse import read_table
@@ -198,7 +199,7 @@ def source_freshness(settings, checked_at: dt.datetime, extraction_date: dt.date
         extract_date = dt.date.fromisoformat(pointer["extract_date"]) if pointer else None
         behind = zones.days_behind(pointer, extraction_date)
         age = (_naive(checked_at) - last).total_seconds() / 3600 if last else None
-        expected_file, present = expected_delivery(settings, source, extraction_date)
+        expected_file, present = expected_delivery(settings, source, extraction_date, settings.monthly_file_due_day)
         rows.append({"source": name, "kind": source.kind, "last_success_at": last, "extract_date": extract_date,
                      "rows": sum(t["rows_staged"] for t in pointer["tables"].values()) if pointer else None,
                      "age_hours": round(age, 2) if age is not None else None, "days_behind": behind,
@@ -209,8 +210,8 @@ def source_freshness(settings, checked_at: dt.datetime, extraction_date: dt.date
 
 
 #: DQ10: the monthly file for month M is owed from this day of month M + 1 (catalogue
-#: reading, issue 20); `expected_delivery(..., monthly_due_day=)` takes another.
-MONTHLY_FILE_DUE_DAY = 10
+#: reading, issue 20); an operator sets another with SOFLI_MONTHLY_FILE_DUE_DAY.
+MONTHLY_FILE_DUE_DAY = DEFAULT_MONTHLY_FILE_DUE_DAY
 
 
 def due_month(extraction_date: dt.date, due_day: int = MONTHLY_FILE_DUE_DAY) -> dt.date:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from etl.core.settings import Settings
+from etl.core.settings import ConfigurationError, Settings
 from etl.quality.facts import due_month, expected_delivery, source_freshness
 from etl.quality.rules import RULES
 from etl.sources import SOURCES
@@ -77,3 +77,15 @@ def test_the_owed_file_arriving_clears_both(settings):
     drop = Path(settings.source_location(SOURCES["beskaeftigelse"]))
     (drop / "beskaeftigelse_202510.csv").write_text("x\n")
     assert _dq10(settings, dt.date(2025, 11, 12))[::2] == (False, False)
+
+
+def test_the_due_day_is_an_operator_setting_that_dq10_reads(settings):
+    """SOFLI_MONTHLY_FILE_DUE_DAY reaches DQ10 and the freshness page through Settings."""
+    later = Settings(settings.data_dir, settings.reference_dir, "demo", source_locations=settings.source_locations,
+                     monthly_file_due_day=15)
+    assert _dq10(later, dt.date(2025, 11, 12))[::2] == (False, False)  # October's file is owed from the 15th
+    assert _dq10(later, dt.date(2025, 11, 15))[::2] == (True, True)
+    assert Settings.resolve({"SOFLI_DATA_DIR": str(settings.data_dir), "SOFLI_MONTHLY_FILE_DUE_DAY": "15"}
+                            ).monthly_file_due_day == 15
+    with pytest.raises(ConfigurationError, match="SOFLI_MONTHLY_FILE_DUE_DAY"):
+        Settings(settings.data_dir, settings.reference_dir, "demo", monthly_file_due_day=31)
