@@ -90,8 +90,10 @@ def dq_gate(summary: dict, fail_on_breach: bool = True) -> dict:
              f"(threshold {b['threshold_kind']} {b['threshold']}, {b['severity']})" for b in summary["breaches"]]
     for line in lines:
         log.warning("DATA QUALITY BREACH %s", line)
-    log.info("SUMMARY data_quality run %s: %d breach(es), %d of them error rules: %s", summary.get("run_id", ""),
-             len(lines), len(errors), "gate fails" if errors and fail_on_breach else "gate passes")
+    # the verdict first: the UI's log view clips a long line on the right
+    log.info("SUMMARY data_quality: %s: %d breach(es), %d of them error rules (run %s)",
+             "gate fails" if errors and fail_on_breach else "gate passes", len(lines), len(errors),
+             summary.get("run_id", ""))
     if errors and fail_on_breach:
         raise DataQualityBreach(f"{len(errors)} error rule breach(es): " + "; ".join(
             line for line, b in zip(lines, summary["breaches"]) if b["severity"] == "error"))

@@ -41,5 +41,5 @@ def test_the_data_quality_gate_ends_the_run_with_a_summary(caplog, fail_on_breac
                 dq_tasks.dq_gate(summary, fail_on_breach)
         else:
             dq_tasks.dq_gate(summary, fail_on_breach)
-    assert caplog.records[-1].getMessage() == ("SUMMARY data_quality run night-1: 2 breach(es), 1 of them error rules: "
-                                               + ("gate fails" if fail_on_breach else "gate passes"))
+    verdict = "gate fails" if fail_on_breach else "gate passes"
+    assert caplog.records[-1].getMessage() == f"SUMMARY data_quality: {verdict}: 2 breach(es), 1 of them error rules (run night-1)"
