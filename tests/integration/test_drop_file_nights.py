@@ -12,7 +12,9 @@ from etl.core.settings import REPO_ROOT, Settings
 from etl.tasks import extract as extract_tasks
 
 HEADER = "\ufeffcpr,maaned,status,afsluttet_uddannelse\n"
-OCTOBER = HEADER + "010203-1234,2025-10,Beskæftiget,0\n020304-2345,2025-10,Ledig,0\n030405-3456,2025-10,Ude,0\n"
+OCTOBER = HEADER + "010203-1234,2025-10,Beskæftiget,0\n020304-2345,2025-10,Ledig,0\n030405-3456,2025-10,Ude,x\n"
+# (the third row is quarantined for its completed-education bit `x`; its status `Ude`, outside the
+# contract, would alone only be read as Ukendt and reported by DQ20)
 NOVEMBER = HEADER + "010203-1234,2025-11,Uddannelse,1\n020304-2345,2025-11,Ledig,0\n"
 
 
