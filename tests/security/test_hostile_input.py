@@ -25,6 +25,7 @@ from etl.core.identifiers import quoted, safe_identifier
 from etl.core.periods import quarter_periods
 from etl.core.settings import REPO_ROOT, Settings
 from etl.core.tables import TableSpec, col
+from etl.core.vocabulary import UNKNOWN
 from etl.kpi import compute_kpis
 from etl.model import Model
 from etl.model.tables import MODEL_TABLES
@@ -34,6 +35,7 @@ from etl.sources import SOURCES
 from etl.sources.sql import CHANGED, SQL_DIR
 from etl.synth import generate
 from etl.tasks import extract as extract_tasks
+from etl.validate.table import OUTSIDE_FILE
 from etl.tasks import kpis as kpi_tasks
 from etl.tasks import model as model_tasks
 from etl.tasks import quality as dq_tasks
@@ -207,20 +209,26 @@ def test_a_hostile_code_is_reported_by_dq08_as_data(chain):
     assert by_code["'; DROP TABLE klage; --"] == "enhedskode ''; DROP TABLE klage; --' findes ikke i referencedata"
 
 
-def test_a_hostile_value_outside_the_allowed_set_is_quarantined_with_its_rule(chain):
+def test_a_hostile_value_outside_the_allowed_set_is_read_as_ukendt_and_never_stored(chain):
+    """Issue 19's reading: the row stays, the value is `Ukendt`, and only the record id and
+    the column are recorded for DQ20; the hostile text is not stored in the column."""
     settings = chain["settings"]
-    part = f"boern/Sag/extract_date={DAY}"
-    quarantined = pd.read_parquet(next((settings.quarantine_dir / part).glob("*.parquet")))
-    staged = pd.read_parquet(settings.staged_dir / part / "data.parquet")
+    part = settings.staged_dir / f"boern/Sag/extract_date={DAY}"
+    staged = pd.read_parquet(part / "data.parquet")
     case = chain["bad_target_case"]
-    assert case not in set(staged["SagId"].astype("Int64"))
-    row = quarantined[quarantined["SagId"].astype(str) == str(case)]
-    assert len(row) == 1 and "Maalgruppe" in " ".join(str(v) for v in row.iloc[0].to_numpy())
+    row = staged[staged["SagId"].astype("Int64") == case]
+    assert row["Maalgruppe"].tolist() == [UNKNOWN]
+    outside = pd.read_parquet(part / OUTSIDE_FILE)
+    assert set(outside.columns) == {"record_id", "column"}
+    assert outside.loc[outside["record_id"].astype(str).str.contains(str(case)), "column"].tolist() == ["Maalgruppe"]
+    assert HOSTILE[0] not in set(staged["Maalgruppe"])  # (the unit codes above carry it on purpose)
 
 
-def test_a_ten_megabyte_value_reaches_the_model_whole(chain):
+def test_a_ten_megabyte_value_in_a_closed_column_is_read_as_ukendt(chain):
+    """`klage.aarsag` is a closed list (issue 19): a 10 MB value and a hostile one are read as
+    `Ukendt` without harm; free-text columns keep such values whole (the service types above)."""
     causes = chain["model"].fact_complaint.set_index("complaint_id")["cause"]
-    assert causes["1"] == BIG and causes["2"] == HOSTILE[1]
+    assert causes["1"] == UNKNOWN and causes["2"] == UNKNOWN
 
 
 def test_undecodable_bytes_and_nul_quarantine_their_row_not_the_table(chain):
