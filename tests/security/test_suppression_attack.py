@@ -85,7 +85,7 @@ def reorganised_settings(tmp_path_factory) -> Settings:
     extract_all(DAY, "night-1", settings)
     model_tasks.build_model(DAY, settings)
     staged = kpi_tasks.compute_kpis("night-1", settings, history_quarters=1)
-    kpi_tasks.publish_kpis(kpi_tasks.audit_kpis(staged), settings)
+    kpi_tasks.publish_kpis(kpi_tasks.audit_kpis(staged, settings=settings), settings)
     freeze_quarter(QUARTER, settings=settings, run_id="close-1", frozen_by="test", now=dt.datetime(2025, 10, 21, 6))
     return settings
 
