@@ -5,21 +5,13 @@ from __future__ import annotations
 
 import pytest
 
+from rule_findings import findings
+
 from etl.core.reference import read_accounts
 from etl.core.settings import REPO_ROOT
 from etl.quality.rules import RULES
 
 ACCOUNTS = read_accounts(REPO_ROOT / "reference" / "accounts.csv")
-
-
-def findings(model, rule_id: str) -> dict[tuple[str, str], tuple[int, list[str]]]:
-    """(source, source_table) -> (population, sorted failing record ids)."""
-    out: dict[tuple[str, str], tuple[int, list[str]]] = {}
-    for f in RULES[rule_id].check(model):
-        population, failing = out.get((f.source, f.source_table), (0, []))
-        out[(f.source, f.source_table)] = (population + len(f.record_ids),
-                                           sorted(failing + f.record_ids[f.failing].tolist()))
-    return out
 
 
 def details(model, rule_id: str) -> dict[str, str]:

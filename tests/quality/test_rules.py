@@ -10,6 +10,8 @@ import random
 import pandas as pd
 import pytest
 
+from rule_findings import findings
+
 from etl.kpi.catalog import CATALOG
 from etl.model import Model
 from etl.quality.config import load_rules_config
@@ -17,16 +19,6 @@ from etl.quality.facts import FRESHNESS_COLUMNS, KPI_TOTAL_COLUMNS, ROW_COUNT_CO
 from etl.quality.rules import CPR_SHAPED, RULES, swing_share
 from etl.quality.runner import run_rules
 from etl.sources import SOURCES
-
-
-def findings(model, rule_id: str) -> dict[tuple[str, str], tuple[int, list[str]]]:
-    """(source, source_table) -> (population, sorted failing record ids)."""
-    out: dict[tuple[str, str], tuple[int, list[str]]] = {}
-    for f in RULES[rule_id].check(model):
-        population, failing = out.get((f.source, f.source_table), (0, []))
-        out[(f.source, f.source_table)] = (population + len(f.record_ids),
-                                           sorted(failing + f.record_ids[f.failing].tolist()))
-    return out
 
 
 def breakdown(model, rule_id: str, source: str, name: str) -> dict[str, str]:
