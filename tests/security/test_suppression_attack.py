@@ -56,7 +56,9 @@ def _leaks(result) -> pd.DataFrame:
 
 def test_the_demo_public_output_gives_no_blanked_figure_away(report_settings, first_version):
     public, result = _attack(report_settings)
-    assert set(public["version"]) == {0, first_version.version}
+    # the nightly rows and the frozen version are attacked together (other tests of the
+    # session may have frozen further versions of the same quarter; those are attacked too)
+    assert {0, first_version.version} <= set(public["version"])
     assert result.blanked_rows > 1000 and result.relations.keys() >= {"breakdown", "org", "time", "measure", "version"}
     leaks = _leaks(result)
     assert len(leaks) <= CEILING * result.unknowns, f"{result.summary()}\n{leaks.head(20).to_string()}"
