@@ -52,7 +52,7 @@ MODEL_META = "model.json"
 ACCOUNTING = "accounting.parquet"  # the model stage's row accounting (DQ14)
 DEMO_MARKER = ".sofli-demo.json"
 #: Keys whose values are paths, in records written under the folder and in task results.
-PATH_KEYS = ("path", "case_cost_path", "manifest_path", "staged_path", "quarantine_path", "model_dir", "html", "pdf")
+PATH_KEYS = ("path", "case_cost_path", "caseworker_path", "manifest_path", "staged_path", "quarantine_path", "model_dir", "html", "pdf")
 
 
 # --- paths stored relative to the data folder ---------------------------------------------
@@ -353,6 +353,11 @@ class DataFolder:
     def case_cost(self) -> Path:
         """The night's `mart.case_cost` rows, staged beside the KPIs (internal only)."""
         return self.root / "kpi" / "case_cost.parquet"
+
+    @property
+    def dim_caseworker(self) -> Path:
+        """The night's `mart.dim_caseworker` (pseudonym -> unit), staged beside the KPIs."""
+        return self.root / "kpi" / "dim_caseworker.parquet"
 
     @property
     def dq(self) -> Path:

@@ -32,8 +32,10 @@ ORG_LEVELS: tuple[tuple[str, str | None], ...] = (
 #: rows to the publisher for suppressing `public` by persons (NaN where the figure rests on
 #: no persons or is not money). Internal: never a column of the published tables.
 PERSONS_BEHIND = "persons_behind"
-#: The columns a KPI computes; the pipeline adds provisional, version, run_id and computed_at.
-PIPELINE_COLUMNS = ("provisional", "version", "run_id", "computed_at")
+#: The columns a KPI computes; the pipeline adds provisional, version, run_id and computed_at,
+#: and BI's keys (etl.publish.dims.with_bi_keys).
+PIPELINE_COLUMNS = ("provisional", "version", "run_id", "computed_at", "period_key", "comparison", "org_id",
+                    "value_status")
 KPI_ROW_COLUMNS = [*(c for c in KPI_VALUE.column_names if c not in PIPELINE_COLUMNS), PERSONS_BEHIND]
 KPI_ROW_DTYPES = pd.concat([empty_frame(KPI_VALUE).dtypes,
                             pd.Series({PERSONS_BEHIND: np.dtype("float64")})])[KPI_ROW_COLUMNS]

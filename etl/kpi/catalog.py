@@ -46,6 +46,63 @@ THEMES: dict[int, tuple[str, str]] = {
 }
 
 STOCK, FLOW = "stock", "flow"
+#: `better` of a KPI or measure: the direction in which its figure improves.
+HIGHER, LOWER, NEUTRAL = "higher", "lower", "neutral"
+DIRECTIONS = (HIGHER, LOWER, NEUTRAL)
+
+#: Each KPI's tile: (headline measure, better). Not listed: the first measure, neutral
+#: (a count of citizens or cases is neither good nor bad in itself).
+PRESENTATION: dict[str, tuple[str, str]] = {
+    "T1.04": ("share", HIGHER),
+    "T2.03": ("median_days", NEUTRAL), "T2.08": ("median_days", NEUTRAL),
+    "T2.10": ("cases_per_caseworker", LOWER),
+    "T3.01": ("share", HIGHER), "T3.02": ("share", HIGHER), "T3.03": ("share", HIGHER),
+    "T3.04": ("median_days", LOWER), "T3.06": ("count", LOWER), "T3.07": ("count", LOWER),
+    "T3.08": ("share", HIGHER), "T3.09": ("share", HIGHER),
+    "T4.01": ("share", HIGHER), "T4.02": ("share", HIGHER), "T4.03": ("share_365", LOWER),
+    "T4.04": ("count", HIGHER), "T4.05": ("share_improved", HIGHER),
+    "T5.01": ("per_fte", LOWER), "T5.02": ("share", LOWER), "T5.03": ("count", LOWER), "T5.04": ("count", LOWER),
+    "T5.05": ("share", LOWER),
+}
+
+#: Danish labels of `kpi_value.measure` (BI's `dim_measure`; the report and the owners' e-mails
+#: reuse them) and, where the measure itself has one, the direction in which it is better.
+MEASURES: dict[str, tuple[str, str]] = {
+    "budget": ("Budget", NEUTRAL), "budget_year": ("Årets budget", NEUTRAL), "cases": ("Sager", NEUTRAL),
+    "cases_per_caseworker": ("Sager pr. sagsbehandler", LOWER), "cases_with_cost": ("Sager med udgift", NEUTRAL),
+    "caseworkers": ("Sagsbehandlere", NEUTRAL), "children": ("Børn og unge", NEUTRAL),
+    "closed": ("Lukkede", NEUTRAL), "completed_education": ("Gennemført uddannelse", HIGHER),
+    "cost": ("Udgift", NEUTRAL), "count": ("Antal", NEUTRAL), "created": ("Oprettede", NEUTRAL),
+    "decided": ("Afgjorte", NEUTRAL), "deviation": ("Afvigelse", NEUTRAL),
+    "estimated_refund": ("Forventet refusion", NEUTRAL), "expense": ("Udgifter", NEUTRAL),
+    "long_days": ("Langt sygefravær (dage)", LOWER), "long_persons": ("Ansatte med langt sygefravær", LOWER),
+    "max_days": ("Længste (dage)", NEUTRAL), "mean_days": ("Gennemsnit (dage)", NEUTRAL),
+    "mean_net_per_case": ("Gennemsnitligt nettoforbrug pr. sag", NEUTRAL), "median_days": ("Median (dage)", NEUTRAL),
+    "min_days": ("Korteste (dage)", NEUTRAL), "net": ("Nettoforbrug", NEUTRAL),
+    "per_citizen": ("Pr. borger", NEUTRAL), "per_fte": ("Pr. fuldtidsansat", NEUTRAL),
+    "persons": ("Personer", NEUTRAL), "prior_year": ("Sidste år", NEUTRAL), "prognosis": ("Prognose", NEUTRAL),
+    "received": ("Modtagne", NEUTRAL), "revenue": ("Indtægter", NEUTRAL), "share": ("Andel", NEUTRAL),
+    "share_365": ("Andel inden for 365 dage", NEUTRAL), "share_3y": ("Andel inden for 3 år", NEUTRAL),
+    "share_improved": ("Forbedret", HIGHER), "share_net": ("Andel af nettoforbruget", NEUTRAL),
+    "share_of_budget": ("Forbrug af budget", NEUTRAL), "share_of_total": ("Andel af alle udgifter", NEUTRAL),
+    "share_prognosis": ("Andel af prognosen", NEUTRAL), "share_unchanged": ("Uændret", NEUTRAL),
+    "share_unknown": ("Andel ukendt", LOWER), "share_voluntary": ("Andel frivillige fratrædelser", NEUTRAL),
+    "share_worsened": ("Forværret", LOWER), "short_days": ("Kort sygefravær (dage)", LOWER),
+    "short_persons": ("Ansatte med kort sygefravær", LOWER), "sold_places": ("Solgte pladser", NEUTRAL),
+    "unit_cost": ("Enhedsudgift", NEUTRAL),
+}
+
+#: Danish labels of `kpi_value.dimension` (BI's `dim_dimension`).
+DIMENSIONS: dict[str, str] = {
+    "acute": "Akut", "age_group": "Aldersgruppe", "area": "Område", "bydel": "Bydel", "category": "Kategori",
+    "cause": "Årsag", "complaint_type": "Klagetype", "facility": "Tilbud", "facility_type": "Tilbudstype",
+    "foranstaltningstype": "Foranstaltningstype", "force_type": "Type af magtanvendelse", "function": "Funktion",
+    "gender": "Køn", "job_category": "Stillingskategori", "kategori": "Kategori", "leave_reason": "Fratrædelsesårsag",
+    "measure_type": "Indsatstype", "month": "Måned", "next_step": "Næste skridt",
+    "notification_source": "Underretter", "offer_type": "Tilbudstype", "outcome": "Udfald",
+    "placement_type": "Anbringelsestype", "service_code": "Ydelse", "source_system": "Fagsystem",
+    "status": "Status", "supplier_type": "Leverandørtype", "systems": "Fagsystemer", "target_group": "Målgruppe",
+}
 
 
 @dataclass(frozen=True)
@@ -70,8 +127,16 @@ class KpiDefinition:
     #: The KPI's own settings with their defaults (e.g. T6.04's percentile); a KPI with
     #: params is computed `compute(model, period, params)`, overrides from the settings.
     params: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    #: The measure a tile shows (the report and BI's `dim_kpi`); "" means the first measure.
+    headline_measure: str = ""
+    #: Which way the headline figure is better: higher | lower | neutral (tile and chart colours).
+    better: str = "neutral"
 
     def __post_init__(self) -> None:
+        if self.headline_measure and self.headline_measure not in self.measures:
+            raise ValueError(f"{self.kpi_id}: headline measure {self.headline_measure!r} is not one of its measures")
+        if self.better not in DIRECTIONS:
+            raise ValueError(f"{self.kpi_id}: better must be one of {DIRECTIONS}, not {self.better!r}")
         if not self.sources or not self.model_tables:
             raise ValueError(f"{self.kpi_id}: a KPI declares its lineage (sources and model tables it reads)")
         unknown = sorted(self.sources - set(SOURCES)) + sorted(self.model_tables - set(MODEL_TABLES))
@@ -85,6 +150,11 @@ class KpiDefinition:
         return self.compute is not None
 
     @property
+    def headline(self) -> str:
+        """The measure shown on the KPI's tile."""
+        return self.headline_measure or self.measures[0]
+
+    @property
     def quarter_only_measures(self) -> tuple[str, ...]:
         """The measures reported on quarter rows only (stocks on E)."""
         return self.measures if self.kpi_type == STOCK else self.stock_measures
@@ -96,9 +166,11 @@ def _entry(kpi_id: str, title: str, kpi_type: str, unit: str, measures: tuple[st
            params: Mapping[str, Any] | None = None) -> KpiDefinition:
     theme = int(kpi_id[1])
     theme_title, owner = THEMES[theme]
+    headline, better = PRESENTATION.get(kpi_id, ("", NEUTRAL))
     return KpiDefinition(kpi_id, theme, theme_title, title, description, definition, kpi_type,
                          unit, measures, breakdowns, owner, frozenset(sources), frozenset(reads),
-                         stock_measures=stock_measures, params=MappingProxyType(dict(params or {})))
+                         stock_measures=stock_measures, params=MappingProxyType(dict(params or {})),
+                         headline_measure=headline, better=better)
 
 
 #: T1.01's population: citizens active in the case systems or at a facility, with CPR demographics.

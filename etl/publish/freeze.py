@@ -155,6 +155,9 @@ def freeze_quarter(quarter: str, reason: str | None = None, *, force: bool = Fal
                              {"f": False, "q": quarter})
                 conn.execute(sa.text(f"INSERT INTO {schema}.kpi_version ({', '.join(columns)}) "
                                      f"VALUES ({', '.join(':' + c for c in columns)})"), record)
+                # BI's period dimension: the quarter's whole periods are frozen now
+                conn.execute(sa.text(f"UPDATE {schema}.dim_period SET status = 'frozen' WHERE period = :q "
+                                     "AND comparison = 'current' AND period_end = :end"), {"q": quarter, "end": quarter_end})
         log.info("froze %s as version %d (%d mart rows, %d public rows, %d DQ rows) by %s: %s", quarter, version,
                  rows["mart"], rows["public"], dq_rows, frozen_by, reason)
         return Frozen(quarter, version, True, rows["mart"], rows["public"], dq_rows)

@@ -6,6 +6,9 @@ and every frame is conformed to them before it is written.
 
 from etl.core.tables import TableSpec, col
 
+#: public.kpi_value_current.value_status: the table holds the first three, the views add stale.
+VALUE_STATUSES = ("shown", "suppressed", "not_available", "stale")
+
 KPI_VALUE = TableSpec("kpi_value", (
     col("kpi_id", "str", description="catalogue id, e.g. T3.02"),
     col("measure", "str", description="count, share, mean_days, median_days, per_fte, ..."),
@@ -23,8 +26,79 @@ KPI_VALUE = TableSpec("kpi_value", (
         "dkk_per_day, dkk_per_citizen"),
     col("provisional", "bool", description="true for the running quarter"),
     col("version", "int", description="0 = nightly (live); 1.. = frozen publications"),
-    col("run_id", "str"), col("computed_at", "datetime"),
-), description="One row per KPI x measure x period x organisation level x breakdown value.")
+    col("run_id", "str"), col("computed_at", "datetime", description="when computed, Copenhagen local time (naive)"),
+    col("period_key", "str", description="the period's key in dim_period: kind:start:end, e.g. "
+        "quarter:2025-10-01:2025-12-31; unlike `period` unique per period"),
+    col("comparison", "str", description="current: the period itself (a whole quarter, or the running quarter); "
+        "last_year_twin: the running quarter's same dates one year earlier, only a comparison for kpi_tile",
+        allowed=("current", "last_year_twin")),
+    col("org_id", "str", description="the organisation's key in dim_org (org_level:org_key); caseworker rows: "
+        "caseworker:pseudonym, in mart.dim_caseworker"),
+    col("value_status", "str", description="shown | suppressed (public: fewer than 5, or a complement) | "
+        "not_available (no figure: nothing to count); the views add stale", allowed=VALUE_STATUSES[:3]),
+), primary_key=("version", "kpi_id", "measure", "period_key", "org_level", "org_key", "dimension", "dimension_value"),
+    description="One row per KPI x measure x period x organisation level x breakdown value. The declared key is "
+                "unique (a UNIQUE index; NULL dimension counts as one value).")
+
+DIM_PERIOD = TableSpec("dim_period", (
+    col("period_key", "str", description="kind:start:end (kpi_value.period_key)"),
+    col("period_type", "str", allowed=("quarter", "ytd")),
+    col("period", "str", description="the quarter label, e.g. 2025-Q3 (not unique: see comparison)"),
+    col("year", "int"), col("quarter", "int"), col("period_start", "date"), col("period_end", "date"),
+    col("comparison", "str", allowed=("current", "last_year_twin")),
+    col("label", "str", description="Danish label, e.g. 3. kvartal 2025 / ÅTD 3. kvartal 2025"),
+    col("label_short", "str", description="e.g. 3. kv. 2025"),
+    col("period_type_label", "str", description="Kvartal / År til dato (ÅTD)"),
+    col("sort_key", "int", description="sort the labels by this (chronological; twin after its quarter)"),
+    col("status", "str", description="provisional (running quarter) | closed | frozen (the quarter has a current "
+                                     "frozen version in kpi_version)", allowed=("provisional", "closed", "frozen")),
+    col("last_year_period_key", "str", True, "the same period one year earlier, as kpi_tile compares it"),
+), primary_key=("period_key",), description="Every period of kpi_value (all versions): Danish labels, sort keys, state.")
+
+DIM_ORG = TableSpec("dim_org", (
+    col("org_id", "str", description="org_level:org_key (kpi_value.org_id)"),
+    col("org_level", "str", allowed=("sof", "area", "center", "unit")),
+    col("org_key", "str", description="the name at its level (kpi_value.org_key)"),
+    col("org_level_label", "str", description="SOF i alt / Område / Center / Enhed"),
+    col("org_level_sort", "int", description="1 sof .. 4 unit"),
+    col("parent_org_id", "str", True, "the level above (a unit's center as of its latest validity); NULL for SOF"),
+    col("area", "str", True), col("center", "str", True), col("unit", "str", True),
+    col("codes", "str", True, "the systems' unit codes behind a unit (comma-separated)"),
+    col("valid_from", "date", True, "first day of any code behind it (NULL: Ukendt, SOF)"),
+    col("valid_to", "date", True, "last day; NULL while valid"),
+), primary_key=("org_id",), description="The organisation as kpi_value names it: SOF, areas, centers, units "
+                                        "(and Ukendt), with the hierarchy and validity. History: dim_org_code.")
+
+DIM_ORG_CODE = TableSpec("dim_org_code", (
+    col("unit_code", "str"), col("system", "str"), col("valid_from", "date"), col("valid_to", "date", True),
+    col("unit", "str"), col("center", "str"), col("area", "str"),
+    col("org_id", "str", description="the unit in dim_org"),
+), primary_key=("unit_code", "valid_from"),
+    description="Every system's unit code with its validity: where a unit belonged when (reference organisation).")
+
+DIM_CASEWORKER = TableSpec("dim_caseworker", (
+    col("org_id", "str", description="caseworker:pseudonym (mart.kpi_value.org_id)"),
+    col("caseworker_key", "str", description="the pseudonym (kpi_value.org_key at org level caseworker)"),
+    col("unit_org_id", "str", description="the unit (dim_org) of the caseworker's most recently opened case"),
+), primary_key=("org_id",), description="Caseworker pseudonyms tied to a unit. Internal only: never in public.")
+
+DIM_KPI = TableSpec("dim_kpi", (
+    col("kpi_id", "str"), col("theme", "int"), col("theme_title", "str"), col("title", "str"),
+    col("description", "str"), col("kpi_type", "str", allowed=("stock", "flow")), col("unit", "str"),
+    col("headline_measure", "str", description="the measure the tile shows (dim_measure)"),
+    col("better", "str", description="higher | lower | neutral: which way the headline is better",
+        allowed=("higher", "lower", "neutral")),
+    col("sort_key", "int"), col("implemented", "bool"),
+), primary_key=("kpi_id",), description="The KPIs with their tile's headline measure and direction.")
+
+DIM_MEASURE = TableSpec("dim_measure", (
+    col("measure", "str"), col("label", "str", description="Danish label, e.g. Median (dage)"),
+    col("better", "str", allowed=("higher", "lower", "neutral")),
+), primary_key=("measure",), description="Danish labels of kpi_value.measure.")
+
+DIM_DIMENSION = TableSpec("dim_dimension", (
+    col("dimension", "str"), col("label", "str", description="Danish label, e.g. Aldersgruppe"),
+), primary_key=("dimension",), description="Danish labels of kpi_value.dimension (NULL: the total).")
 
 KPI_CATALOG = TableSpec("kpi_catalog", (
     col("kpi_id", "str"), col("theme", "int"), col("theme_title", "str"), col("title", "str"),
@@ -140,4 +214,9 @@ CASE_COST = TableSpec("case_cost", (
                 "the one before) with money, committed cost or an active measure. Internal only: never in public.")
 
 MART_TABLES = {t.name: t for t in (KPI_VALUE, KPI_CATALOG, DQ_RULE, DQ_RESULT, DQ_FAILURE, DQ_KPI_FLAG,
-                                      SOURCE_FRESHNESS, KPI_VERSION, DQ_RESULT_FROZEN, CASE_COST)}
+                                      SOURCE_FRESHNESS, KPI_VERSION, DQ_RESULT_FROZEN, CASE_COST,
+                                      DIM_PERIOD, DIM_ORG, DIM_ORG_CODE, DIM_CASEWORKER, DIM_KPI, DIM_MEASURE,
+                                      DIM_DIMENSION)}
+#: Tables whose declared key the warehouse enforces with a UNIQUE index.
+KEYED_TABLES = ("kpi_value", "dim_period", "dim_org", "dim_org_code", "dim_caseworker", "dim_kpi", "dim_measure",
+                "dim_dimension")

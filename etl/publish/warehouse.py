@@ -35,7 +35,7 @@ from sqlalchemy.engine import make_url
 from etl.core.periods import local_today
 from etl.core.settings import REPO_ROOT
 from etl.core.tables import TableSpec
-from etl.publish.marts import MART_TABLES
+from etl.publish.marts import KEYED_TABLES, MART_TABLES
 
 log = logging.getLogger(__name__)
 SCHEMAS = ("mart", "public")
@@ -43,7 +43,15 @@ SQL_DIR = REPO_ROOT / "sql" / "warehouse"
 _SA_TYPES = {"int": sa.BigInteger, "str": sa.Text, "date": sa.Date, "datetime": sa.DateTime,
              "bool": sa.Boolean, "decimal": sa.Float, "float": sa.Float}
 #: Which published tables also exist, suppressed, in `public`.
-PUBLIC_TABLES = ("kpi_value", "kpi_catalog", "kpi_version", "dq_kpi_flag")
+PUBLIC_TABLES = ("kpi_value", "kpi_catalog", "kpi_version", "dq_kpi_flag", "dim_period", "dim_org", "dim_org_code",
+                 "dim_kpi", "dim_measure", "dim_dimension")
+#: Columns a release added to a published table, filled in the rows published before it.
+BACKFILL = {
+    ("kpi_value", "period_key"): "period_type || ':' || CAST(period_start AS TEXT) || ':' || CAST(period_end AS TEXT)",
+    ("kpi_value", "comparison"): "'current'",  # frozen versions hold whole quarters; version 0 is replaced nightly
+    ("kpi_value", "org_id"): "org_level || ':' || org_key",
+    ("kpi_value", "value_status"): "CASE WHEN value IS NULL THEN 'not_available' ELSE 'shown' END",
+}
 
 
 def make_engine(url: str) -> sa.Engine:
@@ -80,6 +88,14 @@ def sa_table(spec: TableSpec, schema: str, metadata: sa.MetaData, name: str | No
                     *(sa.Column(c.name, _SA_TYPES[c.type], nullable=c.nullable, comment=c.description or None)
                       for c in spec.columns),
                     schema=schema, comment=spec.description or None)
+
+
+def key_index(table: sa.Table, spec: TableSpec) -> sa.Index:
+    """The UNIQUE index enforcing a table's declared key; a nullable key column takes part
+    as COALESCE(column, '') so NULL (a KPI's total) counts as one value, on SQLite and PostgreSQL."""
+    parts = [sa.func.coalesce(table.c[name], "") if spec.column(name).nullable else table.c[name]
+             for name in spec.primary_key]
+    return sa.Index(f"{spec.name}_key", *parts, unique=True)
 
 
 def contract_metadata() -> sa.MetaData:
@@ -123,10 +139,14 @@ def ensure_schema(engine: sa.Engine, replace_views: bool | None = None, sql_dir:
         metadata = contract_metadata()
         _add_new_columns(conn, inspector, metadata)
         metadata.create_all(conn)
+        for table in metadata.sorted_tables:
+            if table.name in KEYED_TABLES:
+                _create_key_index(conn, key_index(table, MART_TABLES[table.name]))
         existing = set() if replace_views else {f"{schema}.{view}" for schema in SCHEMAS
                                                 for view in inspector.get_view_names(schema=schema)}
         for statement in view_statements(dialect, sql_dir):
-            created = re.search(r"CREATE\s+(?:OR\s+REPLACE\s+)?VIEW\s+(\w+\.\w+)", statement, re.IGNORECASE)
+            created = re.search(r"(?:CREATE\s+(?:OR\s+REPLACE\s+)?|DROP\s+)VIEW\s+(?:IF\s+EXISTS\s+)?(\w+\.\w+)",
+                                statement, re.IGNORECASE)
             if created and created.group(1) in existing:
                 continue
             conn.exec_driver_sql(statement)
@@ -144,16 +164,27 @@ def _add_new_columns(conn: sa.Connection, inspector, metadata: sa.MetaData) -> N
                 kind = column.type.compile(dialect=conn.dialect)
                 conn.exec_driver_sql(f'ALTER TABLE {table.schema}.{table.name} ADD COLUMN "{column.name}" {kind}')
                 log.info("added column %s.%s.%s (%s)", table.schema, table.name, column.name, kind)
+                if (table.name, column.name) in BACKFILL:
+                    conn.exec_driver_sql(f'UPDATE {table.schema}.{table.name} SET "{column.name}" = '
+                                         f'{BACKFILL[table.name, column.name]}')
+
+
+def _create_key_index(conn: sa.Connection, index: sa.Index) -> None:
+    """CREATE UNIQUE INDEX IF NOT EXISTS (an existing warehouse gets it on its next run)."""
+    ddl = str(sa.schema.CreateIndex(index).compile(dialect=conn.dialect))
+    conn.exec_driver_sql(ddl.replace("CREATE UNIQUE INDEX", "CREATE UNIQUE INDEX IF NOT EXISTS", 1))
 
 
 def view_statements(dialect: str, sql_dir: Path = SQL_DIR.parent) -> list[str]:
     """The BI views of `views.<dialect>.sql`, each written once with `{schema}` and
     rendered for every published schema in turn (mart, then public)."""
     template = (warehouse_sql_dir(sql_dir) / f"views.{dialect}.sql").read_text(encoding="utf-8")
+    # every kpi_value column but value_status, which the views derive (adding stale)
+    kv_columns = ", ".join(f"kv.{c}" for c in MART_TABLES["kpi_value"].column_names if c != "value_status")
     statements = []
     for statement in _statements(template):
         schemas = SCHEMAS if "{schema}" in statement else ("",)
-        statements += [statement.replace("{schema}", schema) for schema in schemas]
+        statements += [statement.replace("{schema}", schema).replace("{kv_columns}", kv_columns) for schema in schemas]
     return statements
 
 

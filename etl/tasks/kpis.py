@@ -7,13 +7,15 @@ import time
 
 import numpy as np
 import pandas as pd
+import sqlalchemy as sa
 
 from etl.core.locks import stage_lock
 from etl.core.periods import local_now, reporting_periods
 from etl.core.settings import Settings
 from etl.model import Model
 from etl.model.org import current_structure
-from etl.publish.marts import CASE_COST, KPI_CATALOG, KPI_VALUE
+from etl.publish.marts import (CASE_COST, DIM_CASEWORKER, DIM_DIMENSION, DIM_KPI, DIM_MEASURE, DIM_ORG, DIM_ORG_CODE,
+                               DIM_PERIOD, KPI_CATALOG, KPI_VALUE)
 from etl.publish.suppression import suppress_for_public
 from etl.publish.warehouse import Publication, ensure_schema, make_engine, publish_together
 
@@ -34,6 +36,7 @@ def compute_kpis(run_id: str, settings: Settings | None = None, history_quarters
 
 def _compute_kpis(run_id: str, settings: Settings | None = None, history_quarters: int = 4) -> dict:
     from etl.kpi import compute_kpis as compute  # noqa: PLC0415 - the KPIs (~160 ms): not at DAG parse
+    from etl.publish.dims import dim_caseworker, with_bi_keys  # noqa: PLC0415 - the KPI catalogue: not at DAG parse
 
     settings = _settings(settings)
     started = time.monotonic()
@@ -46,6 +49,7 @@ def _compute_kpis(run_id: str, settings: Settings | None = None, history_quarter
     values["version"] = 0
     values["run_id"] = run_id
     values["computed_at"] = pd.Timestamp(local_now())
+    values = with_bi_keys(values)
     path = settings.zones.kpi_values
     path.parent.mkdir(parents=True, exist_ok=True)
     values.to_parquet(path.with_suffix(".tmp"), index=False)
@@ -53,8 +57,12 @@ def _compute_kpis(run_id: str, settings: Settings | None = None, history_quarter
     log.info("computed %d KPI rows for %d periods in %.1fs", len(values), len(periods), time.monotonic() - started)
     cost_path = _compute_case_cost(model, run_id, values["computed_at"].iloc[0] if len(values) else None,
                                    settings.zones.case_cost)
+    caseworkers = values.loc[values["org_level"] == "caseworker", "org_key"]
+    dim_caseworker(model.fact_case, model.dim_org, model.extraction_date, caseworkers).to_parquet(
+        settings.zones.dim_caseworker, index=False)
     return settings.zones.portable({"path": path, "rows": len(values), "periods": len(periods),
-                                    "extraction_date": model.extraction_date.isoformat(), "case_cost_path": cost_path})
+                                    "extraction_date": model.extraction_date.isoformat(), "case_cost_path": cost_path,
+                                    "caseworker_path": settings.zones.dim_caseworker})
 
 
 def _compute_case_cost(model, run_id: str, computed_at, path):
@@ -84,13 +92,39 @@ def _provisional(values: pd.DataFrame, periods) -> np.ndarray:
     return flags
 
 
+def _dimensions(engine, values: pd.DataFrame, dim_org: pd.DataFrame, audited: dict,
+                settings: Settings) -> list[Publication]:
+    """The star schema's dimensions (etl.publish.dims), whole, for mart and public: every period
+    and organisation of tonight's rows and of the frozen versions already published."""
+    from etl.publish import dims  # noqa: PLC0415 - the KPI catalogue (~160 ms): not at DAG parse
+
+    period_columns = ["period_type", "period", "period_start", "period_end", "provisional", "comparison", "period_key"]
+    with engine.connect() as conn:
+        frozen = pd.read_sql(sa.text(f"SELECT DISTINCT {', '.join(period_columns)} FROM mart.kpi_value "
+                                     "WHERE version <> 0"), conn)
+        frozen_orgs = pd.read_sql(sa.text("SELECT DISTINCT org_level, org_key FROM mart.kpi_value WHERE version <> 0"),
+                                  conn)
+        quarters = set(pd.read_sql(sa.text("SELECT quarter FROM mart.kpi_version WHERE is_current"), conn)["quarter"])
+    periods = pd.concat([values[period_columns].drop_duplicates("period_key"), frozen], ignore_index=True)
+    periods = periods.drop_duplicates("period_key")
+    orgs = pd.concat([values[["org_level", "org_key"]].drop_duplicates(), frozen_orgs], ignore_index=True)
+    dim_period = dims.dim_period(periods, quarters)
+    org, org_code = dims.dim_org(dim_org, orgs)
+    staged = (pd.read_parquet(settings.zones.resolve(audited["caseworker_path"])) if audited.get("caseworker_path")
+              else None)
+    caseworkers = dims.with_unknown_caseworkers(staged, orgs.loc[orgs["org_level"] == "caseworker", "org_key"])
+    shared = [(DIM_PERIOD, dim_period), (DIM_ORG, org), (DIM_ORG_CODE, org_code), (DIM_KPI, dims.dim_kpi()),
+              (DIM_MEASURE, dims.dim_measure()), (DIM_DIMENSION, dims.dim_dimension())]
+    return ([Publication(schema, spec, frame) for schema in ("mart", "public") for spec, frame in shared]
+            + [Publication("mart", DIM_CASEWORKER, caseworkers)])
+
+
 def audit_kpis(staged: dict, *, settings: Settings | None = None) -> dict:
     """Refuse to publish a KPI set that is empty, duplicated or missing an implemented KPI."""
     from etl.kpi import CATALOG  # noqa: PLC0415 - the KPIs (~160 ms): not at DAG parse
     settings = _settings(settings)
     values = pd.read_parquet(settings.zones.resolve(staged["path"]))
-    key = ["kpi_id", "measure", "period_type", "period_start", "period_end", "org_level", "org_key",
-           "dimension", "dimension_value"]
+    key = [c for c in KPI_VALUE.primary_key if c != "version"]
     duplicated = values.duplicated(key).sum()
     implemented = {k for k, d in CATALOG.items() if d.compute is not None}
     missing = sorted(implemented - set(values.loc[values["org_level"] == "sof", "kpi_id"]))
@@ -119,6 +153,7 @@ def publish_kpis(audited: dict, settings: Settings | None = None) -> dict:
 
 def _publish_kpis(audited: dict, settings: Settings | None = None) -> dict:
     from etl.kpi import catalog_frame  # noqa: PLC0415 - the KPIs (~160 ms): not at DAG parse
+    from etl.publish.dims import mark_suppressed  # noqa: PLC0415 - the KPI catalogue: not at DAG parse
     from etl.core.reference import load_reference  # noqa: PLC0415 - pandas: not at DAG parse
 
     settings = _settings(settings)
@@ -133,11 +168,12 @@ def _publish_kpis(audited: dict, settings: Settings | None = None) -> dict:
     if settings.org_structure == "current":  # the structure the KPIs were computed on
         dim_org = current_structure(dim_org)
     suppress_started = time.monotonic()
-    public_values = suppress_for_public(values, dim_org, settings.suppression_threshold)
+    public_values = mark_suppressed(suppress_for_public(values, dim_org, settings.suppression_threshold))
     suppress_seconds = time.monotonic() - suppress_started
     publications = [Publication("mart", KPI_VALUE, values, {"version": 0}),
                     Publication("public", KPI_VALUE, public_values, {"version": 0}),
                     Publication("mart", KPI_CATALOG, catalog), Publication("public", KPI_CATALOG, catalog)]
+    publications += _dimensions(engine, values, dim_org, audited, settings)
     if audited.get("case_cost_path"):  # internal only: never in public
         publications.append(Publication("mart", CASE_COST, pd.read_parquet(settings.zones.resolve(audited["case_cost_path"]))))
     published = publish_together(engine, publications)[0]  # mart and public: one transaction
