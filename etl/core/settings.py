@@ -50,6 +50,8 @@ PLACEHOLDER_KEYS = ("changeme", "password", "passw0rd", "replaceme", "yourkey", 
 
 DEFAULT_SUPPRESSION_THRESHOLD = 5
 MINIMUM_SUPPRESSION_THRESHOLD = 3  # Danmarks Statistik's minimum
+#: The report's signer for a quarter closed by the schedule (no person triggered it).
+DEFAULT_REPORT_SIGNER = "Socialforvaltningens ledelsesinformation"
 DEFAULT_CLOSE_AFTER_DAYS = 20
 #: DQ10: the monthly file for month M is owed from this day of month M + 1 (issue 20).
 DEFAULT_MONTHLY_FILE_DUE_DAY = 10
@@ -118,6 +120,9 @@ OPTIONS: tuple[Option, ...] = (
            "which the previous month's monthly file (beskaeftigelse) is owed (1-28)", field="monthly_file_due_day"),
     Option("SOFLI_CLOSE_AFTER_DAYS", f"`{DEFAULT_CLOSE_AFTER_DAYS}`", "days after a quarter ends before "
            f"`close_quarter` freezes it (0-{MAXIMUM_CLOSE_AFTER_DAYS})", field="close_after_days"),
+    Option("SOFLI_REPORT_SIGNER", f"`{DEFAULT_REPORT_SIGNER}`", "who the committee report names as having locked "
+           "a quarter closed by the schedule or a test run (a manual close names the user who triggered it)",
+           field="report_signer"),
     Option("SOFLI_RETENTION_DAYS", f"`{DEFAULT_RETENTION_DAYS}`", "days the CPR-bearing landing, staged and "
            f"quarantine partitions are kept (at least {MINIMUM_RETENTION_DAYS})", field="retention_days"),
     Option("SOFLI_DQ_RULES", "`config/dq_rules.yaml` of the checkout", "the data-quality rule configuration",
@@ -274,6 +279,7 @@ class Settings:
     kpi_workers: int | None = None  # None: one per usable core
     suppression_threshold: int = DEFAULT_SUPPRESSION_THRESHOLD
     close_after_days: int = DEFAULT_CLOSE_AFTER_DAYS
+    report_signer: str = DEFAULT_REPORT_SIGNER
     monthly_file_due_day: int = DEFAULT_MONTHLY_FILE_DUE_DAY
     retention_days: int = DEFAULT_RETENTION_DAYS
     #: T6.04 særligt dyre enkeltsager: the costliest share of citizens, in percent (10-15).
@@ -340,6 +346,7 @@ class Settings:
             kpi_workers=_int(env, "SOFLI_KPI_WORKERS", None),
             suppression_threshold=_int(env, "SOFLI_SUPPRESSION_THRESHOLD", DEFAULT_SUPPRESSION_THRESHOLD),
             close_after_days=_int(env, "SOFLI_CLOSE_AFTER_DAYS", DEFAULT_CLOSE_AFTER_DAYS),
+            report_signer=_text(env, "SOFLI_REPORT_SIGNER") or DEFAULT_REPORT_SIGNER,
             monthly_file_due_day=_int(env, "SOFLI_MONTHLY_FILE_DUE_DAY", DEFAULT_MONTHLY_FILE_DUE_DAY),
             retention_days=_int(env, "SOFLI_RETENTION_DAYS", DEFAULT_RETENTION_DAYS),
             expensive_cases_percent=_number(env, EXPENSIVE_CASES_ENV, DEFAULT_EXPENSIVE_CASES_PERCENT,

@@ -15,6 +15,7 @@ from etl.core.settings import OPTIONS, REPO_ROOT
 from etl.core.tables import TableSpec
 from etl.kpi.docs import render_catalogue_markdown
 from etl.model.tables import MODEL_TABLES
+from etl.publish.dims import RELATIONSHIPS, SOF_TILE_SQL
 from etl.publish.marts import MART_TABLES
 from etl.publish.warehouse import PUBLIC_TABLES
 from etl.quality.docs import render_rules_markdown, splice
@@ -63,15 +64,23 @@ def render_bi_contract() -> str:
         "the latest data-quality run's flags (`run_id` = the newest `dq_result.run_id` by `computed_at`); a "
         "frozen version's flags are those of its `kpi_version.dq_run_id` (the committee report marks them "
         "with †). Every `datetime` is written in Copenhagen time by the pipeline, whatever the server's zone.\n",
+        _star_schema(),
         "## Published tables\n",
     ]
     for name, spec in MART_TABLES.items():
         parts.append(_table_markdown(f"mart.{name}", spec))
     parts.append("### `mart.kpi_tile`, `public.kpi_tile` (views)\n\nThe columns of `kpi_value` for totals "
-                 "(`dimension` NULL) plus `last_year_period`, `last_year_period_end`, `last_year_value`, "
-                 "`last_year_numerator`, `last_year_denominator`. Defined in `sql/warehouse/views.<dialect>.sql`.\n")
+                 "(`dimension` NULL) of the periods themselves (`comparison = 'current'`) plus `last_year_period`, "
+                 "`last_year_period_end`, `last_year_value`, `last_year_numerator`, `last_year_denominator` (the row "
+                 "of `dim_period.last_year_period_key`), `period_key`, `org_id`, `last_year_period_key`, `value_status` "
+                 "(shown | suppressed | not_available | stale) and `last_year_value_status`. Unique per "
+                 "(`version`, `kpi_id`, `measure`, `period_key`, `org_id`). Defined in "
+                 "`sql/warehouse/views.<dialect>.sql`.\n")
     parts.append("### `mart.kpi_value_current`, `public.kpi_value_current` (views)\n\nWhat BI should show for "
-                 "every period: the columns of `kpi_value` plus `publication` (`frozen` | `nightly` | `provisional`). "
+                 "every period: the columns of `kpi_value` plus `publication` (`frozen` | `nightly` | `provisional`), "
+                 "`value_status` with `stale` added (shown, but the KPI's run is flagged in `dq_kpi_flag`); last-year "
+                 "twins are left out, so (`kpi_id`, `measure`, `period`, `period_type`, `org_id`, `dimension`, "
+                 "`dimension_value`) is unique. "
                  "A closed quarter with a frozen publication (`kpi_version.is_current`) shows that version's rows of "
                  "its own periods (quarter and ÅTD); every other period shows the nightly version 0, the running "
                  "quarter as `provisional`. Frozen versions come from the `close_quarter` DAG (`etl/publish/freeze.py`): "
@@ -79,10 +88,54 @@ def render_bi_contract() -> str:
                  "version 0, so a frozen version never changes.\n")
     parts.append(f"`public` holds {', '.join(f'`public.{t}`' for t in PUBLIC_TABLES)} with the same columns "
                  "as their `mart` twins.\n")
+    parts.append(CHANGES)
     parts.append("## The citizen model (Parquet under `model/`, pseudonymous)\n")
     for name, spec in MODEL_TABLES.items():
         parts.append(_table_markdown(f"model/{name}.parquet", spec))
     return "\n".join(parts)
+
+
+def _star_schema() -> str:
+    """The star for BI: keys, relationships and the SOF tile as one query (tested against the report)."""
+    lines = ["## The star schema for BI\n",
+             "`kpi_value` is the fact table; each dimension is a table with a unique key (enforced by a UNIQUE "
+             "index, in `mart` and `public`; `dim_caseworker` in `mart` only). Relate them on one column each:\n",
+             "| from | column | to | key |", "| --- | --- | --- | --- |"]
+    lines += [f"| `{t}` | `{c}` | `{d}` | `{k}` |" for t, c, d, k in RELATIONSHIPS]
+    lines += ["", "`kpi_value.org_id` of `org_level = 'caseworker'` rows (mart only) relates to "
+              "`dim_caseworker.org_id` instead of `dim_org`. `dim_org` holds every organisation node `kpi_value` names "
+              "(SOF, areas, centers, units, and Ukendt at each level) with its parent (`parent_org_id`: unit -> "
+              "center -> area -> SOF, by the unit's latest validity) and validity; `dim_org_code` holds every "
+              "system's unit code with its validity and the center it belonged to then. `dim_period` has Danish "
+              "labels (`label`, `label_short`), a `sort_key` to sort them by, and `status` (provisional | closed | "
+              "frozen). `dim_kpi.headline_measure` is the measure a tile shows and `better` (higher | lower | "
+              "neutral) which way it improves; `dim_measure` and `dim_dimension` carry Danish labels (the owners' "
+              "e-mails may reuse `etl.kpi.catalog.MEASURES`/`DIMENSIONS`).\n",
+              "`value_status` (`public`): `shown`, `suppressed` (fewer than 5, or a complement), `not_available` "
+              "(nothing to count) in the table; the views `kpi_tile` and `kpi_value_current` add `stale` (shown, but "
+              "flagged: a blocking data-quality rule breached or a source is stale, `dq_kpi_flag`). Times "
+              "(`computed_at`, `frozen_at`, `flagged_at`, `checked_at`) are Copenhagen local time without offset.\n",
+              "The SOF tile of a KPI in a closed quarter (quarter and ÅTD, last year for both, the count behind, "
+              "SOF and per center), from the warehouse alone; the committee report shows the same figures (tested "
+              "in `tests/publish/test_bi_star.py`):\n",
+              "<!-- sof-tile -->", "```sql", SOF_TILE_SQL, "```", ""]
+    return "\n".join(lines)
+
+
+CHANGES = """## Changes
+
+- Issue 24 (BI star schema). `kpi_value` gained `period_key`, `comparison`, `org_id` and `value_status`, and
+  a declared unique key (`version`, `kpi_id`, `measure`, `period_key`, `org_level`, `org_key`, `dimension`,
+  `dimension_value`) enforced by a UNIQUE index. Existing columns are unchanged; rows published before are
+  back-filled (`comparison = 'current'`, `value_status` from `value`). **Breaking for models keyed on
+  `period`**: the running quarter's last-year twin (e.g. 2024-Q4 ending 25 October) and last year's closed
+  quarter (2024-Q4 ending 31 December) share `period`; tell them apart by `period_key` (or `comparison =
+  'last_year_twin'`). `kpi_value_current` now leaves the twins out (it showed both), and `kpi_tile` only
+  shows rows with `comparison = 'current'` and matches last year through `dim_period.last_year_period_key`
+  (same dates as before) and has new columns at the end. New tables: `dim_period`, `dim_org`,
+  `dim_org_code`, `dim_kpi`, `dim_measure`, `dim_dimension` (mart and public), `dim_caseworker` (mart).
+  `kpi_catalog` is unchanged; `dim_kpi` adds the headline measure and its direction.
+"""
 
 
 SETTINGS_BEGIN = "<!-- settings: generated by `python -m etl.ops.docs_gen` from etl/core/settings.py -->"

@@ -166,3 +166,32 @@ def dim_measure() -> pd.DataFrame:
 def dim_dimension() -> pd.DataFrame:
     return conform(pd.DataFrame([{"dimension": d, "label": label} for d, label in sorted(DIMENSIONS.items())]),
                    DIM_DIMENSION)
+
+
+#: The star's relationships, (table, column) -> (dimension, key), the same in mart and public
+#: (dim_caseworker: mart only). kpi_value.org_id of caseworker rows relates to dim_caseworker,
+#: every other to dim_org; a NULL (the total's dimension, SOF's parent) relates to nothing.
+RELATIONSHIPS: tuple[tuple[str, str, str, str], ...] = (
+    ("kpi_value", "period_key", "dim_period", "period_key"),
+    ("kpi_value", "org_id", "dim_org", "org_id"),
+    ("kpi_value", "kpi_id", "dim_kpi", "kpi_id"),
+    ("kpi_value", "measure", "dim_measure", "measure"),
+    ("kpi_value", "dimension", "dim_dimension", "dimension"),
+    ("kpi_value", "kpi_id", "kpi_catalog", "kpi_id"),
+    ("dim_period", "last_year_period_key", "dim_period", "period_key"),
+    ("dim_org", "parent_org_id", "dim_org", "org_id"),
+    ("dim_org_code", "org_id", "dim_org", "org_id"),
+    ("dim_kpi", "headline_measure", "dim_measure", "measure"),
+    ("dim_caseworker", "unit_org_id", "dim_org", "org_id"),
+)
+
+#: The SOF tile of a KPI for a closed quarter from the warehouse alone (docs/bi-contract.md):
+#: quarter and ÅTD, last year for both, the count behind, the status, SOF and per center.
+SOF_TILE_SQL = """\
+SELECT o.org_key, t.period_type, t.value, t.last_year_value, t.denominator, t.value_status
+FROM public.kpi_tile AS t
+JOIN public.dim_kpi AS k ON k.kpi_id = t.kpi_id AND k.headline_measure = t.measure
+JOIN public.dim_org AS o ON o.org_id = t.org_id
+JOIN public.kpi_version AS v ON v.version = t.version AND v.quarter = t.period AND v.is_current
+WHERE t.kpi_id = :kpi_id AND t.period = :quarter AND o.org_level IN ('sof', 'center')
+ORDER BY o.org_level_sort, o.org_key, t.period_type"""

@@ -29,8 +29,11 @@ DEFAULT_PATH = Settings.__dataclass_fields__["dq_rules_path"].default
 SEVERITIES = ("error", "warning")
 THRESHOLD_KINDS = ("rate", "count")
 _REQUIRED = ("title", "description", "severity", "threshold", "owners")
-_OPTIONAL = ("sources", "enabled", "notify", "blocking", "source_owners")
+_OPTIONAL = ("sources", "enabled", "notify", "blocking", "source_owners", "audience")
 NOTIFY_MODES = ("immediate", "daily_digest")
+#: Who a rule's results are for in the committee report: its data-quality page (committee) or
+#: the appendix (engineering: the pipeline's own checks).
+AUDIENCES = ("committee", "engineering")
 _EMAIL = re.compile(r"^[^@\s,]+@[^@\s,]+\.[^@\s,]+$")
 
 
@@ -56,6 +59,7 @@ class RuleConfig:
     params: Mapping[str, Any] = field(default_factory=dict, hash=False)  # overrides of the rule's defaults
     #: Who else hears of a breach on one source (e.g. DQ10: the stale source's owner beside operations).
     source_owners: Mapping[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
+    audience: str = "committee"  # committee | engineering (the report's appendix)
 
     def owners_for(self, source: str) -> tuple[str, ...]:
         """The rule's owners, then the owners of `source` for this rule (each once)."""
@@ -149,8 +153,12 @@ def _parse_rule(rule_id: str, settings: Any, problems: list[str]) -> RuleConfig 
     for key, value in params.items():
         _check_param(key, value, RULES[rule_id].params[key], problems)
     source_owners = _parse_source_owners(rule_id, settings.get("source_owners"), problems)
+    audience = settings.get("audience", "committee")
+    if audience not in AUDIENCES:
+        problems.append(f"audience must be 'committee' or 'engineering', got {audience!r}")
     return RuleConfig(rule_id, settings["title"], settings["description"], severity,
-                      threshold_kind, threshold, owners, sources, enabled, notify, blocking, params, source_owners)
+                      threshold_kind, threshold, owners, sources, enabled, notify, blocking, params, source_owners,
+                      audience)
 
 
 def _check_param(key: str, value: Any, default: Any, problems: list[str]) -> None:

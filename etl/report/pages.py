@@ -46,9 +46,6 @@ class Detail:
     beside: tuple[tuple[str, Cell], ...] = ()
 
 
-#: The headline measure of a KPI when it is not the catalogue's first measure.
-HEADLINE_MEASURE = {"T2.03": "median_days", "T2.08": "median_days", "T3.04": "median_days", "T4.01": "share"}
-
 #: Tiles read from `public.kpi_value` by these cells instead of `kpi_tile`'s totals. Theme 6's
 #: tiles: each money figure against its budget, the placements' share beside the
 #: preventive measures', the expensive cases with their cost and the expected state refund.

@@ -37,8 +37,11 @@ table.rules th, table.rules td { padding: 0.5mm 1mm; }
 .cover h1 { font-size: 24pt; margin-top: 25mm; }
 .cover table { width: 60%; font-size: 9pt; margin-top: 8mm; }
 .warn { color: #9b1c1c; font-weight: bold; }
-.stale { color: #9b1c1c; font-weight: bold; }
-.stale-note { color: #9b1c1c; }
+.flag { color: #9b1c1c; font-weight: bold; }
+.flag-note { color: #9b1c1c; }
+.tile .ytd, .tile .basis { color: #444; margin-top: 0.5mm; }
+.better { color: #2e7d32; font-weight: bold; }
+.worse { color: #b3261e; font-weight: bold; }
 </style>
 </head>
 <body>
@@ -47,7 +50,7 @@ table.rules th, table.rules td { padding: 0.5mm 1mm; }
   <div class="sub" style="font-size: 13pt">{{ quarter }} · opgjort pr. {{ quarter_end }}</div>
   <table>
     <tr><th>Version</th><td>{{ version }}{% if not is_current %} <span class="warn">(ikke gældende: erstattet af en senere version)</span>{% endif %}</td></tr>
-    <tr><th>Låst</th><td>{{ frozen_at }} (dansk tid) af {{ meta.frozen_by }}</td></tr>
+    <tr><th>Låst</th><td>{{ frozen_at }} (dansk tid) af {{ signer }}</td></tr>
     <tr><th>Begrundelse</th><td>{{ meta.reason }}</td></tr>
     <tr><th>Grundlag</th><td>Offentliggørelsesversionen (diskretioneret) af nøgletallene, kørsel {{ meta.source_run_id }}</td></tr>
   </table>
@@ -63,11 +66,13 @@ table.rules th, table.rules td { padding: 0.5mm 1mm; }
   <div class="tiles">
   {% for t in p.tiles %}
     <div class="tile">
-      <div class="name">{{ t.title }}{% if t.stale %} <span class="stale" title="Forældet kilde: {{ t.stale }}">†</span>{% endif %}</div>
+      <div class="name">{{ t.title }}{% if t.flag %} <span class="flag" title="{{ t.flag }}">†</span>{% endif %}</div>
       <div class="fig">{{ t.figure }}</div>
       <div class="cap">{{ t.caption }}</div>
       {% for label, fig in t.beside %}<div class="vs">{{ label }}: <b>{{ fig }}</b></div>{% endfor %}
-      {% if t.last_year_label %}<div class="ly">{{ t.last_year_label }}: <b>{{ t.last_year }}</b></div>{% endif %}
+      {% if t.last_year_label %}<div class="ly">{{ t.last_year_label }}: <b>{{ t.last_year }}</b>{% if t.direction == "better" %} <span class="better">▲ bedre</span>{% elif t.direction == "worse" %} <span class="worse">▼ dårligere</span>{% endif %}</div>{% endif %}
+      {% if t.ytd %}<div class="ytd">År til dato (ÅTD): <b>{{ t.ytd }}</b> · sidste år (ÅTD): <b>{{ t.ytd_last_year }}</b></div>{% endif %}
+      {% if t.basis %}<div class="basis">{{ t.basis }}</div>{% endif %}
     </div>
   {% endfor %}
   </div>
@@ -83,8 +88,8 @@ table.rules th, table.rules td { padding: 0.5mm 1mm; }
       {% endfor %}
       {% if p.extra %}
       <h2>Flere nøgletal</h2>
-      <table><tr><th>Nøgletal</th><th>Enhed</th><th class="num">I år</th><th class="num">Sidste år</th></tr>
-      {% for e in p.extra %}<tr><td>{{ e.title }}{% if e.stale %} <span class="stale">†</span>{% endif %}</td><td>{{ e.caption }}</td><td class="num">{{ e.figure }}</td><td class="num">{{ e.last_year }}</td></tr>{% endfor %}
+      <table><tr><th>Nøgletal</th><th>Enhed</th><th class="num">Kvartal</th><th class="num">Sidste år</th><th class="num">ÅTD</th><th>Grundlag</th></tr>
+      {% for e in p.extra %}<tr><td>{{ e.title }}{% if e.flag %} <span class="flag">†</span>{% endif %}</td><td>{{ e.caption }}</td><td class="num">{{ e.figure }}</td><td class="num">{{ e.last_year }}</td><td class="num">{{ e.ytd }}</td><td>{{ e.basis }}</td></tr>{% endfor %}
       </table>
       {% endif %}
     </div>
@@ -93,7 +98,7 @@ table.rules th, table.rules td { padding: 0.5mm 1mm; }
       {% for g in p.guides %}<p><b>{{ g.title }}</b> ({{ g.kpi_id }}): {{ g.text }}</p>{% endfor %}
       {% if p.chart_guide %}<h2>Læsevejledning graf</h2><p>{{ p.chart_guide }}</p>{% endif %}
       {% if p.note %}<p class="note">{{ p.note }}</p>{% endif %}
-      {% if p.stale_note %}<p class="note stale-note">{{ p.stale_note }}</p>{% endif %}
+      {% for n in p.flag_notes %}<p class="note flag-note">{{ n }}</p>{% endfor %}
       {% if p.table %}
       <h2>Reglerne for datakvalitet</h2>
       <table class="rules"><tr><th>Regel</th><th>Titel</th><th class="num">Fejl</th><th class="num">Af</th><th class="num">Andel</th><th>Alvor</th><th>Status</th><th>Ejer</th></tr>
@@ -104,6 +109,16 @@ table.rules th, table.rules td { padding: 0.5mm 1mm; }
     </div>
   </div>
 </section>
+{% if p.appendix %}
+<section>
+  <h1>Bilag: Driftens datakontroller</h1>
+  <div class="sub">{{ quarter }} · kontroller af selve dataleverancen og beregningen; til driften, ikke til udvalget</div>
+  <table class="rules"><tr><th>Regel</th><th>Titel</th><th class="num">Fejl</th><th class="num">Af</th><th class="num">Andel</th><th>Alvor</th><th>Status</th><th>Ejer</th></tr>
+  {% for r in p.appendix %}<tr><td>{{ r.rule_id }}</td><td>{{ r.title }}</td><td class="num">{{ r.failing }}</td><td class="num">{{ r.population }}</td><td class="num">{{ r.rate }}</td><td>{{ r.severity }}</td><td>{{ r.status }}</td><td>{{ r.owners }}</td></tr>{% endfor %}
+  </table>
+  <p class="note">{{ suppression_note }}</p>
+</section>
+{% endif %}
 {% endfor %}
 </body>
 </html>
