@@ -202,8 +202,11 @@ def _theme_page(page: Page, catalog: dict, tiles: pd.DataFrame, history: pd.Data
             t = _tile(catalog[kpi_id], tiles)
             out.extra.append({"title": t.title, "caption": t.caption, "figure": t.figure, "last_year": t.last_year,
                               "ytd": t.ytd, "basis": t.basis, "flag": flags.get(kpi_id, "")})
-    out.flag_notes = [f"{FLAG_MARK} {catalog[k]['title']}: {flags[k]}" for k in (*page.tiles, *page.extra)
-                      if k in flags and k in catalog]
+    marked: dict[str, list[str]] = {}  # one footnote per reason, naming every KPI it marks
+    for k in (*page.tiles, *page.extra):
+        if k in flags and k in catalog:
+            marked.setdefault(flags[k], []).append(catalog[k]["title"])
+    out.flag_notes = [f"{FLAG_MARK} {', '.join(titles)}: {reason}" for reason, titles in marked.items()]
     if page.trend:
         out.chart = _trend(page, history, quarter, directions or {})
         out.chart_guide = page.trend.guide
@@ -217,10 +220,14 @@ def flag_reasons(flags: pd.DataFrame, rule_titles: dict[str, str]) -> dict[str, 
     reasons = {}
     for r in flags.itertuples(index=False):
         parts = []
-        blocked = [b.split("@") for b in str(r.blocked_by or "").split(",") if b and not b.startswith("DQ10@")]
+        blocked: dict[str, list[str]] = {}  # rule -> its breached sources
+        for b in str(r.blocked_by or "").split(","):
+            if b and not b.startswith("DQ10@"):
+                rule, _, source = b.partition("@")
+                blocked.setdefault(rule, []).append(source)
         if blocked:
             parts.append("tallet bygger på data med brud på en blokerende datakvalitetsregel: " + ", ".join(
-                f"{rule_titles.get(rule, rule)} ({rule}, {source})" for rule, source in blocked))
+                f"{rule_titles.get(rule, rule)} ({rule}: {', '.join(sources)})" for rule, sources in sorted(blocked.items())))
         stale = "" if fmt.is_missing(r.stale_sources) else str(r.stale_sources or "")
         if stale:
             parts.append(f"forældet kilde (DQ10): {stale.replace(',', ', ')}; tallet mangler kildens registreringer "

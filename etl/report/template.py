@@ -18,7 +18,7 @@ h2 { font-size: 9.5pt; margin: 2mm 0 1mm 0; color: #0b3c5d; }
 .tiles { display: flex; gap: 3mm; margin-bottom: 3mm; }
 .tile { flex: 1; border: 0.3mm solid #c9d6e2; border-top: 1.2mm solid #0b3c5d; padding: 2mm 3mm; background: #f5f8fb; }
 .tile .name { font-weight: bold; font-size: 8.5pt; }
-.tile .fig { font-size: 20pt; font-weight: bold; color: #0b3c5d; margin: 1mm 0; }
+.tile .fig { font-size: 17pt; font-weight: bold; color: #0b3c5d; margin: 0.5mm 0; }
 .tile .cap { color: #444; }
 .tile .ly { margin-top: 1mm; color: #444; }
 .tile .ly b, .tile .vs b { color: #1d1d1b; }
@@ -38,8 +38,8 @@ table.rules th, table.rules td { padding: 0.5mm 1mm; }
 .cover table { width: 60%; font-size: 9pt; margin-top: 8mm; }
 .warn { color: #9b1c1c; font-weight: bold; }
 .flag { color: #9b1c1c; font-weight: bold; }
-.flag-note { color: #9b1c1c; }
-.tile .ytd, .tile .basis { color: #444; margin-top: 0.5mm; }
+.flag-note { color: #9b1c1c; font-size: 6.5pt; margin-top: 1mm; }
+.tile .ytd, .tile .basis { color: #444; margin-top: 0.3mm; font-size: 7.5pt; }
 .better { color: #2e7d32; font-weight: bold; }
 .worse { color: #b3261e; font-weight: bold; }
 </style>

@@ -22,7 +22,8 @@ from etl.kpi import CATALOG
 from etl.publish.marts import DQ_KPI_FLAG
 from etl.publish.warehouse import make_engine, publish, read_table
 from etl.report import render_report
-from etl.report.pages import HEADLINE_MEASURE, PAGES, TILE_DETAIL
+from etl.report.render import signer
+from etl.report.pages import PAGES, TILE_DETAIL
 
 pytestmark = [pytest.mark.integration,
               pytest.mark.skipif(not shutil.which("pdftoppm"), reason="poppler-utils (pdftoppm, pdftotext) missing")]
@@ -64,8 +65,10 @@ def report(report_settings, first_version, tmp_path_factory, capsys):
     assert code == 0
     assert "rapport.pdf" in capsys.readouterr().out
     pdf = out / "rapport.pdf"
+    count = int(re.search(r"Pages:\s+(\d+)", subprocess.run(["pdfinfo", str(pdf)], check=True, capture_output=True,
+                                                             text=True).stdout).group(1))
     pages = [subprocess.run(["pdftotext", "-f", str(n), "-l", str(n), str(pdf), "-"], check=True, capture_output=True,
-                            text=True).stdout for n in range(1, len(PAGES) + 3)]
+                            text=True).stdout for n in range(1, count + 1)]
     return {"dir": out, "pdf": pdf, "html": (out / "rapport.html").read_text(encoding="utf-8"), "pages": pages}
 
 
@@ -92,19 +95,25 @@ def public_tiles(settings, version: int, period: str) -> pd.DataFrame:
 
 def test_one_page_per_theme_and_for_data_quality_as_png(report):
     info = subprocess.run(["pdfinfo", str(report["pdf"])], check=True, capture_output=True, text=True).stdout
-    assert re.search(r"Pages:\s+(\d+)", info).group(1) == str(len(PAGES) + 2)  # cover + themes + data quality
+    # cover + themes + data quality + its appendix of the engineering rules
+    assert re.search(r"Pages:\s+(\d+)", info).group(1) == str(len(PAGES) + 3)
     subprocess.run(["pdftoppm", "-r", "40", "-png", str(report["pdf"]), str(report["dir"] / "side")], check=True)
     pngs = sorted(report["dir"].glob("side-*.png"))
-    assert len(pngs) == len(PAGES) + 2 and all(p.stat().st_size > 2000 for p in pngs)
-    assert [p.title for p in PAGES] == [text.splitlines()[0] for text in report["pages"][1:-1]]
-    assert report["pages"][-1].splitlines()[0] == "Datakvalitet i SOF"
+    assert len(pngs) == len(PAGES) + 3 and all(p.stat().st_size > 2000 for p in pngs)
+    assert [p.title for p in PAGES] == [text.splitlines()[0] for text in report["pages"][1:-2]]
+    assert report["pages"][-2].splitlines()[0] == "Datakvalitet i SOF"
+    assert report["pages"][-1].splitlines()[0] == "Bilag: Driftens datakontroller"
     assert "30. september 2025" in report["pages"][0] and "Kvartalsafslutning" in report["pages"][0]
 
 
-def test_every_tile_shows_its_public_figure_in_danish_beside_last_year(report, report_settings, first_version):
+def test_every_tile_shows_the_quarter_and_a_flow_its_year_to_date_beside_last_year(report, report_settings,
+                                                                                   first_version):
+    """Each tile's headline is the quarter's figure (a stock: on its last day) beside the same
+    quarter last year; a flow tile adds the year to date beside last year's; a share or median
+    names the count behind it. Figures from public.kpi_value, formatted here."""
     values = public_tiles(report_settings, first_version.version, QUARTER)
     last_year = public_tiles(report_settings, first_version.version, "2024-Q3")
-    for page, text in zip(PAGES, report["pages"][1:-1]):
+    for page, text in zip(PAGES, report["pages"][1:-2]):
         if set(page.tiles) & set(TILE_DETAIL):
             continue  # theme 6's tiles set figures against each other: test_theme6_page
         flat = " ".join(text.split())
@@ -112,15 +121,20 @@ def test_every_tile_shows_its_public_figure_in_danish_beside_last_year(report, r
         for kpi_id in page.tiles:
             kpi = CATALOG[kpi_id]
             assert kpi.title in flat, kpi_id
-            measure = HEADLINE_MEASURE.get(kpi_id, kpi.measures[0])
-            rows = values[(values["kpi_id"] == kpi_id) & (values["measure"] == measure)]
-            kind = "ytd" if kpi.kpi_type == "flow" and (rows["period_type"] == "ytd").any() else "quarter"
-            row = rows[rows["period_type"] == kind].iloc[0]
+            rows = values[(values["kpi_id"] == kpi_id) & (values["measure"] == kpi.headline)]
+            twins = last_year[(last_year["kpi_id"] == kpi_id) & (last_year["measure"] == kpi.headline)]
+            row = rows[rows["period_type"] == "quarter"].iloc[0]
+            twin = twins[twins["period_type"] == "quarter"].iloc[0]
             figures.append(danish(row["value"], row["unit"]))
-            twin = last_year[(last_year["kpi_id"] == kpi_id) & (last_year["measure"] == measure)
-                             & (last_year["period_type"] == kind)].iloc[0]
-            label = "Sidste år (ÅTD)" if kind == "ytd" else "Sidste år (samme dag)"
+            label = "Sidste år (samme kvartal)" if kpi.kpi_type == "flow" else "Sidste år (samme dag)"
             assert f"{label}: {danish(twin['value'], twin['unit'])}" in flat, kpi_id
+            if kpi.kpi_type == "flow":
+                ytd = rows[rows["period_type"] == "ytd"].iloc[0]
+                ytd_twin = twins[twins["period_type"] == "ytd"].iloc[0]
+                assert (f"År til dato (ÅTD): {danish(ytd['value'], ytd['unit'])} · sidste år (ÅTD): "
+                        f"{danish(ytd_twin['value'], ytd_twin['unit'])}") in flat, kpi_id
+            if row["unit"] in ("share", "days") and kpi.headline != "count":
+                assert f"Grundlag: {danish(row['denominator'], 'count')}" in flat, kpi_id
             assert kpi.description.split(".")[0][:60] in flat, kpi_id  # the reading guide
         # the tiles stand side by side: pdftotext reads their figures after the titles, in tile order
         start = flat.index(CATALOG[page.tiles[0]].title)
@@ -132,6 +146,23 @@ def test_every_tile_shows_its_public_figure_in_danish_beside_last_year(report, r
             found = re.compile(rf"(?<![\d,.]){re.escape(figure)}(?![\d,])").search(row, position)
             assert found, (page.code, figures, row)
             position = found.end()
+
+
+def test_a_flow_tile_prints_the_quarter_figure_the_warehouse_holds(report, report_settings, first_version):
+    """T3.02 (a flow share): the PDF's headline is the quarter's value of public.kpi_tile, and its
+    year to date stands beside it as ÅTD; the two differ, so neither can pass for the other."""
+    engine = make_engine(report_settings.warehouse_url())
+    with engine.connect() as conn:
+        rows = dict(conn.execute(sa.text(
+            "SELECT period_type, value FROM public.kpi_tile WHERE kpi_id = 'T3.02' AND measure = 'share' "
+            "AND org_level = 'sof' AND period = :q AND version = :v"), {"q": QUARTER, "v": first_version.version}).all())
+    engine.dispose()
+    quarter, ytd = danish(float(rows["quarter"]), "share"), danish(float(rows["ytd"]), "share")
+    assert quarter != ytd
+    page = " ".join(report["pages"][[p.code for p in PAGES].index("3.2") + 1].split())
+    tile = page[page.index(CATALOG["T3.02"].title):]
+    assert re.match(rf"{re.escape(CATALOG['T3.02'].title)}\s.*?{re.escape(quarter)}", tile), tile[:300]
+    assert f"År til dato (ÅTD): {ytd}" in page
 
 
 def test_a_suppressed_cell_is_a_dash_and_its_true_value_never_appears(report, report_settings, first_version):
@@ -146,14 +177,10 @@ def test_a_suppressed_cell_is_a_dash_and_its_true_value_never_appears(report, re
     title = CATALOG["T5.04"].title
     theme5 = " ".join(report["pages"][[p.code for p in PAGES].index("5") + 1].split())
     assert title in theme5 and "færre end 5" in theme5
-    # T5.04 is the 4th tile: after the 3rd tile's figure the next figure is a dash, not 3
-    page = next(p for p in PAGES if p.code == "5")
-    start = theme5.index(CATALOG[page.tiles[0]].title)
-    tiles = theme5[start:theme5.index(page.trend.title, start)]
-    figures = re.findall(r"(?<![\w,.])(–|\d[\d.]*(?:,\d+)?(?: %)?)(?![\w,])", tiles.split("Sidste år")[0])
-    assert len(figures) >= 4 and figures[3] == "–" and "3" not in figures[:4], figures
-    html_tile = report["html"][report["html"].index(f'<div class="name">{title}</div>'):][:200]
-    assert '<div class="fig">–</div>' in html_tile and '<div class="fig">3</div>' not in html_tile
+    # the planted cell is T5.04's year to date: its ÅTD line reads a dash, never 3
+    html_tile = report["html"][report["html"].index(f'<div class="name">{title}'):]
+    html_tile = re.split(r'<div class="tile">|<div class="cols">', html_tile)[0]
+    assert "År til dato (ÅTD): <b>–</b>" in html_tile and "(ÅTD): <b>3</b>" not in html_tile
 
 
 def test_charts_have_text_alternatives_and_nothing_is_cpr_shaped(report):
@@ -184,9 +211,10 @@ def test_a_kpi_built_on_a_stale_source_is_marked_on_its_tile_with_a_note(report_
         engine.dispose()
     text = open(html, encoding="utf-8").read()
     theme5 = text[text.index("<h1>Tema 5"):]
-    assert theme5.count('<span class="stale" title="Forældet kilde: hr">†</span>') == 2
-    assert "forældet kilde, DQ10): hr. Tallet mangler kildens registreringer" in theme5
-    assert text[:text.index("<h1>Tema 5")].count('class="stale"') == 0  # no other page is marked
+    reason = "forældet kilde (DQ10): hr; tallet mangler kildens registreringer siden dens seneste gode udtræk."
+    assert theme5.count(f'<span class="flag" title="{reason}">†</span>') == 2
+    assert f"† {CATALOG['T5.01'].title}, {CATALOG['T5.02'].title}: {reason}" in theme5  # one note for both
+    assert text[:text.index("<h1>Tema 5")].count('class="flag"') == 0  # no other page is marked
 
 
 def public_cell(frame: pd.DataFrame, kpi_id: str, measure: str, period: str, period_type: str,
@@ -267,8 +295,10 @@ def test_theme6_page_sets_money_against_budget_in_danish_as_published(report, re
     for kpi_id in ("T6.05", "T6.06", "T6.07"):
         kpi = CATALOG[kpi_id]
         measure = kpi.measures[0]
-        row = f"<td>{kpi.title}</td><td>{kpi.unit} i år (ÅTD)</td><td class=\"num\">{fig(kpi_id, measure, 'ytd')}</td>"
-        assert row in theme6, (kpi_id, row)
+        row = (f"</td><td>{kpi.unit} i 3. kvartal 2025</td><td class=\"num\">"
+               f"{fig(kpi_id, measure, 'quarter')}</td><td class=\"num\">{fig(kpi_id, measure, 'quarter', '2024-Q3')}"
+               f"</td><td class=\"num\">{fig(kpi_id, measure, 'ytd')}</td>")
+        assert row in theme6[theme6.index(f"<td>{kpi.title}"):], (kpi_id, row)
     # no CPR-shaped text, no case number: the generated boern Sagsnummer (BS-yyyy-nnnnnn) never
     assert not CPR_SHAPED.search(theme6) and not CPR_SHAPED.search(text)
     assert not re.search(r"BS-\d{4}-\d{6}", theme6 + text)
@@ -289,5 +319,87 @@ def test_the_data_quality_page_lists_the_economy_rules_with_their_owners(report)
         row = row[:row.index("</tr>")]
         assert f"<td>{rule['title']}</td>" in row and row.endswith(f"<td>{owners}</td>"), (rule_id, row)
     assert "dq-boern" in dq[dq.index("<tr><td>DQ16</td>"):].split("</tr>")[0]
-    text = " ".join(report["pages"][-1].split())
+    text = " ".join(report["pages"][-2].split())
     assert all(rule_id in text for rule_id in ("DQ15", "DQ16", "DQ17", "DQ18", "DQ19"))
+
+
+def _pdf_text(path) -> str:
+    return subprocess.run(["pdftotext", str(path), "-"], check=True, capture_output=True, text=True).stdout
+
+
+def test_a_flagged_tile_and_a_suppressed_chart_category_read_as_such_in_the_pdf(report_settings, first_version,
+                                                                               tmp_path):
+    """The version's data-quality run flags T3.01 (DQ01 breached on boern) and public holds the
+    T4.05 'Forværret' share of 2025-Q3 suppressed: the PDF marks the Fristoverholdelse tile † with
+    the rule in a footnote, and the chart draws '–' for the category with the legend saying what
+    it means (never a missing bar read as 0 %); 'Forværret' is red, 'Forbedret' green."""
+    engine = make_engine(report_settings.warehouse_url())
+    dq_run = read_table(engine, "public.kpi_version", "WHERE version = :v", {"v": first_version.version}
+                        )["dq_run_id"].iloc[0]
+    previous = read_table(engine, "public.dq_kpi_flag", "WHERE run_id = :r", {"r": dq_run})
+    flags = pd.DataFrame([{"kpi_id": "T3.01", "run_id": dq_run, "blocked_by": "DQ01@boern", "stale": False,
+                           "stale_sources": None, "kpi_run_id": "night-1", "flagged_at": dt.datetime(2025, 10, 21, 5)}])
+    cell = ("FROM public.kpi_value WHERE version = :v AND kpi_id = 'T4.05' AND measure = 'share_worsened' "
+            "AND org_level = 'sof' AND dimension IS NULL AND period = :q AND period_type = 'quarter'")
+    params = {"v": first_version.version, "q": QUARTER}
+    with engine.connect() as conn:
+        true_value = conn.execute(sa.text(f"SELECT value {cell}"), params).scalar_one()
+    assert true_value is not None and float(true_value) > 0
+    try:
+        publish(engine, "public", DQ_KPI_FLAG, flags, {"run_id": dq_run})
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"UPDATE public.kpi_value SET value = NULL, value_status = 'suppressed' "
+                                 f"WHERE rowid IN (SELECT rowid {cell})"), params)
+        result = render_report(QUARTER, first_version.version, tmp_path, settings=report_settings)
+    finally:
+        publish(engine, "public", DQ_KPI_FLAG, previous, {"run_id": dq_run})
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"UPDATE public.kpi_value SET value = :x, value_status = 'shown' "
+                                 f"WHERE rowid IN (SELECT rowid {cell})"), {**params, "x": true_value})
+        engine.dispose()
+    pages = _pdf_text(result["pdf"]).split("\f")
+    theme31 = " ".join(pages[[p.code for p in PAGES].index("3.1") + 1].split())
+    title = CATALOG["T3.01"].title
+    assert f"{title} †" in theme31
+    assert (f"† {title}: tallet bygger på data med brud på en blokerende datakvalitetsregel: "
+            "Afgørelser uden frist (DQ01: boern).") in theme31
+    assert sum(" †" in " ".join(p.split()) for p in pages[1:len(PAGES) + 1]) == 1  # no other page is marked
+    theme4 = " ".join(pages[[p.code for p in PAGES].index("4") + 1].split())
+    assert "– ikke offentliggjort (færre end 5) eller ikke opgjort" in theme4  # the chart's legend
+    assert "3. kv. 2025: Forbedret" in theme4 and "Forværret –" in theme4  # its text alternative
+    html = open(result["html"], encoding="utf-8").read()
+    chart = html[html.index("Udvikling på indsatstrappen (VUM)</h2>"):]
+    chart = chart[:chart.index("</svg>")]
+    assert re.search(r'<text [^>]*fill="#b3261e" font-weight="bold">–</text>', chart)  # the dash where the bar was
+    assert re.search(r'fill="#2e7d32"/><text [^>]*>Forbedret</text>', chart)
+    assert re.search(r'fill="#b3261e"/><text [^>]*>Forværret</text>', chart)
+
+
+def test_the_data_quality_page_blanks_small_counts_and_moves_engineering_rules_to_the_appendix(report):
+    """Counts 1-4 of a rule never print on the committee's page (nor its rate); DQ14 and the other
+    engineering rules (config/dq_rules.yaml `audience: engineering`) stand in the appendix only."""
+    config = yaml.safe_load((REPO_ROOT / "config" / "dq_rules.yaml").read_text(encoding="utf-8"))["rules"]
+    engineering = {r for r, c in config.items() if c.get("audience") == "engineering"}
+    assert {"DQ10", "DQ14"} <= engineering and "DQ01" not in engineering
+    html = report["html"]
+    dq = html[html.index("<h1>Datakvalitet i SOF</h1>"):html.index("<h1>Bilag: Driftens datakontroller</h1>")]
+    appendix = html[html.index("<h1>Bilag: Driftens datakontroller</h1>"):]
+    for rule_id in engineering:
+        assert f"<tr><td>{rule_id}</td>" not in dq and f"<tr><td>{rule_id}</td>" in appendix, rule_id
+    rows = re.findall(r'<tr><td>(DQ\d+)</td><td>[^<]*</td><td class="num">([^<]*)</td><td class="num">([^<]*)</td>'
+                      r'<td class="num">([^<]*)</td>', html)
+    assert len(rows) >= 15
+    for rule_id, failing, population, rate in rows:
+        for count in (failing, population):
+            assert count == "–" or not 1 <= int(count.replace(".", "")) <= 4, (rule_id, count)
+        if failing == "–":
+            assert rate == "–", rule_id
+    months = re.search(r"efter afgørelsesmåned: ([^<]*)</figcaption>", dq).group(1)
+    assert not re.search(r"Afgørelser [1-4](?![\d.,])", months), months
+
+
+def test_the_report_is_signed_by_a_person_never_a_machine_account(report):
+    assert "af udvalgssekretariatet" in " ".join(report["pages"][0].split())
+    assert signer("dag_test", "Socialforvaltningens ledelsesinformation") == "Socialforvaltningens ledelsesinformation"
+    assert signer("airflow", "Kontoret for ledelsesinformation") == "Kontoret for ledelsesinformation"
+    assert signer(None, "X") == "X" and signer("mette.jensen", "X") == "mette.jensen"

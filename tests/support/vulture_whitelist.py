@@ -23,7 +23,11 @@ _.last_year_label
 _.chart
 _.chart_guide
 _.guides
-_.stale_note  # etl/report/render.py ThemePage
+_.flag_notes  # etl/report/render.py RenderedPage
+_.appendix
+_.ytd_last_year  # etl/report/render.py Tile
+_.basis
+_.direction
 
 # Read through getattr by name (etl/synth/tilbud.py `_attribute`).
 _.stays_per_run
