@@ -44,8 +44,8 @@ def render_bi_contract() -> str:
         "suppression; no caseworker rows). On SQLite they are `mart.db` and `public.db` attached "
         "beside `warehouse.db`. Types are logical: `date` is a calendar date, `datetime` local time "
         "(Europe/Copenhagen) without offset, `float` a double.\n",
-        "What is atomic: a night's KPI publication (`kpi_value`, `kpi_catalog` in `mart` and `public`, "
-        "`mart.case_cost`) is one transaction, so `mart` and `public` always show the same run; so is its "
+        "What is atomic: a night's KPI publication (`kpi_value`, `kpi_catalog` and the `dim_*` tables in `mart` "
+        "and `public`, `mart.case_cost`) is one transaction, so `mart` and `public` always show the same run; so is its "
         "data-quality publication (`dq_rule`, `dq_result`, `dq_failure`, `dq_kpi_flag` in both schemas, "
         "`source_freshness`). The two follow each other: between them the new KPIs stand beside the previous "
         "run's flags (`dq_kpi_flag.kpi_run_id` names the KPI run a flag was computed on). A breakdown by a "

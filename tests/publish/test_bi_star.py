@@ -258,3 +258,30 @@ def test_bi_reads_a_keyed_star_on_postgres_and_reproduces_the_report_tiles(repor
     finally:
         engine.dispose()
     assert seen["public.dim_kpi"] >= 44
+
+
+def test_an_existing_warehouse_gets_the_keys_backfilled_and_the_unique_index(tmp_path):
+    """A warehouse of the release before: kpi_value without the new columns, one closed quarter and
+    one nightly row. ensure_schema adds the columns, fills them from the row's own columns, and
+    creates the UNIQUE index, which then refuses a second copy of the row."""
+    old = [c for c in KPI_VALUE.columns if c.name not in ("period_key", "comparison", "org_id", "value_status")]
+    engine = make_engine(f"sqlite:///{tmp_path}/warehouse.db")
+    metadata = sa.MetaData()
+    table = sa.Table("kpi_value", metadata, *(sa.Column(c.name, sa.Text if c.type == "str" else
+                                                        sa.Date if c.type == "date" else sa.Float) for c in old),
+                     schema="mart")
+    row = {"kpi_id": "T2.12", "measure": "count", "period_type": "quarter", "period": "2024-Q4",
+           "period_start": dt.date(2024, 10, 1), "period_end": dt.date(2024, 12, 31), "org_level": "unit",
+           "org_key": "Familierådgivning Nord", "dimension": None, "dimension_value": None, "value": None,
+           "numerator": None, "denominator": None, "unit": "count", "provisional": 0, "version": 1, "run_id": "old",
+           "computed_at": None}
+    with engine.begin() as conn:
+        metadata.create_all(conn)
+        conn.execute(table.insert(), [row])
+    ensure_schema(engine)
+    with engine.connect() as conn:
+        got = conn.execute(sa.text("SELECT period_key, comparison, org_id, value_status FROM mart.kpi_value")).one()
+    assert tuple(got) == ("quarter:2024-10-01:2024-12-31", "current", "unit:Familierådgivning Nord", "not_available")
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO mart.kpi_value SELECT * FROM mart.kpi_value"))
+    engine.dispose()
