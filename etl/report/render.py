@@ -41,6 +41,8 @@ class Tile:
     suppressed: bool
     beside: list[tuple[str, str]] = field(default_factory=list)  # (label, figure) set against the headline
     ytd: str = ""  # a flow's year to date beside the quarter, and last year's
+    quarter_figure: str = ""  # a TILE_DETAIL flow (headline ÅTD): the quarter's own figure, and last year's
+    quarter_last_year: str = ""
     ytd_last_year: str = ""
     basis: str = ""  # the count behind a share, median or mean
     flag: str = ""  # why the figure is marked: a breached blocking rule or a stale source (dq_kpi_flag)
@@ -140,7 +142,8 @@ def _cell_row(cells: pd.DataFrame, kpi_id: str, cell: Cell, period: str, period_
 
 def _detail_tile(kpi: dict, detail: Detail, cells: pd.DataFrame, quarter: str) -> Tile:
     """A tile built from `public.kpi_value` cells (TILE_DETAIL): the headline cell ÅTD for a
-    flow (else on the quarter's last day), last year's twin, and the cells set beside it."""
+    flow (else on the quarter's last day), last year's twin, the cells set beside it, and a
+    flow's quarter figure beside last year's."""
     kpi_id = kpi["kpi_id"]
     year, q = parse_quarter(quarter)
     last_quarter = f"{year - 1}-Q{q}"
@@ -162,8 +165,16 @@ def _detail_tile(kpi: dict, detail: Detail, cells: pd.DataFrame, quarter: str) -
     for name, cell in detail.beside:
         other = _cell_row(cells, kpi_id, cell, quarter, kind_of(cell))
         beside.append((name, fmt.SUPPRESSED if other is None else fmt.figure(other["value"], other["unit"])))
-    return Tile(kpi_id, kpi["title"], fmt.figure(value, row["unit"]), caption, fmt.figure(last, row["unit"]), label,
+    tile = Tile(kpi_id, kpi["title"], fmt.figure(value, row["unit"]), caption, fmt.figure(last, row["unit"]), label,
                 fmt.is_missing(value) or fmt.is_missing(last), beside=beside)
+    if kind == "ytd":  # a flow's money stands ÅTD beside its budget; the quarter's own figure below it
+        in_quarter = _cell_row(cells, kpi_id, detail.headline, quarter, "quarter")
+        twin_quarter = _cell_row(cells, kpi_id, detail.headline, last_quarter, "quarter")
+        if in_quarter is not None:
+            tile.quarter_figure = fmt.figure(in_quarter["value"], in_quarter["unit"])
+            tile.quarter_last_year = (fmt.SUPPRESSED if twin_quarter is None
+                                      else fmt.figure(twin_quarter["value"], twin_quarter["unit"]))
+    return tile
 
 
 def _trend(page: Page, history: pd.DataFrame, quarter: str, directions: dict[str, str]) -> Chart:

@@ -71,6 +71,7 @@ table.rules th, table.rules td { padding: 0.5mm 1mm; }
       <div class="cap">{{ t.caption }}</div>
       {% for label, fig in t.beside %}<div class="vs">{{ label }}: <b>{{ fig }}</b></div>{% endfor %}
       {% if t.last_year_label %}<div class="ly">{{ t.last_year_label }}: <b>{{ t.last_year }}</b>{% if t.direction == "better" %} <span class="better">▲ bedre</span>{% elif t.direction == "worse" %} <span class="worse">▼ dårligere</span>{% endif %}</div>{% endif %}
+      {% if t.quarter_figure %}<div class="ytd">Kvartalet: <b>{{ t.quarter_figure }}</b> · sidste år: <b>{{ t.quarter_last_year }}</b></div>{% endif %}
       {% if t.ytd %}<div class="ytd">År til dato (ÅTD): <b>{{ t.ytd }}</b> · sidste år (ÅTD): <b>{{ t.ytd_last_year }}</b></div>{% endif %}
       {% if t.basis %}<div class="basis">{{ t.basis }}</div>{% endif %}
     </div>

@@ -279,6 +279,10 @@ def test_theme6_page_sets_money_against_budget_in_danish_as_published(report, re
             assert f'<div class="vs">{label}: <b>{figure}</b></div>' in tile, (kpi_id, line)
         label, figure = last_year.split(": ")
         assert f"{label}: <b>{figure}</b>" in tile, (kpi_id, last_year)
+        if kpi_id in ("T6.01", "T6.03"):  # flows: the quarter's own figure beside last year's too
+            cell = ("net", None) if kpi_id == "T6.01" else ("share_net", "Anbringelse")
+            assert (f"Kvartalet: <b>{fig(kpi_id, cell[0], 'quarter', kategori=cell[1])}</b> · sidste år: "
+                    f"<b>{fig(kpi_id, cell[0], 'quarter', '2024-Q3', cell[1])}</b>") in tile, kpi_id
         for line in [*beside, last_year]:
             assert line in text, (kpi_id, line)  # the PDF prints it too
     # the chart: SOF quarter rows of T6.01, net and budget side by side, with its text alternative
