@@ -3,9 +3,9 @@
 -- schema (mart, public) by etl.publish.warehouse.view_statements; {kv_columns} is every
 -- kpi_value column but value_status. Inside a view SQLite resolves names in the view's own file.
 -- kpi_tile: a KPI's total for a period beside the same period one year earlier, as on the
--- seeds' tiles ("Sidste år (ÅTD)"). The twin is dim_period.last_year_period_key: for a running
--- quarter (ending on the extraction date) the same dates last year (its row has comparison
--- last_year_twin), for a whole quarter last year's whole quarter. 29 February meets 28 February.
+-- seeds' tiles ("Sidste år (ÅTD)"). The twin is the same period one year earlier on identical
+-- dates (= dim_period.last_year_period_key): for a running quarter the same days last year (its
+-- row has comparison last_year_twin), for a whole quarter last year's. 29 February meets 28 February.
 -- Only rows with comparison = 'current' are tiles, so (kpi_id, measure, period_key, org_id,
 -- version) is unique. value_status: shown | suppressed | not_available | stale (shown, but the
 -- KPI run is flagged in dq_kpi_flag: a blocking data-quality rule breached or a source is stale).
@@ -17,16 +17,18 @@ SELECT cur.kpi_id, cur.measure, cur.period_type, cur.period, cur.period_start, c
        ly.period AS last_year_period, ly.period_end AS last_year_period_end,
        ly.value AS last_year_value, ly.numerator AS last_year_numerator,
        ly.denominator AS last_year_denominator,
-       cur.period_key, cur.org_id, p.last_year_period_key,
+       cur.period_key, cur.org_id, ly.period_key AS last_year_period_key,
        CASE WHEN cur.value_status = 'shown' AND EXISTS (
               SELECT 1 FROM dq_kpi_flag AS f WHERE f.kpi_id = cur.kpi_id AND f.kpi_run_id = cur.run_id)
             THEN 'stale' ELSE cur.value_status END AS value_status,
        ly.value_status AS last_year_value_status
 FROM kpi_value AS cur
-JOIN dim_period AS p ON p.period_key = cur.period_key
 LEFT JOIN kpi_value AS ly
-  ON ly.kpi_id = cur.kpi_id AND ly.measure = cur.measure AND ly.period_key = p.last_year_period_key
+  ON ly.kpi_id = cur.kpi_id AND ly.measure = cur.measure AND ly.period_type = cur.period_type
  AND ly.org_id = cur.org_id AND ly.dimension IS NULL AND ly.version = cur.version
+ AND ly.period = (CAST(substr(cur.period, 1, 4) AS INTEGER) - 1) || substr(cur.period, 5)
+ AND (substr(ly.period_end, 6, 5) = substr(cur.period_end, 6, 5)
+      OR (substr(cur.period_end, 6, 5) = '02-29' AND substr(ly.period_end, 6, 5) = '02-28'))
 WHERE cur.dimension IS NULL AND cur.comparison = 'current';
 
 -- kpi_value_current: what BI should show for every period. A closed quarter with a frozen

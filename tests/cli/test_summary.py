@@ -50,7 +50,10 @@ def _kpi_rows(period: str, start: str, end: str, provisional: bool, cells: list[
     return [{"kpi_id": kpi, "measure": measure, "period_type": kind, "period": period, "period_start": start,
              "period_end": end, "org_level": "sof", "org_key": "SOF", "dimension": None, "dimension_value": None,
              "value": value, "numerator": None, "denominator": None, "unit": unit, "provisional": provisional,
-             "version": 0, "run_id": "night-1", "computed_at": dt.datetime(2025, 11, 16, 3)}
+             "version": 0, "run_id": "night-1", "computed_at": dt.datetime(2025, 11, 16, 3),
+             "period_key": f"{kind}:{start}:{end}",
+             "comparison": "current" if provisional or end.endswith(("03-31", "06-30", "09-30", "12-31"))
+             else "last_year_twin", "org_id": "sof:SOF", "value_status": "shown"}
             for kpi, measure, kind, unit, value in cells]
 
 

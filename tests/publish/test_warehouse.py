@@ -13,12 +13,14 @@ from etl.publish.marts import DQ_KPI_FLAG, KPI_VALUE
 from etl.publish.warehouse import _bound, ensure_schema, make_engine, publish, read_table, view_statements
 
 
-def kpi_row(period, start, end, value, run_id="r1"):
-    return {"kpi_id": "T1.01", "measure": "count", "period_type": "quarter", "period": period,
+def kpi_row(period, start, end, value, run_id="r1", kpi_id="T1.01"):
+    return {"kpi_id": kpi_id, "measure": "count", "period_type": "quarter", "period": period,
             "period_start": pd.Timestamp(start), "period_end": pd.Timestamp(end), "org_level": "sof", "org_key": "SOF",
             "dimension": None, "dimension_value": None, "value": value, "numerator": None, "denominator": None,
             "unit": "count", "provisional": False, "version": 0, "run_id": run_id,
-            "computed_at": dt.datetime(2025, 11, 15, 3)}
+            "computed_at": dt.datetime(2025, 11, 15, 3), "period_key": f"quarter:{start}:{end}",
+            "comparison": "current" if end.endswith(("03-31", "06-30", "09-30", "12-31")) else "last_year_twin",
+            "org_id": "sof:SOF", "value_status": "shown"}
 
 
 @pytest.fixture
@@ -36,7 +38,7 @@ def test_schemas_are_files_beside_the_main_database(engine, tmp_path):
 
 def test_tile_pairs_the_running_quarter_with_the_same_dates_last_year(engine):
     publish(engine, "mart", KPI_VALUE, pd.DataFrame([
-        kpi_row("2025-Q4", "2025-10-01", "2025-11-15", 10), kpi_row("2024-Q4", "2024-10-01", "2024-11-15", 8),
+        {**kpi_row("2025-Q4", "2025-10-01", "2025-11-15", 10), "provisional": True, "comparison": "current"}, kpi_row("2024-Q4", "2024-10-01", "2024-11-15", 8),
         kpi_row("2024-Q4", "2024-10-01", "2024-12-31", 12), kpi_row("2025-Q3", "2025-07-01", "2025-09-30", 5),
         kpi_row("2024-Q3", "2024-07-01", "2024-09-30", 4)]), {"version": 0})
     tiles = read_table(engine, "mart.kpi_tile").set_index(["period", "period_end"])
@@ -46,7 +48,7 @@ def test_tile_pairs_the_running_quarter_with_the_same_dates_last_year(engine):
 
 def test_publish_replaces_only_its_slice_and_a_failed_publish_changes_nothing(engine, monkeypatch):
     publish(engine, "mart", KPI_VALUE, pd.DataFrame([kpi_row("2025-Q3", "2025-07-01", "2025-09-30", 5, "r1")]))
-    publish(engine, "mart", KPI_VALUE, pd.DataFrame([kpi_row("2025-Q3", "2025-07-01", "2025-09-30", 6, "r2")]),
+    publish(engine, "mart", KPI_VALUE, pd.DataFrame([kpi_row("2025-Q3", "2025-07-01", "2025-09-30", 6, "r2", "T2.01")]),
             {"run_id": "r2"})
     assert sorted(read_table(engine, "mart.kpi_value")["value"]) == [5, 6]
     broken = pd.DataFrame([kpi_row("2025-Q3", "2025-07-01", "2025-09-30", 7, "r3")]).drop(columns=["unit"])

@@ -50,11 +50,12 @@ def kpi_rows(run_id: str, t101: float, t201: float) -> pd.DataFrame:
     base = {"period_type": "quarter", "period": "2025-Q3", "period_start": "2025-07-01", "period_end": "2025-09-30",
             "org_level": "sof", "org_key": "SOF", "dimension": None, "dimension_value": None, "numerator": None,
             "denominator": None, "unit": "count", "provisional": False, "version": 0, "run_id": run_id,
-            "computed_at": "2025-11-21 03:00"}
+            "computed_at": "2025-11-21 03:00", "period_key": "quarter:2025-07-01:2025-09-30", "comparison": "current",
+            "org_id": "sof:SOF", "value_status": "shown"}
     rows = [{**base, "kpi_id": "T1.01", "measure": "count", "value": t101},
             {**base, "kpi_id": "T2.01", "measure": "count", "value": t201},
             {**base, "kpi_id": "T2.01", "measure": "count", "value": 999.0, "org_level": "area",
-             "org_key": "Voksne"},  # not a SOF total
+             "org_key": "Voksne", "org_id": "area:Voksne"},  # not a SOF total
             {**base, "kpi_id": "T2.01", "measure": "count", "value": 5.0, "dimension": "area",
              "dimension_value": "Voksne"}]  # a breakdown, not the total
     return conform(pd.DataFrame(rows), KPI_VALUE)

@@ -27,7 +27,8 @@ def rows(value: float, n: int = 3, run_id: str = "r") -> pd.DataFrame:
         "period_start": pd.Timestamp("2025-07-01"), "period_end": pd.Timestamp("2025-09-30"), "org_level": "unit",
         "org_key": f"U{i}", "dimension": None, "dimension_value": None, "value": value, "numerator": None,
         "denominator": None, "unit": "count", "provisional": False, "version": 0, "run_id": run_id,
-        "computed_at": dt.datetime(2025, 11, 15, 3)} for i in range(n)])
+        "computed_at": dt.datetime(2025, 11, 15, 3), "period_key": "quarter:2025-07-01:2025-09-30",
+        "comparison": "current", "org_id": f"unit:U{i}", "value_status": "shown"} for i in range(n)])
 
 
 @pytest.fixture
