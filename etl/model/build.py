@@ -23,7 +23,7 @@ import pandas as pd
 
 from etl.core import zones
 from etl.core.roles import facility_group
-from etl.core.vocabulary import AREA_ADULTS, AREA_CHILDREN, PANDAS_DTYPES, UNKNOWN
+from etl.core.vocabulary import AREA_ADULTS, AREA_CHILDREN, MEASURE_TYPES, PANDAS_DTYPES, UNKNOWN
 from etl.model import Model
 from etl.model.link import KIND_CPR, KIND_INVALID, KIND_MISSING, KIND_REPLACEMENT, Pseudonymiser, link_persons, normalise_cpr
 from etl.model.registry import (
@@ -409,29 +409,46 @@ def build_fact_decision_voksen(rows: pd.DataFrame, case: pd.DataFrame, dim_parag
                       outcome="udfald")
 
 
+def _listed_types(types: pd.Series, listed: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """A free-text type column as a breakdown may publish it: the value where it is on its
+    list, else Ukendt (a caseworker's free text, a CPR typed into the field, never becomes a
+    label in `public`). Returns the types and whether each was listed (DQ20 reports the rest)."""
+    known = types.isin(set(listed)) | types.isna() | types.eq(UNKNOWN)
+    return types.where(known, UNKNOWN), known
+
+
 @builds("boern", "Foranstaltning")
 def build_fact_service_boern(rows: pd.DataFrame, case: pd.DataFrame, dim_paragraph: pd.DataFrame) -> pd.DataFrame:
-    """A child's measure: category and supplier are registered, no decision or facility is linked."""
+    """A child's measure: category and supplier are registered, no decision or facility is linked.
+    `Type` is a closed contract column: validation reads an unlisted value as Ukendt; checked
+    again here for partitions staged before the list was closed."""
+    service_type, listed = _listed_types(rows["Type"], pd.Series(MEASURE_TYPES))
     return pd.DataFrame({
         "service_key": _key("boern", rows["ForanstaltningId"]), "source": "boern",
         "service_id": rows["ForanstaltningId"].astype(str), "case_key": case["case_key"],
         "citizen_key": case["citizen_key"], "decision_key": None, "paragraph_text": rows["Paragraf"],
         "service_code": _service_codes(rows["Paragraf"], dim_paragraph), "category": rows["Kategori"],
-        "service_type": rows["Type"], "start_date": rows["StartDato"], "end_date": rows["SlutDato"],
+        "service_type": service_type, "service_type_listed": listed,
+        "start_date": rows["StartDato"], "end_date": rows["SlutDato"],
         "supplier": rows["Leverandoer"], "facility_id": None, "unit_code": case["unit_code"],
         "target_group": case["target_group"], "area": AREA_CHILDREN})
 
 
 @builds("voksen", "ydelse")
-def build_fact_service_voksen(rows: pd.DataFrame, case: pd.DataFrame, dim_paragraph: pd.DataFrame) -> pd.DataFrame:
-    """An adult service: linked to its decision and, when delivered at one, its facility."""
+def build_fact_service_voksen(rows: pd.DataFrame, case: pd.DataFrame, dim_paragraph: pd.DataFrame,
+                              ref_service_type: pd.DataFrame) -> pd.DataFrame:
+    """An adult service: linked to its decision and, when delivered at one, its facility; its
+    free-text `ydelsestype` published only when `reference/service_types.csv` lists it."""
+    service_type, listed = _listed_types(
+        rows["ydelsestype"], ref_service_type.loc[ref_service_type["source"] == "voksen", "service_type"])
     return pd.DataFrame({
         "service_key": _key("voksen", rows["ydelse_id"]), "source": "voksen",
         "service_id": rows["ydelse_id"].astype(str), "case_key": case["case_key"],
         "citizen_key": case["citizen_key"],
         "decision_key": _key("voksen", rows["afgoerelse_id"]).where(rows["afgoerelse_id"].notna()),
         "paragraph_text": rows["paragraf"], "service_code": _service_codes(rows["paragraf"], dim_paragraph),
-        "category": None, "service_type": rows["ydelsestype"], "start_date": rows["start_dato"],
+        "category": None, "service_type": service_type, "service_type_listed": listed,
+        "start_date": rows["start_dato"],
         "end_date": rows["slut_dato"], "supplier": None,
         "facility_id": _id(rows["tilbud_id"]).where(rows["tilbud_id"].notna()),
         "unit_code": case["unit_code"], "target_group": case["target_group"], "area": AREA_ADULTS})

@@ -69,6 +69,11 @@ MODEL_TABLES: dict[str, TableSpec] = {t.name: t for t in (
         col("code", "str", description="the service code or facility type declared in the role"),
     ), primary_key=("kind", "role", "code"),
         description="Which codes play the roles KPIs and rules select by (reference/service_roles.csv, facility_roles.csv)."),
+    TableSpec("ref_service_type", (
+        col("source", "str", description="the source whose free-text type column is listed (voksen)"),
+        col("service_type", "str", description="a type a breakdown may publish (voksen.ydelse.ydelsestype)"),
+    ), primary_key=("source", "service_type"),
+        description="The adult services' types a breakdown may publish (reference/service_types.csv); others are Ukendt."),
     TableSpec("fact_case", (
         col("case_key", "str"), col("source", "str"), col("case_id", "str"),
         col("case_number", "str", True, "Sagsnummer (boern) / sag_id (voksen)"),
@@ -89,7 +94,8 @@ MODEL_TABLES: dict[str, TableSpec] = {t.name: t for t in (
         col("case_key", "str"), CITIZEN, col("decision_key", "str", True),
         col("paragraph_text", "str"), col("service_code", "str", True),
         col("category", "str", True, "Anbringelse / Forebyggende (children); NULL for adults"),
-        col("service_type", "str", True, "Type / ydelsestype"),
+        col("service_type", "str", True, "Type / ydelsestype; Ukendt when not on the contract's or the reference's list"),
+        col("service_type_listed", "bool", description="false: the source's type was not on its list (DQ20)"),
         col("start_date", "date", True), col("end_date", "date", True),
         col("supplier", "str", True), col("facility_id", "str", True), UNIT, TARGET, AREA,
     ), primary_key=("service_key",), description="voksen.ydelse and boern.Foranstaltning."),

@@ -708,6 +708,10 @@ def large_swings(model: Model, facts: RunFacts | None, params: Mapping[str, Any]
     return findings
 
 
+#: The free-text type column behind `fact_service.service_type`, per source (DQ20 names it).
+SERVICE_TYPE_COLUMN = {"boern": "Type", "voksen": "ydelsestype"}
+
+
 @rule("DQ20", sources=_source_names(), needs_facts=True)
 def outside_contract(model: Model, facts: RunFacts | None, params: Mapping[str, Any]) -> list[RuleFinding]:
     """A delivery outside its contract: a categorical value not on the contract's list (the row
@@ -717,16 +721,21 @@ def outside_contract(model: Model, facts: RunFacts | None, params: Mapping[str, 
     id is `kolonne <name>`); every row fails. The value itself is never shown: it may be
     free text, even a CPR. Population: the findings only, so the threshold is a count.
     """
-    if facts is None or facts.outside_contract is None or facts.outside_contract.empty:
-        return []
-    found = facts.outside_contract.reset_index(drop=True)
     findings = []
-    for (source, table), rows in found.groupby(["source", "table"], sort=True):
-        text = pd.Series([(f"værdi uden for kontraktens liste i {c} (læst som Ukendt)" if k == "value" else
-                           f"kolonne {c} findes ikke i kontrakten (ignoreret)")
-                          for k, c in zip(rows["kind"], rows["column"])], index=rows.index, dtype="str")
-        findings.append(_finding(str(source), str(table), rows, "record_id", pd.Series(True, index=rows.index),
-                                 text, column=rows["column"]))
+    if facts is not None and facts.outside_contract is not None and not facts.outside_contract.empty:
+        found = facts.outside_contract.reset_index(drop=True)
+        for (source, table), rows in found.groupby(["source", "table"], sort=True):
+            text = pd.Series([(f"værdi uden for kontraktens liste i {c} (læst som Ukendt)" if k == "value" else
+                               f"kolonne {c} findes ikke i kontrakten (ignoreret)")
+                              for k, c in zip(rows["kind"], rows["column"])], index=rows.index, dtype="str")
+            findings.append(_finding(str(source), str(table), rows, "record_id", pd.Series(True, index=rows.index),
+                                     text, column=rows["column"]))
+    for source, table, rows in _by_source(model, "fact_service"):  # a free-text type not on its list
+        unlisted = rows[~rows["service_type_listed"].astype(bool)]
+        if len(unlisted):
+            column = SERVICE_TYPE_COLUMN[source]
+            findings.append(_finding(source, table, unlisted, "service_id", pd.Series(True, index=unlisted.index),
+                                     f"type i {column} står ikke på listen (læst som Ukendt)", column=column))
     return findings
 
 
