@@ -46,8 +46,7 @@ def data_quality():
 
     @task
     def alert_owners(summary: dict) -> dict:
-        context = get_current_context()
-        return dq_tasks.send_dq_alerts(summary, smtp_settings(), run_url=context["ti"].log_url)
+        return dq_tasks.send_dq_alerts(summary, smtp_settings())
 
     @task(retries=0)
     def gate(summary: dict, alerts: dict) -> dict:

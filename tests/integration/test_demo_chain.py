@@ -143,7 +143,7 @@ def test_dq01_to_dq04_breach_on_the_planted_defects(demo):
     for rule, n in zip(failures["rule_id"], failures["n"]):
         assert n >= totals[rule], rule  # every failing row has its id (DQ08 may list a row per code)
     breakdown = query(demo, "SELECT DISTINCT dimension FROM mart.dq_result WHERE rule_id = 'DQ01' AND dimension IS NOT NULL")
-    assert set(breakdown["dimension"]) == {"decision_month", "case_type"}
+    assert set(breakdown["dimension"]) == {"decision_month", "case_type", "unit"}  # unit: every rule with unit codes
 
 
 def test_alert_emails_reached_the_smtp_server_one_per_owner(demo):
@@ -156,6 +156,11 @@ def test_alert_emails_reached_the_smtp_server_one_per_owner(demo):
     assert any("DQ01" in body for body in bodies.values())
     for message in dq_mails:
         assert message.get_body(("html",)) is not None
+        assert message["Auto-Submitted"] == "auto-generated" and message["Message-ID"]
+        (attachment,) = list(message.iter_attachments())  # the failing records, the sources' own ids
+        header, *rows = attachment.get_content().lstrip("\ufeff").splitlines()
+        assert header == "regel;kilde;kildetabel;record_id;sagsnummer;enhed;sagsbehandler_id;begrundelse"
+        assert rows, message["To"]
 
 
 def test_no_cpr_anywhere_outside_the_restricted_zone(demo):
