@@ -52,6 +52,22 @@ def test_the_demo_runs_every_dag_and_publishes(demo):
     assert "!! DATA QUALITY" in out and "Everything was published" in out
 
 
+def test_the_demo_is_quiet_and_speaks_danish(demo):
+    """Issue 24: under 150 lines by default (Airflow's own logging is in <data>/airflow), a
+    progress line per DAG, headline KPIs with Danish measure labels, breaches first and the
+    passes counted."""
+    lines = demo["output"].splitlines()
+    assert len(lines) < 150, "\n".join(lines)
+    out = demo["result"].stdout
+    for dag_id in [f"extract_{s}" for s in SOURCES] + ["build_model", "publish_kpis", "data_quality"]:
+        assert re.search(rf"^ +{dag_id} +(success|failed)", out, re.MULTILINE), dag_id  # the progress line
+    assert "Nøgletal, " in out and "Pr. fuldtidsansat" in out
+    assert not re.search(r"\b(per_fte|long_days|short_days)\b", out)
+    dq = out[out.index("Datakvalitet: "):]
+    assert re.search(r"^   [0-9.]+ bestået \(alle: --verbose", dq, re.MULTILINE)
+    assert "!! BRUD  " in dq and "Traceback" not in demo["output"]
+
+
 def test_every_demo_run_has_task_logs_and_starts_when_it_ran(demo):
     """Run by the scheduler: every task has the log file the UI reads, and the runs are dated the
     moment they ran (not 01:00 UTC of the extraction date), none of them still running."""
