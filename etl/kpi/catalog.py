@@ -756,3 +756,32 @@ def kpi(kpi_id: str) -> Callable[[ComputeKpi], ComputeKpi]:
         CATALOG[kpi_id] = replace(CATALOG[kpi_id], compute=compute)
         return compute
     return register
+
+
+#: Danish labels of `kpi_value.measure`, for people reading a figure (the demo's summary; BI's
+#: `dim_measure` and the report may reuse them). The same wording as branch bi-report's
+#: `MEASURES` table: when both are merged, this is `{m: label for m, (label, _) in MEASURES.items()}`.
+MEASURE_LABELS: dict[str, str] = {
+    "budget": "Budget", "budget_year": "Årets budget", "cases": "Sager",
+    "cases_per_caseworker": "Sager pr. sagsbehandler", "cases_with_cost": "Sager med udgift",
+    "caseworkers": "Sagsbehandlere", "children": "Børn og unge", "closed": "Lukkede",
+    "completed_education": "Gennemført uddannelse", "cost": "Udgift", "count": "Antal", "created": "Oprettede",
+    "decided": "Afgjorte", "deviation": "Afvigelse", "estimated_refund": "Forventet refusion",
+    "expense": "Udgifter", "long_days": "Langt sygefravær (dage)", "long_persons": "Ansatte med langt sygefravær",
+    "max_days": "Længste (dage)", "mean_days": "Gennemsnit (dage)",
+    "mean_net_per_case": "Gennemsnitligt nettoforbrug pr. sag", "median_days": "Median (dage)",
+    "min_days": "Korteste (dage)", "net": "Nettoforbrug", "per_citizen": "Pr. borger",
+    "per_fte": "Pr. fuldtidsansat", "persons": "Personer", "prior_year": "Sidste år", "prognosis": "Prognose",
+    "received": "Modtagne", "revenue": "Indtægter", "share": "Andel", "share_365": "Andel inden for 365 dage",
+    "share_3y": "Andel inden for 3 år", "share_improved": "Forbedret", "share_net": "Andel af nettoforbruget",
+    "share_of_budget": "Forbrug af budget", "share_of_total": "Andel af alle udgifter",
+    "share_prognosis": "Andel af prognosen", "share_unchanged": "Uændret", "share_unknown": "Andel ukendt",
+    "share_voluntary": "Andel frivillige fratrædelser", "share_worsened": "Forværret",
+    "short_days": "Kort sygefravær (dage)", "short_persons": "Ansatte med kort sygefravær",
+    "sold_places": "Solgte pladser", "unit_cost": "Enhedsudgift",
+}
+
+
+def measure_label(measure: str) -> str:
+    """A measure's Danish label; an unlabelled measure shows its code (a test keeps the table complete)."""
+    return MEASURE_LABELS.get(measure, measure)

@@ -362,6 +362,11 @@ def _caseworker_key(pseudonymiser: Pseudonymiser, source: str, ids: pd.Series) -
     return pseudonymiser.many("caseworker", source + ":" + ids.astype("Int64").astype(str).where(ids.notna()))
 
 
+def _caseworker_id(ids: pd.Series) -> pd.Series:
+    """The source's own caseworker id as text: what a data owner looks the caseworker up by."""
+    return ids.astype("Int64").astype(str).where(ids.notna())
+
+
 @builds("boern", "Sag")
 def build_fact_case_boern(rows: pd.DataFrame, citizen, pseudonymiser: Pseudonymiser) -> pd.DataFrame:
     return pd.DataFrame({
@@ -369,6 +374,7 @@ def build_fact_case_boern(rows: pd.DataFrame, citizen, pseudonymiser: Pseudonymi
         "case_number": rows["Sagsnummer"], "citizen_key": citizen("boern", "Barn", rows["BarnId"]),
         "opened_date": rows["OprettetDato"], "closed_date": rows["LukketDato"], "unit_code": rows["EnhedKode"],
         "caseworker_key": _caseworker_key(pseudonymiser, "boern", rows["SagsbehandlerId"]),
+        "caseworker_id": _caseworker_id(rows["SagsbehandlerId"]),
         "target_group": rows["Maalgruppe"], "area": AREA_CHILDREN})
 
 
@@ -380,6 +386,7 @@ def build_fact_case_voksen(rows: pd.DataFrame, citizen, pseudonymiser: Pseudonym
         "case_number": rows["sag_id"].astype(str), "citizen_key": citizen("voksen", "borger", rows["borger_id"]),
         "opened_date": rows["oprettet"], "closed_date": rows["lukket"], "unit_code": rows["enhed_kode"],
         "caseworker_key": _caseworker_key(pseudonymiser, "voksen", rows["sagsbehandler_id"]),
+        "caseworker_id": _caseworker_id(rows["sagsbehandler_id"]),
         "target_group": rows["maalgruppe"], "area": AREA_ADULTS})
 
 

@@ -79,6 +79,8 @@ MODEL_TABLES: dict[str, TableSpec] = {t.name: t for t in (
         col("case_number", "str", True, "Sagsnummer (boern) / sag_id (voksen)"),
         CITIZEN, col("opened_date", "date"), col("closed_date", "date", True), UNIT,
         col("caseworker_key", "str", True, "pseudonym of (system, caseworker id)"),
+        col("caseworker_id", "str", True, "the source's own caseworker id (an employee's internal id, never a "
+                                          "CPR): only for the data owners' failing-records attachment"),
         TARGET, AREA,
     ), primary_key=("case_key",)),
     TableSpec("fact_decision", (

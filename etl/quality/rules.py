@@ -43,6 +43,8 @@ class RuleFinding:
 
     `failing` is a boolean mask over `record_ids`; each breakdown series labels the same
     rows (e.g. `decision_month`); `detail` says why a row fails (NULL on passing rows).
+    `identifiers` are what the owner finds the record by beside its id, taken from the model
+    rows where they have them (`case_key`, `unit_code`; see `IDENTIFIER_COLUMNS`).
     """
 
     source: str
@@ -51,6 +53,12 @@ class RuleFinding:
     failing: pd.Series
     detail: pd.Series
     breakdowns: dict[str, pd.Series] = field(default_factory=dict)
+    identifiers: dict[str, pd.Series] = field(default_factory=dict)
+
+
+#: Model columns a finding carries to the failing records when its rows have them: the case
+#: (resolved to the source's case number and caseworker id by the runner) and the unit.
+IDENTIFIER_COLUMNS = ("case_key", "unit_code")
 
 
 @dataclass(frozen=True)
@@ -117,6 +125,7 @@ def _finding(source: str, source_table: str, rows: pd.DataFrame, id_column: str,
         failing=failing,
         detail=explained,
         breakdowns={name: aligned(values) for name, values in breakdowns.items()},
+        identifiers={name: rows[name].astype("str") for name in IDENTIFIER_COLUMNS if name in rows.columns},
     )
 
 

@@ -20,6 +20,7 @@ SOURCE = Source(
     title="Børne- og familiesagssystem",
     kind="database",
     owner="team-boern",
+    dq_owners=("dq-boern@sofli.example",),
     schedule="0 1 * * *",
     description="Children's authority side: cases, notifications, investigations, measures, decisions, plans.",
     tables=(

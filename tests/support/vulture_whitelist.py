@@ -42,6 +42,7 @@ SQLITE_ASYNC_CONNECT_ARGS
 _.fastapi_apps
 _.external_views
 data_quality_page
+failing_records  # plugins/sofli_status.py: FastAPI route of a row's failing records
 
 # Parameters a signature must have: a task's upstream XCom (dags/data_quality.py `gate` runs
 # after `alert_owners`), the context manager protocol's traceback (etl/core/storage.py).
