@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from etl.core.privacy import CPR_SHAPED
+from etl.core.privacy import cpr_cells
 from etl.core.roles import FACILITY, ROLE_BY_KEY, ROLES, codes, facility_group
 from etl.core.vocabulary import UNKNOWN
 from etl.kpi.catalog import CATALOG, THEMES
@@ -156,7 +156,7 @@ def _visible(text: str) -> str:
 def _quoted_code(codes: pd.Series) -> pd.Series:
     """A code as it can be shown to the owner; a CPR-shaped value is never repeated."""
     quoted = "'" + codes.astype("str").map(_visible) + "'"
-    return quoted.where(~codes.astype("str").str.contains(CPR_SHAPED.pattern),
+    return quoted.where(~cpr_cells(codes),
                         "(CPR-lignende værdi udeladt)")
 
 
