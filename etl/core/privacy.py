@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
+import traceback
 import unicodedata
 
 import pandas as pd
@@ -163,9 +165,51 @@ def install_log_guard() -> None:
     for handler in logging.getLogger().handlers:
         if _FILTER not in handler.filters:
             handler.addFilter(_FILTER)
+    _guard_structlog()
     factory = logging.getLogRecordFactory()
     if not getattr(factory, "_cpr_guard", False):
         def guarded(*args, **kwargs):
             return mask_record(factory(*args, **kwargs))
         guarded._cpr_guard = True
         logging.setLogRecordFactory(guarded)
+
+
+def mask_event(_logger, _method: str, event_dict: dict) -> dict:
+    """A structlog processor: every string of the event (message, rendered exception,
+    nested values) with its CPRs masked. An exception not yet rendered is rendered here,
+    so its message is masked too (a renderer after this would print it as raised)."""
+    exc = event_dict.get("exc_info")
+    if exc:
+        if exc is True:
+            exc = sys.exc_info()
+        elif isinstance(exc, BaseException):
+            exc = (type(exc), exc, exc.__traceback__)
+        if isinstance(exc, tuple) and len(exc) == 3 and exc[0] is not None:
+            event_dict = {k: v for k, v in event_dict.items() if k != "exc_info"}
+            event_dict["exception"] = "".join(traceback.format_exception(*exc))
+    return _masked_value(event_dict)
+
+
+def _masked_value(value):
+    if isinstance(value, str):
+        return mask_cpr(value)
+    if isinstance(value, dict):
+        return {k: _masked_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_masked_value(v) for v in value]
+    return value
+
+
+def _guard_structlog() -> None:
+    """Airflow's task runner logs through structlog (the task's exception too): the masking
+    processor goes just before the configured renderer, after the exception is rendered to
+    text. The processor list is shared by reference with loggers already made, so it is
+    changed in place."""
+    try:
+        import structlog  # noqa: PLC0415 - only where Airflow (and so structlog) is installed
+    except ImportError:
+        return
+    processors = structlog.get_config().get("processors")
+    if not isinstance(processors, list) or mask_event in processors:
+        return
+    processors.insert(max(len(processors) - 1, 0), mask_event)

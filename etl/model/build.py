@@ -25,6 +25,7 @@ from etl.core import zones
 from etl.core.roles import facility_group
 from etl.core.vocabulary import AREA_ADULTS, AREA_CHILDREN, PANDAS_DTYPES, UNKNOWN
 from etl.model import Model
+from etl.model.guard import guard_free_text
 from etl.model.link import KIND_CPR, KIND_INVALID, KIND_MISSING, KIND_REPLACEMENT, Pseudonymiser, link_persons, normalise_cpr
 from etl.model.registry import (
     CASE_TABLE,
@@ -115,7 +116,9 @@ def build_model(frames: dict[tuple[str, str], pd.DataFrame], reference: dict[str
                 pseudonymiser: Pseudonymiser, extraction_date: dt.date,
                 extraction_time: dt.datetime | None = None) -> Model:
     """The model from staged frames and the reference: persons are linked in one pass,
-    then every entry of the model registry is built in its order (`etl.model.registry`)."""
+    then every entry of the model registry is built in its order (`etl.model.registry`).
+    Before anything, CPRs typed into the sources' text columns are masked (`etl.model.guard`)."""
+    frames, cpr_in_text = guard_free_text(frames, pseudonymiser)
     live = {entry.key: _live_rows(frames, entry) for entry in MODEL_SOURCES}
     person_rows = _person_rows(live)
     links = link_persons(person_rows, pseudonymiser)  # the one pass over every citizen's CPR
@@ -127,7 +130,8 @@ def build_model(frames: dict[tuple[str, str], pd.DataFrame], reference: dict[str
         "dim_citizen": _citizens(links, register, register_cpr),
         "link_person": links[["source", "source_table", "source_person_id", "citizen_key", "match_method",
                               "match_confidence"]],
-        "link_finding": _link_findings(links, live, register_cpr, reference["ref_role"]),
+        "link_finding": pd.concat([_link_findings(links, live, register_cpr, reference["ref_role"]), cpr_in_text],
+                                  ignore_index=True),
     }
     inputs = {"citizen": _citizen_keys(links, pseudonymiser), "pseudonymiser": pseudonymiser}
     parts: dict[str, list[pd.DataFrame]] = {}

@@ -38,10 +38,11 @@ MODEL_TABLES: dict[str, TableSpec] = {t.name: t for t in (
     ), primary_key=("source", "source_table", "source_person_id"),
         description="How every source person row was linked (or not) to a citizen."),
     TableSpec("link_finding", (
-        col("rule_id", "str", description="DQ05 (unusable CPR) or DQ09 (one CPR, several ids)"),
+        col("rule_id", "str", description="DQ05 (unusable CPR), DQ09 (one CPR, several ids), DQ22 (CPR in a text field)"),
         col("source", "str"), col("source_table", "str"), col("record_id", "str"),
-        col("failing", "bool"), col("detail", "str", True, "missing / invalid / replacement / duplicate"),
-    ), description="Findings only the link step can make (it alone sees CPR); no CPR in it."),
+        col("failing", "bool"),
+        col("detail", "str", True, "missing / invalid / replacement / duplicate; DQ22: the column's name"),
+    ), description="Findings only the link step and the free-text guard can make (they alone see CPR); no CPR in it."),
     TableSpec("dim_org", (
         col("unit_code", "str"), col("system", "str"), col("unit", "str"), col("center", "str"),
         col("area", "str"), col("valid_from", "date"), col("valid_to", "date", True),

@@ -761,6 +761,32 @@ def rows_not_conserved(model: Model, facts: RunFacts | None, params: Mapping[str
     return findings
 
 
+@rule("DQ22", sources=_source_names(), needs_facts=True)
+def cpr_in_free_text(model: Model, facts: RunFacts | None, params: Mapping[str, Any]) -> list[RuleFinding]:
+    """A CPR typed into a text field that is not the contract's CPR column (issue 21).
+
+    The model build masks it (`etl.model.guard`: the row is kept, the number never reaches
+    the model) and records the record id and column; a CPR in a categorical column is read as
+    `Ukendt` at validation (DQ20) and recorded here too. One row per record and column; the
+    value is never shown. Population: the findings only, so the threshold is a count (0).
+    """
+    guard = model.link_finding[model.link_finding["rule_id"] == "DQ22"]
+    found = [guard.rename(columns={"source_table": "table", "detail": "column"})[["source", "table", "record_id", "column"]]
+             .assign(where="modellen (maskeret)")]
+    outside = facts.outside_contract if facts is not None and facts.outside_contract is not None else None
+    if outside is not None and not outside.empty and "cpr" in outside:
+        found.append(outside[outside["cpr"].astype(bool)][["source", "table", "record_id", "column"]]
+                     .assign(where="valideringen (læst som Ukendt)"))
+    rows = pd.concat(found, ignore_index=True).astype("str")
+    findings = []
+    for (source, table), group in rows.groupby(["source", "table"], sort=True):
+        text = ("CPR-nummer i fritekstfeltet " + group["column"] + "; fjernet i " + group["where"]
+                + " – ret feltet i fagsystemet")
+        findings.append(_finding(str(source), str(table), group, "record_id", pd.Series(True, index=group.index),
+                                 text, column=group["column"]))
+    return findings
+
+
 # --- DQ21: a KPI whose population is structurally empty (issue 20) -----------------------
 
 #: DQ21 reports per theme, under the pseudo-source `kpi-tema<N>`, so a breach goes to the

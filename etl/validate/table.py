@@ -25,6 +25,7 @@ import pyarrow as pa_arrow
 
 from etl.core import zones
 from etl.core.periods import local_now
+from etl.core.privacy import cpr_cells
 from etl.core.storage import write_parquet_atomic
 from etl.core.tables import Column, TableSpec
 from etl.core.vocabulary import UNKNOWN
@@ -175,10 +176,11 @@ def parse_table(raw: pd.DataFrame, spec: TableSpec, where: str) -> tuple[pd.Data
             outside = (values.notna() & ~failed & ~values.isin(column.allowed)).fillna(False).astype(bool)
             if outside.any():
                 parsed = parsed.where(~outside, UNKNOWN)
-                unknown.append(pd.DataFrame({"_row": values.index[outside], "_column": column.name}))
+                unknown.append(pd.DataFrame({"_row": values.index[outside], "_column": column.name,
+                                             "_cpr": cpr_cells(values[outside]).to_numpy()}))  # DQ22
         typed[column.name] = parsed
     failures = pd.concat(problems) if problems else pd.DataFrame(columns=["_row", "_rule", "_column", "_reason"])
-    outside = pd.concat(unknown) if unknown else pd.DataFrame(columns=["_row", "_column"])
+    outside = pd.concat(unknown) if unknown else pd.DataFrame(columns=["_row", "_column", "_cpr"])
     return typed, failures, outside
 
 
@@ -266,7 +268,8 @@ def validate_table(source: Source, spec: TableSpec, landing_root: Path, staged_r
     result.values_outside_contract = {str(k): int(v) for k, v in outside["_column"].value_counts().sort_index().items()}
     write_parquet_atomic(staged_dir / OUTSIDE_FILE, pa_arrow.Table.from_pandas(
         pd.DataFrame({"record_id": _record_ids(raw.loc[outside["_row"]], spec, source).to_numpy(),
-                      "column": outside["_column"].astype("str").to_numpy()}), preserve_index=False))
+                      "column": outside["_column"].astype("str").to_numpy(),
+                      "cpr": outside["_cpr"].astype("bool").to_numpy()}), preserve_index=False))
     write_parquet_atomic(staged_dir / zones.DATA_FILE, pa_arrow.Table.from_pandas(staged, preserve_index=False))
     write_parquet_atomic(quarantine_dir / zones.QUARANTINE_FILE,
                          pa_arrow.Table.from_pandas(quarantine, preserve_index=False))

@@ -20,6 +20,7 @@ from etl.core.privacy import (
     find_cpr,
     install_log_guard,
     mask_cpr,
+    mask_event,
 )
 
 FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
@@ -124,3 +125,19 @@ def test_installed_guard_masks_records_of_any_logger(caplog):
             logging.getLogger("somewhere.else").exception("task failed")
     assert not any(contains_cpr(line) for line in caplog.text.splitlines()), caplog.text
     assert caplog.text.count(MASK) == 4  # the traceback shows the raising line and the message
+
+
+def test_a_structlog_exception_is_masked_before_rendering():
+    """Airflow's task runner reports a task's exception through structlog."""
+    import structlog  # noqa: PLC0415 - Airflow's logging library, only this test needs it
+
+    install_log_guard()
+    processors = structlog.get_config()["processors"]
+    assert processors.count(mask_event) == 1
+    try:
+        raise RuntimeError("Foranstaltning.Type = 'Plejefamilie 010508 7883'")
+    except RuntimeError:
+        event = mask_event(None, "error", {"event": "Task failed CPR0101901234", "exc_info": True})
+    assert "exc_info" not in event
+    assert not contains_cpr(event["event"]) and not contains_cpr(event["exception"])
+    assert "RuntimeError: Foranstaltning.Type = 'Plejefamilie [CPR fjernet]'" in event["exception"]
