@@ -9,7 +9,7 @@ followed by four digits, or by a digit, two letters and a digit (a replacement n
 with at most one separator (dash, space, dot) between the date and the sequence; or nine
 digits (a number that lost its leading zero). It may be glued to letters (`CPR0101901234`,
 `nr.010190-1234`) but not inside a longer run of digits, a decimal number (0.901171875) or
-a hex pseudonym (32 hex characters): those are not CPRs. A number whose first six digits
+a hex pseudonym (32 hex characters) or a GUID: those are not CPRs. A number whose first six digits
 are no date (a voucher number 4000001234, an id like BS-2023-004512) is not one either.
 """
 
@@ -36,6 +36,8 @@ CPR_SHAPED = re.compile(
 #: A run this long of hex characters is a pseudonym or hash, never a CPR with letters around it.
 _HEX_RUN = 24
 _HEX = frozenset("0123456789abcdefABCDEF")
+#: A GUID (a uniqueidentifier id): its hex groups may hold ten digits or `DDMMYY-SSSS` by chance.
+_GUID = re.compile(r"(?<![0-9A-Fa-f])[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}(?![0-9A-Fa-f])")
 #: What stands where a CPR was.
 MASK = "[CPR fjernet]"
 #: A cheap pre-check on raw text: every CPR form holds four decimal digits in a row
@@ -68,7 +70,9 @@ def cpr_spans(text: str) -> list[tuple[int, int]]:
     if not _MAYBE.search(text):
         return []
     normal = normalise_text(text)
-    return [m.span() for m in CPR_SHAPED.finditer(normal) if not _in_hex_run(normal, *m.span())]
+    guids = [g.span() for g in _GUID.finditer(normal)] if "-" in normal else []
+    return [m.span() for m in CPR_SHAPED.finditer(normal)
+            if not _in_hex_run(normal, *m.span()) and not any(a < m.end() and m.start() < b for a, b in guids)]
 
 
 def _in_hex_run(text: str, start: int, end: int) -> bool:

@@ -53,6 +53,8 @@ NEGATIVES = [
     "Plejefamilie",
     "0123456789abcdef0123456789abcdef",  # a pseudonym
     "3f0101901234ab56cd78ef90123456789a",  # a pseudonym that happens to hold ten digits
+    "00010190-1234-4FAC-85FF-A8AE56C11B20",  # GUIDs (voksen's borger_id)
+    "003E947A-44A8-4FAC-85FF-A0101901234B",
     "0.901171875",
     "12345,678901234",
     "2024-01-31",
