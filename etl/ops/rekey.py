@@ -46,7 +46,7 @@ import sqlalchemy as sa
 from etl.core import zones
 from etl.core.periods import local_now
 from etl.core.settings import NEW_PSEUDONYM_KEY_ENV, ConfigurationError, Settings, check_pseudonym_key
-from etl.core.storage import atomic_write_json
+from etl.core.storage import atomic_write_json, make_private
 from etl.core.reference import load_reference
 from etl.model.build import build_model, load_current_staged
 from etl.model.link import Pseudonymiser, key_fingerprint, record_key_fingerprint
@@ -190,6 +190,7 @@ def _remap_parquet(artefact: Artefact, mapping: dict[str, str]) -> Path:
         table = table.set_column(i, table.schema.field(i), pa.array(values, type=table.schema.field(i).type))
     tmp = artefact.path.with_name(f".{artefact.path.name}.rekey.tmp")
     pq.write_table(table, tmp, compression="zstd")
+    make_private(tmp)
     with open(tmp, "rb") as fh:
         os.fsync(fh.fileno())
     return tmp

@@ -162,10 +162,10 @@ def parse_table(raw: pd.DataFrame, spec: TableSpec, where: str) -> tuple[pd.Data
             failed = values.notna() & values.astype("str").str.contains("[\ufffd\x00]").fillna(False).astype(bool)
         n_failed, n_present = int(failed.sum()), int(values.notna().sum())
         if n_failed >= UNREADABLE_MIN_ROWS and n_failed > UNREADABLE_SHARE * n_present:
-            examples = ", ".join(repr(v) for v in values[failed].head(3))
+            rows = ", ".join(str(int(i) + 1) for i in values.index[failed][:3])  # positions, never the values
             raise StructuralValidationError(
                 f"{where}: column {column.name!r} cannot be read as {column.type} "
-                f"({n_failed} of {n_present} values fail, e.g. {examples}); rule type:{column.name}")
+                f"({n_failed} of {n_present} values fail, first at record(s) {rows} of the extract); rule type:{column.name}")
         if n_failed:
             kind = "encoding" if column.type == "str" else "type"
             reason = "is not valid text (undecodable bytes or NUL)" if kind == "encoding" else f"is not a valid {column.type}"
@@ -199,8 +199,8 @@ def check_schema(typed: pd.DataFrame, schema: pa.DataFrameSchema, where: str) ->
         if len(table_level):
             first = table_level.iloc[0]
             raise StructuralValidationError(
-                f"{where}: column {first['column']!r} fails {first['check']} "
-                f"({first['failure_case']!r}); {len(table_level)} table-level failure(s)") from err
+                f"{where}: column {first['column']!r} fails {first['check']}; "
+                f"{len(table_level)} table-level failure(s)") from None  # the failing values stay out of the log
         rows = cases.dropna(subset=["index"])
         kind = rows["check"].astype(str).str.split("(", n=1).str[0].map(_CHECK_KINDS).fillna("check")
         rule = (kind + ":" + rows["column"].astype(str)).where(kind != "duplicate_key", "duplicate_key")

@@ -17,7 +17,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 import random
+import stat
 import sqlite3
 from pathlib import Path
 
@@ -141,6 +143,7 @@ def attacked(tmp_path_factory):
             plants += [{"source": source.name, **p} for p in found]
 
     captured = Captured()
+    umask = os.umask(0)  # the most permissive umask: the restricted zones' modes must not follow it
     root = logging.getLogger()
     old_level = root.level
     root.addHandler(captured)
@@ -164,6 +167,7 @@ def attacked(tmp_path_factory):
                                                     "http://airflow/run", settings, today=DAY))
             mails = sink.messages()
     finally:
+        os.umask(umask)
         root.removeHandler(captured)
         root.setLevel(old_level)
     engine = make_engine(settings.warehouse_url())
@@ -231,3 +235,15 @@ def test_dq22_has_exactly_one_failing_record_per_plant(attacked):
     totals = total[(total["rule_id"] == "DQ22") & total["dimension"].isna()]
     assert int(totals["failing"].sum()) == len(plants)
     assert set(totals["status"]) == {"breach"} and set(totals["severity"]) == {"error"}
+
+
+def test_restricted_zones_are_0700_and_their_files_0600_under_umask_0(attacked):
+    """Issue 21 item 4: landing, staged, quarantine and model, whatever the umask."""
+    folder = attacked["settings"].zones
+    modes = {}
+    for zone in (folder.landing, folder.staged, folder.quarantine, folder.model):
+        for path in [zone, *zone.rglob("*")]:
+            modes[str(path.relative_to(folder.root))] = (path.is_dir(), stat.S_IMODE(path.stat().st_mode))
+    assert len(modes) > 300
+    wrong = {p: oct(m) for p, (is_dir, m) in modes.items() if m != (0o700 if is_dir else 0o600)}
+    assert wrong == {}
