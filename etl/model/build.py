@@ -549,19 +549,26 @@ def build_fact_assessment(rows: pd.DataFrame, citizen) -> pd.DataFrame:
         "assessment_date": rows["dato"], "level": rows["niveau"]})
 
 
+def _employee_key(pseudonymiser: Pseudonymiser, ids: pd.Series) -> pd.Series:
+    """Pseudonym of an employee (issue 21): sick days are health data, so facts carry no
+    HR number; namespace `employee`, as caseworkers use `caseworker`."""
+    return pseudonymiser.many("employee", _key("hr", ids).where(ids.notna()))
+
+
 @builds("hr", "medarbejder")
-def build_dim_employee(rows: pd.DataFrame) -> pd.DataFrame:
+def build_dim_employee(rows: pd.DataFrame, pseudonymiser: Pseudonymiser) -> pd.DataFrame:
     """Employees are not citizens: their CPR is only checked (DQ05, DQ09), never kept."""
     return pd.DataFrame({
-        "employee_key": _key("hr", rows["medarbejder_nr"]), "unit_code": rows["enhed_kode"],
+        "employee_key": _employee_key(pseudonymiser, rows["medarbejder_nr"]),
+        "employee_id": _id(rows["medarbejder_nr"]), "unit_code": rows["enhed_kode"],
         "job_category": rows["stillingskategori"], "hired_date": rows["ansat_dato"], "left_date": rows["fratraadt_dato"],
         "leave_reason": rows["fratraedelsesaarsag"], "fte": rows["beskaeftigelsesgrad"]})
 
 
 @builds("hr", "fravaer")
-def build_fact_absence(rows: pd.DataFrame) -> pd.DataFrame:
+def build_fact_absence(rows: pd.DataFrame, pseudonymiser: Pseudonymiser) -> pd.DataFrame:
     return pd.DataFrame({
-        "absence_id": _id(rows["fravaer_id"]), "employee_key": _key("hr", rows["medarbejder_nr"]),
+        "absence_id": _id(rows["fravaer_id"]), "employee_key": _employee_key(pseudonymiser, rows["medarbejder_nr"]),
         "absence_type": rows["fravaerstype"], "from_date": rows["fra_dato"], "to_date": rows["til_dato"]})
 
 
@@ -574,10 +581,10 @@ def build_fact_recruitment(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 @builds("hr", "arbejdsmiljoe_haendelse")
-def build_fact_incident(rows: pd.DataFrame) -> pd.DataFrame:
+def build_fact_incident(rows: pd.DataFrame, pseudonymiser: Pseudonymiser) -> pd.DataFrame:
     return pd.DataFrame({
         "incident_id": _id(rows["haendelse_id"]),
-        "employee_key": _key("hr", rows["medarbejder_nr"]).where(rows["medarbejder_nr"].notna()),
+        "employee_key": _employee_key(pseudonymiser, rows["medarbejder_nr"]),
         "unit_code": rows["enhed_kode"], "facility_id": _id(rows["tilbud_id"]).where(rows["tilbud_id"].notna()),
         "incident_date": rows["dato"], "category": rows["kategori"]})
 

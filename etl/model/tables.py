@@ -143,9 +143,12 @@ MODEL_TABLES: dict[str, TableSpec] = {t.name: t for t in (
         CITIZEN, col("month", "date"), col("status", "str"), col("completed_education", "bool"),
     ), primary_key=("citizen_key", "month")),
     TableSpec("dim_employee", (
-        col("employee_key", "str"), UNIT, col("job_category", "str"), col("hired_date", "date"),
+        col("employee_key", "str", description="HMAC pseudonym (namespace employee) of hr's medarbejder_nr"),
+        col("employee_id", "str", description="hr's own medarbejder_nr: the record id its data owner looks up in "
+                                              "mart.dq_failure (not a CPR); the only place beside the pseudonym"),
+        UNIT, col("job_category", "str"), col("hired_date", "date"),
         col("left_date", "date", True), col("leave_reason", "str", True), col("fte", "float"),
-    ), primary_key=("employee_key",), description="hr.medarbejder without CPR."),
+    ), primary_key=("employee_key",), description="hr.medarbejder without CPR, keyed by a pseudonym."),
     TableSpec("fact_absence", (
         col("absence_id", "str"), col("employee_key", "str"), col("absence_type", "str"),
         col("from_date", "date"), col("to_date", "date", True),

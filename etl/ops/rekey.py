@@ -7,11 +7,11 @@ they are in the CPR-bearing staged extracts (`staged/`, restricted), the only pl
 pipeline keeps them. `rekey` runs the model build over the staged extracts with a
 pseudonymiser that computes every pseudonym under both keys, which gives the exact
 old → new mapping of every pseudonym the pipeline can make from what is retained, for
-every namespace the build uses (persons, source-person fallbacks, caseworkers, cases). It then
+every namespace the build uses (persons, source-person fallbacks, caseworkers, employees, cases). It then
 rewrites every stored artefact that carries pseudonyms through that mapping:
 
 - the live model and every backfill model (`model/**.parquet`: `citizen_key`,
-  `caseworker_key`, `case_pseudonym`);
+  `caseworker_key`, `case_pseudonym`, `employee_key`);
 - theme 6's caseworker overview (`kpi/case_cost.parquet` and `mart.case_cost`: its case,
   citizen and caseworker keys);
 - the computed KPI set (`kpi/kpi_value.parquet`) and `mart.kpi_value` in the warehouse,
@@ -55,7 +55,7 @@ from etl.publish.warehouse import make_engine
 log = logging.getLogger(__name__)
 
 #: Model columns that hold a pseudonym.
-PSEUDONYM_COLUMNS = ("citizen_key", "caseworker_key", "case_pseudonym")
+PSEUDONYM_COLUMNS = ("citizen_key", "caseworker_key", "case_pseudonym", "employee_key")
 #: `mart.case_cost` (and its staged `kpi/case_cost.parquet`): every key is a pseudonym.
 CASE_COST_COLUMNS = ("case_key", "citizen_key", "caseworker_key")
 #: The KPI rows whose `org_key` is a pseudonym.

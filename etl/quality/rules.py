@@ -290,7 +290,7 @@ _OWN_CODES: dict[str, tuple[str, tuple[str, ...]]] = {
     "fact_case": ("case_id", ("unit",)), "fact_decision": ("decision_id", ("paragraph",)),
     "fact_service": ("service_id", ("paragraph",)), "fact_investigation": ("investigation_id", ("paragraph",)),
     "dim_facility": ("facility_id", ("unit",)), "fact_complaint": ("complaint_id", ("unit",)),
-    "dim_employee": ("employee_key", ("unit",)), "fact_recruitment": ("recruitment_id", ("unit",)),
+    "dim_employee": ("employee_id", ("unit",)), "fact_recruitment": ("recruitment_id", ("unit",)),
     "fact_incident": ("incident_id", ("unit",)),
     # finance rows: a function of the account plan and a finance unit
     "fact_posting": ("posting_id", ("function", "unit")), "fact_budget": ("budget_id", ("function", "unit")),

@@ -242,9 +242,9 @@ def test_dq08_unknown_unit_or_paragraph(make_model):
                        "places": 10, "active_from": "2019-01-01"}],
         fact_complaint=[{"complaint_id": "1", "received_date": "2025-01-01", "complaint_type": "Andet",
                          "cause": "x", "unit_code": "SOF-ADM"}],
-        dim_employee=[{"employee_key": "hr:1", "unit_code": "4010101", "job_category": "Leder",
+        dim_employee=[{"employee_key": "e1", "employee_id": "1", "unit_code": "4010101", "job_category": "Leder",
                        "hired_date": "2020-01-01", "fte": 1.0},
-                      {"employee_key": "hr:2", "unit_code": "4019999", "job_category": "Leder",
+                      {"employee_key": "e2", "employee_id": "2", "unit_code": "4019999", "job_category": "Leder",
                        "hired_date": "2020-01-01", "fte": 1.0}],
         fact_recruitment=[{"recruitment_id": "1", "unit_code": "X1", "job_category": "Leder",
                            "posted_date": "2025-01-01"}],
@@ -258,7 +258,7 @@ def test_dq08_unknown_unit_or_paragraph(make_model):
         # counts once, for its own paragraph code (the catalogue's reading of DQ08)
         ("voksen", "sag"): (1, ["9"]), ("voksen", "afgoerelse"): (2, ["2"]), ("voksen", "ydelse"): (0, []),
         ("tilbud", "tilbud"): (1, []), ("klage", "klage"): (1, []),
-        ("hr", "medarbejder"): (2, ["hr:2"]), ("hr", "rekruttering"): (1, ["1"]),
+        ("hr", "medarbejder"): (2, ["2"]), ("hr", "rekruttering"): (1, ["1"]),
         ("hr", "arbejdsmiljoe_haendelse"): (1, []),
         ("oekonomi", "postering"): (0, []), ("oekonomi", "budget"): (0, []),  # see test_economy_rules.py
     }

@@ -247,3 +247,16 @@ def test_restricted_zones_are_0700_and_their_files_0600_under_umask_0(attacked):
     assert len(modes) > 300
     wrong = {p: oct(m) for p, (is_dir, m) in modes.items() if m != (0o700 if is_dir else 0o600)}
     assert wrong == {}
+
+
+def test_employees_are_keyed_by_pseudonyms_and_their_owner_still_sees_the_hr_number(attacked):
+    """Issue 21 item 3: sick days are health data; facts carry no HR number."""
+    model_dir = attacked["settings"].model_dir
+    employees = pd.read_parquet(model_dir / "dim_employee.parquet")
+    keys = set(employees["employee_key"])
+    assert len(keys) > 50 and all(len(k) == 32 and int(k, 16) >= 0 for k in keys)
+    assert not set(employees["employee_id"]) & keys
+    for name in ("fact_absence", "fact_incident"):
+        used = set(pd.read_parquet(model_dir / f"{name}.parquet")["employee_key"].dropna())
+        assert used and used <= keys | {k for k in used if len(k) == 32}, name
+        assert not any(k.startswith("hr:") for k in used), name
