@@ -20,8 +20,10 @@ import re
 import sys
 import traceback
 import unicodedata
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 _DAY = r"(?:0[1-9]|[12][0-9]|3[01]|6[1-9]|[78][0-9]|9[01])"
 _MONTH = r"(?:0[1-9]|1[0-2])"
@@ -107,6 +109,8 @@ def mask_cpr(text: str, mask: str = MASK) -> str:
 
 def cpr_cells(values: pd.Series) -> pd.Series:
     """Which cells of a text column hold a CPR (each distinct value is scanned once)."""
+    import pandas as pd  # noqa: PLC0415 - DAG files import this module (the log guard): no pandas at parse
+
     text = values.astype("str")
     codes, uniques = pd.factorize(text)
     if not len(uniques):
