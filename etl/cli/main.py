@@ -40,6 +40,7 @@ from pathlib import Path
 from etl.cli.night import nightly_dag_ids, run_nights, run_once
 from etl.cli.summary import print_summary
 from etl.core.periods import last_closed_quarter, local_now, local_today
+from etl.core.privacy import install_log_guard
 from etl.core.reference import check_reference
 from etl.core.settings import REPO_ROOT, ConfigurationError, Settings, resolve_new_pseudonym_key
 from etl.core.zones import DataFolder
@@ -254,6 +255,7 @@ def cmd_check_reference(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    install_log_guard()  # no CPR in anything the CLI logs, whatever a source held
     parser = argparse.ArgumentParser(prog="sofli", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", default=os.environ.get("SOFLI_DATA_DIR", str(REPO_ROOT / "data")),
                         help="where sources, landing, model, warehouse and mail go (default: ./data)")

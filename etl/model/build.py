@@ -25,6 +25,7 @@ from etl.core import zones
 from etl.core.roles import facility_group
 from etl.core.vocabulary import AREA_ADULTS, AREA_CHILDREN, MEASURE_TYPES, PANDAS_DTYPES, UNKNOWN
 from etl.model import Model
+from etl.model.guard import guard_free_text
 from etl.model.link import KIND_CPR, KIND_INVALID, KIND_MISSING, KIND_REPLACEMENT, Pseudonymiser, link_persons, normalise_cpr
 from etl.model.registry import (
     CASE_TABLE,
@@ -115,7 +116,9 @@ def build_model(frames: dict[tuple[str, str], pd.DataFrame], reference: dict[str
                 pseudonymiser: Pseudonymiser, extraction_date: dt.date,
                 extraction_time: dt.datetime | None = None) -> Model:
     """The model from staged frames and the reference: persons are linked in one pass,
-    then every entry of the model registry is built in its order (`etl.model.registry`)."""
+    then every entry of the model registry is built in its order (`etl.model.registry`).
+    Before anything, CPRs typed into the sources' text columns are masked (`etl.model.guard`)."""
+    frames, cpr_in_text = guard_free_text(frames, pseudonymiser)
     live = {entry.key: _live_rows(frames, entry) for entry in MODEL_SOURCES}
     person_rows = _person_rows(live)
     links = link_persons(person_rows, pseudonymiser)  # the one pass over every citizen's CPR
@@ -127,7 +130,8 @@ def build_model(frames: dict[tuple[str, str], pd.DataFrame], reference: dict[str
         "dim_citizen": _citizens(links, register, register_cpr),
         "link_person": links[["source", "source_table", "source_person_id", "citizen_key", "match_method",
                               "match_confidence"]],
-        "link_finding": _link_findings(links, live, register_cpr, reference["ref_role"]),
+        "link_finding": pd.concat([_link_findings(links, live, register_cpr, reference["ref_role"]), cpr_in_text],
+                                  ignore_index=True),
     }
     inputs = {"citizen": _citizen_keys(links, pseudonymiser), "pseudonymiser": pseudonymiser}
     parts: dict[str, list[pd.DataFrame]] = {}
@@ -569,19 +573,26 @@ def build_fact_assessment(rows: pd.DataFrame, citizen) -> pd.DataFrame:
         "assessment_date": rows["dato"], "level": rows["niveau"]})
 
 
+def _employee_key(pseudonymiser: Pseudonymiser, ids: pd.Series) -> pd.Series:
+    """Pseudonym of an employee (issue 21): sick days are health data, so facts carry no
+    HR number; namespace `employee`, as caseworkers use `caseworker`."""
+    return pseudonymiser.many("employee", _key("hr", ids).where(ids.notna()))
+
+
 @builds("hr", "medarbejder")
-def build_dim_employee(rows: pd.DataFrame) -> pd.DataFrame:
+def build_dim_employee(rows: pd.DataFrame, pseudonymiser: Pseudonymiser) -> pd.DataFrame:
     """Employees are not citizens: their CPR is only checked (DQ05, DQ09), never kept."""
     return pd.DataFrame({
-        "employee_key": _key("hr", rows["medarbejder_nr"]), "unit_code": rows["enhed_kode"],
+        "employee_key": _employee_key(pseudonymiser, rows["medarbejder_nr"]),
+        "employee_id": _id(rows["medarbejder_nr"]), "unit_code": rows["enhed_kode"],
         "job_category": rows["stillingskategori"], "hired_date": rows["ansat_dato"], "left_date": rows["fratraadt_dato"],
         "leave_reason": rows["fratraedelsesaarsag"], "fte": rows["beskaeftigelsesgrad"]})
 
 
 @builds("hr", "fravaer")
-def build_fact_absence(rows: pd.DataFrame) -> pd.DataFrame:
+def build_fact_absence(rows: pd.DataFrame, pseudonymiser: Pseudonymiser) -> pd.DataFrame:
     return pd.DataFrame({
-        "absence_id": _id(rows["fravaer_id"]), "employee_key": _key("hr", rows["medarbejder_nr"]),
+        "absence_id": _id(rows["fravaer_id"]), "employee_key": _employee_key(pseudonymiser, rows["medarbejder_nr"]),
         "absence_type": rows["fravaerstype"], "from_date": rows["fra_dato"], "to_date": rows["til_dato"]})
 
 
@@ -594,10 +605,10 @@ def build_fact_recruitment(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 @builds("hr", "arbejdsmiljoe_haendelse")
-def build_fact_incident(rows: pd.DataFrame) -> pd.DataFrame:
+def build_fact_incident(rows: pd.DataFrame, pseudonymiser: Pseudonymiser) -> pd.DataFrame:
     return pd.DataFrame({
         "incident_id": _id(rows["haendelse_id"]),
-        "employee_key": _key("hr", rows["medarbejder_nr"]).where(rows["medarbejder_nr"].notna()),
+        "employee_key": _employee_key(pseudonymiser, rows["medarbejder_nr"]),
         "unit_code": rows["enhed_kode"], "facility_id": _id(rows["tilbud_id"]).where(rows["tilbud_id"].notna()),
         "incident_date": rows["dato"], "category": rows["kategori"]})
 

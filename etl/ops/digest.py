@@ -24,7 +24,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from etl.core.periods import COPENHAGEN
-from etl.core.privacy import CPR_SHAPED, assert_no_cpr
+from etl.core.privacy import assert_no_cpr, mask_cpr
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ def failure_reason(error: BaseException | str | None) -> str:
     if error is None or error == "":
         return "ukendt (ingen undtagelse givet; se loggen)"
     text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
-    text = CPR_SHAPED.sub(_MASKED, " ".join(text.split()))
+    text = mask_cpr(" ".join(text.split()), _MASKED)
     return text if len(text) <= MAX_REASON else text[:MAX_REASON - 1] + "…"
 
 

@@ -32,7 +32,7 @@ import jinja2
 import pandas as pd
 import sqlalchemy as sa
 
-from etl.core.privacy import CPR_SHAPED
+from etl.core.privacy import mask_cpr
 from etl.publish.warehouse import make_engine, read_table
 
 #: How many runs the trend goes back.
@@ -328,6 +328,6 @@ def failures_page(url: str, run_id: str, rule_id: str, source: str) -> str:
         frame, total = load_failures(engine, run_id, rule_id, source)
     finally:
         engine.dispose()
-    rows = [{k: (None if _missing(v) else CPR_SHAPED.sub("(CPR-lignende værdi udeladt)", str(v)))
+    rows = [{k: (None if _missing(v) else mask_cpr(str(v), "(CPR-lignende værdi udeladt)"))
              for k, v in r.items()} for r in frame.to_dict("records")]
     return _FAILURES.render(run_id=run_id, rule=rule_id, source=source, rows=rows, total=total)

@@ -36,7 +36,7 @@ from urllib.parse import quote
 import pandas as pd
 
 from etl.core.periods import COPENHAGEN
-from etl.core.privacy import CPR_SHAPED
+from etl.core.privacy import mask_cpr
 from etl.core.privacy import assert_no_cpr as assert_cpr_free
 from etl.core.storage import atomic_write_json
 from etl.quality.runner import Breach
@@ -163,7 +163,7 @@ def _cell(value: object) -> str:
     if value is None or (isinstance(value, float) and pd.isna(value)) or value is pd.NA:
         return ""
     text = str(value)
-    return CPR_SHAPED.sub(_MASKED, text)
+    return mask_cpr(text, _MASKED)
 
 
 def send_emails(messages: Iterable[EmailMessage], host: str, port: int, login: str | None = None,

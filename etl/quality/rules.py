@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from etl.core.privacy import CPR_SHAPED
+from etl.core.privacy import cpr_cells
 from etl.core.roles import FACILITY, ROLE_BY_KEY, ROLES, codes, facility_group
 from etl.core.vocabulary import UNKNOWN
 from etl.kpi.catalog import CATALOG, THEMES
@@ -165,7 +165,7 @@ def _visible(text: str) -> str:
 def _quoted_code(codes: pd.Series) -> pd.Series:
     """A code as it can be shown to the owner; a CPR-shaped value is never repeated."""
     quoted = "'" + codes.astype("str").map(_visible) + "'"
-    return quoted.where(~codes.astype("str").str.contains(CPR_SHAPED.pattern),
+    return quoted.where(~cpr_cells(codes),
                         "(CPR-lignende værdi udeladt)")
 
 
@@ -299,7 +299,7 @@ _OWN_CODES: dict[str, tuple[str, tuple[str, ...]]] = {
     "fact_case": ("case_id", ("unit",)), "fact_decision": ("decision_id", ("paragraph",)),
     "fact_service": ("service_id", ("paragraph",)), "fact_investigation": ("investigation_id", ("paragraph",)),
     "dim_facility": ("facility_id", ("unit",)), "fact_complaint": ("complaint_id", ("unit",)),
-    "dim_employee": ("employee_key", ("unit",)), "fact_recruitment": ("recruitment_id", ("unit",)),
+    "dim_employee": ("employee_id", ("unit",)), "fact_recruitment": ("recruitment_id", ("unit",)),
     "fact_incident": ("incident_id", ("unit",)),
     # finance rows: a function of the account plan and a finance unit
     "fact_posting": ("posting_id", ("function", "unit")), "fact_budget": ("budget_id", ("function", "unit")),
@@ -776,6 +776,32 @@ def rows_not_conserved(model: Model, facts: RunFacts | None, params: Mapping[str
     for source, rows in chain.groupby("source", sort=True):
         findings.append(_finding(source, "chain", rows, "source_table", failing[rows.index],
                                  lambda bad, detail=detail: detail[bad.index]))
+    return findings
+
+
+@rule("DQ22", sources=_source_names(), needs_facts=True)
+def cpr_in_free_text(model: Model, facts: RunFacts | None, params: Mapping[str, Any]) -> list[RuleFinding]:
+    """A CPR typed into a text field that is not the contract's CPR column (issue 21).
+
+    The model build masks it (`etl.model.guard`: the row is kept, the number never reaches
+    the model) and records the record id and column; a CPR in a categorical column is read as
+    `Ukendt` at validation (DQ20) and recorded here too. One row per record and column; the
+    value is never shown. Population: the findings only, so the threshold is a count (0).
+    """
+    guard = model.link_finding[model.link_finding["rule_id"] == "DQ22"]
+    found = [guard.rename(columns={"source_table": "table", "detail": "column"})[["source", "table", "record_id", "column"]]
+             .assign(where="modellen (maskeret)")]
+    outside = facts.outside_contract if facts is not None and facts.outside_contract is not None else None
+    if outside is not None and not outside.empty and "cpr" in outside:
+        found.append(outside[outside["cpr"].astype(bool)][["source", "table", "record_id", "column"]]
+                     .assign(where="valideringen (læst som Ukendt)"))
+    rows = pd.concat(found, ignore_index=True).astype("str")
+    findings = []
+    for (source, table), group in rows.groupby(["source", "table"], sort=True):
+        text = ("CPR-nummer i fritekstfeltet " + group["column"] + "; fjernet i " + group["where"]
+                + " – ret feltet i fagsystemet")
+        findings.append(_finding(str(source), str(table), group, "record_id", pd.Series(True, index=group.index),
+                                 text, column=group["column"]))
     return findings
 
 

@@ -32,11 +32,16 @@ from airflow.sdk.exceptions import AirflowSkipException
 from airflow.timetables.events import EventsTimetable
 
 from etl.core.periods import local_today
+from etl.core.privacy import install_log_guard
 from etl.core.settings import SMTP_CONN_ID, Clock, NightSchedule, Settings, operations_email
 from etl.ops.digest import failure_reason, is_deliberate, record
 from etl.sources import SOURCES
 
 log = logging.getLogger(__name__)
+
+#: Every DAG imports this module: from here on no log record of the task (ours, or the task
+#: runner's report of an exception) carries a CPR-shaped string (`etl.core.privacy`).
+install_log_guard()
 
 TIMEZONE = "Europe/Copenhagen"
 START_DATE = pendulum.datetime(2025, 1, 1, tz=TIMEZONE)

@@ -258,7 +258,8 @@ def test_a_hostile_value_outside_the_allowed_set_is_read_as_ukendt_and_never_sto
     row = staged[staged["SagId"].astype("Int64") == case]
     assert row["Maalgruppe"].tolist() == [UNKNOWN]
     outside = pd.read_parquet(part / OUTSIDE_FILE)
-    assert set(outside.columns) == {"record_id", "column"}
+    assert set(outside.columns) == {"record_id", "column", "cpr"}  # cpr: whether it was CPR-shaped (DQ22), never the value
+    assert not outside["cpr"].any()
     assert outside.loc[outside["record_id"].astype(str).str.contains(str(case)), "column"].tolist() == ["Maalgruppe"]
     assert HOSTILE[0] not in set(staged["Maalgruppe"])  # (the unit codes above carry it on purpose)
 

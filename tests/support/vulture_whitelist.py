@@ -60,3 +60,6 @@ _.mail_dir  # etl/core/settings.py: where `sofli demo` keeps its e-mails (the CL
 _.extra_columns  # etl/validate/table.py: columns delivered beyond the contract (DQ20 reads them back)
 _.rows_withdrawn  # etl/validate/table.py: base rows of a key quarantined as a duplicate
 _.isolation_level  # etl/publish/warehouse.py: pysqlite's own transactions off, so the staging DDL is inside ours
+
+# Issue 21: the CPR scans the tests run over every output (tests/support/cpr_scan.py).
+find_cpr  # etl/core/privacy.py: the CPRs found, so a failing test shows what leaked
