@@ -10,10 +10,13 @@ source × breakdown, kept as history for the trend), `mart.dq_failure` (the fail
 source record ids, never a CPR), `dq_kpi_flag` in `mart` and `public` (KPIs built on a
 source whose blocking rule breached, and with `stale` the KPIs built on a source DQ10 found
 behind the night) and `mart.source_freshness`. **alert_owners** sends one e-mail
-per owner grouping that owner's breached rules, through the Airflow SMTP connection
-`smtp_default` (rules set to `daily_digest` are not re-sent unchanged the same day). Then
-**gate** fails — a red run in the Airflow UI — when an error-severity rule breached;
-its log lists rule, source and count. Warnings are visible but never fail.
+per owner (owners per rule × source, by default the source's own) grouping that owner's
+breaches, with their failing records attached as CSV (the sources' own ids: record, case
+number, unit, caseworker) and a link to the data-quality page filtered to the owner, through
+the Airflow SMTP connection `smtp_default` (rules set to `daily_digest` are not re-sent
+unchanged the same day). Then **gate** fails — a red run in the Airflow UI — when an
+error-severity rule breached; its log lists rule, source and count. That red is deliberate:
+no failed-task e-mail, one line in operations' daily digest. Warnings never fail.
 
 **When it is red**: the results are already published. Open the data-quality page or
 `mart.dq_failure` for the run, send the ids to the source's owner, and fix the
@@ -46,8 +49,7 @@ def data_quality():
 
     @task
     def alert_owners(summary: dict) -> dict:
-        context = get_current_context()
-        return dq_tasks.send_dq_alerts(summary, smtp_settings(), run_url=context["ti"].log_url)
+        return dq_tasks.send_dq_alerts(summary, smtp_settings())
 
     @task(retries=0)
     def gate(summary: dict, alerts: dict) -> dict:

@@ -7,7 +7,9 @@ zones that hold CPR numbers) older than `SOFLI_RETENTION_DAYS` days (default 30,
 least 7). It never deletes the extract a source's `staged/<source>/CURRENT.json` points
 at, the newest partition of any table (the base of the next incremental extract), or
 the extract date of the live model (needed to re-key it). The log and XCom carry counts
-and extract dates only, never data.
+and extract dates only, never data. **mail_operations_digest** mails operations one short
+digest of the days before: each night the data-quality gate went red on purpose (no
+failure mail for those; unexpected failures are mailed at once).
 
 **When it fails**: nothing is half-deleted that anything still needs — a partition is
 either gone or whole, and tomorrow's run deletes what today's did not. A
@@ -20,7 +22,7 @@ from __future__ import annotations
 from airflow.sdk import Param, dag, get_current_context, task
 
 from etl.tasks import housekeeping as tasks
-from etl.tasks.orchestration import dag_settings, day_schedule, run_date
+from etl.tasks.orchestration import dag_settings, day_schedule, optional_smtp_settings, run_date
 
 
 @dag(
@@ -40,7 +42,12 @@ def housekeeping():
         context = get_current_context()
         return tasks.expire_partitions(run_date(context), dry_run=bool(context["params"]["dry_run"]))
 
+    @task
+    def mail_operations_digest() -> dict:
+        return tasks.mail_operations_digest(run_date(get_current_context()), optional_smtp_settings())
+
     expire_partitions()
+    mail_operations_digest()
 
 
 housekeeping()

@@ -40,6 +40,7 @@ from pathlib import Path
 from etl.cli.night import nightly_dag_ids, run_nights, run_once
 from etl.cli.summary import print_summary
 from etl.core.periods import last_closed_quarter, local_now, local_today
+from etl.core.privacy import install_log_guard
 from etl.core.reference import check_reference
 from etl.core.settings import REPO_ROOT, ConfigurationError, Settings, resolve_new_pseudonym_key
 from etl.core.zones import DataFolder
@@ -123,7 +124,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         finally:
             airflow.stop()
     code = print_summary(Settings.resolve(data_dir=data_dir, mode="demo"), states, strict=args.strict,
-                         seconds=time.monotonic() - started)
+                         seconds=time.monotonic() - started, verbose=args.verbose)
     reports = [v / "rapport.pdf" for v in folder.report_versions(quarter) if (v / "rapport.pdf").exists()]
     if reports:
         print(f"\nCommittee report of {quarter} (frozen version {reports[-1].parent.name[1:]}):\n"
@@ -183,7 +184,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     codes = []
     for date, states in nights.items():
         codes.append(print_summary(settings, states, strict=args.strict, seconds=time.monotonic() - started,
-                                   title=f"sofli run, night of {date}", mail_dir=mail_dir))
+                                   title=f"sofli run, night of {date}", mail_dir=mail_dir, verbose=args.verbose))
     return max(codes)
 
 
@@ -254,6 +255,7 @@ def cmd_check_reference(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    install_log_guard()  # no CPR in anything the CLI logs, whatever a source held
     parser = argparse.ArgumentParser(prog="sofli", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", default=os.environ.get("SOFLI_DATA_DIR", str(REPO_ROOT / "data")),
                         help="where sources, landing, model, warehouse and mail go (default: ./data)")
@@ -267,6 +269,9 @@ def main(argv: list[str] | None = None) -> int:
         if name == "demo":
             p.add_argument("--strict", action="store_true",
                            help="exit non-zero when a data-quality error rule breaches (the scheduled DAGs' behaviour)")
+            p.add_argument("--verbose", action="store_true",
+                           help="also print every data-quality result and the night's task logs (Airflow's own "
+                                "logs are always in <data>/airflow)")
     run = sub.add_parser("run", help="one night (or --from/--to nights) on the configured sources, through "
                                      "Airflow's scheduler, without the generator")
     run.add_argument("--date", type=dt.date.fromisoformat, default=_today(),
@@ -284,6 +289,8 @@ def main(argv: list[str] | None = None) -> int:
                           "sending them through smtp_default")
     run.add_argument("--strict", action="store_true",
                      help="exit 3 when a data-quality error rule breaches (the scheduled DAGs' behaviour)")
+    run.add_argument("--verbose", action="store_true",
+                     help="also print every data-quality result and the nights' task logs")
     airflow = sub.add_parser("airflow", help="start Airflow standalone on these DAGs (UI on :8080)")
     airflow.add_argument("--port", type=int, default=8080, help="the UI's and API's port (default 8080)")
     airflow.add_argument("--host", default="127.0.0.1", help="the address to listen on (default: this machine only)")

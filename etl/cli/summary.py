@@ -1,6 +1,8 @@
-"""The end-of-run summary `sofli demo` prints: rows per stage, headline KPIs, theme 6's
-economy on the extraction date, data quality (loudly), and where every output is. Decides
-the exit code."""
+"""The end-of-run summary `sofli demo` prints: rows per stage, headline KPIs with Danish
+measure labels and units, theme 6's economy on the extraction date, data quality (breaches
+first, the passes counted in one line), and where every output is. Short by default (the
+demo's whole output stays under 150 lines, tested); `--verbose` adds every rule × source
+result and the night's task logs. Decides the exit code."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import pandas as pd
 from etl.core import zones
 from etl.core.periods import last_closed_quarter
 from etl.core.settings import Settings
+from etl.kpi.catalog import measure_label
 from etl.publish.warehouse import make_engine, read_table
 from etl.report import fmt
 
@@ -36,6 +39,17 @@ def _rows_per_stage(settings: Settings) -> list[tuple[str, int]]:
     model_meta = zones.read_model_meta(settings.model_dir)
     model_rows = sum(model_meta["rows"].values()) if model_meta else 0
     return [("landed", landed), ("staged (valid)", staged), ("quarantined", quarantined), ("model", model_rows)]
+
+
+#: What a figure of `kpi_value.unit` is counted in, after the number (shares and kroner: `fmt.figure`).
+UNIT_SUFFIX = {"days": "dage", "per_fte": "dage pr. fuldtidsansat", "per_caseworker": "pr. sagsbehandler"}
+
+
+def figure(value: float | None, unit: str) -> str:
+    """A figure with its unit, Danish: `12,5 %`, `1.234`, `14,2 dage`, `119,0 mio. kr.`."""
+    text = fmt.figure(None if value is None or pd.isna(value) else float(value), unit)
+    suffix = UNIT_SUFFIX.get(unit)
+    return f"{text} {suffix}" if suffix and text != fmt.SUPPRESSED else text
 
 
 def _fmt(value: float | None, unit: str) -> str:
@@ -75,8 +89,32 @@ def _true(value: object) -> bool:
     return str(value).lower() in ("1", "true")
 
 
+def dq_lines(results: pd.DataFrame, severity: dict[str, str], verbose: bool = False) -> list[str]:
+    """The data-quality block: every breach (errors first), then the passes as one count;
+    `verbose` lists the passes too."""
+    breaches = results[results["status"] == "breach"]
+    passes = results[results["status"] != "breach"]
+    lines = [f"\nDatakvalitet: {fmt.number(len(results))} regel × kilde-resultater: "
+             f"{fmt.number(len(breaches))} brud, {fmt.number(len(passes))} bestået"]
+    order = breaches.assign(_error=breaches["rule_id"].map(severity).ne("error")).sort_values(
+        ["_error", "rule_id", "source"])
+    for _, r in order.iterrows():
+        lines.append(_dq_line("!! BRUD  ", r, severity))
+    if verbose:
+        lines += [_dq_line("   bestået", r, severity) for _, r in passes.sort_values(["rule_id", "source"]).iterrows()]
+    elif len(passes):
+        lines.append(f"   {fmt.number(len(passes))} bestået (alle: --verbose, eller datakvalitetssiden i Airflow)")
+    return lines
+
+
+def _dq_line(flag: str, r: pd.Series, severity: dict[str, str]) -> str:
+    kind = {"error": "fejl", "warning": "advarsel"}.get(severity.get(r["rule_id"], ""), "")
+    return (f"  {flag} {r['rule_id']} {r['source']:<15} {fmt.number(int(r['failing'])):>7} af "
+            f"{fmt.number(int(r['population'])):>9}  ({_fmt(r['rate'], 'share')}, {kind})")
+
+
 def print_summary(settings: Settings, states: dict[str, dict], strict: bool, seconds: float, title: str = "sofli demo",
-                  mail_dir: Path | None = None) -> int:
+                  mail_dir: Path | None = None, verbose: bool = False) -> int:
     folder = settings.zones
     failed = {dag: s for dag, s in states.items() if s["state"] != "DagRunState.SUCCESS" and s["state"] != "success"}
     gate_only = {dag for dag, s in failed.items()
@@ -108,26 +146,20 @@ def print_summary(settings: Settings, states: dict[str, dict], strict: bool, sec
 
     if len(tiles):
         quarter = last_closed_quarter(pd.to_datetime(tiles["period_end"]).max().date())
-        print(f"\nHeadline KPIs, {quarter} (SOF total; last year in brackets):")
+        print(f"\nNøgletal, {fmt.quarter(quarter)} (SOF i alt; sidste år i parentes):")
         catalog = read_catalog_titles(settings)
         titles = dict(zip(catalog["kpi_id"], catalog["title"]))
         for kpi in HEADLINE_KPIS:
             rows = tiles[(tiles["kpi_id"] == kpi) & (tiles["period"] == quarter) & (tiles["period_type"] == "quarter")]
             for _, r in rows.sort_values("measure").iterrows():
-                print(f"  {kpi} {titles.get(kpi, ''):<46.46} {r['measure']:<12} {_fmt(r['value'], r['unit']):>10}"
-                      f"   ({_fmt(r['last_year_value'], r['unit'])})")
+                print(f"  {kpi} {titles.get(kpi, ''):<34.34} {measure_label(r['measure']):<28.28} "
+                      f"{figure(r['value'], r['unit']):>28}   ({figure(r['last_year_value'], r['unit'])})")
         for line in economy_lines(tiles):
             print(line)
 
-    breaches = results[results["status"] == "breach"] if len(results) else results
     if len(results):
-        severity = dict(zip(rules["rule_id"], rules["severity"]))
-        print(f"\nData quality: {len(results)} rule × source results, {len(breaches)} BREACHED")
-        for _, r in results.sort_values(["rule_id", "source"]).iterrows():
-            flag = "!! BREACH" if r["status"] == "breach" else "   pass  "
-            rate = _fmt(r["rate"], "share")
-            print(f"  {flag} {r['rule_id']} {r['source']:<15} {int(r['failing']):>6} of {int(r['population']):>7}"
-                  f"  ({rate}, {severity.get(r['rule_id'], '')})")
+        for line in dq_lines(results, dict(zip(rules["rule_id"], rules["severity"])), verbose):
+            print(line)
 
     mail_dir = mail_dir or folder.mail
     mails = sorted(mail_dir.glob("*.eml"))
@@ -138,6 +170,8 @@ def print_summary(settings: Settings, states: dict[str, dict], strict: bool, sec
     if settings.mode == "demo" or mails:
         print(f"  alert e-mails received by the SMTP server: {mail_dir} ({len(mails)} message(s))")
     print(f"  Airflow home (logs, metadata DB):          {folder.airflow_home}")
+    if verbose:
+        print_task_logs(folder.airflow_home / "logs", states)
 
     if broken:
         print(f"\nPIPELINE FAILED: {', '.join(broken)} did not complete; see the log above"
@@ -153,6 +187,14 @@ def print_summary(settings: Settings, states: dict[str, dict], strict: bool, sec
         return EXIT_DQ_BREACH if strict else EXIT_OK
     print("\nAll DAG runs succeeded and published.")
     return EXIT_OK
+
+
+def print_task_logs(logs: Path, states: dict[str, dict]) -> None:
+    """`--verbose`: every task log of the night's runs, as the Airflow UI shows them."""
+    for dag, s in states.items():
+        for path in sorted((logs / f"dag_id={dag}" / f"run_id={s.get('run_id', '')}").glob("task_id=*/*.log")):
+            print(f"\n----- {path.relative_to(logs)} -----")
+            print(path.read_text(encoding="utf-8", errors="replace").rstrip("\n"))
 
 
 def read_catalog_titles(settings: Settings) -> pd.DataFrame:

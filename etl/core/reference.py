@@ -127,10 +127,17 @@ class Problem:
 ORGANISATION_COLUMNS = ("unit_code", "system", "unit", "center", "area", "valid_from", "valid_to")
 PARAGRAPH_COLUMNS = ("paragraph_text", "service_code", "law", "paragraph", "service_area", "area")
 DEADLINE_COLUMNS = ("service_code", "deadline_days", "basis")
+#: `service_types.csv`: the adult services' types (`voksen.ydelse.ydelsestype`) a breakdown
+#: may publish. The contract leaves the column free text (the children's `Type` has the
+#: contract's closed list); a type not listed here is read as Ukendt and reported (DQ20).
+SERVICE_TYPE_COLUMNS = ("source", "service_type")
+#: Sources whose measure type is listed in `service_types.csv`.
+LISTED_TYPE_SOURCES = ("voksen",)
 #: file -> its columns, in order; every file is required.
 REFERENCE_FILES = {
     "organisation.csv": ORGANISATION_COLUMNS, "paragraphs.csv": PARAGRAPH_COLUMNS,
     "deadlines.csv": DEADLINE_COLUMNS, "accounts.csv": ACCOUNT_COLUMNS, "refusion.csv": REFUSION_COLUMNS,
+    "service_types.csv": SERVICE_TYPE_COLUMNS,
     **{name: ("role", column) for name, column in ROLE_FILES.values()},
 }
 
@@ -223,6 +230,20 @@ def _check_deadlines(frame: pd.DataFrame, service_codes: set[str], problems: lis
               "use the service code paragraphs.csv maps to, or add the paragraph")
 
 
+def _check_service_types(frame: pd.DataFrame, problems: list[Problem]) -> None:
+    name = "service_types.csv"
+    _each(problems, name, ~frame["source"].isin(LISTED_TYPE_SOURCES),
+          lambda i: f"source {frame.at[i, 'source']!r} does not list its types here",
+          f"use one of {', '.join(LISTED_TYPE_SOURCES)} (the children's types are the boern contract's list)")
+    _each(problems, name, frame["service_type"] == "", "service_type is empty", "fill in service_type")
+    _each(problems, name, frame.duplicated(["source", "service_type"], keep="first"),
+          lambda i: f"{frame.at[i, 'service_type']!r} is listed twice", "delete the repeated line")
+    for source in LISTED_TYPE_SOURCES:
+        if not (frame["source"] == source).any():
+            problems.append(Problem(name, None, f"no type listed for {source}: every service would be Ukendt",
+                                    f"add a line {source},<ydelsestype> for each type your system uses"))
+
+
 def _check_finance(folder: Path, problems: list[Problem]) -> None:
     for name, reader in (("accounts.csv", read_accounts), ("refusion.csv", read_refusion)):
         if (folder / name).exists():
@@ -280,6 +301,8 @@ def check_reference(folder: Path) -> list[Problem]:
         service_codes = set(raw["paragraphs.csv"]["service_code"]) - {""}
     if raw["deadlines.csv"] is not None:
         _check_deadlines(raw["deadlines.csv"], service_codes, problems)
+    if raw["service_types.csv"] is not None:
+        _check_service_types(raw["service_types.csv"], problems)
     _check_finance(folder, problems)
     for kind, (name, _column) in ROLE_FILES.items():
         if raw[name] is not None:
@@ -307,4 +330,5 @@ def load_reference(folder: Path) -> dict[str, pd.DataFrame]:
     return {"dim_org": org, "dim_paragraph": read("paragraphs.csv"), "ref_deadline": deadlines,
             "ref_account": read_accounts(folder / "accounts.csv"),
             "ref_refusion": read_refusion(folder / "refusion.csv"),
+            "ref_service_type": read("service_types.csv"),
             "ref_role": role_frame({kind: read(name) for kind, (name, _c) in ROLE_FILES.items()})}

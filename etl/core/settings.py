@@ -41,7 +41,8 @@ SOURCE_ENV_PREFIX = "SOFLI_SOURCE_"
 NEW_PSEUDONYM_KEY_ENV = "SOFLI_NEW_PSEUDONYM_KEY"
 WAREHOUSE_ADMIN_URL_ENV = "SOFLI_WAREHOUSE_ADMIN_URL"
 #: Warehouse role -> the variable holding the password `sofli warehouse-init` gives it.
-WAREHOUSE_LOGIN_PASSWORD_ENV = {"sofli_pipeline": "WAREHOUSE_PASSWORD", "sofli_bi": "WAREHOUSE_BI_PASSWORD"}
+WAREHOUSE_LOGIN_PASSWORD_ENV = {"sofli_pipeline": "WAREHOUSE_PASSWORD", "sofli_bi": "WAREHOUSE_BI_PASSWORD",
+                                "sofli_bi_public": "WAREHOUSE_BI_PUBLIC_PASSWORD"}
 
 MIN_KEY_LENGTH = 16
 MIN_KEY_DISTINCT = 8
@@ -71,6 +72,8 @@ DEFAULT_HOUSEKEEPING_SCHEDULE = "30 5 * * *"
 DEFAULT_CLOSE_QUARTER_SCHEDULE = "0 6 * * *"
 DEFAULT_TASK_RETRIES = "2"
 DEFAULT_TASK_RETRY_DELAY = "2m"
+#: Where people open sofli: the Airflow UI's address (the e-mails link the data-quality page under it).
+DEFAULT_BASE_URL = "http://localhost:8080"
 _EMAIL = re.compile(r"^[^@\s,]+@[^@\s,]+\.[^@\s,]+$")
 
 
@@ -136,6 +139,9 @@ OPTIONS: tuple[Option, ...] = (
            "a decimal comma is accepted)", field="expensive_cases_percent"),
     Option("SOFLI_OPERATIONS_EMAIL", f"`{DEFAULT_OPERATIONS_EMAIL}`", "who gets the failed-task and late-night "
            "e-mails", field="operations_email"),
+    Option("SOFLI_BASE_URL", f"`{DEFAULT_BASE_URL}`", "the Airflow UI's address as the users reach it "
+           "(`https://sofli.kommune.dk`); the owners' e-mails link the data-quality page under it, filtered "
+           "to the owner", field="base_url"),
     Option("SOFLI_WAREHOUSE_URL", "`warehouse/warehouse.db` (SQLite) in the data folder", "the warehouse the "
            "pipeline publishes to (PostgreSQL in production, as `sofli_pipeline`)",
            connection="`sofli_warehouse` (extra `url`)", field="warehouse_location"),
@@ -168,6 +174,8 @@ OPTIONS: tuple[Option, ...] = (
            "`sofli warehouse-init` only: the password of `sofli_pipeline`"),
     Option(WAREHOUSE_LOGIN_PASSWORD_ENV["sofli_bi"], "unset: the role keeps its login state",
            "`sofli warehouse-init` only: the password of `sofli_bi` (Power BI)"),
+    Option(WAREHOUSE_LOGIN_PASSWORD_ENV["sofli_bi_public"], "unset: the role keeps its login state",
+           "`sofli warehouse-init` only: the password of `sofli_bi_public` (reads the schema `public` only)"),
 )
 
 
@@ -289,6 +297,7 @@ class Settings:
     breakers_path: Path = REPO_ROOT / "config" / "breakers.yaml"
     sql_dir: Path = REPO_ROOT / "sql"
     operations_email: str = DEFAULT_OPERATIONS_EMAIL
+    base_url: str = DEFAULT_BASE_URL  # SOFLI_BASE_URL, without a trailing slash
     #: source name -> location given by `SOFLI_SOURCE_<NAME>` (wins over the connection)
     source_locations: Mapping[str, str] = field(default_factory=dict)
     warehouse_location: str | None = None  # SOFLI_WAREHOUSE_URL
@@ -311,6 +320,10 @@ class Settings:
         if not 0 <= self.close_after_days <= MAXIMUM_CLOSE_AFTER_DAYS:
             raise ConfigurationError(f"SOFLI_CLOSE_AFTER_DAYS must be between 0 and {MAXIMUM_CLOSE_AFTER_DAYS} "
                                      f"days, not {self.close_after_days}")
+        object.__setattr__(self, "base_url", self.base_url.rstrip("/"))
+        if not re.match(r"^https?://[^\s/?#]+(/[^\s?#]*)?$", self.base_url):
+            raise ConfigurationError(f"SOFLI_BASE_URL must be an http(s) address such as https://sofli.kommune.dk, "
+                                     f"not {self.base_url!r}")
         if not _EMAIL.match(self.operations_email):
             raise ConfigurationError(f"SOFLI_OPERATIONS_EMAIL must be one e-mail address, not "
                                      f"{self.operations_email!r}")
@@ -355,6 +368,7 @@ class Settings:
             breakers_path=_path(env, "SOFLI_BREAKERS", REPO_ROOT / "config" / "breakers.yaml"),
             sql_dir=_path(env, "SOFLI_SQL_DIR", REPO_ROOT / "sql"),
             operations_email=operations_email(env),
+            base_url=_text(env, "SOFLI_BASE_URL") or DEFAULT_BASE_URL,
             source_locations=sources,
             warehouse_location=_text(env, "SOFLI_WAREHOUSE_URL"),
             pseudonym_key_text=env.get("SOFLI_PSEUDONYM_KEY") or None,

@@ -4,6 +4,11 @@
 Every file is written under a temporary name in its final folder and renamed into place,
 so a reader (or a crash) never sees half a file. A partition counts only when its
 manifest exists and its checksum matches: the manifest is written last, as the commit.
+
+Everything written here is the pipeline's own: folders are created 0700 and files 0600,
+set explicitly after creation, so a permissive umask (002 on many servers) never makes
+the restricted zones (landing, staged, quarantine, model: CPR until the link step)
+readable by another account.
 """
 
 from __future__ import annotations
@@ -18,6 +23,30 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 
+#: Modes of what the pipeline writes, whatever the umask.
+PRIVATE_DIR, PRIVATE_FILE = 0o700, 0o600
+
+
+def private_dir(folder: Path) -> Path:
+    """`mkdir -p` whose created folders are 0700 (existing ones are left as they are)."""
+    folder = Path(folder)
+    missing = []
+    probe = folder
+    while not probe.exists():
+        missing.append(probe)
+        probe = probe.parent
+    for level in reversed(missing):
+        level.mkdir(mode=PRIVATE_DIR, exist_ok=True)
+        os.chmod(level, PRIVATE_DIR)
+    return folder
+
+
+def make_private(path: Path) -> Path:
+    """A file written by the pipeline: 0600 (before it is renamed into place)."""
+    os.chmod(path, PRIVATE_FILE)
+    return path
+
+
 def remove_stale_temporaries(folder: Path) -> int:
     """Delete `.<name>.<pid>.tmp` files a killed run left behind (they were never renamed
     into place, so no reader ever trusted them). Returns how many were removed."""
@@ -30,9 +59,11 @@ def remove_stale_temporaries(folder: Path) -> int:
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)
+    os.chmod(tmp, PRIVATE_FILE)
+    with open(fd, "wb") as fh:
         fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())
@@ -63,7 +94,7 @@ class AtomicParquetWriter:
     """
 
     def __init__(self, path: Path, schema: pa.Schema):
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
         remove_stale_temporaries(path.parent)
         self.path = path
         self.tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -77,7 +108,7 @@ class AtomicParquetWriter:
 
     def commit(self) -> None:
         self._writer.close()
-        os.replace(self.tmp, self.path)
+        os.replace(make_private(self.tmp), self.path)
 
     def __enter__(self) -> AtomicParquetWriter:
         return self

@@ -84,6 +84,15 @@ FOREBYGGENDE = "Forebyggende"
 CASE_SYSTEMS = ("boern", "voksen")
 #: A children's measure is a placement or a preventive measure (`Foranstaltning.Kategori`).
 MEASURE_CATEGORIES = (ANBRINGELSE, FOREBYGGENDE)
+#: The contract's measure types (`Foranstaltning.Type`), per category: the breakdowns of
+#: T2.05-T2.08 and theme 6 publish only these (anything else is Ukendt and a DQ20 finding).
+PLACEMENT_TYPES = ("Plejefamilie", "Netværksplejefamilie", "Kommunal plejefamilie", "Døgninstitution",
+                   "Opholdssted", "Eget værelse", "Kostskole/efterskole")
+PREVENTIVE_TYPES = ("Familiebehandling", "Aflastning", "Kontaktperson", "Praktisk pædagogisk støtte",
+                    "Døgnophold for familien", "Netværksgruppe")
+MEASURE_TYPES = PLACEMENT_TYPES + PREVENTIVE_TYPES
+#: Placements the generator gives only to teenagers (14+).
+TEEN_ONLY_PLACEMENT_TYPES = _within(("Eget værelse", "Kostskole/efterskole"), PLACEMENT_TYPES)
 #: Who delivers a children's measure (`Foranstaltning.Leverandoer`), and the kind of
 #: creditor a posting pays (`oekonomi.postering.kreditor_type`).
 OWN_SUPPLIER = "Egen"

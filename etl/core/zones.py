@@ -369,6 +369,12 @@ class DataFolder:
         return self.dq / "last_breaches.json"
 
     @property
+    def dq_failure_records(self) -> Path:
+        """The latest data-quality run's failing records with the sources' caseworker ids: what the
+        owners' attachments list (restricted: the caseworker id is in no mart)."""
+        return self.dq / "last_failure_records.parquet"
+
+    @property
     def dq_mail_log(self) -> Path:
         """Which breaches were mailed when (the daily digest)."""
         return self.dq / "mail_log.json"

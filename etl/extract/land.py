@@ -317,10 +317,22 @@ def expected_files(table: TableSpec, drop_dir: Path, extract_date: dt.date) -> l
     """
     assert table.file_pattern is not None
     if "%d" in table.file_pattern:
-        return [drop_dir / table.file_pattern.format(date=extract_date)]
+        return [_inside(drop_dir, drop_dir / table.file_pattern.format(date=extract_date))]
     prefix = table.file_pattern.split("{", 1)[0]
     suffix = table.file_pattern.rsplit("}", 1)[1]
-    return sorted(drop_dir.glob(f"{prefix}*{suffix}"))
+    return [_inside(drop_dir, path) for path in sorted(drop_dir.glob(f"{prefix}*{suffix}"))]
+
+
+def _inside(drop_dir: Path, path: Path) -> Path:
+    """A drop file that is a regular file of the folder itself: a symbolic link (which could
+    point at any file the pipeline may read, and log its first line) or anything resolving
+    outside the folder is refused, by name only."""
+    if path.is_symlink():
+        raise ExtractError(f"{path.name}: refused, a symbolic link in the drop folder {drop_dir} "
+                           "(only regular files delivered into the folder are read)")
+    if path.exists() and (not path.is_file() or path.resolve().parent != drop_dir.resolve()):
+        raise ExtractError(f"{path.name}: refused, not a regular file of the drop folder {drop_dir}")
+    return path
 
 
 def read_delimited(path: Path, table: TableSpec) -> pa.Table:
@@ -341,7 +353,9 @@ def read_delimited(path: Path, table: TableSpec) -> pa.Table:
     header = lines[0].split(table.delimiter)
     missing = [c for c in table.column_names if c not in header]
     if missing:
-        raise ExtractError(f"{path.name}: missing contract column(s) {missing}; header is {header}")
+        # The first line is named by its shape only: a file without its header starts with data (CPR).
+        raise ExtractError(f"{path.name}: missing contract column(s) {missing}; the first line has {len(header)} "
+                           f"field(s), {len(set(header) & set(table.column_names))} of them contract column names")
     width = len(header)
     fixed = [lines[0]]
     for line in lines[1:]:

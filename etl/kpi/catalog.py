@@ -828,3 +828,13 @@ def kpi(kpi_id: str) -> Callable[[ComputeKpi], ComputeKpi]:
         CATALOG[kpi_id] = replace(CATALOG[kpi_id], compute=compute)
         return compute
     return register
+
+
+#: Danish label per measure code, for people reading a figure (the demo's summary, the report):
+#: the labels of `MEASURES`, BI's `dim_measure`, so every reader shows the same words.
+MEASURE_LABELS: dict[str, str] = {m: label for m, (label, _) in MEASURES.items()}
+
+
+def measure_label(measure: str) -> str:
+    """A measure's Danish label; an unlabelled measure shows its code (a test keeps the table complete)."""
+    return MEASURE_LABELS.get(measure, measure)

@@ -79,6 +79,8 @@ class _Economy:
         accounts = model.ref_account
         self.functions = pd.Index(accounts["funktion"].astype(str))
         link = model.dim_measure_link
+        # a measure whose type is Ukendt (not on its list) takes the function's type, like one without
+        link = link.assign(service_type=link["service_type"].mask(link["service_type"].eq(UNKNOWN)))
         types = pd.Index(sorted(set(accounts["foranstaltningstype"].dropna()) | set(link["service_type"].dropna())))
         self.types = types.to_numpy(dtype=object)
         self.fn_type = np.append(_codes(accounts["foranstaltningstype"], types), -1)

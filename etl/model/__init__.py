@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from etl.core.storage import make_private, private_dir
 from etl.core.tables import TableSpec
 from etl.core.vocabulary import PANDAS_DTYPES
 from etl.model.tables import MODEL_TABLES
@@ -85,13 +86,13 @@ class Model:
     def save(self, model_dir: Path, built_from: dict | None = None) -> dict[str, int]:
         """Write every table, then `model.json` last (rows, dates and, given `built_from`, which
         extract of each source it was built from: how `build_model` knows the night is done)."""
-        model_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(model_dir)  # restricted zone: 0700, files 0600 whatever the umask
         counts = {}
         for name in MODEL_TABLES:
             frame = getattr(self, name)
             tmp = model_dir / f".{name}.parquet.tmp"
             frame.to_parquet(tmp, index=False)
-            tmp.replace(model_dir / f"{name}.parquet")
+            make_private(tmp).replace(model_dir / f"{name}.parquet")
             counts[name] = len(frame)
         meta = {"extraction_date": self.extraction_date.isoformat(),
                 "extraction_time": self.extraction_time.isoformat(), "rows": counts}
@@ -99,7 +100,7 @@ class Model:
             meta["built_from"] = built_from
         tmp = model_dir / ".model.json.tmp"
         tmp.write_text(json.dumps(meta, indent=2))
-        tmp.replace(model_dir / "model.json")
+        make_private(tmp).replace(model_dir / "model.json")
         return counts
 
     @classmethod

@@ -23,8 +23,9 @@ import pandas as pd
 
 from etl.core import zones
 from etl.core.roles import facility_group
-from etl.core.vocabulary import AREA_ADULTS, AREA_CHILDREN, PANDAS_DTYPES, UNKNOWN
+from etl.core.vocabulary import AREA_ADULTS, AREA_CHILDREN, MEASURE_TYPES, PANDAS_DTYPES, UNKNOWN
 from etl.model import Model
+from etl.model.guard import guard_free_text
 from etl.model.link import KIND_CPR, KIND_INVALID, KIND_MISSING, KIND_REPLACEMENT, Pseudonymiser, link_persons, normalise_cpr
 from etl.model.registry import (
     CASE_TABLE,
@@ -115,7 +116,9 @@ def build_model(frames: dict[tuple[str, str], pd.DataFrame], reference: dict[str
                 pseudonymiser: Pseudonymiser, extraction_date: dt.date,
                 extraction_time: dt.datetime | None = None) -> Model:
     """The model from staged frames and the reference: persons are linked in one pass,
-    then every entry of the model registry is built in its order (`etl.model.registry`)."""
+    then every entry of the model registry is built in its order (`etl.model.registry`).
+    Before anything, CPRs typed into the sources' text columns are masked (`etl.model.guard`)."""
+    frames, cpr_in_text = guard_free_text(frames, pseudonymiser)
     live = {entry.key: _live_rows(frames, entry) for entry in MODEL_SOURCES}
     person_rows = _person_rows(live)
     links = link_persons(person_rows, pseudonymiser)  # the one pass over every citizen's CPR
@@ -127,7 +130,8 @@ def build_model(frames: dict[tuple[str, str], pd.DataFrame], reference: dict[str
         "dim_citizen": _citizens(links, register, register_cpr),
         "link_person": links[["source", "source_table", "source_person_id", "citizen_key", "match_method",
                               "match_confidence"]],
-        "link_finding": _link_findings(links, live, register_cpr, reference["ref_role"]),
+        "link_finding": pd.concat([_link_findings(links, live, register_cpr, reference["ref_role"]), cpr_in_text],
+                                  ignore_index=True),
     }
     inputs = {"citizen": _citizen_keys(links, pseudonymiser), "pseudonymiser": pseudonymiser}
     parts: dict[str, list[pd.DataFrame]] = {}
@@ -362,6 +366,11 @@ def _caseworker_key(pseudonymiser: Pseudonymiser, source: str, ids: pd.Series) -
     return pseudonymiser.many("caseworker", source + ":" + ids.astype("Int64").astype(str).where(ids.notna()))
 
 
+def _caseworker_id(ids: pd.Series) -> pd.Series:
+    """The source's own caseworker id as text: what a data owner looks the caseworker up by."""
+    return ids.astype("Int64").astype(str).where(ids.notna())
+
+
 @builds("boern", "Sag")
 def build_fact_case_boern(rows: pd.DataFrame, citizen, pseudonymiser: Pseudonymiser) -> pd.DataFrame:
     return pd.DataFrame({
@@ -369,6 +378,7 @@ def build_fact_case_boern(rows: pd.DataFrame, citizen, pseudonymiser: Pseudonymi
         "case_number": rows["Sagsnummer"], "citizen_key": citizen("boern", "Barn", rows["BarnId"]),
         "opened_date": rows["OprettetDato"], "closed_date": rows["LukketDato"], "unit_code": rows["EnhedKode"],
         "caseworker_key": _caseworker_key(pseudonymiser, "boern", rows["SagsbehandlerId"]),
+        "caseworker_id": _caseworker_id(rows["SagsbehandlerId"]),
         "target_group": rows["Maalgruppe"], "area": AREA_CHILDREN})
 
 
@@ -380,6 +390,7 @@ def build_fact_case_voksen(rows: pd.DataFrame, citizen, pseudonymiser: Pseudonym
         "case_number": rows["sag_id"].astype(str), "citizen_key": citizen("voksen", "borger", rows["borger_id"]),
         "opened_date": rows["oprettet"], "closed_date": rows["lukket"], "unit_code": rows["enhed_kode"],
         "caseworker_key": _caseworker_key(pseudonymiser, "voksen", rows["sagsbehandler_id"]),
+        "caseworker_id": _caseworker_id(rows["sagsbehandler_id"]),
         "target_group": rows["maalgruppe"], "area": AREA_ADULTS})
 
 
@@ -409,29 +420,46 @@ def build_fact_decision_voksen(rows: pd.DataFrame, case: pd.DataFrame, dim_parag
                       outcome="udfald")
 
 
+def _listed_types(types: pd.Series, listed: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """A free-text type column as a breakdown may publish it: the value where it is on its
+    list, else Ukendt (a caseworker's free text, a CPR typed into the field, never becomes a
+    label in `public`). Returns the types and whether each was listed (DQ20 reports the rest)."""
+    known = types.isin(set(listed)) | types.isna() | types.eq(UNKNOWN)
+    return types.where(known, UNKNOWN), known
+
+
 @builds("boern", "Foranstaltning")
 def build_fact_service_boern(rows: pd.DataFrame, case: pd.DataFrame, dim_paragraph: pd.DataFrame) -> pd.DataFrame:
-    """A child's measure: category and supplier are registered, no decision or facility is linked."""
+    """A child's measure: category and supplier are registered, no decision or facility is linked.
+    `Type` is a closed contract column: validation reads an unlisted value as Ukendt; checked
+    again here for partitions staged before the list was closed."""
+    service_type, listed = _listed_types(rows["Type"], pd.Series(MEASURE_TYPES))
     return pd.DataFrame({
         "service_key": _key("boern", rows["ForanstaltningId"]), "source": "boern",
         "service_id": rows["ForanstaltningId"].astype(str), "case_key": case["case_key"],
         "citizen_key": case["citizen_key"], "decision_key": None, "paragraph_text": rows["Paragraf"],
         "service_code": _service_codes(rows["Paragraf"], dim_paragraph), "category": rows["Kategori"],
-        "service_type": rows["Type"], "start_date": rows["StartDato"], "end_date": rows["SlutDato"],
+        "service_type": service_type, "service_type_listed": listed,
+        "start_date": rows["StartDato"], "end_date": rows["SlutDato"],
         "supplier": rows["Leverandoer"], "facility_id": None, "unit_code": case["unit_code"],
         "target_group": case["target_group"], "area": AREA_CHILDREN})
 
 
 @builds("voksen", "ydelse")
-def build_fact_service_voksen(rows: pd.DataFrame, case: pd.DataFrame, dim_paragraph: pd.DataFrame) -> pd.DataFrame:
-    """An adult service: linked to its decision and, when delivered at one, its facility."""
+def build_fact_service_voksen(rows: pd.DataFrame, case: pd.DataFrame, dim_paragraph: pd.DataFrame,
+                              ref_service_type: pd.DataFrame) -> pd.DataFrame:
+    """An adult service: linked to its decision and, when delivered at one, its facility; its
+    free-text `ydelsestype` published only when `reference/service_types.csv` lists it."""
+    service_type, listed = _listed_types(
+        rows["ydelsestype"], ref_service_type.loc[ref_service_type["source"] == "voksen", "service_type"])
     return pd.DataFrame({
         "service_key": _key("voksen", rows["ydelse_id"]), "source": "voksen",
         "service_id": rows["ydelse_id"].astype(str), "case_key": case["case_key"],
         "citizen_key": case["citizen_key"],
         "decision_key": _key("voksen", rows["afgoerelse_id"]).where(rows["afgoerelse_id"].notna()),
         "paragraph_text": rows["paragraf"], "service_code": _service_codes(rows["paragraf"], dim_paragraph),
-        "category": None, "service_type": rows["ydelsestype"], "start_date": rows["start_dato"],
+        "category": None, "service_type": service_type, "service_type_listed": listed,
+        "start_date": rows["start_dato"],
         "end_date": rows["slut_dato"], "supplier": None,
         "facility_id": _id(rows["tilbud_id"]).where(rows["tilbud_id"].notna()),
         "unit_code": case["unit_code"], "target_group": case["target_group"], "area": AREA_ADULTS})
@@ -545,19 +573,26 @@ def build_fact_assessment(rows: pd.DataFrame, citizen) -> pd.DataFrame:
         "assessment_date": rows["dato"], "level": rows["niveau"]})
 
 
+def _employee_key(pseudonymiser: Pseudonymiser, ids: pd.Series) -> pd.Series:
+    """Pseudonym of an employee (issue 21): sick days are health data, so facts carry no
+    HR number; namespace `employee`, as caseworkers use `caseworker`."""
+    return pseudonymiser.many("employee", _key("hr", ids).where(ids.notna()))
+
+
 @builds("hr", "medarbejder")
-def build_dim_employee(rows: pd.DataFrame) -> pd.DataFrame:
+def build_dim_employee(rows: pd.DataFrame, pseudonymiser: Pseudonymiser) -> pd.DataFrame:
     """Employees are not citizens: their CPR is only checked (DQ05, DQ09), never kept."""
     return pd.DataFrame({
-        "employee_key": _key("hr", rows["medarbejder_nr"]), "unit_code": rows["enhed_kode"],
+        "employee_key": _employee_key(pseudonymiser, rows["medarbejder_nr"]),
+        "employee_id": _id(rows["medarbejder_nr"]), "unit_code": rows["enhed_kode"],
         "job_category": rows["stillingskategori"], "hired_date": rows["ansat_dato"], "left_date": rows["fratraadt_dato"],
         "leave_reason": rows["fratraedelsesaarsag"], "fte": rows["beskaeftigelsesgrad"]})
 
 
 @builds("hr", "fravaer")
-def build_fact_absence(rows: pd.DataFrame) -> pd.DataFrame:
+def build_fact_absence(rows: pd.DataFrame, pseudonymiser: Pseudonymiser) -> pd.DataFrame:
     return pd.DataFrame({
-        "absence_id": _id(rows["fravaer_id"]), "employee_key": _key("hr", rows["medarbejder_nr"]),
+        "absence_id": _id(rows["fravaer_id"]), "employee_key": _employee_key(pseudonymiser, rows["medarbejder_nr"]),
         "absence_type": rows["fravaerstype"], "from_date": rows["fra_dato"], "to_date": rows["til_dato"]})
 
 
@@ -570,10 +605,10 @@ def build_fact_recruitment(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 @builds("hr", "arbejdsmiljoe_haendelse")
-def build_fact_incident(rows: pd.DataFrame) -> pd.DataFrame:
+def build_fact_incident(rows: pd.DataFrame, pseudonymiser: Pseudonymiser) -> pd.DataFrame:
     return pd.DataFrame({
         "incident_id": _id(rows["haendelse_id"]),
-        "employee_key": _key("hr", rows["medarbejder_nr"]).where(rows["medarbejder_nr"].notna()),
+        "employee_key": _employee_key(pseudonymiser, rows["medarbejder_nr"]),
         "unit_code": rows["enhed_kode"], "facility_id": _id(rows["tilbud_id"]).where(rows["tilbud_id"].notna()),
         "incident_date": rows["dato"], "category": rows["kategori"]})
 

@@ -31,7 +31,8 @@ LINK_PERSON = "link_person"
 #: Model tables the link step makes from every CPR-bearing row at once, not one builder each.
 LINK_TABLES = ("dim_citizen", LINK_PERSON, "link_finding")
 #: Model tables loaded from the municipality's reference folder, not from a source.
-REFERENCE_TABLES = ("dim_org", "dim_paragraph", "ref_deadline", "ref_account", "ref_refusion", "ref_role")
+REFERENCE_TABLES = ("dim_org", "dim_paragraph", "ref_deadline", "ref_account", "ref_refusion", "ref_role",
+                    "ref_service_type")
 #: The model table every case-bearing source's case table feeds.
 CASE_TABLE = "fact_case"
 

@@ -8,6 +8,7 @@ import time
 
 from etl.core import zones
 from etl.core.settings import Settings
+from etl.core.storage import make_private
 from etl.model.accounting import account_rows
 from etl.core.reference import load_reference
 from etl.model.build import build_model, load_current_staged
@@ -41,6 +42,7 @@ def run_model_stage(settings: Settings, extraction_date: dt.date,
     record_key_fingerprint(model_dir, key)
     accounting = account_rows(frames, model)
     accounting.to_parquet(model_dir / zones.ACCOUNTING, index=False)
+    make_private(model_dir / zones.ACCOUNTING)
     unaccounted = accounting[accounting["expected"] != accounting["model"]]
     if len(unaccounted):  # reported by DQ14; logged here with the tables, never the rows
         log.warning("rows unaccounted for between staged and model: %s",

@@ -38,10 +38,11 @@ MODEL_TABLES: dict[str, TableSpec] = {t.name: t for t in (
     ), primary_key=("source", "source_table", "source_person_id"),
         description="How every source person row was linked (or not) to a citizen."),
     TableSpec("link_finding", (
-        col("rule_id", "str", description="DQ05 (unusable CPR) or DQ09 (one CPR, several ids)"),
+        col("rule_id", "str", description="DQ05 (unusable CPR), DQ09 (one CPR, several ids), DQ22 (CPR in a text field)"),
         col("source", "str"), col("source_table", "str"), col("record_id", "str"),
-        col("failing", "bool"), col("detail", "str", True, "missing / invalid / replacement / duplicate"),
-    ), description="Findings only the link step can make (it alone sees CPR); no CPR in it."),
+        col("failing", "bool"),
+        col("detail", "str", True, "missing / invalid / replacement / duplicate; DQ22: the column's name"),
+    ), description="Findings only the link step and the free-text guard can make (they alone see CPR); no CPR in it."),
     TableSpec("dim_org", (
         col("unit_code", "str"), col("system", "str"), col("unit", "str"), col("center", "str"),
         col("area", "str"), col("valid_from", "date"), col("valid_to", "date", True),
@@ -69,11 +70,18 @@ MODEL_TABLES: dict[str, TableSpec] = {t.name: t for t in (
         col("code", "str", description="the service code or facility type declared in the role"),
     ), primary_key=("kind", "role", "code"),
         description="Which codes play the roles KPIs and rules select by (reference/service_roles.csv, facility_roles.csv)."),
+    TableSpec("ref_service_type", (
+        col("source", "str", description="the source whose free-text type column is listed (voksen)"),
+        col("service_type", "str", description="a type a breakdown may publish (voksen.ydelse.ydelsestype)"),
+    ), primary_key=("source", "service_type"),
+        description="The adult services' types a breakdown may publish (reference/service_types.csv); others are Ukendt."),
     TableSpec("fact_case", (
         col("case_key", "str"), col("source", "str"), col("case_id", "str"),
         col("case_number", "str", True, "Sagsnummer (boern) / sag_id (voksen)"),
         CITIZEN, col("opened_date", "date"), col("closed_date", "date", True), UNIT,
         col("caseworker_key", "str", True, "pseudonym of (system, caseworker id)"),
+        col("caseworker_id", "str", True, "the source's own caseworker id (an employee's internal id, never a "
+                                          "CPR): only for the data owners' failing-records attachment"),
         TARGET, AREA,
     ), primary_key=("case_key",)),
     TableSpec("fact_decision", (
@@ -89,7 +97,8 @@ MODEL_TABLES: dict[str, TableSpec] = {t.name: t for t in (
         col("case_key", "str"), CITIZEN, col("decision_key", "str", True),
         col("paragraph_text", "str"), col("service_code", "str", True),
         col("category", "str", True, "Anbringelse / Forebyggende (children); NULL for adults"),
-        col("service_type", "str", True, "Type / ydelsestype"),
+        col("service_type", "str", True, "Type / ydelsestype; Ukendt when not on the contract's or the reference's list"),
+        col("service_type_listed", "bool", description="false: the source's type was not on its list (DQ20)"),
         col("start_date", "date", True), col("end_date", "date", True),
         col("supplier", "str", True), col("facility_id", "str", True), UNIT, TARGET, AREA,
     ), primary_key=("service_key",), description="voksen.ydelse and boern.Foranstaltning."),
@@ -142,9 +151,12 @@ MODEL_TABLES: dict[str, TableSpec] = {t.name: t for t in (
         CITIZEN, col("month", "date"), col("status", "str"), col("completed_education", "bool"),
     ), primary_key=("citizen_key", "month")),
     TableSpec("dim_employee", (
-        col("employee_key", "str"), UNIT, col("job_category", "str"), col("hired_date", "date"),
+        col("employee_key", "str", description="HMAC pseudonym (namespace employee) of hr's medarbejder_nr"),
+        col("employee_id", "str", description="hr's own medarbejder_nr: the record id its data owner looks up in "
+                                              "mart.dq_failure (not a CPR); the only place beside the pseudonym"),
+        UNIT, col("job_category", "str"), col("hired_date", "date"),
         col("left_date", "date", True), col("leave_reason", "str", True), col("fte", "float"),
-    ), primary_key=("employee_key",), description="hr.medarbejder without CPR."),
+    ), primary_key=("employee_key",), description="hr.medarbejder without CPR, keyed by a pseudonym."),
     TableSpec("fact_absence", (
         col("absence_id", "str"), col("employee_key", "str"), col("absence_type", "str"),
         col("from_date", "date"), col("to_date", "date", True),

@@ -7,11 +7,11 @@ they are in the CPR-bearing staged extracts (`staged/`, restricted), the only pl
 pipeline keeps them. `rekey` runs the model build over the staged extracts with a
 pseudonymiser that computes every pseudonym under both keys, which gives the exact
 old → new mapping of every pseudonym the pipeline can make from what is retained, for
-every namespace the build uses (persons, source-person fallbacks, caseworkers, cases). It then
+every namespace the build uses (persons, source-person fallbacks, caseworkers, employees, cases). It then
 rewrites every stored artefact that carries pseudonyms through that mapping:
 
 - the live model and every backfill model (`model/**.parquet`: `citizen_key`,
-  `caseworker_key`, `case_pseudonym`);
+  `caseworker_key`, `case_pseudonym`, `employee_key`);
 - theme 6's caseworker overview (`kpi/case_cost.parquet` and `mart.case_cost`: its case,
   citizen and caseworker keys);
 - the computed KPI set (`kpi/kpi_value.parquet`) and `mart.kpi_value` in the warehouse,
@@ -46,7 +46,7 @@ import sqlalchemy as sa
 from etl.core import zones
 from etl.core.periods import local_now
 from etl.core.settings import NEW_PSEUDONYM_KEY_ENV, ConfigurationError, Settings, check_pseudonym_key
-from etl.core.storage import atomic_write_json
+from etl.core.storage import atomic_write_json, make_private
 from etl.core.reference import load_reference
 from etl.model.build import build_model, load_current_staged
 from etl.model.link import Pseudonymiser, key_fingerprint, record_key_fingerprint
@@ -55,7 +55,7 @@ from etl.publish.warehouse import make_engine
 log = logging.getLogger(__name__)
 
 #: Model columns that hold a pseudonym.
-PSEUDONYM_COLUMNS = ("citizen_key", "caseworker_key", "case_pseudonym")
+PSEUDONYM_COLUMNS = ("citizen_key", "caseworker_key", "case_pseudonym", "employee_key")
 #: `mart.case_cost` (and its staged `kpi/case_cost.parquet`): every key is a pseudonym.
 CASE_COST_COLUMNS = ("case_key", "citizen_key", "caseworker_key")
 #: The KPI rows whose `org_key` is a pseudonym.
@@ -190,6 +190,7 @@ def _remap_parquet(artefact: Artefact, mapping: dict[str, str]) -> Path:
         table = table.set_column(i, table.schema.field(i), pa.array(values, type=table.schema.field(i).type))
     tmp = artefact.path.with_name(f".{artefact.path.name}.rekey.tmp")
     pq.write_table(table, tmp, compression="zstd")
+    make_private(tmp)
     with open(tmp, "rb") as fh:
         os.fsync(fh.fileno())
     return tmp

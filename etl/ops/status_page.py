@@ -6,10 +6,18 @@ from the published tables the BI layer reads, through the pipeline's own
 
 - the latest run's status per rule and source (`mart.dq_result` totals, `mart.dq_rule`),
 - each rule × source's trend across the last runs (`mart.dq_result` keeps every run),
-- source freshness (`mart.source_freshness`).
+- source freshness (`mart.source_freshness`),
+- per rule × source its breakdown by unit (`mart.dq_result` rows of dimension `unit`).
 
-Only counts, rates and source names: never a record id or a CPR (those stay in
-`mart.dq_failure` for the owners).
+Filters (query parameters, so the owners' e-mail can link a filtered page): `status`
+(`breach` / `pass`), `owner` (an address: the rule × source pairs that mail it, from
+`config/dq_rules.yaml`) and `source`. Breaches come first (errors, then warnings), numbers
+in Danish formats (1.234; 12,5 %).
+
+The page itself shows only counts, rates and source names. Each row links its failing records
+(`failures?run_id=…&rule=…&source=…`: `mart.dq_failure`'s record id, case number, unit and
+reason; never a CPR, never the caseworker id), a route the plugin opens only to users allowed to
+read the `data_quality` DAG.
 """
 
 from __future__ import annotations
@@ -17,22 +25,43 @@ from __future__ import annotations
 import datetime as dt
 import html
 import math
+from collections.abc import Callable
+from urllib.parse import urlencode
 
 import jinja2
 import pandas as pd
 import sqlalchemy as sa
 
+from etl.core.privacy import mask_cpr
 from etl.publish.warehouse import make_engine, read_table
 
 #: How many runs the trend goes back.
 HISTORY_RUNS = 14
+#: Most failing records the records page lists (the rest: `mart.dq_failure`, or the owner's attachment).
+MAX_FAILURE_ROWS = 2000
+STATUSES = ("breach", "pass")
+#: Who a rule × source mails: (rule_id, source) -> addresses (the plugin reads `config/dq_rules.yaml`).
+OwnersOf = Callable[[str, str], tuple[str, ...]]
 
 _TOTALS_OF_RECENT_RUNS = ("WHERE dimension IS NULL AND run_id IN (SELECT run_id FROM mart.dq_result "
                           "GROUP BY run_id ORDER BY MAX(computed_at) DESC LIMIT :runs)")
 
 
-def load_status(engine: sa.Engine, history_runs: int = HISTORY_RUNS) -> dict:
-    """The page's facts: latest status per rule and source, its trend, source freshness."""
+def number(value: float | int | None, decimals: int = 0) -> str:
+    """Danish: 1.234 / 12,5; empty for a missing value."""
+    if value is None or _missing(value):
+        return ""
+    text = f"{float(value):,.{decimals}f}"
+    return text.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
+
+
+def percent(share: float | None, decimals: int = 1) -> str:
+    return "" if share is None or _missing(share) else f"{number(100 * share, decimals)} %"
+
+
+def load_status(engine: sa.Engine, history_runs: int = HISTORY_RUNS, owners_of: OwnersOf | None = None) -> dict:
+    """The page's facts: latest status per rule and source (breaches first, each with its owners
+    and unit breakdown), its trend, source freshness."""
     try:
         results = read_table(engine, "mart.dq_result", _TOTALS_OF_RECENT_RUNS, {"runs": history_runs})
         rules = read_table(engine, "mart.dq_rule")
@@ -51,6 +80,8 @@ def load_status(engine: sa.Engine, history_runs: int = HISTORY_RUNS) -> dict:
     history = {key: group.assign(_order=group["run_id"].map(order)).sort_values("_order")
                for key, group in results.groupby(["rule_id", "source"])}
     latest = results[results["run_id"] == latest_run].sort_values(["rule_id", "source"])
+    units = _unit_breakdown(engine, latest_run)
+    listed = _listed_owners(rules)
     rows = []
     for row in latest.itertuples(index=False):
         trend = [int(v) for v in history[(row.rule_id, row.source)]["failing"]]
@@ -61,7 +92,11 @@ def load_status(engine: sa.Engine, history_runs: int = HISTORY_RUNS) -> dict:
             "population": int(row.population), "rate": None if _missing(row.rate) else float(row.rate),
             "threshold_kind": row.threshold_kind, "threshold": float(row.threshold),
             "previous": previous, "change": None if previous is None else int(row.failing) - previous,
-            "trend": trend, "sparkline": sparkline(trend)})
+            "trend": trend, "sparkline": sparkline(trend),
+            "owners": tuple(owners_of(row.rule_id, row.source) if owners_of else listed.get(row.rule_id, ())),
+            "units": units.get((row.rule_id, row.source), []),
+            "failures_url": "failures?" + urlencode({"run_id": latest_run, "rule": row.rule_id, "source": row.source})})
+    rows.sort(key=lambda r: (r["status"] != "breach", r["severity"] != "error", r["rule_id"], r["source"]))
     per_run = []
     for run in runs.iloc[::-1].itertuples(index=False):
         totals = results[results["run_id"] == run.run_id]
@@ -75,6 +110,37 @@ def load_status(engine: sa.Engine, history_runs: int = HISTORY_RUNS) -> dict:
                        "run_date": latest["run_date"].iloc[0], "checks": len(rows),
                        "errors": sum(r["severity"] == "error" for r in latest_breaches),
                        "warnings": sum(r["severity"] == "warning" for r in latest_breaches)}}
+
+
+def _unit_breakdown(engine: sa.Engine, run_id: str) -> dict[tuple[str, str], list[dict]]:
+    """Per rule × source of `run_id`: its units, most failing first (units with no failing row last)."""
+    frame = read_table(engine, "mart.dq_result", "WHERE run_id = :run AND dimension = 'unit'", {"run": run_id})
+    out: dict[tuple[str, str], list[dict]] = {}
+    for key, group in frame.groupby(["rule_id", "source"]):
+        ordered = group.sort_values(["failing", "dimension_value"], ascending=[False, True])
+        out[key] = [{"unit": str(r.dimension_value), "failing": int(r.failing), "population": int(r.population),
+                     "rate": None if _missing(r.rate) else float(r.rate)} for r in ordered.itertuples(index=False)]
+    return out
+
+
+def _listed_owners(rules: pd.DataFrame) -> dict[str, tuple[str, ...]]:
+    """`mart.dq_rule.owners` per rule: everyone the rule can mail (without the configuration at hand)."""
+    if rules.empty:
+        return {}
+    return {r: tuple(o.strip() for o in str(owners or "").split(",") if o.strip())
+            for r, owners in zip(rules["rule_id"], rules["owners"])}
+
+
+def apply_filters(status: dict, status_filter: str | None = None, owner: str | None = None,
+                  source: str | None = None) -> dict:
+    """The page's facts with its rows narrowed to the filters, and the choices the form offers."""
+    rows = status.get("rules", [])
+    choices = {"statuses": list(STATUSES), "owners": sorted({o for r in rows for o in r["owners"]}),
+               "sources": sorted({r["source"] for r in rows})}
+    shown = [r for r in rows if (not status_filter or r["status"] == status_filter)
+             and (not owner or owner in r["owners"]) and (not source or r["source"] == source)]
+    return {**status, "rules": shown, "all_rules": len(rows), "choices": choices,
+            "filters": {"status": status_filter or "", "owner": owner or "", "source": source or ""}}
 
 
 def _missing(value) -> bool:  # noqa: ANN001 - a pandas scalar
@@ -117,7 +183,10 @@ def sparkline(values: list[int], width: int = 120, height: int = 24) -> str:
             f'points="{path}"/><circle cx="{x}" cy="{y}" r="2.5" fill="currentColor"/></svg>')
 
 
-_TEMPLATE = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined).from_string("""\
+_ENV = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+_ENV.globals.update(number=number, percent=percent)
+_ENV.filters["number"] = number
+_TEMPLATE = _ENV.from_string("""\
 <!doctype html>
 <html lang="da"><head><meta charset="utf-8"><title>sofli · datakvalitet</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -144,6 +213,16 @@ failing record ids: <code>mart.dq_failure</code>.</p>
 <div class="summary" id="dq-empty">No data-quality results yet: the <code>data_quality</code> DAG has not run.</div>
 {% else %}
 {% set latest = status.latest %}
+<form id="dq-filters" method="get" action="">
+ <label>status <select name="status"><option value="">alle</option>{% for s in status.choices.statuses %}
+ <option value="{{ s }}" {{ 'selected' if status.filters.status == s }}>{{ s }}</option>{% endfor %}</select></label>
+ <label>ejer <select name="owner"><option value="">alle</option>{% for o in status.choices.owners %}
+ <option value="{{ o }}" {{ 'selected' if status.filters.owner == o }}>{{ o }}</option>{% endfor %}</select></label>
+ <label>kilde <select name="source"><option value="">alle</option>{% for s in status.choices.sources %}
+ <option value="{{ s }}" {{ 'selected' if status.filters.source == s }}>{{ s }}</option>{% endfor %}</select></label>
+ <button type="submit" id="dq-filter-apply">vis</button> <a href="?" id="dq-filter-clear">nulstil</a>
+ <span class="muted" id="dq-shown">{{ status.rules|length }} af {{ status.all_rules }} rule × source checks vist</span>
+</form>
 <div class="summary {{ 'red' if latest.errors else 'green' }}" id="dq-summary">
  Latest run <b>{{ latest.run_id }}</b> ({{ latest.computed_at.strftime('%Y-%m-%d %H:%M') }}, extraction date
  {{ latest.run_date }}): <b>{{ latest.errors }}</b> error breach(es), <b>{{ latest.warnings }}</b> warning(s)
@@ -151,16 +230,22 @@ failing record ids: <code>mart.dq_failure</code>.</p>
 <h2>Latest status per rule and source</h2>
 <table id="dq-rules"><thead><tr><th>rule</th><th>title</th><th>source</th><th>severity</th><th>status</th>
 <th>failing</th><th>population</th><th>rate</th><th>threshold</th><th>vs previous run</th><th>trend (failing per run)</th>
+<th>owners</th><th>by unit</th><th>records</th>
 </tr></thead><tbody>
 {% for r in status.rules %}
-<tr class="{{ 'breach-' ~ r.severity if r.status == 'breach' else '' }}" data-rule="{{ r.rule_id }}" data-source="{{ r.source }}">
+<tr class="{{ 'breach-' ~ r.severity if r.status == 'breach' else '' }}" data-rule="{{ r.rule_id }}" data-source="{{ r.source }}" data-status="{{ r.status }}">
  <td>{{ r.rule_id }}</td><td>{{ r.title }}</td><td>{{ r.source }}</td><td>{{ r.severity }}</td>
  <td><span class="badge {{ r.status }} {{ r.severity }}">{{ r.status or '—' }}</span></td>
- <td class="num">{{ '{:,}'.format(r.failing) }}</td><td class="num">{{ '{:,}'.format(r.population) }}</td>
- <td class="num">{{ '%.2f %%'|format(100 * r.rate) if r.rate is not none else '' }}</td>
- <td class="num">{{ ('%.2f %%'|format(100 * r.threshold)) if r.threshold_kind == 'rate' else ('≤ %d'|format(r.threshold)) }}</td>
- <td class="num">{% if r.change is none %}new{% elif r.change > 0 %}▲ +{{ r.change }}{% elif r.change < 0 %}▼ {{ r.change }}{% else %}={% endif %}</td>
- <td class="trend">{{ r.sparkline|safe }} <span class="muted">{{ r.trend[-4:]|join(' → ') }}</span></td></tr>
+ <td class="num">{{ number(r.failing) }}</td><td class="num">{{ number(r.population) }}</td>
+ <td class="num">{{ percent(r.rate, 2) }}</td>
+ <td class="num">{{ percent(r.threshold, 2) if r.threshold_kind == 'rate' else '≤ ' ~ number(r.threshold) }}</td>
+ <td class="num">{% if r.change is none %}new{% elif r.change > 0 %}▲ +{{ number(r.change) }}{% elif r.change < 0 %}▼ -{{ number(-r.change) }}{% else %}={% endif %}</td>
+ <td class="trend">{{ r.sparkline|safe }} <span class="muted">{{ r.trend[-4:]|map('number')|join(' → ') }}</span></td>
+ <td class="owners">{{ r.owners|join(', ') }}</td>
+ <td class="units">{% if r.units %}<details><summary>{{ r.units|length }} enheder</summary><table class="unit-breakdown">
+ {% for u in r.units %}<tr data-unit="{{ u.unit }}"><td>{{ u.unit }}</td><td class="num">{{ number(u.failing) }} af {{ number(u.population) }}</td>
+ <td class="num">{{ percent(u.rate) }}</td></tr>{% endfor %}</table></details>{% endif %}</td>
+ <td>{% if r.failing %}<a class="records" href="{{ r.failures_url }}">{{ number(r.failing) }} rækker</a>{% endif %}</td></tr>
 {% endfor %}
 </tbody></table>
 <h2>Runs</h2>
@@ -176,9 +261,9 @@ failing record ids: <code>mart.dq_failure</code>.</p>
 {% for f in status.freshness %}<tr data-source="{{ f.source }}"><td>{{ f.source }}</td>
 <td><span class="badge {{ 'stale' if f.stale else 'fresh' }}">{{ 'stale' if f.stale else 'fresh' }}</span></td>
 <td>{{ f.extract_date }}</td><td>{{ f.last_success_at }}</td>
-<td class="num">{{ '%.1f'|format(f.age_hours) if f.age_hours is not none else '' }}</td>
+<td class="num">{{ number(f.age_hours, 1) }}</td>
 <td class="num">{{ f.days_behind if f.days_behind is not none else '' }}</td>
-<td class="num">{{ '{:,}'.format(f.rows) if f.rows is not none else '' }}</td><td>{{ f.checked_at }}</td></tr>
+<td class="num">{{ number(f.rows) }}</td><td>{{ f.checked_at }}</td></tr>
 {% endfor %}</tbody></table>
 {% endif %}
 </body></html>
@@ -186,6 +271,8 @@ failing record ids: <code>mart.dq_failure</code>.</p>
 
 
 def render_status_page(status: dict, warehouse: str = "", history_runs: int = HISTORY_RUNS) -> str:
+    if "choices" not in status:
+        status = apply_filters(status)
     return _TEMPLATE.render(status=status, warehouse=warehouse, history_runs=history_runs)
 
 
@@ -196,10 +283,51 @@ def warehouse_label(url: str) -> str:
         parsed.username else str(parsed)
 
 
-def status_page(url: str, history_runs: int = HISTORY_RUNS) -> str:
-    """Read the warehouse at `url` and render the page (what the Airflow plugin serves)."""
+def status_page(url: str, history_runs: int = HISTORY_RUNS, *, status_filter: str | None = None,
+                owner: str | None = None, source: str | None = None, owners_of: OwnersOf | None = None) -> str:
+    """Read the warehouse at `url` and render the page, filtered (what the Airflow plugin serves)."""
     engine = make_engine(url)
     try:
-        return render_status_page(load_status(engine, history_runs), warehouse_label(url), history_runs)
+        status = apply_filters(load_status(engine, history_runs, owners_of),
+                               status_filter if status_filter in STATUSES else None, owner or None, source or None)
+        return render_status_page(status, warehouse_label(url), history_runs)
     finally:
         engine.dispose()
+
+
+def load_failures(engine: sa.Engine, run_id: str, rule_id: str, source: str,
+                  limit: int = MAX_FAILURE_ROWS) -> tuple[pd.DataFrame, int]:
+    """The failing records of one rule × source of a run (first `limit`, by record id) and how many there are."""
+    where = "WHERE run_id = :run AND rule_id = :rule AND source = :source"
+    frame = read_table(engine, "mart.dq_failure", where, {"run": run_id, "rule": rule_id, "source": source})
+    frame = frame.sort_values(["source_table", "record_id"], kind="stable")
+    return frame.head(limit), len(frame)
+
+
+_FAILURES = _ENV.from_string("""\
+<!doctype html>
+<html lang="da"><head><meta charset="utf-8"><title>sofli · fejlende rækker {{ rule }} {{ source }}</title>
+<style>body{font-family:system-ui,sans-serif;margin:1.2rem} table{border-collapse:collapse;font-size:.85rem}
+th,td{padding:.25rem .5rem;border-bottom:1px solid #e4e7eb;text-align:left} .muted{color:#616e7c}</style></head>
+<body><p><a href="./">← datakvalitet</a></p>
+<h1>Fejlende rækker: {{ rule }} · {{ source }}</h1>
+<p class="muted" id="dq-failures-count">Kørsel {{ run_id }}: {{ number(total) }} fejlende rækker{% if total > rows|length %},
+de første {{ number(rows|length) }} vist (alle: <code>mart.dq_failure</code> og ejerens vedhæftede fil){% endif %}.
+Kildens egne id'er; aldrig CPR.</p>
+<table id="dq-failures"><thead><tr><th>kildetabel</th><th>record_id</th><th>sagsnummer</th><th>enhed</th><th>begrundelse</th></tr></thead>
+<tbody>{% for r in rows %}<tr><td>{{ r.source_table }}</td><td>{{ r.record_id }}</td><td>{{ r.case_number or '' }}</td>
+<td>{{ r.unit_code or '' }}</td><td>{{ r.detail or '' }}</td></tr>{% endfor %}</tbody></table>
+</body></html>
+""")
+
+
+def failures_page(url: str, run_id: str, rule_id: str, source: str) -> str:
+    """The failing records of one rule × source, as the page's row links them."""
+    engine = make_engine(url)
+    try:
+        frame, total = load_failures(engine, run_id, rule_id, source)
+    finally:
+        engine.dispose()
+    rows = [{k: (None if _missing(v) else mask_cpr(str(v), "(CPR-lignende værdi udeladt)"))
+             for k, v in r.items()} for r in frame.to_dict("records")]
+    return _FAILURES.render(run_id=run_id, rule=rule_id, source=source, rows=rows, total=total)

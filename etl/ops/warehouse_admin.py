@@ -2,9 +2,11 @@
 
 1. creates the warehouse database when it does not exist yet;
 2. runs `sql/warehouse/roles.postgresql.sql`: schemas `mart` and `public` owned by the
-   NOLOGIN role `sofli_pipeline`, the read-only NOLOGIN role `sofli_bi`;
+   NOLOGIN role `sofli_pipeline`, the read-only NOLOGIN roles `sofli_bi` (mart and public)
+   and `sofli_bi_public` (public only), none of which may connect to another database;
 3. gives a role LOGIN and its password when the password is in the environment
-   (`WAREHOUSE_PASSWORD` for sofli_pipeline, `WAREHOUSE_BI_PASSWORD` for sofli_bi; a role
+   (`WAREHOUSE_PASSWORD` for sofli_pipeline, `WAREHOUSE_BI_PASSWORD` for sofli_bi,
+   `WAREHOUSE_BI_PUBLIC_PASSWORD` for sofli_bi_public; a role
    whose variable is unset is left as it is). The password is sent as a SCRAM verifier
    computed here, so the plain text never reaches the server's statement log;
 4. creates the contract's tables and (re)creates the views as sofli_pipeline
@@ -34,8 +36,10 @@ from etl.publish.warehouse import SQL_DIR, ensure_schema, make_engine, warehouse
 log = logging.getLogger(__name__)
 PIPELINE_ROLE = "sofli_pipeline"
 BI_ROLE = "sofli_bi"
+#: Reads the schema `public` only (the suppressed figures), for readers outside the administration.
+BI_PUBLIC_ROLE = "sofli_bi_public"
 #: Role -> the environment variable holding its password (named by the settings owner).
-PASSWORD_ENV = {role: WAREHOUSE_LOGIN_PASSWORD_ENV[role] for role in (PIPELINE_ROLE, BI_ROLE)}
+PASSWORD_ENV = {role: WAREHOUSE_LOGIN_PASSWORD_ENV[role] for role in (PIPELINE_ROLE, BI_ROLE, BI_PUBLIC_ROLE)}
 
 
 def roles_sql(sql_dir: Path = SQL_DIR.parent) -> str:

@@ -130,7 +130,11 @@ DQ_FAILURE = TableSpec("dq_failure", (
     col("run_id", "str"), col("rule_id", "str"), col("source", "str"), col("source_table", "str"),
     col("record_id", "str", description="the source's own record id; never a CPR"),
     col("detail", "str", True),
-), description="The failing source records of each rule, for the data owner to fix.")
+    col("case_number", "str", True, "the source's own case number (Sagsnummer / sag_id) of the record's case, "
+                                    "where the record belongs to a case"),
+    col("unit_code", "str", True, "the source's unit code of the record, where it has one"),
+), description="The failing source records of each rule, for the data owner to fix. The caseworker id is not "
+               "here: it reaches only the owners' e-mail attachment (docs/security.md).")
 
 SOURCE_FRESHNESS = TableSpec("source_freshness", (
     col("source", "str"),

@@ -16,6 +16,11 @@ one transaction (`publish_together`), so a reader sees the old or the new versio
 them. On SQLite the staging DDL is inside that transaction too (`make_engine`).
 On PostgreSQL a transaction-scoped advisory lock per table serialises two publishers of
 the same table (they would otherwise collide on the staging table's name).
+
+Nothing CPR-shaped is published (`guard_publication`, before the transaction): a CPR in a
+`public` frame refuses the whole publication (every table of it keeps its previous version;
+a masked label there would be a wrong breakdown), one in `mart` is masked cell by cell and
+logged by table, column and count (the owners still need the rest of a finding's row).
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from etl.core.periods import local_today
+from etl.core.privacy import MASK, CprInOutputError, cpr_cells, mask_cpr
 from etl.core.settings import REPO_ROOT
 from etl.core.tables import TableSpec
 from etl.publish.marts import KEYED_TABLES, MART_TABLES
@@ -260,6 +266,7 @@ def publish_together(engine: sa.Engine, publications: list[Publication]) -> list
     """Replace slices of several tables (`mart` and `public`) in one transaction: a reader,
     and a crash at any statement, sees every table's old version or every table's new one,
     never `mart` of one night beside `public` of another. Returns the rows per publication."""
+    publications = guard_publication(publications)  # before anything is written: all or nothing
     metadata = sa.MetaData()
     prepared = []
     for item in publications:
@@ -288,6 +295,36 @@ def publish_together(engine: sa.Engine, publications: list[Publication]) -> list
     for item in publications:
         log.info("published %d rows to %s.%s", len(item.frame), item.schema, item.spec.name)
     return [len(item.frame) for item in publications]
+
+
+#: The schema readers outside the restricted zone see: a CPR there refuses the publication.
+REFUSING_SCHEMAS = ("public",)
+
+
+def guard_publication(publications: list[Publication]) -> list[Publication]:
+    """Every text column of every frame scanned for a CPR: in `public` the publication is
+    refused (`CprInOutputError`, naming table, column and count, never the value), elsewhere
+    the cells are masked and the rest is published."""
+    guarded = []
+    for item in publications:
+        frame = item.frame
+        for column in (c.name for c in item.spec.columns if c.type == "str"):
+            if column not in frame.columns or frame[column].isna().all():
+                continue
+            values = frame[column].astype("object")
+            hit = cpr_cells(values.where(values.notna(), ""))
+            if not hit.any():
+                continue
+            where = f"{item.schema}.{item.spec.name}.{column}"
+            if item.schema in REFUSING_SCHEMAS:
+                raise CprInOutputError(f"refusing to publish {item.schema}.{item.spec.name}: {int(hit.sum())} "
+                                       f"CPR-shaped value(s) in column {column}; nothing of this publication was written")
+            if frame is item.frame:
+                frame = frame.copy()
+            frame[column] = frame[column].where(~hit, frame[column].astype("str").map(lambda v: mask_cpr(v, MASK)))
+            log.warning("masked %d CPR-shaped value(s) in %s before publishing", int(hit.sum()), where)
+        guarded.append(item if frame is item.frame else Publication(item.schema, item.spec, frame, item.replace_where))
+    return guarded
 
 
 def read_table(engine: sa.Engine, qualified_name: str, where: str = "", params: dict | None = None) -> pd.DataFrame:

@@ -14,8 +14,8 @@ flags, publish; `send_dq_alerts` mails. See docs/data-quality.md.
 from etl.publish.marts import DQ_KPI_FLAG
 from etl.quality.alerts import (
     assert_no_cpr,
+    MailContext,
     build_owner_emails,
-    build_owner_emails_from_breaches,
     send_emails,
 )
 from etl.quality.config import DqConfigError, RuleConfig, load_rules_config
@@ -27,6 +27,6 @@ from etl.quality.runner import Breach, DqOutcome, format_breach_log, run_rules
 __all__ = [
     "DQ_KPI_FLAG", "RULES", "Breach", "RunFacts", "blocked_sources", "blocking_breaches", "flag_kpis",
     "load_run_facts", "DqConfigError", "DqOutcome", "RuleConfig", "RuleFinding", "assert_no_cpr",
-    "build_owner_emails", "build_owner_emails_from_breaches", "format_breach_log", "load_rules_config",
+    "MailContext", "build_owner_emails", "format_breach_log", "load_rules_config",
     "rule", "run_rules", "send_emails",
 ]

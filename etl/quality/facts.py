@@ -118,7 +118,7 @@ def _breakers(staged_dir: Path) -> dict[str, str]:
     return out
 
 
-OUTSIDE_COLUMNS = ["source", "table", "record_id", "column", "kind"]
+OUTSIDE_COLUMNS = ["source", "table", "record_id", "column", "kind", "cpr"]
 
 
 def _outside_contract(staged_dir: Path, pointers: dict[str, dict | None]) -> pd.DataFrame:
@@ -131,14 +131,16 @@ def _outside_contract(staged_dir: Path, pointers: dict[str, dict | None]) -> pd.
             if outside.exists():
                 values = pd.read_parquet(outside)
                 if len(values):
-                    frames.append(values.assign(source=source, table=table, kind="value"))
+                    frames.append(values.assign(source=source, table=table, kind="value",
+                                                cpr=values["cpr"] if "cpr" in values else False))  # older partitions: none
             extra = (zones.read_validation(folder).get("extra_columns") or []) if (folder / zones.VALIDATION).exists() else []
             if extra:
                 frames.append(pd.DataFrame({"source": source, "table": table, "record_id": [f"kolonne {c}" for c in extra],
-                                            "column": extra, "kind": "column"}))
+                                            "column": extra, "kind": "column", "cpr": False}))
     if not frames:
         return pd.DataFrame(columns=OUTSIDE_COLUMNS)
-    return pd.concat(frames, ignore_index=True)[OUTSIDE_COLUMNS].astype("str")
+    found = pd.concat(frames, ignore_index=True)[OUTSIDE_COLUMNS]
+    return found.astype({c: "str" for c in OUTSIDE_COLUMNS if c != "cpr"}).astype({"cpr": "bool"})
 
 
 def _conservation(settings, pointers: dict[str, dict | None]) -> pd.DataFrame | None:

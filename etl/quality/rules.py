@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from etl.core.privacy import CPR_SHAPED
+from etl.core.privacy import cpr_cells
 from etl.core.roles import FACILITY, ROLE_BY_KEY, ROLES, codes, facility_group
 from etl.core.vocabulary import UNKNOWN
 from etl.kpi.catalog import CATALOG, THEMES
@@ -43,6 +43,8 @@ class RuleFinding:
 
     `failing` is a boolean mask over `record_ids`; each breakdown series labels the same
     rows (e.g. `decision_month`); `detail` says why a row fails (NULL on passing rows).
+    `identifiers` are what the owner finds the record by beside its id, taken from the model
+    rows where they have them (`case_key`, `unit_code`; see `IDENTIFIER_COLUMNS`).
     """
 
     source: str
@@ -51,6 +53,12 @@ class RuleFinding:
     failing: pd.Series
     detail: pd.Series
     breakdowns: dict[str, pd.Series] = field(default_factory=dict)
+    identifiers: dict[str, pd.Series] = field(default_factory=dict)
+
+
+#: Model columns a finding carries to the failing records when its rows have them: the case
+#: (resolved to the source's case number and caseworker id by the runner) and the unit.
+IDENTIFIER_COLUMNS = ("case_key", "unit_code")
 
 
 @dataclass(frozen=True)
@@ -117,6 +125,7 @@ def _finding(source: str, source_table: str, rows: pd.DataFrame, id_column: str,
         failing=failing,
         detail=explained,
         breakdowns={name: aligned(values) for name, values in breakdowns.items()},
+        identifiers={name: rows[name].astype("str") for name in IDENTIFIER_COLUMNS if name in rows.columns},
     )
 
 
@@ -156,7 +165,7 @@ def _visible(text: str) -> str:
 def _quoted_code(codes: pd.Series) -> pd.Series:
     """A code as it can be shown to the owner; a CPR-shaped value is never repeated."""
     quoted = "'" + codes.astype("str").map(_visible) + "'"
-    return quoted.where(~codes.astype("str").str.contains(CPR_SHAPED.pattern),
+    return quoted.where(~cpr_cells(codes),
                         "(CPR-lignende værdi udeladt)")
 
 
@@ -290,7 +299,7 @@ _OWN_CODES: dict[str, tuple[str, tuple[str, ...]]] = {
     "fact_case": ("case_id", ("unit",)), "fact_decision": ("decision_id", ("paragraph",)),
     "fact_service": ("service_id", ("paragraph",)), "fact_investigation": ("investigation_id", ("paragraph",)),
     "dim_facility": ("facility_id", ("unit",)), "fact_complaint": ("complaint_id", ("unit",)),
-    "dim_employee": ("employee_key", ("unit",)), "fact_recruitment": ("recruitment_id", ("unit",)),
+    "dim_employee": ("employee_id", ("unit",)), "fact_recruitment": ("recruitment_id", ("unit",)),
     "fact_incident": ("incident_id", ("unit",)),
     # finance rows: a function of the account plan and a finance unit
     "fact_posting": ("posting_id", ("function", "unit")), "fact_budget": ("budget_id", ("function", "unit")),
@@ -708,6 +717,10 @@ def large_swings(model: Model, facts: RunFacts | None, params: Mapping[str, Any]
     return findings
 
 
+#: The free-text type column behind `fact_service.service_type`, per source (DQ20 names it).
+SERVICE_TYPE_COLUMN = {"boern": "Type", "voksen": "ydelsestype"}
+
+
 @rule("DQ20", sources=_source_names(), needs_facts=True)
 def outside_contract(model: Model, facts: RunFacts | None, params: Mapping[str, Any]) -> list[RuleFinding]:
     """A delivery outside its contract: a categorical value not on the contract's list (the row
@@ -717,16 +730,21 @@ def outside_contract(model: Model, facts: RunFacts | None, params: Mapping[str, 
     id is `kolonne <name>`); every row fails. The value itself is never shown: it may be
     free text, even a CPR. Population: the findings only, so the threshold is a count.
     """
-    if facts is None or facts.outside_contract is None or facts.outside_contract.empty:
-        return []
-    found = facts.outside_contract.reset_index(drop=True)
     findings = []
-    for (source, table), rows in found.groupby(["source", "table"], sort=True):
-        text = pd.Series([(f"værdi uden for kontraktens liste i {c} (læst som Ukendt)" if k == "value" else
-                           f"kolonne {c} findes ikke i kontrakten (ignoreret)")
-                          for k, c in zip(rows["kind"], rows["column"])], index=rows.index, dtype="str")
-        findings.append(_finding(str(source), str(table), rows, "record_id", pd.Series(True, index=rows.index),
-                                 text, column=rows["column"]))
+    if facts is not None and facts.outside_contract is not None and not facts.outside_contract.empty:
+        found = facts.outside_contract.reset_index(drop=True)
+        for (source, table), rows in found.groupby(["source", "table"], sort=True):
+            text = pd.Series([(f"værdi uden for kontraktens liste i {c} (læst som Ukendt)" if k == "value" else
+                               f"kolonne {c} findes ikke i kontrakten (ignoreret)")
+                              for k, c in zip(rows["kind"], rows["column"])], index=rows.index, dtype="str")
+            findings.append(_finding(str(source), str(table), rows, "record_id", pd.Series(True, index=rows.index),
+                                     text, column=rows["column"]))
+    for source, table, rows in _by_source(model, "fact_service"):  # a free-text type not on its list
+        unlisted = rows[~rows["service_type_listed"].astype(bool)]
+        if len(unlisted):
+            column = SERVICE_TYPE_COLUMN[source]
+            findings.append(_finding(source, table, unlisted, "service_id", pd.Series(True, index=unlisted.index),
+                                     f"type i {column} står ikke på listen (læst som Ukendt)", column=column))
     return findings
 
 
@@ -758,6 +776,32 @@ def rows_not_conserved(model: Model, facts: RunFacts | None, params: Mapping[str
     for source, rows in chain.groupby("source", sort=True):
         findings.append(_finding(source, "chain", rows, "source_table", failing[rows.index],
                                  lambda bad, detail=detail: detail[bad.index]))
+    return findings
+
+
+@rule("DQ22", sources=_source_names(), needs_facts=True)
+def cpr_in_free_text(model: Model, facts: RunFacts | None, params: Mapping[str, Any]) -> list[RuleFinding]:
+    """A CPR typed into a text field that is not the contract's CPR column (issue 21).
+
+    The model build masks it (`etl.model.guard`: the row is kept, the number never reaches
+    the model) and records the record id and column; a CPR in a categorical column is read as
+    `Ukendt` at validation (DQ20) and recorded here too. One row per record and column; the
+    value is never shown. Population: the findings only, so the threshold is a count (0).
+    """
+    guard = model.link_finding[model.link_finding["rule_id"] == "DQ22"]
+    found = [guard.rename(columns={"source_table": "table", "detail": "column"})[["source", "table", "record_id", "column"]]
+             .assign(where="modellen (maskeret)")]
+    outside = facts.outside_contract if facts is not None and facts.outside_contract is not None else None
+    if outside is not None and not outside.empty and "cpr" in outside:
+        found.append(outside[outside["cpr"].astype(bool)][["source", "table", "record_id", "column"]]
+                     .assign(where="valideringen (læst som Ukendt)"))
+    rows = pd.concat(found, ignore_index=True).astype("str")
+    findings = []
+    for (source, table), group in rows.groupby(["source", "table"], sort=True):
+        text = ("CPR-nummer i fritekstfeltet " + group["column"] + "; fjernet i " + group["where"]
+                + " – ret feltet i fagsystemet")
+        findings.append(_finding(str(source), str(table), group, "record_id", pd.Series(True, index=group.index),
+                                 text, column=group["column"]))
     return findings
 
 

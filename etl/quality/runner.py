@@ -13,6 +13,7 @@ they are skipped: listed in `mart.dq_rule`, no result rows, never a breach.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Mapping
@@ -25,7 +26,7 @@ from etl.core.tables import TableSpec
 from etl.model import Model, conform
 from etl.publish.marts import DQ_FAILURE, DQ_RESULT, DQ_RULE
 from etl.quality.config import RuleConfig
-from etl.quality.rules import RULES, RuleFinding
+from etl.quality.rules import IDENTIFIER_COLUMNS, RULES, RuleFinding
 
 if TYPE_CHECKING:
     from etl.quality.facts import RunFacts
@@ -33,6 +34,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _ROW_COLUMNS = ["source", "source_table", "record_id", "failing", "detail"]
+#: The failing records as the owners' attachment lists them: `mart.dq_failure`'s columns and the
+#: source's caseworker id (restricted: the attachment only, never a mart).
+FAILURE_RECORD_COLUMNS = ["run_id", "rule_id", "source", "source_table", "record_id", "case_number", "unit_code",
+                          "caseworker_id", "detail"]
+#: The breakdown every finding with a unit code gets (the data-quality page's per-unit view).
+UNIT_DIMENSION = "unit"
 
 
 @dataclass(frozen=True)
@@ -57,12 +64,15 @@ class Breach:
 
 @dataclass(frozen=True)
 class DqOutcome:
-    """One run's data-quality tables (in the BI contract's columns) and its breaches."""
+    """One run's data-quality tables (in the BI contract's columns) and its breaches;
+    `failure_records` are the failing records with the caseworker id, for the owners' mail."""
 
     dq_rule: pd.DataFrame
     dq_result: pd.DataFrame
     dq_failure: pd.DataFrame
     breaches: list[Breach]
+    failure_records: pd.DataFrame = dataclasses.field(
+        default_factory=lambda: pd.DataFrame(columns=FAILURE_RECORD_COLUMNS))
 
     @property
     def error_breaches(self) -> list[Breach]:
@@ -101,20 +111,30 @@ def run_rules(model: Model, rules_config: Mapping[str, RuleConfig], run_id: str,
         results.append(pd.concat([totals, _breakdowns(rows)], ignore_index=True).assign(
             rule_id=config.rule_id, threshold_kind=config.threshold_kind,
             threshold=config.threshold, severity=config.severity))
-        failures.append(rows.loc[rows["failing"], _ROW_COLUMNS].assign(rule_id=config.rule_id))
+        failures.append(rows.loc[rows["failing"], [*_ROW_COLUMNS, *IDENTIFIER_COLUMNS]].assign(rule_id=config.rule_id))
         breaches += [_breach(config, total) for total in totals[totals["status"] == "breach"].itertuples()]
 
     result = pd.concat([_empty(DQ_RESULT), *results], ignore_index=True).assign(
         run_id=run_id, run_date=pd.Timestamp(model.extraction_date), computed_at=computed_at)
     result = result.sort_values(["rule_id", "source", "dimension", "dimension_value"],
                                 na_position="first", kind="stable")
-    failure = pd.concat([_empty(DQ_FAILURE), *failures], ignore_index=True).assign(run_id=run_id)
+    failure = _with_case_identifiers(
+        pd.concat([_empty(DQ_FAILURE), *failures], ignore_index=True).assign(run_id=run_id), model)
     return DqOutcome(
         dq_rule=conform(pd.DataFrame(rule_rows, columns=DQ_RULE.column_names), DQ_RULE),
         dq_result=conform(result[DQ_RESULT.column_names], DQ_RESULT),
         dq_failure=conform(failure[DQ_FAILURE.column_names], DQ_FAILURE),
         breaches=breaches,
+        failure_records=failure[FAILURE_RECORD_COLUMNS].reset_index(drop=True),
     )
+
+
+def _with_case_identifiers(failure: pd.DataFrame, model: Model) -> pd.DataFrame:
+    """The case number and caseworker id of each failing record's case (the source's own ids)."""
+    cases = model.fact_case.drop_duplicates("case_key").set_index("case_key")
+    keys = failure["case_key"] if "case_key" in failure.columns else pd.Series(pd.NA, index=failure.index)
+    return failure.assign(case_number=keys.map(cases["case_number"]).astype("str"),
+                          caseworker_id=keys.map(cases["caseworker_id"]).astype("str"))
 
 
 def format_breach_log(outcome: DqOutcome) -> str:
@@ -149,12 +169,23 @@ def _population(findings: list[RuleFinding], sources: tuple[str, ...]) -> pd.Dat
     """All checked rows of the sources in scope, one frame: ids, failing flag, detail, breakdowns."""
     frames = [
         pd.DataFrame({"source": f.source, "source_table": f.source_table, "record_id": f.record_ids,
-                      "failing": f.failing, "detail": f.detail, **f.breakdowns})
+                      "failing": f.failing, "detail": f.detail,
+                      **{name: f.identifiers.get(name, pd.Series(pd.NA, index=f.record_ids.index, dtype="str"))
+                         for name in IDENTIFIER_COLUMNS},
+                      **_with_unit(f)})
         for f in findings if f.source in sources
     ]
     if not frames:
-        return pd.DataFrame({c: pd.Series(dtype=bool if c == "failing" else "str") for c in _ROW_COLUMNS})
+        return pd.DataFrame({c: pd.Series(dtype=bool if c == "failing" else "str")
+                             for c in (*_ROW_COLUMNS, *IDENTIFIER_COLUMNS)})
     return pd.concat(frames, ignore_index=True)
+
+
+def _with_unit(finding: RuleFinding) -> dict[str, pd.Series]:
+    """The finding's breakdowns, plus one by unit where its rows have a unit code."""
+    if "unit_code" not in finding.identifiers or UNIT_DIMENSION in finding.breakdowns:
+        return dict(finding.breakdowns)
+    return {**finding.breakdowns, UNIT_DIMENSION: finding.identifiers["unit_code"]}
 
 
 def _totals(rows: pd.DataFrame, config: RuleConfig,
@@ -173,7 +204,7 @@ def _totals(rows: pd.DataFrame, config: RuleConfig,
 
 def _breakdowns(rows: pd.DataFrame) -> pd.DataFrame:
     """Population and failing per source × breakdown label; status and trend are for totals only."""
-    dimensions = [c for c in rows.columns if c not in _ROW_COLUMNS]
+    dimensions = [c for c in rows.columns if c not in (*_ROW_COLUMNS, *IDENTIFIER_COLUMNS)]
     long = rows.melt(id_vars=["source", "failing"], value_vars=dimensions,
                      var_name="dimension", value_name="dimension_value").dropna(subset=["dimension_value"])
     grouped = (long.groupby(["source", "dimension", "dimension_value"])["failing"]
@@ -185,7 +216,7 @@ def _breakdowns(rows: pd.DataFrame) -> pd.DataFrame:
 def _rule_row(config: RuleConfig) -> dict:
     return {"rule_id": config.rule_id, "title": config.title, "description": config.description,
             "severity": config.severity, "threshold_kind": config.threshold_kind,
-            "threshold": config.threshold, "owners": ",".join(config.owners),
+            "threshold": config.threshold, "owners": ",".join(config.all_owners),
             "sources": ",".join(config.sources_in_scope)}
 
 

@@ -316,10 +316,13 @@ def _dq_page(dq: pd.DataFrame, rules: pd.DataFrame, quarter_end: dt.date, audien
 
 
 def _owners(addresses: object) -> str:
-    """The rule's owners as their mailboxes' names ('dq-oekonomi, dq-boern'): who fixes it."""
+    """The rule's owners as their mailboxes' names ('dq-oekonomi, dq-boern'): who fixes it. A rule
+    routed to every source's own owner lists many; past three the cell names two and how many more, so the
+    table keeps its one page (the full routing is docs/data-quality.md and `mart.dq_rule`)."""
     if not isinstance(addresses, str):
         return ""
-    return ", ".join(a.strip().split("@")[0] for a in addresses.split(",") if a.strip())
+    names = [a.strip().split("@")[0] for a in addresses.split(",") if a.strip()]
+    return ", ".join(names) if len(names) <= 3 else ", ".join(names[:2]) + f" +{len(names) - 2}"
 
 
 def _month(label: str) -> str:

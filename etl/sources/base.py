@@ -22,6 +22,9 @@ class Source:
     #: DQ10: days the current extract may be behind the night's extraction date before the
     #: source is stale (0: one day behind is stale; a source not extracted every night needs more)
     stale_after_days: int = 0
+    #: Who fixes this source's registrations: the default recipients of its data-quality
+    #: breaches (`config/dq_rules.yaml` may override per source and per rule × source).
+    dq_owners: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.kind not in ("database", "file"):

@@ -9,6 +9,7 @@ SOURCE = Source(
     title="Beskæftigelses- og uddannelsesstatus",
     kind="file",
     owner="team-data",
+    dq_owners=("dq-data@sofli.example",),
     schedule="30 2 * * *",
     description="One row per person and month for persons known to the fagsystemer.",
     tables=(

@@ -6,6 +6,7 @@ from etl.core.vocabulary import (
     DECISION_OUTCOMES,
     GENDERS,
     MEASURE_CATEGORIES,
+    MEASURE_TYPES,
     NOTIFICATION_SOURCES,
     SUPPLIERS,
 )
@@ -19,6 +20,7 @@ SOURCE = Source(
     title="Børne- og familiesagssystem",
     kind="database",
     owner="team-boern",
+    dq_owners=("dq-boern@sofli.example",),
     schedule="0 1 * * *",
     description="Children's authority side: cases, notifications, investigations, measures, decisions, plans.",
     tables=(
@@ -63,7 +65,7 @@ SOURCE = Source(
             col("SagId", "int"),
             col("Paragraf", "str"),
             col("Kategori", "str", allowed=MEASURE_CATEGORIES),
-            col("Type", "str"),
+            col("Type", "str", allowed=MEASURE_TYPES),
             col("StartDato", "date", True),
             col("SlutDato", "date", True),
             col("Leverandoer", "str", allowed=SUPPLIERS),

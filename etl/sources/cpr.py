@@ -9,6 +9,7 @@ SOURCE = Source(
     title="CPR-udtræk",
     kind="file",
     owner="team-data",
+    dq_owners=("dq-data@sofli.example",),
     schedule="15 2 * * *",
     description="Every person any fagsystem knows: birth date, gender, municipality, bydel, status.",
     tables=(

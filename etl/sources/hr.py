@@ -11,6 +11,7 @@ SOURCE = Source(
     title="HR-, løn- og fraværsudtræk",
     kind="database",
     owner="team-hr",
+    dq_owners=("dq-hr@sofli.example",),
     schedule="0 2 * * *",
     description="Employees, absences, recruitments and work-environment incidents.",
     tables=(

@@ -15,6 +15,7 @@ SOURCE = Source(
     title="Klageregister (ESDH)",
     kind="database",
     owner="team-jura",
+    dq_owners=("dq-jura@sofli.example",),
     schedule="45 1 * * *",
     description="Complaints with reconsideration and Ankestyrelsen outcomes.",
     tables=(

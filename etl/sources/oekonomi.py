@@ -19,6 +19,7 @@ SOURCE = Source(
     title="Økonomisystem (posteringer, budget og dispositioner)",
     kind="database",
     owner="team-oekonomi",
+    dq_owners=("dq-oekonomi@sofli.example",),
     schedule="45 2 * * *",
     description="Finance: postings on functions and units (linked to measures where paid through a case system), "
                 "the periodised budget per function, unit and month, and the commitments of granted measures.",

@@ -11,6 +11,7 @@ SOURCE = Source(
     title="Tilbuds- og belægningssystem",
     kind="database",
     owner="team-tilbud",
+    dq_owners=("dq-tilbud@sofli.example",),
     schedule="30 1 * * *",
     description="Provider side: facilities with capacity, stays (incl. anonymous), use of force.",
     tables=(

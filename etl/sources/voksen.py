@@ -18,6 +18,7 @@ SOURCE = Source(
     title="Voksen- og handicapsagssystem",
     kind="database",
     owner="team-voksen",
+    dq_owners=("dq-voksen@sofli.example",),
     schedule="15 1 * * *",
     description="Adult area: citizens, cases, decisions, services, waiting lists, VUM assessments.",
     tables=(

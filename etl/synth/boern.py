@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from etl.core.vocabulary import ANBRINGELSE, MEASURE_CATEGORIES
+from etl.core.vocabulary import ANBRINGELSE, MEASURE_CATEGORIES, TEEN_ONLY_PLACEMENT_TYPES
 from etl.synth.context import Context, assign_caseworkers
 from etl.synth.draw import choose, explode, ids_in_order
 from etl.synth.timeline import (
@@ -54,7 +54,7 @@ PLACEMENT_TYPES = {
     "Plejefamilie": 30, "Netværksplejefamilie": 10, "Kommunal plejefamilie": 5,
     "Døgninstitution": 20, "Opholdssted": 20, "Eget værelse": 8, "Kostskole/efterskole": 7,
 }
-TEEN_ONLY_PLACEMENTS = ("Eget værelse", "Kostskole/efterskole")
+TEEN_ONLY_PLACEMENTS = TEEN_ONLY_PLACEMENT_TYPES
 PREVENTIVE_TYPES_UDSAT = {
     "Familiebehandling": 35, "Aflastning": 8, "Kontaktperson": 30,
     "Praktisk pædagogisk støtte": 12, "Døgnophold for familien": 5, "Netværksgruppe": 10,

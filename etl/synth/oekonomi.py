@@ -41,6 +41,7 @@ from etl.core.vocabulary import (
     ANBRINGELSE,
     LAENGEREVARENDE_BOTILBUD,
     MIDLERTIDIGT_BOTILBUD,
+    PREVENTIVE_TYPES,
     SHELTERS_AND_NATCAFE,
 )
 from etl.synth.context import Context
@@ -83,12 +84,11 @@ TARIFFS: dict[tuple[str, str], tuple[str, float, float]] = {
 #: alcohol and drug treatment). Checked against accounts.csv, and for the children's
 #: measures against the function's `kategori`.
 FUNCTIONS: dict[tuple[str, str], dict[str, float]] = {
-    **{("boern", t): {"5.28.20": 1} for t in ("Opholdssted", "Eget værelse", "Kostskole/efterskole")},
-    **{("boern", t): {"5.28.23": 1} for t in ("Plejefamilie", "Kommunal plejefamilie", "Netværksplejefamilie")},
-    ("boern", "Døgninstitution"): {"5.28.24": 1},
-    **{("boern", t): {"5.28.21": 1} for t in ("Familiebehandling", "Aflastning", "Kontaktperson",
-                                              "Praktisk pædagogisk støtte", "Døgnophold for familien",
-                                              "Netværksgruppe")},
+    **{("boern", t): {fn: 1} for t, fn in {
+        "Opholdssted": "5.28.20", "Eget værelse": "5.28.20", "Kostskole/efterskole": "5.28.20",
+        "Plejefamilie": "5.28.23", "Kommunal plejefamilie": "5.28.23", "Netværksplejefamilie": "5.28.23",
+        "Døgninstitution": "5.28.24"}.items()},
+    **{("boern", t): {"5.28.21": 1} for t in PREVENTIVE_TYPES},
     ("voksen", "Længerevarende botilbud"): {"5.38.50": 1},
     ("voksen", "Almen bolig med støtte"): {"5.38.51": 1},
     ("voksen", "Midlertidigt botilbud"): {"5.38.52": 1},

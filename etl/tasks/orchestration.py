@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import html
 import logging
 
 import pendulum
@@ -30,10 +31,17 @@ from airflow.sdk.exceptions import AirflowSkipException
 # back (SerializationError '_summary' in the dag-processor); the core class round-trips.
 from airflow.timetables.events import EventsTimetable
 
-from etl.core.settings import SMTP_CONN_ID, Clock, NightSchedule, operations_email
+from etl.core.periods import local_today
+from etl.core.privacy import install_log_guard
+from etl.core.settings import SMTP_CONN_ID, Clock, NightSchedule, Settings, operations_email
+from etl.ops.digest import failure_reason, is_deliberate, record
 from etl.sources import SOURCES
 
 log = logging.getLogger(__name__)
+
+#: Every DAG imports this module: from here on no log record of the task (ours, or the task
+#: runner's report of an exception) carries a CPR-shaped string (`etl.core.privacy`).
+install_log_guard()
 
 TIMEZONE = "Europe/Copenhagen"
 START_DATE = pendulum.datetime(2025, 1, 1, tz=TIMEZONE)
@@ -78,16 +86,38 @@ class CopenhagenSmtpNotifier(SmtpNotifier):
         super().render_template_fields(context, jinja_env)
 
 
+class OperationsFailureNotifier(CopenhagenSmtpNotifier):
+    """The failed-task mail to operations, saying which task failed and why (`failure_reason`,
+    in the template as `{{ failure_reason }}`). A deliberate failure (the data-quality gate) is
+    not mailed: it becomes a line in the daily operations digest (`etl.ops.digest`)."""
+
+    def render_template_fields(self, context, jinja_env=None) -> None:
+        context["failure_reason"] = html.escape(failure_reason(context.get("exception")))  # the body is HTML
+        super().render_template_fields(context, jinja_env)
+
+    def notify(self, context) -> None:
+        if is_deliberate(context.get("exception")):
+            ti = context["ti"]
+            path = record(Settings.resolve().data_dir, local_today(), ti.dag_id, ti.task_id, str(context.get("run_id")),
+                          failure_reason(context.get("exception")))
+            log.info("%s.%s failed on purpose: one line in the operations digest %s, no failure mail",
+                     ti.dag_id, ti.task_id, path.name)
+            return
+        super().notify(context)
+
+
 def failure_notifier() -> SmtpNotifier:
     """The alert route of every task: an e-mail to operations (`SOFLI_OPERATIONS_EMAIL`; not a
-    breached rule: rules mail their own owners) through Airflow's SMTP connection."""
-    return CopenhagenSmtpNotifier(
+    breached rule: rules mail their own owners) through Airflow's SMTP connection, with the
+    task, the run and the reason; the data-quality gate goes to the daily digest instead."""
+    return OperationsFailureNotifier(
         to=operations_email(),
         smtp_conn_id=SMTP_CONN_ID,
         subject="[sofli] Task fejlede: {{ ti.dag_id }}.{{ ti.task_id }}",
         html_content=("<p>Task <b>{{ ti.dag_id }}.{{ ti.task_id }}</b> fejlede i kørsel "
                       "{{ run_id }} (forsøg {{ ti.try_number }}, startet {{ ti.start_date | cph }}).</p>"
-                      "<p>Se loggen i Airflow: {{ ti.log_url }}</p>"),
+                      "<p><b>Årsag:</b> {{ failure_reason }}</p>"
+                      "<p>Loggen i Airflow: {{ ti.log_url }}</p>"),
     )
 
 

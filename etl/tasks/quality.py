@@ -9,12 +9,14 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 
 from etl.core.locks import stage_lock
 from etl.core.periods import local_now, local_today
 from etl.core.settings import Settings
-from etl.core.storage import atomic_write_json
+from etl.core.storage import atomic_write_json, write_parquet_atomic
 from etl.model import Model
+from etl.ops.digest import DeliberateFailure
 from etl.publish.marts import DQ_FAILURE, DQ_KPI_FLAG, DQ_RESULT, DQ_RULE, SOURCE_FRESHNESS
 from etl.publish.warehouse import Publication, ensure_schema, make_engine, publish_together, read_table
 
@@ -26,8 +28,9 @@ def _settings(settings: Settings | None) -> Settings:
     return settings if settings is not None else Settings.resolve()
 
 
-class DataQualityBreach(RuntimeError):
-    """An error-severity data-quality rule breached its threshold."""
+class DataQualityBreach(DeliberateFailure):
+    """An error-severity data-quality rule breached its threshold: the gate's deliberate red, a
+    line in the operations digest rather than a failure mail (the owners have their mail)."""
 
 
 def source_freshness(settings: Settings, checked_at: dt.datetime, run_date: dt.date | None = None) -> pd.DataFrame:
@@ -78,7 +81,9 @@ def _run_data_quality(run_id: str, settings: Settings | None = None, rules_path:
              time.monotonic() - started, format_breach_log(outcome))
     breaches = [json.loads(json.dumps(b.__dict__, default=str)) for b in outcome.breaches]
     atomic_write_json(settings.zones.dq_breaches, {"run_id": run_id, "breaches": breaches})
-    return {"run_id": run_id, "rules": len(outcome.dq_rule), "results": len(outcome.dq_result),
+    write_parquet_atomic(settings.zones.dq_failure_records,
+                         pa.Table.from_pandas(outcome.failure_records.astype("string"), preserve_index=False))
+    return {"run_id": run_id, "run_date": model.extraction_date.isoformat(), "rules": len(outcome.dq_rule), "results": len(outcome.dq_result),
             "failures": len(outcome.dq_failure), "flagged_kpis": len(flags), "breaches": breaches,
             "error_breaches": len(outcome.error_breaches)}
 
@@ -100,26 +105,29 @@ def dq_gate(summary: dict, fail_on_breach: bool = True) -> dict:
     return {"breaches": len(lines), "errors": len(errors)}
 
 
-def send_dq_alerts(summary: dict, smtp: dict, run_url: str, settings: Settings | None = None,
-                          sender: str = "sofli@sofli.example", today: dt.date | None = None) -> dict:
-    """One e-mail per owner with that owner's breached rules (never one per rule).
+def send_dq_alerts(summary: dict, smtp: dict, settings: Settings | None = None,
+                   sender: str = "sofli@sofli.example", today: dt.date | None = None) -> dict:
+    """One e-mail per owner with that owner's breaches (never one per rule), the failing records
+    of the run (`<data>/dq/last_failure_records.parquet`) attached, the page under `SOFLI_BASE_URL`.
 
     Honours `notify: daily_digest`: an unchanged breach already mailed today is not mailed
     again; the mail log `<data>/dq/mail_log.json` is saved only after sending."""
     from etl.quality.alerts import (  # noqa: PLC0415 - the rules (~115 ms): not at DAG parse
+        MailContext,
         build_owner_emails,
         load_mail_log,
         save_mail_log,
         select_breaches_to_mail,
         send_emails,
     )
-    from etl.quality.runner import DqOutcome  # noqa: PLC0415 - as above
     settings = _settings(settings)
     log_path = settings.zones.dq_mail_log
     selected, mail_log = select_breaches_to_mail(summary["breaches"], load_mail_log(log_path),
                                                  today or local_today())
-    outcome = DqOutcome(pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), selected)
-    messages = build_owner_emails(outcome, summary["run_id"], run_url, "mart.dq_failure", sender)
+    run_date = dt.date.fromisoformat(summary.get("run_date") or (today or local_today()).isoformat())
+    context = MailContext(summary["run_id"], run_date, settings.base_url, sender)
+    messages = build_owner_emails(selected, _failure_records(settings, summary["run_id"]) if selected else None,
+                                  context)
     if messages:
         send_emails(messages, **smtp)
     save_mail_log(log_path, mail_log)
@@ -127,3 +135,15 @@ def send_dq_alerts(summary: dict, smtp: dict, run_url: str, settings: Settings |
     log.info("sent %d data-quality e-mail(s) to %s (%d breach(es) held for the daily digest)", len(messages),
              ", ".join(recipients) or "nobody", len(summary["breaches"]) - len(selected))
     return {"emails": len(messages), "recipients": recipients}
+
+
+def _failure_records(settings: Settings, run_id: str) -> pd.DataFrame | None:
+    """The run's failing records as `run_data_quality` left them; None when another run's are there."""
+    path = settings.zones.dq_failure_records
+    if not path.exists():
+        return None
+    records = pd.read_parquet(path)
+    records = records[records["run_id"] == run_id]
+    if records.empty:
+        log.warning("no failing records of run %s in %s: the e-mails go without attachment rows", run_id, path)
+    return records

@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ import yaml
 from etl.core.zones import BREAKER_MARKER, partition_dir
 from etl.core.periods import local_now
 from etl.core.settings import ConfigurationError
-from etl.core.storage import atomic_write_json, read_json
+from etl.core.storage import PRIVATE_FILE, atomic_write_json, private_dir, read_json
 from etl.core.tables import TableSpec
 from etl.core.vocabulary import UNKNOWN
 from etl.sources import SOURCES
@@ -237,8 +238,10 @@ def message(source_name: str, extract_date: dt.date, trips: list[Trip], current:
 
 def _log(staged_root: Path, source_name: str, entry: dict) -> None:
     path = Path(staged_root) / source_name / BREAKER_LOG
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a", encoding="utf-8") as fh:
+    private_dir(path.parent)  # the staged zone: 0700 folders, 0600 files whatever the umask
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, PRIVATE_FILE)
+    os.chmod(path, PRIVATE_FILE)
+    with open(fd, "a", encoding="utf-8") as fh:
         fh.write(json.dumps(entry, sort_keys=True, default=str) + "\n")
 
 

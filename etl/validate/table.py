@@ -25,6 +25,7 @@ import pyarrow as pa_arrow
 
 from etl.core import zones
 from etl.core.periods import local_now
+from etl.core.privacy import cpr_cells
 from etl.core.storage import write_parquet_atomic
 from etl.core.tables import Column, TableSpec
 from etl.core.vocabulary import UNKNOWN
@@ -161,10 +162,10 @@ def parse_table(raw: pd.DataFrame, spec: TableSpec, where: str) -> tuple[pd.Data
             failed = values.notna() & values.astype("str").str.contains("[\ufffd\x00]").fillna(False).astype(bool)
         n_failed, n_present = int(failed.sum()), int(values.notna().sum())
         if n_failed >= UNREADABLE_MIN_ROWS and n_failed > UNREADABLE_SHARE * n_present:
-            examples = ", ".join(repr(v) for v in values[failed].head(3))
+            rows = ", ".join(str(int(i) + 1) for i in values.index[failed][:3])  # positions, never the values
             raise StructuralValidationError(
                 f"{where}: column {column.name!r} cannot be read as {column.type} "
-                f"({n_failed} of {n_present} values fail, e.g. {examples}); rule type:{column.name}")
+                f"({n_failed} of {n_present} values fail, first at record(s) {rows} of the extract); rule type:{column.name}")
         if n_failed:
             kind = "encoding" if column.type == "str" else "type"
             reason = "is not valid text (undecodable bytes or NUL)" if kind == "encoding" else f"is not a valid {column.type}"
@@ -175,10 +176,11 @@ def parse_table(raw: pd.DataFrame, spec: TableSpec, where: str) -> tuple[pd.Data
             outside = (values.notna() & ~failed & ~values.isin(column.allowed)).fillna(False).astype(bool)
             if outside.any():
                 parsed = parsed.where(~outside, UNKNOWN)
-                unknown.append(pd.DataFrame({"_row": values.index[outside], "_column": column.name}))
+                unknown.append(pd.DataFrame({"_row": values.index[outside], "_column": column.name,
+                                             "_cpr": cpr_cells(values[outside]).to_numpy()}))  # DQ22
         typed[column.name] = parsed
     failures = pd.concat(problems) if problems else pd.DataFrame(columns=["_row", "_rule", "_column", "_reason"])
-    outside = pd.concat(unknown) if unknown else pd.DataFrame(columns=["_row", "_column"])
+    outside = pd.concat(unknown) if unknown else pd.DataFrame(columns=["_row", "_column", "_cpr"])
     return typed, failures, outside
 
 
@@ -197,8 +199,8 @@ def check_schema(typed: pd.DataFrame, schema: pa.DataFrameSchema, where: str) ->
         if len(table_level):
             first = table_level.iloc[0]
             raise StructuralValidationError(
-                f"{where}: column {first['column']!r} fails {first['check']} "
-                f"({first['failure_case']!r}); {len(table_level)} table-level failure(s)") from err
+                f"{where}: column {first['column']!r} fails {first['check']}; "
+                f"{len(table_level)} table-level failure(s)") from None  # the failing values stay out of the log
         rows = cases.dropna(subset=["index"])
         kind = rows["check"].astype(str).str.split("(", n=1).str[0].map(_CHECK_KINDS).fillna("check")
         rule = (kind + ":" + rows["column"].astype(str)).where(kind != "duplicate_key", "duplicate_key")
@@ -266,7 +268,8 @@ def validate_table(source: Source, spec: TableSpec, landing_root: Path, staged_r
     result.values_outside_contract = {str(k): int(v) for k, v in outside["_column"].value_counts().sort_index().items()}
     write_parquet_atomic(staged_dir / OUTSIDE_FILE, pa_arrow.Table.from_pandas(
         pd.DataFrame({"record_id": _record_ids(raw.loc[outside["_row"]], spec, source).to_numpy(),
-                      "column": outside["_column"].astype("str").to_numpy()}), preserve_index=False))
+                      "column": outside["_column"].astype("str").to_numpy(),
+                      "cpr": outside["_cpr"].astype("bool").to_numpy()}), preserve_index=False))
     write_parquet_atomic(staged_dir / zones.DATA_FILE, pa_arrow.Table.from_pandas(staged, preserve_index=False))
     write_parquet_atomic(quarantine_dir / zones.QUARANTINE_FILE,
                          pa_arrow.Table.from_pandas(quarantine, preserve_index=False))

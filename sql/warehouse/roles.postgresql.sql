@@ -9,6 +9,13 @@
 --   sofli_bi        reads: CONNECT, USAGE on mart and public, SELECT on their tables and
 --                   views, today's and future ones. No CREATE anywhere, no TEMPORARY, no
 --                   other schema (a staging schema, say) of this database.
+--   sofli_bi_public reads `public` only (the suppressed figures): no mart (caseworker
+--                   rows, dq_failure record ids), otherwise as sofli_bi.
+--
+-- None of the three may connect to another database of the cluster: CONNECT and TEMPORARY
+-- are revoked from PUBLIC on every other database this administrator may change (but another
+-- sofli warehouse of the cluster), and every other login role that could connect there keeps
+-- its access by an explicit grant.
 --
 -- Our schema `public` IS PostgreSQL's default schema `public` (same name, one schema per
 -- database). It is handed to sofli_pipeline and closed to PUBLIC (every role), so no other
@@ -23,6 +30,9 @@ BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'sofli_bi') THEN
     CREATE ROLE sofli_bi NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT;
   END IF;
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'sofli_bi_public') THEN
+    CREATE ROLE sofli_bi_public NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT;
+  END IF;
   -- A non-superuser administrator must be able to act as the pipeline to hand it objects.
   IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
      AND NOT pg_has_role(current_user, 'sofli_pipeline', 'USAGE') THEN
@@ -35,7 +45,44 @@ $$;
 DO $$
 BEGIN
   EXECUTE format('REVOKE ALL ON DATABASE %I FROM PUBLIC', current_database());
-  EXECUTE format('GRANT CONNECT ON DATABASE %I TO sofli_pipeline, sofli_bi', current_database());
+  EXECUTE format('GRANT CONNECT ON DATABASE %I TO sofli_pipeline, sofli_bi, sofli_bi_public', current_database());
+END
+$$;
+
+-- Every other database: our roles may not connect (nor make temporary tables). PUBLIC's
+-- default CONNECT/TEMPORARY is revoked there; every other login role that had them keeps
+-- them by an explicit grant, so only ours lose access. A database this administrator does
+-- not own (and is not superuser over) is left alone with a notice.
+DO $$
+DECLARE
+  db record;
+  other record;
+  is_super boolean := (SELECT rolsuper FROM pg_roles WHERE rolname = current_user);
+BEGIN
+  FOR db IN SELECT d.datname, d.datdba FROM pg_database AS d
+             WHERE d.datname <> current_database() AND d.datallowconn
+               -- another sofli warehouse of the cluster (its warehouse-init granted the pipeline) stays open to us
+               AND NOT EXISTS (SELECT FROM aclexplode(d.datacl) AS a
+                               WHERE a.grantee = 'sofli_pipeline'::regrole AND a.privilege_type = 'CONNECT')
+  LOOP
+    IF NOT (is_super OR pg_has_role(current_user, db.datdba, 'USAGE')) THEN
+      RAISE NOTICE 'sofli roles: database % is not ours to change; run warehouse-init as a superuser', db.datname;
+      CONTINUE;
+    END IF;
+    FOR other IN SELECT rolname FROM pg_roles
+                  WHERE rolcanlogin AND NOT rolsuper
+                    AND rolname NOT IN ('sofli_pipeline', 'sofli_bi', 'sofli_bi_public')
+    LOOP
+      IF has_database_privilege(other.rolname, db.datname, 'CONNECT') THEN
+        EXECUTE format('GRANT CONNECT ON DATABASE %I TO %I', db.datname, other.rolname);
+      END IF;
+      IF has_database_privilege(other.rolname, db.datname, 'TEMPORARY') THEN
+        EXECUTE format('GRANT TEMPORARY ON DATABASE %I TO %I', db.datname, other.rolname);
+      END IF;
+    END LOOP;
+    EXECUTE format('REVOKE CONNECT, TEMPORARY ON DATABASE %I FROM PUBLIC', db.datname);
+    EXECUTE format('REVOKE ALL ON DATABASE %I FROM sofli_pipeline, sofli_bi, sofli_bi_public', db.datname);
+  END LOOP;
 END
 $$;
 
@@ -48,8 +95,11 @@ REVOKE ALL ON SCHEMA mart FROM PUBLIC;
 REVOKE ALL ON SCHEMA public FROM PUBLIC;
 REVOKE ALL ON SCHEMA mart FROM sofli_bi;
 REVOKE ALL ON SCHEMA public FROM sofli_bi;
+REVOKE ALL ON SCHEMA mart FROM sofli_bi_public;
+REVOKE ALL ON SCHEMA public FROM sofli_bi_public;
 GRANT USAGE ON SCHEMA mart TO sofli_bi;
 GRANT USAGE ON SCHEMA public TO sofli_bi;
+GRANT USAGE ON SCHEMA public TO sofli_bi_public;
 
 -- Tables and views already there (an older deployment, or created by an administrator)
 -- become the pipeline's; objects of extensions installed in public are left alone.
@@ -79,3 +129,9 @@ GRANT SELECT ON ALL TABLES IN SCHEMA mart TO sofli_bi;
 GRANT SELECT ON ALL TABLES IN SCHEMA public TO sofli_bi;
 ALTER DEFAULT PRIVILEGES FOR ROLE sofli_pipeline IN SCHEMA mart GRANT SELECT ON TABLES TO sofli_bi;
 ALTER DEFAULT PRIVILEGES FOR ROLE sofli_pipeline IN SCHEMA public GRANT SELECT ON TABLES TO sofli_bi;
+
+-- The public-only reader: public's tables and views, now and later; nothing of mart.
+REVOKE ALL ON ALL TABLES IN SCHEMA mart FROM sofli_bi_public;
+REVOKE ALL ON ALL TABLES IN SCHEMA public FROM sofli_bi_public;
+GRANT SELECT ON ALL TABLES IN SCHEMA public TO sofli_bi_public;
+ALTER DEFAULT PRIVILEGES FOR ROLE sofli_pipeline IN SCHEMA public GRANT SELECT ON TABLES TO sofli_bi_public;

@@ -7,7 +7,8 @@ demo's mail sink as `smtp_default`) on a free loopback port. Then Debian's headl
 Copenhagen's time zone, driven by Selenium through Debian's chromedriver, logs in, sees every
 DAG and no import error, reads the red `data_quality` run's `gate` log (why it is red, in
 Copenhagen time), triggers `extract_klage` and waits for it to succeed, and opens the
-data-quality page. Screenshots go to `$SOFLI_TEST_ARTEFACTS` (default `test-artifacts/`,
+data-quality page, filters it by status, source and owner and follows a row to its failing
+records. Screenshots go to `$SOFLI_TEST_ARTEFACTS` (default `test-artifacts/`,
 gitignored).
 """
 
@@ -184,6 +185,52 @@ def test_the_data_quality_page_in_the_ui(airflow, browser):
     rows = browser.find_elements("css selector", "#dq-rules tbody tr")
     assert len(rows) >= 14
     assert browser.find_elements("css selector", "#dq-freshness tbody tr[data-source=klage]")
+
+
+def test_the_data_quality_page_filters_by_status_owner_and_source_and_links_the_failing_records(airflow, browser):
+    from selenium.webdriver.support.ui import Select  # noqa: PLC0415 - optional: selenium, skipped without it
+
+    def shown() -> list[tuple[str, str, str]]:
+        return [(r.get_attribute("data-rule"), r.get_attribute("data-source"), r.get_attribute("data-status"))
+                for r in browser.find_elements("css selector", "#dq-rules > tbody > tr")]
+
+    browser.get(airflow["base"] + "/sofli-dq/")
+    wait_text(browser, "Source freshness")
+    everything = shown()
+    statuses = [status for _, _, status in everything]
+    assert "breach" in statuses and "pass" in statuses
+    assert statuses == sorted(statuses, key=lambda s: s != "breach")  # breaches first
+
+    Select(browser.find_element("name", "status")).select_by_value("breach")  # status, through the form
+    browser.find_element("id", "dq-filter-apply").click()
+    breaches = wait_for("only breaches", lambda: "status=breach" in browser.current_url
+                        and {s for _, _, s in shown()} == {"breach"} and shown(), 30, 0.5)
+    assert len(breaches) < len(everything)
+    screenshot(browser, "06-data-quality-breaches")
+
+    Select(browser.find_element("name", "status")).select_by_value("")
+    Select(browser.find_element("name", "source")).select_by_value("boern")  # source
+    browser.find_element("id", "dq-filter-apply").click()
+    wait_for("only boern", lambda: "source=boern" in browser.current_url
+             and {src for _, src, _ in shown()} == {"boern"}, 30, 0.5)
+
+    # owner: the link the owners' e-mail carries; dq-jura owns klage's registrations only
+    browser.get(airflow["base"] + "/sofli-dq/?owner=" + urllib.parse.quote("dq-jura@sofli.example"))
+    wait_text(browser, "Source freshness")
+    jura = shown()
+    assert jura and {src for _, src, _ in jura} == {"klage"}
+    assert Select(browser.find_element("name", "owner")).first_selected_option.get_attribute("value") == \
+        "dq-jura@sofli.example"
+
+    browser.get(airflow["base"] + "/sofli-dq/?status=breach&source=boern")  # a breach's failing records
+    wait_text(browser, "Source freshness")
+    link = browser.find_elements("css selector", "#dq-rules a.records")[0]
+    expected = link.text  # "1.234 rækker"
+    link.click()
+    wait_text(browser, "Fejlende rækker")
+    assert browser.find_elements("css selector", "#dq-failures tbody tr")
+    assert expected.split()[0] in browser.find_element("id", "dq-failures-count").text
+    screenshot(browser, "07-data-quality-failing-records")
 
 
 def test_the_data_quality_page_needs_a_login(airflow):

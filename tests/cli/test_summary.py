@@ -9,6 +9,8 @@ from etl.core.settings import Settings
 from etl.publish.marts import KPI_VALUE
 from etl.publish.warehouse import ensure_schema, make_engine, publish
 from etl.cli.summary import EXIT_DQ_BREACH, EXIT_OK, EXIT_PIPELINE_FAILED, print_summary
+from etl.kpi.catalog import CATALOG, MEASURE_LABELS
+from etl.publish.marts import DQ_RESULT, DQ_RULE
 
 OK = {"state": "success", "tasks": {"t": "success"}, "seconds": 1.0}
 GATE_RED = {"state": "failed", "tasks": {"run_rules": "success", "alert_owners": "success", "gate": "failed"},
@@ -99,4 +101,77 @@ def test_the_summary_has_no_economy_block_without_theme6(tmp_path, monkeypatch, 
     engine.dispose()
     print_summary(Settings(tmp_path, mode="production", warehouse_location=url), {"publish_kpis": OK}, strict=False, seconds=1.0)
     out = capsys.readouterr().out
-    assert "Headline KPIs" in out and "Economy (tema 6)" not in out
+    assert "Nøgletal, " in out and "Economy (tema 6)" not in out
+
+
+def test_headline_kpis_show_danish_measure_labels_and_units(tmp_path, capsys):
+    url = f"sqlite:///{tmp_path}/warehouse/warehouse.db"
+    engine = make_engine(url)
+    ensure_schema(engine)
+    publish(engine, "mart", KPI_VALUE, pd.DataFrame(_kpi_rows("2025-Q3", "2025-07-01", "2025-09-30", False, [
+        ("T5.01", "per_fte", "quarter", "per_fte", 14.25), ("T5.01", "long_days", "quarter", "days", 1234.0),
+        ("T3.02", "share", "quarter", "share", 0.8125), ("T1.01", "count", "quarter", "count", 4383.0)])
+        + _kpi_rows("2025-Q4", "2025-10-01", "2025-11-15", True, [("T1.01", "count", "quarter", "count", 1.0)])))
+    engine.dispose()
+    print_summary(Settings(tmp_path, mode="production", warehouse_location=url), {"publish_kpis": OK}, strict=False,
+                  seconds=1.0)
+    lines = [" ".join(line.split()) for line in capsys.readouterr().out.splitlines()]
+    assert "Nøgletal, 3. kvartal 2025 (SOF i alt; sidste år i parentes):" in lines
+    kpi_lines = {line.split()[0]: line for line in lines if line[:3] in ("T1.", "T3.", "T5.")}
+    assert any("Pr. fuldtidsansat 14,2 dage pr. fuldtidsansat (–)" in line for line in lines)
+    assert any("Langt sygefravær (dage) 1.234 dage (–)" in line for line in lines)
+    assert "Andel 81,2 % (–)" in kpi_lines["T3.02"] and "Antal 4.383 (–)" in kpi_lines["T1.01"]
+    assert not any(code in " ".join(lines) for code in ("per_fte", "long_days"))  # no raw measure codes
+
+
+def test_every_catalogue_measure_has_a_danish_label():
+    assert {m for kpi in CATALOG.values() for m in kpi.measures} <= set(MEASURE_LABELS)
+
+
+def _dq_warehouse(tmp_path, passes: int) -> str:
+    """A warehouse with one run's DQ totals: 2 error breaches, 1 warning breach, `passes` passes."""
+    url = f"sqlite:///{tmp_path}/warehouse/warehouse.db"
+    engine = make_engine(url)
+    ensure_schema(engine)
+    rule = {"title": "t", "description": "d", "threshold_kind": "count", "threshold": 0.0, "owners": "a@b.dk",
+            "sources": "boern"}
+    publish(engine, "mart", DQ_RULE, pd.DataFrame([{**rule, "rule_id": "DQ01", "severity": "error"},
+                                                   {**rule, "rule_id": "DQ06", "severity": "warning"},
+                                                   {**rule, "rule_id": "DQ02", "severity": "error"}]))
+    base = {"run_id": "r1", "run_date": dt.date(2025, 11, 20), "computed_at": dt.datetime(2025, 11, 20, 5),
+            "dimension": None, "dimension_value": None, "threshold_kind": "count", "threshold": 0.0,
+            "previous_failing": None}
+    rows = [{**base, "rule_id": "DQ06", "source": "tilbud", "population": 2000, "failing": 1500, "rate": 0.75,
+             "status": "breach", "severity": "warning"},
+            {**base, "rule_id": "DQ02", "source": "voksen", "population": 12345, "failing": 3, "rate": 3 / 12345,
+             "status": "breach", "severity": "error"},
+            {**base, "rule_id": "DQ01", "source": "boern", "population": 4, "failing": 3, "rate": 0.75,
+             "status": "breach", "severity": "error"}]
+    rows += [{**base, "rule_id": "DQ02", "source": f"s{i:03d}", "population": 10, "failing": 0, "rate": 0.0,
+              "status": "pass", "severity": "error"} for i in range(passes)]
+    publish(engine, "mart", DQ_RESULT, pd.DataFrame(rows)[DQ_RESULT.column_names])
+    engine.dispose()
+    return url
+
+
+def test_data_quality_prints_breaches_first_errors_before_warnings_and_counts_the_passes(tmp_path, capsys):
+    url = _dq_warehouse(tmp_path, passes=120)
+    print_summary(Settings(tmp_path, mode="production", warehouse_location=url), {"publish_kpis": OK}, strict=False,
+                  seconds=1.0)
+    out = capsys.readouterr().out
+    lines = [" ".join(line.split()) for line in out.splitlines()]
+    start = lines.index("Datakvalitet: 123 regel × kilde-resultater: 3 brud, 120 bestået")
+    assert lines[start + 1:start + 5] == [
+        "!! BRUD DQ01 boern 3 af 4 (75,0 %, fejl)",
+        "!! BRUD DQ02 voksen 3 af 12.345 (0,0 %, fejl)",
+        "!! BRUD DQ06 tilbud 1.500 af 2.000 (75,0 %, advarsel)",
+        "120 bestået (alle: --verbose, eller datakvalitetssiden i Airflow)"]
+    assert len(out.splitlines()) < 40  # 123 results, a short summary
+
+
+def test_verbose_lists_every_result(tmp_path, capsys):
+    url = _dq_warehouse(tmp_path, passes=120)
+    print_summary(Settings(tmp_path, mode="production", warehouse_location=url), {"publish_kpis": OK}, strict=False,
+                  seconds=1.0, verbose=True)
+    lines = [" ".join(line.split()) for line in capsys.readouterr().out.splitlines()]
+    assert sum(line.startswith("bestået DQ02 s") for line in lines) == 120

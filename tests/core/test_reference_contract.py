@@ -136,3 +136,17 @@ def test_the_model_stage_refuses_the_folder(folder, tmp_path):
     settings = Settings(tmp_path / "data", folder, "demo")
     with pytest.raises(ReferenceDataError, match="facility_roles.csv: required role 'shelter'"):
         run_model_stage(settings, dt.date(2025, 11, 15))
+
+
+def test_service_types_a_foreign_source_a_duplicate_an_empty_type_and_an_empty_list(folder):
+    _edit(folder, "service_types.csv", lambda f: pd.concat([f, pd.DataFrame(
+        {"source": ["boern", "voksen", "voksen"], "service_type": ["Plejefamilie", "Bostøtte", ""]})]))
+    lines = len(pd.read_csv(REPO_ROOT / "reference" / "service_types.csv")) + 1
+    assert [p.split(" — ")[0] for p in _problems(folder)] == [
+        f"service_types.csv:{lines + 1}: source 'boern' does not list its types here",
+        f"service_types.csv:{lines + 3}: service_type is empty",
+        f"service_types.csv:{lines + 2}: 'Bostøtte' is listed twice",
+    ]
+    _edit(folder, "service_types.csv", lambda f: f.iloc[0:0])  # the header alone
+    (problem,) = check_reference(folder)
+    assert str(problem).startswith("service_types.csv: no type listed for voksen: every service would be Ukendt")

@@ -150,7 +150,7 @@ def test_publish_kpis_can_recompute_further_back(dagbag):
 
 def test_housekeeping_runs_daily_after_the_night_and_only_deletes_through_etl(dagbag):
     dag = dagbag.dags["housekeeping"]
-    assert [t.task_id for t in dag.tasks] == ["expire_partitions"]
+    assert [t.task_id for t in dag.tasks] == ["expire_partitions", "mail_operations_digest"]
     assert dag.timetable.expression == "30 5 * * *"
     assert "SOFLI_RETENTION_DAYS" in dag.doc_md and "CURRENT.json" in dag.doc_md
     assert set(dag.params) == {"extract_date", "dry_run"}

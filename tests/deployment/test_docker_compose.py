@@ -32,7 +32,17 @@ def test_compose_initialises_the_warehouse_with_its_least_privilege_roles():
     assert "sofli warehouse-init" in init["command"][-1]
     assert init["environment"]["SOFLI_WAREHOUSE_ADMIN_URL"].endswith("@postgres/warehouse")
     example = (REPO_ROOT / ".env.example").read_text().splitlines()
-    assert {"WAREHOUSE_PASSWORD=change-me", "WAREHOUSE_BI_PASSWORD=change-me"} <= set(example)
+    assert {"WAREHOUSE_PASSWORD=change-me", "WAREHOUSE_BI_PASSWORD=change-me",
+            "WAREHOUSE_BI_PUBLIC_PASSWORD=change-me"} <= set(example)
+
+
+def test_no_service_publishes_a_port_beyond_this_host_but_airflow():
+    """Issue 21: the mail relay's UI has no login; only Airflow's UI (with its login) is published."""
+    compose = yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text())
+    published = {name: [str(p) for p in service.get("ports", [])] for name, service in compose["services"].items()}
+    assert published["mailpit"] == ["127.0.0.1:8025:8025"]
+    assert {name for name, ports in published.items() for p in ports if not p.startswith("127.0.0.1:")} <= {
+        "airflow-apiserver"}
 
 
 def test_env_example_has_only_dummies_and_env_is_ignored():

@@ -52,6 +52,22 @@ def test_the_demo_runs_every_dag_and_publishes(demo):
     assert "!! DATA QUALITY" in out and "Everything was published" in out
 
 
+def test_the_demo_is_quiet_and_speaks_danish(demo):
+    """Issue 24: under 150 lines by default (Airflow's own logging is in <data>/airflow), a
+    progress line per DAG, headline KPIs with Danish measure labels, breaches first and the
+    passes counted."""
+    lines = demo["output"].splitlines()
+    assert len(lines) < 150, "\n".join(lines)
+    out = demo["result"].stdout
+    for dag_id in [f"extract_{s}" for s in SOURCES] + ["build_model", "publish_kpis", "data_quality"]:
+        assert re.search(rf"^ +{dag_id} +(success|failed)", out, re.MULTILINE), dag_id  # the progress line
+    assert "Nøgletal, " in out and "Pr. fuldtidsansat" in out
+    assert not re.search(r"\b(per_fte|long_days|short_days)\b", out)
+    dq = out[out.index("Datakvalitet: "):]
+    assert re.search(r"^   [0-9.]+ bestået \(alle: --verbose", dq, re.MULTILINE)
+    assert "!! BRUD  " in dq and "Traceback" not in demo["output"]
+
+
 def test_every_demo_run_has_task_logs_and_starts_when_it_ran(demo):
     """Run by the scheduler: every task has the log file the UI reads, and the runs are dated the
     moment they ran (not 01:00 UTC of the extraction date), none of them still running."""
@@ -143,7 +159,7 @@ def test_dq01_to_dq04_breach_on_the_planted_defects(demo):
     for rule, n in zip(failures["rule_id"], failures["n"]):
         assert n >= totals[rule], rule  # every failing row has its id (DQ08 may list a row per code)
     breakdown = query(demo, "SELECT DISTINCT dimension FROM mart.dq_result WHERE rule_id = 'DQ01' AND dimension IS NOT NULL")
-    assert set(breakdown["dimension"]) == {"decision_month", "case_type"}
+    assert set(breakdown["dimension"]) == {"decision_month", "case_type", "unit"}  # unit: every rule with unit codes
 
 
 def test_alert_emails_reached_the_smtp_server_one_per_owner(demo):
@@ -156,6 +172,11 @@ def test_alert_emails_reached_the_smtp_server_one_per_owner(demo):
     assert any("DQ01" in body for body in bodies.values())
     for message in dq_mails:
         assert message.get_body(("html",)) is not None
+        assert message["Auto-Submitted"] == "auto-generated" and message["Message-ID"]
+        (attachment,) = list(message.iter_attachments())  # the failing records, the sources' own ids
+        header, *rows = attachment.get_content().lstrip("\ufeff").splitlines()
+        assert header == "regel;kilde;kildetabel;record_id;sagsnummer;enhed;sagsbehandler_id;begrundelse"
+        assert rows, message["To"]
 
 
 def test_no_cpr_anywhere_outside_the_restricted_zone(demo):

@@ -9,8 +9,15 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from etl.ops.status_page import load_status, render_status_page, sparkline, status_page, warehouse_label
-from etl.publish.marts import DQ_RESULT, DQ_RULE, SOURCE_FRESHNESS
+from etl.ops.status_page import (
+    failures_page,
+    load_status,
+    render_status_page,
+    sparkline,
+    status_page,
+    warehouse_label,
+)
+from etl.publish.marts import DQ_FAILURE, DQ_RESULT, DQ_RULE, SOURCE_FRESHNESS
 from etl.publish.warehouse import ensure_schema, make_engine, publish
 
 
@@ -88,7 +95,7 @@ def test_the_page_shows_status_trend_and_freshness_escaped(warehouse):
     url, _ = warehouse
     page = status_page(url)
     assert "Latest run <b>night-3</b>" in page
-    assert re.search(r'data-rule="DQ01" data-source="boern">.*?▼ -4', page, re.S)
+    assert re.search(r'data-rule="DQ01" data-source="boern" data-status="pass">.*?▼ -4', page, re.S)
     assert page.count("<svg") == 3 and "9 → 7 → 3" in page
     assert 'data-source="klage"><td>klage</td>\n<td><span class="badge stale">stale</span>' in page
     assert "<script>" not in page and "&lt;script&gt;" in page  # titles are data, never markup
@@ -116,3 +123,81 @@ def test_sparkline_marks_the_latest_value():
     svg = sparkline([4, 2, 0])
     assert svg.startswith("<svg") and 'aria-label="4 → 2 → 0"' in svg and "<circle" in svg
     assert sparkline([]) == ""
+
+
+OWNERS = {("DQ01", "boern"): ("dq-boern@sofli.example",), ("DQ05", "klage"): ("dq-jura@sofli.example",),
+          ("DQ05", "boern"): ("dq-boern@sofli.example", "dq-data@sofli.example")}
+
+
+def owners_of(rule: str, source: str) -> tuple[str, ...]:
+    return OWNERS[(rule, source)]
+
+
+def rows_of(page: str) -> list[tuple[str, str, str]]:
+    """(rule, source, status) of the rules table's rows, in page order."""
+    return re.findall(r'<tr class="[^"]*" data-rule="(\w+)" data-source="(\w+)" data-status="(\w*)">', page)
+
+
+def test_breaches_come_first_errors_before_warnings(warehouse):
+    url, engine = warehouse
+    # a fourth run with an error breach beside the two warning breaches
+    publish(engine, "mart", DQ_RESULT, dq_results("night-4", dt.datetime(2025, 11, 17, 4),
+                                                  {("DQ01", "boern"): 12, ("DQ05", "klage"): 2, ("DQ05", "boern"): 0}),
+            {"run_id": "night-4"})
+    assert rows_of(status_page(url)) == [("DQ01", "boern", "breach"), ("DQ05", "klage", "breach"),
+                                         ("DQ05", "boern", "pass")]
+
+
+def test_the_filters_narrow_by_status_owner_and_source(warehouse):
+    url, _ = warehouse
+    everything = status_page(url, owners_of=owners_of)
+    assert rows_of(everything) == [("DQ05", "boern", "breach"), ("DQ05", "klage", "breach"), ("DQ01", "boern", "pass")]
+    assert rows_of(status_page(url, status_filter="breach", owners_of=owners_of)) == [
+        ("DQ05", "boern", "breach"), ("DQ05", "klage", "breach")]
+    assert rows_of(status_page(url, status_filter="pass", owners_of=owners_of)) == [("DQ01", "boern", "pass")]
+    assert rows_of(status_page(url, owner="dq-boern@sofli.example", owners_of=owners_of)) == [
+        ("DQ05", "boern", "breach"), ("DQ01", "boern", "pass")]
+    assert rows_of(status_page(url, owner="dq-jura@sofli.example", owners_of=owners_of)) == [
+        ("DQ05", "klage", "breach")]
+    assert rows_of(status_page(url, source="klage", owners_of=owners_of)) == [("DQ05", "klage", "breach")]
+    combined = status_page(url, status_filter="breach", owner="dq-boern@sofli.example", source="boern",
+                           owners_of=owners_of)
+    assert rows_of(combined) == [("DQ05", "boern", "breach")]
+    assert "1 af 3 rule × source checks vist" in combined
+    # the form offers every owner and source, and keeps the chosen ones selected
+    assert '<option value="dq-data@sofli.example" >' in everything
+    assert '<option value="boern" selected>' in combined and '<option value="breach" selected>' in combined
+    assert rows_of(status_page(url, status_filter="bogus", owners_of=owners_of)) == rows_of(everything)
+    # without the configuration at hand, a rule's owners are mart.dq_rule's
+    assert len(rows_of(status_page(url, owner="a@x"))) == 3
+
+
+def test_unit_breakdown_danish_numbers_and_a_link_to_the_failing_records(warehouse):
+    url, engine = warehouse
+    base = {"run_id": "night-3", "run_date": dt.date(2025, 11, 15), "computed_at": dt.datetime(2025, 11, 15, 4),
+            "rule_id": "DQ05", "source": "klage", "dimension": "unit", "threshold_kind": "count", "threshold": 0.0,
+            "severity": "warning", "status": None, "previous_failing": None}
+    units = pd.DataFrame([{**base, "dimension_value": "4010101", "population": 12345, "failing": 1234,
+                           "rate": 1234 / 12345},
+                          {**base, "dimension_value": "4020202", "population": 80, "failing": 2, "rate": 0.025}])
+    totals = dq_results("night-3", dt.datetime(2025, 11, 15, 4),
+                        {("DQ01", "boern"): 3, ("DQ05", "klage"): 2, ("DQ05", "boern"): 1},
+                        {("DQ01", "boern"): 7, ("DQ05", "klage"): 2})
+    publish(engine, "mart", DQ_RESULT, pd.concat([totals, units[DQ_RESULT.column_names]], ignore_index=True),
+            {"run_id": "night-3"})
+    page = status_page(url, source="klage", owners_of=owners_of)
+    assert re.search(r'<tr data-unit="4010101"><td>4010101</td><td class="num">1.234 af 12.345</td>\s*'
+                     r'<td class="num">10,0 %</td>', page)
+    assert page.index('data-unit="4010101"') < page.index('data-unit="4020202"')  # most failing first
+    assert '<a class="records" href="failures?run_id=night-3&amp;rule=DQ05&amp;source=klage">2 rækker</a>' in page
+    assert '<td class="num">2,00 %</td>' in page  # DQ05 klage: 2 of 100, Danish decimal comma
+
+    publish(engine, "mart", DQ_FAILURE, pd.DataFrame([
+        {"run_id": "night-3", "rule_id": "DQ05", "source": "klage", "source_table": "klage", "record_id": "K-2",
+         "detail": "CPR mangler", "case_number": "BS-2025-000123", "unit_code": "4010101"},
+        {"run_id": "night-3", "rule_id": "DQ05", "source": "klage", "source_table": "klage", "record_id": "0101901234",
+         "detail": None, "case_number": None, "unit_code": "4020202"}]), {"run_id": "night-3"})
+    records = failures_page(url, "night-3", "DQ05", "klage")
+    assert "Kørsel night-3: 2 fejlende rækker." in records
+    assert "<td>K-2</td><td>BS-2025-000123</td>\n<td>4010101</td><td>CPR mangler</td>" in records
+    assert "0101901234" not in records and "(CPR-lignende værdi udeladt)" in records  # a synthetic CPR as an id

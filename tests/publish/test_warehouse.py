@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+from etl.core.privacy import MASK, CprInOutputError
 from etl.publish import warehouse
 from etl.publish.marts import DQ_KPI_FLAG, KPI_VALUE
 from etl.publish.warehouse import _bound, ensure_schema, make_engine, publish, read_table, view_statements
@@ -142,3 +143,26 @@ def test_a_column_added_to_the_contract_is_added_to_an_existing_table(tmp_path):
     assert rows[["run_id", "stale", "stale_sources"]].values.tolist() == [["new-run", 1, "klage"],
                                                                           ["old-run", None, None]]
     engine.dispose()
+
+
+def test_a_cpr_in_public_refuses_the_whole_publication_and_in_mart_is_masked(engine, caplog):
+    """Issue 21: a CPR typed into a measure type reached public.kpi_value as a label. `public`
+    refuses (both tables keep their old version: no half publication); `mart` masks the cell."""
+    before = kpi_row("2025-Q3", "2025-07-01", "2025-09-30", 5, "r1")
+    warehouse.publish_together(engine, [warehouse.Publication("mart", KPI_VALUE, pd.DataFrame([before])),
+                                        warehouse.Publication("public", KPI_VALUE, pd.DataFrame([before]))])
+    planted = {**kpi_row("2025-Q3", "2025-07-01", "2025-09-30", None, "r2"), "dimension": "type",
+               "dimension_value": "Plejefamilie 010508 7883"}
+    with pytest.raises(CprInOutputError, match=r"public.kpi_value: 1 CPR-shaped value\(s\) in column dimension_value") as refused:
+        warehouse.publish_together(engine, [warehouse.Publication("mart", KPI_VALUE, pd.DataFrame([planted])),
+                                            warehouse.Publication("public", KPI_VALUE, pd.DataFrame([planted]))])
+    assert "7883" not in str(refused.value)
+    for schema in ("mart", "public"):
+        assert read_table(engine, f"{schema}.kpi_value")["run_id"].tolist() == ["r1"]
+
+    caplog.clear()
+    publish(engine, "mart", KPI_VALUE, pd.DataFrame([planted, {**planted, "dimension_value": "Plejefamilie"}]))
+    values = sorted(read_table(engine, "mart.kpi_value")["dimension_value"])
+    assert values == ["Plejefamilie", f"Plejefamilie {MASK}"]
+    assert "masked 1 CPR-shaped value(s) in mart.kpi_value.dimension_value" in caplog.text
+    assert "7883" not in caplog.text

@@ -20,7 +20,7 @@ from sqlalchemy.engine import make_url
 
 from etl.cli.main import main
 from etl.core.settings import REPO_ROOT, Settings
-from etl.ops.warehouse_admin import BI_ROLE, PIPELINE_ROLE, apply_roles, init_warehouse, roles_sql
+from etl.ops.warehouse_admin import BI_PUBLIC_ROLE, BI_ROLE, PIPELINE_ROLE, apply_roles, init_warehouse, roles_sql
 from etl.publish.marts import MART_TABLES
 from etl.publish.warehouse import PUBLIC_TABLES, ensure_schema, make_engine, read_table
 from etl.synth import generate
@@ -32,7 +32,8 @@ pytestmark = pytest.mark.postgres
 DATABASE = "sofli_warehouse_test"
 DAY = dt.date(2025, 11, 15)
 RUN_ID = "pg-parity"
-PASSWORDS = {"WAREHOUSE_PASSWORD": "pipeline-test-password", "WAREHOUSE_BI_PASSWORD": "bi-test-password"}
+PASSWORDS = {"WAREHOUSE_PASSWORD": "pipeline-test-password", "WAREHOUSE_BI_PASSWORD": "bi-test-password",
+             "WAREHOUSE_BI_PUBLIC_PASSWORD": "bi-public-test-password"}
 #: Columns that differ between two runs by construction.
 RUN_COLUMNS = {"run_id", "computed_at", "checked_at", "flagged_at", "age_hours"}
 INSUFFICIENT_PRIVILEGE = "42501"
@@ -46,7 +47,8 @@ def warehouse(postgres):
     url = make_url(admin)
     urls = {"admin": admin, "result": result,
             PIPELINE_ROLE: url.set(username=PIPELINE_ROLE, password=PASSWORDS["WAREHOUSE_PASSWORD"]),
-            BI_ROLE: url.set(username=BI_ROLE, password=PASSWORDS["WAREHOUSE_BI_PASSWORD"])}
+            BI_ROLE: url.set(username=BI_ROLE, password=PASSWORDS["WAREHOUSE_BI_PASSWORD"]),
+            BI_PUBLIC_ROLE: url.set(username=BI_PUBLIC_ROLE, password=PASSWORDS["WAREHOUSE_BI_PUBLIC_PASSWORD"])}
     engine = sa.create_engine(admin)
     with engine.begin() as conn:  # a schema the pipeline may have beside the published ones
         conn.exec_driver_sql(f"CREATE SCHEMA staging AUTHORIZATION {PIPELINE_ROLE}")
@@ -67,8 +69,8 @@ def privileges(admin_url: str) -> list[tuple]:
     with engine.connect() as conn:
         rows = conn.execute(sa.text("""
             SELECT 'role', rolname, concat_ws(',', rolsuper, rolcreatedb, rolcreaterole, rolcanlogin, rolinherit)
-              FROM pg_roles WHERE rolname IN ('sofli_pipeline', 'sofli_bi')
-            UNION ALL SELECT 'database', datname, datacl::text FROM pg_database WHERE datname = current_database()
+              FROM pg_roles WHERE rolname IN ('sofli_pipeline', 'sofli_bi', 'sofli_bi_public')
+            UNION ALL SELECT 'database', datname, datacl::text FROM pg_database
             UNION ALL SELECT 'schema', nspname, concat_ws(' ', pg_get_userbyid(nspowner), nspacl::text)
               FROM pg_namespace WHERE nspname IN ('mart', 'public', 'staging')
             UNION ALL SELECT 'relation', n.nspname || '.' || c.relname, concat_ws(' ', pg_get_userbyid(c.relowner), c.relacl::text)
@@ -110,7 +112,7 @@ def test_the_roles_ddl_has_no_password_and_creates_nologin_roles():
 
 
 def test_the_roles_ddl_and_warehouse_init_are_idempotent(warehouse):
-    assert warehouse["result"]["logins"] == [PIPELINE_ROLE, BI_ROLE]
+    assert warehouse["result"]["logins"] == [PIPELINE_ROLE, BI_ROLE, BI_PUBLIC_ROLE]
     before = privileges(warehouse["admin"])
     engine = sa.create_engine(warehouse["admin"])
     apply_roles(engine)
@@ -121,7 +123,7 @@ def test_the_roles_ddl_and_warehouse_init_are_idempotent(warehouse):
     assert again["created"] is False and again["logins"] == []
     assert privileges(warehouse["admin"]) == before
     roles = {r[1]: r[2] for r in before if r[0] == "role"}
-    assert roles == {PIPELINE_ROLE: "f,f,f,t,f", BI_ROLE: "f,f,f,t,f"}  # super, createdb, createrole, login, inherit
+    assert roles == {PIPELINE_ROLE: "f,f,f,t,f", BI_ROLE: "f,f,f,t,f", BI_PUBLIC_ROLE: "f,f,f,t,f"}  # super, createdb, createrole, login, inherit
 
 
 def test_the_pipeline_owns_the_schemas_and_everything_in_them(warehouse):
@@ -231,6 +233,55 @@ def test_bi_reads_a_table_the_pipeline_creates_later(warehouse, bi):
 ])
 def test_bi_cannot_write_create_or_read_other_schemas(bi, statement):
     assert refused(bi, statement)
+
+
+@pytest.fixture(scope="module")
+def bi_public(warehouse):
+    engine = engine_as(warehouse, BI_PUBLIC_ROLE)
+    yield engine
+    engine.dispose()
+
+
+def test_the_public_reader_reads_public_and_nothing_else(warehouse, bi_public):
+    """Issue 21: a role for readers outside the administration sees the suppressed figures only."""
+    relations = published_relations(warehouse)
+    with bi_public.connect() as conn:
+        counts = {name: conn.exec_driver_sql(f"SELECT count(*) FROM {name}").scalar_one()
+                  for name in sorted(relations) if name.startswith("public.")}
+    assert {"public.kpi_value", "public.kpi_tile", "public.kpi_catalog"} <= set(counts)
+    for name in sorted(r for r in relations if r.startswith("mart.")):
+        assert refused(bi_public, f"SELECT count(*) FROM {name}"), name
+    for statement in ("INSERT INTO public.kpi_value (kpi_id) VALUES ('X')", "DELETE FROM public.kpi_value",
+                      "CREATE TABLE public.mine (x int)", "CREATE TEMPORARY TABLE mine (x int)",
+                      "CREATE SCHEMA mine", "SELECT * FROM staging.secret"):
+        assert refused(bi_public, statement), statement
+
+
+@pytest.mark.parametrize("role", [PIPELINE_ROLE, BI_ROLE, BI_PUBLIC_ROLE])
+@pytest.mark.parametrize("database", ["postgres", "template1"])
+def test_our_roles_cannot_connect_to_another_database_of_the_cluster(warehouse, role, database):
+    other = make_engine(make_url(warehouse[role]).set(database=database).render_as_string(False))
+    with pytest.raises(sa.exc.OperationalError, match="permission denied for database"):
+        other.connect().close()
+    other.dispose()
+
+
+def test_other_login_roles_keep_their_access_to_other_databases(warehouse, postgres):
+    """Revoking PUBLIC's CONNECT elsewhere must not lock out a role that is not ours."""
+    postgres.execute("DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'sofli_neighbour') "
+                     "THEN CREATE ROLE sofli_neighbour LOGIN; END IF; END $$")
+    postgres.execute("GRANT CONNECT ON DATABASE postgres TO PUBLIC")  # as a fresh cluster has it
+    init_warehouse(warehouse["admin"], env={}, create_db=False)  # run again: the neighbour keeps access
+    neighbour = make_engine(make_url(warehouse["admin"]).set(username="sofli_neighbour", database="postgres")
+                            .render_as_string(False))
+    with neighbour.connect() as conn:
+        assert conn.exec_driver_sql("SELECT 1").scalar_one() == 1
+    neighbour.dispose()
+    for role in (BI_ROLE, BI_PUBLIC_ROLE):
+        other = make_engine(make_url(warehouse[role]).set(database="postgres").render_as_string(False))
+        with pytest.raises(sa.exc.OperationalError, match="permission denied for database"):
+            other.connect().close()
+        other.dispose()
 
 
 def test_roles_without_grants_see_nothing(warehouse, postgres):

@@ -107,9 +107,8 @@ def test_pipeline_digest_sender_keeps_the_mail_log(tmp_path, monkeypatch):
     monkeypatch.setattr("etl.quality.alerts.send_emails", lambda messages, **smtp: sent.extend(messages))
     summary = {"run_id": "run-1", "breaches": [{**breach().__dict__, "owners": ["a@sofli.example"]}]}
     settings = Settings(tmp_path, tmp_path, "demo")
-    first = dq_tasks.send_dq_alerts(summary, {}, "http://airflow/run-1", settings, today=DAY)
-    second = dq_tasks.send_dq_alerts({**summary, "run_id": "run-2"}, {}, "http://airflow/run-2", settings,
-                                            today=DAY)
+    first = dq_tasks.send_dq_alerts(summary, {}, settings, today=DAY)
+    second = dq_tasks.send_dq_alerts({**summary, "run_id": "run-2"}, {}, settings, today=DAY)
     assert (first["emails"], second["emails"], len(sent)) == (1, 0, 1)
     assert (tmp_path / "dq" / "mail_log.json").exists()
 

@@ -145,3 +145,41 @@ def test_database_table_with_hostile_and_malformed_values(tmp_path):
     assert sqlite3.connect(tmp_path / "klage.db").execute('SELECT COUNT(*) FROM "klage"').fetchone() == (11,)
     assert result.quarantine_by_rule == {"duplicate_key": 2, "encoding:aarsag": 1, "not_null:klage_id": 1,
                                          "type:klage_id": 1, "type:modtaget_dato": 1, "type:opdateret": 1}
+
+
+def test_a_cpr_file_without_its_header_fails_without_its_first_line_anywhere(tmp_path, caplog):
+    """Issue 21: the error named the header, which was the first person's line."""
+    body = "\r\n".join(cpr_line(i) for i in range(3)) + "\r\n"
+    with pytest.raises(ExtractError, match="missing contract column") as failed:
+        cpr_case(tmp_path, body.encode("cp1252"))
+    assert "the first line has 7 field(s), 0 of them contract column names" in str(failed.value)
+    assert pnr(0) not in str(failed.value) and pnr(0) not in caplog.text and "Valby" not in str(failed.value)
+
+
+def test_an_unreadable_column_names_positions_not_values(tmp_path):
+    rows = [cpr_line(i, born=f"x{pnr(i)}") for i in range(30)]
+    with pytest.raises(StructuralValidationError, match="cannot be read as date") as failed:
+        cpr_case(tmp_path, lines(*rows).encode("cp1252"))
+    assert "first at record(s) 1, 2, 3 of the extract" in str(failed.value)
+    assert not any(pnr(i) in str(failed.value) for i in range(30))
+
+
+@pytest.mark.parametrize("planted", ["symlink to a file outside", "symlink inside", "folder"])
+def test_a_drop_folder_reads_only_its_own_regular_files(tmp_path, planted):
+    """Issue 21: a planted link made the extract read (and log) the first line of any file."""
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    secret = tmp_path / "secret.txt"
+    secret.write_text("0101901234;Hansen;hemmelig\n")
+    name = f"cpr_{DAY:%Y%m%d}.csv"
+    if planted == "symlink to a file outside":
+        (drop / name).symlink_to(secret)
+    elif planted == "symlink inside":
+        (drop / "real.csv").write_text(lines(cpr_line(0)))
+        (drop / name).symlink_to(drop / "real.csv")
+    else:
+        (drop / name).mkdir()
+    with pytest.raises(ExtractError, match=f"{name}: refused") as refused:
+        run(tmp_path, "cpr", str(drop))
+    assert "0101901234" not in str(refused.value) and "Hansen" not in str(refused.value)
+    assert not (tmp_path / "landing" / "cpr").exists() or not any((tmp_path / "landing" / "cpr").rglob("*.parquet"))

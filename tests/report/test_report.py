@@ -14,13 +14,13 @@ import subprocess
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-import yaml
 
 from etl.cli.main import main
 from etl.core.settings import REPO_ROOT
 from etl.kpi import CATALOG
 from etl.publish.marts import DQ_KPI_FLAG
 from etl.publish.warehouse import make_engine, publish, read_table
+from etl.quality.config import load_rules_config
 from etl.report import render_report
 from etl.report.render import signer
 from etl.report.pages import PAGES, TILE_DETAIL
@@ -311,17 +311,16 @@ def test_theme6_page_sets_money_against_budget_in_danish_as_published(report, re
 def test_the_data_quality_page_lists_the_economy_rules_with_their_owners(report):
     """DQ15-DQ19 (issue 23) in the rules table with the owners of config/dq_rules.yaml: the
     finance owner, and the case systems' owners for DQ16/DQ17."""
-    config = yaml.safe_load((REPO_ROOT / "config" / "dq_rules.yaml").read_text(encoding="utf-8"))
-    rules = config.get("rules", config)
+    rules = load_rules_config(REPO_ROOT / "config" / "dq_rules.yaml")  # owners per rule × source, resolved
     html = report["html"]
     dq = html[html.index("<h1>Datakvalitet i SOF</h1>"):]
     for rule_id in ("DQ15", "DQ16", "DQ17", "DQ18", "DQ19"):
         rule = rules[rule_id]
-        owners = ", ".join(a.split("@")[0] for a in rule["owners"])
+        owners = ", ".join(a.split("@")[0] for a in rule.all_owners)
         assert "dq-oekonomi" in owners
         row = dq[dq.index(f"<tr><td>{rule_id}</td>"):]
         row = row[:row.index("</tr>")]
-        assert f"<td>{rule['title']}</td>" in row and row.endswith(f"<td>{owners}</td>"), (rule_id, row)
+        assert f"<td>{rule.title}</td>" in row and row.endswith(f"<td>{owners}</td>"), (rule_id, row)
     assert "dq-boern" in dq[dq.index("<tr><td>DQ16</td>"):].split("</tr>")[0]
     text = " ".join(report["pages"][-2].split())
     assert all(rule_id in text for rule_id in ("DQ15", "DQ16", "DQ17", "DQ18", "DQ19"))
@@ -382,8 +381,8 @@ def test_a_flagged_tile_and_a_suppressed_chart_category_read_as_such_in_the_pdf(
 def test_the_data_quality_page_blanks_small_counts_and_moves_engineering_rules_to_the_appendix(report):
     """Counts 1-4 of a rule never print on the committee's page (nor its rate); DQ14 and the other
     engineering rules (config/dq_rules.yaml `audience: engineering`) stand in the appendix only."""
-    config = yaml.safe_load((REPO_ROOT / "config" / "dq_rules.yaml").read_text(encoding="utf-8"))["rules"]
-    engineering = {r for r, c in config.items() if c.get("audience") == "engineering"}
+    config = load_rules_config(REPO_ROOT / "config" / "dq_rules.yaml")
+    engineering = {r for r, c in config.items() if c.audience == "engineering"}
     assert {"DQ10", "DQ14"} <= engineering and "DQ01" not in engineering
     html = report["html"]
     dq = html[html.index("<h1>Datakvalitet i SOF</h1>"):html.index("<h1>Bilag: Driftens datakontroller</h1>")]

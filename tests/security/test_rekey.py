@@ -104,6 +104,9 @@ def test_every_pseudonym_changed_and_the_old_key_reproduces_none(night):
     old_model = night["old_model"]  # built under the old key from the same extracts
     old_key_values = set(old_model.dim_citizen["citizen_key"]) | set(old_model.fact_case["caseworker_key"].dropna())
     assert len(old_key_values) > 500 and old_key_values.isdisjoint(new)
+    employees = set(old_model.dim_employee["employee_key"]) | set(old_model.fact_absence["employee_key"])
+    assert len(employees) > 50 and employees.isdisjoint(new)  # issue 21: employees are pseudonyms too
+    assert set(night["new_model"].fact_absence["employee_key"]) <= set(night["new_model"].dim_employee["employee_key"])
     assert night["report"]["unexplained"] == {} and night["report"]["rekeyed"] == len(old)
     assert not (night["settings"].model_dir / MARKER).exists()
     assert not list(night["settings"].data_dir.rglob(".*.tmp"))

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from etl.core.privacy import CPR_SHAPED
+from etl.core.privacy import find_cpr
 from etl.model.link import normalise_cpr
 
 
 def find_cpr_like(text: str) -> list[str]:
     """Every CPR-shaped string in `text` (tests show what leaked; production only refuses)."""
-    return CPR_SHAPED.findall(text)
+    return find_cpr(text)
 
 
 def find_cpr_in_frame(frame: pd.DataFrame) -> list[str]:

@@ -47,6 +47,7 @@ SQLITE_ASYNC_CONNECT_ARGS
 _.fastapi_apps
 _.external_views
 data_quality_page
+failing_records  # plugins/sofli_status.py: FastAPI route of a row's failing records
 
 # Parameters a signature must have: a task's upstream XCom (dags/data_quality.py `gate` runs
 # after `alert_owners`), the context manager protocol's traceback (etl/core/storage.py).
@@ -64,3 +65,6 @@ _.mail_dir  # etl/core/settings.py: where `sofli demo` keeps its e-mails (the CL
 _.extra_columns  # etl/validate/table.py: columns delivered beyond the contract (DQ20 reads them back)
 _.rows_withdrawn  # etl/validate/table.py: base rows of a key quarantined as a duplicate
 _.isolation_level  # etl/publish/warehouse.py: pysqlite's own transactions off, so the staging DDL is inside ours
+
+# Issue 21: the CPR scans the tests run over every output (tests/support/cpr_scan.py).
+find_cpr  # etl/core/privacy.py: the CPRs found, so a failing test shows what leaked

@@ -18,6 +18,9 @@ import pytest
 from sqlalchemy import MetaData, create_engine
 
 from etl.core import vocabulary
+from etl.core.reference import load_reference
+from etl.core.settings import REPO_ROOT
+from etl.core.vocabulary import ANBRINGELSE, PLACEMENT_TYPES, PREVENTIVE_TYPES
 from etl.sources import SOURCES
 from etl.synth import DEFAULT_EXTRACTION_DATE, PROFILES, generate
 from etl.synth import boern as synth_boern
@@ -206,6 +209,18 @@ def test_clean_data_links_up(clean):
     applied = pd.to_datetime(afgoerelse["AnsoegningDato"])
     waited = (pd.to_datetime(afgoerelse["AfgoerelseDato"]) - applied).dt.days
     assert waited.between(1, 120).all()
+
+
+def test_every_generated_measure_type_is_on_its_list(demo):
+    """The demo's types are the contract's (boern) and the shipped reference's (voksen), so
+    none is read as Ukendt and DQ20 has no type finding on the demo."""
+    out, _ = demo
+    foranstaltning = read(out, "boern", "Foranstaltning")
+    placements = foranstaltning["Kategori"] == ANBRINGELSE
+    assert set(foranstaltning.loc[placements, "Type"]) == set(PLACEMENT_TYPES)
+    assert set(foranstaltning.loc[~placements, "Type"]) == set(PREVENTIVE_TYPES)
+    listed = load_reference(REPO_ROOT / "reference")["ref_service_type"]
+    assert set(read(out, "voksen", "ydelse")["ydelsestype"]) == set(listed["service_type"])
 
 
 def test_rows_are_never_written_after_the_extraction(demo):

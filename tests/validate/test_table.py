@@ -55,7 +55,7 @@ def test_good_rows_staged_bad_rows_quarantined_with_reasons_and_nothing_lost(tmp
     assert staged["Koen"].tolist() == ["M", "Ukendt"]  # outside the contract's list: kept, as Ukendt
     assert result.values_outside_contract == {"Koen": 1}
     outside = pd.read_parquet(Path(result.staged_path).parent / "outside_contract.parquet")
-    assert outside.to_dict("records") == [{"record_id": "3", "column": "Koen"}]  # the id, never the value
+    assert outside.to_dict("records") == [{"record_id": "3", "column": "Koen", "cpr": False}]  # the id, never the value
     quarantine = pd.read_parquet(result.quarantine_path)
     assert sorted(quarantine["BarnId"].astype(int)) == [2, 4, 5, 5, 6]
     assert quarantine.set_index("BarnId").loc["2", "_reasons"] == "'2031-02-31' is not a valid date"
