@@ -26,6 +26,7 @@ _.guides
 _.flag_notes  # etl/report/render.py RenderedPage
 _.appendix
 _.ytd_last_year  # etl/report/render.py Tile
+_.quarter_figure
 _.quarter_last_year
 _.basis
 _.direction

@@ -15,7 +15,9 @@ from etl.tasks.kpis import _provisional, audit_kpis, publish_kpis
 D = dt.date
 KEY = {"measure": "count", "period_type": "quarter", "period_start": pd.Timestamp("2025-07-01"),
        "period_end": pd.Timestamp("2025-09-30"), "org_level": "sof", "org_key": "SOF", "dimension": None,
-       "dimension_value": None, "value": 1.0}
+       "dimension_value": None, "value": 1.0,
+       # the BI star's keys, as the compute task stages them (etl/publish/marts.py KPI_VALUE)
+       "period_key": "quarter:2025-07-01:2025-09-30", "comparison": "current", "org_id": "sof:SOF"}
 
 
 def test_kpi_rows_are_provisional_exactly_in_the_running_periods():
