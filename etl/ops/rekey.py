@@ -15,8 +15,10 @@ rewrites every stored artefact that carries pseudonyms through that mapping:
 - theme 6's caseworker overview (`kpi/case_cost.parquet` and `mart.case_cost`: its case,
   citizen and caseworker keys);
 - the computed KPI set (`kpi/kpi_value.parquet`) and `mart.kpi_value` in the warehouse,
-  every version (the caseworker rows' `org_key` is the caseworker pseudonym;
-  `public.kpi_value` carries no caseworker rows).
+  every version (the caseworker rows' `org_key` is the caseworker pseudonym and their
+  `org_id` is `caseworker:<pseudonym>`; `public.kpi_value` carries no caseworker rows);
+- the BI star's caseworker dimension (`kpi/dim_caseworker.parquet` and `mart.dim_caseworker`:
+  `caseworker_key` and `org_id`).
 
 Nothing else holds pseudonyms: `mart.dq_failure` and `model/link_finding.parquet` carry
 the sources' own record ids, the data-quality history (`dq/`) carries SOF totals and
@@ -60,6 +62,9 @@ PSEUDONYM_COLUMNS = ("citizen_key", "caseworker_key", "case_pseudonym", "employe
 CASE_COST_COLUMNS = ("case_key", "citizen_key", "caseworker_key")
 #: The KPI rows whose `org_key` is a pseudonym.
 PSEUDONYMOUS_ORG_LEVEL = "caseworker"
+#: The BI star names a caseworker `caseworker:<pseudonym>` (`org_id` of kpi_value and dim_caseworker).
+ORG_ID_COLUMN = "org_id"
+_ORG_ID_PREFIX = f"{PSEUDONYMOUS_ORG_LEVEL}:"
 NEW_KEY_ENV = NEW_PSEUDONYM_KEY_ENV
 MARKER = "REKEY_IN_PROGRESS.json"
 
@@ -93,6 +98,23 @@ class Artefact:
     path: Path | None = None
     columns: tuple[str, ...] = ()
     org_key: bool = False  # KPI rows: only `org_key` of caseworker rows
+    org_id: bool = False  # also `org_id` where it is `caseworker:<pseudonym>`
+
+
+def _org_id_pseudonym(value: object) -> str | None:
+    """The pseudonym in a caseworker's org id (`caseworker:<pseudonym>`); None for other org ids."""
+    return value[len(_ORG_ID_PREFIX):] if isinstance(value, str) and value.startswith(_ORG_ID_PREFIX) else None
+
+
+def _remap_org_id(value: object, mapping: dict[str, str]) -> object:
+    pseudonym = _org_id_pseudonym(value)
+    return value if pseudonym is None else _ORG_ID_PREFIX + mapping.get(pseudonym, pseudonym)
+
+
+def _org_id_values(table: pa.Table) -> set[str]:
+    if ORG_ID_COLUMN not in table.column_names:
+        return set()
+    return {p for p in map(_org_id_pseudonym, table[ORG_ID_COLUMN].to_pylist()) if p is not None}
 
 
 def _kpi_org_keys(table: pa.Table) -> list[str]:
@@ -113,8 +135,16 @@ def _parquet_artefacts(settings: Settings) -> list[Artefact]:
             found.append(Artefact(str(path.relative_to(settings.data_dir)), values, path, columns))
     kpi = settings.zones.kpi_values
     if kpi.exists():
-        table = pq.read_table(kpi, columns=["org_level", "org_key"])
-        found.append(Artefact(str(kpi.relative_to(settings.data_dir)), set(_kpi_org_keys(table)), kpi, org_key=True))
+        has_org_id = ORG_ID_COLUMN in pq.read_schema(kpi).names  # a KPI set staged before the BI star has none
+        table = pq.read_table(kpi, columns=["org_level", "org_key", *([ORG_ID_COLUMN] if has_org_id else [])])
+        found.append(Artefact(str(kpi.relative_to(settings.data_dir)), set(_kpi_org_keys(table)) | _org_id_values(table),
+                              kpi, org_key=True, org_id=has_org_id))
+    caseworkers = settings.zones.dim_caseworker
+    if caseworkers.exists():
+        table = pq.read_table(caseworkers, columns=["caseworker_key", ORG_ID_COLUMN])
+        values = {v for v in table["caseworker_key"].to_pylist() if v is not None} | _org_id_values(table)
+        found.append(Artefact(str(caseworkers.relative_to(settings.data_dir)), values, caseworkers,
+                              ("caseworker_key",), org_id=True))
     cost = settings.data_dir / "kpi" / "case_cost.parquet"
     if cost.exists():
         table = pq.read_table(cost, columns=list(CASE_COST_COLUMNS))
@@ -123,15 +153,37 @@ def _parquet_artefacts(settings: Settings) -> list[Artefact]:
     return found
 
 
-def _warehouse_values(engine: sa.Engine) -> set[str] | None:
-    """Caseworker pseudonyms in `mart.kpi_value` (None when there is no warehouse yet)."""
+def _has_org_id(engine: sa.Engine) -> bool:
+    """Whether `mart.kpi_value` has the BI star's `org_id` (a warehouse not yet migrated has not)."""
     try:
         with engine.connect() as conn:
-            rows = conn.execute(sa.text("SELECT DISTINCT org_key FROM mart.kpi_value WHERE org_level = :lvl"),
+            conn.execute(sa.text(f"SELECT {ORG_ID_COLUMN} FROM mart.kpi_value WHERE 1 = 0"))
+    except sa.exc.DBAPIError:
+        return False
+    return True
+
+
+def _warehouse_values(engine: sa.Engine, org_id: bool) -> set[str] | None:
+    """Caseworker pseudonyms in `mart.kpi_value`: `org_key` and, where the table has it, `org_id`
+    (None when there is no warehouse yet)."""
+    columns = f"org_key, {ORG_ID_COLUMN}" if org_id else "org_key, NULL"
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text(f"SELECT DISTINCT {columns} FROM mart.kpi_value WHERE org_level = :lvl"),
                                 {"lvl": PSEUDONYMOUS_ORG_LEVEL}).fetchall()
     except sa.exc.DBAPIError:  # no table yet: nothing published, nothing to re-key
         return None
-    return {r[0] for r in rows if r[0] is not None}
+    return {v for key, org_id in rows for v in (key, _org_id_pseudonym(org_id)) if v is not None}
+
+
+def _dim_caseworker_values(engine: sa.Engine) -> set[str] | None:
+    """The pseudonyms in `mart.dim_caseworker` (None when the table does not exist yet)."""
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text("SELECT caseworker_key, org_id FROM mart.dim_caseworker")).fetchall()
+    except sa.exc.DBAPIError:
+        return None
+    return {v for key, org_id in rows for v in (key, _org_id_pseudonym(org_id)) if v is not None}
 
 
 def _case_cost_values(engine: sa.Engine) -> set[str] | None:
@@ -185,6 +237,8 @@ def _remap_parquet(artefact: Artefact, mapping: dict[str, str]) -> Path:
     else:
         columns = {c: [mapping.get(v, v) if v is not None else None for v in table[c].to_pylist()]
                    for c in artefact.columns}
+    if artefact.org_id:
+        columns[ORG_ID_COLUMN] = [_remap_org_id(v, mapping) for v in table[ORG_ID_COLUMN].to_pylist()]
     for name, values in columns.items():
         i = table.schema.get_field_index(name)
         table = table.set_column(i, table.schema.field(i), pa.array(values, type=table.schema.field(i).type))
@@ -197,18 +251,32 @@ def _remap_parquet(artefact: Artefact, mapping: dict[str, str]) -> Path:
 
 
 def _remap_warehouse(engine: sa.Engine, mapping: dict[str, str], present: set[str],
-                     case_cost: set[str] | None = None) -> int:
-    """Re-key `mart.kpi_value`'s caseworker rows (every version) and `mart.case_cost`'s keys,
-    in one transaction."""
-    pairs = [{"old": old, "new": mapping[old]} for old in sorted(present) if old in mapping]
-    cost_pairs = [{"old": old, "new": mapping[old]} for old in sorted(case_cost or ()) if old in mapping]
-    if not pairs and not cost_pairs:
+                     case_cost: set[str] | None = None, caseworkers: set[str] | None = None,
+                     org_id: bool = True) -> int:
+    """Re-key `mart.kpi_value`'s caseworker rows (every version: `org_key` and `org_id`),
+    `mart.dim_caseworker` and `mart.case_cost`'s keys, in one transaction."""
+    def pairs_of(values: set[str] | None) -> list[dict]:
+        return [{"old": old, "new": mapping[old], "old_id": _ORG_ID_PREFIX + old, "new_id": _ORG_ID_PREFIX + mapping[old]}
+                for old in sorted(values or ()) if old in mapping]
+
+    pairs, cost_pairs, caseworker_pairs = pairs_of(present), pairs_of(case_cost), pairs_of(caseworkers)
+    if not pairs and not cost_pairs and not caseworker_pairs:
         return 0
-    statement = sa.text("UPDATE mart.kpi_value SET org_key = :new WHERE org_level = :lvl AND org_key = :old")
+    # org_id follows org_key (the star derives it so); a row whose org_id alone held the old
+    # pseudonym is caught by the second statement
+    statements = ([sa.text("UPDATE mart.kpi_value SET org_key = :new, org_id = :new_id "
+                           "WHERE org_level = :lvl AND org_key = :old"),
+                   sa.text("UPDATE mart.kpi_value SET org_id = :new_id WHERE org_level = :lvl AND org_id = :old_id")]
+                  if org_id else [sa.text("UPDATE mart.kpi_value SET org_key = :new "
+                                          "WHERE org_level = :lvl AND org_key = :old")])
     changed = 0
     with engine.begin() as conn:
         for pair in pairs:
-            changed += conn.execute(statement, {**pair, "lvl": PSEUDONYMOUS_ORG_LEVEL}).rowcount
+            for statement in statements:
+                changed += conn.execute(statement, {**pair, "lvl": PSEUDONYMOUS_ORG_LEVEL}).rowcount
+        for pair in caseworker_pairs:
+            changed += conn.execute(sa.text("UPDATE mart.dim_caseworker SET caseworker_key = :new, org_id = :new_id "
+                                            "WHERE caseworker_key = :old OR org_id = :old_id"), pair).rowcount
         for column in CASE_COST_COLUMNS:  # column names from the contract, never from data
             update = sa.text(f"UPDATE mart.case_cost SET {column} = :new WHERE {column} = :old")
             for pair in cost_pairs:
@@ -235,12 +303,16 @@ def rekey(settings: Settings, old_key: bytes, new_key: bytes, dry_run: bool = Fa
     check_new_key(old_key, new_key, settings.mode)
     artefacts = _parquet_artefacts(settings)
     engine = make_engine(settings.warehouse_url())
-    warehouse = _warehouse_values(engine)
+    org_id = _has_org_id(engine)
+    warehouse = _warehouse_values(engine, org_id)
     if warehouse is not None:
         artefacts.append(Artefact("mart.kpi_value", warehouse))
     case_cost = _case_cost_values(engine)
     if case_cost is not None:
         artefacts.append(Artefact("mart.case_cost", case_cost))
+    caseworkers = _dim_caseworker_values(engine)
+    if caseworkers is not None:
+        artefacts.append(Artefact("mart.dim_caseworker", caseworkers))
     needed = set().union(*(a.values for a in artefacts))
     mapping = build_mapping(settings, old_key, new_key, needed)
     already_new = set(mapping.values())
@@ -271,7 +343,8 @@ def rekey(settings: Settings, old_key: bytes, new_key: bytes, dry_run: bool = Fa
         for artefact in artefacts:
             if artefact.path is not None and artefact.values:
                 written.append((_remap_parquet(artefact, mapping), artefact.path))
-        report["warehouse_rows"] = _remap_warehouse(engine, mapping, warehouse or set(), case_cost)
+        report["warehouse_rows"] = _remap_warehouse(engine, mapping, warehouse or set(), case_cost, caseworkers,
+                                                    org_id)
     except Exception:
         for tmp, _ in written:
             tmp.unlink(missing_ok=True)

@@ -29,7 +29,8 @@ from etl.model.link import KeyMismatchError, Pseudonymiser, key_fingerprint
 from etl.model.stage import run_model_stage
 from etl.ops.rekey import MARKER, RekeyError, rekey
 from etl.kpi.theme6 import case_cost
-from etl.publish.marts import CASE_COST, KPI_VALUE
+from etl.publish.dims import dim_caseworker, with_bi_keys
+from etl.publish.marts import CASE_COST, DIM_CASEWORKER, KPI_VALUE
 from etl.publish.warehouse import ensure_schema, make_engine, publish, read_table
 from etl.synth import generate
 
@@ -37,15 +38,30 @@ DAY = dt.date(2025, 11, 15)
 OLD = b"old-test-key-0123456789"
 NEW = b"new-test-key-9876543210"
 PSEUDONYM = re.compile(r"^[0-9a-f]{32}$")
+#: A pseudonym alone, or inside a BI org id (`caseworker:<pseudonym>`).
+STORED_PSEUDONYM = re.compile(r"^(?:caseworker:)?([0-9a-f]{32})$")
 
 
 def kpis(model: Model) -> pd.DataFrame:
     values = compute_kpis(model, quarter_periods(2025, 4, DAY)[:1])
-    return values.assign(provisional=True, version=0, run_id="r", computed_at=pd.Timestamp("2025-11-15 03:00"))
+    return with_bi_keys(values.assign(provisional=True, version=0, run_id="r",
+                                      computed_at=pd.Timestamp("2025-11-15 03:00")))
+
+
+def caseworkers_of(model: Model, values: pd.DataFrame) -> pd.DataFrame:
+    return dim_caseworker(model.fact_case, model.dim_org, DAY, values.loc[values["org_level"] == "caseworker", "org_key"])
+
+
+def rekey_org_ids(frame: pd.DataFrame, caseworkers: dict) -> pd.DataFrame:
+    """`org_key` and `org_id` of caseworker rows through the old -> new mapping (computed here)."""
+    is_cw = frame["org_level"] == "caseworker"
+    new_keys = frame["org_key"].where(~is_cw, frame["org_key"].map(caseworkers))
+    return frame.assign(org_key=new_keys, org_id=frame["org_id"].where(~is_cw, "caseworker:" + new_keys))
 
 
 def every_stored_string(data_dir: Path) -> set[str]:
-    """Every string value of every Parquet file and warehouse table outside the sources."""
+    """Every pseudonym (alone or in a `caseworker:` org id) in every string value of every
+    Parquet file and warehouse table outside the sources."""
     found: set[str] = set()
     for path in data_dir.rglob("*.parquet"):
         table = pq.read_table(path)
@@ -60,7 +76,7 @@ def every_stored_string(data_dir: Path) -> set[str]:
         conn.close()
     for path in data_dir.rglob("*.json"):
         found |= set(re.findall(r"(?<![0-9a-f])[0-9a-f]{32}(?![0-9a-f])", path.read_text()))
-    return {v for v in found if PSEUDONYM.match(v)}
+    return {m.group(1) for m in map(STORED_PSEUDONYM.match, found) if m}
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +91,8 @@ def night(tmp_path_factory):
     old_kpis = kpis(old_model)
     (data / "kpi").mkdir()
     old_kpis.to_parquet(data / "kpi" / "kpi_value.parquet", index=False)
+    old_caseworkers = caseworkers_of(old_model, old_kpis)
+    old_caseworkers.to_parquet(data / "kpi" / "dim_caseworker.parquet", index=False)
     engine = make_engine(settings.warehouse_url())
     ensure_schema(engine)
     publish(engine, "mart", KPI_VALUE, old_kpis, {"version": 0})
@@ -82,13 +100,14 @@ def night(tmp_path_factory):
     old_cost = case_cost(old_model).assign(run_id="r", computed_at=pd.Timestamp("2025-11-15 03:00"))
     old_cost.to_parquet(data / "kpi" / "case_cost.parquet", index=False)
     publish(engine, "mart", CASE_COST, old_cost)
+    publish(engine, "mart", DIM_CASEWORKER, old_caseworkers)
     old_mart = read_table(engine, "mart.kpi_value")
     engine.dispose()
     old_strings = every_stored_string(data)
     report = rekey(settings, OLD, NEW)
     return {"settings": settings, "old_model": old_model, "new_model": Model.load(settings.model_dir),
             "old_kpis": old_kpis, "old_mart": old_mart, "old_strings": old_strings, "report": report,
-            "frames": frames, "old_cost": old_cost}
+            "frames": frames, "old_cost": old_cost, "old_caseworkers": old_caseworkers}
 
 
 def mapping_of(old: pd.Series, new: pd.Series) -> dict:
@@ -151,7 +170,8 @@ def test_history_tables_map_through_the_same_mapping(night):
     old_mart = night["old_mart"]
     is_cw = old_mart["org_level"] == "caseworker"
     assert is_cw.sum() > 20 and set(old_mart["version"]) == {0, 1}
-    expected = old_mart.assign(org_key=old_mart["org_key"].where(~is_cw, old_mart["org_key"].map(caseworkers)))
+    expected = rekey_org_ids(old_mart, caseworkers)
+    assert mart.loc[mart["org_level"] == "caseworker", "org_id"].str.fullmatch("caseworker:[0-9a-f]{32}").all()
     pd.testing.assert_frame_equal(mart.sort_values(key).reset_index(drop=True),
                                   expected.sort_values(key).reset_index(drop=True))
     staged = pd.read_parquet(night["settings"].data_dir / "kpi" / "kpi_value.parquet")
@@ -177,11 +197,28 @@ def test_the_case_cost_overview_is_rekeyed_like_a_fresh_computation(night):
     assert set(night["old_cost"]["case_key"]).isdisjoint(mart["case_key"])
 
 
+def test_the_bi_caseworker_dimension_is_rekeyed_like_a_fresh_computation(night):
+    """mart.dim_caseworker and its staged kpi/dim_caseworker.parquet (the BI star's caseworker ->
+    unit) hold the pseudonym twice, as caseworker_key and in org_id: after the rotation they are
+    what the re-keyed model and KPIs give, and every kpi_value caseworker row still resolves."""
+    fresh = caseworkers_of(night["new_model"], kpis(night["new_model"]))
+    assert len(fresh) > 20 and set(fresh["unit_org_id"]) - {"unit:Ukendt"}
+    staged = pd.read_parquet(night["settings"].data_dir / "kpi" / "dim_caseworker.parquet")
+    engine = make_engine(night["settings"].warehouse_url())
+    mart = read_table(engine, "mart.dim_caseworker")
+    values = read_table(engine, "mart.kpi_value")
+    engine.dispose()
+    for frame in (staged, mart):
+        pd.testing.assert_frame_equal(frame.sort_values("org_id").reset_index(drop=True),
+                                      fresh.sort_values("org_id").reset_index(drop=True), check_dtype=False)
+    assert set(values.loc[values["org_level"] == "caseworker", "org_id"]) == set(mart["org_id"])
+    assert set(night["old_caseworkers"]["caseworker_key"]).isdisjoint(mart["caseworker_key"])
+
+
 def test_kpis_on_the_rekeyed_model_are_identical(night):
     caseworkers = mapping_of(night["old_model"].fact_case["caseworker_key"],
                              night["new_model"].fact_case["caseworker_key"])
-    old = night["old_kpis"]
-    old = old.assign(org_key=old["org_key"].where(old["org_level"] != "caseworker", old["org_key"].map(caseworkers)))
+    old = rekey_org_ids(night["old_kpis"], caseworkers)
     key = ["kpi_id", "measure", "period_type", "period_start", "org_level", "org_key", "dimension", "dimension_value"]
     pd.testing.assert_frame_equal(kpis(night["new_model"]).sort_values(key).reset_index(drop=True),
                                   old.sort_values(key).reset_index(drop=True))
