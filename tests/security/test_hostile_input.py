@@ -34,6 +34,7 @@ from etl.kpi.theme3 import APPEALS_OUTCOME_LABELS, HANDLED
 from etl.model import Model
 from etl.model.tables import MODEL_TABLES
 from etl.publish.marts import MART_TABLES
+from etl.publish.dims import with_bi_keys
 from etl.publish.warehouse import contract_metadata, make_engine, read_table
 from etl.sources import SOURCES
 from etl.sources.sql import CHANGED, SQL_DIR
@@ -175,7 +176,8 @@ def chain(tmp_path_factory):
 
     model = Model.load(settings.model_dir)
     values = compute_kpis(model, quarter_periods(2025, 4, DAY)[:1])
-    values = values.assign(provisional=True, version=0, run_id="r", computed_at=pd.Timestamp("2025-11-15 03:00"))
+    values = with_bi_keys(values.assign(provisional=True, version=0, run_id="r",
+                                        computed_at=pd.Timestamp("2025-11-15 03:00")))  # as the compute task stages it
     (data / "kpi").mkdir()
     values.to_parquet(data / "kpi" / "kpi_value.parquet", index=False)
     kpi_tasks.publish_kpis({"path": str(data / "kpi" / "kpi_value.parquet"), "audited": True}, settings)
