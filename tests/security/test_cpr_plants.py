@@ -164,7 +164,7 @@ def attacked(tmp_path_factory):
         returned.append(summary)
         with MailSink(data / "mail") as sink:
             returned.append(dq_tasks.send_dq_alerts(summary, {"host": "127.0.0.1", "port": sink.port},
-                                                    "http://airflow/run", settings, today=DAY))
+                                                    settings, today=DAY))
             mails = sink.messages()
     finally:
         os.umask(umask)
