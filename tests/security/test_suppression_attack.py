@@ -65,7 +65,9 @@ def test_the_demo_public_output_gives_no_blanked_figure_away(report_settings, fi
     # the planted small cell (T5.04 SOF ÅTD = 3) is blanked and stays hidden
     planted = public[(public["kpi_id"] == "T5.04") & (public["period_type"] == "ytd") & (public["org_level"] == "sof")
                      & public["dimension"].isna() & (public["period"] == QUARTER)]
-    assert len(planted) == 2 and planted["value"].isna().all()
+    # once per version attacked: the nightly, version 1 and any version tests/publish/test_freeze.py
+    # re-published in this session (a fixed count of 2 held only when tests/security ran alone)
+    assert sorted(planted["version"]) == sorted(set(public["version"])) and planted["value"].isna().all()
     assert not ((leaks["kpi_id"] == "T5.04") & (leaks["org_level"] == "sof") & (leaks["period_type"] == "ytd")).any()
 
 
