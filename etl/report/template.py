@@ -30,8 +30,8 @@ figcaption { font-size: 6.5pt; color: #555; margin-top: 1mm; }
 table { border-collapse: collapse; width: 100%; font-size: 7.5pt; }
 th, td { border-bottom: 0.2mm solid #ccc; padding: 0.8mm 1.5mm; text-align: left; }
 td.num, th.num { text-align: right; }
-table.rules { font-size: 6.5pt; }
-table.rules th, table.rules td { padding: 0.5mm 1mm; }
+table.rules { font-size: 6pt; line-height: 1.15; }
+table.rules th, table.rules td { padding: 0.3mm 0.8mm; }
 .guide p { margin: 0 0 1.2mm 0; font-size: 7pt; }
 .note { font-size: 7pt; color: #555; margin-top: 2mm; }
 .cover h1 { font-size: 24pt; margin-top: 25mm; }

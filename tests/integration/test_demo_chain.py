@@ -241,9 +241,9 @@ def test_rows_are_conserved_from_landing_to_staged_and_quarantine(demo):
 
 def test_all_rules_publish_and_a_second_run_has_the_trend(demo):
     rules = query(demo, "SELECT rule_id FROM mart.dq_rule")["rule_id"]
-    assert sorted(rules) == [f"DQ{i:02d}" for i in range(1, 22)]
+    assert sorted(rules) == [f"DQ{i:02d}" for i in range(1, 23)]
     first = query(demo, "SELECT rule_id, source, failing, run_id FROM mart.dq_result WHERE dimension IS NULL")
-    assert sorted(first["rule_id"].unique()) == [f"DQ{i:02d}" for i in range(1, 22)]
+    assert sorted(first["rule_id"].unique()) == [f"DQ{i:02d}" for i in range(1, 23)]
     conservation = first[first["rule_id"] == "DQ14"]
     # every row of the night accounted for, source by source (oekonomi has no model tables yet: checked to staging)
     assert sorted(conservation["source"]) == sorted(SOURCES) and (conservation["failing"] == 0).all()

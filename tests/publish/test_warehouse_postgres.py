@@ -194,11 +194,20 @@ def row_counts(engine, relations) -> dict[str, int]:
         return {name: conn.exec_driver_sql(f"SELECT count(*) FROM {name}").scalar_one() for name in sorted(relations)}
 
 
-@pytest.fixture(scope="module")
-def bi(warehouse):
-    engine = engine_as(warehouse, BI_ROLE)
-    yield engine
-    engine.dispose()
+def _role_engine(fixture_name: str, role: str):
+    """A module fixture: an engine logged in as `role` (the warehouse's BI roles)."""
+
+    @pytest.fixture(scope="module", name=fixture_name)
+    def engine(warehouse):
+        logged_in = engine_as(warehouse, role)
+        yield logged_in
+        logged_in.dispose()
+
+    return engine
+
+
+bi = _role_engine("bi", BI_ROLE)
+bi_public = _role_engine("bi_public", BI_PUBLIC_ROLE)
 
 
 def test_bi_reads_every_table_and_view_in_mart_and_public(warehouse, bi):
@@ -237,13 +246,6 @@ def test_bi_reads_a_table_the_pipeline_creates_later(warehouse, bi):
 ])
 def test_bi_cannot_write_create_or_read_other_schemas(bi, statement):
     assert refused(bi, statement)
-
-
-@pytest.fixture(scope="module")
-def bi_public(warehouse):
-    engine = engine_as(warehouse, BI_PUBLIC_ROLE)
-    yield engine
-    engine.dispose()
 
 
 def test_the_public_reader_reads_public_and_nothing_else(warehouse, bi_public):
