@@ -42,7 +42,8 @@ NEW_PSEUDONYM_KEY_ENV = "SOFLI_NEW_PSEUDONYM_KEY"
 WAREHOUSE_ADMIN_URL_ENV = "SOFLI_WAREHOUSE_ADMIN_URL"
 #: Warehouse role -> the variable holding the password `sofli warehouse-init` gives it.
 WAREHOUSE_LOGIN_PASSWORD_ENV = {"sofli_pipeline": "WAREHOUSE_PASSWORD", "sofli_bi": "WAREHOUSE_BI_PASSWORD",
-                                "sofli_bi_public": "WAREHOUSE_BI_PUBLIC_PASSWORD"}
+                                "sofli_bi_public": "WAREHOUSE_BI_PUBLIC_PASSWORD",
+                                "sofli_bi_restricted": "WAREHOUSE_BI_RESTRICTED_PASSWORD"}
 
 MIN_KEY_LENGTH = 16
 MIN_KEY_DISTINCT = 8
@@ -176,6 +177,9 @@ OPTIONS: tuple[Option, ...] = (
            "`sofli warehouse-init` only: the password of `sofli_bi` (Power BI)"),
     Option(WAREHOUSE_LOGIN_PASSWORD_ENV["sofli_bi_public"], "unset: the role keeps its login state",
            "`sofli warehouse-init` only: the password of `sofli_bi_public` (reads the schema `public` only)"),
+    Option(WAREHOUSE_LOGIN_PASSWORD_ENV["sofli_bi_restricted"], "unset: the role keeps its login state",
+           "`sofli warehouse-init` only: the password of `sofli_bi_restricted` (the case-review leaders: reads "
+           "`restricted`, the caseworker level, and `mart`)"),
 )
 
 

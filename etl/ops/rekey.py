@@ -12,13 +12,17 @@ rewrites every stored artefact that carries pseudonyms through that mapping:
 
 - the live model and every backfill model (`model/**.parquet`: `citizen_key`,
   `caseworker_key`, `case_pseudonym`, `employee_key`);
-- theme 6's caseworker overview (`kpi/case_cost.parquet` and `mart.case_cost`: its case,
-  citizen and caseworker keys);
-- the computed KPI set (`kpi/kpi_value.parquet`) and `mart.kpi_value` in the warehouse,
-  every version (the caseworker rows' `org_key` is the caseworker pseudonym and their
-  `org_id` is `caseworker:<pseudonym>`; `public.kpi_value` carries no caseworker rows);
-- the BI star's caseworker dimension (`kpi/dim_caseworker.parquet` and `mart.dim_caseworker`:
-  `caseworker_key` and `org_id`).
+- theme 6's caseworker overview (`kpi/case_cost.parquet` and `restricted.case_cost`: its
+  case, citizen and caseworker keys);
+- the computed KPI set (`kpi/kpi_value.parquet`) and `restricted.kpi_value_caseworker` in the
+  warehouse, every version (the caseworker rows' `org_key` is the caseworker pseudonym and
+  their `org_id` is `caseworker:<pseudonym>`; `mart.kpi_value` and `public.kpi_value` carry no
+  caseworker rows);
+- the BI star's caseworker dimension (`kpi/dim_caseworker.parquet` and
+  `restricted.dim_caseworker`: `caseworker_key` and `org_id`).
+
+A warehouse not yet migrated to the schema `restricted` (issue 21; the next publish moves
+them) still has them in `mart`: those tables are re-keyed where they are.
 
 Nothing else holds pseudonyms: `mart.dq_failure` and `model/link_finding.parquet` carry
 the sources' own record ids, the data-quality history (`dq/`) carries SOF totals and
@@ -58,7 +62,7 @@ log = logging.getLogger(__name__)
 
 #: Model columns that hold a pseudonym.
 PSEUDONYM_COLUMNS = ("citizen_key", "caseworker_key", "case_pseudonym", "employee_key")
-#: `mart.case_cost` (and its staged `kpi/case_cost.parquet`): every key is a pseudonym.
+#: `restricted.case_cost` (and its staged `kpi/case_cost.parquet`): every key is a pseudonym.
 CASE_COST_COLUMNS = ("case_key", "citizen_key", "caseworker_key")
 #: The KPI rows whose `org_key` is a pseudonym.
 PSEUDONYMOUS_ORG_LEVEL = "caseworker"
@@ -66,6 +70,11 @@ PSEUDONYMOUS_ORG_LEVEL = "caseworker"
 ORG_ID_COLUMN = "org_id"
 _ORG_ID_PREFIX = f"{PSEUDONYMOUS_ORG_LEVEL}:"
 NEW_KEY_ENV = NEW_PSEUDONYM_KEY_ENV
+#: Where the warehouse keeps the caseworker rows: the schema `restricted`, and `mart` in a
+#: warehouse published before issue 21 and not migrated yet.
+KPI_TABLES = ("restricted.kpi_value_caseworker", "mart.kpi_value")
+CASEWORKER_TABLES = ("restricted.dim_caseworker", "mart.dim_caseworker")
+CASE_COST_TABLES = ("restricted.case_cost", "mart.case_cost")
 MARKER = "REKEY_IN_PROGRESS.json"
 
 
@@ -153,44 +162,44 @@ def _parquet_artefacts(settings: Settings) -> list[Artefact]:
     return found
 
 
-def _has_org_id(engine: sa.Engine) -> bool:
-    """Whether `mart.kpi_value` has the BI star's `org_id` (a warehouse not yet migrated has not)."""
+def _has_org_id(engine: sa.Engine, table: str) -> bool:
+    """Whether a KPI table has the BI star's `org_id` (a warehouse not yet migrated has not)."""
     try:
         with engine.connect() as conn:
-            conn.execute(sa.text(f"SELECT {ORG_ID_COLUMN} FROM mart.kpi_value WHERE 1 = 0"))
+            conn.execute(sa.text(f"SELECT {ORG_ID_COLUMN} FROM {table} WHERE 1 = 0"))
     except sa.exc.DBAPIError:
         return False
     return True
 
 
-def _warehouse_values(engine: sa.Engine, org_id: bool) -> set[str] | None:
-    """Caseworker pseudonyms in `mart.kpi_value`: `org_key` and, where the table has it, `org_id`
-    (None when there is no warehouse yet)."""
+def _warehouse_values(engine: sa.Engine, table: str, org_id: bool) -> set[str] | None:
+    """Caseworker pseudonyms in a KPI table: `org_key` and, where the table has it, `org_id`
+    (None when the table does not exist)."""
     columns = f"org_key, {ORG_ID_COLUMN}" if org_id else "org_key, NULL"
     try:
         with engine.connect() as conn:
-            rows = conn.execute(sa.text(f"SELECT DISTINCT {columns} FROM mart.kpi_value WHERE org_level = :lvl"),
+            rows = conn.execute(sa.text(f"SELECT DISTINCT {columns} FROM {table} WHERE org_level = :lvl"),
                                 {"lvl": PSEUDONYMOUS_ORG_LEVEL}).fetchall()
     except sa.exc.DBAPIError:  # no table yet: nothing published, nothing to re-key
         return None
     return {v for key, org_id in rows for v in (key, _org_id_pseudonym(org_id)) if v is not None}
 
 
-def _dim_caseworker_values(engine: sa.Engine) -> set[str] | None:
-    """The pseudonyms in `mart.dim_caseworker` (None when the table does not exist yet)."""
+def _dim_caseworker_values(engine: sa.Engine, table: str) -> set[str] | None:
+    """The pseudonyms in a caseworker dimension (None when the table does not exist)."""
     try:
         with engine.connect() as conn:
-            rows = conn.execute(sa.text("SELECT caseworker_key, org_id FROM mart.dim_caseworker")).fetchall()
+            rows = conn.execute(sa.text(f"SELECT caseworker_key, org_id FROM {table}")).fetchall()
     except sa.exc.DBAPIError:
         return None
     return {v for key, org_id in rows for v in (key, _org_id_pseudonym(org_id)) if v is not None}
 
 
-def _case_cost_values(engine: sa.Engine) -> set[str] | None:
-    """The pseudonyms in `mart.case_cost` (None when the table does not exist yet)."""
+def _case_cost_values(engine: sa.Engine, table: str) -> set[str] | None:
+    """The pseudonyms in a case_cost table (None when the table does not exist)."""
     try:
         with engine.connect() as conn:
-            rows = conn.execute(sa.text(f"SELECT {', '.join(CASE_COST_COLUMNS)} FROM mart.case_cost")).fetchall()
+            rows = conn.execute(sa.text(f"SELECT {', '.join(CASE_COST_COLUMNS)} FROM {table}")).fetchall()
     except sa.exc.DBAPIError:
         return None
     return {v for row in rows for v in row if v is not None}
@@ -250,37 +259,61 @@ def _remap_parquet(artefact: Artefact, mapping: dict[str, str]) -> Path:
     return tmp
 
 
-def _remap_warehouse(engine: sa.Engine, mapping: dict[str, str], present: set[str],
-                     case_cost: set[str] | None = None, caseworkers: set[str] | None = None,
-                     org_id: bool = True) -> int:
-    """Re-key `mart.kpi_value`'s caseworker rows (every version: `org_key` and `org_id`),
-    `mart.dim_caseworker` and `mart.case_cost`'s keys, in one transaction."""
+@dataclass(frozen=True)
+class WarehouseTable:
+    """A warehouse table holding pseudonyms, found by `_warehouse_artefacts`."""
+
+    kind: str  # kpi | caseworker | case_cost
+    table: str  # schema.name, from the constants above, never from data
+    values: set[str]
+    org_id: bool = True
+
+
+def _warehouse_artefacts(engine: sa.Engine) -> list[WarehouseTable]:
+    """Every warehouse table that holds caseworker (and theme 6's case and citizen) pseudonyms."""
+    found = []
+    for table in KPI_TABLES:
+        org_id = _has_org_id(engine, table)
+        values = _warehouse_values(engine, table, org_id)
+        if values is not None:
+            found.append(WarehouseTable("kpi", table, values, org_id))
+    for kind, tables, read in (("caseworker", CASEWORKER_TABLES, _dim_caseworker_values),
+                               ("case_cost", CASE_COST_TABLES, _case_cost_values)):
+        for table in tables:
+            values = read(engine, table)
+            if values is not None:
+                found.append(WarehouseTable(kind, table, values))
+    return found
+
+
+def _remap_warehouse(engine: sa.Engine, mapping: dict[str, str], tables: list[WarehouseTable]) -> int:
+    """Re-key the caseworker rows of the KPI tables (every version: `org_key` and `org_id`),
+    the caseworker dimension and case_cost's keys, in one transaction."""
     def pairs_of(values: set[str] | None) -> list[dict]:
         return [{"old": old, "new": mapping[old], "old_id": _ORG_ID_PREFIX + old, "new_id": _ORG_ID_PREFIX + mapping[old]}
                 for old in sorted(values or ()) if old in mapping]
 
-    pairs, cost_pairs, caseworker_pairs = pairs_of(present), pairs_of(case_cost), pairs_of(caseworkers)
-    if not pairs and not cost_pairs and not caseworker_pairs:
-        return 0
-    # org_id follows org_key (the star derives it so); a row whose org_id alone held the old
-    # pseudonym is caught by the second statement
-    statements = ([sa.text("UPDATE mart.kpi_value SET org_key = :new, org_id = :new_id "
-                           "WHERE org_level = :lvl AND org_key = :old"),
-                   sa.text("UPDATE mart.kpi_value SET org_id = :new_id WHERE org_level = :lvl AND org_id = :old_id")]
-                  if org_id else [sa.text("UPDATE mart.kpi_value SET org_key = :new "
-                                          "WHERE org_level = :lvl AND org_key = :old")])
     changed = 0
     with engine.begin() as conn:
-        for pair in pairs:
+        for item in tables:
+            pairs = pairs_of(item.values)
+            if item.kind == "kpi":
+                # org_id follows org_key (the star derives it so); a row whose org_id alone held the old
+                # pseudonym is caught by the second statement
+                statements = ([f"UPDATE {item.table} SET org_key = :new, org_id = :new_id "
+                               "WHERE org_level = :lvl AND org_key = :old",
+                               f"UPDATE {item.table} SET org_id = :new_id WHERE org_level = :lvl AND org_id = :old_id"]
+                              if item.org_id else
+                              [f"UPDATE {item.table} SET org_key = :new WHERE org_level = :lvl AND org_key = :old"])
+            elif item.kind == "caseworker":
+                statements = [f"UPDATE {item.table} SET caseworker_key = :new, org_id = :new_id "
+                              "WHERE caseworker_key = :old OR org_id = :old_id"]
+            else:  # column names from the contract, never from data
+                statements = [f"UPDATE {item.table} SET {column} = :new WHERE {column} = :old"
+                              for column in CASE_COST_COLUMNS]
             for statement in statements:
-                changed += conn.execute(statement, {**pair, "lvl": PSEUDONYMOUS_ORG_LEVEL}).rowcount
-        for pair in caseworker_pairs:
-            changed += conn.execute(sa.text("UPDATE mart.dim_caseworker SET caseworker_key = :new, org_id = :new_id "
-                                            "WHERE caseworker_key = :old OR org_id = :old_id"), pair).rowcount
-        for column in CASE_COST_COLUMNS:  # column names from the contract, never from data
-            update = sa.text(f"UPDATE mart.case_cost SET {column} = :new WHERE {column} = :old")
-            for pair in cost_pairs:
-                changed += conn.execute(update, pair).rowcount
+                for pair in pairs:
+                    changed += conn.execute(sa.text(statement), {**pair, "lvl": PSEUDONYMOUS_ORG_LEVEL}).rowcount
     return changed
 
 
@@ -303,16 +336,8 @@ def rekey(settings: Settings, old_key: bytes, new_key: bytes, dry_run: bool = Fa
     check_new_key(old_key, new_key, settings.mode)
     artefacts = _parquet_artefacts(settings)
     engine = make_engine(settings.warehouse_url())
-    org_id = _has_org_id(engine)
-    warehouse = _warehouse_values(engine, org_id)
-    if warehouse is not None:
-        artefacts.append(Artefact("mart.kpi_value", warehouse))
-    case_cost = _case_cost_values(engine)
-    if case_cost is not None:
-        artefacts.append(Artefact("mart.case_cost", case_cost))
-    caseworkers = _dim_caseworker_values(engine)
-    if caseworkers is not None:
-        artefacts.append(Artefact("mart.dim_caseworker", caseworkers))
+    tables = _warehouse_artefacts(engine)
+    artefacts += [Artefact(item.table, item.values) for item in tables]
     needed = set().union(*(a.values for a in artefacts))
     mapping = build_mapping(settings, old_key, new_key, needed)
     already_new = set(mapping.values())
@@ -343,8 +368,7 @@ def rekey(settings: Settings, old_key: bytes, new_key: bytes, dry_run: bool = Fa
         for artefact in artefacts:
             if artefact.path is not None and artefact.values:
                 written.append((_remap_parquet(artefact, mapping), artefact.path))
-        report["warehouse_rows"] = _remap_warehouse(engine, mapping, warehouse or set(), case_cost, caseworkers,
-                                                    org_id)
+        report["warehouse_rows"] = _remap_warehouse(engine, mapping, tables)
     except Exception:
         for tmp, _ in written:
             tmp.unlink(missing_ok=True)

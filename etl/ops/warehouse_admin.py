@@ -1,12 +1,14 @@
 """`sofli warehouse-init`: set up the PostgreSQL warehouse as an administrator (idempotent).
 
 1. creates the warehouse database when it does not exist yet;
-2. runs `sql/warehouse/roles.postgresql.sql`: schemas `mart` and `public` owned by the
-   NOLOGIN role `sofli_pipeline`, the read-only NOLOGIN roles `sofli_bi` (mart and public)
-   and `sofli_bi_public` (public only), none of which may connect to another database;
+2. runs `sql/warehouse/roles.postgresql.sql`: schemas `mart`, `public` and `restricted` owned
+   by the NOLOGIN role `sofli_pipeline`, the read-only NOLOGIN roles `sofli_bi` (mart and
+   public), `sofli_bi_public` (public only) and `sofli_bi_restricted` (restricted, the
+   caseworker level, and mart), none of which may connect to another database;
 3. gives a role LOGIN and its password when the password is in the environment
    (`WAREHOUSE_PASSWORD` for sofli_pipeline, `WAREHOUSE_BI_PASSWORD` for sofli_bi,
-   `WAREHOUSE_BI_PUBLIC_PASSWORD` for sofli_bi_public; a role
+   `WAREHOUSE_BI_PUBLIC_PASSWORD` for sofli_bi_public, `WAREHOUSE_BI_RESTRICTED_PASSWORD` for
+   sofli_bi_restricted; a role
    whose variable is unset is left as it is). The password is sent as a SCRAM verifier
    computed here, so the plain text never reaches the server's statement log;
 4. creates the contract's tables and (re)creates the views as sofli_pipeline
@@ -38,8 +40,11 @@ PIPELINE_ROLE = "sofli_pipeline"
 BI_ROLE = "sofli_bi"
 #: Reads the schema `public` only (the suppressed figures), for readers outside the administration.
 BI_PUBLIC_ROLE = "sofli_bi_public"
+#: Reads `restricted` (caseworker-level output, issue 21) and `mart`: the case-review leaders.
+BI_RESTRICTED_ROLE = "sofli_bi_restricted"
 #: Role -> the environment variable holding its password (named by the settings owner).
-PASSWORD_ENV = {role: WAREHOUSE_LOGIN_PASSWORD_ENV[role] for role in (PIPELINE_ROLE, BI_ROLE, BI_PUBLIC_ROLE)}
+PASSWORD_ENV = {role: WAREHOUSE_LOGIN_PASSWORD_ENV[role]
+                for role in (PIPELINE_ROLE, BI_ROLE, BI_PUBLIC_ROLE, BI_RESTRICTED_ROLE)}
 
 
 def roles_sql(sql_dir: Path = SQL_DIR.parent) -> str:

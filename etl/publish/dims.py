@@ -168,9 +168,8 @@ def dim_dimension() -> pd.DataFrame:
                    DIM_DIMENSION)
 
 
-#: The star's relationships, (table, column) -> (dimension, key), the same in mart and public
-#: (dim_caseworker: mart only). kpi_value.org_id of caseworker rows relates to dim_caseworker,
-#: every other to dim_org; a NULL (the total's dimension, SOF's parent) relates to nothing.
+#: The star's relationships, (table, column) -> (dimension, key), the same in mart and public; a
+#: NULL (the total's dimension, SOF's parent) relates to nothing.
 RELATIONSHIPS: tuple[tuple[str, str, str, str], ...] = (
     ("kpi_value", "period_key", "dim_period", "period_key"),
     ("kpi_value", "org_id", "dim_org", "org_id"),
@@ -182,7 +181,18 @@ RELATIONSHIPS: tuple[tuple[str, str, str, str], ...] = (
     ("dim_org", "parent_org_id", "dim_org", "org_id"),
     ("dim_org_code", "org_id", "dim_org", "org_id"),
     ("dim_kpi", "headline_measure", "dim_measure", "measure"),
-    ("dim_caseworker", "unit_org_id", "dim_org", "org_id"),
+)
+
+#: The caseworker star in the schema `restricted` (issue 21), schema-qualified: its facts relate to
+#: restricted.dim_caseworker for the caseworker and to mart's dimensions for everything else, so a
+#: reader of restricted also needs mart (the role sofli_bi_restricted reads both).
+RESTRICTED_RELATIONSHIPS: tuple[tuple[str, str, str, str], ...] = (
+    ("restricted.kpi_value_caseworker", "org_id", "restricted.dim_caseworker", "org_id"),
+    ("restricted.kpi_value_caseworker", "period_key", "mart.dim_period", "period_key"),
+    ("restricted.kpi_value_caseworker", "kpi_id", "mart.dim_kpi", "kpi_id"),
+    ("restricted.kpi_value_caseworker", "measure", "mart.dim_measure", "measure"),
+    ("restricted.kpi_value_caseworker", "dimension", "mart.dim_dimension", "dimension"),
+    ("restricted.dim_caseworker", "unit_org_id", "mart.dim_org", "org_id"),
 )
 
 #: The SOF tile of a KPI for a closed quarter from the warehouse alone (docs/bi-contract.md):

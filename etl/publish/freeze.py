@@ -6,7 +6,8 @@ changed by a later night. Freezing copies, in one transaction:
 
 - the version-0 rows of every *closed* period up to the quarter's end (the quarter and its
   ÅTD, their last-year twins, and the earlier quarters the report's trends show) to
-  `mart.kpi_value` and `public.kpi_value` with the new version number;
+  `mart.kpi_value` and `public.kpi_value` with the new version number, and their caseworker
+  rows in `restricted.kpi_value_caseworker` likewise;
 - the latest data-quality run's `mart.dq_result` rows to `mart.dq_result_frozen`;
 - a row in `mart.kpi_version` and `public.kpi_version` (who, when, why, which runs), which
   becomes the quarter's current version (`is_current`; the previous one loses it).
@@ -37,6 +38,8 @@ from etl.publish.warehouse import _lock, ensure_schema, make_engine
 
 log = logging.getLogger(__name__)
 CLOSE_REASON = "Kvartalsafslutning"
+#: (schema, table) of the KPI rows a version freezes: the caseworker rows live in `restricted`.
+FROZEN_TABLES = (("mart", "kpi_value"), ("public", "kpi_value"), ("restricted", "kpi_value_caseworker"))
 
 
 class FreezeError(RuntimeError):
@@ -59,6 +62,7 @@ class Frozen:
     kpi_rows: int
     public_rows: int
     dq_rows: int
+    restricted_rows: int = 0
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -105,7 +109,7 @@ def freeze_quarter(quarter: str, reason: str | None = None, *, force: bool = Fal
     ensure_schema(engine, sql_dir=settings.sql_dir)
     try:
         with engine.begin() as conn:
-            for name in ("mart.kpi_value", "public.kpi_value", "mart.kpi_version"):
+            for name in ("mart.kpi_value", "public.kpi_value", "mart.kpi_version", "restricted.kpi_value_caseworker"):
                 _lock(conn, name)
             existing = conn.execute(sa.text("SELECT version, is_current, run_id FROM mart.kpi_version "
                                             "WHERE quarter = :q ORDER BY version"), {"q": quarter}).all()
@@ -127,14 +131,14 @@ def freeze_quarter(quarter: str, reason: str | None = None, *, force: bool = Fal
             periods = _frozen_periods(conn, quarter_end)
             columns = list(KPI_VERSION.column_names)
             rows = {}
-            for schema in ("mart", "public"):
+            for schema, table in FROZEN_TABLES:
                 rows[schema] = 0
                 kv_columns = _kpi_columns()
                 select = ", ".join(":version" if c == "version" else (":prov" if c == "provisional" else c) for c in kv_columns)
                 for period, kind, start, end in periods:
                     result = conn.execute(sa.text(
-                        f"INSERT INTO {schema}.kpi_value ({', '.join(kv_columns)}) SELECT {select} "
-                        f"FROM {schema}.kpi_value WHERE version = 0 AND period = :p AND period_type = :k "
+                        f"INSERT INTO {schema}.{table} ({', '.join(kv_columns)}) SELECT {select} "
+                        f"FROM {schema}.{table} WHERE version = 0 AND period = :p AND period_type = :k "
                         "AND period_start = :s AND period_end = :e"),
                         {"version": version, "prov": False, "p": period, "k": kind, "s": start, "e": end})
                     rows[schema] += result.rowcount
@@ -158,9 +162,9 @@ def freeze_quarter(quarter: str, reason: str | None = None, *, force: bool = Fal
                 # BI's period dimension: the quarter's whole periods are frozen now
                 conn.execute(sa.text(f"UPDATE {schema}.dim_period SET status = 'frozen' WHERE period = :q "
                                      "AND comparison = 'current' AND period_end = :end"), {"q": quarter, "end": quarter_end})
-        log.info("froze %s as version %d (%d mart rows, %d public rows, %d DQ rows) by %s: %s", quarter, version,
-                 rows["mart"], rows["public"], dq_rows, frozen_by, reason)
-        return Frozen(quarter, version, True, rows["mart"], rows["public"], dq_rows)
+        log.info("froze %s as version %d (%d mart rows, %d public rows, %d restricted rows, %d DQ rows) by %s: %s",
+                 quarter, version, rows["mart"], rows["public"], rows["restricted"], dq_rows, frozen_by, reason)
+        return Frozen(quarter, version, True, rows["mart"], rows["public"], dq_rows, rows["restricted"])
     finally:
         engine.dispose()
 
@@ -169,9 +173,10 @@ def _kpi_columns() -> list[str]:
     return KPI_VALUE.column_names
 
 
-def _counts(conn: sa.Connection, version: int) -> tuple[int, int, int]:
+def _counts(conn: sa.Connection, version: int) -> tuple[int, int, int, int]:
     return tuple(int(conn.execute(sa.text(f"SELECT COUNT(*) FROM {t} WHERE version = :v"), {"v": version}).scalar_one())
-                 for t in ("mart.kpi_value", "public.kpi_value", "mart.dq_result_frozen"))
+                 for t in ("mart.kpi_value", "public.kpi_value", "mart.dq_result_frozen",
+                           "restricted.kpi_value_caseworker"))
 
 
 def close_quarter_task(today: dt.date, quarter: str | None, reason: str | None, force: bool, run_id: str,

@@ -1,13 +1,20 @@
-"""The BI contract: one description per published table (`mart` internal, `public` suppressed).
+"""The BI contract: one description per published table (`mart` internal, `public` suppressed,
+`restricted` the caseworker-level output).
 
 The warehouse DDL in `sql/warehouse/` and `docs/bi-contract.md` are generated from these,
 and every frame is conformed to them before it is written.
 """
 
+from dataclasses import replace
+
 from etl.core.tables import TableSpec, col
 
 #: public.kpi_value_current.value_status: the table holds the first three, the views add stale.
 VALUE_STATUSES = ("shown", "suppressed", "not_available", "stale")
+#: The organisation levels of mart.kpi_value; the computed set also has CASEWORKER rows, which
+#: are published only in the schema `restricted` (issue 21).
+ORG_LEVELS = ("sof", "area", "center", "unit")
+CASEWORKER = "caseworker"
 
 KPI_VALUE = TableSpec("kpi_value", (
     col("kpi_id", "str", description="catalogue id, e.g. T3.02"),
@@ -15,9 +22,10 @@ KPI_VALUE = TableSpec("kpi_value", (
     col("period_type", "str", description="quarter | ytd", allowed=("quarter", "ytd")),
     col("period", "str", description="the quarter, e.g. 2025-Q3 (ytd: 1 Jan to its end)"),
     col("period_start", "date"), col("period_end", "date"),
-    col("org_level", "str", description="sof | area | center | unit | caseworker",
-        allowed=("sof", "area", "center", "unit", "caseworker")),
-    col("org_key", "str", description="SOF, the area/center/unit name, or a caseworker pseudonym"),
+    col("org_level", "str", description="sof | area | center | unit (caseworker rows: "
+        "restricted.kpi_value_caseworker)", allowed=ORG_LEVELS),
+    col("org_key", "str", description="SOF, the area/center/unit name (a caseworker pseudonym: only in "
+        "restricted.kpi_value_caseworker)"),
     col("dimension", "str", True, "NULL for the total, else e.g. age_group"),
     col("dimension_value", "str", True, "e.g. 12-17; Ukendt for unknown"),
     col("value", "float", True, "the figure; NULL when not available"),
@@ -33,12 +41,24 @@ KPI_VALUE = TableSpec("kpi_value", (
         "last_year_twin: the running quarter's same dates one year earlier, only a comparison for kpi_tile",
         allowed=("current", "last_year_twin")),
     col("org_id", "str", description="the organisation's key in dim_org (org_level:org_key); caseworker rows: "
-        "caseworker:pseudonym, in mart.dim_caseworker"),
+        "caseworker:pseudonym, in restricted.dim_caseworker"),
     col("value_status", "str", description="shown | suppressed (public: fewer than 5, or a complement) | "
         "not_available (no figure: nothing to count); the views add stale", allowed=VALUE_STATUSES[:3]),
 ), primary_key=("version", "kpi_id", "measure", "period_key", "org_level", "org_key", "dimension", "dimension_value"),
     description="One row per KPI x measure x period x organisation level x breakdown value. The declared key is "
                 "unique (a UNIQUE index; NULL dimension counts as one value).")
+
+#: kpi_value's caseworker rows (T2.05's caseload, T6.06's money per caseworker): the same columns and key,
+#: in the schema `restricted`, read only by the case-review leaders' role (docs/security.md).
+KPI_VALUE_CASEWORKER = TableSpec(
+    "kpi_value_caseworker",
+    tuple(replace(c, description="caseworker", allowed=(CASEWORKER,)) if c.name == "org_level" else
+          replace(c, description="the caseworker's pseudonym (restricted.dim_caseworker.caseworker_key)")
+          if c.name == "org_key" else c for c in KPI_VALUE.columns),
+    primary_key=KPI_VALUE.primary_key,
+    description="The caseworker rows of kpi_value (org_level caseworker, a pseudonym in org_key, org_id "
+                "caseworker:pseudonym), every version; published and frozen with mart.kpi_value in one "
+                "transaction. Restricted: never in mart or public.")
 
 DIM_PERIOD = TableSpec("dim_period", (
     col("period_key", "str", description="kind:start:end (kpi_value.period_key)"),
@@ -80,7 +100,8 @@ DIM_CASEWORKER = TableSpec("dim_caseworker", (
     col("org_id", "str", description="caseworker:pseudonym (mart.kpi_value.org_id)"),
     col("caseworker_key", "str", description="the pseudonym (kpi_value.org_key at org level caseworker)"),
     col("unit_org_id", "str", description="the unit (dim_org) of the caseworker's most recently opened case"),
-), primary_key=("org_id",), description="Caseworker pseudonyms tied to a unit. Internal only: never in public.")
+), primary_key=("org_id",), description="Caseworker pseudonyms tied to a unit (mart.dim_org). Restricted: never in "
+                                        "mart or public.")
 
 DIM_KPI = TableSpec("dim_kpi", (
     col("kpi_id", "str"), col("theme", "int"), col("theme_title", "str"), col("title", "str"),
@@ -215,12 +236,16 @@ CASE_COST = TableSpec("case_cost", (
     col("run_id", "str"), col("computed_at", "datetime"),
 ), primary_key=("year", "case_key"),
     description="Gladsaxe's caseworker overview (theme 6): one row per case and year (the extraction date's and "
-                "the one before) with money, committed cost or an active measure. Internal only: never in public.")
+                "the one before) with money, committed cost or an active measure. Restricted: never in mart or "
+                "public.")
 
 MART_TABLES = {t.name: t for t in (KPI_VALUE, KPI_CATALOG, DQ_RULE, DQ_RESULT, DQ_FAILURE, DQ_KPI_FLAG,
-                                      SOURCE_FRESHNESS, KPI_VERSION, DQ_RESULT_FROZEN, CASE_COST,
-                                      DIM_PERIOD, DIM_ORG, DIM_ORG_CODE, DIM_CASEWORKER, DIM_KPI, DIM_MEASURE,
-                                      DIM_DIMENSION)}
+                                      SOURCE_FRESHNESS, KPI_VERSION, DQ_RESULT_FROZEN,
+                                      DIM_PERIOD, DIM_ORG, DIM_ORG_CODE, DIM_KPI, DIM_MEASURE, DIM_DIMENSION)}
+#: The schema `restricted` (issue 21): caseworker-level output, for the case-review leaders' role only.
+RESTRICTED_TABLES = {t.name: t for t in (KPI_VALUE_CASEWORKER, DIM_CASEWORKER, CASE_COST)}
+#: Every published table by name (the names are unique across the schemas).
+TABLES = {**MART_TABLES, **RESTRICTED_TABLES}
 #: Tables whose declared key the warehouse enforces with a UNIQUE index.
-KEYED_TABLES = ("kpi_value", "dim_period", "dim_org", "dim_org_code", "dim_caseworker", "dim_kpi", "dim_measure",
-                "dim_dimension")
+KEYED_TABLES = ("kpi_value", "kpi_value_caseworker", "dim_period", "dim_org", "dim_org_code", "dim_caseworker",
+                "dim_kpi", "dim_measure", "dim_dimension")

@@ -1,7 +1,10 @@
-"""The warehouse the BI layer reads: schemas `mart` (internal) and `public` (suppressed).
+"""The warehouse the BI layer reads: schemas `mart` (internal), `public` (suppressed) and
+`restricted` (caseworker-level output: `kpi_value_caseworker`, `dim_caseworker`, `case_cost`;
+issue 21, read only by the case-review leaders' role).
 
-On SQLite the two schemas are database files attached beside the main one (`mart.db`,
-`public.db`), so the same schema-qualified names work on SQLite and PostgreSQL. Tables
+On SQLite the three schemas are database files attached beside the main one (`mart.db`,
+`public.db`, `restricted.db`), so the same schema-qualified names work on SQLite and
+PostgreSQL. Tables
 are created from the BI-contract descriptions (`etl.publish.marts`); views come from
 `sql/warehouse/views.<dialect>.sql`.
 
@@ -11,7 +14,7 @@ connects as `sofli_pipeline`, which owns the schemas but may not create new ones
 `ensure_schema` creates only the tables and views.
 
 Publishing is write-audit-publish: rows go to a staging table, are counted, and replace
-the published slice; every table a task publishes (`mart` and `public` alike) is replaced in
+the published slice; every table a task publishes (`mart`, `public` and `restricted`) is replaced in
 one transaction (`publish_together`), so a reader sees the old or the new version of all of
 them. On SQLite the staging DDL is inside that transaction too (`make_engine`).
 On PostgreSQL a transaction-scoped advisory lock per table serialises two publishers of
@@ -41,10 +44,12 @@ from etl.core.periods import local_today
 from etl.core.privacy import MASK, CprInOutputError, cpr_cells, mask_cpr
 from etl.core.settings import REPO_ROOT
 from etl.core.tables import TableSpec
-from etl.publish.marts import KEYED_TABLES, MART_TABLES
+from etl.publish.marts import CASEWORKER, KEYED_TABLES, KPI_VALUE, MART_TABLES, RESTRICTED_TABLES, TABLES
 
 log = logging.getLogger(__name__)
-SCHEMAS = ("mart", "public")
+SCHEMAS = ("mart", "public", "restricted")
+#: The schemas the BI views (`views.<dialect>.sql`) are created in.
+VIEW_SCHEMAS = ("mart", "public")
 SQL_DIR = REPO_ROOT / "sql" / "warehouse"
 _SA_TYPES = {"int": sa.BigInteger, "str": sa.Text, "date": sa.Date, "datetime": sa.DateTime,
              "bool": sa.Boolean, "decimal": sa.Float, "float": sa.Float}
@@ -110,6 +115,8 @@ def contract_metadata() -> sa.MetaData:
         sa_table(spec, "mart", metadata)
     for name in PUBLIC_TABLES:
         sa_table(MART_TABLES[name], "public", metadata)
+    for spec in RESTRICTED_TABLES.values():
+        sa_table(spec, "restricted", metadata)
     return metadata
 
 
@@ -147,8 +154,9 @@ def ensure_schema(engine: sa.Engine, replace_views: bool | None = None, sql_dir:
         metadata.create_all(conn)
         for table in metadata.sorted_tables:
             if table.name in KEYED_TABLES:
-                _create_key_index(conn, key_index(table, MART_TABLES[table.name]))
-        existing = set() if replace_views else {f"{schema}.{view}" for schema in SCHEMAS
+                _create_key_index(conn, key_index(table, TABLES[table.name]))
+        move_to_restricted(conn)
+        existing = set() if replace_views else {f"{schema}.{view}" for schema in VIEW_SCHEMAS
                                                 for view in inspector.get_view_names(schema=schema)}
         for statement in view_statements(dialect, sql_dir):
             created = re.search(r"(?:CREATE\s+(?:OR\s+REPLACE\s+)?|DROP\s+)VIEW\s+(?:IF\s+EXISTS\s+)?(\w+\.\w+)",
@@ -156,6 +164,49 @@ def ensure_schema(engine: sa.Engine, replace_views: bool | None = None, sql_dir:
             if created and created.group(1) in existing:
                 continue
             conn.exec_driver_sql(statement)
+
+
+#: What an older warehouse kept in `mart` and now lives in `restricted`: mart table -> restricted table.
+MOVED_TABLES = {"dim_caseworker": "dim_caseworker", "case_cost": "case_cost"}
+
+
+def move_to_restricted(conn: sa.Connection) -> dict[str, int]:
+    """Migrate a warehouse from before issue 21, in `ensure_schema`'s transaction: the caseworker
+    rows of `mart.kpi_value` (every version) move to `restricted.kpi_value_caseworker`, and
+    `mart.dim_caseworker` and `mart.case_cost` to `restricted` (then dropped), so nothing
+    caseworker-level stays readable by the BI role. A row whose key `restricted` already holds
+    keeps the restricted one. Idempotent: with nothing left in `mart` it changes nothing."""
+    moved = {}
+    columns = ", ".join(f'"{c}"' for c in KPI_VALUE.column_names)
+    has = conn.execute(sa.text("SELECT 1 FROM mart.kpi_value WHERE org_level = :cw LIMIT 1"), {"cw": CASEWORKER}).first()
+    if has:
+        spec = RESTRICTED_TABLES["kpi_value_caseworker"]
+        conn.execute(sa.text(
+            f"INSERT INTO restricted.kpi_value_caseworker ({columns}) SELECT {columns} FROM mart.kpi_value AS m "
+            f"WHERE m.org_level = :cw AND NOT EXISTS (SELECT 1 FROM restricted.kpi_value_caseworker AS r "
+            f"WHERE {_same_key(spec, 'm', 'r')})"), {"cw": CASEWORKER})
+        moved["kpi_value"] = conn.execute(sa.text("DELETE FROM mart.kpi_value WHERE org_level = :cw"),
+                                          {"cw": CASEWORKER}).rowcount
+    inspector = sa.inspect(conn)
+    for name, target in MOVED_TABLES.items():
+        if not inspector.has_table(name, schema="mart"):
+            continue
+        spec = RESTRICTED_TABLES[target]
+        present = {c["name"] for c in inspector.get_columns(name, schema="mart")}
+        shared = ", ".join(f'"{c}"' for c in spec.column_names if c in present)
+        conn.execute(sa.text(f"INSERT INTO restricted.{target} ({shared}) SELECT {shared} FROM mart.{name} AS m "
+                             f"WHERE NOT EXISTS (SELECT 1 FROM restricted.{target} AS r WHERE {_same_key(spec, 'm', 'r')})"))
+        moved[name] = conn.execute(sa.text(f"SELECT COUNT(*) FROM mart.{name}")).scalar_one()
+        conn.exec_driver_sql(f"DROP TABLE mart.{name}")
+    for name, rows in moved.items():
+        log.warning("moved %d caseworker-level row(s) of mart.%s to the schema restricted (issue 21)", rows, name)
+    return moved
+
+
+def _same_key(spec: TableSpec, a: str, b: str) -> str:
+    """SQL: rows `a` and `b` have the same declared key (a NULL key column counts as one value)."""
+    return " AND ".join(f"COALESCE({a}.{c}, '') = COALESCE({b}.{c}, '')" if spec.column(c).nullable
+                        else f"{a}.{c} = {b}.{c}" for c in spec.primary_key)
 
 
 def _add_new_columns(conn: sa.Connection, inspector, metadata: sa.MetaData) -> None:
@@ -183,13 +234,13 @@ def _create_key_index(conn: sa.Connection, index: sa.Index) -> None:
 
 def view_statements(dialect: str, sql_dir: Path = SQL_DIR.parent) -> list[str]:
     """The BI views of `views.<dialect>.sql`, each written once with `{schema}` and
-    rendered for every published schema in turn (mart, then public)."""
+    rendered for `mart`, then `public` (`restricted` has no views)."""
     template = (warehouse_sql_dir(sql_dir) / f"views.{dialect}.sql").read_text(encoding="utf-8")
     # every kpi_value column but value_status, which the views derive (adding stale)
     kv_columns = ", ".join(f"kv.{c}" for c in MART_TABLES["kpi_value"].column_names if c != "value_status")
     statements = []
     for statement in _statements(template):
-        schemas = SCHEMAS if "{schema}" in statement else ("",)
+        schemas = VIEW_SCHEMAS if "{schema}" in statement else ("",)
         statements += [statement.replace("{schema}", schema).replace("{kv_columns}", kv_columns) for schema in schemas]
     return statements
 
@@ -266,6 +317,8 @@ def publish_together(engine: sa.Engine, publications: list[Publication]) -> list
     """Replace slices of several tables (`mart` and `public`) in one transaction: a reader,
     and a crash at any statement, sees every table's old version or every table's new one,
     never `mart` of one night beside `public` of another. Returns the rows per publication."""
+    for item in publications:
+        refuse_caseworker_rows(item)
     publications = guard_publication(publications)  # before anything is written: all or nothing
     metadata = sa.MetaData()
     prepared = []
@@ -295,6 +348,18 @@ def publish_together(engine: sa.Engine, publications: list[Publication]) -> list
     for item in publications:
         log.info("published %d rows to %s.%s", len(item.frame), item.schema, item.spec.name)
     return [len(item.frame) for item in publications]
+
+
+def refuse_caseworker_rows(item: Publication) -> None:
+    """Caseworker-level output belongs in `restricted` only (issue 21): a caseworker row for
+    `mart`/`public`, or a restricted table published elsewhere, is a bug, refused before anything is written."""
+    if item.schema != "restricted" and item.spec.name in RESTRICTED_TABLES:
+        raise ValueError(f"{item.schema}.{item.spec.name}: caseworker-level tables are published in restricted only")
+    if item.schema != "restricted" and "org_level" in item.frame.columns \
+            and item.frame["org_level"].eq(CASEWORKER).any():
+        raise ValueError(f"refusing to publish {item.schema}.{item.spec.name}: "
+                         f"{int(item.frame['org_level'].eq(CASEWORKER).sum())} caseworker row(s); they belong in "
+                         "restricted.kpi_value_caseworker")
 
 
 #: The schema readers outside the restricted zone see: a CPR there refuses the publication.
@@ -329,7 +394,8 @@ def guard_publication(publications: list[Publication]) -> list[Publication]:
 
 def read_table(engine: sa.Engine, qualified_name: str, where: str = "", params: dict | None = None) -> pd.DataFrame:
     schema, name = qualified_name.split(".")
-    if schema not in SCHEMAS or name not in MART_TABLES and name != "kpi_tile":
+    tables = RESTRICTED_TABLES if schema == "restricted" else MART_TABLES
+    if schema not in SCHEMAS or name not in tables and not (name == "kpi_tile" and schema in VIEW_SCHEMAS):
         raise ValueError(f"not a published table: {qualified_name}")
     with engine.connect() as conn:
         return pd.read_sql(sa.text(f'SELECT * FROM {schema}.{name} {where}'), conn, params=params or {})

@@ -14,8 +14,8 @@ from etl.core.periods import local_now, reporting_periods
 from etl.core.settings import Settings
 from etl.model import Model
 from etl.model.org import current_structure
-from etl.publish.marts import (CASE_COST, DIM_CASEWORKER, DIM_DIMENSION, DIM_KPI, DIM_MEASURE, DIM_ORG, DIM_ORG_CODE,
-                               DIM_PERIOD, KPI_CATALOG, KPI_VALUE)
+from etl.publish.marts import (CASE_COST, CASEWORKER, DIM_CASEWORKER, DIM_DIMENSION, DIM_KPI, DIM_MEASURE, DIM_ORG,
+                               DIM_ORG_CODE, DIM_PERIOD, KPI_CATALOG, KPI_VALUE, KPI_VALUE_CASEWORKER)
 from etl.publish.suppression import suppress_for_public
 from etl.publish.warehouse import Publication, ensure_schema, make_engine, publish_together
 
@@ -94,16 +94,18 @@ def _provisional(values: pd.DataFrame, periods) -> np.ndarray:
 
 def _dimensions(engine, values: pd.DataFrame, dim_org: pd.DataFrame, audited: dict,
                 settings: Settings) -> list[Publication]:
-    """The star schema's dimensions (etl.publish.dims), whole, for mart and public: every period
-    and organisation of tonight's rows and of the frozen versions already published."""
+    """The star schema's dimensions (etl.publish.dims), whole, for mart and public (and the
+    caseworker dimension for restricted): every period and organisation of tonight's rows and of
+    the frozen versions already published."""
     from etl.publish import dims  # noqa: PLC0415 - the KPI catalogue (~160 ms): not at DAG parse
 
     period_columns = ["period_type", "period", "period_start", "period_end", "provisional", "comparison", "period_key"]
     with engine.connect() as conn:
         frozen = pd.read_sql(sa.text(f"SELECT DISTINCT {', '.join(period_columns)} FROM mart.kpi_value "
                                      "WHERE version <> 0"), conn)
-        frozen_orgs = pd.read_sql(sa.text("SELECT DISTINCT org_level, org_key FROM mart.kpi_value WHERE version <> 0"),
-                                  conn)
+        frozen_orgs = pd.read_sql(sa.text("SELECT DISTINCT org_level, org_key FROM mart.kpi_value WHERE version <> 0 "
+                                          "UNION SELECT DISTINCT org_level, org_key FROM restricted.kpi_value_caseworker "
+                                          "WHERE version <> 0"), conn)
         quarters = set(pd.read_sql(sa.text("SELECT quarter FROM mart.kpi_version WHERE is_current"), conn)["quarter"])
     periods = pd.concat([values[period_columns].drop_duplicates("period_key"), frozen], ignore_index=True)
     periods = periods.drop_duplicates("period_key")
@@ -112,11 +114,11 @@ def _dimensions(engine, values: pd.DataFrame, dim_org: pd.DataFrame, audited: di
     org, org_code = dims.dim_org(dim_org, orgs)
     staged = (pd.read_parquet(settings.zones.resolve(audited["caseworker_path"])) if audited.get("caseworker_path")
               else None)
-    caseworkers = dims.with_unknown_caseworkers(staged, orgs.loc[orgs["org_level"] == "caseworker", "org_key"])
+    caseworkers = dims.with_unknown_caseworkers(staged, orgs.loc[orgs["org_level"] == CASEWORKER, "org_key"])
     shared = [(DIM_PERIOD, dim_period), (DIM_ORG, org), (DIM_ORG_CODE, org_code), (DIM_KPI, dims.dim_kpi()),
               (DIM_MEASURE, dims.dim_measure()), (DIM_DIMENSION, dims.dim_dimension())]
     return ([Publication(schema, spec, frame) for schema in ("mart", "public") for spec, frame in shared]
-            + [Publication("mart", DIM_CASEWORKER, caseworkers)])
+            + [Publication("restricted", DIM_CASEWORKER, caseworkers)])
 
 
 def audit_kpis(staged: dict, *, settings: Settings | None = None) -> dict:
@@ -145,7 +147,8 @@ def audit_kpis(staged: dict, *, settings: Settings | None = None) -> dict:
 
 
 def publish_kpis(audited: dict, settings: Settings | None = None) -> dict:
-    """Swap the nightly version (0) of `mart.kpi_value` and `public.kpi_value`, and the catalogue."""
+    """Swap the nightly version (0) of `mart.kpi_value`, `public.kpi_value` and
+    `restricted.kpi_value_caseworker` (the caseworker rows), and the catalogue."""
     settings = _settings(settings)
     with stage_lock(settings.data_dir, "publish_kpis", f"publish {audited.get('path', '')}"):
         return _publish_kpis(audited=audited, settings=settings)
@@ -170,16 +173,22 @@ def _publish_kpis(audited: dict, settings: Settings | None = None) -> dict:
     suppress_started = time.monotonic()
     public_values = mark_suppressed(suppress_for_public(values, dim_org, settings.suppression_threshold))
     suppress_seconds = time.monotonic() - suppress_started
-    publications = [Publication("mart", KPI_VALUE, values, {"version": 0}),
+    is_caseworker = values["org_level"].eq(CASEWORKER)
+    publications = [Publication("mart", KPI_VALUE, values[~is_caseworker], {"version": 0}),
                     Publication("public", KPI_VALUE, public_values, {"version": 0}),
+                    Publication("restricted", KPI_VALUE_CASEWORKER, values[is_caseworker], {"version": 0}),
                     Publication("mart", KPI_CATALOG, catalog), Publication("public", KPI_CATALOG, catalog)]
     publications += _dimensions(engine, values, dim_org, audited, settings)
-    if audited.get("case_cost_path"):  # internal only: never in public
-        publications.append(Publication("mart", CASE_COST, pd.read_parquet(settings.zones.resolve(audited["case_cost_path"]))))
-    published = publish_together(engine, publications)[0]  # mart and public: one transaction
-    internal = values[values["org_level"] != "caseworker"]
+    if audited.get("case_cost_path"):  # caseworker-level: restricted only
+        publications.append(Publication("restricted", CASE_COST,
+                                        pd.read_parquet(settings.zones.resolve(audited["case_cost_path"]))))
+    counts = publish_together(engine, publications)  # mart, public and restricted: one transaction
+    published, restricted = counts[0], counts[2]
+    internal = values[~is_caseworker]
     suppressed = int(public_values["value"].isna().sum() - internal["value"].isna().sum())
     engine.dispose()
-    log.info("SUMMARY publish_kpis: published %d KPI rows (public: %d, %d cells suppressed in %.1fs) in %.1fs",
-             published, len(public_values), suppressed, suppress_seconds, time.monotonic() - started)
-    return {"mart_rows": published, "public_rows": len(public_values), "public_suppressed": suppressed}
+    log.info("SUMMARY publish_kpis: published %d KPI rows (public: %d, %d cells suppressed in %.1fs; restricted: %d "
+             "caseworker rows) in %.1fs", published, len(public_values), suppressed, suppress_seconds, restricted,
+             time.monotonic() - started)
+    return {"mart_rows": published, "public_rows": len(public_values), "public_suppressed": suppressed,
+            "restricted_rows": restricted}

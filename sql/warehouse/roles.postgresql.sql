@@ -4,15 +4,18 @@
 -- running it again changes nothing. No passwords here: the roles are created NOLOGIN, and
 -- warehouse-init gives them LOGIN and a password from the environment.
 --
---   sofli_pipeline  owns the schemas mart and public and every table and view in them
---                   (writes them: ensure_schema, publish). Nothing else in the cluster.
+--   sofli_pipeline  owns the schemas mart, public and restricted and every table and view in
+--                   them (writes them: ensure_schema, publish). Nothing else in the cluster.
 --   sofli_bi        reads: CONNECT, USAGE on mart and public, SELECT on their tables and
 --                   views, today's and future ones. No CREATE anywhere, no TEMPORARY, no
---                   other schema (a staging schema, say) of this database.
---   sofli_bi_public reads `public` only (the suppressed figures): no mart (caseworker
---                   rows, dq_failure record ids), otherwise as sofli_bi.
+--                   other schema (restricted, a staging schema, say) of this database.
+--   sofli_bi_public reads `public` only (the suppressed figures): no mart (dq_failure
+--                   record ids), no restricted, otherwise as sofli_bi.
+--   sofli_bi_restricted reads `restricted` (caseworker-level output: kpi_value_caseworker,
+--                   dim_caseworker, case_cost; issue 21) and `mart` (the dimensions that
+--                   give its rows meaning), for the case-review leaders; otherwise as sofli_bi.
 --
--- None of the three may connect to another database of the cluster: CONNECT and TEMPORARY
+-- None of the four may connect to another database of the cluster: CONNECT and TEMPORARY
 -- are revoked from PUBLIC on every other database this administrator may change (but another
 -- sofli warehouse of the cluster), and every other login role that could connect there keeps
 -- its access by an explicit grant.
@@ -33,6 +36,9 @@ BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'sofli_bi_public') THEN
     CREATE ROLE sofli_bi_public NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT;
   END IF;
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'sofli_bi_restricted') THEN
+    CREATE ROLE sofli_bi_restricted NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT;
+  END IF;
   -- A non-superuser administrator must be able to act as the pipeline to hand it objects.
   IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
      AND NOT pg_has_role(current_user, 'sofli_pipeline', 'USAGE') THEN
@@ -45,7 +51,8 @@ $$;
 DO $$
 BEGIN
   EXECUTE format('REVOKE ALL ON DATABASE %I FROM PUBLIC', current_database());
-  EXECUTE format('GRANT CONNECT ON DATABASE %I TO sofli_pipeline, sofli_bi, sofli_bi_public', current_database());
+  EXECUTE format('GRANT CONNECT ON DATABASE %I TO sofli_pipeline, sofli_bi, sofli_bi_public, sofli_bi_restricted',
+                 current_database());
 END
 $$;
 
@@ -71,7 +78,7 @@ BEGIN
     END IF;
     FOR other IN SELECT rolname FROM pg_roles
                   WHERE rolcanlogin AND NOT rolsuper
-                    AND rolname NOT IN ('sofli_pipeline', 'sofli_bi', 'sofli_bi_public')
+                    AND rolname NOT IN ('sofli_pipeline', 'sofli_bi', 'sofli_bi_public', 'sofli_bi_restricted')
     LOOP
       IF has_database_privilege(other.rolname, db.datname, 'CONNECT') THEN
         EXECUTE format('GRANT CONNECT ON DATABASE %I TO %I', db.datname, other.rolname);
@@ -81,7 +88,8 @@ BEGIN
       END IF;
     END LOOP;
     EXECUTE format('REVOKE CONNECT, TEMPORARY ON DATABASE %I FROM PUBLIC', db.datname);
-    EXECUTE format('REVOKE ALL ON DATABASE %I FROM sofli_pipeline, sofli_bi, sofli_bi_public', db.datname);
+    EXECUTE format('REVOKE ALL ON DATABASE %I FROM sofli_pipeline, sofli_bi, sofli_bi_public, sofli_bi_restricted',
+                   db.datname);
   END LOOP;
 END
 $$;
@@ -89,17 +97,27 @@ $$;
 -- The schemas, owned by the pipeline.
 CREATE SCHEMA IF NOT EXISTS mart AUTHORIZATION sofli_pipeline;
 CREATE SCHEMA IF NOT EXISTS public AUTHORIZATION sofli_pipeline;
+CREATE SCHEMA IF NOT EXISTS restricted AUTHORIZATION sofli_pipeline;
 ALTER SCHEMA mart OWNER TO sofli_pipeline;
 ALTER SCHEMA public OWNER TO sofli_pipeline;
+ALTER SCHEMA restricted OWNER TO sofli_pipeline;
 REVOKE ALL ON SCHEMA mart FROM PUBLIC;
 REVOKE ALL ON SCHEMA public FROM PUBLIC;
+REVOKE ALL ON SCHEMA restricted FROM PUBLIC;
 REVOKE ALL ON SCHEMA mart FROM sofli_bi;
 REVOKE ALL ON SCHEMA public FROM sofli_bi;
+REVOKE ALL ON SCHEMA restricted FROM sofli_bi;
 REVOKE ALL ON SCHEMA mart FROM sofli_bi_public;
 REVOKE ALL ON SCHEMA public FROM sofli_bi_public;
+REVOKE ALL ON SCHEMA restricted FROM sofli_bi_public;
+REVOKE ALL ON SCHEMA mart FROM sofli_bi_restricted;
+REVOKE ALL ON SCHEMA public FROM sofli_bi_restricted;
+REVOKE ALL ON SCHEMA restricted FROM sofli_bi_restricted;
 GRANT USAGE ON SCHEMA mart TO sofli_bi;
 GRANT USAGE ON SCHEMA public TO sofli_bi;
 GRANT USAGE ON SCHEMA public TO sofli_bi_public;
+GRANT USAGE ON SCHEMA restricted TO sofli_bi_restricted;
+GRANT USAGE ON SCHEMA mart TO sofli_bi_restricted;
 
 -- Tables and views already there (an older deployment, or created by an administrator)
 -- become the pipeline's; objects of extensions installed in public are left alone.
@@ -110,7 +128,7 @@ BEGIN
   FOR obj IN
     SELECT n.nspname, c.relname, c.relkind
     FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace
-    WHERE n.nspname IN ('mart', 'public') AND c.relkind IN ('r', 'p', 'v', 'm')
+    WHERE n.nspname IN ('mart', 'public', 'restricted') AND c.relkind IN ('r', 'p', 'v', 'm')
       AND pg_get_userbyid(c.relowner) <> 'sofli_pipeline'
       AND NOT EXISTS (SELECT FROM pg_depend AS d
                       WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
@@ -135,3 +153,14 @@ REVOKE ALL ON ALL TABLES IN SCHEMA mart FROM sofli_bi_public;
 REVOKE ALL ON ALL TABLES IN SCHEMA public FROM sofli_bi_public;
 GRANT SELECT ON ALL TABLES IN SCHEMA public TO sofli_bi_public;
 ALTER DEFAULT PRIVILEGES FOR ROLE sofli_pipeline IN SCHEMA public GRANT SELECT ON TABLES TO sofli_bi_public;
+
+-- The case-review leaders' reader: restricted (caseworker level) and mart (its dimensions), now
+-- and later; nothing of public. Nobody else reads restricted: a deployment from before issue 21
+-- (sofli_bi read the caseworker tables in mart) loses every grant there.
+REVOKE ALL ON ALL TABLES IN SCHEMA restricted FROM sofli_bi, sofli_bi_public, sofli_bi_restricted;
+REVOKE ALL ON ALL TABLES IN SCHEMA mart FROM sofli_bi_restricted;
+REVOKE ALL ON ALL TABLES IN SCHEMA public FROM sofli_bi_restricted;
+GRANT SELECT ON ALL TABLES IN SCHEMA restricted TO sofli_bi_restricted;
+GRANT SELECT ON ALL TABLES IN SCHEMA mart TO sofli_bi_restricted;
+ALTER DEFAULT PRIVILEGES FOR ROLE sofli_pipeline IN SCHEMA restricted GRANT SELECT ON TABLES TO sofli_bi_restricted;
+ALTER DEFAULT PRIVILEGES FOR ROLE sofli_pipeline IN SCHEMA mart GRANT SELECT ON TABLES TO sofli_bi_restricted;

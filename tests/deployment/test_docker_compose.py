@@ -33,7 +33,7 @@ def test_compose_initialises_the_warehouse_with_its_least_privilege_roles():
     assert init["environment"]["SOFLI_WAREHOUSE_ADMIN_URL"].endswith("@postgres/warehouse")
     example = (REPO_ROOT / ".env.example").read_text().splitlines()
     assert {"WAREHOUSE_PASSWORD=change-me", "WAREHOUSE_BI_PASSWORD=change-me",
-            "WAREHOUSE_BI_PUBLIC_PASSWORD=change-me"} <= set(example)
+            "WAREHOUSE_BI_PUBLIC_PASSWORD=change-me", "WAREHOUSE_BI_RESTRICTED_PASSWORD=change-me"} <= set(example)
 
 
 def test_no_service_publishes_a_port_beyond_this_host_but_airflow():

@@ -16,6 +16,7 @@ from email import message_from_bytes, policy
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from caseworker_scan import caseworker_leaks, model_caseworker_keys
 from cpr_scan import find_case_numbers_in_frame, find_cpr_in_frame, source_case_numbers
 from cpr_scan import find_cpr_like as cpr_like
 
@@ -181,7 +182,7 @@ def test_alert_emails_reached_the_smtp_server_one_per_owner(demo):
 
 def test_no_cpr_anywhere_outside_the_restricted_zone(demo):
     leaks = {}
-    for schema in ("mart", "public"):
+    for schema in ("mart", "public", "restricted"):
         tables = query(demo, f"SELECT name FROM {schema}.sqlite_master WHERE type IN ('table', 'view')")["name"]
         for table in tables:
             if found := find_cpr_in_frame(query(demo, f"SELECT * FROM {schema}.{table}")):
@@ -201,18 +202,18 @@ def test_no_cpr_anywhere_outside_the_restricted_zone(demo):
 
 
 def test_the_privacy_scan_reaches_theme6_and_no_case_number_reaches_public(demo):
-    """Theme 6 (issue 23): the CPR scan above covers mart.case_cost (internal drill-down, never
-    in public) and every theme 6 row of public.kpi_value, which are there to be scanned; no
+    """Theme 6 (issue 23): the CPR scan above covers restricted.case_cost (the caseworker drill-down,
+    never in mart or public) and every theme 6 row of public.kpi_value, which are there to be scanned; no
     case number or measure reference of the generated sources (boern Sagsnummer, voksen
     sag_id, klage sagsreference, oekonomi foranstaltning_ref, raw and trimmed) stands in any
     text cell of any public table, and no public column is named like an identifier."""
     public = set(query(demo, "SELECT name FROM public.sqlite_master WHERE type IN ('table', 'view')")["name"])
     assert "case_cost" not in public
-    case_cost = query(demo, "SELECT * FROM mart.case_cost")
+    case_cost = query(demo, "SELECT * FROM restricted.case_cost")
     assert len(case_cost) > 100 and find_cpr_in_frame(case_cost) == []
     theme6 = query(demo, "SELECT * FROM public.kpi_value WHERE kpi_id LIKE 'T6.%'")
     assert set(theme6["kpi_id"]) == {f"T6.0{n}" for n in range(1, 8)} and find_cpr_in_frame(theme6) == []
-    assert (theme6["org_level"] != "caseworker").all()  # T6.06's caseworker rows are internal only
+    assert (theme6["org_level"] != "caseworker").all()  # T6.06's caseworker rows are restricted only
     case_numbers = source_case_numbers(demo["dir"] / "sources")
     kinds = {"Sagsnummer": r"BS-\d{4}-\d{6}", "prefixed reference": r"[A-Za-z]+-0*\d+", "sag_id": r"1\d{5}"}
     for kind, shape in kinds.items():  # every kind of identifier is searched for, not an empty set
@@ -227,6 +228,21 @@ def test_the_privacy_scan_reaches_theme6_and_no_case_number_reaches_public(demo)
     planted = theme6.head(3).assign(dimension_value=["Ukendt", f"sag {sample}", None])
     assert find_case_numbers_in_frame(planted, case_numbers) == [f"dimension_value: {sample}"]
     assert find_case_numbers_in_frame(case_cost.head(1), case_numbers)[:2] == ["column case_key", "column citizen_key"]
+
+
+def test_no_caseworker_row_or_pseudonym_outside_the_restricted_schema(demo):
+    """Issue 21: after the demo's publication (nightly and a frozen version) neither `mart` nor
+    `public` holds a caseworker row or any caseworker pseudonym of the model in any text cell of
+    any table or view; `restricted` holds them, every version of them."""
+    keys = model_caseworker_keys(demo["dir"] / "model")
+    assert len(keys) > 20
+    for schema in ("mart", "public"):
+        assert caseworker_leaks(demo["engine"], schema, keys) == {}, schema
+    restricted = caseworker_leaks(demo["engine"], "restricted", keys)  # the scan finds them where they are
+    assert set(restricted) == {"restricted.kpi_value_caseworker", "restricted.dim_caseworker", "restricted.case_cost"}
+    versions = query(demo, "SELECT DISTINCT version FROM restricted.kpi_value_caseworker")["version"]
+    assert set(versions) == set(query(demo, "SELECT DISTINCT version FROM mart.kpi_value")["version"])
+    assert set(versions) > {0}  # the demo froze a quarter: its caseworker rows were frozen in restricted
 
 
 def test_rows_are_conserved_from_landing_to_staged_and_quarantine(demo):

@@ -1,6 +1,7 @@
 """The star schema as a Power BI developer meets it (issue 24): the warehouse opened read-only
-(SQLite files in mode=ro; PostgreSQL as the BI role `sofli_bi`), every declared key unique,
-every relationship of `etl.publish.dims.RELATIONSHIPS` resolving, and the committee report's
+(SQLite files in mode=ro; PostgreSQL as the BI role `sofli_bi`, and the caseworker star of the
+schema `restricted` as `sofli_bi_restricted`), every declared key unique, every relationship of
+`etl.publish.dims.RELATIONSHIPS` and `RESTRICTED_RELATIONSHIPS` resolving, and the committee report's
 tiles reproduced by the one query `docs/bi-contract.md` documents, run as written.
 
 The duplicate period of the issue (a running quarter's last-year twin and last year's closed
@@ -20,10 +21,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from etl.core.settings import REPO_ROOT, Settings
-from etl.ops.warehouse_admin import BI_ROLE, PIPELINE_ROLE, init_warehouse
+from etl.ops.warehouse_admin import BI_RESTRICTED_ROLE, BI_ROLE, PIPELINE_ROLE, init_warehouse
 from etl.publish import dims
 from etl.publish.freeze import freeze_quarter
-from etl.publish.marts import DIM_PERIOD, KEYED_TABLES, KPI_VALUE, MART_TABLES
+from etl.publish.marts import DIM_PERIOD, KEYED_TABLES, KPI_VALUE, RESTRICTED_TABLES, TABLES
 from etl.publish.warehouse import PUBLIC_TABLES, Publication, ensure_schema, make_engine, publish_together
 from etl.report.render import report_pages
 from etl.tasks import kpis as kpi_tasks
@@ -31,7 +32,8 @@ from etl.tasks import quality as dq_tasks
 
 pytestmark = pytest.mark.integration
 QUARTER = "2025-Q3"
-PASSWORDS = {"WAREHOUSE_PASSWORD": "pipeline-test-password", "WAREHOUSE_BI_PASSWORD": "bi-test-password"}
+PASSWORDS = {"WAREHOUSE_PASSWORD": "pipeline-test-password", "WAREHOUSE_BI_PASSWORD": "bi-test-password",
+             "WAREHOUSE_BI_RESTRICTED_PASSWORD": "restricted-test-password"}
 #: Three tiles of the report: a flow share (quarter and ÅTD), a stock count, a flow median.
 TILES = ("T3.02", "T2.06", "T2.03")
 
@@ -61,13 +63,13 @@ def read_only_sqlite(folder: Path) -> sa.Engine:
 
     @sa.event.listens_for(engine, "connect")
     def _attach(dbapi_conn, _record):  # noqa: ANN001 - DBAPI callback
-        for schema in ("mart", "public"):
+        for schema in ("mart", "public", "restricted"):
             dbapi_conn.execute(f"ATTACH DATABASE 'file:{folder / (schema + '.db')}?mode=ro' AS {schema}")
     return engine
 
 
 def duplicated_keys(conn: sa.Connection, schema: str, table: str, key: tuple[str, ...]) -> int:
-    columns = ", ".join(f"COALESCE({c}, '')" if MART_TABLES[table].column(c).nullable else c for c in key)
+    columns = ", ".join(f"COALESCE({c}, '')" if TABLES[table].column(c).nullable else c for c in key)
     return conn.execute(sa.text(f"SELECT COUNT(*) FROM (SELECT {columns} FROM {schema}.{table} GROUP BY {columns} "
                                 "HAVING COUNT(*) > 1) AS d")).scalar_one()
 
@@ -75,29 +77,37 @@ def duplicated_keys(conn: sa.Connection, schema: str, table: str, key: tuple[str
 def unresolved(conn: sa.Connection, schema: str) -> dict[str, int]:
     """Rows whose relationship finds no dimension row, per relationship."""
     out = {}
-    for table, column, dimension, key in dims.RELATIONSHIPS:
-        if schema == "public" and "dim_caseworker" in (table, dimension):
-            continue
-        where = "" if (table, column) != ("kpi_value", "org_id") else "AND f.org_level <> 'caseworker' "
+    if schema == "restricted":  # the caseworker star: qualified, partly into mart
+        relationships = dims.RESTRICTED_RELATIONSHIPS
+    else:
+        relationships = [(f"{schema}.{t}", c, f"{schema}.{d}", k) for t, c, d, k in dims.RELATIONSHIPS]
+    for table, column, dimension, key in relationships:
         out[f"{table}.{column}"] = conn.execute(sa.text(
-            f"SELECT COUNT(*) FROM {schema}.{table} AS f WHERE f.{column} IS NOT NULL {where}"
-            f"AND NOT EXISTS (SELECT 1 FROM {schema}.{dimension} AS d WHERE d.{key} = f.{column})")).scalar_one()
-    if schema == "mart":
-        out["kpi_value.org_id (caseworker)"] = conn.execute(sa.text(
-            "SELECT COUNT(*) FROM mart.kpi_value AS f WHERE f.org_level = 'caseworker' AND NOT EXISTS "
-            "(SELECT 1 FROM mart.dim_caseworker AS d WHERE d.org_id = f.org_id)")).scalar_one()
+            f"SELECT COUNT(*) FROM {table} AS f WHERE f.{column} IS NOT NULL "
+            f"AND NOT EXISTS (SELECT 1 FROM {dimension} AS d WHERE d.{key} = f.{column})")).scalar_one()
     return out
 
 
-def check_star(engine: sa.Engine) -> dict:
-    """Keys unique, relationships resolved, current values unique per period; returns what was seen."""
+def check_star(engine: sa.Engine, restricted: sa.Engine | None = None) -> dict:
+    """Keys unique, relationships resolved, current values unique per period; returns what was seen.
+    `restricted`: the engine that reads the schema `restricted` (default `engine`)."""
     seen = {}
+    with (restricted or engine).connect() as conn:
+        for table in (t for t in KEYED_TABLES if t in RESTRICTED_TABLES):
+            seen[f"restricted.{table}"] = conn.execute(sa.text(f"SELECT COUNT(*) FROM restricted.{table}")).scalar_one()
+            assert duplicated_keys(conn, "restricted", table, TABLES[table].primary_key) == 0, table
+        assert unresolved(conn, "restricted") == dict.fromkeys(unresolved(conn, "restricted"), 0)
+        levels = set(conn.execute(sa.text("SELECT DISTINCT org_level FROM restricted.kpi_value_caseworker")).scalars())
+        assert levels == {"caseworker"}
+        seen["restricted.versions"] = set(conn.execute(sa.text(
+            "SELECT DISTINCT version FROM restricted.kpi_value_caseworker")).scalars())
     with engine.connect() as conn:
+        seen["mart.versions"] = set(conn.execute(sa.text("SELECT DISTINCT version FROM mart.kpi_value")).scalars())
         for schema in ("mart", "public"):
-            tables = [t for t in KEYED_TABLES if schema == "mart" or t in PUBLIC_TABLES]
+            tables = [t for t in KEYED_TABLES if t not in RESTRICTED_TABLES and (schema == "mart" or t in PUBLIC_TABLES)]
             for table in tables:
                 seen[f"{schema}.{table}"] = conn.execute(sa.text(f"SELECT COUNT(*) FROM {schema}.{table}")).scalar_one()
-                assert duplicated_keys(conn, schema, table, MART_TABLES[table].primary_key) == 0, (schema, table)
+                assert duplicated_keys(conn, schema, table, TABLES[table].primary_key) == 0, (schema, table)
             assert unresolved(conn, schema) == dict.fromkeys(unresolved(conn, schema), 0), schema
             # the issue's duplicate periods: the view BI shows has one row per KPI cell and period
             assert conn.execute(sa.text(
@@ -105,12 +115,16 @@ def check_star(engine: sa.Engine) -> dict:
                 f"COALESCE(dimension, ''), COALESCE(dimension_value, '') FROM {schema}.kpi_value_current "
                 "GROUP BY kpi_id, measure, period, period_type, org_id, COALESCE(dimension, ''), "
                 "COALESCE(dimension_value, '') HAVING COUNT(*) > 1) AS d")).scalar_one() == 0
+            levels = set(conn.execute(sa.text(f"SELECT DISTINCT org_level FROM {schema}.kpi_value")).scalars())
+            assert levels <= {"sof", "area", "center", "unit"}, schema  # caseworker rows: restricted only
             statuses = set(conn.execute(sa.text(f"SELECT DISTINCT value_status FROM {schema}.kpi_value")).scalars())
             assert statuses <= {"shown", "suppressed", "not_available"}
             seen[f"{schema}.statuses"] = statuses
     assert all(seen[f"{s}.{t}"] > 0 for s in ("mart", "public") for t in ("kpi_value", "dim_period", "dim_org",
                                                                             "dim_kpi", "dim_measure", "dim_dimension"))
-    assert seen["mart.dim_caseworker"] > 0
+    assert seen["restricted.dim_caseworker"] > 0 and seen["restricted.kpi_value_caseworker"] > 0
+    # the nightly version and every frozen one keep their caseworker rows, in restricted
+    assert seen["restricted.versions"] == seen["mart.versions"] and len(seen["mart.versions"]) >= 2
     assert "suppressed" in seen["public.statuses"] and "suppressed" not in seen["mart.statuses"]
     return seen
 
@@ -237,6 +251,8 @@ def test_bi_reads_a_keyed_star_on_postgres_and_reproduces_the_report_tiles(repor
     url = make_url(admin)
     pipeline = url.set(username=PIPELINE_ROLE, password=PASSWORDS["WAREHOUSE_PASSWORD"]).render_as_string(False)
     bi_url = url.set(username=BI_ROLE, password=PASSWORDS["WAREHOUSE_BI_PASSWORD"]).render_as_string(False)
+    restricted_url = url.set(username=BI_RESTRICTED_ROLE,
+                             password=PASSWORDS["WAREHOUSE_BI_RESTRICTED_PASSWORD"]).render_as_string(False)
     data = tmp_path / "data"
     shutil.copytree(report_settings.data_dir, data, ignore=shutil.ignore_patterns("warehouse", "reports"))
     settings = Settings(data, REPO_ROOT / "reference", "demo", warehouse_location=pipeline)
@@ -245,9 +261,9 @@ def test_bi_reads_a_keyed_star_on_postgres_and_reproduces_the_report_tiles(repor
     dq_tasks.run_data_quality("night-1", settings)
     freeze_quarter(QUARTER, settings=settings, run_id="close-pg", frozen_by="udvalgssekretariatet",
                    now=dt.datetime(2025, 10, 21, 6, 0))
-    engine = make_engine(bi_url)
+    engine, restricted = make_engine(bi_url), make_engine(restricted_url)
     try:
-        seen = check_star(engine)
+        seen = check_star(engine, restricted)
         with engine.connect() as conn:
             statuses = conn.execute(sa.text("SELECT status FROM public.dim_period WHERE period = :q "
                                             "AND comparison = 'current'"), {"q": QUARTER}).scalars().all()
@@ -257,6 +273,7 @@ def test_bi_reads_a_keyed_star_on_postgres_and_reproduces_the_report_tiles(repor
         assert_report_tiles_reproduced(engine, settings)
     finally:
         engine.dispose()
+        restricted.dispose()
     assert seen["public.dim_kpi"] >= 44
 
 

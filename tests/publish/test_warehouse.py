@@ -34,7 +34,7 @@ def engine(tmp_path):
 
 
 def test_schemas_are_files_beside_the_main_database(engine, tmp_path):
-    assert {p.name for p in tmp_path.iterdir()} == {"warehouse.db", "mart.db", "public.db"}
+    assert {p.name for p in tmp_path.iterdir()} == {"warehouse.db", "mart.db", "public.db", "restricted.db"}
 
 
 def test_tile_pairs_the_running_quarter_with_the_same_dates_last_year(engine):

@@ -15,13 +15,15 @@ import shutil
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from caseworker_scan import caseworker_leaks, model_caseworker_keys
 from extracts import extract_all
 from sqlalchemy.engine import make_url
 
 from etl.cli.main import main
 from etl.core.settings import REPO_ROOT, Settings
-from etl.ops.warehouse_admin import BI_PUBLIC_ROLE, BI_ROLE, PIPELINE_ROLE, apply_roles, init_warehouse, roles_sql
-from etl.publish.marts import MART_TABLES
+from etl.ops.warehouse_admin import (BI_PUBLIC_ROLE, BI_RESTRICTED_ROLE, BI_ROLE, PIPELINE_ROLE, apply_roles,
+                                     init_warehouse, roles_sql)
+from etl.publish.marts import MART_TABLES, RESTRICTED_TABLES, TABLES
 from etl.publish.warehouse import PUBLIC_TABLES, ensure_schema, make_engine, read_table
 from etl.synth import generate
 from etl.tasks import kpis as kpi_tasks
@@ -33,7 +35,8 @@ DATABASE = "sofli_warehouse_test"
 DAY = dt.date(2025, 11, 15)
 RUN_ID = "pg-parity"
 PASSWORDS = {"WAREHOUSE_PASSWORD": "pipeline-test-password", "WAREHOUSE_BI_PASSWORD": "bi-test-password",
-             "WAREHOUSE_BI_PUBLIC_PASSWORD": "bi-public-test-password"}
+             "WAREHOUSE_BI_PUBLIC_PASSWORD": "bi-public-test-password",
+             "WAREHOUSE_BI_RESTRICTED_PASSWORD": "bi-restricted-test-password"}
 #: Columns that differ between two runs by construction.
 RUN_COLUMNS = {"run_id", "computed_at", "checked_at", "flagged_at", "age_hours"}
 INSUFFICIENT_PRIVILEGE = "42501"
@@ -48,7 +51,9 @@ def warehouse(postgres):
     urls = {"admin": admin, "result": result,
             PIPELINE_ROLE: url.set(username=PIPELINE_ROLE, password=PASSWORDS["WAREHOUSE_PASSWORD"]),
             BI_ROLE: url.set(username=BI_ROLE, password=PASSWORDS["WAREHOUSE_BI_PASSWORD"]),
-            BI_PUBLIC_ROLE: url.set(username=BI_PUBLIC_ROLE, password=PASSWORDS["WAREHOUSE_BI_PUBLIC_PASSWORD"])}
+            BI_PUBLIC_ROLE: url.set(username=BI_PUBLIC_ROLE, password=PASSWORDS["WAREHOUSE_BI_PUBLIC_PASSWORD"]),
+            BI_RESTRICTED_ROLE: url.set(username=BI_RESTRICTED_ROLE,
+                                        password=PASSWORDS["WAREHOUSE_BI_RESTRICTED_PASSWORD"])}
     engine = sa.create_engine(admin)
     with engine.begin() as conn:  # a schema the pipeline may have beside the published ones
         conn.exec_driver_sql(f"CREATE SCHEMA staging AUTHORIZATION {PIPELINE_ROLE}")
@@ -69,13 +74,13 @@ def privileges(admin_url: str) -> list[tuple]:
     with engine.connect() as conn:
         rows = conn.execute(sa.text("""
             SELECT 'role', rolname, concat_ws(',', rolsuper, rolcreatedb, rolcreaterole, rolcanlogin, rolinherit)
-              FROM pg_roles WHERE rolname IN ('sofli_pipeline', 'sofli_bi', 'sofli_bi_public')
+              FROM pg_roles WHERE rolname IN ('sofli_pipeline', 'sofli_bi', 'sofli_bi_public', 'sofli_bi_restricted')
             UNION ALL SELECT 'database', datname, datacl::text FROM pg_database
             UNION ALL SELECT 'schema', nspname, concat_ws(' ', pg_get_userbyid(nspowner), nspacl::text)
-              FROM pg_namespace WHERE nspname IN ('mart', 'public', 'staging')
+              FROM pg_namespace WHERE nspname IN ('mart', 'public', 'restricted', 'staging')
             UNION ALL SELECT 'relation', n.nspname || '.' || c.relname, concat_ws(' ', pg_get_userbyid(c.relowner), c.relacl::text)
               FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-             WHERE n.nspname IN ('mart', 'public') AND c.relkind IN ('r', 'v')
+             WHERE n.nspname IN ('mart', 'public', 'restricted') AND c.relkind IN ('r', 'v')
             UNION ALL SELECT 'default', concat_ws(' ', pg_get_userbyid(defaclrole), defaclnamespace::regnamespace::text),
                    defaclacl::text FROM pg_default_acl
             ORDER BY 1, 2, 3""")).all()
@@ -88,7 +93,7 @@ def published_relations(warehouse) -> set[str]:
     with engine.connect() as conn:
         names = conn.execute(sa.text(
             "SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname IN ('mart', 'public') AND c.relkind IN ('r', 'v', 'm', 'p')")).scalars().all()
+            "WHERE n.nspname IN ('mart', 'public', 'restricted') AND c.relkind IN ('r', 'v', 'm', 'p')")).scalars().all()
     engine.dispose()
     return set(names)
 
@@ -112,7 +117,7 @@ def test_the_roles_ddl_has_no_password_and_creates_nologin_roles():
 
 
 def test_the_roles_ddl_and_warehouse_init_are_idempotent(warehouse):
-    assert warehouse["result"]["logins"] == [PIPELINE_ROLE, BI_ROLE, BI_PUBLIC_ROLE]
+    assert warehouse["result"]["logins"] == [PIPELINE_ROLE, BI_ROLE, BI_PUBLIC_ROLE, BI_RESTRICTED_ROLE]
     before = privileges(warehouse["admin"])
     engine = sa.create_engine(warehouse["admin"])
     apply_roles(engine)
@@ -123,14 +128,15 @@ def test_the_roles_ddl_and_warehouse_init_are_idempotent(warehouse):
     assert again["created"] is False and again["logins"] == []
     assert privileges(warehouse["admin"]) == before
     roles = {r[1]: r[2] for r in before if r[0] == "role"}
-    assert roles == {PIPELINE_ROLE: "f,f,f,t,f", BI_ROLE: "f,f,f,t,f", BI_PUBLIC_ROLE: "f,f,f,t,f"}  # super, createdb, createrole, login, inherit
+    assert roles == dict.fromkeys((PIPELINE_ROLE, BI_ROLE, BI_PUBLIC_ROLE, BI_RESTRICTED_ROLE),
+                                  "f,f,f,t,f")  # super, createdb, createrole, login, inherit
 
 
 def test_the_pipeline_owns_the_schemas_and_everything_in_them(warehouse):
     owners = {r[1]: r[2].split()[0] for r in privileges(warehouse["admin"]) if r[0] in ("schema", "relation")}
-    assert owners["mart"] == owners["public"] == PIPELINE_ROLE
+    assert owners["mart"] == owners["public"] == owners["restricted"] == PIPELINE_ROLE
     expected = {f"mart.{t}" for t in MART_TABLES} | {f"public.{t}" for t in PUBLIC_TABLES} | {
-        "mart.kpi_tile", "public.kpi_tile"}
+        f"restricted.{t}" for t in RESTRICTED_TABLES} | {"mart.kpi_tile", "public.kpi_tile"}
     assert expected <= set(owners)
     assert {owners[name] for name in expected} == {PIPELINE_ROLE}
 
@@ -161,7 +167,7 @@ def test_a_non_superuser_database_owner_can_run_warehouse_init(warehouse, postgr
     init_warehouse(admin, env={}, create_db=False)
     init_warehouse(admin, env={}, create_db=False)
     owners = {r[1]: r[2].split()[0] for r in privileges(superuser.render_as_string(False)) if r[0] == "schema"}
-    assert owners == {"mart": PIPELINE_ROLE, "public": PIPELINE_ROLE}
+    assert owners == {"mart": PIPELINE_ROLE, "public": PIPELINE_ROLE, "restricted": PIPELINE_ROLE}
     assert {"mart.kpi_value", "public.kpi_value", "public.kpi_tile"} <= published_relations({"admin": admin})
 
 
@@ -208,10 +214,11 @@ def _role_engine(fixture_name: str, role: str):
 
 bi = _role_engine("bi", BI_ROLE)
 bi_public = _role_engine("bi_public", BI_PUBLIC_ROLE)
+bi_restricted = _role_engine("bi_restricted", BI_RESTRICTED_ROLE)
 
 
 def test_bi_reads_every_table_and_view_in_mart_and_public(warehouse, bi):
-    relations = published_relations(warehouse)
+    relations = {r for r in published_relations(warehouse) if not r.startswith("restricted.")}
     assert {"mart.kpi_value", "public.kpi_value", "mart.kpi_tile", "public.kpi_tile", "mart.dq_result"} <= relations
     assert set(row_counts(bi, relations)) == relations  # the figures themselves: the parity tests below
 
@@ -261,7 +268,43 @@ def test_the_public_reader_reads_public_and_nothing_else(warehouse, bi_public):
         assert refused(bi_public, statement), statement
 
 
-@pytest.mark.parametrize("role", [PIPELINE_ROLE, BI_ROLE, BI_PUBLIC_ROLE])
+def test_only_the_restricted_reader_reads_the_caseworker_level(warehouse, bi, bi_public, bi_restricted):
+    """Issue 21: `restricted` (caseworker rows, dim_caseworker, case_cost) is read by
+    sofli_bi_restricted alone, which also reads mart (the dimensions) but not public; sofli_bi and
+    sofli_bi_public get permission denied on every restricted table."""
+    relations = published_relations(warehouse)
+    restricted = {r for r in relations if r.startswith("restricted.")}
+    assert restricted == {f"restricted.{t}" for t in RESTRICTED_TABLES}
+    for name in sorted(restricted):
+        assert refused(bi, f"SELECT count(*) FROM {name}"), name
+        assert refused(bi_public, f"SELECT count(*) FROM {name}"), name
+    counts = row_counts(bi_restricted, restricted | {r for r in relations if r.startswith("mart.")})
+    assert set(counts) == restricted | {r for r in relations if r.startswith("mart.")}
+    for name in sorted(r for r in relations if r.startswith("public.")):
+        assert refused(bi_restricted, f"SELECT count(*) FROM {name}"), name
+    for statement in ("INSERT INTO restricted.case_cost (year) VALUES (2025)", "DELETE FROM restricted.dim_caseworker",
+                      "UPDATE restricted.kpi_value_caseworker SET value = 0", "DELETE FROM mart.kpi_value",
+                      "CREATE TABLE restricted.mine (x int)", "CREATE TEMPORARY TABLE mine (x int)",
+                      "CREATE SCHEMA mine", "SELECT * FROM staging.secret"):
+        assert refused(bi_restricted, statement), statement
+
+
+def test_a_table_the_pipeline_creates_later_in_restricted_is_for_the_restricted_reader_only(warehouse, bi,
+                                                                                            bi_restricted):
+    pipeline_engine = engine_as(warehouse, PIPELINE_ROLE)
+    with pipeline_engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE IF NOT EXISTS restricted.later AS SELECT 1 AS x")
+    pipeline_engine.dispose()
+    with bi_restricted.connect() as conn:
+        assert conn.exec_driver_sql("SELECT x FROM restricted.later").scalar_one() == 1
+    assert refused(bi, "SELECT x FROM restricted.later")
+    pipeline_engine = engine_as(warehouse, PIPELINE_ROLE)
+    with pipeline_engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE restricted.later")
+    pipeline_engine.dispose()
+
+
+@pytest.mark.parametrize("role", [PIPELINE_ROLE, BI_ROLE, BI_PUBLIC_ROLE, BI_RESTRICTED_ROLE])
 @pytest.mark.parametrize("database", ["postgres", "template1"])
 def test_our_roles_cannot_connect_to_another_database_of_the_cluster(warehouse, role, database):
     other = make_engine(make_url(warehouse[role]).set(database=database).render_as_string(False))
@@ -281,7 +324,7 @@ def test_other_login_roles_keep_their_access_to_other_databases(warehouse, postg
     with neighbour.connect() as conn:
         assert conn.exec_driver_sql("SELECT 1").scalar_one() == 1
     neighbour.dispose()
-    for role in (BI_ROLE, BI_PUBLIC_ROLE):
+    for role in (BI_ROLE, BI_PUBLIC_ROLE, BI_RESTRICTED_ROLE):
         other = make_engine(make_url(warehouse[role]).set(database="postgres").render_as_string(False))
         with pytest.raises(sa.exc.OperationalError, match="permission denied for database"):
             other.connect().close()
@@ -318,7 +361,7 @@ def published(warehouse, tmp_path_factory):
         assert make_url(pg.warehouse_url()).username == PIPELINE_ROLE
         results["postgres"] = night(audited, pg)  # the staged path is relative: the copy's own file
     return {"sqlite": f"sqlite:///{data}/warehouse/warehouse.db", "postgres": warehouse[PIPELINE_ROLE],
-            "results": results}
+            "results": results, "model": data / "model"}
 
 
 def night(audited: dict, settings: Settings) -> dict:
@@ -333,7 +376,7 @@ def normalised(url: str, table: str) -> pd.DataFrame:
     frame = read_table(engine, table)
     engine.dispose()
     schema, name = table.split(".")
-    types = {c.name: c.type for c in MART_TABLES[name].columns} if name in MART_TABLES else {}
+    types = {c.name: c.type for c in TABLES[name].columns} if name in TABLES else {}
     for column in frame.columns:
         kind = types.get(column) or ("date" if column.endswith(("_start", "_end")) else None)
         if kind == "date":
@@ -360,7 +403,9 @@ def test_the_chain_publishes_through_the_pipeline_role(published):
 @pytest.mark.integration
 @pytest.mark.parametrize("table", ["mart.kpi_value", "public.kpi_value", "mart.kpi_catalog", "public.kpi_catalog",
                                    "mart.kpi_tile", "public.kpi_tile", "mart.dq_rule", "mart.dq_result",
-                                   "mart.dq_failure", "mart.dq_kpi_flag", "mart.source_freshness"])
+                                   "mart.dq_failure", "mart.dq_kpi_flag", "mart.source_freshness",
+                                   "restricted.kpi_value_caseworker", "restricted.dim_caseworker",
+                                   "restricted.case_cost"])
 def test_postgres_holds_exactly_what_sqlite_holds(published, table):
     sqlite = normalised(published["sqlite"], table)
     pg = normalised(published["postgres"], table)
@@ -368,3 +413,19 @@ def test_postgres_holds_exactly_what_sqlite_holds(published, table):
     assert len(pg) == len(sqlite) and len(pg) > 0
     pd.testing.assert_frame_equal(pg, sqlite, check_exact=True)
 
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("dialect", ["sqlite", "postgres"])
+def test_no_caseworker_row_or_pseudonym_in_mart_or_public(published, dialect):
+    """Issue 21: after the demo's publication `mart` and `public` hold no caseworker row and no
+    caseworker pseudonym of the model in any text cell of any table or view; `restricted` does."""
+    keys = model_caseworker_keys(published["model"])
+    assert len(keys) > 20
+    engine = make_engine(published[dialect])
+    try:
+        assert caseworker_leaks(engine, "mart", keys) == {}
+        assert caseworker_leaks(engine, "public", keys) == {}
+        assert set(caseworker_leaks(engine, "restricted", keys)) == {f"restricted.{t}" for t in RESTRICTED_TABLES}
+    finally:
+        engine.dispose()
