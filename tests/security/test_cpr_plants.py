@@ -172,7 +172,7 @@ def attacked(tmp_path_factory):
         root.setLevel(old_level)
     engine = make_engine(settings.warehouse_url())
     warehouse = {}
-    for schema in ("mart", "public"):
+    for schema in ("mart", "public", "restricted"):
         db = sqlite3.connect(settings.zones.warehouse / f"{schema}.db")
         names = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")]
         warehouse |= {f"{schema}.{n}": pd.read_sql(f'SELECT * FROM "{n}"', db) for n in names}

@@ -30,8 +30,8 @@ from etl.model.stage import run_model_stage
 from etl.ops.rekey import MARKER, RekeyError, rekey
 from etl.kpi.theme6 import case_cost
 from etl.publish.dims import dim_caseworker, with_bi_keys
-from etl.publish.marts import CASE_COST, DIM_CASEWORKER, KPI_VALUE
-from etl.publish.warehouse import ensure_schema, make_engine, publish, read_table
+from etl.publish.marts import CASE_COST, DIM_CASEWORKER, KPI_VALUE, KPI_VALUE_CASEWORKER
+from etl.publish.warehouse import Publication, ensure_schema, make_engine, publish, publish_together, read_table
 from etl.synth import generate
 
 DAY = dt.date(2025, 11, 15)
@@ -95,19 +95,29 @@ def night(tmp_path_factory):
     old_caseworkers.to_parquet(data / "kpi" / "dim_caseworker.parquet", index=False)
     engine = make_engine(settings.warehouse_url())
     ensure_schema(engine)
-    publish(engine, "mart", KPI_VALUE, old_kpis, {"version": 0})
-    publish(engine, "mart", KPI_VALUE, old_kpis.assign(version=1), {"version": 1})  # a frozen publication
+    is_cw = old_kpis["org_level"] == "caseworker"  # issue 21: caseworker rows live in restricted
+    for version in (0, 1):  # 1: a frozen publication
+        publish_together(engine, [
+            Publication("mart", KPI_VALUE, old_kpis[~is_cw].assign(version=version), {"version": version}),
+            Publication("restricted", KPI_VALUE_CASEWORKER, old_kpis[is_cw].assign(version=version),
+                        {"version": version})])
     old_cost = case_cost(old_model).assign(run_id="r", computed_at=pd.Timestamp("2025-11-15 03:00"))
     old_cost.to_parquet(data / "kpi" / "case_cost.parquet", index=False)
-    publish(engine, "mart", CASE_COST, old_cost)
-    publish(engine, "mart", DIM_CASEWORKER, old_caseworkers)
-    old_mart = read_table(engine, "mart.kpi_value")
+    publish(engine, "restricted", CASE_COST, old_cost)
+    publish(engine, "restricted", DIM_CASEWORKER, old_caseworkers)
+    old_mart = warehouse_kpis(engine)
     engine.dispose()
     old_strings = every_stored_string(data)
     report = rekey(settings, OLD, NEW)
     return {"settings": settings, "old_model": old_model, "new_model": Model.load(settings.model_dir),
             "old_kpis": old_kpis, "old_mart": old_mart, "old_strings": old_strings, "report": report,
             "frames": frames, "old_cost": old_cost, "old_caseworkers": old_caseworkers}
+
+
+def warehouse_kpis(engine) -> pd.DataFrame:
+    """Every KPI row of the warehouse: mart.kpi_value and the caseworker rows of restricted."""
+    return pd.concat([read_table(engine, "mart.kpi_value"), read_table(engine, "restricted.kpi_value_caseworker")],
+                     ignore_index=True)
 
 
 def mapping_of(old: pd.Series, new: pd.Series) -> dict:
@@ -165,7 +175,7 @@ def test_history_tables_map_through_the_same_mapping(night):
     old_model, new_model = night["old_model"], night["new_model"]
     caseworkers = mapping_of(old_model.fact_case["caseworker_key"], new_model.fact_case["caseworker_key"])
     engine = make_engine(night["settings"].warehouse_url())
-    mart = read_table(engine, "mart.kpi_value")
+    mart = warehouse_kpis(engine)
     engine.dispose()
     old_mart = night["old_mart"]
     is_cw = old_mart["org_level"] == "caseworker"
@@ -181,7 +191,7 @@ def test_history_tables_map_through_the_same_mapping(night):
 
 
 def test_the_case_cost_overview_is_rekeyed_like_a_fresh_computation(night):
-    """mart.case_cost and its staged file hold case, citizen and caseworker pseudonyms: after the
+    """restricted.case_cost and its staged file hold case, citizen and caseworker pseudonyms: after the
     rotation they are what the re-keyed model gives, row for row."""
     fresh = case_cost(night["new_model"]).assign(run_id="r", computed_at=pd.Timestamp("2025-11-15 03:00"))
     assert len(fresh) > 100 and fresh["case_key"].str.fullmatch(PSEUDONYM.pattern).all()
@@ -189,7 +199,7 @@ def test_the_case_cost_overview_is_rekeyed_like_a_fresh_computation(night):
     dates = dict.fromkeys(["status_date", "next_deadline", "computed_at"], "datetime64[s]")
     pd.testing.assert_frame_equal(staged.astype(dates), fresh.astype(dates), check_dtype=False)
     engine = make_engine(night["settings"].warehouse_url())
-    mart = read_table(engine, "mart.case_cost")
+    mart = read_table(engine, "restricted.case_cost")
     engine.dispose()
     key = ["year", "case_key"]
     assert mart.sort_values(key)[["case_key", "citizen_key", "caseworker_key"]].reset_index(drop=True).equals(
@@ -198,15 +208,15 @@ def test_the_case_cost_overview_is_rekeyed_like_a_fresh_computation(night):
 
 
 def test_the_bi_caseworker_dimension_is_rekeyed_like_a_fresh_computation(night):
-    """mart.dim_caseworker and its staged kpi/dim_caseworker.parquet (the BI star's caseworker ->
+    """restricted.dim_caseworker and its staged kpi/dim_caseworker.parquet (the BI star's caseworker ->
     unit) hold the pseudonym twice, as caseworker_key and in org_id: after the rotation they are
     what the re-keyed model and KPIs give, and every kpi_value caseworker row still resolves."""
     fresh = caseworkers_of(night["new_model"], kpis(night["new_model"]))
     assert len(fresh) > 20 and set(fresh["unit_org_id"]) - {"unit:Ukendt"}
     staged = pd.read_parquet(night["settings"].data_dir / "kpi" / "dim_caseworker.parquet")
     engine = make_engine(night["settings"].warehouse_url())
-    mart = read_table(engine, "mart.dim_caseworker")
-    values = read_table(engine, "mart.kpi_value")
+    mart = read_table(engine, "restricted.dim_caseworker")
+    values = read_table(engine, "restricted.kpi_value_caseworker")
     engine.dispose()
     for frame in (staged, mart):
         pd.testing.assert_frame_equal(frame.sort_values("org_id").reset_index(drop=True),
