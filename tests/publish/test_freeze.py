@@ -54,10 +54,12 @@ def test_closing_freezes_the_closed_periods_as_version_1(report_settings, first_
         ["2024-Q3", "quarter"], ["2024-Q3", "ytd"], ["2025-Q3", "quarter"], ["2025-Q3", "ytd"]]
     assert set(periods["period_end"].astype(str).str[:10]) == {"2024-09-30", "2025-09-30"}
     assert not periods["provisional"].astype(bool).any()
-    for schema, expected in (("mart", first_version.kpi_rows), ("public", first_version.public_rows)):
-        nightly = frame(report_settings, f"SELECT COUNT(*) AS n FROM {schema}.kpi_value WHERE version = 0 "
+    for table, expected in (("mart.kpi_value", first_version.kpi_rows), ("public.kpi_value", first_version.public_rows),
+                            ("restricted.kpi_value_caseworker", first_version.restricted_rows)):
+        nightly = frame(report_settings, f"SELECT COUNT(*) AS n FROM {table} WHERE version = 0 "
                                          "AND period IN ('2024-Q3', '2025-Q3')")["n"].item()
-        assert expected == nightly > 0
+        assert expected == nightly > 0, table  # issue 21: the caseworker rows are frozen in restricted
+    assert frame(report_settings, "SELECT COUNT(*) AS n FROM mart.kpi_value WHERE org_level = 'caseworker'")["n"].item() == 0
     assert first_version.dq_rows == frame(report_settings, "SELECT COUNT(*) AS n FROM mart.dq_result "
                                                            "WHERE run_id = 'night-1'")["n"].item() > 0
     public = frame(report_settings, "SELECT version, quarter, is_current FROM public.kpi_version")

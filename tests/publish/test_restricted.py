@@ -16,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from etl.ops.rekey import _remap_warehouse, _warehouse_artefacts
 from etl.ops.warehouse_admin import BI_RESTRICTED_ROLE, BI_ROLE, init_warehouse
 from etl.publish.marts import CASE_COST, DIM_CASEWORKER, KPI_VALUE, KPI_VALUE_CASEWORKER, MART_TABLES
 from etl.publish.warehouse import Publication, ensure_schema, make_engine, publish_together, sa_table
@@ -139,5 +140,27 @@ def test_a_caseworker_row_for_mart_or_public_is_refused_and_nothing_is_written(t
         publish_together(engine, [Publication("restricted", KPI_VALUE_CASEWORKER, caseworker),
                                   Publication("mart", KPI_VALUE, unit)])
         assert restricted_state(engine)["kpi"] == [("caseworker", CW, f"caseworker:{CW}", 0, 3.0)]
+    finally:
+        engine.dispose()
+
+
+def test_rekey_finds_and_rotates_the_caseworker_level_still_in_mart_before_the_migration(tmp_path):
+    """`sofli rekey` on a warehouse not migrated yet: the caseworker rows and the two tables are
+    still in mart, and are re-keyed there (every version); the migration then carries the new keys."""
+    engine = make_engine(f"sqlite:///{tmp_path}/warehouse.db")
+    try:
+        build_old_warehouse(engine)
+        tables = _warehouse_artefacts(engine)
+        assert {(t.table, frozenset(t.values)) for t in tables} == {
+            ("mart.kpi_value", frozenset({CW})), ("mart.dim_caseworker", frozenset({CW})),
+            ("mart.case_cost", frozenset({CW, "c" * 32, "d" * 32}))}
+        new = "f" * 32
+        # kpi: 2 rows (org_key with org_id); dim_caseworker: 1; case_cost: case, citizen and caseworker key
+        assert _remap_warehouse(engine, {CW: new, "c" * 32: "e" * 32, "d" * 32: "b" * 32}, tables) == 6
+        ensure_schema(engine)
+        assert restricted_state(engine) == {
+            "kpi": [("caseworker", new, f"caseworker:{new}", 0, 3.0), ("caseworker", new, f"caseworker:{new}", 1, 4.0)],
+            "dim": [(f"caseworker:{new}", new, "unit:Familierådgivning Nord")],
+            "cost": [(2025, "e" * 32, new, 150_000.0)]}
     finally:
         engine.dispose()

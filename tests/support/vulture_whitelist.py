@@ -17,6 +17,7 @@ _.rows_total
 _.source_files
 _.kpi_rows  # etl/publish/freeze.py Frozen (mart.kpi_version)
 _.public_rows
+_.restricted_rows  # Frozen: restricted.kpi_value_caseworker rows of the version (the freeze task returns it)
 
 # Read by the Jinja template of the committee report (etl/report/template.py).
 _.last_year_label
