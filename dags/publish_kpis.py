@@ -7,9 +7,9 @@ and the closed quarters before it, each as quarter and ÅTD, with the same perio
 year, at every organisation level and breakdown, into a staged file, and theme 6's
 caseworker overview per case and year (`case_cost`); **audit** refuses an empty or
 duplicated set or a KPI without its SOF total; **publish** swaps the nightly version of
-`mart.kpi_value` (exact) and `public.kpi_value` (small cells suppressed), the catalogue
-`mart.kpi_catalog` and `mart.case_cost` (internal only, never in public) in one
-transaction each. BI reads `mart.kpi_tile`.
+`mart.kpi_value` (exact, no caseworker row) and `public.kpi_value` (small cells suppressed),
+the catalogue `mart.kpi_catalog`, and the caseworker level (`restricted.kpi_value_caseworker`,
+`restricted.dim_caseworker`, `restricted.case_cost`; issue 21) in one transaction. BI reads `mart.kpi_tile`.
 
 **Recomputing further back**: trigger with `history_quarters` (default 4) to recompute more
 closed quarters into the nightly version; frozen quarters are `close_quarter`'s.

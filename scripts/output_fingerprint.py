@@ -23,13 +23,14 @@ VOLATILE = {"run_id", "computed_at", "checked_at", "flagged_at", "frozen_at", "l
             "source_run_id", "dq_run_id", "frozen_by", "extracted_at"}
 TABLES = ("mart.kpi_value", "public.kpi_value", "mart.kpi_catalog", "mart.dq_rule", "mart.dq_result",
           "mart.dq_failure", "mart.dq_kpi_flag", "mart.source_freshness", "mart.kpi_version",
-          "public.kpi_version", "mart.dq_result_frozen")
+          "public.kpi_version", "mart.dq_result_frozen", "restricted.kpi_value_caseworker",
+          "restricted.dim_caseworker", "restricted.case_cost")
 
 
 def fingerprint(data_dir: Path) -> dict[str, dict]:
     warehouse = data_dir / "warehouse"
     conn = sqlite3.connect(warehouse / "warehouse.db")
-    for schema in ("mart", "public"):
+    for schema in ("mart", "public", "restricted"):  # a folder from before issue 21 has no restricted.db: empty
         conn.execute(f"ATTACH DATABASE ? AS {schema}", (str(warehouse / f"{schema}.db"),))
     out = {}
     for table in TABLES:

@@ -351,12 +351,12 @@ class DataFolder:
 
     @property
     def case_cost(self) -> Path:
-        """The night's `mart.case_cost` rows, staged beside the KPIs (internal only)."""
+        """The night's `restricted.case_cost` rows, staged beside the KPIs (caseworker level)."""
         return self.root / "kpi" / "case_cost.parquet"
 
     @property
     def dim_caseworker(self) -> Path:
-        """The night's `mart.dim_caseworker` (pseudonym -> unit), staged beside the KPIs."""
+        """The night's `restricted.dim_caseworker` (pseudonym -> unit), staged beside the KPIs."""
         return self.root / "kpi" / "dim_caseworker.parquet"
 
     @property

@@ -584,16 +584,16 @@ def unit_cost(model: Model, period: Period) -> pd.DataFrame:
     ], ignore_index=True)
 
 
-# --- mart.case_cost: Gladsaxe's caseworker overview ------------------------------------
+# --- restricted.case_cost: Gladsaxe's caseworker overview ------------------------------------
 
-#: The columns of `mart.case_cost` computed here (the KPI task adds run_id and computed_at).
+#: The columns of `restricted.case_cost` computed here (the KPI task adds run_id and computed_at).
 CASE_COST_COLUMNS = ["year", "status_date", "case_key", "source", "citizen_key", "caseworker_key", "area", "center",
                      "unit", "kategori", "net_ytd", "committed_remainder", "prognosis", "active_measures",
                      "next_deadline", "next_deadline_kind"]
 
 
 def case_cost(model: Model) -> pd.DataFrame:
-    """`mart.case_cost` (economy.md): one row per case and year, for the extraction date's
+    """`restricted.case_cost` (economy.md): one row per case and year, for the extraction date's
     year on the extraction date and for the year before on its 31 December, every case with
     money booked, cost committed or a measure active then. The case is pseudonymous."""
     day = model.extraction_date

@@ -169,7 +169,7 @@ MODEL_TABLES: dict[str, TableSpec] = {t.name: t for t in (
         col("service_key", "str", description="as fact_service.service_key: `<source>:<id>`"),
         col("source", "str", description="boern / voksen"), col("service_id", "str"),
         col("case_key", "str"),
-        col("case_pseudonym", "str", description="HMAC pseudonym of the case (mart.case_cost): never its id or number"),
+        col("case_pseudonym", "str", description="HMAC pseudonym of the case (restricted.case_cost): never its id or number"),
         CITIZEN, col("caseworker_key", "str", True, "the case's caseworker pseudonym"),
         col("unit_code", "str", True, "the case's raw unit code"), AREA,
         col("category", "str", True, "Kategori (children); NULL for adults"),
