@@ -166,8 +166,8 @@ def ensure_schema(engine: sa.Engine, replace_views: bool | None = None, sql_dir:
             conn.exec_driver_sql(statement)
 
 
-#: What an older warehouse kept in `mart` and now lives in `restricted`: mart table -> restricted table.
-MOVED_TABLES = {"dim_caseworker": "dim_caseworker", "case_cost": "case_cost"}
+#: Tables an older warehouse kept in `mart` that now live, under the same name, in `restricted`.
+MOVED_TABLES = ("dim_caseworker", "case_cost")
 
 
 def move_to_restricted(conn: sa.Connection) -> dict[str, int]:
@@ -188,14 +188,14 @@ def move_to_restricted(conn: sa.Connection) -> dict[str, int]:
         moved["kpi_value"] = conn.execute(sa.text("DELETE FROM mart.kpi_value WHERE org_level = :cw"),
                                           {"cw": CASEWORKER}).rowcount
     inspector = sa.inspect(conn)
-    for name, target in MOVED_TABLES.items():
+    for name in MOVED_TABLES:
         if not inspector.has_table(name, schema="mart"):
             continue
-        spec = RESTRICTED_TABLES[target]
+        spec = RESTRICTED_TABLES[name]
         present = {c["name"] for c in inspector.get_columns(name, schema="mart")}
         shared = ", ".join(f'"{c}"' for c in spec.column_names if c in present)
-        conn.execute(sa.text(f"INSERT INTO restricted.{target} ({shared}) SELECT {shared} FROM mart.{name} AS m "
-                             f"WHERE NOT EXISTS (SELECT 1 FROM restricted.{target} AS r WHERE {_same_key(spec, 'm', 'r')})"))
+        conn.execute(sa.text(f"INSERT INTO restricted.{name} ({shared}) SELECT {shared} FROM mart.{name} AS m "
+                             f"WHERE NOT EXISTS (SELECT 1 FROM restricted.{name} AS r WHERE {_same_key(spec, 'm', 'r')})"))
         moved[name] = conn.execute(sa.text(f"SELECT COUNT(*) FROM mart.{name}")).scalar_one()
         conn.exec_driver_sql(f"DROP TABLE mart.{name}")
     for name, rows in moved.items():
@@ -314,7 +314,7 @@ def publish(engine: sa.Engine, schema: str, spec: TableSpec, frame: pd.DataFrame
 
 
 def publish_together(engine: sa.Engine, publications: list[Publication]) -> list[int]:
-    """Replace slices of several tables (`mart` and `public`) in one transaction: a reader,
+    """Replace slices of several tables (`mart`, `public`, `restricted`) in one transaction: a reader,
     and a crash at any statement, sees every table's old version or every table's new one,
     never `mart` of one night beside `public` of another. Returns the rows per publication."""
     for item in publications:
