@@ -646,9 +646,10 @@ def normalise_measure_reference(values: pd.Series) -> pd.Series:
 def money_class(art: pd.Series) -> pd.Series:
     """expense (art 4.*), revenue (7.*, 8.*) or other, by the art's main class (economy.md:
     told by art, never by sign)."""
-    main = art.astype("str").str.strip().str.split(".", n=1).str[0]
-    return pd.Series(np.select([main == "4", main.isin(["7", "8"])], ["expense", "revenue"], "other"),
-                     index=art.index, dtype="str")
+    codes, arts = pd.factorize(art.astype("str"), use_na_sentinel=False)  # a few hundred arts, not a row each
+    main = pd.Series(arts, dtype="str").str.strip().str.split(".", n=1).str[0]
+    classes = pd.Series(np.select([main == "4", main.isin(["7", "8"])], ["expense", "revenue"], "other"), dtype="str")
+    return pd.Series(classes.take(codes).array, index=art.index, dtype="str")
 
 
 def _link_measures(systems: pd.Series, references: pd.Series, dim_measure_link: pd.DataFrame) -> pd.Series:
@@ -660,6 +661,21 @@ def _link_measures(systems: pd.Series, references: pd.Series, dim_measure_link: 
     return wanted.map(known.groupby(level=0).first()).astype("str")
 
 
+def _repeated_after_first(columns: list[pd.Series], order_by: pd.Series) -> pd.Series:
+    """Whether each row repeats the values of `columns` (NULL equal to NULL) of a row with a
+    lower `order_by`. Worked on integer codes of each column: the postings (15.9 M rows at
+    national) never become Python objects, which took several GiB."""
+    group = np.zeros(len(order_by), dtype="int64")
+    for column in columns:
+        codes, uniques = pd.factorize(column, use_na_sentinel=False)  # NULL is a value of its own
+        group, _ = pd.factorize(group * (len(uniques) + 1) + codes)  # both < rows: no overflow
+    order = np.argsort(order_by.astype("Int64").to_numpy(dtype="int64", na_value=np.iinfo("int64").max),
+                       kind="stable")
+    repeated = np.empty(len(group), dtype=bool)
+    repeated[order] = pd.Series(group[order]).duplicated(keep="first").to_numpy()
+    return pd.Series(repeated, index=order_by.index)
+
+
 @builds("oekonomi", "postering")
 def build_fact_posting(rows: pd.DataFrame, dim_measure_link: pd.DataFrame) -> pd.DataFrame:
     """Postings with their money class and the measure they reach. DQ18's copies are marked
@@ -667,10 +683,8 @@ def build_fact_posting(rows: pd.DataFrame, dim_measure_link: pd.DataFrame) -> pd
     function, system and normalised reference), so no KPI counts them."""
     reference = normalise_measure_reference(rows["foranstaltning_ref"])
     cents = (rows["beloeb"].astype("Float64") * 100).round().astype("Int64")
-    key = pd.DataFrame({"bilag": rows["bilag"], "cents": cents, "funktion": rows["funktion"],
-                        "system": rows["kilde_system"], "reference": reference}).astype(object)
-    order = rows["postering_id"].astype("Int64").sort_values(kind="stable").index
-    duplicate = key.loc[order].fillna("\x00").duplicated(keep="first").reindex(rows.index)
+    duplicate = _repeated_after_first(
+        [rows["bilag"], cents, rows["funktion"], rows["kilde_system"], reference], rows["postering_id"])
     return pd.DataFrame({
         "posting_id": _id(rows["postering_id"]), "booked_date": rows["bogfoert_dato"],
         "period_from": rows["periode_fra"], "period_to": rows["periode_til"], "amount": rows["beloeb"],
