@@ -10,14 +10,17 @@ import datetime as dt
 
 import pandas as pd
 import pytest
+from model_files import account_rows
 from staged_frames import staged
 
 from etl.core.settings import REPO_ROOT
-from etl.model.accounting import account_rows
+from etl.model import conform
+from etl.model.accounting import model_rows, staged_rows, with_model_rows
 from etl.core.reference import load_reference
-from etl.model.build import _repeated_after_first, build_model, money_class, normalise_measure_reference
+from etl.model.build import _repeated_after_first, build_model, build_tables, money_class, normalise_measure_reference
 from etl.model.link import Pseudonymiser
 from etl.model.registry import sources_feeding
+from etl.model.tables import MODEL_TABLES
 
 DAY = dt.date(2025, 11, 15)
 T = pd.Timestamp
@@ -183,3 +186,22 @@ def test_every_finance_row_is_accounted_for(night):
 def test_the_measure_link_is_fed_by_the_case_systems():
     assert sources_feeding("dim_measure_link") == ("boern", "voksen")
     assert sources_feeding("fact_posting") == ("oekonomi",)
+
+
+def test_the_streamed_build_is_the_held_model_and_releases_the_staged_frames(night):
+    """The model stage's path (`build_tables(release=True)`, each table written as it comes):
+    every table once, equal to the held model's, the accounting equal, and the dict of staged
+    frames it was given empty at the end (what the national postings need, docs/performance.md)."""
+    frames, model = night
+    given = dict(frames)  # release empties the dict it is given; the frames themselves are not changed
+    streamed = {}
+    for name, frame in build_tables(given, load_reference(REPO_ROOT / "reference"),
+                                    Pseudonymiser(b"test-key-0123456789"), release=True):
+        assert name not in streamed
+        streamed[name] = conform(frame, MODEL_TABLES[name])
+    assert given == {}
+    assert set(streamed) == set(model.tables)
+    for name, frame in streamed.items():
+        pd.testing.assert_frame_equal(frame, model.tables[name], obj=name)
+    counts = {key: n for name, frame in streamed.items() for key, n in model_rows(name, frame).items()}
+    pd.testing.assert_frame_equal(with_model_rows(staged_rows(frames), counts), account_rows(frames, model))
