@@ -124,6 +124,9 @@ def compute_kpis(model: Model, periods: Iterable[Period], workers: int | None = 
     workers = kpi_workers(len(periods)) if workers is None else max(1, min(workers, len(periods)))
     parts = None
     if workers > 1:
+        if any(d.implemented and "fact_posting" in d.model_tables and (kpi_ids is None or d.kpi_id in kpi_ids)
+               for d in CATALOG.values()):
+            theme6.prepare_shared(model)  # the postings prepared once, shared copy-on-write
         _FORKED_MODEL = model
         try:
             # An executor, not a Pool: a worker that dies (killed for memory) fails the

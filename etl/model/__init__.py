@@ -83,26 +83,6 @@ class Model:
         return cls(extraction_date, extraction_time,
                    {name: conform(f, MODEL_TABLES[name]) for name, f in frames.items()})
 
-    def save(self, model_dir: Path, built_from: dict | None = None) -> dict[str, int]:
-        """Write every table, then `model.json` last (rows, dates and, given `built_from`, which
-        extract of each source it was built from: how `build_model` knows the night is done)."""
-        private_dir(model_dir)  # restricted zone: 0700, files 0600 whatever the umask
-        counts = {}
-        for name in MODEL_TABLES:
-            frame = getattr(self, name)
-            tmp = model_dir / f".{name}.parquet.tmp"
-            frame.to_parquet(tmp, index=False)
-            make_private(tmp).replace(model_dir / f"{name}.parquet")
-            counts[name] = len(frame)
-        meta = {"extraction_date": self.extraction_date.isoformat(),
-                "extraction_time": self.extraction_time.isoformat(), "rows": counts}
-        if built_from is not None:
-            meta["built_from"] = built_from
-        tmp = model_dir / ".model.json.tmp"
-        tmp.write_text(json.dumps(meta, indent=2))
-        make_private(tmp).replace(model_dir / "model.json")
-        return counts
-
     @classmethod
     def load(cls, model_dir: Path) -> Model:
         meta = json.loads((model_dir / "model.json").read_text())
@@ -110,3 +90,48 @@ class Model:
                   for name, spec in MODEL_TABLES.items()}
         return cls(dt.date.fromisoformat(meta["extraction_date"]),
                    dt.datetime.fromisoformat(meta["extraction_time"]), tables)
+
+
+class ModelWriter:
+    """Writes a model table by table as it is built, so the model stage need not hold them
+    all (`etl.model.stage`). Each table goes to a hidden temporary file; `commit` moves them
+    all into place and writes `model.json` last, so a build that fails half-way leaves the
+    live model as it was; `discard` removes the temporary files."""
+
+    def __init__(self, model_dir: Path):
+        self.model_dir = private_dir(model_dir)  # restricted zone: 0700, files 0600 whatever the umask
+        self.counts: dict[str, int] = {}
+
+    def _tmp(self, name: str) -> Path:
+        return self.model_dir / f".{name}.parquet.tmp"
+
+    def add(self, name: str, frame: pd.DataFrame) -> None:
+        """Conform one table to its contract and write it aside."""
+        if name not in MODEL_TABLES:
+            raise ValueError(f"unknown model table: {name}")
+        conform(frame, MODEL_TABLES[name]).to_parquet(self._tmp(name), index=False)
+        make_private(self._tmp(name))
+        self.counts[name] = len(frame)
+
+    def commit(self, extraction_date: dt.date, extraction_time: dt.datetime | None = None,
+               built_from: dict | None = None) -> dict[str, int]:
+        """Every table into place (absent ones empty), then `model.json`; returns the row counts."""
+        for name, spec in MODEL_TABLES.items():
+            if name not in self.counts:
+                self.add(name, empty_frame(spec))
+        for name in MODEL_TABLES:
+            self._tmp(name).replace(self.model_dir / f"{name}.parquet")
+        extraction_time = extraction_time or dt.datetime.combine(extraction_date, dt.time(2, 0))
+        counts = {name: self.counts[name] for name in MODEL_TABLES}
+        meta = {"extraction_date": extraction_date.isoformat(),
+                "extraction_time": extraction_time.isoformat(), "rows": counts}
+        if built_from is not None:
+            meta["built_from"] = built_from
+        tmp = self.model_dir / ".model.json.tmp"
+        tmp.write_text(json.dumps(meta, indent=2))
+        make_private(tmp).replace(self.model_dir / "model.json")
+        return counts
+
+    def discard(self) -> None:
+        for name in MODEL_TABLES:
+            self._tmp(name).unlink(missing_ok=True)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import pandas as pd
 
-from etl.model import Model
 from etl.model.link import KIND_CPR, KIND_REPLACEMENT, normalise_cpr
 from etl.model.registry import MODEL_SOURCES, ModelSource, case_entry
 
@@ -49,21 +48,27 @@ def _on_deleted_case(staged: pd.DataFrame, source: ModelSource,
     return int(on_deleted_case.sum())
 
 
-def _model_rows(model: Model, source: ModelSource) -> int:
-    """The model rows that came from `source`: a table several source tables feed is told
-    apart by its `source` (and `source_table`) columns."""
-    frame = getattr(model, source.model_table)
-    if "source" in frame.columns:
-        frame = frame[frame["source"] == source.source]
-    if "source_table" in frame.columns:
-        frame = frame[frame["source_table"] == source.table]
-    return len(frame)
+def model_rows(name: str, frame: pd.DataFrame) -> dict[tuple[str, str], int]:
+    """The rows of model table `name` that came from each registry table feeding it: a table
+    several source tables feed is told apart by its `source` (and `source_table`) columns."""
+    counts = {}
+    for source in MODEL_SOURCES:
+        if source.model_table != name:
+            continue
+        rows = frame
+        if "source" in rows.columns:
+            rows = rows[rows["source"] == source.source]
+        if "source_table" in rows.columns:
+            rows = rows[rows["source_table"] == source.table]
+        counts[source.key] = len(rows)
+    return counts
 
 
-def account_rows(frames: dict[tuple[str, str], pd.DataFrame], model: Model) -> pd.DataFrame:
-    """One row per registry table: staged, dropped by reason, expected and actual model
-    rows. Tables the builders place come first, then the person registers the link step
-    places (`link_person`, one staged row, one link)."""
+def staged_rows(frames: dict[tuple[str, str], pd.DataFrame]) -> pd.DataFrame:
+    """One row per registry table: staged rows and dropped rows by reason. Tables the
+    builders place come first, then the person registers the link step places
+    (`link_person`, one staged row, one link). Counted before the build, which may release
+    the staged frames as it goes (`etl.model.build.build_tables`)."""
     rows = []
     for source in [*(e for e in MODEL_SOURCES if not e.linked_only), *(e for e in MODEL_SOURCES if e.linked_only)]:
         staged = frames[source.key]
@@ -72,8 +77,14 @@ def account_rows(frames: dict[tuple[str, str], pd.DataFrame], model: Model) -> p
             "staged": len(staged),
             "dropped_soft_deleted": int(_flag(staged, source.soft_delete).sum()) if source.soft_delete else 0,
             "dropped_deleted_case": _on_deleted_case(staged, source, frames) if source.case_column else 0,
-            "dropped_unplaceable": unplaceable_rows(staged, source) if source.keyed_by_cpr else 0,
-            "model": _model_rows(model, source)})
-    out = pd.DataFrame(rows)
+            "dropped_unplaceable": unplaceable_rows(staged, source) if source.keyed_by_cpr else 0})
+    return pd.DataFrame(rows)
+
+
+def with_model_rows(staged: pd.DataFrame, counts: dict[tuple[str, str], int]) -> pd.DataFrame:
+    """`staged_rows` with the model rows counted (`model_rows`) and the rows expected there."""
+    out = staged.copy()
+    out["model"] = [counts.get((s, t), 0) for s, t in zip(out["source"], out["source_table"], strict=True)]
     out["expected"] = out["staged"] - out["dropped_soft_deleted"] - out["dropped_deleted_case"] - out["dropped_unplaceable"]
     return out
+

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import inspect
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -115,41 +116,86 @@ def _org_area(unit_codes: pd.Series, org: pd.DataFrame) -> pd.Series:
 def build_model(frames: dict[tuple[str, str], pd.DataFrame], reference: dict[str, pd.DataFrame],
                 pseudonymiser: Pseudonymiser, extraction_date: dt.date,
                 extraction_time: dt.datetime | None = None) -> Model:
-    """The model from staged frames and the reference: persons are linked in one pass,
-    then every entry of the model registry is built in its order (`etl.model.registry`).
-    Before anything, CPRs typed into the sources' text columns are masked (`etl.model.guard`)."""
-    frames, cpr_in_text = guard_free_text(frames, pseudonymiser)
+    """The model from staged frames and the reference, every table held at once (tests, the
+    re-key's dry run); the model stage streams the same tables to disk (`build_tables`)."""
+    return Model.from_frames(extraction_date, extraction_time, **dict(build_tables(frames, reference, pseudonymiser)))
+
+
+def build_tables(frames: dict[tuple[str, str], pd.DataFrame], reference: dict[str, pd.DataFrame],
+                 pseudonymiser: Pseudonymiser, *, release: bool = False) -> Iterator[tuple[str, pd.DataFrame]]:
+    """Each model table as soon as it is complete: persons are linked in one pass, then every
+    entry of the model registry is built in its order (`etl.model.registry`). Before
+    anything, CPRs typed into the sources' text columns are masked (`etl.model.guard`).
+
+    A table is held only while a later builder reads it. With `release`, `frames` is emptied
+    and each staged frame dropped once its builder (and the derived tables) used it, so the
+    stage never holds the whole model beside every source (the national postings alone are
+    15.9 M rows, docs/performance.md "Round 5")."""
+    entries = [entry for entry in MODEL_SOURCES if not entry.linked_only]
+    for entry in entries:
+        if entry.builder is None:
+            raise LookupError(f'{entry.label} has no builder: add an @builds("{entry.source}", "{entry.table}") '
+                              "function to etl/model/build.py")
+    guarded, cpr_in_text = guard_free_text(frames, pseudonymiser)
+    if release:
+        frames.clear()
+    frames = guarded
     live = {entry.key: _live_rows(frames, entry) for entry in MODEL_SOURCES}
     person_rows = _person_rows(live)
     links = link_persons(person_rows, pseudonymiser)  # the one pass over every citizen's CPR
     links["src_birth"], links["src_gender"] = person_rows["src_birth"].to_numpy(), person_rows["src_gender"].to_numpy()
-    register = frames[CPR_REGISTER]
+    del person_rows
+    register = frames.pop(CPR_REGISTER) if release else frames[CPR_REGISTER]
     register_cpr = normalise_cpr(register[_personal_column(CPR_REGISTER)])[["cpr", "kind"]]  # for citizens and DQ05
-    built: dict[str, pd.DataFrame] = {
-        **reference,
-        "dim_citizen": _citizens(links, register, register_cpr),
-        "link_person": links[["source", "source_table", "source_person_id", "citizen_key", "match_method",
-                              "match_confidence"]],
-        "link_finding": pd.concat([_link_findings(links, live, register_cpr, reference["ref_role"]), cpr_in_text],
-                                  ignore_index=True),
-    }
+    yield "dim_citizen", _citizens(links, register, register_cpr)
+    del register
+    yield "link_person", links[["source", "source_table", "source_person_id", "citizen_key", "match_method",
+                                "match_confidence"]]
+    yield "link_finding", pd.concat([_link_findings(links, live, register_cpr, reference["ref_role"]), cpr_in_text],
+                                    ignore_index=True)
     inputs = {"citizen": _citizen_keys(links, pseudonymiser), "pseudonymiser": pseudonymiser}
+    del links, register_cpr, cpr_in_text
+    yield from reference.items()
+    held: dict[str, pd.DataFrame] = dict(reference)
+    done: set[str] = set()  # tables built (held or already dropped)
+    if release:  # person registers only linked: their rows are in link_person now
+        for entry in MODEL_SOURCES:
+            if entry.linked_only:
+                frames.pop(entry.key, None)
+                live.pop(entry.key, None)
     parts: dict[str, list[pd.DataFrame]] = {}
-    for entry in MODEL_SOURCES:
-        if entry.linked_only:
-            continue
-        if entry.builder is None:
-            raise LookupError(f'{entry.label} has no builder: add an @builds("{entry.source}", "{entry.table}") '
-                              "function to etl/model/build.py")
-        frame = _build_rows(entry, live[entry.key], {**inputs, **built}, pseudonymiser)
+    for i, entry in enumerate(entries):
+        frame = _build_rows(entry, live[entry.key], {**inputs, **held}, pseudonymiser)
         parts.setdefault(entry.model_table, []).append(frame)
+        del frame
+        if release:
+            live.pop(entry.key)
+            if not any(entry in feeding(t) for d, needs in DERIVED_TABLES.items() if d not in done for t in needs):
+                frames.pop(entry.key)
         if entry == feeding(entry.model_table)[-1]:
             tables = parts.pop(entry.model_table)
-            built[entry.model_table] = tables[0] if len(tables) == 1 else pd.concat(tables, ignore_index=True)
+            held[entry.model_table] = tables[0] if len(tables) == 1 else pd.concat(tables, ignore_index=True)
+            del tables
+            done.add(entry.model_table)
+            yield entry.model_table, held[entry.model_table]
             for derived, needs in DERIVED_TABLES.items():
-                if derived not in built and all(t in built for t in needs):
-                    built[derived] = _DERIVED[derived](frames, {**inputs, **built}, pseudonymiser)
-    return Model.from_frames(extraction_date, extraction_time, **built)
+                if derived not in done and all(t in done for t in needs):
+                    held[derived] = _DERIVED[derived](frames, {**inputs, **held}, pseudonymiser)
+                    done.add(derived)
+                    yield derived, held[derived]
+                    if release:
+                        for key in {e.key for t in needs for e in feeding(t)}:
+                            frames.pop(key, None)
+        for name in [t for t in held if t not in reference and not _read_after(t, entries[i + 1:], done)]:
+            del held[name]
+
+
+def _read_after(table: str, entries: list[ModelSource], done: set[str]) -> bool:
+    """Whether a builder still to run, or a derived table not built yet, reads `table`."""
+    if any(table in needs for derived, needs in DERIVED_TABLES.items() if derived not in done):
+        return True
+    return any(table in inspect.signature(e.builder).parameters or (table == CASE_TABLE and e.case_column)
+               for e in entries)
 
 
 def _build_rows(entry: ModelSource, rows: pd.DataFrame, available: dict, pseudonymiser: Pseudonymiser,
@@ -646,9 +692,10 @@ def normalise_measure_reference(values: pd.Series) -> pd.Series:
 def money_class(art: pd.Series) -> pd.Series:
     """expense (art 4.*), revenue (7.*, 8.*) or other, by the art's main class (economy.md:
     told by art, never by sign)."""
-    main = art.astype("str").str.strip().str.split(".", n=1).str[0]
-    return pd.Series(np.select([main == "4", main.isin(["7", "8"])], ["expense", "revenue"], "other"),
-                     index=art.index, dtype="str")
+    codes, arts = pd.factorize(art.astype("str"), use_na_sentinel=False)  # a few hundred arts, not a row each
+    main = pd.Series(arts, dtype="str").str.strip().str.split(".", n=1).str[0]
+    classes = pd.Series(np.select([main == "4", main.isin(["7", "8"])], ["expense", "revenue"], "other"), dtype="str")
+    return pd.Series(classes.take(codes).array, index=art.index, dtype="str")
 
 
 def _link_measures(systems: pd.Series, references: pd.Series, dim_measure_link: pd.DataFrame) -> pd.Series:
@@ -660,6 +707,21 @@ def _link_measures(systems: pd.Series, references: pd.Series, dim_measure_link: 
     return wanted.map(known.groupby(level=0).first()).astype("str")
 
 
+def _repeated_after_first(columns: list[pd.Series], order_by: pd.Series) -> pd.Series:
+    """Whether each row repeats the values of `columns` (NULL equal to NULL) of a row with a
+    lower `order_by`. Worked on integer codes of each column: the postings (15.9 M rows at
+    national) never become Python objects, which took several GiB."""
+    group = np.zeros(len(order_by), dtype="int64")
+    for column in columns:
+        codes, uniques = pd.factorize(column, use_na_sentinel=False)  # NULL is a value of its own
+        group, _ = pd.factorize(group * (len(uniques) + 1) + codes)  # both < rows: no overflow
+    order = np.argsort(order_by.astype("Int64").to_numpy(dtype="int64", na_value=np.iinfo("int64").max),
+                       kind="stable")
+    repeated = np.empty(len(group), dtype=bool)
+    repeated[order] = pd.Series(group[order]).duplicated(keep="first").to_numpy()
+    return pd.Series(repeated, index=order_by.index)
+
+
 @builds("oekonomi", "postering")
 def build_fact_posting(rows: pd.DataFrame, dim_measure_link: pd.DataFrame) -> pd.DataFrame:
     """Postings with their money class and the measure they reach. DQ18's copies are marked
@@ -667,10 +729,8 @@ def build_fact_posting(rows: pd.DataFrame, dim_measure_link: pd.DataFrame) -> pd
     function, system and normalised reference), so no KPI counts them."""
     reference = normalise_measure_reference(rows["foranstaltning_ref"])
     cents = (rows["beloeb"].astype("Float64") * 100).round().astype("Int64")
-    key = pd.DataFrame({"bilag": rows["bilag"], "cents": cents, "funktion": rows["funktion"],
-                        "system": rows["kilde_system"], "reference": reference}).astype(object)
-    order = rows["postering_id"].astype("Int64").sort_values(kind="stable").index
-    duplicate = key.loc[order].fillna("\x00").duplicated(keep="first").reindex(rows.index)
+    duplicate = _repeated_after_first(
+        [rows["bilag"], cents, rows["funktion"], rows["kilde_system"], reference], rows["postering_id"])
     return pd.DataFrame({
         "posting_id": _id(rows["postering_id"]), "booked_date": rows["bogfoert_dato"],
         "period_from": rows["periode_fra"], "period_to": rows["periode_til"], "amount": rows["beloeb"],

@@ -80,7 +80,7 @@ def guard_free_text(frames: dict[tuple[str, str], pd.DataFrame], pseudonymiser: 
             hit = values.astype("str").isin(bad) & values.notna()
             hits[column] = hit
             if masked_rows is None:
-                masked_rows = rows.copy()
+                masked_rows = rows.copy(deep=False)  # copy-on-write: only the masked columns are new
             masked_rows[column] = values.where(~hit, values.astype("str").map(replacement)).astype(values.dtype)
         if masked_rows is None:
             continue

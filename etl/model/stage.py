@@ -9,9 +9,10 @@ import time
 from etl.core import zones
 from etl.core.settings import Settings
 from etl.core.storage import make_private
-from etl.model.accounting import account_rows
+from etl.model import ModelWriter
+from etl.model.accounting import model_rows, staged_rows, with_model_rows
 from etl.core.reference import load_reference
-from etl.model.build import build_model, load_current_staged
+from etl.model.build import build_tables, load_current_staged
 from etl.model.link import Pseudonymiser, check_key_fingerprint, record_key_fingerprint
 from etl.sources import SOURCES
 
@@ -29,8 +30,9 @@ def run_model_stage(settings: Settings, extraction_date: dt.date,
     key = settings.pseudonym_key()
     check_key_fingerprint(settings.model_dir, key)
     frames, pointers = load_current_staged(settings.staged_dir, extraction_date)
+    rows_in = {f"{s}.{t}": len(frame) for (s, t), frame in frames.items()}
+    staged = staged_rows(frames)  # counted from the staged rows before the build releases them
     reference = load_reference(settings.reference_dir)
-    model = build_model(frames, reference, Pseudonymiser(key), extraction_date, extraction_time)
     model_dir = settings.zones.model
     live_date = zones.model_extraction_date(model_dir)
     if live_date and live_date > extraction_date.isoformat():
@@ -38,9 +40,20 @@ def run_model_stage(settings: Settings, extraction_date: dt.date,
         log.info("%s is earlier than the live model: built into %s", extraction_date, model_dir)
     built_from = {name: ({"extract_date": pointers[name]["extract_date"], "run_id": pointers[name].get("run_id")}
                          if name in pointers else None) for name in SOURCES}
-    counts = model.save(model_dir, built_from)
+    # each table written as it is built and dropped once no builder reads it: the stage never
+    # holds the whole model beside every source (docs/performance.md, "Round 5")
+    writer, model_counts = ModelWriter(model_dir), {}
+    try:
+        for name, frame in build_tables(frames, reference, Pseudonymiser(key), release=True):
+            writer.add(name, frame)
+            model_counts.update(model_rows(name, frame))
+            del frame
+        counts = writer.commit(extraction_date, extraction_time, built_from)
+    except BaseException:
+        writer.discard()
+        raise
     record_key_fingerprint(model_dir, key)
-    accounting = account_rows(frames, model)
+    accounting = with_model_rows(staged, model_counts)
     accounting.to_parquet(model_dir / zones.ACCOUNTING, index=False)
     make_private(model_dir / zones.ACCOUNTING)
     unaccounted = accounting[accounting["expected"] != accounting["model"]]
@@ -48,7 +61,6 @@ def run_model_stage(settings: Settings, extraction_date: dt.date,
         log.warning("rows unaccounted for between staged and model: %s",
                     ", ".join(f"{r.source}.{r.source_table} expected {r.expected} got {r.model}"
                               for r in unaccounted.itertuples()))
-    rows_in = {f"{s}.{t}": len(frame) for (s, t), frame in frames.items()}
     log.info("model built from %d staged rows in %.1fs: %s", sum(rows_in.values()), time.monotonic() - started,
              ", ".join(f"{k}={v}" for k, v in counts.items()))
     return {"model_dir": str(model_dir), "rows_in": sum(rows_in.values()), "rows": counts,

@@ -9,6 +9,7 @@ import datetime as dt
 import importlib.util
 
 import duckdb
+from model_files import save_model
 
 from etl.core.periods import reporting_periods
 from etl.core.settings import REPO_ROOT
@@ -129,6 +130,6 @@ def test_reference_agrees_on_the_edge_cases(make_model, tmp_path):
              "from_date": "2025-04-01", "to_date": "2025-04-02"},
         ],
     )
-    model.save(tmp_path / "model")
+    save_model(model, tmp_path / "model")
     rows = agree(tmp_path / "model")
     assert all(n > 0 for n in rows.values())

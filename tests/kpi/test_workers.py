@@ -103,3 +103,19 @@ def test_per_date_frames_keep_only_the_latest_date(demo):
     again = active_members(model, first)
     assert again is not kept
     pd.testing.assert_frame_equal(again, kept)
+
+
+def test_the_postings_are_prepared_once_before_the_workers_fork(demo_model_dir):
+    """Workers share the parent's prepared postings (copy-on-write) instead of each building
+    them from fact_posting (docs/performance.md "Round 5"); a run of KPIs that read no
+    postings does not prepare them. Same rows either way."""
+    periods = reporting_periods(Model.load(demo_model_dir).extraction_date, history_quarters=1)[:2]
+    other = Model.load(demo_model_dir)
+    compute_kpis(other, periods, workers=2, kpi_ids=["T5.04"])
+    assert ("theme6", "economy") not in other._derived
+    shared = Model.load(demo_model_dir)
+    rows = compute_kpis(shared, periods, workers=2, kpi_ids=["T6.01", "T6.05"])
+    assert ("theme6", "economy") in shared._derived
+    pd.testing.assert_frame_equal(rows, compute_kpis(Model.load(demo_model_dir), periods, workers=1,
+                                                     kpi_ids=["T6.01", "T6.05"]))
+    assert set(rows["kpi_id"]) == {"T6.01", "T6.05"}

@@ -8,10 +8,11 @@ import datetime as dt
 
 import pandas as pd
 import pytest
+from model_files import account_rows
 from staged_frames import staged
 
 from etl.core.settings import REPO_ROOT
-from etl.model.accounting import account_rows, unplaceable_rows
+from etl.model.accounting import unplaceable_rows
 from etl.core.reference import load_reference
 from etl.model.build import build_model
 from etl.model.link import Pseudonymiser

@@ -10,14 +10,17 @@ import datetime as dt
 
 import pandas as pd
 import pytest
+from model_files import account_rows
 from staged_frames import staged
 
 from etl.core.settings import REPO_ROOT
-from etl.model.accounting import account_rows
+from etl.model import conform
+from etl.model.accounting import model_rows, staged_rows, with_model_rows
 from etl.core.reference import load_reference
-from etl.model.build import build_model, money_class, normalise_measure_reference
+from etl.model.build import _repeated_after_first, build_model, build_tables, money_class, normalise_measure_reference
 from etl.model.link import Pseudonymiser
 from etl.model.registry import sources_feeding
+from etl.model.tables import MODEL_TABLES
 
 DAY = dt.date(2025, 11, 15)
 T = pd.Timestamp
@@ -149,6 +152,19 @@ def test_duplicate_vouchers_every_copy_after_the_lowest_id(night):
     assert sorted(postings.index[postings["duplicate"]]) == ["61", "63"]
 
 
+def test_repeats_are_told_by_id_order_with_null_equal_to_null():
+    """The integer-code duplicate finder (no Python objects for 15.9 M postings): rows out of
+    id order, NULLs in a text and an integer column. Read by hand: id 3 (row 0) repeats id 1
+    (row 2) on (A, NULL, 5); id 9 repeats id 4 (NULL, x, NULL); id 7 differs from id 1 only by
+    its NULL amount; id 2 (row 1) repeats nothing before it."""
+    text = pd.Series(["A", "B", "A", None, "A", None], dtype="str")
+    other = pd.Series([None, "y", None, "x", None, "x"], dtype="str")
+    amount = pd.Series([5, 5, 5, None, None, None], dtype="Int64")
+    ids = pd.Series([3, 2, 1, 4, 7, 9], dtype="Int64", index=[10, 11, 12, 13, 14, 15])
+    repeated = _repeated_after_first([text, other, amount], ids)
+    assert repeated.to_dict() == {10: True, 11: False, 12: False, 13: False, 14: False, 15: True}
+
+
 def test_commitments_link_like_postings(night):
     _, model = night
     commitments = model.fact_commitment.set_index("commitment_id")
@@ -170,3 +186,22 @@ def test_every_finance_row_is_accounted_for(night):
 def test_the_measure_link_is_fed_by_the_case_systems():
     assert sources_feeding("dim_measure_link") == ("boern", "voksen")
     assert sources_feeding("fact_posting") == ("oekonomi",)
+
+
+def test_the_streamed_build_is_the_held_model_and_releases_the_staged_frames(night):
+    """The model stage's path (`build_tables(release=True)`, each table written as it comes):
+    every table once, equal to the held model's, the accounting equal, and the dict of staged
+    frames it was given empty at the end (what the national postings need, docs/performance.md)."""
+    frames, model = night
+    given = dict(frames)  # release empties the dict it is given; the frames themselves are not changed
+    streamed = {}
+    for name, frame in build_tables(given, load_reference(REPO_ROOT / "reference"),
+                                    Pseudonymiser(b"test-key-0123456789"), release=True):
+        assert name not in streamed
+        streamed[name] = conform(frame, MODEL_TABLES[name])
+    assert given == {}
+    assert set(streamed) == set(model.tables)
+    for name, frame in streamed.items():
+        pd.testing.assert_frame_equal(frame, model.tables[name], obj=name)
+    counts = {key: n for name, frame in streamed.items() for key, n in model_rows(name, frame).items()}
+    pd.testing.assert_frame_equal(with_model_rows(staged_rows(frames), counts), account_rows(frames, model))

@@ -8,12 +8,12 @@ from dataclasses import replace
 
 import pandas as pd
 import pytest
+from model_files import account_rows
 from staged_frames import staged
 
 from etl.core.settings import REPO_ROOT
 from etl.core.tables import col
 from etl.model import Model, registry
-from etl.model.accounting import account_rows
 from etl.core.reference import load_reference
 from etl.model.build import build_model
 from etl.model.link import Pseudonymiser

@@ -17,6 +17,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 from extracts import extract_all
+from model_files import save_model
 
 from etl.cli.main import main
 from etl.core.periods import quarter_periods
@@ -86,7 +87,7 @@ def night(tmp_path_factory):
     settings = Settings(data, REPO_ROOT / "reference", "demo")
     extract_all(DAY, "r", settings)
     frames, _ = load_current_staged(settings.staged_dir, DAY)
-    build_model(frames, load_reference(settings.reference_dir), Pseudonymiser(OLD), DAY).save(settings.model_dir)
+    save_model(build_model(frames, load_reference(settings.reference_dir), Pseudonymiser(OLD), DAY), settings.model_dir)
     old_model = Model.load(settings.model_dir)
     old_kpis = kpis(old_model)
     (data / "kpi").mkdir()

@@ -12,6 +12,7 @@ import datetime as dt
 from types import SimpleNamespace
 
 import pytest
+from model_files import save_model
 
 from etl.core.settings import REPO_ROOT, Settings
 from etl.model import Model
@@ -45,7 +46,7 @@ def publish_all(settings: Settings, day: dt.date, except_: tuple[str, ...] = ())
 def build_live_model(settings: Settings, day: dt.date, sources: dict[str, dt.date | None]) -> None:
     built_from = {name: ({"extract_date": d.isoformat(), "run_id": f"run-{name}-{d}"} if d else None)
                   for name, d in sources.items()}
-    Model.from_frames(day).save(settings.model_dir, built_from)
+    save_model(Model.from_frames(day), settings.model_dir, built_from)
 
 
 def test_a_source_that_publishes_before_the_others_waits_and_the_last_one_builds(folder):

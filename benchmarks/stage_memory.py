@@ -1,0 +1,136 @@
+"""Peak memory of one stage on data already staged, without re-running the chain.
+
+    python benchmarks/stage_memory.py model --data-dir /tmp/mem-cph [--date 2025-11-15]
+    python benchmarks/stage_memory.py kpis --data-dir /tmp/mem-cph [--history-quarters 4]
+    python benchmarks/stage_memory.py compare MODEL_DIR_A MODEL_DIR_B
+
+`model` runs the model stage (`etl.model.stage.run_model_stage`) on `<data-dir>/staged` into
+`<data-dir>/model` and prints the resident memory's peak in each phase (reading, the link
+step, each builder, each table written), sampled every 20 ms, and the process's high-water
+mark. `kpis` computes the KPIs on `<data-dir>/model` in a forked process, as
+`run_chain.py` does, and prints the peak summed PSS of the process and its workers.
+`compare` checks two model folders hold equal tables (every table sorted on all its
+columns, then `pd.testing.assert_frame_equal`, dtypes included): how a memory change is
+shown to leave the output as it was (docs/performance.md, "Round 5").
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import functools
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pandas as pd
+import psutil
+
+from etl.core.settings import REPO_ROOT, Connections, Settings
+from etl.model import ModelWriter
+from etl.model import build as model_build
+from etl.model import stage as model_stage
+from etl.model.tables import MODEL_TABLES
+
+
+class PhasePeaks:
+    """Resident memory's peak per named phase, sampled by a thread every `interval` seconds."""
+
+    def __init__(self, interval: float = 0.02):
+        self.phase, self.peaks, self._process, self._interval = "start", {}, psutil.Process(), interval
+        threading.Thread(target=self._sample, daemon=True, name="phase-peaks").start()
+
+    def _sample(self) -> None:
+        while True:
+            rss = self._process.memory_info().rss
+            self.peaks[self.phase] = max(self.peaks.get(self.phase, 0), rss)
+            time.sleep(self._interval)
+
+    def wrap(self, owner, name: str, label) -> None:
+        """Replace `owner.name` by a wrapper that names the phase while it runs (`label(*args)`)."""
+        fn = getattr(owner, name)
+
+        @functools.wraps(fn)
+        def phased(*args, **kwargs):
+            before, self.phase = self.phase, label(*args)
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.phase = f"after {before}" if not before.startswith("after ") else before
+
+        setattr(owner, name, phased)
+
+
+def high_water_mark() -> int:
+    status = Path("/proc/self/status").read_text()
+    return next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")) * 1024
+
+
+def model_memory(data_dir: Path, day: dt.date) -> None:
+    peaks = PhasePeaks()
+    for name in ("guard_free_text", "link_persons", "_citizens", "_link_findings", "build_measure_links"):
+        peaks.wrap(model_build, name, lambda *_, n=name: n)
+    peaks.wrap(model_build, "_build_rows", lambda entry, *_: f"build {entry.label}")
+    for name in ("load_current_staged", "staged_rows", "load_reference"):
+        peaks.wrap(model_stage, name, lambda *_, n=name: n)
+    peaks.wrap(ModelWriter, "add", lambda _writer, table, *_: f"write {table}")
+    settings = Settings(data_dir, REPO_ROOT / "reference", "demo", connections=Connections())
+    started = time.perf_counter()
+    result = model_stage.run_model_stage(settings, day)
+    seconds = time.perf_counter() - started
+    time.sleep(0.1)
+    for phase, peak in peaks.peaks.items():
+        print(f"{phase:<45} {peak / 1024**3:6.2f} GiB")
+    print(f"model stage: {seconds:.1f} s, {sum(result['rows'].values()):,} model rows, "
+          f"high-water mark {high_water_mark() / 1024**3:.2f} GiB")
+
+
+def kpi_memory(data_dir: Path, history_quarters: int) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import run_chain  # noqa: PLC0415 - the benchmark beside this file, put on the path just above
+    from etl.tasks import kpis as kpi_tasks  # noqa: PLC0415 - the KPI catalogue, only for this subcommand
+
+    settings = Settings(data_dir, REPO_ROOT / "reference", "demo", connections=Connections())
+    watch = run_chain.MemoryWatch()
+    started = time.perf_counter()
+    result, mark = run_chain.in_own_process(lambda: kpi_tasks.compute_kpis("bench", settings, history_quarters))
+    print(f"KPIs (compute): {time.perf_counter() - started:.1f} s, {result['rows']:,} rows, "
+          f"peak {watch.peak_gib(mark):.2f} GiB (stage process high-water mark {mark / 1024**3:.2f} GiB)")
+
+
+def compare_models(a: Path, b: Path) -> int:
+    """0 when every model table (and the row accounting) of `a` equals `b`'s, else 1."""
+    differ = 0
+    for name in [*MODEL_TABLES, "accounting"]:
+        x, y = pd.read_parquet(a / f"{name}.parquet"), pd.read_parquet(b / f"{name}.parquet")
+        try:
+            assert list(x.columns) == list(y.columns), f"columns {list(x.columns)} != {list(y.columns)}"
+            columns = list(x.columns)
+            x, y = (f.sort_values(columns, kind="stable", na_position="first").reset_index(drop=True) for f in (x, y))
+            pd.testing.assert_frame_equal(x, y, check_exact=True)
+            print(f"equal   {name:<28} {len(x):>11,} rows x {len(columns)}")
+        except AssertionError as error:
+            differ = 1
+            print(f"DIFFERS {name}: {str(error)[:400]}")
+    return differ
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("what", choices=["model", "kpis", "compare"])
+    parser.add_argument("dirs", nargs="*", type=Path, help="compare: the two model folders")
+    parser.add_argument("--data-dir", type=Path)
+    parser.add_argument("--date", type=dt.date.fromisoformat, default=dt.date(2025, 11, 15))
+    parser.add_argument("--history-quarters", type=int, default=4)
+    args = parser.parse_args()
+    if args.what == "compare":
+        sys.exit(compare_models(*args.dirs))
+    if args.what == "model":
+        model_memory(args.data_dir, args.date)
+    else:
+        kpi_memory(args.data_dir, args.history_quarters)
+
+
+if __name__ == "__main__":
+    main()
