@@ -157,8 +157,8 @@ DATA_FRESHNESS = TableSpec("data_freshness", (
                                       "computed from (NULL: the model had none)"),
     col("refreshed_at", "datetime", True, "when that extract became current, Copenhagen local time (naive); "
                                           "the page's \"Opdateret kl. HH.MM\""),
-    col("kind", "str", description="night (the nightly extract) | daytime (`refresh_daytime` re-read a database "
-                                   "source during the day)", allowed=("night", "daytime")),
+    col("kind", "str", description="night (the nightly extract), or daytime (`refresh_daytime` re-read a "
+                                   "database source during the day)", allowed=("night", "daytime")),
     col("kpi_run_id", "str", description="the run whose KPI values (kpi_value.run_id, version 0) it describes"),
     col("published_at", "datetime", description="when those KPI values were computed (kpi_value.computed_at)"),
 ), primary_key=("source",),
