@@ -9,7 +9,8 @@ Every step is the nightly step's own function (`etl.tasks.extract`, `.model`, `.
   are read; the drop-folder files (the CPR file, the registers) come once a night and keep
   the night's extract;
 - only the **running quarter** (quarter and ÅTD, with their last-year twins) is recomputed; the
-  other periods of the nightly version keep the night's rows, values and run id;
+  other periods of the nightly version keep the night's rows, values and `computed_at` (their
+  `run_id` becomes the refresh's: the version is one publication, and flags match on its run id);
 - the data-quality rules publish, but mail nobody and do not fail: the night mails the owners
   and its gate is the one that goes red;
 - a refresh never runs into a night: it skips while the night's model and KPIs of today are
@@ -102,9 +103,9 @@ def refresh_model(plan: dict, settings: Settings | None = None) -> dict:
 def compute_running_quarter(run_id: str, settings: Settings | None = None) -> dict:
     """The running quarter's KPIs (quarter and ÅTD, with last year's twins: `history_quarters=0`)
     computed by the night's `compute_kpis`, then joined by every other period of the staged set
-    the nightly version was published from, as it was (rows, values, run id), into the staged
-    file `audit_kpis` and `publish_kpis` take: the nightly version is replaced whole, its other
-    periods with their own rows. The staged set (not the warehouse) is the one to keep: it holds
+    the nightly version was published from, as it was (rows, values, computed_at; the run id
+    becomes this run's), into the staged file `audit_kpis` and `publish_kpis` take: the nightly
+    version is replaced whole, its other periods with their own figures. The staged set (not the warehouse) is the one to keep: it holds
     the internal columns public's suppression reads (`persons_behind`)."""
     settings = _settings(settings)
     path, caseworkers_path = settings.zones.kpi_values, settings.zones.dim_caseworker
@@ -112,7 +113,9 @@ def compute_running_quarter(run_id: str, settings: Settings | None = None) -> di
     previous_caseworkers = pd.read_parquet(caseworkers_path) if caseworkers_path.exists() else None
     staged = kpi_tasks.compute_kpis(run_id, settings, history_quarters=0)
     fresh = pd.read_parquet(path)
-    kept = previous[~previous["period_key"].isin(set(fresh["period_key"]))]
+    # the kept rows keep their values and computed_at (the night's); their run_id becomes this run's:
+    # version 0 is one publication with one run id (dq_kpi_flag and the BI views match flags on it)
+    kept = previous[~previous["period_key"].isin(set(fresh["period_key"]))].assign(run_id=run_id)
     merged = pd.concat([fresh, kept[list(fresh.columns)]], ignore_index=True)
     merged.to_parquet(path.with_suffix(".tmp"), index=False)
     path.with_suffix(".tmp").replace(path)

@@ -7,7 +7,8 @@ extraction date is registered "during the day", and the DAG runs in a subprocess
 Airflow metadata DB with the data folder in `SOFLI_DATA_DIR`, as the scheduler would run it:
 
 - the running quarter's T2.01 (decisions dated in the period) is the night's count plus the one,
-  quarter and ÅTD, and provisional; every other period keeps the night's rows (values, run id);
+  quarter and ÅTD, and provisional; every other period keeps the night's rows (values, statuses,
+  computed_at), under the refresh's run id, which the data-quality flags match;
 - only the database sources were re-read: the CPR file and the employment register keep the
   night's extract (their pointers unchanged, their landing untouched);
 - `public.data_freshness` says daytime with the refresh's time for the database sources and
@@ -147,9 +148,11 @@ def test_the_refresh_publishes_the_day_s_change_in_the_running_quarter_only(nigh
         assert new["value"] == old["value"] + 1, key
         assert bool(new["provisional"]) and new["run_id"] != "night", key
     refreshed = after["period_key"].isin(running | {"quarter:2024-10-01:2024-11-15", "ytd:2024-01-01:2024-11-15"})
-    assert set(after.loc[refreshed, "run_id"]) != {"night"}
-    assert set(after.loc[~refreshed, "run_id"]) == {"night"}  # every other period as the night published it
-    pd.testing.assert_frame_equal(after[~refreshed], before[~refreshed.to_numpy()])
+    (refresh_run,) = set(after["run_id"])  # one publication, one run id (the flags match on it)
+    assert refresh_run != "night" and (after.loc[refreshed, "computed_at"] > after.loc[~refreshed, "computed_at"].max()).all()
+    # every other period as the night published it: values, statuses, and when they were computed
+    pd.testing.assert_frame_equal(after[~refreshed].drop(columns="run_id"),
+                                  before[~refreshed.to_numpy()].drop(columns="run_id"))
     assert after.loc[after["period_key"] == "quarter:2025-07-01:2025-09-30", "value"].notna().any()
 
     now = settings.zones.pointers(SOURCES)
@@ -172,5 +175,11 @@ def test_the_refresh_publishes_the_day_s_change_in_the_running_quarter_only(nigh
     assert (refreshed_at >= pd.Timestamp(started)).all() and (refreshed_at <= pd.Timestamp(local_now())).all()
     night_at = pd.to_datetime(freshness.loc[FILES, "refreshed_at"])
     assert (night_at < pd.Timestamp(started)).all()  # the files: when the night made them current
-    assert set(freshness["kpi_run_id"]) == kpi_runs - {"night"}  # the refresh's run, published with its rows
+    assert set(freshness["kpi_run_id"]) == kpi_runs == {refresh_run}  # published with its rows
+    engine = make_engine(settings.warehouse_url())
+    flags = read_table(engine, "public.dq_kpi_flag")
+    latest_dq = read_table(engine, "mart.dq_result", "ORDER BY computed_at DESC LIMIT 1")["run_id"].item()
+    engine.dispose()
+    assert latest_dq == refresh_run and len(flags[flags["run_id"] == refresh_run])  # the demo breaches: flags
+    assert set(flags.loc[flags["run_id"] == refresh_run, "kpi_run_id"]) == {refresh_run}
     print(f"refresh_daytime on the demo: {seconds:.1f} s (dag.test in a subprocess, metadata DB migrated before)")
