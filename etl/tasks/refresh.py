@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from pathlib import Path
 
 import pandas as pd
 import sqlalchemy as sa
@@ -105,35 +106,48 @@ def compute_running_quarter(run_id: str, settings: Settings | None = None) -> di
     computed by the night's `compute_kpis`, then joined by every other period of the staged set
     the nightly version was published from, as it was (rows, values, computed_at; the run id
     becomes this run's), into the staged file `audit_kpis` and `publish_kpis` take: the nightly
-    version is replaced whole, its other periods with their own figures. The staged set (not the warehouse) is the one to keep: it holds
-    the internal columns public's suppression reads (`persons_behind`)."""
+    version is replaced whole, its other periods with their own figures. The staged set, not
+    the warehouse, is the one to keep: it holds `persons_behind`, which public's suppression reads."""
     settings = _settings(settings)
     path, caseworkers_path = settings.zones.kpi_values, settings.zones.dim_caseworker
-    previous = published_staged_set(settings)
-    previous_caseworkers = pd.read_parquet(caseworkers_path) if caseworkers_path.exists() else None
+    previous, previous_caseworkers = published_staged_set(settings)
+    # kept aside before compute_kpis overwrites the staged set: a failed audit or publish (or a
+    # retry of this task) then still finds the set the nightly version was published from
+    _write(previous, published_copy(path))
+    if previous_caseworkers is not None:
+        _write(previous_caseworkers, published_copy(caseworkers_path))
     staged = kpi_tasks.compute_kpis(run_id, settings, history_quarters=0)
     fresh = pd.read_parquet(path)
     # the kept rows keep their values and computed_at (the night's); their run_id becomes this run's:
     # version 0 is one publication with one run id (dq_kpi_flag and the BI views match flags on it)
     kept = previous[~previous["period_key"].isin(set(fresh["period_key"]))].assign(run_id=run_id)
     merged = pd.concat([fresh, kept[list(fresh.columns)]], ignore_index=True)
-    merged.to_parquet(path.with_suffix(".tmp"), index=False)
-    path.with_suffix(".tmp").replace(path)
+    _write(merged, path)
     if previous_caseworkers is not None:  # the kept periods' caseworkers keep their unit
         caseworkers = pd.concat([pd.read_parquet(caseworkers_path), previous_caseworkers], ignore_index=True)
-        caseworkers.drop_duplicates("org_id").to_parquet(caseworkers_path, index=False)
+        _write(caseworkers.drop_duplicates("org_id"), caseworkers_path)
     log.info("refreshed %d KPI rows of %d running-quarter period(s); kept %d rows of %d other period(s) as the "
              "nightly version has them", len(fresh), fresh["period_key"].nunique(), len(kept),
              kept["period_key"].nunique())
     return {**staged, "rows": len(merged), "refreshed_rows": len(fresh), "kept_rows": len(kept)}
 
 
-def published_staged_set(settings: Settings) -> pd.DataFrame:
-    """The staged KPI set (`kpi/kpi_value.parquet`) the published nightly version was made from:
-    checked against `mart.kpi_value` version 0 (same rows, same runs), else the refresh fails
-    rather than publish periods nobody computed."""
-    path = settings.zones.kpi_values
-    previous = pd.read_parquet(path) if path.exists() else pd.DataFrame(columns=["run_id", "period_key"])
+def published_copy(path: Path) -> Path:
+    """Where a refresh keeps the staged file the published nightly version was made from."""
+    return path.with_name(path.stem + ".published" + path.suffix)
+
+
+def _write(frame: pd.DataFrame, path: Path) -> None:
+    frame.to_parquet(path.with_suffix(".tmp"), index=False)
+    path.with_suffix(".tmp").replace(path)
+
+
+def published_staged_set(settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The staged KPI set (and its dim_caseworker) the published nightly version was made from:
+    `kpi/kpi_value.parquet`, or the copy an earlier refresh kept aside (`….published.parquet`)
+    when its own audit or publish failed, whichever holds what `mart.kpi_value` version 0 holds
+    (same rows of the same runs); else the refresh fails rather than publish periods nobody
+    computed."""
     engine = make_engine(settings.warehouse_url())
     try:
         with engine.connect() as conn:
@@ -141,12 +155,20 @@ def published_staged_set(settings: Settings) -> pd.DataFrame:
                                             "GROUP BY run_id"), conn)
     finally:
         engine.dispose()
-    staged = previous.groupby("run_id").size()
-    if dict(zip(published["run_id"], published["n"].astype(int))) != {k: int(v) for k, v in staged.items()}:
-        raise RuntimeError(f"the staged KPI set {path} is not the one the nightly version was published from "
-                           f"(staged runs {dict(staged)}, published {dict(zip(published['run_id'], published['n']))}): "
-                           "nothing refreshed; the next night (or a publish_kpis run) sets it right")
-    return previous
+    runs = {str(r): int(n) for r, n in zip(published["run_id"], published["n"])}
+    candidates = [(settings.zones.kpi_values, settings.zones.dim_caseworker),
+                  (published_copy(settings.zones.kpi_values), published_copy(settings.zones.dim_caseworker))]
+    found = {}
+    for values_path, caseworkers_path in candidates:
+        if not values_path.exists():
+            continue
+        values = pd.read_parquet(values_path)
+        found[values_path.name] = {str(k): int(v) for k, v in values.groupby("run_id").size().items()}
+        if runs and found[values_path.name] == runs:
+            return values, (pd.read_parquet(caseworkers_path) if caseworkers_path.exists() else None)
+    raise RuntimeError(f"no staged KPI set is the one the nightly version was published from (published: rows by run "
+                       f"{runs}; staged: {found or 'none'}): nothing refreshed; the next night (or a publish_kpis "
+                       "run) sets it right")
 
 
 def refresh_quality(run_id: str, settings: Settings | None = None) -> dict:

@@ -79,9 +79,17 @@ def test_the_dag_s_first_task_turns_not_now_into_a_visible_skip(settings, monkey
 
 def test_the_refresh_keeps_only_a_staged_set_that_is_the_published_one(settings):
     publish_night(settings, kpi_rows("night", DAY, 3))
-    settings.zones.kpi_values.parent.mkdir(parents=True, exist_ok=True)
-    kpi_rows("night", DAY, 3).to_parquet(settings.zones.kpi_values, index=False)
-    assert len(refresh.published_staged_set(settings)) == 3
-    kpi_rows("night", DAY, 2).to_parquet(settings.zones.kpi_values, index=False)  # e.g. a failed audit's set
-    with pytest.raises(RuntimeError, match="is not the one the nightly version was published from"):
+    path = settings.zones.kpi_values
+    path.parent.mkdir(parents=True, exist_ok=True)
+    kpi_rows("night", DAY, 3).to_parquet(path, index=False)
+    values, caseworkers = refresh.published_staged_set(settings)
+    assert len(values) == 3 and caseworkers is None
+    # a refresh's own audit failed after compute overwrote the staged set: the copy it kept aside serves
+    kpi_rows("night", DAY, 3).to_parquet(refresh.published_copy(path), index=False)
+    kpi_rows("refresh-1", DAY, 4).to_parquet(path, index=False)
+    values, _ = refresh.published_staged_set(settings)
+    assert set(values["run_id"]) == {"night"} and len(values) == 3
+    kpi_rows("night", DAY, 2).to_parquet(refresh.published_copy(path), index=False)  # neither is the published set
+    with pytest.raises(RuntimeError, match=r"no staged KPI set is the one the nightly version was published from "
+                                           r"\(published: rows by run \{'night': 3\}"):
         refresh.published_staged_set(settings)
