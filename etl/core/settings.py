@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from croniter import croniter
+
 from etl.core.zones import DataFolder
 from etl.extract.odbc import location_from_connection
 
@@ -71,6 +73,8 @@ DEFAULT_NIGHT_DEADLINES = {"extract": "3h", "build_model": "2h", "publish_kpis":
 DEFAULT_NIGHT_CUTOFF = "0 5 * * *"
 DEFAULT_HOUSEKEEPING_SCHEDULE = "30 5 * * *"
 DEFAULT_CLOSE_QUARTER_SCHEDULE = "0 6 * * *"
+#: The optional daytime refresh of the database sources (`refresh_daytime`): off unless set.
+DAYTIME_REFRESH_ENV = "SOFLI_DAYTIME_REFRESH"
 DEFAULT_TASK_RETRIES = "2"
 DEFAULT_TASK_RETRY_DELAY = "2m"
 #: Where people open sofli: the Airflow UI's address (the e-mails link the data-quality page under it).
@@ -168,6 +172,9 @@ OPTIONS: tuple[Option, ...] = (
            "clock"),
     Option("SOFLI_CLOSE_QUARTER_SCHEDULE", f"`{DEFAULT_CLOSE_QUARTER_SCHEDULE}`", "the daily `close_quarter` DAG's "
            "clock"),
+    Option(DAYTIME_REFRESH_ENV, "`off`", "the optional daytime refresh (`refresh_daytime`) of the database sources "
+           "and the running quarter, e.g. `0 8-16 * * 1-5` (hourly 08-16 on weekdays, Copenhagen); a clock like "
+           "the above; `SOFLI_SCHEDULES=off` turns it off too"),
     # Command inputs, never part of a task's settings.
     Option(NEW_PSEUDONYM_KEY_ENV, "none", "`sofli rekey` only: the new HMAC key (same rules)"),
     Option(WAREHOUSE_ADMIN_URL_ENV, "none", "`sofli warehouse-init` only: an administrator's SQLAlchemy URL"),
@@ -609,7 +616,7 @@ class Clock:
             if not moments or any(m.tzinfo is None for m in moments):
                 raise ConfigurationError(f"{setting}: `at:` needs ISO times with a UTC offset")
             return cls(at=moments)
-        if len(text.split()) != 5:
+        if len(text.split()) != 5 or not croniter.is_valid(text):
             raise ConfigurationError(f"{setting}: {text!r} is not a 5-field cron expression (or `at:` times, or off)")
         return cls(cron=text)
 
@@ -634,6 +641,7 @@ class NightSchedule:
       SOFLI_NIGHT_DEADLINES          e.g. `extract=3h,build_model=2h` (the rest keep their default)
       SOFLI_TASK_RETRIES             retries of a failed task (default 2), SOFLI_TASK_RETRY_DELAY (2m)
       SOFLI_HOUSEKEEPING_SCHEDULE, SOFLI_CLOSE_QUARTER_SCHEDULE   the daily DAGs (05:30, 06:00)
+      SOFLI_DAYTIME_REFRESH          the optional daytime refresh (`refresh_daytime`); default off
     A clock is a cron expression, `at:<ISO time>,<ISO time>` or `off`.
     """
 
@@ -644,6 +652,7 @@ class NightSchedule:
     deadlines: dict[str, dt.timedelta]
     retries: int = 2
     retry_delay: dt.timedelta = dt.timedelta(minutes=2)
+    refresh_daytime: Clock = field(default_factory=Clock)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, sources: Mapping | None = None) -> NightSchedule:
@@ -677,4 +686,5 @@ class NightSchedule:
         return cls(extract, clock("SOFLI_NIGHT_CUTOFF", DEFAULT_NIGHT_CUTOFF),
                    clock("SOFLI_HOUSEKEEPING_SCHEDULE", DEFAULT_HOUSEKEEPING_SCHEDULE),
                    clock("SOFLI_CLOSE_QUARTER_SCHEDULE", DEFAULT_CLOSE_QUARTER_SCHEDULE), deadlines, int(retries),
-                   parse_duration(env.get("SOFLI_TASK_RETRY_DELAY", DEFAULT_TASK_RETRY_DELAY), "SOFLI_TASK_RETRY_DELAY"))
+                   parse_duration(env.get("SOFLI_TASK_RETRY_DELAY", DEFAULT_TASK_RETRY_DELAY), "SOFLI_TASK_RETRY_DELAY"),
+                   clock(DAYTIME_REFRESH_ENV, "off"))

@@ -6,7 +6,8 @@ from the published tables the BI layer reads, through the pipeline's own
 
 - the latest run's status per rule and source (`mart.dq_result` totals, `mart.dq_rule`),
 - each rule × source's trend across the last runs (`mart.dq_result` keeps every run),
-- source freshness (`mart.source_freshness`),
+- source freshness (`mart.source_freshness`) and, per source, when the published figures' extract
+  was refreshed, by the night or a daytime refresh (`mart.data_freshness`: "Opdateret kl. HH.MM"),
 - per rule × source its breakdown by unit (`mart.dq_result` rows of dimension `unit`).
 
 Filters (query parameters, so the owners' e-mail can link a filtered page): `status`
@@ -70,6 +71,7 @@ def load_status(engine: sa.Engine, history_runs: int = HISTORY_RUNS, owners_of: 
         cause = error.__cause__ or error
         return {"error": f"{type(cause).__name__}: {str(cause).splitlines()[0][:300]}", "latest": None,
                 "rules": [], "runs": [], "freshness": []}
+    freshness = _with_figures(freshness, _figures_freshness(engine))
     if results.empty:
         return {"error": None, "latest": None, "rules": [], "runs": [], "freshness": _freshness(freshness)}
     results["computed_at"] = pd.to_datetime(results["computed_at"])
@@ -147,10 +149,34 @@ def _missing(value) -> bool:  # noqa: ANN001 - a pandas scalar
     return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
 
 
+def _figures_freshness(engine: sa.Engine) -> pd.DataFrame:
+    """`mart.data_freshness` (empty where a warehouse from before the daytime refresh has none)."""
+    try:
+        return read_table(engine, "mart.data_freshness")
+    except (sa.exc.SQLAlchemyError, pd.errors.DatabaseError):
+        return pd.DataFrame(columns=["source", "refreshed_at", "kind"])
+
+
+def _with_figures(freshness: pd.DataFrame, figures: pd.DataFrame) -> pd.DataFrame:
+    figures = figures[["source", "refreshed_at", "kind"]].rename(columns={"refreshed_at": "figures_at",
+                                                                          "kind": "figures_kind"})
+    return freshness.merge(figures, on="source", how="left")
+
+
+def updated_at(moment, kind) -> str:  # noqa: ANN001 - pandas scalars
+    """"Opdateret kl. 10.32 (dagtid)": when the published figures' extract of a source became
+    current, Copenhagen time as stored, and whether the night or a daytime refresh read it."""
+    if moment is None or _missing(moment):
+        return ""
+    when = pd.Timestamp(moment)
+    return f"Opdateret kl. {when:%H.%M} ({'dagtid' if kind == 'daytime' else 'nat'}, {when:%d.%m.%Y})"
+
+
 def _freshness(frame: pd.DataFrame) -> list[dict]:
     rows = []
     for row in frame.sort_values("source").itertuples(index=False):
         rows.append({"source": row.source, "extract_date": _text(row.extract_date),
+                     "figures_updated": updated_at(getattr(row, "figures_at", None), getattr(row, "figures_kind", None)),
                      "last_success_at": _text(row.last_success_at), "rows": None if _missing(row.rows) else int(row.rows),
                      "age_hours": None if _missing(row.age_hours) else float(row.age_hours),
                      "days_behind": None if _missing(row.days_behind) else int(row.days_behind),
@@ -257,13 +283,14 @@ failing record ids: <code>mart.dq_failure</code>.</p>
 {% if status.freshness %}
 <h2>Source freshness</h2>
 <table id="dq-freshness"><thead><tr><th>source</th><th>status</th><th>extract date</th><th>current since</th>
-<th>age (hours)</th><th>days behind</th><th>rows</th><th>checked at</th></tr></thead><tbody>
+<th>age (hours)</th><th>days behind</th><th>rows</th><th>checked at</th><th>KPI figures</th></tr></thead><tbody>
 {% for f in status.freshness %}<tr data-source="{{ f.source }}"><td>{{ f.source }}</td>
 <td><span class="badge {{ 'stale' if f.stale else 'fresh' }}">{{ 'stale' if f.stale else 'fresh' }}</span></td>
 <td>{{ f.extract_date }}</td><td>{{ f.last_success_at }}</td>
 <td class="num">{{ number(f.age_hours, 1) }}</td>
 <td class="num">{{ f.days_behind if f.days_behind is not none else '' }}</td>
-<td class="num">{{ number(f.rows) }}</td><td>{{ f.checked_at }}</td></tr>
+<td class="num">{{ number(f.rows) }}</td><td>{{ f.checked_at }}</td>
+<td class="figures">{{ f.figures_updated }}</td></tr>
 {% endfor %}</tbody></table>
 {% endif %}
 </body></html>

@@ -172,6 +172,21 @@ SOURCE_FRESHNESS = TableSpec("source_freshness", (
 ), primary_key=("source",), description="One row per source: how current the extract the model used is, judged "
                                         "on the night's extraction date (DQ10's facts).")
 
+DATA_FRESHNESS = TableSpec("data_freshness", (
+    col("source", "str"),
+    col("extract_date", "date", True, "the extraction date of the source's extract the published KPIs were "
+                                      "computed from (NULL: the model had none)"),
+    col("refreshed_at", "datetime", True, "when that extract became current, Copenhagen local time (naive); "
+                                          "the page's \"Opdateret kl. HH.MM\""),
+    col("kind", "str", description="night (the nightly extract), or daytime (`refresh_daytime` re-read a "
+                                   "database source during the day)", allowed=("night", "daytime")),
+    col("kpi_run_id", "str", description="the run whose KPI values (kpi_value.run_id, version 0) it describes"),
+    col("published_at", "datetime", description="when those KPI values were computed (kpi_value.computed_at)"),
+), primary_key=("source",),
+    description="One row per source: from which extract, refreshed when and by which kind of run, the published "
+                "nightly version (0) of kpi_value was computed. Written in the same transaction as the KPI rows; "
+                "in public too (nothing personal).")
+
 DQ_KPI_FLAG = TableSpec("dq_kpi_flag", (
     col("kpi_id", "str", description="catalogue id of a KPI built on a blocked or stale source"),
     col("run_id", "str", description="the data-quality run that raised the flag (dq_result.run_id)"),
@@ -240,7 +255,7 @@ CASE_COST = TableSpec("case_cost", (
                 "public.")
 
 MART_TABLES = {t.name: t for t in (KPI_VALUE, KPI_CATALOG, DQ_RULE, DQ_RESULT, DQ_FAILURE, DQ_KPI_FLAG,
-                                      SOURCE_FRESHNESS, KPI_VERSION, DQ_RESULT_FROZEN,
+                                      SOURCE_FRESHNESS, DATA_FRESHNESS, KPI_VERSION, DQ_RESULT_FROZEN,
                                       DIM_PERIOD, DIM_ORG, DIM_ORG_CODE, DIM_KPI, DIM_MEASURE, DIM_DIMENSION)}
 #: The schema `restricted` (issue 21): caseworker-level output, for the case-review leaders' role only.
 RESTRICTED_TABLES = {t.name: t for t in (KPI_VALUE_CASEWORKER, DIM_CASEWORKER, CASE_COST)}

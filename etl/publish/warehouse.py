@@ -55,7 +55,7 @@ _SA_TYPES = {"int": sa.BigInteger, "str": sa.Text, "date": sa.Date, "datetime": 
              "bool": sa.Boolean, "decimal": sa.Float, "float": sa.Float}
 #: Which published tables also exist, suppressed, in `public`.
 PUBLIC_TABLES = ("kpi_value", "kpi_catalog", "kpi_version", "dq_kpi_flag", "dim_period", "dim_org", "dim_org_code",
-                 "dim_kpi", "dim_measure", "dim_dimension")
+                 "dim_kpi", "dim_measure", "dim_dimension", "data_freshness")
 #: Columns a release added to a published table, filled in the rows published before it.
 BACKFILL = {
     ("kpi_value", "period_key"): "period_type || ':' || CAST(period_start AS TEXT) || ':' || CAST(period_end AS TEXT)",

@@ -74,21 +74,23 @@ def _validate(source_name: str, table_name: str, extract_date: dt.date, settings
 
 def publish_extract(source_name: str, extract_date: dt.date, run_id: str, results: list[dict],
                     settings: Settings | None = None, accept_reason: str | None = None,
-                    accepted_by: str = "airflow", smtp: dict | None = None) -> dict:
+                    accepted_by: str = "airflow", smtp: dict | None = None, refresh: str = "night") -> dict:
     """Make the extract current, unless a circuit breaker trips (etl.validate.breakers).
 
     A trip keeps the last good extract current, e-mails operations and the source's owners
     (through `smtp`, when given), and raises `CircuitBreakerTripped`. `accept_reason` (the
     DAG's `accept_breakers` param) makes a tripped extract current deliberately: the
-    reason, who and which trips are recorded in the pointer and the breaker log."""
+    reason, who and which trips are recorded in the pointer and the breaker log. `refresh`
+    (`night` or `daytime`) is recorded in the pointer: which kind of run made it current."""
     settings = _settings(settings)
     with stage_lock(settings.data_dir, f"extract_{source_name}", run_id):
-        return _publish_extract(source_name, extract_date, run_id, results, settings, accept_reason, accepted_by, smtp)
+        return _publish_extract(source_name, extract_date, run_id, results, settings, accept_reason, accepted_by, smtp,
+                                refresh)
 
 
 def _publish_extract(source_name: str, extract_date: dt.date, run_id: str, results: list[dict],
                      settings: Settings | None = None, accept_reason: str | None = None,
-                     accepted_by: str = "airflow", smtp: dict | None = None) -> dict:
+                     accepted_by: str = "airflow", smtp: dict | None = None, refresh: str = "night") -> dict:
     settings = _settings(settings)
     source = get_source(source_name)
     config = breakers.load_breakers(settings.breakers_path)
@@ -116,7 +118,7 @@ def _publish_extract(source_name: str, extract_date: dt.date, run_id: str, resul
                                               trips, reason, accepted_by)
         log.warning("extract_%s: %s accepted the tripped extract of %s (%s): %s", source_name, accepted_by,
                     extract_date, reason, "; ".join(t.describe(source_name) for t in trips))
-    pointer = publish_source(source, settings.staged_dir, extract_date, run_id, results, accepted)
+    pointer = publish_source(source, settings.staged_dir, extract_date, run_id, results, accepted, refresh)
     staged = sum(t["rows_staged"] for t in pointer["tables"].values())
     quarantined = sum(t["rows_quarantined"] for t in pointer["tables"].values())
     state = "is now current" if pointer["current"] else "is a backfill (the current extract is newer)"
@@ -142,9 +144,11 @@ def breaker_email(source_name: str, extract_date: dt.date, run_id: str, text: st
 
 
 def extract_source(source_name: str, extract_date: dt.date, run_id: str, settings: Settings | None = None,
-                   full: bool = False, accept_reason: str | None = None, smtp: dict | None = None) -> dict:
-    """A whole extract DAG's work in one call (tests, benchmarks): land, validate, publish."""
+                   full: bool = False, accept_reason: str | None = None, smtp: dict | None = None,
+                   refresh: str = "night") -> dict:
+    """A whole extract DAG's work in one call (tests, benchmarks, `refresh_daytime`): land, validate, publish."""
     settings = _settings(settings)
     results = [validate(source_name, t.name, extract_date, settings)
                for t in get_source(source_name).tables if land(source_name, t.name, extract_date, settings, full)]
-    return publish_extract(source_name, extract_date, run_id, results, settings, accept_reason, smtp=smtp)
+    return publish_extract(source_name, extract_date, run_id, results, settings, accept_reason, smtp=smtp,
+                           refresh=refresh)

@@ -9,15 +9,18 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from etl.core import zones
 from etl.core.locks import stage_lock
 from etl.core.periods import local_now, reporting_periods
 from etl.core.settings import Settings
 from etl.model import Model
 from etl.model.org import current_structure
-from etl.publish.marts import (CASE_COST, CASEWORKER, DIM_CASEWORKER, DIM_DIMENSION, DIM_KPI, DIM_MEASURE, DIM_ORG,
-                               DIM_ORG_CODE, DIM_PERIOD, KPI_CATALOG, KPI_VALUE, KPI_VALUE_CASEWORKER)
+from etl.publish.marts import (CASE_COST, CASEWORKER, DATA_FRESHNESS, DIM_CASEWORKER, DIM_DIMENSION, DIM_KPI,
+                               DIM_MEASURE, DIM_ORG, DIM_ORG_CODE, DIM_PERIOD, KPI_CATALOG, KPI_VALUE,
+                               KPI_VALUE_CASEWORKER)
 from etl.publish.suppression import suppress_for_public
 from etl.publish.warehouse import Publication, ensure_schema, make_engine, publish_together
+from etl.sources import SOURCES
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +63,38 @@ def _compute_kpis(run_id: str, settings: Settings | None = None, history_quarter
     caseworkers = values.loc[values["org_level"] == "caseworker", "org_key"]
     dim_caseworker(model.fact_case, model.dim_org, model.extraction_date, caseworkers).to_parquet(
         settings.zones.dim_caseworker, index=False)
+    freshness = kpi_freshness(settings, run_id, values["computed_at"].iloc[0] if len(values) else local_now())
     return settings.zones.portable({"path": path, "rows": len(values), "periods": len(periods),
                                     "extraction_date": model.extraction_date.isoformat(), "case_cost_path": cost_path,
-                                    "caseworker_path": settings.zones.dim_caseworker})
+                                    "caseworker_path": settings.zones.dim_caseworker, "freshness": freshness})
+
+
+def kpi_freshness(settings: Settings, run_id: str, computed_at) -> list[dict]:
+    """`data_freshness`'s rows for KPI values computed now from the live model: per source the
+    extract the model was built from (`model.json`), when it became current and whether a night
+    or a daytime refresh made it so (its pointer, while the pointer still names that extract).
+    Plain text values: they travel through XCom to `publish_kpis`."""
+    built_from = (zones.read_model_meta(settings.model_dir) or {}).get("built_from") or {}
+    pointers = settings.zones.pointers(SOURCES)
+    rows = []
+    for name in SOURCES:
+        used, pointer = built_from.get(name) or {}, pointers.get(name) or {}
+        same = bool(used) and (pointer.get("run_id"), pointer.get("extract_date")) == (used.get("run_id"),
+                                                                                      used.get("extract_date"))
+        rows.append({"source": name, "extract_date": used.get("extract_date"),
+                     "refreshed_at": pointer.get("completed_at") if same else None,
+                     "kind": pointer.get("refresh", "night") if same else "night",
+                     "kpi_run_id": run_id, "published_at": pd.Timestamp(computed_at).isoformat(sep=" ")})
+    return rows
+
+
+def freshness_frame(rows: list[dict]) -> pd.DataFrame:
+    """`kpi_freshness`'s rows as `data_freshness` (dates and times typed again after XCom)."""
+    frame = pd.DataFrame(rows, columns=DATA_FRESHNESS.column_names)
+    frame["extract_date"] = pd.to_datetime(frame["extract_date"]).dt.date
+    for column in ("refreshed_at", "published_at"):
+        frame[column] = pd.to_datetime(frame[column])
+    return frame
 
 
 def _compute_case_cost(model, run_id: str, computed_at, path):
@@ -179,6 +211,9 @@ def _publish_kpis(audited: dict, settings: Settings | None = None) -> dict:
                     Publication("restricted", KPI_VALUE_CASEWORKER, values[is_caseworker], {"version": 0}),
                     Publication("mart", KPI_CATALOG, catalog), Publication("public", KPI_CATALOG, catalog)]
     publications += _dimensions(engine, values, dim_org, audited, settings)
+    if audited.get("freshness"):  # which extracts these figures come from: mart and public, nothing personal
+        freshness = freshness_frame(audited["freshness"])
+        publications += [Publication(schema, DATA_FRESHNESS, freshness) for schema in ("mart", "public")]
     if audited.get("case_cost_path"):  # caseworker-level: restricted only
         publications.append(Publication("restricted", CASE_COST,
                                         pd.read_parquet(settings.zones.resolve(audited["case_cost_path"]))))

@@ -146,6 +146,25 @@ def day_schedule(dag_id: str):
     return timetable(getattr(night_schedule(), dag_id))
 
 
+def refresh_schedule():
+    """`refresh_daytime`: `SOFLI_DAYTIME_REFRESH` (off by default, and with `SOFLI_SCHEDULES=off`):
+    None then, so the DAG only runs when triggered."""
+    return timetable(night_schedule().refresh_daytime)
+
+
+def plan_refresh_run(context: dict) -> dict:
+    """`refresh_daytime`'s first task: refresh the night's date, or skip the run (visible, with the
+    reason in the log) while the night's model and KPIs of that date are not there yet
+    (`etl.tasks.refresh.plan_refresh`): a refresh never runs into a late or failed night."""
+    from etl.tasks.refresh import NotNow, plan_refresh  # noqa: PLC0415 - the refresh's code: not at DAG parse
+
+    try:
+        return plan_refresh(run_date(context))
+    except NotNow as reason:
+        log.info("SUMMARY refresh_daytime: skipped: %s", reason)
+        raise AirflowSkipException(str(reason)) from None
+
+
 def model_schedule():
     """`build_model` runs when any source publishes (its first task then decides whether every
     source has published tonight) and at the cut-off (it builds with whatever succeeded).

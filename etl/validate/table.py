@@ -364,13 +364,14 @@ def _quarantine_frame(raw: pd.DataFrame, failures: pd.DataFrame) -> pd.DataFrame
 
 
 def publish_source(source: Source, staged_root: Path, extract_date: dt.date, run_id: str,
-                   results: list[dict], accepted: dict | None = None) -> dict:
+                   results: list[dict], accepted: dict | None = None, refresh: str = "night") -> dict:
     """Mark this extract as the source's current good one (what the model reads).
 
     Written only after every table validated, so a failed night leaves the previous
     pointer, and with it the previous good extract, in place. The pointer only moves
     forward: re-running an older date (a backfill) re-validates that date's partition
-    without making it current.
+    without making it current. `refresh` says which run made it current: `night`, or `daytime`
+    (`refresh_daytime` re-extracting a database source during the day; `public.data_freshness`).
     """
     tables = {r["table"]: {**{k: r.get(k) for k in ("rows_in", "rows_staged", "rows_quarantined", "rows_total",
                                                      "mode", "profile")},
@@ -381,7 +382,7 @@ def publish_source(source: Source, staged_root: Path, extract_date: dt.date, run
     if missing:
         raise StructuralValidationError(f"{source.name}: no validated extract for table(s) {missing}")
     pointer = {"source": source.name, "extract_date": extract_date.isoformat(), "run_id": run_id,
-               "completed_at": local_now().isoformat(timespec="seconds"), "tables": tables}
+               "completed_at": local_now().isoformat(timespec="seconds"), "refresh": refresh, "tables": tables}
     if accepted:  # an operator accepted a tripped extract: the pointer says so, with the reason
         pointer["accepted_breakers"] = accepted
     current = zones.read_pointer(staged_root, source.name)

@@ -281,6 +281,18 @@ def test_the_night_s_clock_from_the_environment():
     assert not any(c.runs for c in (*off.extract.values(), off.cutoff, off.housekeeping, off.close_quarter))
 
 
+def test_the_daytime_refresh_is_off_by_default_takes_a_cron_and_goes_off_with_the_schedules():
+    assert not NightSchedule.from_env({}).refresh_daytime.runs
+    assert not NightSchedule.from_env({"SOFLI_DAYTIME_REFRESH": "off"}).refresh_daytime.runs
+    on = NightSchedule.from_env({"SOFLI_DAYTIME_REFRESH": " 0 7-17 * * 1-5 "})
+    assert on.refresh_daytime.cron == "0 7-17 * * 1-5"
+    assert on.cutoff.cron == "0 5 * * *" and on.extract["boern"].cron == "0 1 * * *"  # the night as it was
+    moments = NightSchedule.from_env({"SOFLI_DAYTIME_REFRESH": "at:2026-03-10T09:00:00+01:00"}).refresh_daytime.at
+    assert [m.isoformat() for m in moments] == ["2026-03-10T09:00:00+01:00"]
+    both = NightSchedule.from_env({"SOFLI_DAYTIME_REFRESH": "0 7-17 * * 1-5", "SOFLI_SCHEDULES": "off"})
+    assert not both.refresh_daytime.runs
+
+
 @pytest.mark.parametrize(("name", "value", "message"), [
     ("SOFLI_NIGHT_CUTOFF", "5 o'clock", "SOFLI_NIGHT_CUTOFF: \"5 o'clock\" is not a 5-field cron expression"),
     ("SOFLI_NIGHT_CUTOFF", "at:2026-03-10T05:00:00", "SOFLI_NIGHT_CUTOFF: `at:` needs ISO times with a UTC offset"),
@@ -288,6 +300,9 @@ def test_the_night_s_clock_from_the_environment():
     ("SOFLI_NIGHT_DEADLINES", "extract=soon", "SOFLI_NIGHT_DEADLINES: 'soon' is not a duration"),
     ("SOFLI_TASK_RETRIES", "-1", "SOFLI_TASK_RETRIES must be a whole number >= 0"),
     ("SOFLI_SCHEDULES", "sometimes", "SOFLI_SCHEDULES must be on or off"),
+    ("SOFLI_DAYTIME_REFRESH", "hourly", "SOFLI_DAYTIME_REFRESH: 'hourly' is not a 5-field cron expression"),
+    ("SOFLI_DAYTIME_REFRESH", "0 7-17 * * mon-fri-sun", "SOFLI_DAYTIME_REFRESH: '0 7-17 * * mon-fri-sun' is not"),
+    ("SOFLI_DAYTIME_REFRESH", "0 25 * * *", "SOFLI_DAYTIME_REFRESH: '0 25 * * *' is not a 5-field cron"),
 ])
 def test_a_wrong_clock_setting_names_the_variable(name, value, message):
     with pytest.raises(ConfigurationError) as error:

@@ -42,7 +42,7 @@ NIGHTLY = {f"extract_{name}": "extract" for name in SOURCES} | {
 
 def test_no_import_errors_and_exactly_the_expected_dags(dagbag):
     assert dagbag.import_errors == {}
-    assert set(dagbag.dags) == set(NIGHTLY) | {"housekeeping", "close_quarter"}
+    assert set(dagbag.dags) == set(NIGHTLY) | {"housekeeping", "close_quarter", "refresh_daytime"}
 
 
 def test_every_dag_is_governed(dagbag):
@@ -165,6 +165,54 @@ def test_close_quarter_checks_daily_freezes_then_reports_with_its_params(dagbag)
     assert "SOFLI_CLOSE_AFTER_DAYS" in dag.doc_md and "mart.kpi_version" in dag.doc_md
 
 
+def test_refresh_daytime_is_off_by_default_one_run_with_no_asset_and_the_nightly_steps(dagbag):
+    dag = dagbag.dags["refresh_daytime"]
+    assert type(dag.timetable).__name__ == "NullTimetable"  # off unless SOFLI_DAYTIME_REFRESH is set
+    assert "SOFLI_DAYTIME_REFRESH" in dag.doc_md and "no Asset" in dag.doc_md
+    database = [name for name, source in SOURCES.items() if source.kind == "database"]
+    assert {"cpr", "beskaeftigelse"}.isdisjoint(database) and len(database) == 6
+    assert {t.task_id for t in dag.tasks} == ({"check_night", "build_model", "compute", "audit", "publish",
+                                               "data_quality"} | {f"refresh_{name}" for name in database})
+    assert {t.task_id for t in dag.get_task("build_model").upstream_list} == (
+        {"check_night"} | {f"refresh_{name}" for name in database})
+    assert [t.task_id for t in dag.get_task("audit").upstream_list] == ["compute"]
+    assert [t.task_id for t in dag.get_task("data_quality").upstream_list] == ["publish"]
+    assert all(not t.outlets for t in dag.tasks)  # no Asset event: the nightly DAGs are not started by it
+    assert set(dag.params) == {"extract_date"} and not dag.deadline
+
+
+def test_the_daytime_clock_adds_only_refresh_daytime_and_leaves_the_night_as_it_was(tmp_path):
+    """The DAG folder parsed three times as the dag-processor would: the clock off (default), on,
+    and on with SOFLI_SCHEDULES=off: every DAG and every nightly timetable is the same in all three;
+    only refresh_daytime's schedule differs."""
+    script = ("import json; from airflow.dag_processing.dagbag import DagBag; "
+              f"bag = DagBag(dag_folder={str(REPO_ROOT / 'dags')!r}); "
+              "print(json.dumps({'errors': len(bag.import_errors), 'dags': {i: [type(d.timetable).__name__, "
+              "getattr(d.timetable, 'expression', None) or getattr(getattr(d.timetable, 'timetable', None), 'expression', ''), "
+              "str(getattr(d.timetable, 'asset_condition', ''))] "
+              "for i, d in bag.dags.items()}}))")
+    parsed = {}
+    for case, extra in (("default", {}), ("on", {"SOFLI_DAYTIME_REFRESH": "0 8-16 * * 1-5"}),
+                        ("all off", {"SOFLI_DAYTIME_REFRESH": "0 8-16 * * 1-5", "SOFLI_SCHEDULES": "off"})):
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "SOFLI_"))}
+        env.update({"AIRFLOW_HOME": str(tmp_path / case), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+                    "PYTHONPATH": str(REPO_ROOT), **extra})
+        result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300,
+                                cwd=REPO_ROOT)
+        assert result.returncode == 0, result.stderr[-3000:]
+        parsed[case] = json.loads(result.stdout.strip().splitlines()[-1])
+        assert parsed[case]["errors"] == 0, case
+    default, on, off = (parsed[c]["dags"] for c in ("default", "on", "all off"))
+    assert set(default) == set(on) == set(off) and "refresh_daytime" in default
+    assert default["refresh_daytime"][0] == off["refresh_daytime"][0] == "NullTimetable"
+    assert on["refresh_daytime"][:2] == ["CronTriggerTimetable", "0 8-16 * * 1-5"]
+    assert {i: t for i, t in on.items() if i != "refresh_daytime"} == {
+        i: t for i, t in default.items() if i != "refresh_daytime"}
+    assert default["build_model"][:2] == ["AssetOrTimeSchedule", "0 5 * * *"]
+    assert default["extract_boern"][1] == "0 1 * * *" and "sofli://model/citizen" in default["publish_kpis"][2]
+    assert {i for i, t in off.items() if t[0] != "NullTimetable"} == {"build_model", "publish_kpis", "data_quality"}
+
+
 # --- parsing stays light ---------------------------------------------------------------
 
 #: What each DAG file must not import when Airflow parses it: its task code's heavy imports
@@ -176,6 +224,7 @@ NOT_AT_PARSE = {
     "housekeeping.py": ("pandas", "etl.ops.housekeeping"),
     "publish_kpis.py": ("etl.kpi", "etl.model.build"),
     "data_quality.py": ("etl.quality", "etl.quality.runner"),
+    "refresh_daytime.py": ("etl.kpi", "etl.model.stage", "etl.model.build", "etl.quality.runner"),
 }
 
 

@@ -17,7 +17,7 @@ from etl.ops.status_page import (
     status_page,
     warehouse_label,
 )
-from etl.publish.marts import DQ_FAILURE, DQ_RESULT, DQ_RULE, SOURCE_FRESHNESS
+from etl.publish.marts import DATA_FRESHNESS, DQ_FAILURE, DQ_RESULT, DQ_RULE, SOURCE_FRESHNESS
 from etl.publish.warehouse import ensure_schema, make_engine, publish
 
 
@@ -100,6 +100,21 @@ def test_the_page_shows_status_trend_and_freshness_escaped(warehouse):
     assert 'data-source="klage"><td>klage</td>\n<td><span class="badge stale">stale</span>' in page
     assert "<script>" not in page and "&lt;script&gt;" in page  # titles are data, never markup
     assert "999" not in page  # breakdown rows are not the rule's status
+
+
+def test_each_source_says_when_the_published_figures_were_updated_and_by_which_run(warehouse):
+    url, engine = warehouse
+    assert "Opdateret kl." not in status_page(url)  # no KPI publication yet: nothing claimed
+    publish(engine, "mart", DATA_FRESHNESS, pd.DataFrame([
+        {"source": "boern", "extract_date": dt.date(2025, 11, 15), "refreshed_at": dt.datetime(2025, 11, 15, 10, 32, 7),
+         "kind": "daytime", "kpi_run_id": "refresh-1", "published_at": dt.datetime(2025, 11, 15, 10, 34)},
+        {"source": "klage", "extract_date": dt.date(2025, 11, 13), "refreshed_at": dt.datetime(2025, 11, 13, 1, 5),
+         "kind": "night", "kpi_run_id": "refresh-1", "published_at": dt.datetime(2025, 11, 15, 10, 34)}]))
+    page = status_page(url)
+    boern = re.search(r'<tr data-source="boern">.*?</tr>', page, re.S).group(0)
+    klage = re.search(r'<tr data-source="klage">.*?</tr>', page, re.S).group(0)
+    assert '<td class="figures">Opdateret kl. 10.32 (dagtid, 15.11.2025)</td>' in boern
+    assert '<td class="figures">Opdateret kl. 01.05 (nat, 13.11.2025)</td>' in klage
 
 
 def test_an_empty_or_missing_warehouse_says_so(tmp_path):
