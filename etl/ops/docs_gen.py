@@ -41,7 +41,8 @@ def render_bi_contract() -> str:
         "do not edit by hand. The design behind it is in `architecture.md`.\n",
         "Two schemas: `mart` (internal: exact values, pseudonymous drill-down) and `public` "
         "(safe to publish: counts 1-4 and rates on fewer than 5 events blanked, with complementary "
-        "suppression; no caseworker rows). On SQLite they are `mart.db` and `public.db` attached "
+        "suppression; no caseworker rows; breakdowns only at the org levels of `SOFLI_PUBLIC_BREAKDOWN_LEVELS`, "
+        "default SOF and area, below which `public` carries each org node's totals). On SQLite they are `mart.db` and `public.db` attached "
         "beside `warehouse.db`. Types are logical: `date` is a calendar date, `datetime` local time "
         "(Europe/Copenhagen) without offset, `float` a double.\n",
         "What is atomic: a night's KPI publication (`kpi_value`, `kpi_catalog` and the `dim_*` tables in `mart` "

@@ -168,7 +168,8 @@ def _publish_kpis(audited: dict, settings: Settings | None = None) -> dict:
     if settings.org_structure == "current":  # the structure the KPIs were computed on
         dim_org = current_structure(dim_org)
     suppress_started = time.monotonic()
-    public_values = mark_suppressed(suppress_for_public(values, dim_org, settings.suppression_threshold))
+    public_values = mark_suppressed(suppress_for_public(values, dim_org, settings.suppression_threshold,
+                                                         settings.public_breakdown_levels))
     suppress_seconds = time.monotonic() - suppress_started
     publications = [Publication("mart", KPI_VALUE, values, {"version": 0}),
                     Publication("public", KPI_VALUE, public_values, {"version": 0}),
