@@ -54,6 +54,10 @@ PLACEHOLDER_KEYS = ("changeme", "password", "passw0rd", "replaceme", "yourkey", 
 
 DEFAULT_SUPPRESSION_THRESHOLD = 5
 MINIMUM_SUPPRESSION_THRESHOLD = 3  # Danmarks Statistik's minimum
+#: The org levels at which `public` carries breakdowns (age group, measure type, ...); below
+#: them `public` has the org totals only (docs/security.md, "Breakdowns in public").
+PUBLIC_ORG_LEVELS = ("sof", "area", "center", "unit")
+DEFAULT_PUBLIC_BREAKDOWN_LEVELS = ("sof", "area")
 #: The report's signer for a quarter closed by the schedule (no person triggered it).
 DEFAULT_REPORT_SIGNER = "Socialforvaltningens ledelsesinformation"
 DEFAULT_CLOSE_AFTER_DAYS = 20
@@ -124,6 +128,9 @@ OPTIONS: tuple[Option, ...] = (
            "over (at least 1; `1` computes them in the task's own process)", field="kpi_workers"),
     Option("SOFLI_SUPPRESSION_THRESHOLD", f"`{DEFAULT_SUPPRESSION_THRESHOLD}`", "`public` blanks counts below it "
            f"and rates on fewer events (at least {MINIMUM_SUPPRESSION_THRESHOLD})", field="suppression_threshold"),
+    Option("SOFLI_PUBLIC_BREAKDOWN_LEVELS", f"`{','.join(DEFAULT_PUBLIC_BREAKDOWN_LEVELS)}`", "the org levels at "
+           "which `public` publishes breakdowns (comma-separated from sof, area, center, unit; sof always); "
+           "below them `public` has the org totals only, `mart` everything", field="public_breakdown_levels"),
     Option("SOFLI_MONTHLY_FILE_DUE_DAY", f"`{DEFAULT_MONTHLY_FILE_DUE_DAY}`", "DQ10: the day of the month from "
            "which the previous month's monthly file (beskaeftigelse) is owed (1-28)", field="monthly_file_due_day"),
     Option("SOFLI_CLOSE_AFTER_DAYS", f"`{DEFAULT_CLOSE_AFTER_DAYS}`", "days after a quarter ends before "
@@ -297,6 +304,8 @@ class Settings:
     odbc_fetch: str = "arrow"
     kpi_workers: int | None = None  # None: one per usable core
     suppression_threshold: int = DEFAULT_SUPPRESSION_THRESHOLD
+    #: Org levels with breakdowns in `public` (the rest publish their totals only).
+    public_breakdown_levels: tuple[str, ...] = DEFAULT_PUBLIC_BREAKDOWN_LEVELS
     close_after_days: int = DEFAULT_CLOSE_AFTER_DAYS
     report_signer: str = DEFAULT_REPORT_SIGNER
     monthly_file_due_day: int = DEFAULT_MONTHLY_FILE_DUE_DAY
@@ -324,6 +333,12 @@ class Settings:
         _choice("SOFLI_ODBC_FETCH", self.odbc_fetch, ("arrow", "rows"))
         _at_least("SOFLI_KPI_WORKERS", self.kpi_workers, 1, "processes")
         _at_least("SOFLI_SUPPRESSION_THRESHOLD", self.suppression_threshold, MINIMUM_SUPPRESSION_THRESHOLD, "")
+        object.__setattr__(self, "public_breakdown_levels", tuple(self.public_breakdown_levels))
+        unknown = set(self.public_breakdown_levels) - set(PUBLIC_ORG_LEVELS)
+        if unknown or "sof" not in self.public_breakdown_levels:
+            raise ConfigurationError(f"SOFLI_PUBLIC_BREAKDOWN_LEVELS must name org levels from "
+                                     f"{', '.join(PUBLIC_ORG_LEVELS)} including sof, not "
+                                     f"{','.join(self.public_breakdown_levels)!r}")
         _at_least("SOFLI_RETENTION_DAYS", self.retention_days, MINIMUM_RETENTION_DAYS, "days")
         if not 1 <= self.monthly_file_due_day <= 28:
             raise ConfigurationError(f"SOFLI_MONTHLY_FILE_DUE_DAY must be a day from 1 to 28, not "
@@ -369,6 +384,7 @@ class Settings:
             odbc_fetch=_text(env, "SOFLI_ODBC_FETCH") or "arrow",
             kpi_workers=_int(env, "SOFLI_KPI_WORKERS", None),
             suppression_threshold=_int(env, "SOFLI_SUPPRESSION_THRESHOLD", DEFAULT_SUPPRESSION_THRESHOLD),
+            public_breakdown_levels=_levels(env, "SOFLI_PUBLIC_BREAKDOWN_LEVELS", DEFAULT_PUBLIC_BREAKDOWN_LEVELS),
             close_after_days=_int(env, "SOFLI_CLOSE_AFTER_DAYS", DEFAULT_CLOSE_AFTER_DAYS),
             report_signer=_text(env, "SOFLI_REPORT_SIGNER") or DEFAULT_REPORT_SIGNER,
             monthly_file_due_day=_int(env, "SOFLI_MONTHLY_FILE_DUE_DAY", DEFAULT_MONTHLY_FILE_DUE_DAY),
@@ -552,6 +568,15 @@ def _number(env: Mapping[str, str], name: str, default: float, *, decimal_comma:
     except ValueError:
         raise ConfigurationError(f"{name} must be a number, not {value!r}: fix it or unset it "
                                  f"(default {default:g})") from None
+
+
+def _levels(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    """A comma-separated list of org levels (checked by `Settings`), in the hierarchy's order."""
+    text = _text(env, name)
+    if not text:
+        return default
+    named = {part.strip().lower() for part in text.split(",") if part.strip()}
+    return tuple(level for level in PUBLIC_ORG_LEVELS if level in named) + tuple(sorted(named - set(PUBLIC_ORG_LEVELS)))
 
 
 def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:

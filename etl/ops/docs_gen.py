@@ -41,7 +41,8 @@ def render_bi_contract() -> str:
         "do not edit by hand. The design behind it is in `architecture.md`.\n",
         "Three schemas: `mart` (internal: exact values down to the unit), `public` "
         "(safe to publish: counts 1-4 and rates on fewer than 5 events blanked, with complementary "
-        "suppression) and `restricted` (caseworker-level output: `kpi_value_caseworker`, `dim_caseworker`, "
+        "suppression; breakdowns only at the org levels of `SOFLI_PUBLIC_BREAKDOWN_LEVELS`, default SOF and area, "
+        "below which `public` carries each org node's totals) and `restricted` (caseworker-level output: `kpi_value_caseworker`, `dim_caseworker`, "
         "`case_cost`; read only by the role `sofli_bi_restricted`, issue 21). Neither `mart` nor `public` holds "
         "a caseworker row or pseudonym. On SQLite they are `mart.db`, `public.db` and `restricted.db` attached "
         "beside `warehouse.db`. Types are logical: `date` is a calendar date, `datetime` local time "

@@ -46,6 +46,7 @@ import logging
 import numpy as np
 import pandas as pd
 
+from etl.core.settings import PUBLIC_ORG_LEVELS
 from etl.core.settings import DEFAULT_SUPPRESSION_THRESHOLD as DEFAULT_THRESHOLD
 from etl.core.settings import MINIMUM_SUPPRESSION_THRESHOLD as MINIMUM_THRESHOLD
 from etl.core.vocabulary import UNKNOWN
@@ -147,17 +148,26 @@ def primary_mask(frame: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD, cells:
     return small | _persons_small(frame, threshold, _cell_keys(frame) if cells is None else cells)
 
 
-def suppress_for_public(values: pd.DataFrame, dim_org: pd.DataFrame,
-                        threshold: int = DEFAULT_THRESHOLD) -> pd.DataFrame:
-    """The `public` copy of KPI rows: caseworker rows dropped, small cells and their
+def suppress_for_public(values: pd.DataFrame, dim_org: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD,
+                        breakdown_levels: tuple[str, ...] = PUBLIC_ORG_LEVELS) -> pd.DataFrame:
+    """The `public` copy of KPI rows: caseworker rows dropped, breakdowns kept only at
+    `breakdown_levels` (below them the org totals; the pipeline passes the setting
+    `SOFLI_PUBLIC_BREAKDOWN_LEVELS`, default sof and area), small cells and their
     complements blanked (value, numerator and denominator NULL).
+
+    Why the breakdowns stop at a level: every published breakdown of a center or unit is a
+    further set of equations, and with sparse breakdowns (23 measure types by unit, money
+    that only some units spend) the complements climb the hierarchy until the SOF totals
+    are blanked (Copenhagen: 82 % of T6.01's figures and 119 of its 140 SOF totals). Without
+    them the same output blanks 0 % of T6.01 (docs/security.md, "Breakdowns in public").
 
     `dim_org` is the organisation the KPIs were computed on (the reference file, or its
     current structure when history is restated): each period's parents are read from the
     structure valid on its end.
     """
     _check(threshold)
-    out = values[values["org_level"] != "caseworker"].copy().reset_index(drop=True)
+    published = values["dimension"].isna() | values["org_level"].isin(breakdown_levels)
+    out = values[(values["org_level"] != "caseworker") & published].copy().reset_index(drop=True)
     if out.empty:
         return out
     cell_of_row = _cell_keys(out)

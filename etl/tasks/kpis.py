@@ -188,7 +188,7 @@ def publish_kpis(audited: dict, settings: Settings | None = None) -> dict:
 
 def _publish_kpis(audited: dict, settings: Settings | None = None) -> dict:
     from etl.kpi import catalog_frame  # noqa: PLC0415 - the KPIs (~160 ms): not at DAG parse
-    from etl.publish.dims import mark_suppressed  # noqa: PLC0415 - the KPI catalogue: not at DAG parse
+    from etl.publish.dims import SUPPRESSED, mark_suppressed  # noqa: PLC0415 - the KPI catalogue: not at DAG parse
     from etl.core.reference import load_reference  # noqa: PLC0415 - pandas: not at DAG parse
 
     settings = _settings(settings)
@@ -203,7 +203,8 @@ def _publish_kpis(audited: dict, settings: Settings | None = None) -> dict:
     if settings.org_structure == "current":  # the structure the KPIs were computed on
         dim_org = current_structure(dim_org)
     suppress_started = time.monotonic()
-    public_values = mark_suppressed(suppress_for_public(values, dim_org, settings.suppression_threshold))
+    public_values = mark_suppressed(suppress_for_public(values, dim_org, settings.suppression_threshold,
+                                                         settings.public_breakdown_levels))
     suppress_seconds = time.monotonic() - suppress_started
     is_caseworker = values["org_level"].eq(CASEWORKER)
     publications = [Publication("mart", KPI_VALUE, values[~is_caseworker], {"version": 0}),
@@ -219,8 +220,8 @@ def _publish_kpis(audited: dict, settings: Settings | None = None) -> dict:
                                         pd.read_parquet(settings.zones.resolve(audited["case_cost_path"]))))
     counts = publish_together(engine, publications)  # mart, public and restricted: one transaction
     published, restricted = counts[0], counts[2]
-    internal = values[~is_caseworker]
-    suppressed = int(public_values["value"].isna().sum() - internal["value"].isna().sum())
+    # (public has fewer rows than mart: no breakdowns below SOFLI_PUBLIC_BREAKDOWN_LEVELS)
+    suppressed = int(public_values["value_status"].eq(SUPPRESSED).sum())
     engine.dispose()
     log.info("SUMMARY publish_kpis: published %d KPI rows (public: %d, %d cells suppressed in %.1fs; restricted: %d "
              "caseworker rows) in %.1fs", published, len(public_values), suppressed, suppress_seconds, restricted,

@@ -62,7 +62,7 @@ def test_every_setting_is_resolved_from_its_variable(tmp_path):
            "SOFLI_ORG_STRUCTURE": "current", "SOFLI_EXTRACT_MODE": "full", "SOFLI_FULL_EXTRACT_EVERY_DAYS": "3",
            "SOFLI_EXTRACT_OVERLAP_HOURS": "6", "SOFLI_ODBC_FETCH": "rows", "SOFLI_KPI_WORKERS": "2",
            "SOFLI_SUPPRESSION_THRESHOLD": "10", "SOFLI_CLOSE_AFTER_DAYS": "0", "SOFLI_RETENTION_DAYS": "90",
-           "SOFLI_DQ_RULES": str(tmp_path / "rules.yaml"), "SOFLI_SQL_DIR": str(tmp_path / "sql"),
+           "SOFLI_PUBLIC_BREAKDOWN_LEVELS": " Unit, sof,center ", "SOFLI_DQ_RULES": str(tmp_path / "rules.yaml"), "SOFLI_SQL_DIR": str(tmp_path / "sql"),
            "SOFLI_OPERATIONS_EMAIL": "drift@kommune.example", "SOFLI_SOURCE_KLAGE": "sqlite:////x/klage.db",
            "SOFLI_WAREHOUSE_URL": "postgresql://u@h/w", "SOFLI_PSEUDONYM_KEY": STRONG}
     s = Settings.resolve(env)
@@ -71,6 +71,7 @@ def test_every_setting_is_resolved_from_its_variable(tmp_path):
     assert s.extract == ExtractPolicy("full", 3, dt.timedelta(hours=6))
     assert (s.odbc_fetch, s.kpi_workers, s.suppression_threshold, s.close_after_days, s.retention_days) == (
         "rows", 2, 10, 0, 90)
+    assert s.public_breakdown_levels == ("sof", "center", "unit")  # in the hierarchy's order
     assert (s.dq_rules_path, s.sql_dir, s.operations_email) == (tmp_path / "rules.yaml", tmp_path / "sql",
                                                               "drift@kommune.example")
     assert s.source_location(get_source("klage")) == "sqlite:////x/klage.db"
@@ -84,6 +85,7 @@ def test_the_defaults(tmp_path):
     assert s.extract == ExtractPolicy("incremental", 7, dt.timedelta(hours=48))
     assert (s.odbc_fetch, s.kpi_workers, s.suppression_threshold, s.close_after_days, s.retention_days) == (
         "arrow", None, 5, 20, 30)
+    assert s.public_breakdown_levels == ("sof", "area")
     assert s.reference_dir == REPO_ROOT / "reference" and s.dq_rules_path == REPO_ROOT / "config" / "dq_rules.yaml"
     assert s.sql_dir == REPO_ROOT / "sql" and s.operations_email == "sofli-drift@sofli.example"
     assert s.warehouse_url() == f"sqlite:///{tmp_path}/warehouse/warehouse.db"
@@ -95,6 +97,10 @@ def test_the_defaults(tmp_path):
     ("SOFLI_RETENTION_DAYS", "6", "SOFLI_RETENTION_DAYS must be at least 7 days, not 6"),
     ("SOFLI_SUPPRESSION_THRESHOLD", "2", "SOFLI_SUPPRESSION_THRESHOLD must be at least 3, not 2"),
     ("SOFLI_SUPPRESSION_THRESHOLD", "five", "SOFLI_SUPPRESSION_THRESHOLD must be a whole number"),
+    ("SOFLI_PUBLIC_BREAKDOWN_LEVELS", "area,center", "SOFLI_PUBLIC_BREAKDOWN_LEVELS must name org levels from "
+                                                     "sof, area, center, unit including sof, not 'area,center'"),
+    ("SOFLI_PUBLIC_BREAKDOWN_LEVELS", "sof,team", "SOFLI_PUBLIC_BREAKDOWN_LEVELS must name org levels"),
+    ("SOFLI_PUBLIC_BREAKDOWN_LEVELS", "sof,caseworker", "SOFLI_PUBLIC_BREAKDOWN_LEVELS must name org levels"),
     ("SOFLI_CLOSE_AFTER_DAYS", "81", "SOFLI_CLOSE_AFTER_DAYS must be between 0 and 80 days, not 81"),
     ("SOFLI_KPI_WORKERS", "0", "SOFLI_KPI_WORKERS must be at least 1 processes, not 0"),
     ("SOFLI_EXTRACT_MODE", "sometimes", "SOFLI_EXTRACT_MODE must be incremental or full, not 'sometimes'"),

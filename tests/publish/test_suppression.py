@@ -43,6 +43,32 @@ def test_units_of_one_center_protect_each_other_and_caseworkers_never_reach_publ
     assert not any(level == "caseworker" for level, _, _ in out)
 
 
+def test_breakdowns_below_the_configured_levels_are_left_out_and_their_totals_kept():
+    """With breakdowns at sof and area only (the default setting), a unit's and a center's age
+    groups are not in `public`; their totals are, and the unit's small total is still blanked
+    with a complement, as without breakdowns."""
+    rows = pd.DataFrame([cell("sof", "SOF", 30), cell("area", "A", 30), cell("center", "C1", 30),
+                         cell("unit", "U1", 3), cell("unit", "U2", 12), cell("unit", "U3", 15),
+                         cell("sof", "SOF", 3, "age_group", "0-5"), cell("sof", "SOF", 27, "age_group", "6-11"),
+                         cell("area", "A", 3, "age_group", "0-5"), cell("area", "A", 27, "age_group", "6-11"),
+                         cell("center", "C1", 3, "age_group", "0-5"), cell("center", "C1", 27, "age_group", "6-11"),
+                         cell("unit", "U1", 3, "age_group", "0-5"), cell("unit", "U2", 12, "age_group", "6-11"),
+                         cell("caseworker", "cw1", 3)])
+    out = published(suppress_for_public(rows, ORG, breakdown_levels=("sof", "area")))
+    assert set(out) == {("sof", "SOF", None), ("area", "A", None), ("center", "C1", None), ("unit", "U1", None),
+                        ("unit", "U2", None), ("unit", "U3", None), ("sof", "SOF", "0-5"), ("sof", "SOF", "6-11"),
+                        ("area", "A", "0-5"), ("area", "A", "6-11")}
+    assert (out[("sof", "SOF", None)], out[("area", "A", None)], out[("center", "C1", None)]) == (30, 30, 30)
+    assert pd.isna(out[("unit", "U1", None)]) and pd.isna(out[("unit", "U2", None)])  # 3 < 5, and its complement
+    assert out[("unit", "U3", None)] == 15
+    # SOF = A in every figure here, so the age groups blank alike at both levels
+    assert all(pd.isna(out[(level, key, group)]) for level, key in (("sof", "SOF"), ("area", "A"))
+               for group in ("0-5", "6-11"))
+    # every level named: the center's and units' age groups come back
+    everything = published(suppress_for_public(rows, ORG))
+    assert ("center", "C1", "0-5") in everything and ("unit", "U2", "6-11") in everything
+
+
 def test_rates_on_fewer_than_five_events_are_blanked_whole_with_a_complement():
     rows = pd.DataFrame([cell("sof", "SOF", 8 / 14, numerator=8, denominator=14, unit="share", measure="share"),
                          cell("sof", "SOF", 0.5, "acute", "true", numerator=5, denominator=10, unit="share", measure="share"),
