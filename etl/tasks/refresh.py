@@ -145,17 +145,20 @@ def _write(frame: pd.DataFrame, path: Path) -> None:
 def published_staged_set(settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """The staged KPI set (and its dim_caseworker) the published nightly version was made from:
     `kpi/kpi_value.parquet`, or the copy an earlier refresh kept aside (`….published.parquet`)
-    when its own audit or publish failed, whichever holds what `mart.kpi_value` version 0 holds
-    (same rows of the same runs); else the refresh fails rather than publish periods nobody
-    computed."""
+    when its own audit or publish failed, whichever holds what version 0 of `mart.kpi_value` and
+    `restricted.kpi_value_caseworker` hold together (same rows of the same runs); else the
+    refresh fails rather than publish periods nobody computed."""
     engine = make_engine(settings.warehouse_url())
+    runs: dict[str, int] = {}
     try:
-        with engine.connect() as conn:
-            published = pd.read_sql(sa.text("SELECT run_id, COUNT(*) AS n FROM mart.kpi_value WHERE version = 0 "
-                                            "GROUP BY run_id"), conn)
+        with engine.connect() as conn:  # the staged set's caseworker rows are published to restricted
+            for table in ("mart.kpi_value", "restricted.kpi_value_caseworker"):
+                published = pd.read_sql(sa.text(f"SELECT run_id, COUNT(*) AS n FROM {table} WHERE version = 0 "
+                                                "GROUP BY run_id"), conn)
+                for run, n in zip(published["run_id"], published["n"]):
+                    runs[str(run)] = runs.get(str(run), 0) + int(n)
     finally:
         engine.dispose()
-    runs = {str(r): int(n) for r, n in zip(published["run_id"], published["n"])}
     candidates = [(settings.zones.kpi_values, settings.zones.dim_caseworker),
                   (published_copy(settings.zones.kpi_values), published_copy(settings.zones.dim_caseworker))]
     found = {}
