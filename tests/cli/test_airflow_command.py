@@ -22,9 +22,13 @@ def test_sofli_airflow_serves_on_the_port_given_and_stops_on_ctrl_c(tmp_path):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "SOFLI_"))}
     DataFolder(tmp_path / "data").mark_demo({"profile": "demo"})  # a folder `sofli demo` made: demo mode
-    process = subprocess.Popen([sys.executable, "-m", "etl.cli.main", "--data-dir", str(tmp_path / "data"), "airflow",
-                                "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True, start_new_session=True)
+    # the output goes to a file, not a pipe: nobody reads a pipe while Airflow starts, and its
+    # components' logging can fill the pipe's 64 KiB and block them before the health check answers
+    console = tmp_path / "sofli-airflow.out"
+    with console.open("w") as out:
+        process = subprocess.Popen([sys.executable, "-m", "etl.cli.main", "--data-dir", str(tmp_path / "data"),
+                                    "airflow", "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT,
+                                   text=True, start_new_session=True)
     try:
         wait_for(f"Airflow on port {port}", lambda: process.poll() is None and urllib.request.urlopen(
             f"http://127.0.0.1:{port}/api/v2/monitor/health", timeout=5).status == 200, 300, 2)
@@ -36,11 +40,12 @@ def test_sofli_airflow_serves_on_the_port_given_and_stops_on_ctrl_c(tmp_path):
         assert inherited["AIRFLOW__API__PORT"] == str(port) and inherited["TZ"] == "Europe/Copenhagen"
         assert '"host": "127.0.0.1"' in inherited["AIRFLOW_CONN_SMTP_DEFAULT"]
         process.send_signal(signal.SIGINT)
-        output, _ = process.communicate(timeout=120)
+        process.wait(timeout=120)
     finally:
         for member in [psutil.Process(process.pid), *psutil.Process(process.pid).children(recursive=True)] \
                 if process.poll() is None else []:
             member.kill()
+    output = console.read_text()
     assert f"Airflow on http://localhost:{port}" in output
     assert f"alert e-mails go to the demo's mail sink: {tmp_path / 'data' / 'mail'}" in output
     # nothing left running: the components exit on their own after Ctrl-C (a loaded machine may
