@@ -28,7 +28,7 @@ def test_sofli_airflow_serves_on_the_port_given_and_stops_on_ctrl_c(tmp_path):
     with console.open("w") as out:
         process = subprocess.Popen([sys.executable, "-m", "etl.cli.main", "--data-dir", str(tmp_path / "data"),
                                     "airflow", "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT,
-                                   text=True, start_new_session=True)
+                                   text=True, start_new_session=True, preexec_fn=_interruptible)
     try:
         wait_for(f"Airflow on port {port}", lambda: process.poll() is None and urllib.request.urlopen(
             f"http://127.0.0.1:{port}/api/v2/monitor/health", timeout=5).status == 200, 300, 2)
@@ -52,6 +52,12 @@ def test_sofli_airflow_serves_on_the_port_given_and_stops_on_ctrl_c(tmp_path):
     # take some seconds after `sofli airflow` itself has returned)
     wait_for("every Airflow component of this home to exit", lambda: not [
         p.pid for p in psutil.process_iter() if _home(p).startswith(str(tmp_path))], 60, 1)
+
+
+def _interruptible() -> None:
+    """Ctrl-C as in a terminal: a test run started in the background (`nohup … &`) inherits
+    SIGINT ignored, and a process that starts with it ignored never sees the Ctrl-C sent."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _cmdline(process: psutil.Process) -> list[str]:
