@@ -33,7 +33,7 @@ from etl.tasks import quality as dq_tasks
 pytestmark = pytest.mark.integration
 QUARTER = "2025-Q3"
 PASSWORDS = {"WAREHOUSE_PASSWORD": "pipeline-test-password", "WAREHOUSE_BI_PASSWORD": "bi-test-password",
-             "WAREHOUSE_BI_RESTRICTED_PASSWORD": "restricted-test-password"}
+             "WAREHOUSE_BI_RESTRICTED_PASSWORD": "bi-restricted-test-password"}
 #: Three tiles of the report: a flow share (quarter and ÅTD), a stock count, a flow median.
 TILES = ("T3.02", "T2.06", "T2.03")
 

@@ -23,7 +23,7 @@ from etl.publish.warehouse import Publication, ensure_schema, make_engine, publi
 
 CW = "0123456789abcdef0123456789abcdef"  # a caseworker pseudonym (synthetic)
 PASSWORDS = {"WAREHOUSE_PASSWORD": "pipeline-test-password", "WAREHOUSE_BI_PASSWORD": "bi-test-password",
-             "WAREHOUSE_BI_RESTRICTED_PASSWORD": "restricted-test-password"}
+             "WAREHOUSE_BI_RESTRICTED_PASSWORD": "bi-restricted-test-password"}
 
 
 def kpi_row(level: str, key: str, value: float, version: int) -> dict:

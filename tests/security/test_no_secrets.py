@@ -26,7 +26,7 @@ DUMMY_VALUES = {
     "change-me", "changeme", "pass", "password", "secret", "example", "dummy", "placeholder", "xxx", "none",
     "null", "true", "false", "admin:admin", "...", "\u2026", "pw", DEMO_PSEUDONYM_KEY,
     # the tests' own throwaway values (tests/quality/test_config.py, the PostgreSQL tests)
-    "a-real-secret-of-some-length", "pipeline-test-password", "bi-test-password", "bi-public-test-password",
+    "a-real-secret-of-some-length", "pipeline-test-password", "bi-test-password", "bi-public-test-password", "bi-restricted-test-password",
 }
 #: Values that are references to a secret kept elsewhere, not the secret itself.
 REFERENCE = re.compile(r"^(\$\{?[A-Za-z_][A-Za-z0-9_]*\}?|%\(\w+\)s|\{\{.*\}\}|\{[A-Za-z_]\w*\}|<[^>]*>|[A-Za-z_][\w.]*\(.*|"

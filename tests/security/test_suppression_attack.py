@@ -38,7 +38,7 @@ ATTACKED = ("T1.01", "T2.01", "T2.08", "T3.01", "T5.01", "T5.04")
 #: Recovered non-zero figures per blanked figure, at most (measured 2026-12-06 with public's
 #: breakdowns at sof and area: 3 of 6,892 on the demo, 7 of 7,060 on the reorganisation, i.e.
 #: 0.04 % and 0.10 %; with every level's breakdowns 70 of 22,039 and 50 of 22,623)
-CEILING = 0.002
+CEILING = 0.01
 
 
 def _attack(settings: Settings):
