@@ -223,11 +223,16 @@ def test_bi_reads_every_table_and_view_in_mart_and_public(warehouse, bi):
     assert set(row_counts(bi, relations)) == relations  # the figures themselves: the parity tests below
 
 
-def test_bi_reads_a_table_the_pipeline_creates_later(warehouse, bi):
+def _as_pipeline(warehouse, statement: str) -> None:
+    """One statement as the pipeline's role (which owns the schemas)."""
     pipeline_engine = engine_as(warehouse, PIPELINE_ROLE)
     with pipeline_engine.begin() as conn:
-        conn.exec_driver_sql("CREATE TABLE IF NOT EXISTS public.later AS SELECT 1 AS x")
+        conn.exec_driver_sql(statement)
     pipeline_engine.dispose()
+
+
+def test_bi_reads_a_table_the_pipeline_creates_later(warehouse, bi):
+    _as_pipeline(warehouse, "CREATE TABLE IF NOT EXISTS public.later AS SELECT 1 AS x")
     with bi.connect() as conn:
         assert conn.exec_driver_sql("SELECT x FROM public.later").scalar_one() == 1
     assert refused(bi, "DROP TABLE public.later")
@@ -291,17 +296,11 @@ def test_only_the_restricted_reader_reads_the_caseworker_level(warehouse, bi, bi
 
 def test_a_table_the_pipeline_creates_later_in_restricted_is_for_the_restricted_reader_only(warehouse, bi,
                                                                                             bi_restricted):
-    pipeline_engine = engine_as(warehouse, PIPELINE_ROLE)
-    with pipeline_engine.begin() as conn:
-        conn.exec_driver_sql("CREATE TABLE IF NOT EXISTS restricted.later AS SELECT 1 AS x")
-    pipeline_engine.dispose()
+    _as_pipeline(warehouse, "CREATE TABLE IF NOT EXISTS restricted.later AS SELECT 1 AS x")
     with bi_restricted.connect() as conn:
         assert conn.exec_driver_sql("SELECT x FROM restricted.later").scalar_one() == 1
     assert refused(bi, "SELECT x FROM restricted.later")
-    pipeline_engine = engine_as(warehouse, PIPELINE_ROLE)
-    with pipeline_engine.begin() as conn:
-        conn.exec_driver_sql("DROP TABLE restricted.later")
-    pipeline_engine.dispose()
+    _as_pipeline(warehouse, "DROP TABLE restricted.later")
 
 
 @pytest.mark.parametrize("role", [PIPELINE_ROLE, BI_ROLE, BI_PUBLIC_ROLE, BI_RESTRICTED_ROLE])
