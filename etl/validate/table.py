@@ -19,9 +19,11 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 import pyarrow as pa_arrow
+import pyarrow.parquet as pq
 
 from etl.core import zones
 from etl.core.periods import local_now
@@ -40,6 +42,8 @@ log = logging.getLogger(__name__)
 #: non-empty values fail to parse, with at least `UNREADABLE_MIN_ROWS` failures.
 UNREADABLE_SHARE = 0.5
 UNREADABLE_MIN_ROWS = 5
+#: Landed rows parsed at a time (memory: the text of this many rows, not of the whole table).
+CHUNK_ROWS = 1_000_000
 #: The extract is structurally suspect when it has fewer rows than this share of the
 #: previous good extract of the same table.
 COLLAPSE_SHARE = 0.5
@@ -144,16 +148,18 @@ def _parse_column(raw: pd.Series, column: Column, fmt: str | None) -> pd.Series:
     raise ValueError(column.type)
 
 
-def parse_table(raw: pd.DataFrame, spec: TableSpec, where: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Phase 1: typed frame, a (row, rule, column, reason) frame of parse failures, and a
-    (row, column) frame of categorical values outside the contract's list.
+def parse_table(raw: pd.DataFrame, spec: TableSpec) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict]:
+    """Phase 1, on one chunk of the landed rows: typed frame, a (row, rule, column, reason)
+    frame of parse failures, a (row, column) frame of categorical values outside the
+    contract's list, and per column the tally `_check_readable` judges the table by
+    (failed, present, the first failing rows).
 
     Such a value is not a reason to drop the row (the case, the complaint still happened):
     it is kept as `Ukendt` and reported (DQ20), so nothing outside the contract's lists can
     reach a breakdown in `public`; the value itself is never copied anywhere (it may be free
     text, even a CPR)."""
     typed = pd.DataFrame(index=raw.index)
-    problems, unknown = [], []
+    problems, unknown, tally = [], [], {}
     for column in spec.columns:
         values = raw[column.name]
         parsed = _parse_column(values, column, spec.date_formats.get(column.name))
@@ -161,11 +167,7 @@ def parse_table(raw: pd.DataFrame, spec: TableSpec, where: str) -> tuple[pd.Data
         if column.type == "str":  # undecodable bytes (U+FFFD), or a NUL no warehouse text column holds
             failed = values.notna() & values.astype("str").str.contains("[\ufffd\x00]").fillna(False).astype(bool)
         n_failed, n_present = int(failed.sum()), int(values.notna().sum())
-        if n_failed >= UNREADABLE_MIN_ROWS and n_failed > UNREADABLE_SHARE * n_present:
-            rows = ", ".join(str(int(i) + 1) for i in values.index[failed][:3])  # positions, never the values
-            raise StructuralValidationError(
-                f"{where}: column {column.name!r} cannot be read as {column.type} "
-                f"({n_failed} of {n_present} values fail, first at record(s) {rows} of the extract); rule type:{column.name}")
+        tally[column.name] = (n_failed, n_present, [int(i) for i in values.index[failed][:3]])
         if n_failed:
             kind = "encoding" if column.type == "str" else "type"
             reason = "is not valid text (undecodable bytes or NUL)" if kind == "encoding" else f"is not a valid {column.type}"
@@ -181,7 +183,84 @@ def parse_table(raw: pd.DataFrame, spec: TableSpec, where: str) -> tuple[pd.Data
         typed[column.name] = parsed
     failures = pd.concat(problems) if problems else pd.DataFrame(columns=["_row", "_rule", "_column", "_reason"])
     outside = pd.concat(unknown) if unknown else pd.DataFrame(columns=["_row", "_column", "_cpr"])
-    return typed, failures, outside
+    return typed, failures, outside, tally
+
+
+def _check_readable(tally: dict, spec: TableSpec, where: str) -> None:
+    """A column is unreadable, and the table broken, when most of its values fail to parse."""
+    for column in spec.columns:
+        n_failed, n_present, first = tally[column.name]
+        if n_failed >= UNREADABLE_MIN_ROWS and n_failed > UNREADABLE_SHARE * n_present:
+            rows = ", ".join(str(i + 1) for i in first)  # positions, never the values
+            raise StructuralValidationError(
+                f"{where}: column {column.name!r} cannot be read as {column.type} "
+                f"({n_failed} of {n_present} values fail, first at record(s) {rows} of the extract); rule type:{column.name}")
+
+
+@dataclass
+class _Parsed:
+    """The landed table parsed chunk by chunk: the typed rows and what failed, never the raw
+    text of every row (at national scale the postings' text alone took 5.7 GiB)."""
+
+    typed: pd.DataFrame
+    failures: pd.DataFrame
+    outside: pd.DataFrame
+    rows: int
+    file_rows: pd.Series  # rows per drop file (`_source_file`), empty for a database table
+
+
+def _landed_chunks(path: Path, chunk_rows: int, rows: list[int] | None = None):
+    """The landed file as pandas frames of at most `chunk_rows` rows, indexed by position in the
+    file; with `rows` (sorted positions) only those rows."""
+    landed = pq.ParquetFile(path)
+    positions = None if rows is None else np.asarray(rows, dtype="int64")
+    offset = 0
+    for batch in landed.iter_batches(batch_size=chunk_rows):
+        chunk = pa_arrow.Table.from_batches([batch])
+        if positions is None:
+            frame = chunk.to_pandas()
+            frame.index = pd.RangeIndex(offset, offset + len(frame))
+            yield frame
+        else:
+            inside = positions[(positions >= offset) & (positions < offset + batch.num_rows)]
+            if len(inside):
+                frame = chunk.take(inside - offset).to_pandas()
+                frame.index = pd.Index(inside, dtype="int64")
+                yield frame
+        offset += batch.num_rows
+    if offset == 0 and rows is None:  # no rows: one empty frame with the file's columns
+        yield landed.schema_arrow.empty_table().to_pandas()
+
+
+def _parse_landed(path: Path, spec: TableSpec, where: str, chunk_rows: int) -> _Parsed:
+    """Phase 1 over the whole landed file, one chunk at a time; the failures and the values
+    outside the contract in the order a single pass would give (column by column)."""
+    typed, failures, outside, file_rows, tally, rows = [], [], [], [], {}, 0
+    for chunk in _landed_chunks(path, chunk_rows):
+        parsed, failed, out, counts = parse_table(chunk, spec)
+        typed.append(parsed)
+        failures.append(failed)
+        outside.append(out)
+        if "_source_file" in chunk.columns:
+            file_rows.append(chunk["_source_file"].value_counts())
+        for name, (n_failed, n_present, first) in counts.items():
+            before = tally.get(name, (0, 0, []))
+            tally[name] = (before[0] + n_failed, before[1] + n_present, (before[2] + first)[:3])
+        rows += len(chunk)
+    _check_readable(tally, spec, where)
+    order = {c.name: i for i, c in enumerate(spec.columns)}
+
+    def column_major(frames: list[pd.DataFrame]) -> pd.DataFrame:
+        frames = [f for f in frames if len(f)] or frames[:1]
+        frame = pd.concat(frames) if len(frames) > 1 else frames[0]
+        if len(frames) > 1:
+            frame = frame.sort_values(["_column", "_row"], key=lambda s: s.map(order) if s.name == "_column" else s,
+                                      kind="stable")
+        return frame
+
+    return _Parsed(typed=pd.concat(typed) if len(typed) > 1 else typed[0], failures=column_major(failures),
+                   outside=column_major(outside), rows=rows,
+                   file_rows=pd.concat(file_rows).groupby(level=0).sum() if file_rows else pd.Series(dtype="int64"))
 
 
 _CHECK_KINDS = {"isin": "allowed_values", "not_nullable": "not_null", "greater_than_or_equal_to": "min",
@@ -220,44 +299,56 @@ def _previous_rows(staged_root: Path, source: str, table: str, extract_date: dt.
 
 
 def validate_table(source: Source, spec: TableSpec, landing_root: Path, staged_root: Path,
-                   quarantine_root: Path, extract_date: dt.date) -> ValidationResult:
+                   quarantine_root: Path, extract_date: dt.date, chunk_rows: int = CHUNK_ROWS) -> ValidationResult:
+    """Landed -> staged and quarantined. The landed text is parsed `chunk_rows` rows at a time
+    and only the failing rows' text is read back for the quarantine, so memory follows the
+    typed table, not the text."""
     started = time.monotonic()
     where = f"{source.name}.{spec.name} ({extract_date})"
     landed_dir = zones.partition_dir(landing_root, source.name, spec.name, extract_date)
     manifest = zones.read_manifest(landed_dir)
-    raw = pd.read_parquet(landed_dir / zones.DATA_FILE)
-    if len(raw) != manifest["rows"]:
-        raise StructuralValidationError(f"{where}: landed file has {len(raw)} rows, manifest says {manifest['rows']}")
+    landed = pq.ParquetFile(landed_dir / zones.DATA_FILE)
+    rows_in, landed_columns = landed.metadata.num_rows, landed.schema_arrow.names
+    if rows_in != manifest["rows"]:
+        raise StructuralValidationError(f"{where}: landed file has {rows_in} rows, manifest says {manifest['rows']}")
 
-    result = ValidationResult(source.name, spec.name, extract_date.isoformat(), len(raw), 0, 0)
-    missing = [c for c in spec.column_names if c not in raw.columns]
+    result = ValidationResult(source.name, spec.name, extract_date.isoformat(), rows_in, 0, 0)
+    missing = [c for c in spec.column_names if c not in landed_columns]
     if missing:
         raise StructuralValidationError(f"{where}: missing contract column(s) {missing}; rule contract_columns")
-    extra = [c for c in raw.columns if c not in spec.column_names and not c.startswith("_source_")]
+    extra = [c for c in landed_columns if c not in spec.column_names and not c.startswith("_source_")]
     extra += manifest.get("ignored_columns", [])
     result.extra_columns = sorted(set(extra))
     if extra:
         result.warnings.append(f"ignored column(s) not in the contract: {extra}")
         log.warning("%s: ignoring column(s) not in the contract: %s", where, extra)
     incremental = manifest.get("mode") == "incremental"
-    if spec.expect_rows and len(raw) == 0 and not incremental:  # a quiet night has no changes
+    if spec.expect_rows and rows_in == 0 and not incremental:  # a quiet night has no changes
         raise StructuralValidationError(f"{where}: zero rows where rows are expected; rule expect_rows")
     previous = _previous_rows(staged_root, source.name, spec.name, extract_date)
-    if previous and not incremental and len(raw) < COLLAPSE_SHARE * previous:
+    if previous and not incremental and rows_in < COLLAPSE_SHARE * previous:
         raise StructuralValidationError(
-            f"{where}: row count collapsed from {previous} to {len(raw)}; rule row_count_collapse")
+            f"{where}: row count collapsed from {previous} to {rows_in}; rule row_count_collapse")
 
-    raw = raw.reset_index(drop=True)
-    typed, parse_failures, outside = parse_table(raw, spec, where)
+    parsed = _parse_landed(landed_dir / zones.DATA_FILE, spec, where, chunk_rows)
+    if parsed.rows != rows_in:
+        raise StructuralValidationError(f"{where}: landed file read {parsed.rows} rows of {rows_in}")
+    typed, parse_failures, outside = parsed.typed, parsed.failures, parsed.outside
+    parsed.typed = None  # `del typed` below frees it
     readable = ~typed.index.isin(parse_failures["_row"])
     schema_failures = check_schema(typed[readable], schema_for(spec, source.owner, extra_allowed=(UNKNOWN,)), where)
     failures = pd.concat([parse_failures, schema_failures], ignore_index=True)
 
     bad_rows = failures["_row"].unique() if len(failures) else []
-    valid = typed.drop(index=bad_rows).reset_index(drop=True)
-    quarantine = _quarantine_frame(raw, failures)
     duplicated = failures.loc[failures["_rule"] == "duplicate_key", "_row"].unique() if len(failures) else []
+    # (`drop` copies even with nothing to drop; `reset_index` is a lazy copy under copy-on-write)
+    valid = (typed.drop(index=bad_rows) if len(bad_rows) else typed).reset_index(drop=True)
     withdrawn_keys = typed.loc[duplicated, list(spec.primary_key)] if len(duplicated) else None
+    del typed
+    wanted = sorted(set(failures["_row"].astype("int64")) | set(outside["_row"].astype("int64")))
+    raw = (pd.concat(list(_landed_chunks(landed_dir / zones.DATA_FILE, chunk_rows, wanted))) if wanted
+           else landed.schema_arrow.empty_table().to_pandas())  # only the rows the owner is told about
+    quarantine = _quarantine_frame(raw, failures)
     staged, withdrawn = _stage(result, valid, manifest, spec, staged_root, source.name, where, withdrawn_keys)
     staged_dir = zones.partition_dir(staged_root, source.name, spec.name, extract_date)
     quarantine_dir = zones.partition_dir(quarantine_root, source.name, spec.name, extract_date)
@@ -280,8 +371,8 @@ def validate_table(source: Source, spec: TableSpec, landing_root: Path, staged_r
     result.staged_path = str(staged_dir / zones.DATA_FILE)
     result.quarantine_path = str(quarantine_dir / zones.QUARANTINE_FILE)
     file_rows = {}
-    if result.mode == "full" and len(manifest.get("files") or {}) >= 2 and "_source_file" in raw.columns:
-        counts = raw["_source_file"].value_counts()
+    if result.mode == "full" and len(manifest.get("files") or {}) >= 2 and "_source_file" in landed_columns:
+        counts = parsed.file_rows
         file_rows = {name: int(counts.get(name, 0)) for name in manifest["files"]}
     result.profile = breakers.profile(spec, staged, result.rows_in, len(quarantine), result.rows_carried,
                                       result.values_outside_contract, file_rows)

@@ -109,3 +109,66 @@ def test_missing_file_fails_loudly_and_bom_is_stripped(tmp_path):
     assert staged["maaned"].dt.date.astype(str).tolist() == ["2025-10-01", "2025-11-01"]
     assert staged["afsluttet_uddannelse"].tolist() == [False, True]
     assert not list((tmp_path / "landing").rglob("*.tmp"))
+
+
+def _outputs(result) -> dict:
+    staged = Path(result.staged_path)
+    return {"result": {k: v for k, v in result.as_dict().items() if k not in ("seconds", "staged_path", "quarantine_path")},
+            "staged": pd.read_parquet(staged), "outside": pd.read_parquet(staged.parent / "outside_contract.parquet"),
+            "quarantine": pd.read_parquet(result.quarantine_path)}
+
+
+def test_parsing_in_chunks_gives_what_one_pass_gives(tmp_path):
+    """The landed text is parsed a chunk at a time (memory): with chunks of two rows, a key
+    duplicated across chunks, failures in several columns of one row and values outside the
+    contract in several chunks come out exactly as in one pass, and an unreadable column is
+    judged on the whole table, not on the chunk where its failures sit."""
+    rows = [
+        (1, "010203-1234", "2003-02-01", "M", "2025-01-01 10:00:00"),
+        (2, None, "2031-02-31", "X", "2025-01-01 10:00:00"),   # type failure and a value outside the list
+        (3, "0102031234", "2003-02-01", "X", "2025-01-02 10:00:00"),
+        (5, None, "2012-01-01", "K", "2025-01-03 11:00:00"),
+        (4, "x", "2010-05-05", None, "2025-01-03 11:00:00"),
+        (5, None, "2012-01-01", "Y", "2025-01-03 11:00:00"),   # duplicate of the key two chunks back
+        (6, None, "0001-01-01", "K", "not a time"),            # two failures in one row
+        (7, None, "2013-01-01", "Q", "2025-01-04 11:00:00"),
+        (8, None, "2014-01-01", "K", "2025-01-04 12:00:00"),
+    ]
+    make_barn_db(tmp_path / "boern.db", rows)
+    source = get_source("boern")
+    extract_table(source, BARN, f"sqlite:///{tmp_path}/boern.db", tmp_path / "landing", DAY)
+    outputs = []
+    for chunk_rows in (1_000_000, 2, 1):
+        folder = tmp_path / f"chunks-{chunk_rows}"
+        result = validate_table(source, BARN, tmp_path / "landing", folder / "staged", folder / "quarantine", DAY,
+                                chunk_rows=chunk_rows)
+        outputs.append(_outputs(result))
+    one_pass = outputs[0]
+    assert (one_pass["result"]["rows_staged"], one_pass["result"]["rows_quarantined"]) == (4, 5)
+    assert one_pass["result"]["quarantine_by_rule"] == {
+        "duplicate_key": 2, "not_null:Koen": 1, "type:Foedselsdato": 2, "type:OpdateretTid": 1}
+    assert one_pass["outside"]["record_id"].tolist() == ["3", "7"]  # row 2's X is in a quarantined row
+    assert one_pass["quarantine"].set_index("BarnId").loc["6", "_rules"] == "type:Foedselsdato; type:OpdateretTid"
+    for chunked in outputs[1:]:
+        assert chunked["result"] == one_pass["result"]
+        for name in ("staged", "outside", "quarantine"):
+            pd.testing.assert_frame_equal(chunked[name], one_pass[name])
+
+    # 6 of 10 dates unreadable, all of them in the last chunk: the table is broken either way
+    (tmp_path / "boern.db").unlink()
+    make_barn_db(tmp_path / "boern.db", [(i, None, "2010-01-01" if i < 4 else "no date", "K", "2025-01-01 00:00:00")
+                                         for i in range(10)])
+    extract_table(source, BARN, f"sqlite:///{tmp_path}/boern.db", tmp_path / "landing2", DAY)
+    for chunk_rows in (1_000_000, 3):
+        with pytest.raises(StructuralValidationError, match=r"'Foedselsdato' cannot be read as date \(6 of 10 values "
+                                                            r"fail, first at record\(s\) 5, 6, 7 of the extract\)"):
+            validate_table(source, BARN, tmp_path / "landing2", tmp_path / "s2", tmp_path / "q2", DAY, chunk_rows=chunk_rows)
+    # 3 failures in a chunk of 4 are a majority there but not of the table's 10: rows, not the table
+    (tmp_path / "boern.db").unlink()
+    make_barn_db(tmp_path / "boern.db", [(i, None, "no date" if i < 5 else "2010-01-01", "K", "2025-01-01 00:00:00")
+                                         for i in range(10)])
+    extract_table(source, BARN, f"sqlite:///{tmp_path}/boern.db", tmp_path / "landing3", DAY)
+    for chunk_rows in (1_000_000, 4):
+        result = validate_table(source, BARN, tmp_path / "landing3", tmp_path / f"s3-{chunk_rows}",
+                                tmp_path / f"q3-{chunk_rows}", DAY, chunk_rows=chunk_rows)
+        assert (result.rows_staged, result.rows_quarantined) == (5, 5)
