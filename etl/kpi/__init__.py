@@ -107,6 +107,23 @@ def _forked_period_rows(task: tuple) -> pd.DataFrame:
     return _period_rows(_FORKED_MODEL, *task)
 
 
+def reads_postings(kpi_ids: Iterable[str] | None = None) -> bool:
+    """Whether an implemented KPI of the run (all, or `kpi_ids`) reads `fact_posting`."""
+    kpi_ids = None if kpi_ids is None else frozenset(kpi_ids)
+    return any(d.implemented and "fact_posting" in d.model_tables and (kpi_ids is None or d.kpi_id in kpi_ids)
+               for d in CATALOG.values())
+
+
+def stage_tables() -> frozenset[str]:
+    """The model tables the KPI stage reads: every implemented KPI's lineage, `case_cost`'s and
+    the caseworker dimension's (`etl.publish.dims.dim_caseworker`)."""
+    tables = set(theme6.CASE_COST_TABLES) | {"fact_case", "dim_org"}
+    for d in CATALOG.values():
+        if d.implemented:
+            tables |= d.model_tables
+    return frozenset(tables)
+
+
 def compute_kpis(model: Model, periods: Iterable[Period], workers: int | None = None,
                  kpi_ids: Iterable[str] | None = None,
                  params: Mapping[str, Mapping[str, Any]] | None = None) -> pd.DataFrame:
@@ -124,8 +141,7 @@ def compute_kpis(model: Model, periods: Iterable[Period], workers: int | None = 
     workers = kpi_workers(len(periods)) if workers is None else max(1, min(workers, len(periods)))
     parts = None
     if workers > 1:
-        if any(d.implemented and "fact_posting" in d.model_tables and (kpi_ids is None or d.kpi_id in kpi_ids)
-               for d in CATALOG.values()):
+        if reads_postings(kpi_ids):
             theme6.prepare_shared(model)  # the postings prepared once, shared copy-on-write
         _FORKED_MODEL = model
         try:

@@ -212,11 +212,15 @@ def _economy(model: Model) -> _Economy:
     return model.derived(("theme6", "economy"), lambda: _Economy(model))
 
 
-def prepare_shared(model: Model) -> None:
+def prepare_shared(model: Model, release: bool = False) -> None:
     """Prepare the postings' coded arrays in the process that forks the KPI workers, so the
     workers share one copy instead of each building its own from `fact_posting` (15.9 M
-    rows at national: two workers each held several GiB, docs/performance.md "Round 5")."""
+    rows at national: two workers each held several GiB, docs/performance.md "Round 5").
+    With `release`, the model then lets go of `fact_posting` itself (only the coded copy is
+    read after this; 2.3 GiB at national, "Round 6")."""
     _economy(model)
+    if release:
+        model.release("fact_posting", "coded once for theme 6 (theme6.prepare_shared); read the coded postings")
 
 
 # --- the money of a period, a prognosis, a budget -----------------------------------
@@ -602,6 +606,11 @@ def unit_cost(model: Model, period: Period) -> pd.DataFrame:
 CASE_COST_COLUMNS = ["year", "status_date", "case_key", "source", "citizen_key", "caseworker_key", "area", "center",
                      "unit", "kategori", "net_ytd", "committed_remainder", "prognosis", "active_measures",
                      "next_deadline", "next_deadline_kind"]
+
+
+#: The model tables `case_cost` reads (the KPI stage loads only what its readers declare).
+CASE_COST_TABLES = frozenset({"fact_posting", "dim_measure_link", "ref_account", "dim_org", "fact_commitment",
+                              "fact_plan", "fact_investigation"})
 
 
 def case_cost(model: Model) -> pd.DataFrame:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,6 +42,9 @@ class Model:
     extraction_date: dt.date
     extraction_time: dt.datetime
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    #: Tables of the model folder not in memory (left out by `load(only=...)`, or `release`d),
+    #: with why: reading one raises instead of giving an empty table (a silent zero).
+    absent: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
     _derived: dict = field(default_factory=dict, repr=False, compare=False)
     _slots: dict = field(default_factory=dict, repr=False, compare=False)
 
@@ -63,11 +67,21 @@ class Model:
         if name not in MODEL_TABLES:
             raise ValueError(f"unknown model table: {name}")
         self.tables[name] = frame
+        self.absent.pop(name, None)
         self._derived.clear()
         self._slots.clear()
 
+    def release(self, name: str, why: str) -> None:
+        """Let go of a table whose every reader now works from something derived from it (the
+        KPI stage's postings, once coded: 2.3 GiB at national); what was derived is kept."""
+        self.tables.pop(name, None)
+        self.absent[name] = why
+
     def __getattr__(self, name: str) -> pd.DataFrame:
         if name in MODEL_TABLES:
+            why = self.__dict__.get("absent", {}).get(name)
+            if why is not None:
+                raise LookupError(f"model table {name} is not in memory: {why}")
             frame = self.__dict__.get("tables", {}).get(name)
             return frame if frame is not None else empty_frame(MODEL_TABLES[name])
         raise AttributeError(name)
@@ -84,12 +98,20 @@ class Model:
                    {name: conform(f, MODEL_TABLES[name]) for name, f in frames.items()})
 
     @classmethod
-    def load(cls, model_dir: Path) -> Model:
+    def load(cls, model_dir: Path, only: Iterable[str] | None = None) -> Model:
+        """The model as built; with `only`, just those tables (a stage that reads a declared set:
+        the others raise when read, never look empty)."""
         meta = json.loads((model_dir / "model.json").read_text())
+        wanted = set(MODEL_TABLES) if only is None else set(only)
+        unknown = wanted - set(MODEL_TABLES)
+        if unknown:
+            raise ValueError(f"unknown model tables: {sorted(unknown)}")
         tables = {name: conform(pd.read_parquet(model_dir / f"{name}.parquet"), spec)
-                  for name, spec in MODEL_TABLES.items()}
+                  for name, spec in MODEL_TABLES.items() if name in wanted}
+        absent = {name: "not loaded by this stage (declare it in the lineage of what reads it)"
+                  for name in MODEL_TABLES if name not in wanted}
         return cls(dt.date.fromisoformat(meta["extraction_date"]),
-                   dt.datetime.fromisoformat(meta["extraction_time"]), tables)
+                   dt.datetime.fromisoformat(meta["extraction_time"]), tables, absent)
 
 
 class ModelWriter:

@@ -39,13 +39,16 @@ def compute_kpis(run_id: str, settings: Settings | None = None, history_quarters
 
 def _compute_kpis(run_id: str, settings: Settings | None = None, history_quarters: int = 4) -> dict:
     from etl.kpi import compute_kpis as compute  # noqa: PLC0415 - the KPIs (~160 ms): not at DAG parse
+    from etl.kpi import reads_postings, stage_tables, theme6  # noqa: PLC0415 - as above
     from etl.publish.dims import dim_caseworker, with_bi_keys  # noqa: PLC0415 - the KPI catalogue: not at DAG parse
 
     settings = _settings(settings)
     started = time.monotonic()
-    model = Model.load(settings.model_dir)
+    model = Model.load(settings.model_dir, only=stage_tables())  # not the link tables (0.6 GiB at national)
     if settings.org_structure == "current":  # restate history on today's organisation
         model.replace_table("dim_org", current_structure(model.dim_org))
+    if reads_postings():  # the postings coded once; the raw table let go before the workers fork
+        theme6.prepare_shared(model, release=True)
     periods = reporting_periods(model.extraction_date, history_quarters)
     values = compute(model, periods, workers=settings.kpi_workers, params=settings.kpi_params())
     values["provisional"] = _provisional(values, periods)

@@ -12,7 +12,7 @@ from etl.core.reference import load_reference
 from etl.core.roles import FACILITY_GROUPS, facility_types
 from etl.core.settings import REPO_ROOT
 from etl.core.periods import reporting_periods
-from etl.kpi import CATALOG, catalog_frame, compute_kpi, compute_kpis
+from etl.kpi import CATALOG, catalog_frame, compute_kpi, compute_kpis, stage_tables, theme6
 from etl.kpi.aggregate import KPI_ROW_COLUMNS, MEASURE_COLUMNS
 from etl.kpi.catalog import KpiDefinition, kpi
 from etl.model import Model
@@ -108,6 +108,27 @@ def test_lineage_names_exactly_the_model_tables_each_computation_reads(demo_mode
                 compute_kpi(d.kpi_id, model, period)
                 read |= model.__dict__.get("read", set())
         assert read == d.model_tables, (d.kpi_id, sorted(read ^ d.model_tables))
+
+
+def test_the_kpi_stage_loads_only_what_its_readers_declare_and_an_absent_table_is_loud(demo_model_dir):
+    """The KPI stage loads the tables of its KPIs' lineage, case_cost's and the caseworker
+    dimension's, and lets go of the raw postings once coded (memory at national): what it
+    computes is what the whole model gives, and a table it did not load raises when read,
+    never reads as empty (a KPI gone silently to zero)."""
+    whole = Model.load(demo_model_dir)
+    lean = Model.load(demo_model_dir, only=stage_tables())
+    assert set(lean.absent) == {"link_person", "link_finding", "dim_paragraph", "ref_service_type"}
+    theme6.prepare_shared(lean, release=True)
+    assert "fact_posting" not in lean.tables and "fact_posting" in lean.absent
+    with pytest.raises(LookupError, match="fact_posting is not in memory: coded once"):
+        lean.fact_posting
+    with pytest.raises(LookupError, match="link_person is not in memory: not loaded by this stage"):
+        lean.link_person
+    periods = reporting_periods(whole.extraction_date, history_quarters=0)
+    pd.testing.assert_frame_equal(compute_kpis(lean, periods, workers=2), compute_kpis(whole, periods, workers=1))
+    pd.testing.assert_frame_equal(theme6.case_cost(lean), theme6.case_cost(whole))
+    with pytest.raises(ValueError, match="unknown model tables"):
+        Model.load(demo_model_dir, only={"fact_ledger"})
 
 
 def test_registering_an_unknown_or_second_computation_fails(monkeypatch):
