@@ -121,9 +121,9 @@ def test_the_kpi_stage_loads_only_what_its_readers_declare_and_an_absent_table_i
     theme6.prepare_shared(lean, release=True)
     assert "fact_posting" not in lean.tables and "fact_posting" in lean.absent
     with pytest.raises(LookupError, match="fact_posting is not in memory: coded once"):
-        lean.fact_posting
+        _ = lean.fact_posting
     with pytest.raises(LookupError, match="link_person is not in memory: not loaded by this stage"):
-        lean.link_person
+        _ = lean.link_person
     periods = reporting_periods(whole.extraction_date, history_quarters=0)
     pd.testing.assert_frame_equal(compute_kpis(lean, periods, workers=2), compute_kpis(whole, periods, workers=1))
     pd.testing.assert_frame_equal(theme6.case_cost(lean), theme6.case_cost(whole))
