@@ -92,10 +92,15 @@ class _Economy:
         self.fn_area = np.append(accounts["area"].astype(str).to_numpy(dtype=object), UNKNOWN)
 
         postings = model.fact_posting
-        counted = ~postings["duplicate"].astype(bool) & postings["money_class"].isin(["expense", "revenue"])
-        postings = postings.loc[counted, ["booked_date", "amount", "money_class", "art", "period_to", "funktion",
-                                          "unit_code", "creditor_type", "service_key"]]  # only what is read
-        units = pd.Index(pd.unique(pd.concat([postings["unit_code"], link["unit_code"]]).dropna().astype(str)))
+        counted = (~postings["duplicate"].astype(bool) & postings["money_class"].isin(["expense", "revenue"])).to_numpy()
+
+        def column(name: str) -> pd.Series:
+            """One column of the counted postings, taken as it is coded (not a copy of the
+            whole table: at national the copy was 2 GiB beside the model's own)."""
+            return postings[name][counted].reset_index(drop=True)
+
+        unit_code = column("unit_code")
+        units = pd.Index(pd.unique(pd.concat([unit_code, link["unit_code"]]).dropna().astype(str)))
         self.units = np.append(units.to_numpy(dtype=object), None)
         self._unit_index = units
         self.measure_of = pd.Index(link["service_key"])
@@ -113,17 +118,17 @@ class _Economy:
             "deleted": link["deleted"].astype(bool).to_numpy(),
             "start": _days(link["start_date"]), "end": _days(link["end_date"])})
 
-        booked = _days(postings["booked_date"])
-        expense = (postings["money_class"] == "expense").to_numpy()
-        sale = postings["art"].astype("str").str.strip().eq(ART_SALE_OF_PLACES).to_numpy(dtype=bool, na_value=False)
-        creditor, creditors = pd.factorize(postings["creditor_type"].fillna(UNKNOWN))
+        booked = _days(column("booked_date"))
+        expense = (column("money_class") == "expense").to_numpy()
+        sale = column("art").astype("str").str.strip().eq(ART_SALE_OF_PLACES).to_numpy(dtype=bool, na_value=False)
+        creditor, creditors = pd.factorize(column("creditor_type").fillna(UNKNOWN))
         self.creditors = np.asarray(creditors, dtype=object)
         self.postings = pd.DataFrame({
-            "booked": booked, "amount": postings["amount"].to_numpy(dtype=float, na_value=0.0),
+            "booked": booked, "amount": column("amount").to_numpy(dtype=float, na_value=0.0),
             "expense": expense, "revenue": ~expense, "sale": ~expense & sale,
-            "period_to": _days(postings["period_to"]), "fn": self.fn_codes(postings["funktion"]),
-            "unit": self.unit_codes(postings["unit_code"]), "creditor": creditor,
-            "m": _codes(postings["service_key"], self.measure_of),
+            "period_to": _days(column("period_to")), "fn": self.fn_codes(column("funktion")),
+            "unit": self.unit_codes(unit_code), "creditor": creditor,
+            "m": _codes(column("service_key"), self.measure_of),
         }).iloc[np.argsort(booked, kind="stable")].reset_index(drop=True)
 
     def fn_codes(self, values: pd.Series) -> np.ndarray:
@@ -221,6 +226,7 @@ def prepare_shared(model: Model, release: bool = False) -> None:
     _economy(model)
     if release:
         model.release("fact_posting", "coded once for theme 6 (theme6.prepare_shared); read the coded postings")
+        pa.default_memory_pool().release_unused()  # its text buffers back to the system before the fork
 
 
 # --- the money of a period, a prognosis, a budget -----------------------------------
