@@ -154,6 +154,29 @@ def test_parsing_in_chunks_gives_what_one_pass_gives(tmp_path):
         for name in ("staged", "outside", "quarantine"):
             pd.testing.assert_frame_equal(chunked[name], one_pass[name])
 
+    # values outside two columns' lists, in alternating chunks: listed column by column, as one pass lists them
+    venteliste = get_source("voksen").table("venteliste")
+    db = sqlite3.connect(tmp_path / "voksen.db")
+    db.execute('CREATE TABLE "venteliste" (' + ", ".join(f'"{c.name}" TEXT' for c in venteliste.columns) + ")")
+    db.executemany('INSERT INTO "venteliste" VALUES (?, ?, ?, ?, ?, ?, ?)', [
+        (1, "b1", "§999", "2025-01-01", None, None, "2025-01-01 10:00:00"),
+        (2, "b2", "§107", "2025-01-01", "2025-02-01", "Flyttet", "2025-02-01 10:00:00"),
+        (3, "b3", "§998", "2025-01-01", None, None, "2025-01-01 10:00:00"),
+    ])
+    db.commit()
+    db.close()
+    voksen = get_source("voksen")
+    extract_table(voksen, venteliste, f"sqlite:///{tmp_path}/voksen.db", tmp_path / "landing-v", DAY)
+    listed = []
+    for chunk_rows in (1_000_000, 1):
+        folder = tmp_path / f"venteliste-{chunk_rows}"
+        result = validate_table(voksen, venteliste, tmp_path / "landing-v", folder / "staged", folder / "quarantine",
+                                DAY, chunk_rows=chunk_rows)
+        listed.append(pd.read_parquet(Path(result.staged_path).parent / "outside_contract.parquet"))
+    assert listed[0][["record_id", "column"]].values.tolist() == [
+        ["1", "tilbudstype"], ["3", "tilbudstype"], ["2", "afgang_aarsag"]]
+    pd.testing.assert_frame_equal(listed[1], listed[0])
+
     # 6 of 10 dates unreadable, all of them in the last chunk: the table is broken either way
     (tmp_path / "boern.db").unlink()
     make_barn_db(tmp_path / "boern.db", [(i, None, "2010-01-01" if i < 4 else "no date", "K", "2025-01-01 00:00:00")
