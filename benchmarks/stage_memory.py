@@ -1,10 +1,13 @@
 """Peak memory of one stage on data already staged, without re-running the chain.
 
+    python benchmarks/stage_memory.py validate --data-dir /tmp/mem-cph [--date 2025-11-15]
     python benchmarks/stage_memory.py model --data-dir /tmp/mem-cph [--date 2025-11-15]
     python benchmarks/stage_memory.py kpis --data-dir /tmp/mem-cph [--history-quarters 4]
     python benchmarks/stage_memory.py compare MODEL_DIR_A MODEL_DIR_B
 
-`model` runs the model stage (`etl.model.stage.run_model_stage`) on `<data-dir>/staged` into
+`validate` validates every landed table of `<data-dir>/landing` (landed as `run_chain.py`
+does) in one process into `<data-dir>/bench-validate` and prints each table's peak resident
+memory and the process's high-water mark. `model` runs the model stage (`etl.model.stage.run_model_stage`) on `<data-dir>/staged` into
 `<data-dir>/model` and prints the resident memory's peak in each phase (reading, the link
 step, each builder, each table written), sampled every 20 ms, and the process's high-water
 mark. `kpis` computes the KPIs on `<data-dir>/model` in a forked process, as
@@ -19,6 +22,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import functools
+import shutil
 import sys
 import threading
 import time
@@ -86,6 +90,26 @@ def model_memory(data_dir: Path, day: dt.date) -> None:
           f"high-water mark {high_water_mark() / 1024**3:.2f} GiB")
 
 
+def validate_memory(data_dir: Path, day: dt.date) -> None:
+    """Validate every table landed under `<data-dir>/landing` for `day` in this one process, as
+    the extract stage does, into a scratch folder (`<data-dir>/bench-validate`, replaced)."""
+    from etl.sources import get_source  # noqa: PLC0415 - the source registry, only for this subcommand
+    from etl.validate.table import validate_table  # noqa: PLC0415 - as above
+
+    peaks = PhasePeaks()
+    scratch = data_dir / "bench-validate"
+    shutil.rmtree(scratch, ignore_errors=True)
+    started = time.perf_counter()
+    for partition in sorted((data_dir / "landing").glob(f"*/*/extract_date={day}")):
+        source = get_source(partition.parent.parent.name)
+        peaks.phase = f"{source.name}.{partition.parent.name}"
+        result = validate_table(source, source.table(partition.parent.name), data_dir / "landing",
+                                scratch / "staged", scratch / "quarantine", day)
+        print(f"{peaks.phase:<45} {result.rows_in:>11,} rows {result.seconds:7.1f} s "
+              f"peak {peaks.peaks.get(peaks.phase, 0) / 1024**3:6.2f} GiB")
+    print(f"validate: {time.perf_counter() - started:.1f} s, high-water mark {high_water_mark() / 1024**3:.2f} GiB")
+
+
 def kpi_memory(data_dir: Path, history_quarters: int) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import run_chain  # noqa: PLC0415 - the benchmark beside this file, put on the path just above
@@ -118,7 +142,7 @@ def compare_models(a: Path, b: Path) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=["model", "kpis", "compare"])
+    parser.add_argument("what", choices=["validate", "model", "kpis", "compare"])
     parser.add_argument("dirs", nargs="*", type=Path, help="compare: the two model folders")
     parser.add_argument("--data-dir", type=Path)
     parser.add_argument("--date", type=dt.date.fromisoformat, default=dt.date(2025, 11, 15))
@@ -126,7 +150,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.what == "compare":
         sys.exit(compare_models(*args.dirs))
-    if args.what == "model":
+    if args.what == "validate":
+        validate_memory(args.data_dir, args.date)
+    elif args.what == "model":
         model_memory(args.data_dir, args.date)
     else:
         kpi_memory(args.data_dir, args.history_quarters)
