@@ -11,7 +11,9 @@ memory and the process's high-water mark. `model` runs the model stage (`etl.mod
 `<data-dir>/model` and prints the resident memory's peak in each phase (reading, the link
 step, each builder, each table written), sampled every 20 ms, and the process's high-water
 mark. `kpis` computes the KPIs on `<data-dir>/model` in a forked process, as
-`run_chain.py` does, and prints the peak summed PSS of the process and its workers.
+`run_chain.py` does, and prints the peak summed PSS of the process and its workers, in each
+phase (loading the model, coding the postings, the workers computing, case_cost,
+dim_caseworker) and in all.
 `compare` checks two model folders hold equal tables (every table sorted on all its
 columns, then `pd.testing.assert_frame_equal`, dtypes included): how a memory change is
 shown to leave the output as it was (docs/performance.md, "Round 5").
@@ -20,6 +22,7 @@ shown to leave the output as it was (docs/performance.md, "Round 5").
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import functools
 import shutil
@@ -39,16 +42,29 @@ from etl.model.tables import MODEL_TABLES
 
 
 class PhasePeaks:
-    """Resident memory's peak per named phase, sampled by a thread every `interval` seconds."""
+    """Memory's peak per named phase, sampled by a thread every `interval` seconds: this
+    process's resident memory, or with `pss` the summed proportional set size of this process
+    and its descendants (the KPI stage's forked workers share the model copy-on-write; PSS
+    splits shared pages between them, as `run_chain.MemoryWatch` does)."""
 
-    def __init__(self, interval: float = 0.02):
+    def __init__(self, interval: float = 0.02, pss: bool = False):
         self.phase, self.peaks, self._process, self._interval = "start", {}, psutil.Process(), interval
+        self._pss, self._running = pss, []
         threading.Thread(target=self._sample, daemon=True, name="phase-peaks").start()
+
+    def _memory(self) -> int:
+        if not self._pss:
+            return self._process.memory_info().rss
+        total = 0
+        for process in [self._process, *self._process.children(recursive=True)]:
+            with contextlib.suppress(psutil.Error):
+                total += process.memory_full_info().pss
+        return total
 
     def _sample(self) -> None:
         while True:
-            rss = self._process.memory_info().rss
-            self.peaks[self.phase] = max(self.peaks.get(self.phase, 0), rss)
+            phase, memory = self.phase, self._memory()
+            self.peaks[phase] = max(self.peaks.get(phase, 0), memory)
             time.sleep(self._interval)
 
     def wrap(self, owner, name: str, label) -> None:
@@ -57,11 +73,16 @@ class PhasePeaks:
 
         @functools.wraps(fn)
         def phased(*args, **kwargs):
-            before, self.phase = self.phase, label(*args)
+            """The phase while `fn` runs; after it, the phase it was called in (a nested call),
+            else "after <its phase>"."""
+            phase = label(*args)
+            self._running.append(phase)
+            self.phase = phase
             try:
                 return fn(*args, **kwargs)
             finally:
-                self.phase = f"after {before}" if not before.startswith("after ") else before
+                self._running.pop()
+                self.phase = self._running[-1] if self._running else f"after {phase}"
 
         setattr(owner, name, phased)
 
@@ -118,7 +139,26 @@ def kpi_memory(data_dir: Path, history_quarters: int) -> None:
     settings = Settings(data_dir, REPO_ROOT / "reference", "demo", connections=Connections())
     watch = run_chain.MemoryWatch()
     started = time.perf_counter()
-    result, mark = run_chain.in_own_process(lambda: kpi_tasks.compute_kpis("bench", settings, history_quarters))
+
+    def stage() -> tuple[dict, dict]:
+        """The stage in its own process, its phases' peak summed PSS (the stage and its workers)."""
+        import etl.kpi  # noqa: PLC0415 - the catalogue, only in the stage's process
+        from etl.kpi import theme6  # noqa: PLC0415 - as above
+        from etl.model import Model  # noqa: PLC0415 - as above
+        from etl.publish import dims  # noqa: PLC0415 - as above
+
+        peaks = PhasePeaks(interval=0.2, pss=True)
+        peaks.wrap(Model, "load", lambda *_: "loading the model")
+        peaks.wrap(theme6, "prepare_shared", lambda *_: "coding the postings (theme6.prepare_shared)")
+        peaks.wrap(etl.kpi, "compute_kpis", lambda *_: "the workers computing")
+        peaks.wrap(kpi_tasks, "_compute_case_cost", lambda *_: "case_cost")
+        peaks.wrap(dims, "dim_caseworker", lambda *_: "dim_caseworker")
+        result = kpi_tasks.compute_kpis("bench", settings, history_quarters)
+        return result, dict(peaks.peaks)
+
+    (result, phases), mark = run_chain.in_own_process(stage)
+    for phase, peak in phases.items():
+        print(f"{phase:<48} {peak / 1024**3:6.2f} GiB")
     print(f"KPIs (compute): {time.perf_counter() - started:.1f} s, {result['rows']:,} rows, "
           f"peak {watch.peak_gib(mark):.2f} GiB (stage process high-water mark {mark / 1024**3:.2f} GiB)")
 
