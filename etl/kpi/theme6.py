@@ -91,13 +91,17 @@ class _Economy:
         self.fn_label = np.append(self.functions.to_numpy(dtype=object), UNKNOWN)
         self.fn_area = np.append(accounts["area"].astype(str).to_numpy(dtype=object), UNKNOWN)
 
-        postings = model.fact_posting
-        counted = (~postings["duplicate"].astype(bool) & postings["money_class"].isin(["expense", "revenue"])).to_numpy()
+        def posting(name: str) -> pd.Series:
+            """One column of `fact_posting`, from memory or read alone from the model folder
+            (the KPI stage never holds the whole table: 2.3 GiB at national)."""
+            return model.column("fact_posting", name)
+
+        counted = (~posting("duplicate").astype(bool) & posting("money_class").isin(["expense", "revenue"])).to_numpy()
 
         def column(name: str) -> pd.Series:
             """One column of the counted postings, taken as it is coded (not a copy of the
             whole table: at national the copy was 2 GiB beside the model's own)."""
-            return postings[name][counted].reset_index(drop=True)
+            return posting(name)[counted].reset_index(drop=True)
 
         unit_code = column("unit_code")
         units = pd.Index(pd.unique(pd.concat([unit_code, link["unit_code"]]).dropna().astype(str)))
@@ -222,7 +226,8 @@ def prepare_shared(model: Model, release: bool = False) -> None:
     workers share one copy instead of each building its own from `fact_posting` (15.9 M
     rows at national: two workers each held several GiB, docs/performance.md "Round 5").
     With `release`, the model then lets go of `fact_posting` itself (only the coded copy is
-    read after this; 2.3 GiB at national, "Round 6")."""
+    read after this; 2.3 GiB at national, "Round 6"; the KPI stage leaves it on disk and codes
+    it column by column, "Round 7")."""
     _economy(model)
     if release:
         model.release("fact_posting", "coded once for theme 6 (theme6.prepare_shared); read the coded postings")

@@ -27,12 +27,16 @@ def conform(frame: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
         raise ValueError(f"{spec.name}: missing columns {missing}")
     out = pd.DataFrame(index=range(len(frame)))
     for c in spec.columns:
-        values = frame[c.name].reset_index(drop=True)
-        if c.type in ("date", "datetime"):
-            out[c.name] = pd.to_datetime(values).astype("datetime64[s]")
-        else:
-            out[c.name] = values.astype(PANDAS_DTYPES[c.type])
+        out[c.name] = _conform_column(frame[c.name], c)
     return out
+
+
+def _conform_column(values: pd.Series, column) -> pd.Series:
+    """One column with its contract dtype (dates as datetime64[s])."""
+    values = values.reset_index(drop=True)
+    if column.type in ("date", "datetime"):
+        return pd.to_datetime(values).astype("datetime64[s]")
+    return values.astype(PANDAS_DTYPES[column.type])
 
 
 @dataclass
@@ -45,6 +49,9 @@ class Model:
     #: Tables of the model folder not in memory (left out by `load(only=...)`, or `release`d),
     #: with why: reading one raises instead of giving an empty table (a silent zero).
     absent: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+    #: Tables left on disk to be read one column at a time (`column`), with their files: the
+    #: KPI stage's postings, never whole in memory (15.9 M rows, 2.3 GiB at national).
+    on_disk: dict[str, Path] = field(default_factory=dict, repr=False, compare=False)
     _derived: dict = field(default_factory=dict, repr=False, compare=False)
     _slots: dict = field(default_factory=dict, repr=False, compare=False)
 
@@ -75,7 +82,19 @@ class Model:
         """Let go of a table whose every reader now works from something derived from it (the
         KPI stage's postings, once coded: 2.3 GiB at national); what was derived is kept."""
         self.tables.pop(name, None)
+        self.on_disk.pop(name, None)
         self.absent[name] = why
+
+    def column(self, name: str, column: str) -> pd.Series:
+        """One column of a table: from memory, or read alone from the model folder for a table
+        loaded `by_column` (with its contract dtype, as `load` gives it)."""
+        path = self.on_disk.get(name)
+        if path is None:
+            return getattr(self, name)[column]
+        spec = next((c for c in MODEL_TABLES[name].columns if c.name == column), None)
+        if spec is None:
+            raise KeyError(f"{name} has no column {column}")
+        return _conform_column(pd.read_parquet(path, columns=[column])[column], spec)
 
     def __getattr__(self, name: str) -> pd.DataFrame:
         if name in MODEL_TABLES:
@@ -98,20 +117,26 @@ class Model:
                    {name: conform(f, MODEL_TABLES[name]) for name, f in frames.items()})
 
     @classmethod
-    def load(cls, model_dir: Path, only: Iterable[str] | None = None) -> Model:
+    def load(cls, model_dir: Path, only: Iterable[str] | None = None, by_column: Iterable[str] = ()) -> Model:
         """The model as built; with `only`, just those tables (a stage that reads a declared set:
-        the others raise when read, never look empty)."""
+        the others raise when read, never look empty). Tables named in `by_column` stay on disk,
+        read one column at a time through `column` (reading one whole raises)."""
         meta = json.loads((model_dir / "model.json").read_text())
         wanted = set(MODEL_TABLES) if only is None else set(only)
-        unknown = wanted - set(MODEL_TABLES)
+        by_column = set(by_column)
+        unknown = (wanted | by_column) - set(MODEL_TABLES)
         if unknown:
             raise ValueError(f"unknown model tables: {sorted(unknown)}")
+        if not by_column <= wanted:
+            raise ValueError(f"tables read by column but not loaded: {sorted(by_column - wanted)}")
         tables = {name: conform(pd.read_parquet(model_dir / f"{name}.parquet"), spec)
-                  for name, spec in MODEL_TABLES.items() if name in wanted}
+                  for name, spec in MODEL_TABLES.items() if name in wanted - by_column}
         absent = {name: "not loaded by this stage (declare it in the lineage of what reads it)"
                   for name in MODEL_TABLES if name not in wanted}
+        absent |= {name: "left on disk, read column by column (Model.column)" for name in by_column}
         return cls(dt.date.fromisoformat(meta["extraction_date"]),
-                   dt.datetime.fromisoformat(meta["extraction_time"]), tables, absent)
+                   dt.datetime.fromisoformat(meta["extraction_time"]), tables, absent,
+                   on_disk={name: model_dir / f"{name}.parquet" for name in by_column})
 
 
 class ModelWriter:

@@ -112,12 +112,19 @@ def test_lineage_names_exactly_the_model_tables_each_computation_reads(demo_mode
 
 def test_the_kpi_stage_loads_only_what_its_readers_declare_and_an_absent_table_is_loud(demo_model_dir):
     """The KPI stage loads the tables of its KPIs' lineage, case_cost's and the caseworker
-    dimension's, and lets go of the raw postings once coded (memory at national): what it
-    computes is what the whole model gives, and a table it did not load raises when read,
-    never reads as empty (a KPI gone silently to zero)."""
+    dimension's, codes the postings column by column from disk and then lets go of them
+    (memory at national): what it computes is what the whole model gives, and a table it did
+    not load raises when read, never reads as empty (a KPI gone silently to zero)."""
     whole = Model.load(demo_model_dir)
-    lean = Model.load(demo_model_dir, only=stage_tables())
-    assert set(lean.absent) == {"link_person", "link_finding", "dim_paragraph", "ref_service_type"}
+    lean = Model.load(demo_model_dir, only=stage_tables(), by_column={"fact_posting"})
+    assert set(lean.absent) == {"link_person", "link_finding", "dim_paragraph", "ref_service_type", "fact_posting"}
+    assert "fact_posting" not in lean.tables
+    with pytest.raises(LookupError, match="fact_posting is not in memory: left on disk, read column by column"):
+        _ = lean.fact_posting
+    for column in whole.fact_posting.columns:  # each column alone as the whole load gives it, dtype included
+        pd.testing.assert_series_equal(lean.column("fact_posting", column), whole.fact_posting[column])
+    with pytest.raises(KeyError, match="no column"):
+        lean.column("fact_posting", "cpr")
     theme6.prepare_shared(lean, release=True)
     assert "fact_posting" not in lean.tables and "fact_posting" in lean.absent
     with pytest.raises(LookupError, match="fact_posting is not in memory: coded once"):
@@ -129,6 +136,8 @@ def test_the_kpi_stage_loads_only_what_its_readers_declare_and_an_absent_table_i
     pd.testing.assert_frame_equal(theme6.case_cost(lean), theme6.case_cost(whole))
     with pytest.raises(ValueError, match="unknown model tables"):
         Model.load(demo_model_dir, only={"fact_ledger"})
+    with pytest.raises(ValueError, match="read by column but not loaded"):
+        Model.load(demo_model_dir, only={"dim_org"}, by_column={"fact_posting"})
 
 
 def test_registering_an_unknown_or_second_computation_fails(monkeypatch):
