@@ -91,7 +91,10 @@ def _codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 
     Text is factorised as it is, and `Ukendt` slotted into the sorted labels afterwards:
     the same codes as labelling first, without turning every value into a Python object
-    and back (that was most of `summarise` on the large frames)."""
+    and back (that was most of `summarise` on the large frames). A categorical (theme 6's
+    labels) gives the same codes and labels from its categories, without text per member."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return _category_codes(values)
     if values.dtype != "str":
         values = values.astype(object).where(values.notna(), UNKNOWN).astype(str)
     codes, uniques = pd.factorize(values, sort=True)
@@ -104,6 +107,21 @@ def _codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         codes = moved[codes]
         uniques = labels
     return codes.astype(np.int64), uniques
+
+
+def _category_codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """`_codes` of a categorical of text: the categories present (and `Ukendt` where a value
+    is missing), sorted, and each member's position among them."""
+    raw = values.cat.codes.to_numpy().astype(np.int64)
+    categories = np.asarray(values.cat.categories.astype(str), dtype=object)
+    used = np.bincount(raw[raw >= 0], minlength=len(categories)) > 0
+    labels = {*categories[used]} | ({UNKNOWN} if (raw < 0).any() else set())
+    labels = np.array(sorted(labels), dtype=object)
+    if not len(labels):
+        return raw, labels
+    # each category's position among the labels (unused ones unread), and -1 (missing) at the end: Ukendt's
+    moved = np.append(np.searchsorted(labels, categories), np.searchsorted(labels, UNKNOWN))
+    return moved[raw], labels
 
 
 def _groupings(members: pd.DataFrame, breakdowns: tuple[str, ...]):

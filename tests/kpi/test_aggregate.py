@@ -153,15 +153,19 @@ def test_every_org_key_total_is_present_where_members_are(level):
     assert len(totals) == 2 and (totals["value"] == 1).all()
 
 
-@pytest.mark.parametrize("dtype", ["str", "object"])
+@pytest.mark.parametrize("dtype", ["str", "object", "category"])
 @pytest.mark.parametrize("values", [
     ["b", None, "a", "Ukendt", "Æ", "z", None], ["b", "a"], [None, None], [], ["Ukendt", None], ["å", "Z", "a", None],
 ])
 def test_group_codes_are_those_of_labelling_missing_as_ukendt_first(values, dtype):
     """`_codes` slots Ukendt in after factorising; the codes and labels must be what
-    labelling the missing values Ukendt and then factorising sorted would give."""
+    labelling the missing values Ukendt and then factorising sorted would give. A categorical
+    (theme 6's member labels) gives the same, whatever its unused categories."""
 
-    series = pd.Series(values, dtype=dtype)
+    series = pd.Series(values, dtype="str" if dtype == "category" else dtype)
+    if dtype == "category":
+        unused = ["Ukendt", "0 unused", "ø unused"]
+        series = series.astype(pd.CategoricalDtype(sorted({*series.dropna(), *unused}, reverse=True)))
     labelled = series.astype(object).where(series.notna(), "Ukendt").astype(str)
     expected_codes, expected_labels = pd.factorize(labelled, sort=True)
     codes, labels = _codes(series)
@@ -223,6 +227,18 @@ def test_summarise_equals_a_pandas_groupby(seed):
     assert _group_labels(got) == _group_labels(expected)
     assert got["persons"].tolist() == expected["persons"].tolist()
     assert got["days"].tolist() == expected["days"].tolist()
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_summarise_gives_the_same_rows_for_categorical_labels(seed):
+    """Theme 6 hands `summarise` its labels as categoricals (memory at national): every row, in
+    the same order, is what the same labels as text give."""
+    data = _random_members(seed, 500)
+    categorical = data.assign(**{c: data[c].astype("category") for c in ("org_area", "org_center", "org_unit",
+                                                                          "gender", "age_group")})
+    aggregations = {"persons": ("citizen_key", "nunique"), "days": ("days", "sum")}
+    pd.testing.assert_frame_equal(summarise(categorical, ("gender", "age_group"), **aggregations),
+                                  summarise(data, ("gender", "age_group"), **aggregations))
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
