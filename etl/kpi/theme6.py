@@ -179,10 +179,11 @@ class _Economy:
         """The function each measure's money is booked on (its kategori in T6.07): that of its
         latest commitment (by first day), else of its latest expense posting, else unknown."""
         fn = np.full(len(self.measures), len(self.functions), dtype=np.int64)
-        for frame, date in ((self.postings[self.postings["expense"]], "booked"), (self.commitments, "start")):
-            linked = frame[frame["m"] >= 0].sort_values([date], kind="stable")
-            latest = linked.drop_duplicates("m", keep="last")
-            fn[latest["m"].to_numpy()] = latest["fn"].to_numpy()  # commitments last: they win
+        postings, commitments = self.postings, self.commitments
+        expense = postings["expense"].to_numpy()
+        set_latest(fn, postings["m"].to_numpy(), postings["fn"].to_numpy(), postings["booked"].to_numpy(), expense)
+        set_latest(fn, commitments["m"].to_numpy(), commitments["fn"].to_numpy(),
+                   commitments["start"].to_numpy())  # commitments last: they win
         return fn
 
     def slice(self, start: dt.date, end: dt.date) -> pd.DataFrame:
@@ -221,18 +222,34 @@ class _Economy:
         return self.measure_column("unit", m, len(self.units) - 1).astype(np.int64)
 
 
+def set_latest(into: np.ndarray, m: np.ndarray, values: np.ndarray, dates: np.ndarray,
+               rows: np.ndarray | None = None) -> None:
+    """`into[m] = values` of each measure's latest row (of `rows`; m >= 0) by date: a tie goes
+    to the later row, a row without a date counts as latest (pandas' stable sort, NaT last).
+    In numpy, without a copy of the frame per worker (7.3 GiB peak at national in pandas)."""
+    linked = np.flatnonzero((m >= 0) if rows is None else (m >= 0) & rows)
+    ordered = linked[np.argsort(dates[linked], kind="stable")][::-1]
+    measures, last = np.unique(m[ordered], return_index=True)  # first in reverse: the latest
+    into[measures] = values[ordered[last]]
+
+
 def _economy(model: Model) -> _Economy:
     return model.derived(("theme6", "economy"), lambda: _Economy(model))
 
 
 def prepare_shared(model: Model, release: bool = False) -> None:
-    """Prepare the postings' coded arrays in the process that forks the KPI workers, so the
-    workers share one copy instead of each building its own from `fact_posting` (15.9 M
-    rows at national: two workers each held several GiB, docs/performance.md "Round 5").
+    """Prepare the postings' coded arrays (and the commitments, the budget and each measure's
+    function) in the process that forks the KPI workers, so the workers share one copy
+    instead of each building its own from `fact_posting` (15.9 M rows at national: two
+    workers each held several GiB, docs/performance.md "Round 5" and "Round 7").
     With `release`, the model then lets go of `fact_posting` itself (only the coded copy is
     read after this; 2.3 GiB at national, "Round 6"; the KPI stage leaves it on disk and codes
     it column by column, "Round 7")."""
-    _economy(model)
+    economy = _economy(model)
+    for part, table in (("commitments", "fact_commitment"), ("budget", "fact_budget"),
+                        ("measure_function", "fact_commitment")):  # built once here, not in each worker
+        if table not in model.absent:
+            getattr(economy, part)
     if release:
         model.release("fact_posting", "coded once for theme 6 (theme6.prepare_shared); read the coded postings")
         pa.default_memory_pool().release_unused()  # its text buffers back to the system before the fork

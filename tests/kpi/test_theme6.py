@@ -49,13 +49,14 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from etl.core.periods import quarter_periods
 from etl.core.reference import read_accounts, read_refusion
 from etl.core.settings import REPO_ROOT
-from etl.kpi import compute_kpi
+from etl.kpi import compute_kpi, theme6
 from etl.kpi.theme6 import case_cost
 from etl.publish.marts import CASE_COST
 
@@ -445,3 +446,22 @@ def test_case_cost_per_case_and_year(make_model, reference):
     assert (last_year["prognosis"], last_year["active_measures"], last_year["kategori"]) == (0, 1, "Ukendt")
     assert last_year["status_date"] == pd.Timestamp("2024-12-31")
     assert list(case_cost(model).columns) == [c for c in CASE_COST.column_names if c not in ("run_id", "computed_at")]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_measures_function_is_that_of_its_latest_row_as_pandas_sorts_it(seed):
+    """`set_latest` (each measure's function, T6.07's kategori) against pandas' stable sort and
+    keep-last: ties on a date, rows without a date, rows left out and rows reaching no measure."""
+    rng = np.random.default_rng(seed)
+    n = 400
+    dates = np.datetime64("2025-01-01") + rng.integers(0, 20, n).astype("timedelta64[D]")
+    dates[rng.random(n) < 0.1] = np.datetime64("NaT")
+    frame = pd.DataFrame({"m": rng.integers(-1, 30, n), "fn": rng.integers(0, 9, n), "date": dates,
+                          "kept": rng.random(n) < 0.7})
+    expected = np.full(35, -5)
+    latest = frame[frame["kept"] & (frame["m"] >= 0)].sort_values("date", kind="stable").drop_duplicates("m", keep="last")
+    expected[latest["m"].to_numpy()] = latest["fn"].to_numpy()
+    got = np.full(35, -5)
+    theme6.set_latest(got, frame["m"].to_numpy(), frame["fn"].to_numpy(), frame["date"].to_numpy(),
+                      frame["kept"].to_numpy())
+    assert got.tolist() == expected.tolist()
