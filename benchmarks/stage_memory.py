@@ -3,6 +3,7 @@
     python benchmarks/stage_memory.py validate --data-dir /tmp/mem-cph [--date 2025-11-15]
     python benchmarks/stage_memory.py model --data-dir /tmp/mem-cph [--date 2025-11-15]
     python benchmarks/stage_memory.py kpis --data-dir /tmp/mem-cph [--history-quarters 4]
+    python benchmarks/stage_memory.py dq --data-dir /tmp/mem-cph
     python benchmarks/stage_memory.py compare MODEL_DIR_A MODEL_DIR_B
 
 `validate` validates every landed table of `<data-dir>/landing` (landed as `run_chain.py`
@@ -13,7 +14,9 @@ step, each builder, each table written), sampled every 20 ms, and the process's 
 mark. `kpis` computes the KPIs on `<data-dir>/model` in a forked process, as
 `run_chain.py` does, and prints the peak summed PSS of the process and its workers, in each
 phase (loading the model, coding the postings, the workers computing, case_cost,
-dim_caseworker) and in all.
+dim_caseworker) and in all. `dq` runs the data-quality rules on `<data-dir>/model` in this
+process and prints each rule's peak (the rules on the run's facts, which read the warehouse,
+skipped).
 `compare` checks two model folders hold equal tables (every table sorted on all its
 columns, then `pd.testing.assert_frame_equal`, dtypes included): how a memory change is
 shown to leave the output as it was (docs/performance.md, "Round 5").
@@ -163,6 +166,44 @@ def kpi_memory(data_dir: Path, history_quarters: int) -> None:
           f"peak {watch.peak_gib(mark):.2f} GiB (stage process high-water mark {mark / 1024**3:.2f} GiB)")
 
 
+def dq_memory(data_dir: Path) -> None:
+    """The data-quality rules on `<data-dir>/model` in this process, as the stage runs them, each
+    rule's peak resident memory (its check, then the runner's counting of its findings). The
+    rules on the run's facts (freshness, row counts, KPI totals: they read the warehouse) are
+    skipped; they read no model table."""
+    import dataclasses  # noqa: PLC0415 - only for this subcommand
+
+    from etl.model import Model  # noqa: PLC0415 - as above
+    from etl.quality import runner  # noqa: PLC0415 - as above
+    from etl.quality.config import load_rules_config  # noqa: PLC0415 - as above
+
+    settings = Settings(data_dir, REPO_ROOT / "reference", "demo", connections=Connections())
+    peaks = PhasePeaks()
+
+    def phased(rule_id: str, check):
+        @functools.wraps(check)
+        def run(*args, **kwargs):
+            peaks.phase = rule_id
+            try:
+                return check(*args, **kwargs)
+            finally:
+                peaks.phase = f"{rule_id}: counting its findings"
+        return run
+
+    runner.RULES = {rule_id: dataclasses.replace(entry, check=phased(rule_id, entry.check))
+                    for rule_id, entry in runner.RULES.items()}
+    peaks.wrap(Model, "load", lambda *_: "loading the model")
+    peaks.wrap(runner, "_with_case_identifiers", lambda *_: "the failures' case identifiers")
+    started = time.perf_counter()
+    outcome = runner.run_rules(Model.load(settings.model_dir), load_rules_config(settings.dq_rules_path), "bench",
+                               dt.datetime.now(), facts=None)
+    seconds = time.perf_counter() - started
+    for phase, peak in peaks.peaks.items():
+        print(f"{phase:<48} {peak / 1024**3:6.2f} GiB")
+    print(f"data quality: {seconds:.1f} s, {len(outcome.dq_result):,} results, {len(outcome.dq_failure):,} failing "
+          f"records, high-water mark {high_water_mark() / 1024**3:.2f} GiB")
+
+
 def compare_models(a: Path, b: Path) -> int:
     """0 when every model table (and the row accounting) of `a` equals `b`'s, else 1."""
     differ = 0
@@ -182,7 +223,7 @@ def compare_models(a: Path, b: Path) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=["validate", "model", "kpis", "compare"])
+    parser.add_argument("what", choices=["validate", "model", "kpis", "dq", "compare"])
     parser.add_argument("dirs", nargs="*", type=Path, help="compare: the two model folders")
     parser.add_argument("--data-dir", type=Path)
     parser.add_argument("--date", type=dt.date.fromisoformat, default=dt.date(2025, 11, 15))
@@ -194,6 +235,8 @@ def main() -> None:
         validate_memory(args.data_dir, args.date)
     elif args.what == "model":
         model_memory(args.data_dir, args.date)
+    elif args.what == "dq":
+        dq_memory(args.data_dir)
     else:
         kpi_memory(args.data_dir, args.history_quarters)
 
