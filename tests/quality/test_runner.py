@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from etl.publish.marts import DQ_FAILURE, DQ_RESULT, DQ_RULE
 from etl.quality.config import load_rules_config
+from etl.quality import runner
 from etl.quality.rules import RULES
-from etl.quality.runner import Breach, format_breach_log, run_rules
+from etl.quality.runner import Breach, _breakdowns, format_breach_log, run_rules
 
 COMPUTED_AT = dt.datetime(2025, 11, 20, 3, 0)
 
@@ -185,3 +187,35 @@ def test_default_configuration_runs_every_rule(model):
     assert not outcome.dq_result["rule_id"].isin(["DQ10", "DQ13"]).any()
     assert [(b.rule_id, b.source) for b in outcome.error_breaches] == [
         ("DQ01", "voksen"), ("DQ02", "boern"), ("DQ02", "voksen")]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_breakdown_counts_are_those_of_every_row_once_per_dimension(seed):
+    """`_breakdowns` counts one dimension at a time (memory at national); the rows must be what
+    melting every row once per dimension and grouping gives: per source, dimension and label,
+    missing labels left out, a dimension with no label at all giving no row."""
+    rng = np.random.default_rng(seed)
+    n = 300
+
+    def labels(values, missing):
+        return pd.Series(rng.choice(values, n), dtype="str").where(rng.random(n) >= missing)
+
+    rows = pd.DataFrame({"source": labels(["boern", "voksen", "oekonomi"], 0), "source_table": "t",
+                         "record_id": [str(i) for i in range(n)], "failing": rng.random(n) < 0.3,
+                         "detail": None, "unit_code": labels(["U1", "U2"], 0.2),
+                         "function": labels(["5.28.20", "5.38.50", "Ukendt"], 0.1), "unit": labels(["A", "B"], 0.4),
+                         "empty": pd.Series(None, index=range(n), dtype="str")})
+    rows = rows.drop(columns=[c for c in rows.columns if c not in (*runner._ROW_COLUMNS, *runner.IDENTIFIER_COLUMNS,
+                                                                   "function", "unit", "empty")])
+    dimensions = ["function", "unit", "empty"]
+    expected = (rows.melt(id_vars=["source", "failing"], value_vars=dimensions, var_name="dimension",
+                          value_name="dimension_value").dropna(subset=["dimension_value"])
+                .groupby(["source", "dimension", "dimension_value"])["failing"]
+                .agg(population="size", failing="sum").reset_index())
+    got = _breakdowns(rows)
+    assert got[["source", "dimension", "dimension_value"]].astype(object).values.tolist() == \
+        expected[["source", "dimension", "dimension_value"]].astype(object).values.tolist()
+    assert got["population"].tolist() == expected["population"].tolist()
+    assert got["failing"].tolist() == expected["failing"].tolist()
+    assert got["rate"].tolist() == (expected["failing"] / expected["population"]).tolist()
+    assert _breakdowns(rows[[*runner._ROW_COLUMNS]]).empty
