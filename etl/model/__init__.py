@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterable
+from typing import BinaryIO
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,9 +50,10 @@ class Model:
     #: Tables of the model folder not in memory (left out by `load(only=...)`, or `release`d),
     #: with why: reading one raises instead of giving an empty table (a silent zero).
     absent: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
-    #: Tables left on disk to be read one column at a time (`column`), with their files: the
-    #: KPI stage's postings, never whole in memory (15.9 M rows, 2.3 GiB at national).
-    on_disk: dict[str, Path] = field(default_factory=dict, repr=False, compare=False)
+    #: Tables left on disk to be read one column at a time (`column`): the KPI stage's postings,
+    #: never whole in memory (15.9 M rows, 2.3 GiB at national). Each file is opened by `load`,
+    #: so a model rebuilt meanwhile (its files renamed into place) is not mixed into this one.
+    on_disk: dict[str, BinaryIO] = field(default_factory=dict, repr=False, compare=False)
     _derived: dict = field(default_factory=dict, repr=False, compare=False)
     _slots: dict = field(default_factory=dict, repr=False, compare=False)
 
@@ -82,19 +84,22 @@ class Model:
         """Let go of a table whose every reader now works from something derived from it (the
         KPI stage's postings, once coded: 2.3 GiB at national); what was derived is kept."""
         self.tables.pop(name, None)
-        self.on_disk.pop(name, None)
+        opened = self.on_disk.pop(name, None)
+        if opened is not None:
+            opened.close()
         self.absent[name] = why
 
     def column(self, name: str, column: str) -> pd.Series:
         """One column of a table: from memory, or read alone from the model folder for a table
         loaded `by_column` (with its contract dtype, as `load` gives it)."""
-        path = self.on_disk.get(name)
-        if path is None:
+        opened = self.on_disk.get(name)
+        if opened is None:
             return getattr(self, name)[column]
         spec = next((c for c in MODEL_TABLES[name].columns if c.name == column), None)
         if spec is None:
             raise KeyError(f"{name} has no column {column}")
-        return _conform_column(pd.read_parquet(path, columns=[column])[column], spec)
+        opened.seek(0)
+        return _conform_column(pd.read_parquet(opened, columns=[column])[column], spec)
 
     def __getattr__(self, name: str) -> pd.DataFrame:
         if name in MODEL_TABLES:
@@ -129,6 +134,7 @@ class Model:
             raise ValueError(f"unknown model tables: {sorted(unknown)}")
         if not by_column <= wanted:
             raise ValueError(f"tables read by column but not loaded: {sorted(by_column - wanted)}")
+        opened = {name: (model_dir / f"{name}.parquet").open("rb") for name in sorted(by_column)}
         tables = {name: conform(pd.read_parquet(model_dir / f"{name}.parquet"), spec)
                   for name, spec in MODEL_TABLES.items() if name in wanted - by_column}
         absent = {name: "not loaded by this stage (declare it in the lineage of what reads it)"
@@ -136,7 +142,7 @@ class Model:
         absent |= {name: "left on disk, read column by column (Model.column)" for name in by_column}
         return cls(dt.date.fromisoformat(meta["extraction_date"]),
                    dt.datetime.fromisoformat(meta["extraction_time"]), tables, absent,
-                   on_disk={name: model_dir / f"{name}.parquet" for name in by_column})
+                   on_disk=opened)
 
 
 class ModelWriter:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import shutil
 from dataclasses import replace
 
 import pandas as pd
@@ -138,6 +140,25 @@ def test_the_kpi_stage_loads_only_what_its_readers_declare_and_an_absent_table_i
         Model.load(demo_model_dir, only={"fact_ledger"})
     with pytest.raises(ValueError, match="read by column but not loaded"):
         Model.load(demo_model_dir, only={"dim_org"}, by_column={"fact_posting"})
+
+
+def test_a_table_read_by_column_is_the_one_loaded_even_when_the_model_is_rebuilt_meanwhile(demo_model_dir, tmp_path):
+    """The KPI stage codes the postings from disk after loading the rest: a model stage that
+    renames a new model into place in between (a daytime refresh) must not mix its postings
+    into the loaded model. `load` opens the file; its columns come from what it opened."""
+    shutil.copytree(demo_model_dir, tmp_path / "model")
+    model = Model.load(tmp_path / "model", only={"fact_posting", "dim_org"}, by_column={"fact_posting"})
+    postings = pd.read_parquet(demo_model_dir / "fact_posting.parquet")
+    rebuilt = tmp_path / "model" / ".fact_posting.parquet.tmp"
+    postings.head(3).to_parquet(rebuilt, index=False)
+    os.replace(rebuilt, tmp_path / "model" / "fact_posting.parquet")  # as ModelWriter.commit does
+    assert len(postings) > 3
+    assert model.column("fact_posting", "posting_id").tolist() == postings["posting_id"].tolist()
+    assert Model.load(tmp_path / "model", only={"fact_posting"}).fact_posting["posting_id"].tolist() == \
+        postings["posting_id"].head(3).tolist()
+    model.release("fact_posting", "coded")
+    with pytest.raises(LookupError, match="fact_posting is not in memory: coded"):
+        model.column("fact_posting", "posting_id")
 
 
 def test_registering_an_unknown_or_second_computation_fails(monkeypatch):
