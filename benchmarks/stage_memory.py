@@ -169,8 +169,8 @@ def kpi_memory(data_dir: Path, history_quarters: int) -> None:
 def dq_memory(data_dir: Path) -> None:
     """The data-quality rules on `<data-dir>/model` in this process, as the stage runs them, each
     rule's peak resident memory (its check, then the runner's counting of its findings). The
-    rules on the run's facts (freshness, row counts, KPI totals: they read the warehouse) are
-    skipped; they read no model table."""
+    rules on the run's facts (DQ10, DQ13, DQ14, DQ20-DQ22: they read the warehouse) are skipped;
+    of them only DQ22 reads the model, the small `link_finding` and `ref_role`."""
     import dataclasses  # noqa: PLC0415 - only for this subcommand
 
     from etl.model import Model  # noqa: PLC0415 - as above
