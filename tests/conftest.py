@@ -11,8 +11,9 @@ import sqlalchemy as sa
 
 #: Test servers (the PostgreSQL cluster) live beside the tests, outside the production package.
 sys.path.insert(0, str(Path(__file__).resolve().parent / "support"))
-#: Shared fixtures of tests in several folders (quarter close: tests/publish and tests/report).
-pytest_plugins = ["quarter_close", "demo_night"]
+#: Shared fixtures of tests in several folders (quarter close: tests/publish and tests/report;
+#: the demo model: tests/kpi and tests/quality).
+pytest_plugins = ["quarter_close", "demo_night", "demo_model"]
 
 @pytest.fixture(autouse=True)
 def _no_airflow_home_leak(monkeypatch):

@@ -53,19 +53,19 @@ def _run_data_quality(run_id: str, settings: Settings | None = None, rules_path:
     from etl.quality.config import load_rules_config  # noqa: PLC0415 - the rules (~115 ms): not at DAG parse
     from etl.quality.facts import load_run_facts  # noqa: PLC0415 - as above
     from etl.quality.flags import blocking_breaches, flag_kpis, stale_sources  # noqa: PLC0415 - as above
-    from etl.quality.runner import format_breach_log, run_rules  # noqa: PLC0415 - as above
+    from etl.quality.runner import format_breach_log, model_tables, run_rules  # noqa: PLC0415 - as above
 
     settings = _settings(settings)
     started = time.monotonic()
-    model = Model.load(settings.model_dir)
+    rules_config = load_rules_config(rules_path or settings.dq_rules_path)
+    model = Model.load(settings.model_dir, only=model_tables(rules_config))  # the tables the enabled rules read
     engine = make_engine(settings.warehouse_url())
     ensure_schema(engine, sql_dir=settings.sql_dir)
     previous = read_table(engine, "mart.dq_result", "WHERE run_id = (SELECT run_id FROM mart.dq_result "
                           "WHERE run_id <> :run ORDER BY computed_at DESC LIMIT 1)", {"run": run_id})
     computed_at = local_now()
     facts = load_run_facts(settings, engine, run_id, checked_at=computed_at, extraction_date=model.extraction_date)
-    outcome = run_rules(model, load_rules_config(rules_path or settings.dq_rules_path), run_id, computed_at,
-                        previous if len(previous) else None, facts=facts)
+    outcome = run_rules(model, rules_config, run_id, computed_at, previous if len(previous) else None, facts=facts)
     flags = flag_kpis(read_table(engine, "mart.kpi_value", "WHERE version = 0"), blocking_breaches(outcome),
                       run_id, computed_at, stale=stale_sources(outcome))
     publish_together(engine, [  # one transaction: mart and public show the same run's results

@@ -6,15 +6,12 @@ import datetime as dt
 
 import pandas as pd
 import pytest
-from extracts import extract_all
 
 from etl.core.periods import Period, quarter_periods
 from etl.core.reference import load_reference
-from etl.core.settings import REPO_ROOT, Settings
+from etl.core.settings import REPO_ROOT
 from etl.model import Model, conform
 from etl.model.tables import MODEL_TABLES
-from etl.synth import generate
-from etl.tasks import model as model_tasks
 
 
 def model_frame(table: str, rows: list[dict]) -> pd.DataFrame:
@@ -85,17 +82,3 @@ def pick():
         assert len(found) == 1, f"{len(found)} rows for {measure}/{org_level}/{org_key}/{dimension}/{dimension_value}"
         return found.iloc[0]
     return select
-
-
-@pytest.fixture(scope="session")
-def demo_model_dir(tmp_path_factory):
-    """A generated demo night's model folder (extracted and built by the pipeline), shared
-    by the tests that need realistic volumes; they must not write to it."""
-
-    day = dt.date(2025, 11, 15)
-    data = tmp_path_factory.mktemp("kpi_demo_night")
-    generate(data / "sources", "demo", seed=11, extraction_date=day)
-    settings = Settings(data, REPO_ROOT / "reference", "demo")
-    extract_all(day, "night-1", settings)
-    model_tasks.build_model(day, settings)
-    return settings.model_dir

@@ -3,6 +3,7 @@ the run's facts (DQ10 freshness, DQ13 swings, DQ14 conservation) on hand-built f
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import itertools
 import random
@@ -15,10 +16,11 @@ from rule_findings import findings
 from etl.core.privacy import contains_cpr
 from etl.kpi.catalog import CATALOG
 from etl.model import Model
+from etl.model.tables import MODEL_TABLES
 from etl.quality.config import load_rules_config
 from etl.quality.facts import FRESHNESS_COLUMNS, KPI_TOTAL_COLUMNS, ROW_COUNT_COLUMNS, RunFacts, is_stale
 from etl.quality.rules import RULES, swing_share
-from etl.quality.runner import run_rules
+from etl.quality.runner import RUNNER_TABLES, model_tables, run_rules
 from etl.sources import SOURCES
 
 
@@ -527,3 +529,36 @@ def test_dq08_counts_a_row_once_for_the_codes_it_carries_itself(make_model):
     assert kinds == {("Sag", "1"): "unit", ("Sag", "2"): "unit", ("Afgoerelse", "1"): "paragraph",
                      ("Afgoerelse", "2"): "paragraph", ("Afgoerelse", "3"): "paragraph",
                      ("Foranstaltning", "7"): "paragraph", ("Foranstaltning", "8"): "paragraph"}
+
+
+class RecordingModel(Model):
+    """A model that notes every table a check reads (attribute access)."""
+
+    def __getattr__(self, name: str):
+        if name in MODEL_TABLES:
+            self.__dict__.setdefault("read", set()).add(name)
+        return super().__getattr__(name)
+
+
+def test_every_rule_declares_exactly_the_model_tables_its_check_reads(demo_model_dir):
+    """The data-quality stage loads only the tables the enabled rules declare; a table read but
+    not declared would raise there, one declared but not read would be loaded for nothing."""
+    demo_night_model = Model.load(demo_model_dir)
+    checked = facts(kpi_totals=kpis(), previous_kpi_totals=kpis())
+    for rule_id, registered in RULES.items():
+        model = RecordingModel(demo_night_model.extraction_date, demo_night_model.extraction_time,
+                               dict(demo_night_model.tables))
+        if registered.needs_facts:
+            registered.check(model, checked, registered.params)
+        else:
+            registered.check(model)
+        assert model.__dict__.get("read", set()) == registered.tables, (rule_id, sorted(
+            model.__dict__.get("read", set()) ^ registered.tables))
+
+
+def test_the_stage_loads_only_the_enabled_rules_tables():
+    config = load_rules_config()
+    assert model_tables(config) == RUNNER_TABLES | set().union(*(RULES[r].tables for r in config))
+    assert {"fact_employment_status", "dim_citizen", "link_person"}.isdisjoint(model_tables(config))
+    only_dq18 = {r: dataclasses.replace(c, enabled=r == "DQ18") for r, c in config.items()}
+    assert model_tables(only_dq18) == {"fact_case", "fact_posting"}
