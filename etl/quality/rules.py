@@ -448,12 +448,12 @@ def postings_without_measure(model: Model) -> list[RuleFinding]:
     system (a soft-deleted one matches). Breakdown: function.
     """
     # the columns judged and reported, not all 14 (the copy of every posting was 2.7 GiB at national)
-    postings = model.fact_posting[["posting_id", "funktion", "money_class", "duplicate", "source_system",
-                                   "has_reference", "service_key", "unit_code"]]
+    postings = model.fact_posting
     accounts = model.ref_account
     case_functions = set(accounts.loc[accounts["kraever_foranstaltning"] == 1, "funktion"])
-    rows = postings[(postings["money_class"] == "expense") & postings["funktion"].isin(case_functions)
-                    & ~postings["duplicate"].astype(bool)]
+    judged = ((postings["money_class"] == "expense") & postings["funktion"].isin(case_functions)
+              & ~postings["duplicate"].astype(bool))
+    rows = postings.loc[judged, ["posting_id", "funktion", "source_system", "has_reference", "service_key", "unit_code"]]
 
     def problem(bad: pd.DataFrame) -> pd.Series:
         return (("foranstaltningsreferencen matcher ingen foranstaltning i " + bad["source_system"].astype("str"))
