@@ -3,6 +3,7 @@
     python benchmarks/stage_memory.py validate --data-dir /tmp/mem-cph [--date 2025-11-15]
     python benchmarks/stage_memory.py model --data-dir /tmp/mem-cph [--date 2025-11-15]
     python benchmarks/stage_memory.py kpis --data-dir /tmp/mem-cph [--history-quarters 4]
+    python benchmarks/stage_memory.py publish --data-dir /tmp/mem-cph
     python benchmarks/stage_memory.py dq --data-dir /tmp/mem-cph
     python benchmarks/stage_memory.py compare MODEL_DIR_A MODEL_DIR_B
 
@@ -14,7 +15,8 @@ step, each builder, each table written), sampled every 20 ms, and the process's 
 mark. `kpis` computes the KPIs on `<data-dir>/model` in a forked process, as
 `run_chain.py` does, and prints the peak summed PSS of the process and its workers, in each
 phase (loading the model, coding the postings, the workers computing, case_cost,
-dim_caseworker) and in all. `dq` runs the data-quality rules on `<data-dir>/model` in this
+dim_caseworker) and in all. `publish` audits and publishes what `kpis` computed there to the
+warehouse (SQLite in the data folder) in a forked process and prints its peak. `dq` runs the data-quality rules on `<data-dir>/model` in this
 process and prints each rule's peak (the rules on the run's facts, which read the warehouse,
 skipped).
 `compare` checks two model folders hold equal tables (every table sorted on all its
@@ -166,6 +168,28 @@ def kpi_memory(data_dir: Path, history_quarters: int) -> None:
           f"peak {watch.peak_gib(mark):.2f} GiB (stage process high-water mark {mark / 1024**3:.2f} GiB)")
 
 
+def publish_memory(data_dir: Path) -> None:
+    """Audit and publish the KPI values last computed into `<data-dir>/kpi` (by `kpis`) to the
+    settings' warehouse (the demo settings: SQLite in the data folder), in a forked process as
+    `run_chain.py` runs a stage, and print its peak."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import run_chain  # noqa: PLC0415 - the benchmark beside this file, put on the path just above
+    from etl.tasks import kpis as kpi_tasks  # noqa: PLC0415 - the KPI catalogue, only for this subcommand
+
+    settings = Settings(data_dir, REPO_ROOT / "reference", "demo", connections=Connections())
+    zones = settings.zones
+    computed_at = pd.read_parquet(zones.kpi_values, columns=["computed_at"])["computed_at"].iloc[0]
+    staged = zones.portable({"path": zones.kpi_values, "case_cost_path": zones.case_cost,
+                             "caseworker_path": zones.dim_caseworker,
+                             "freshness": kpi_tasks.kpi_freshness(settings, "bench", computed_at)})
+    watch = run_chain.MemoryWatch()
+    started = time.perf_counter()
+    result, mark = run_chain.in_own_process(
+        lambda: kpi_tasks.publish_kpis(kpi_tasks.audit_kpis(staged, settings=settings), settings))
+    print(f"publish (audit+publish): {time.perf_counter() - started:.1f} s, {result['mart_rows']:,} mart rows, "
+          f"peak {watch.peak_gib(mark):.2f} GiB (stage process high-water mark {mark / 1024**3:.2f} GiB)")
+
+
 def dq_memory(data_dir: Path) -> None:
     """The data-quality rules on `<data-dir>/model` in this process, as the stage runs them, each
     rule's peak resident memory (its check, then the runner's counting of its findings). The
@@ -224,7 +248,7 @@ def compare_models(a: Path, b: Path) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=["validate", "model", "kpis", "dq", "compare"])
+    parser.add_argument("what", choices=["validate", "model", "kpis", "publish", "dq", "compare"])
     parser.add_argument("dirs", nargs="*", type=Path, help="compare: the two model folders")
     parser.add_argument("--data-dir", type=Path)
     parser.add_argument("--date", type=dt.date.fromisoformat, default=dt.date(2025, 11, 15))
@@ -238,6 +262,8 @@ def main() -> None:
         model_memory(args.data_dir, args.date)
     elif args.what == "dq":
         dq_memory(args.data_dir)
+    elif args.what == "publish":
+        publish_memory(args.data_dir)
     else:
         kpi_memory(args.data_dir, args.history_quarters)
 
