@@ -9,6 +9,7 @@ from dataclasses import replace
 
 import pandas as pd
 import pytest
+from recording_model import RecordingModel
 
 from etl.core.reference import load_reference
 from etl.core.roles import FACILITY_GROUPS, facility_types
@@ -19,7 +20,6 @@ from etl.kpi.aggregate import KPI_ROW_COLUMNS, MEASURE_COLUMNS
 from etl.kpi.catalog import KpiDefinition, kpi
 from etl.model import Model
 from etl.model.registry import sources_feeding
-from etl.model.tables import MODEL_TABLES
 from etl.publish.marts import KPI_CATALOG
 
 #: The ids of shared/spec/kpi-catalogue.md, in its order, then theme 6 of economy.md.
@@ -88,15 +88,6 @@ def test_every_declared_source_feeds_a_model_table_the_kpi_reads():
     for d in CATALOG.values():
         fed = {source for table in d.model_tables for source in sources_feeding(table)}
         assert d.sources - fed == FLAGGED_WITH_ITS_POPULATION.get(d.kpi_id, set()), d.kpi_id
-
-
-class RecordingModel(Model):
-    """A model that notes every table a computation reads (attribute access)."""
-
-    def __getattr__(self, name: str):
-        if name in MODEL_TABLES:
-            self.__dict__.setdefault("read", set()).add(name)
-        return super().__getattr__(name)
 
 
 def test_lineage_names_exactly_the_model_tables_each_computation_reads(demo_model_dir):

@@ -10,13 +10,13 @@ import random
 
 import pandas as pd
 import pytest
+from recording_model import RecordingModel
 
 from rule_findings import findings
 
 from etl.core.privacy import contains_cpr
 from etl.kpi.catalog import CATALOG
 from etl.model import Model
-from etl.model.tables import MODEL_TABLES
 from etl.quality.config import load_rules_config
 from etl.quality.facts import FRESHNESS_COLUMNS, KPI_TOTAL_COLUMNS, ROW_COUNT_COLUMNS, RunFacts, is_stale
 from etl.quality.rules import RULES, swing_share
@@ -530,14 +530,6 @@ def test_dq08_counts_a_row_once_for_the_codes_it_carries_itself(make_model):
                      ("Afgoerelse", "2"): "paragraph", ("Afgoerelse", "3"): "paragraph",
                      ("Foranstaltning", "7"): "paragraph", ("Foranstaltning", "8"): "paragraph"}
 
-
-class RecordingModel(Model):
-    """A model that notes every table a check reads (attribute access)."""
-
-    def __getattr__(self, name: str):
-        if name in MODEL_TABLES:
-            self.__dict__.setdefault("read", set()).add(name)
-        return super().__getattr__(name)
 
 
 def test_every_rule_declares_exactly_the_model_tables_its_check_reads(demo_model_dir):
