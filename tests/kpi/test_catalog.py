@@ -242,3 +242,16 @@ def test_the_definition_names_the_roles_and_shipped_types_its_computation_uses(k
     assert [r for r in roles if r not in definition] == []
     assert [t for t in grouping if t not in definition] == []
     assert all(f"not {t}" in definition or f"{t} are not included" in definition for t in left_out)
+
+
+def test_a_kpi_run_of_a_few_money_kpis_loads_and_prepares_only_their_tables(demo_model_dir):
+    """`compute_kpis(kpi_ids=...)` on a model of just those KPIs' lineage: the shared economy is
+    prepared before the fork without the commitments or the budget it was not given (reading
+    one would raise), and the rows are the whole model's."""
+    whole = Model.load(demo_model_dir)
+    only = CATALOG["T6.05"].model_tables
+    lean = Model.load(demo_model_dir, only=only, by_column={"fact_posting"})
+    assert {"fact_commitment", "fact_budget"} <= set(lean.absent)
+    periods = reporting_periods(whole.extraction_date, history_quarters=0)
+    pd.testing.assert_frame_equal(compute_kpis(lean, periods, workers=2, kpi_ids={"T6.05"}),
+                                  compute_kpis(whole, periods, workers=1, kpi_ids={"T6.05"}))
