@@ -34,9 +34,12 @@ after whole quarters. So a closed quarter's pattern depends only on its own and 
 quarters' figures: the frozen version and a later night's copy of an unchanged quarter are
 blanked identically, and comparing the two versions gives nothing away.
 
-The attacker in tests/support/attack.py checks the result with linear programming over
-every published relation (docs/security.md gives the numbers and the limits). Caseworker
-rows never reach `public`.
+The complement rule stops subtraction, not everything: bounds that meet (distinct counts,
+whose part <= total and total <= sum of parts), zeros pinned in another figure. So the
+publisher then attacks its own output (`etl.publish.audit`: linear programming over every
+relation an analyst can know) and blanks more wherever a non-zero figure falls, period by
+period so the frozen-version guarantee holds (`_audit_and_repair`; docs/security.md gives
+the numbers and the limits). Caseworker rows never reach `public`.
 """
 
 from __future__ import annotations
@@ -149,7 +152,7 @@ def primary_mask(frame: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD, cells:
 
 
 def suppress_for_public(values: pd.DataFrame, dim_org: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD,
-                        breakdown_levels: tuple[str, ...] = PUBLIC_ORG_LEVELS) -> pd.DataFrame:
+                        breakdown_levels: tuple[str, ...] = PUBLIC_ORG_LEVELS, *, audit: bool = True) -> pd.DataFrame:
     """The `public` copy of KPI rows: caseworker rows dropped, breakdowns kept only at
     `breakdown_levels` (below them the org totals; the pipeline passes the setting
     `SOFLI_PUBLIC_BREAKDOWN_LEVELS`, default sof and area), small cells and their
@@ -198,20 +201,159 @@ def suppress_for_public(values: pd.DataFrame, dim_org: pd.DataFrame, threshold: 
 
     members = equation_members(cells, dim_org)
     stage = _stage(cells)
-    blank = primary.copy()
     member_kpi = kpi_of_cell[members["_cell"].to_numpy()]
+    local_members = []
     for k in range(len(kpi_names)):
         local = np.flatnonzero(kpi_of_cell == k)
         index = np.full(n_cells, -1)
         index[local] = np.arange(len(local))
         sub = members[member_kpi == k]
-        sub = sub.assign(_cell=index[sub["_cell"].to_numpy()], _eq=pd.factorize(sub["_eq"])[0])
-        mine = [f[local] for f, fk in zip(figures, figure_kpi) if fk == k]
-        blank[local] = _complements(primary[local], mine, size[local], stage[local], sub)
+        local_members.append((local, sub.assign(_cell=index[sub["_cell"].to_numpy()], _eq=pd.factorize(sub["_eq"])[0]),
+                              [f[local] for f, fk in zip(figures, figure_kpi) if fk == k]))
+
+    def complements(primary: np.ndarray, blank: np.ndarray, kpis) -> None:
+        for k in kpis:
+            local, sub, mine = local_members[k]
+            blank[local] = _complements(primary[local], mine, size[local], stage[local], sub)
+
+    blank = primary.copy()
+    complements(primary, blank, range(len(kpi_names)))
     # sums whose persons nobody counted are never published; they take part in no equation
     # (blanked everywhere, they give nothing away and protect nothing)
-    out.loc[blank[cell_of_row] | undeclared_sums(out).to_numpy(), ["value", "numerator", "denominator"]] = None
+    undeclared = undeclared_sums(out).to_numpy()
+    if audit:
+        anything = np.zeros(n_cells, dtype=bool)
+        for figure in figures:
+            anything |= figure
+        blank = _audit_and_repair(out, cell_of_row, kpi_of_cell, stage, size, anything, members, primary, blank,
+                                  undeclared, dim_org, complements)
+    out.loc[blank[cell_of_row] | undeclared, ["value", "numerator", "denominator"]] = None
     return out
+
+
+class SuppressionAuditError(RuntimeError):
+    """The audit still recovers a blanked figure after every repair: nothing is published."""
+
+
+#: Repairs per KPI before the audit gives up (loudly): each adds at least one blanked cell.
+MAX_REPAIRS = 200
+
+
+def _audit_and_repair(out: pd.DataFrame, cell_of_row: np.ndarray, kpi_of_cell: np.ndarray, stage: np.ndarray,
+                      size: np.ndarray, anything: np.ndarray, members: pd.DataFrame, primary: np.ndarray,
+                      blank: np.ndarray, undeclared: np.ndarray, dim_org: pd.DataFrame, complements) -> np.ndarray:
+    """Run the attacker (`etl.publish.audit`) on the publication and blank more cells wherever
+    it recovers a non-zero figure, until it recovers none.
+
+    The complement rule stops subtraction; the audit stops the rest (bounds that meet, zeros
+    pinned in another figure, distinct counts whose part <= total and total <= sum meet). A
+    repair keeps the frozen-version guarantee: the cells found are judged on the periods up to
+    a stage (the publication as it stood when that stage was the latest, as a frozen copy
+    holds it), and only cells of that latest stage are blanked, so an earlier period's pattern
+    never depends on a later period's figures. Per found cell, the repair blanks the smallest
+    published cell of that stage linked to it by equations (`_repair_targets`), then the
+    complements are chosen again with everything blanked so far kept.
+    """
+    from etl.publish.audit import Audit  # noqa: PLC0415 - scipy: only when publishing
+
+    blank = blank.copy()
+    forced = np.zeros(len(blank), dtype=bool)
+    row_kpi = kpi_of_cell[cell_of_row]
+    row_stage = stage[cell_of_row]
+    audits: dict[tuple, tuple[Audit, np.ndarray]] = {}
+
+    def found(rows: np.ndarray, *key) -> np.ndarray:
+        """Cells (global) whose non-zero figure the attacker recovers from these rows (the
+        relations of one set of rows are written down once: `key`)."""
+        if key not in audits:
+            audits[key] = Audit.of_publication(out.iloc[rows], dim_org), rows
+        audit, rows = audits[key]
+        return np.unique(cell_of_row[rows[audit.recovered((blank[cell_of_row] | undeclared)[rows])]])
+
+    everything = np.arange(len(out))
+    cell_eqs = members.groupby("_cell")["_eq"].apply(np.asarray)
+    eq_cells = members.groupby("_eq")["_cell"].apply(np.asarray)
+    leaking = found(everything, "all")
+    audits.clear()
+    given = np.array([], dtype=np.int64)  # recoverable, but no secret: see below
+
+    def name(k: int) -> str:
+        return str(out["kpi_id"].iloc[np.flatnonzero(row_kpi == k)[0]])
+
+    for k in np.unique(kpi_of_cell[leaking]):
+        mine = everything[row_kpi == k]
+        before = int((blank & (kpi_of_cell == k)).sum())
+        stages = np.unique(row_stage[mine])
+        current = stage[leaking[kpi_of_cell[leaking] == k]].min()
+        repairs = 0
+        while current is not None:
+            prefix = mine[row_stage[mine] <= current]
+            here = np.setdiff1d(found(prefix, k, current), given)
+            while len(here):
+                repairs += 1
+                if repairs > MAX_REPAIRS:
+                    raise SuppressionAuditError(f"{len(here)} blanked cells of {name(k)} stay recoverable after "
+                                                f"{MAX_REPAIRS} repairs")
+                targets, stuck = _repair_targets(here, current, cell_eqs, eq_cells, stage, blank, anything, size)
+                small = stuck[primary[stuck]]
+                if len(small):
+                    # a small cell that earlier periods' published figures give away: those
+                    # periods must yield (the frozen-version guarantee gives way to the cell)
+                    earlier, still = _repair_targets(small, None, cell_eqs, eq_cells, stage, blank, anything, size)
+                    if len(still):
+                        raise SuppressionAuditError(f"{len(still)} small cells of {name(k)} are recoverable and "
+                                                    "every cell linked to them is blanked")
+                    log.warning("suppression audit: %d small cells of %s are given away by earlier periods; "
+                                "blanking %d cells there", len(small), name(k), len(earlier))
+                    targets = np.union1d(targets, earlier)
+                    stuck = stuck[~primary[stuck]]
+                # a complement that earlier periods give away (between two equal published
+                # figures): its value is no secret, and it can only be hidden in those periods
+                given = np.union1d(given, stuck)
+                if len(targets):
+                    # what is blanked stays blanked (the repairs only add): new complements for
+                    # the targets, none taken back
+                    forced |= blank
+                    forced[targets] = True
+                    complements(primary | forced, blank, [k])
+                here = np.setdiff1d(found(prefix, k, current), given)
+            later = stages[stages > current]
+            if not len(later):
+                break
+            remaining = np.setdiff1d(found(mine, k), given)
+            current = max(later[0], stage[remaining].min()) if len(remaining) else None
+        log.info("suppression audit: %s repaired by blanking %d more cells in %d rounds", name(k),
+                 int((blank & (kpi_of_cell == k)).sum() - before), repairs)
+    if len(given):
+        log.info("suppression audit: %d complements follow from earlier periods' published figures (no small "
+                 "cell among them)", len(given))
+    return blank
+
+
+def _repair_targets(found: np.ndarray, current: int | None, cell_eqs: pd.Series, eq_cells: pd.Series, stage: np.ndarray,
+                    blank: np.ndarray, anything: np.ndarray, size: np.ndarray) -> np.ndarray:
+    """Per recovered cell, the smallest published cell of stage `current` among the nearest
+    cells linked to it by equations (its partners, else theirs, ...; non-zero cells first, ties
+    by position); with `current` None, of any stage, the latest first. Also the cells that have
+    none (every linked cell of that stage is blanked)."""
+    targets, stuck = [], []
+    for cell in found:
+        seen = {int(cell)}
+        ring = np.array([cell])
+        while len(ring):
+            eqs = [e for c in ring for e in cell_eqs.get(c, [])]
+            linked = np.unique(np.concatenate([eq_cells[e] for e in eqs])) if eqs else np.array([], dtype=np.int64)
+            linked = linked[((stage[linked] == current) if current is not None else True) & ~np.isin(linked, list(seen))]
+            seen.update(int(c) for c in linked)
+            open_ = linked[~blank[linked]]
+            if len(open_):
+                order = np.lexsort((open_, size[open_], ~anything[open_], -stage[open_]))
+                targets.append(open_[order[0]])
+                break
+            ring = linked
+        else:
+            stuck.append(cell)
+    return np.unique(np.asarray(targets, dtype=np.int64)), np.asarray(stuck, dtype=np.int64)
 
 
 def _stage(cells: pd.DataFrame) -> np.ndarray:
@@ -321,7 +463,7 @@ def equation_members(cells: pd.DataFrame, dim_org: pd.DataFrame) -> pd.DataFrame
             for c in ("kpi_id", "period_start", "period_end", "dimension", "dimension_value")}
     org_label = (cells["org_level"].astype(str) + ":" + cells["org_key"].astype(str)).to_numpy(dtype=object)
     org_codes, org_names = pd.factorize(org_label)
-    parent = _parents(cells, dim_org).to_numpy(dtype=object)
+    parent = org_parents(cells, dim_org).to_numpy(dtype=object)
     has_parent = pd.notna(parent)
     # a parent missing from the cells gets a code of its own (its equation has no total)
     org_index = {name: i for i, name in enumerate(org_names)}
@@ -390,7 +532,7 @@ def _combine(*codes: np.ndarray) -> np.ndarray:
     return combined
 
 
-def _parents(cells: pd.DataFrame, dim_org: pd.DataFrame) -> pd.Series:
+def org_parents(cells: pd.DataFrame, dim_org: pd.DataFrame) -> pd.Series:
     """Each cell's parent org (`level:key`) in the structure valid on its period's end:
     unit -> center -> area -> sof. A Ukendt unit lies in the Ukendt center; a Ukendt
     center in no known area (it has no parent)."""

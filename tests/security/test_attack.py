@@ -1,4 +1,4 @@
-"""The attacker itself (tests/support/attack.py): what it must find, on tables small enough
+"""The attacker itself (etl/publish/audit.py, also the publisher's audit): what it must find, on tables small enough
 to solve by hand, and its determination against one LP per unknown (min == max)."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import scipy.optimize
-from attack import _determine, attack
+from etl.publish.audit import _determine, attack
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -3,8 +3,8 @@
 Random KPI tables (an event count and a share resting on the same events, an org tree in
 which one unit moves to another center between the two quarters, one breakdown, Q1 and Q2
 as quarter and ÅTD) with many zeros, ones and small values are suppressed, then attacked by
-tests/support/attack.py with every relation an analyst can know: breakdowns, the
-organisation valid on each period's end, quarter vs ÅTD, the measures of a cell, and a
+etl/publish/audit.py (the attacker the publisher also runs on itself) with every relation an
+analyst can know: breakdowns, the organisation valid on each period's end, quarter vs ÅTD, the measures of a cell, and a
 frozen version of Q1 beside the nightly one. No blanked non-zero figure may be determined:
 within each period on freshly drawn tables every run; with every relation, quarter vs ÅTD
 included, on a fixed set of drawn tables (see FIXED).
@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from attack import FAMILIES, attack
+from etl.publish.audit import FAMILIES, attack
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

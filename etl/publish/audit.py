@@ -1,4 +1,9 @@
-"""A hostile analyst against `public.kpi_value`: which suppressed cells can be recovered exactly?
+"""The suppression audit: which blanked cells of `public.kpi_value` can a hostile analyst recover?
+
+The publisher runs it on every publication (`etl.publish.suppression`: a cell it finds is
+repaired by blanking more, until nothing is found), and the security tests run it as the
+attacker on the warehouse's published versions (`tests/security/`). It is checked against one
+LP per unknown (`tests/security/test_attack.py`).
 
 The attacker holds every published version of `public.kpi_value` and the organisation file,
 and knows how the KPIs are defined. It writes down every linear relation it can know
@@ -28,7 +33,8 @@ regularity the definitions give, and any the data merely happen to show: never w
 real analyst.
 
 Determination: unknowns are non-negative (at least 1 where the publisher never blanks zeros:
-`zeros_blanked=False`). Per connected component of unknowns, linear programs (HiGHS) find the
+`zeros_blanked=False`), except where the figures of a class (KPI, measure, quantity) can be
+negative (money: revenue, corrections), which are free. Per connected component of unknowns, linear programs (HiGHS) find the
 bounds and inequalities that are tight on every solution (a blanked cell pinned at 0, an upper
 bound meeting a lower one); with those as equations, an unknown is determined iff its unit
 vector lies in the row space (no null-space direction moves it). That is "LP min == LP max"
@@ -51,13 +57,23 @@ import scipy.sparse as sp
 import scipy.sparse.linalg
 from scipy.sparse.csgraph import connected_components
 
+from etl.core.vocabulary import UNKNOWN
+from etl.publish.suppression import org_parents
+
 KEY = ["kpi_id", "measure", "period_type", "period_start", "period_end", "org_level", "org_key",
        "dimension", "dimension_value", "version"]
 QUANTITIES = ("value", "numerator", "denominator")
 FAMILIES = ("breakdown", "org", "time", "measure", "version")
-UNKNOWN = "Ukendt"
+
 _CHILD_LEVEL = {"center": "unit", "area": "center", "sof": "area"}
 _TOL = 1e-6
+#: Equal within this share of the figures' size: money is summed in floats, in any order.
+_RTOL = 1e-9
+
+
+def _tolerance(scale) -> np.ndarray:
+    """The tolerance of a comparison of figures of `scale` (the sum of their sizes)."""
+    return np.maximum(_TOL, _RTOL * np.abs(scale))
 
 
 @dataclass
@@ -136,7 +152,11 @@ def _entries(rows: pd.DataFrame, zeros_blanked: bool) -> pd.DataFrame:
         # denominator are at least 1
         count_value = entries["additive_value"].to_numpy() & (rows["unit"].to_numpy()[row] == "count")
         lower[count_value | (entries["q"].to_numpy() == "denominator")] = 1.0
-    entries["lower"] = lower
+    # money can be negative (revenue, corrections): a class that has a negative figure is free
+    mq = rows["kpi_id"].astype(str).to_numpy(dtype=object)[row] + "|" + rows["measure"].astype(str).to_numpy(dtype=object)[row] \
+        + "|" + entries["q"].to_numpy(dtype=object)
+    negative = pd.Series(entries["true"].to_numpy() < -_TOL).groupby(mq).transform("any").to_numpy()
+    entries["lower"] = np.where(negative, -np.inf, lower)
     return entries
 
 
@@ -189,25 +209,6 @@ def _text(rows: pd.DataFrame) -> dict[str, pd.Series]:
     return s
 
 
-def _parents(rows: pd.DataFrame, dim_org: pd.DataFrame) -> pd.Series:
-    """Each row's parent (`level:key`) in the organisation valid on its period's end."""
-    parent = pd.Series(None, index=rows.index, dtype=object)
-    for end in rows["period_end"].unique():
-        day = pd.Timestamp(end)
-        valid = dim_org[(dim_org["valid_from"] <= day) & (dim_org["valid_to"].isna() | (dim_org["valid_to"] >= day))]
-        unit_center = {**dict(zip(valid["unit"], valid["center"])), UNKNOWN: UNKNOWN}
-        center_area = dict(zip(valid["center"], valid["area"]))  # a Ukendt center lies in no known area
-        at = rows["period_end"] == end
-        level, key = rows.loc[at, "org_level"], rows.loc[at, "org_key"]
-        found = pd.Series(None, index=key.index, dtype=object)
-        units, centers = level == "unit", level == "center"
-        found[units] = key[units].map(unit_center).map(lambda c: None if pd.isna(c) else f"center:{c}")
-        found[centers] = key[centers].map(center_area).map(lambda a: None if pd.isna(a) else f"area:{a}")
-        found[level == "area"] = "sof:SOF"
-        parent[at] = found
-    return parent
-
-
 def _build(entries: pd.DataFrame, rows: pd.DataFrame, dim_org: pd.DataFrame, families: tuple[str, ...]) -> _Relations:
     rel = _Relations()
     k = _text(rows)
@@ -226,7 +227,7 @@ def _build(entries: pd.DataFrame, rows: pd.DataFrame, dim_org: pd.DataFrame, fam
                   "B|" + k["kpi_id"] + "|" + k["measure"] + "|" + dimension)
 
     if "org" in families:
-        parent = _parents(rows, dim_org)
+        parent = org_parents(rows, dim_org)
         slice_key = cell + "|" + slot + "|"
         unknown_center = set(slice_key[rows["org_level"].eq("center") & rows["org_key"].eq(UNKNOWN)])
         unclean = set((slice_key + org)[rows["org_level"].eq("area") & slice_key.isin(unknown_center)])
@@ -299,8 +300,9 @@ def _measures(rel: _Relations, entries: pd.DataFrame, rows: pd.DataFrame, k: dic
                 if a == b or both.sum() < 3:
                     continue
                 diff = true[a].to_numpy()[both] - true[b].to_numpy()[both]
-                equal = np.all(np.abs(diff) < _TOL)
-                if (equal and a > b) or not np.all(diff > -_TOL):
+                tol = _tolerance(np.abs(true[a].to_numpy()[both]) + np.abs(true[b].to_numpy()[both]))
+                equal = np.all(np.abs(diff) < tol)
+                if (equal and a > b) or not np.all(diff > -tol):
                     continue  # one equation per pair; otherwise only a >= b is a relation
                 _pair(rel, ids[a].to_numpy()[both], [ids[b].to_numpy()[both]], f"M|{kpi}|{a}>={b}")
         for a in cols:
@@ -311,7 +313,9 @@ def _measures(rel: _Relations, entries: pd.DataFrame, rows: pd.DataFrame, k: dic
                     if both.sum() < 3:
                         continue
                     diff = true[a].to_numpy()[both] - true[b].to_numpy()[both] - true[c].to_numpy()[both]
-                    if np.all(np.abs(diff) < _TOL):
+                    tol = _tolerance(np.abs(true[a].to_numpy()[both]) + np.abs(true[b].to_numpy()[both])
+                                     + np.abs(true[c].to_numpy()[both]))
+                    if np.all(np.abs(diff) < tol):
                         _pair(rel, ids[a].to_numpy()[both], [ids[b].to_numpy()[both], ids[c].to_numpy()[both]],
                               f"M|{kpi}|{a}={b}+{c}")
 
@@ -333,13 +337,15 @@ def _classify(rel: _Relations, entries: pd.DataFrame) -> tuple[pd.DataFrame, pd.
     inst = pd.concat(rel.instances, ignore_index=True).set_index("inst")
     true = entries["true"].to_numpy()[members["entry"].to_numpy()]
     inst["residual"] = pd.Series(members["coef"].to_numpy() * true).groupby(members["inst"].to_numpy()).sum()
+    tol = _tolerance(pd.Series(np.abs(true)).groupby(members["inst"].to_numpy()).sum().reindex(inst.index).to_numpy())
     totals = pd.Series(true[members["coef"].to_numpy() > 0], index=members.loc[members["coef"] > 0, "inst"].to_numpy())
     totals = totals.groupby(level=0).first()
     part_max = pd.Series(true[members["coef"].to_numpy() < 0], index=members.loc[members["coef"] < 0, "inst"].to_numpy())
     part_max = part_max.groupby(level=0).max()
-    inst["part_le"] = (part_max <= totals.reindex(part_max.index) + _TOL).reindex(inst.index).fillna(True).astype(bool)
+    part_tol = pd.Series(tol, index=inst.index).reindex(part_max.index).to_numpy()
+    inst["part_le"] = (part_max <= totals.reindex(part_max.index) + part_tol).reindex(inst.index).fillna(True).astype(bool)
     r = inst["residual"]
-    inst["r_eq"], inst["r_ge"], inst["r_le"] = r.abs() < _TOL, r > -_TOL, r < _TOL
+    inst["r_eq"], inst["r_ge"], inst["r_le"] = r.abs() < tol, r > -tol, r < tol
     clean = inst[~inst["unclean"]]
     stats = clean.groupby("cls")[["r_eq", "r_ge", "r_le", "part_le"]].all().add_prefix("c_")
     inst = inst.join(stats, on="cls")
@@ -412,7 +418,10 @@ def _determine(unknowns: np.ndarray, terms: pd.DataFrame, cons: pd.DataFrame, lo
     r = row_of.reindex(terms["con"]).to_numpy()
     c = local.reindex(terms["entry"]).to_numpy()
     coef = terms["coef"].to_numpy(dtype=float)
-    # z = [w = x - lower, slacks of the <= rows] >= 0, A z = b
+    # z = [w = x - lower, slacks of the <= rows] >= 0, A z = b; a free unknown (money that
+    # can be negative) is not shifted and has no bound
+    bounded = np.isfinite(lower[unknowns])
+    lower = np.where(np.isfinite(lower), lower, 0.0)
     shift = np.bincount(r, weights=coef * lower[terms["entry"].to_numpy()], minlength=len(cons))
     b = cons["rhs"].to_numpy(dtype=float) - shift
     rows = np.concatenate([r, m_eq + np.arange(m_ub)])
@@ -423,21 +432,36 @@ def _determine(unknowns: np.ndarray, terms: pd.DataFrame, cons: pd.DataFrame, lo
     w_true = true[unknowns] - lower[unknowns]
     z_true = np.concatenate([w_true, b[m_eq:] - a[m_eq:, :n] @ w_true])
     scale = max(1.0, float(np.max(np.abs(b))) if len(b) else 1.0)
-    if np.any(z_true < -1e-6 * scale) or np.max(np.abs(a @ z_true - b)) > 1e-6 * scale:
+    has_bound = np.concatenate([bounded, np.ones(m_ub, dtype=bool)])
+    if np.any(has_bound & (z_true < -1e-6 * scale)) or np.max(np.abs(a @ z_true - b)) > 1e-6 * scale:
         raise AssertionError("the true figures break the attacker's relations")
     # 1. coordinates of z that are 0 on every solution: only those at 0 in the truth can be
-    candidates = np.flatnonzero(z_true < 1e-9 * scale)
+    candidates = np.flatnonzero(has_bound & (z_true < 1e-9 * scale))
+    z_bounds = [(0, None) if b_ else (None, None) for b_ in has_bound]
     fixed = np.zeros(nz, dtype=bool)
+    # One LP finds every loose coordinate at once (the cone trick): with A z = tau b, tau >= 1,
+    # any solutions scale and average, so every coordinate that is positive on some solution
+    # reaches t = 1 together; a second LP only where the solver's vertex left some out.
+    # Where the solver finds the cone infeasible (figures that add up only within rounding), the
+    # plain LP (tau = 1), one round per vertex.
+    rhs = (b / scale).reshape(-1, 1)
+    cone = True
     while len(candidates):
         k = len(candidates)
-        objective = np.concatenate([np.zeros(nz), -np.ones(k)])
-        a_eq = sp.hstack([a, sp.csr_matrix((a.shape[0], k))]).tocsr()
-        a_ub = sp.hstack([-sp.csr_matrix((np.ones(k), (np.arange(k), candidates)), shape=(k, nz)), sp.identity(k)]).tocsr()
-        result = scipy.optimize.linprog(objective, A_ub=a_ub, b_ub=np.zeros(k), A_eq=a_eq, b_eq=b,
-                                        bounds=[(0, None)] * nz + [(0, 1)] * k, method="highs")
+        objective = np.concatenate([np.zeros(nz + 1), -np.ones(k)])
+        a_eq = sp.hstack([a, sp.csr_matrix(-rhs), sp.csr_matrix((a.shape[0], k))]).tocsr()
+        a_ub = sp.hstack([-sp.csr_matrix((np.ones(k), (np.arange(k), candidates)), shape=(k, nz)),
+                          sp.csr_matrix((k, 1)), sp.identity(k)]).tocsr()
+        # (in units of the largest figure: HiGHS's tolerances are absolute, money runs to millions)
+        result = scipy.optimize.linprog(objective, A_ub=a_ub, b_ub=np.zeros(k), A_eq=a_eq, b_eq=np.zeros(a.shape[0]),
+                                        bounds=z_bounds + [(1, None) if cone else (1, 1)] + [(0, 1)] * k,
+                                        method="highs")
+        if result.status != 0 and cone:
+            cone = False
+            continue
         if result.status != 0:
             raise AssertionError(f"LP failed: {result.message}")
-        loose = result.x[nz:] > 1e-7
+        loose = result.x[nz + 1:] > (1e-6 if cone else 1e-7)
         if not loose.any():
             fixed[candidates] = True
             break
@@ -450,6 +474,23 @@ def _determine(unknowns: np.ndarray, terms: pd.DataFrame, cons: pd.DataFrame, lo
         binding = np.concatenate([np.arange(m_eq), m_eq + np.flatnonzero(fixed[n:])]).astype(int)
         determined[free] = ~_moves(a[binding][:, free].tocsr())
     return determined
+
+
+#: Unknowns per block of components solved together.
+BATCH_UNKNOWNS = 2000
+
+
+def _batches(sizes: np.ndarray, limit: int, kind: np.ndarray) -> np.ndarray:
+    """Consecutive groups of components of one `kind` and at most `limit` unknowns (a larger
+    component alone)."""
+    out = np.zeros(len(sizes), dtype=np.int64)
+    batch, filled = 0, 0
+    for i, size in enumerate(sizes):
+        if filled and (filled + size > limit or kind[i] != kind[i - 1]):
+            batch, filled = batch + 1, 0
+        out[i] = batch
+        filled += size
+    return out
 
 
 def _moves(dense_rows: sp.csr_matrix) -> np.ndarray:
@@ -490,43 +531,98 @@ def attack(public: pd.DataFrame, truth: pd.DataFrame, dim_org: pd.DataFrame, *, 
     `truth`: the unsuppressed KPI rows of the same keys (all versions in `public`); `dim_org`:
     the organisation file as `etl.core.reference.load_reference` reads it.
     """
-    started = time.monotonic()
-    rows = _align(public, truth)
-    entries = _entries(rows, zeros_blanked)
-    notes = []
-    broken = ~entries["known"] & (entries["true"] < entries["lower"] - _TOL)
-    if broken.any():  # the publisher does blank zeros after all: no such bound for those
-        notes.append(f"{int(broken.sum())} blanked quantities are below the assumed lower bound")
-        entries.loc[broken, "lower"] = 0.0
-    unknown = ~entries["known"].to_numpy()
-    blanked_rows = int(entries.loc[unknown, "_row"].nunique())
-    empty = pd.DataFrame(columns=[*KEY, "_row", "q", "true"])
-    rel = _build(entries, rows, dim_org, families)
-    if not rel.members or not unknown.any():
-        return AttackResult(blanked_rows, int(unknown.sum()), empty, {}, 0, 0, time.monotonic() - started, notes)
-    members, inst = _classify(rel, entries)
-    terms, cons = _constraints(members, inst, entries)
-    used = inst[inst["kind"].ne("none") | inst["bound_parts"]]
-    relations = used.groupby("family").size().to_dict()
-    determined = np.zeros(len(entries), dtype=bool)
-    components, largest = 0, 0
-    if len(terms):
-        # components: unknowns linked by sharing a constraint
-        graph = sp.csr_matrix((np.ones(len(terms)), (terms["entry"].to_numpy(), terms["con"].to_numpy() + len(entries))),
-                              shape=(len(entries) + len(cons), len(entries) + len(cons)))
-        _, label = connected_components(graph, directed=False)
-        terms = terms.assign(comp=label[terms["entry"].to_numpy()])
-        cons = cons.assign(comp=label[cons.index.to_numpy() + len(entries)])
-        lower, true = entries["lower"].to_numpy(), entries["true"].to_numpy()
-        term_groups = terms.groupby("comp")
-        con_groups = cons.groupby("comp")
-        for comp, comp_terms in term_groups:
-            unknowns = np.unique(comp_terms["entry"].to_numpy())
-            components += 1
-            largest = max(largest, len(unknowns))
-            determined[unknowns] = _determine(unknowns, comp_terms, con_groups.get_group(comp), lower, true)
-    found = entries[determined]
-    out = pd.concat([rows.iloc[found["_row"].to_numpy()][KEY].reset_index(drop=True),
-                     found[["_row", "q", "true"]].reset_index(drop=True)], axis=1)
-    return AttackResult(blanked_rows, int(unknown.sum()), out, relations, components, largest,
-                        time.monotonic() - started, notes)
+    return Audit(_align(public, truth), dim_org, zeros_blanked=zeros_blanked, families=families).run()
+
+
+class Audit:
+    """The attacker's relations over a fixed set of KPI rows, written down once: which relations
+    exist and whether each is an equation or a bound depends on the true figures only, so the
+    publisher's repair rounds ask `recovered` again for each new blanking without rebuilding them.
+
+    `rows`: normalised rows (`_normalise`) with the published quantities and the true ones
+    beside them (`value_true`, ...)."""
+
+    def __init__(self, rows: pd.DataFrame, dim_org: pd.DataFrame, *, zeros_blanked: bool = True,
+                 families: tuple[str, ...] = FAMILIES) -> None:
+        self.rows = rows
+        self.entries = _entries(rows, zeros_blanked)
+        rel = _build(self.entries, rows, dim_org, families)
+        self.members, self.inst = _classify(rel, self.entries) if rel.members else (None, None)
+        self._last: tuple[np.ndarray, np.ndarray] | None = None  # (known, determined) of the last run
+
+    @classmethod
+    def of_publication(cls, true: pd.DataFrame, dim_org: pd.DataFrame) -> Audit:
+        """The publisher's audit of KPI rows `true` (unsuppressed; no caseworker rows)."""
+        rows = _normalise(true.reset_index(drop=True))
+        if len(rows) != len(true):
+            raise ValueError("the audit takes no caseworker rows")
+        for c in QUANTITIES:
+            rows[f"{c}_true"] = rows[c]
+        return cls(rows, dim_org)
+
+    def recovered(self, blanked: np.ndarray) -> np.ndarray:
+        """Positions of the rows with a non-zero figure the attacker recovers when the rows
+        `blanked` (a boolean per row) are published blank and the rest as they are."""
+        known = ~np.asarray(blanked, dtype=bool)[self.entries["_row"].to_numpy()]
+        found = self.run(known).determined
+        return np.unique(found.loc[found["true"].abs() > _TOL, "_row"].to_numpy(dtype=np.int64))
+
+    def run(self, known: np.ndarray | None = None) -> AttackResult:
+        """The attack with the entries `known` published (default: as the rows show them)."""
+        started = time.monotonic()
+        rows, entries = self.rows, self.entries.copy()
+        if known is not None:
+            entries["known"] = known
+            entries["shown"] = np.where(known, entries["true"].to_numpy(), np.nan)
+        notes = []
+        broken = ~entries["known"] & (entries["true"] < entries["lower"] - _TOL)
+        if broken.any():  # the publisher does blank zeros after all: no such bound for those
+            notes.append(f"{int(broken.sum())} blanked quantities are below the assumed lower bound")
+            entries.loc[broken, "lower"] = 0.0
+        unknown = ~entries["known"].to_numpy()
+        blanked_rows = int(entries.loc[unknown, "_row"].nunique())
+        empty = pd.DataFrame(columns=[*KEY, "_row", "q", "true"])
+        if self.members is None or not unknown.any():
+            return AttackResult(blanked_rows, int(unknown.sum()), empty, {}, 0, 0, time.monotonic() - started, notes)
+        members, inst = self.members, self.inst
+        terms, cons = _constraints(members, inst, entries)
+        used = inst[inst["kind"].ne("none") | inst["bound_parts"]]
+        relations = used.groupby("family").size().to_dict()
+        determined = np.zeros(len(entries), dtype=bool)
+        components, largest = 0, 0
+        if len(terms):
+            # components: unknowns linked by sharing a constraint
+            graph = sp.csr_matrix((np.ones(len(terms)), (terms["entry"].to_numpy(), terms["con"].to_numpy() + len(entries))),
+                                  shape=(len(entries) + len(cons), len(entries) + len(cons)))
+            _, label = connected_components(graph, directed=False)
+            terms = terms.assign(comp=label[terms["entry"].to_numpy()])
+            cons = cons.assign(comp=label[cons.index.to_numpy() + len(entries)])
+            lower, true = entries["lower"].to_numpy(), entries["true"].to_numpy()
+            sizes = terms.drop_duplicates("entry").groupby("comp").size()
+            components, largest = len(sizes), int(sizes.max())
+            known_now = entries["known"].to_numpy()
+            if self._last is not None and not (known_now & ~self._last[0]).any():
+                # only more is blanked than last time: a component without a newly blanked
+                # entry has the same constraints as then, and the same answer
+                changed = np.unique(label[np.flatnonzero(self._last[0] & ~known_now)])
+                determined = self._last[1] & ~known_now
+                sizes = sizes[sizes.index.isin(changed)]
+                determined[np.isin(label[: len(entries)], changed)] = False
+            # small components are solved together, block-diagonally (what is pinned in one block
+            # is pinned in the whole): a few LPs instead of one per component
+            # (of one order of magnitude: the LP is solved in units of its largest figure)
+            magnitude = np.ceil(np.log10(1.0 + cons.groupby("comp")["rhs"].apply(lambda r: np.abs(r).max())))
+            sizes = sizes.to_frame("n").assign(m=magnitude.reindex(sizes.index).fillna(0.0)).sort_values(["m"], kind="stable")
+            batch = pd.Series(_batches(sizes["n"].to_numpy(), BATCH_UNKNOWNS, sizes["m"].to_numpy()), index=sizes.index)
+            cons = cons[cons["comp"].isin(batch.index)]  # (a constraint on no unknown is in no component)
+            con_groups = dict(list(cons.groupby(batch.reindex(cons["comp"]).to_numpy(dtype=np.int64))))
+            terms = terms[terms["comp"].isin(batch.index)]
+            for b, batch_terms in terms.groupby(batch.reindex(terms["comp"]).to_numpy(dtype=np.int64)):
+                unknowns = np.unique(batch_terms["entry"].to_numpy())
+                determined[unknowns] = _determine(unknowns, batch_terms, con_groups[b], lower, true)
+        self._last = entries["known"].to_numpy().copy(), determined.copy()
+        found = entries[determined]
+        out = pd.concat([rows.iloc[found["_row"].to_numpy()][KEY].reset_index(drop=True),
+                         found[["_row", "q", "true"]].reset_index(drop=True)], axis=1)
+        return AttackResult(blanked_rows, int(unknown.sum()), out, relations, components, largest,
+                            time.monotonic() - started, notes)
