@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from etl.publish.suppression import PERSONS_BEHIND, suppress_for_public
+from etl.publish.suppression import PERSONS_BEHIND, _repair_targets, suppress_for_public
 
 ORG = pd.DataFrame({"unit": ["U1", "U2", "U3"], "center": ["C1", "C1", "C1"], "area": ["A", "A", "A"]})
 Q3 = {"period_type": "quarter", "period": "2025-Q3", "period_start": "2025-07-01", "period_end": "2025-09-30"}
@@ -191,3 +191,27 @@ def test_money_on_no_citizen_is_not_small_and_money_without_a_count_is_never_pub
     rows = pd.DataFrame([money("sof", "SOF", 5_000.0, 0), money("sof", "SOF", 7_000.0, float("nan"))])
     out = suppress_for_public(rows, ORG)["value"].tolist()
     assert out[0] == 5_000.0 and pd.isna(out[1])  # fail closed: nobody counted its citizens
+
+def _graph(equations: list[list[int]]) -> tuple[pd.Series, pd.Series]:
+    members = pd.DataFrame([(c, e) for e, cells in enumerate(equations) for c in cells], columns=["_cell", "_eq"])
+    return (members.groupby("_cell")["_eq"].apply(np.asarray), members.groupby("_eq")["_cell"].apply(np.asarray))
+
+
+def test_a_repair_blanks_the_smallest_nearest_published_cell_of_the_latest_period():
+    # cell 0 (recovered) shares equation 0 with 1 (blanked) and 2 (an earlier period); 1 shares
+    # equation 1 with 3 (size 9) and 4 (size 6, zero in every figure) and 5 (size 7)
+    cell_eqs, eq_cells = _graph([[0, 1, 2], [1, 3, 4, 5]])
+    stage = np.array([2, 2, 1, 2, 2, 2])
+    blank = np.array([True, True, False, False, False, False])
+    anything = np.array([True, True, True, True, False, True])
+    size = np.array([3, 2, 1, 9, 6, 7], dtype=float)
+    targets, stuck = _repair_targets(np.array([0]), 2, cell_eqs, eq_cells, stage, blank, anything, size)
+    # not 2 (an earlier period), not 4 (a zero hides nothing): the smallest non-zero of the next ring
+    assert targets.tolist() == [5] and stuck.tolist() == []
+    # with every cell of the latest period blanked, the cell is stuck there ...
+    blank[[3, 4, 5]] = True
+    targets, stuck = _repair_targets(np.array([0]), 2, cell_eqs, eq_cells, stage, blank, anything, size)
+    assert targets.tolist() == [] and stuck.tolist() == [0]
+    # ... and any period may yield for a small cell (the latest that has a published cell)
+    targets, stuck = _repair_targets(np.array([0]), None, cell_eqs, eq_cells, stage, blank, anything, size)
+    assert targets.tolist() == [2] and stuck.tolist() == []
