@@ -21,8 +21,9 @@ Relations (`FAMILIES`):
 - `measure`: quantities of one KPI cell against each other (a count and a share's
   numerator, `per_fte`'s numerator = `short_days` + `long_days`, a mean's denominator and the
   count, numerator <= denominator), found by trying every pair and every a = b + c;
-- `version`: a frozen version's cell and the nightly cell of the same period where both
-  hold the same figure (the attacker is told which: more than it could guess).
+- `version`: a frozen version's cell and the nightly cell of the same period: equal where
+  both hold the same figure, else the inequality their figures keep (the attacker is told
+  which, cell by cell: more than it could guess).
 
 Whether a kind of relation is an equation or only an inequality (distinct citizens do not add
 up over units; a citizen in two target groups counts in both) is read off the true figures
@@ -274,8 +275,10 @@ def _build(entries: pd.DataFrame, rows: pd.DataFrame, dim_org: pd.DataFrame, fam
     if "version" in families:
         same = k["kpi_id"] + "|" + k["measure"] + "|" + period + "|" + org + "|" + slot
         for older in sorted(v for v in rows["version"].unique() if v != 0):
+            # one class per cell: the attacker is told which cells kept their figure (an equation
+            # there), and which way the others moved (an inequality): more than it could know
             _sums(rel, "version", entries, same.where(rows["version"] == 0), same.where(rows["version"] == older),
-                  "V|" + k["kpi_id"] + "|" + str(older))
+                  "V|" + same + "|" + str(older))
     return rel
 
 

@@ -152,7 +152,8 @@ def primary_mask(frame: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD, cells:
 
 
 def suppress_for_public(values: pd.DataFrame, dim_org: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD,
-                        breakdown_levels: tuple[str, ...] = PUBLIC_ORG_LEVELS, *, audit: bool = True) -> pd.DataFrame:
+                        breakdown_levels: tuple[str, ...] = PUBLIC_ORG_LEVELS, *, audit: bool = True,
+                        earlier_versions: pd.DataFrame | None = None) -> pd.DataFrame:
     """The `public` copy of KPI rows: caseworker rows dropped, breakdowns kept only at
     `breakdown_levels` (below them the org totals; the pipeline passes the setting
     `SOFLI_PUBLIC_BREAKDOWN_LEVELS`, default sof and area), small cells and their
@@ -167,6 +168,12 @@ def suppress_for_public(values: pd.DataFrame, dim_org: pd.DataFrame, threshold: 
     `dim_org` is the organisation the KPIs were computed on (the reference file, or its
     current structure when history is restated): each period's parents are read from the
     structure valid on its end.
+
+    `earlier_versions`: the frozen versions already in `public` (`version` >= 1) as published, with
+    their true figures beside them (`value_true`, `numerator_true`, `denominator_true`); the
+    audit attacks tonight's rows together with them (a re-published quarter keeps most
+    figures, and where a cell kept its figure the versions' equations combine) and repairs
+    in tonight's rows only.
     """
     _check(threshold)
     published = values["dimension"].isna() | values["org_level"].isin(breakdown_levels)
@@ -225,10 +232,51 @@ def suppress_for_public(values: pd.DataFrame, dim_org: pd.DataFrame, threshold: 
         anything = np.zeros(n_cells, dtype=bool)
         for figure in figures:
             anything |= figure
+        earlier = _earlier_versions(earlier_versions, out, cell_of_row, kpi_names, breakdown_levels)
         blank = _audit_and_repair(out, cell_of_row, kpi_of_cell, stage, size, anything, members, primary, blank,
-                                  undeclared, dim_org, complements)
+                                  undeclared, dim_org, complements, earlier)
     out.loc[blank[cell_of_row] | undeclared, ["value", "numerator", "denominator"]] = None
     return out
+
+
+QUANTITIES = ["value", "numerator", "denominator"]
+#: A published row's key: a KPI row of one version.
+ROW = ["kpi_id", "measure", "period_type", "period_start", "period_end", "org_level", "org_key", "dimension",
+       "dimension_value"]
+
+
+def _earlier_versions(published: pd.DataFrame | None, out: pd.DataFrame, cell_of_row: np.ndarray,
+                      kpi_names: pd.Index, breakdown_levels: tuple[str, ...]) -> pd.DataFrame | None:
+    """The rows of earlier versions that share a period with tonight's, as the audit needs them:
+    their true figures (`true`: the KPI rows' columns), whether each was published blank
+    (`_blank`), their KPI code (`_kpi`), stage (`_stage`) and tonight's row and cell of the
+    same key (`_row`, `_cell`, -1 where tonight has none)."""
+    if published is None or published.empty:
+        return None
+    rows = published[(published["org_level"] != "caseworker")
+                     & (published["dimension"].isna() | published["org_level"].isin(breakdown_levels))]
+    rows = rows[rows["kpi_id"].isin(kpi_names)].copy()
+    for column in ("period_start", "period_end"):
+        rows[column] = pd.to_datetime(rows[column]).dt.normalize()
+    tonight = out[ROW].copy()
+    for column in ("period_start", "period_end"):
+        tonight[column] = pd.to_datetime(tonight[column]).dt.normalize()
+    spans = tonight[["period_type", "period_start", "period_end"]].drop_duplicates()
+    rows = rows.merge(spans, on=["period_type", "period_start", "period_end"])
+    if rows.empty:
+        return None
+    key = [c for c in ROW]
+    mapped = rows[key].astype(object).where(rows[key].notna(), None).merge(
+        tonight.astype(object).where(tonight.notna(), None).assign(_cell=cell_of_row, _row=np.arange(len(tonight))),
+        on=key, how="left")
+    rows = rows.reset_index(drop=True)
+    rows["_cell"] = mapped["_cell"].fillna(-1).astype(np.int64).to_numpy()
+    rows["_row"] = mapped["_row"].fillna(-1).astype(np.int64).to_numpy()
+    rows["_blank"] = rows[QUANTITIES].isna().all(axis=1) & rows[[f"{q}_true" for q in QUANTITIES]].notna().any(axis=1)
+    rows["_kpi"] = pd.Index(kpi_names).get_indexer(rows["kpi_id"])
+    rows["_stage"] = _stage(rows[["period_end"]])
+    true = rows.drop(columns=QUANTITIES).rename(columns={f"{q}_true": q for q in QUANTITIES})
+    return true
 
 
 class SuppressionAuditError(RuntimeError):
@@ -241,7 +289,8 @@ MAX_REPAIRS = 200
 
 def _audit_and_repair(out: pd.DataFrame, cell_of_row: np.ndarray, kpi_of_cell: np.ndarray, stage: np.ndarray,
                       size: np.ndarray, anything: np.ndarray, members: pd.DataFrame, primary: np.ndarray,
-                      blank: np.ndarray, undeclared: np.ndarray, dim_org: pd.DataFrame, complements) -> np.ndarray:
+                      blank: np.ndarray, undeclared: np.ndarray, dim_org: pd.DataFrame, complements,
+                      earlier: pd.DataFrame | None = None) -> np.ndarray:
     """Run the attacker (`etl.publish.audit`) on the publication and blank more cells wherever
     it recovers a non-zero figure, until it recovers none.
 
@@ -260,15 +309,54 @@ def _audit_and_repair(out: pd.DataFrame, cell_of_row: np.ndarray, kpi_of_cell: n
     forced = np.zeros(len(blank), dtype=bool)
     row_kpi = kpi_of_cell[cell_of_row]
     row_stage = stage[cell_of_row]
-    audits: dict[tuple, tuple[Audit, np.ndarray]] = {}
+    audits: dict[tuple, tuple[Audit, np.ndarray, np.ndarray]] = {}
+    # tonight's rows whose figures an earlier version already shows: no secret tonight
+    shown_before = np.zeros(len(out), dtype=bool)
+    if earlier is not None:
+        # what the earlier versions give away on their own (a version frozen before this audit
+        # existed) is lost already: tonight can neither cause nor mend it, so it counts as shown
+        lost = np.isin(np.arange(len(earlier)), Audit.of_publication(earlier, dim_org).recovered(
+            earlier["_blank"].to_numpy()))
+        if lost.any():
+            log.warning("suppression audit: the frozen versions in public give %d figures away on their own "
+                        "(frozen before the audit); tonight's publication adds none", int(lost.sum()))
+        earlier = earlier.assign(_blank=earlier["_blank"] & ~lost)
+        mine = earlier["_row"].to_numpy()
+        same = ~earlier["_blank"].to_numpy() & (mine >= 0)
+        for q in ("value", "numerator", "denominator"):
+            a = pd.to_numeric(earlier[q], errors="coerce").to_numpy(dtype=float)
+            b = np.full(len(earlier), np.nan)
+            b[mine >= 0] = pd.to_numeric(out[q], errors="coerce").to_numpy(dtype=float)[mine[mine >= 0]]
+            same &= np.isclose(a, b, equal_nan=True)
+        shown_before[mine[same]] = True
 
     def found(rows: np.ndarray, *key) -> np.ndarray:
-        """Cells (global) whose non-zero figure the attacker recovers from these rows (the
-        relations of one set of rows are written down once: `key`)."""
+        """Cells (global) whose non-zero figure the attacker recovers from these rows and the
+        earlier versions' rows of the same KPIs and stages (the relations of one set of rows
+        are written down once: `key`). A recovered earlier-version figure names tonight's cell
+        of the same key: publishing it gave the figure away."""
         if key not in audits:
-            audits[key] = Audit.of_publication(out.iloc[rows], dim_org), rows
-        audit, rows = audits[key]
-        return np.unique(cell_of_row[rows[audit.recovered((blank[cell_of_row] | undeclared)[rows])]])
+            old = np.array([], dtype=np.int64)
+            if earlier is not None:
+                kpis, last = np.unique(row_kpi[rows]), row_stage[rows].max()
+                old = np.flatnonzero(np.isin(earlier["_kpi"], kpis) & (earlier["_stage"].to_numpy() <= last))
+            true = out.iloc[rows].assign(version=0)
+            if len(old):
+                true = pd.concat([true, earlier.iloc[old][true.columns.intersection(earlier.columns)]],
+                                 ignore_index=True)
+            audits[key] = Audit.of_publication(true, dim_org), rows, old
+        audit, rows, old = audits[key]
+        blanked = (blank[cell_of_row] | undeclared)[rows]
+        if len(old):
+            blanked = np.concatenate([blanked, earlier["_blank"].to_numpy()[old]])
+        hits = audit.recovered(blanked)
+        mine = rows[hits[hits < len(rows)]]
+        tonight = cell_of_row[mine[~shown_before[mine]]]
+        if len(old):
+            old_hits = old[hits[hits >= len(rows)] - len(rows)]
+            cells = earlier["_cell"].to_numpy()[old_hits]
+            tonight = np.concatenate([tonight, cells[cells >= 0]])
+        return np.unique(tonight)
 
     everything = np.arange(len(out))
     cell_eqs = members.groupby("_cell")["_eq"].apply(np.asarray)
@@ -294,7 +382,11 @@ def _audit_and_repair(out: pd.DataFrame, cell_of_row: np.ndarray, kpi_of_cell: n
                 if repairs > MAX_REPAIRS:
                     raise SuppressionAuditError(f"{len(here)} blanked cells of {name(k)} stay recoverable after "
                                                 f"{MAX_REPAIRS} repairs")
+                # a cell published tonight that an earlier version blanked gives that version away
+                shown = here[~blank[here]]
+                here = here[blank[here]]
                 targets, stuck = _repair_targets(here, current, cell_eqs, eq_cells, stage, blank, anything, size)
+                targets = np.union1d(targets, shown)
                 small = stuck[primary[stuck]]
                 if len(small):
                     # a small cell that earlier periods' published figures give away: those

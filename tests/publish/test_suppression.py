@@ -215,3 +215,42 @@ def test_a_repair_blanks_the_smallest_nearest_published_cell_of_the_latest_perio
     # ... and any period may yield for a small cell (the latest that has a published cell)
     targets, stuck = _repair_targets(np.array([0]), None, cell_eqs, eq_cells, stage, blank, anything, size)
     assert targets.tolist() == [2] and stuck.tolist() == []
+
+
+def test_a_re_publication_is_audited_together_with_the_version_it_replaces():
+    """Version 1 blanked a = 2 and its complement b = 10 (total 12). Late registrations make
+    a = 5 tonight, nothing is small, and b = 10 is published: with the version relation (b kept
+    its figure) an attacker reads a = 12 - 10 = 2 off version 1. Audited together with version 1,
+    tonight blanks b (and a complement), and nothing falls."""
+    from etl.publish.audit import attack  # noqa: PLC0415 - scipy
+
+    def breakdown(total, a, b):
+        return pd.DataFrame([cell("sof", "SOF", float(total)), cell("sof", "SOF", float(a), "age", "a"),
+                             cell("sof", "SOF", float(b), "age", "b"), cell("sof", "SOF", 30.0, "age", "c"),
+                             cell("sof", "SOF", 30.0, "age", "d")]).assign(
+            value=lambda f: np.where(f["dimension"].isna(), f["value"] + 60.0, f["value"]))
+
+    before, tonight = breakdown(12, 2, 10), breakdown(15, 5, 10)
+    frozen = suppress_for_public(before, ORG).assign(version=1)
+    assert np.isnan(published(frozen)[("sof", "SOF", "a")]) and np.isnan(published(frozen)[("sof", "SOF", "b")])
+    earlier = frozen.assign(**{f"{q}_true": before[q].to_numpy() for q in ("value", "numerator", "denominator")})
+    truth = pd.concat([tonight.assign(version=0), before.assign(version=1)], ignore_index=True)
+    found = {}
+    for context in (None, earlier):
+        nightly = suppress_for_public(tonight, ORG, earlier_versions=context).assign(version=0)
+        result = attack(pd.concat([nightly, frozen], ignore_index=True), truth, ORG)
+        found[context is not None] = sorted(zip(result.determined["dimension_value"], result.determined["version"],
+                                                result.determined["true"]))
+    assert ("a", 1, 2.0) in found[False]  # the complement rule alone, tonight on its own figures
+    assert found[True] == []
+
+
+def test_what_an_old_version_gives_away_on_its_own_is_not_tonights_to_mend():
+    """A version frozen before the audit, with a lone blanked figure (12 - 10 = 2 by plain
+    subtraction), neither fails tonight's publication nor makes it blank more."""
+    rows = pd.DataFrame([cell("sof", "SOF", 72.0), cell("sof", "SOF", 2.0, "age", "a"),
+                         cell("sof", "SOF", 10.0, "age", "b"), cell("sof", "SOF", 60.0, "age", "c")])
+    old = rows.assign(version=1, **{f"{q}_true": rows[q].to_numpy() for q in ("value", "numerator", "denominator")})
+    old.loc[1, "value"] = np.nan  # the small cell, without its complement
+    tonight = suppress_for_public(rows, ORG)
+    assert suppress_for_public(rows, ORG, earlier_versions=old).equals(tonight)
