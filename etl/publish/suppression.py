@@ -77,6 +77,10 @@ PERSONS_BEHIND: dict[tuple[str, str], tuple[str, ...]] = {
 PERSONS_COLUMN = "persons_behind"
 #: The columns naming a cell: every measure and period type of one span blank together.
 CELL = ["kpi_id", "period_start", "period_end", "org_level", "org_key", "dimension", "dimension_value"]
+#: A published row's key (in one version), and its figures.
+ROW = ["kpi_id", "measure", "period_type", "period_start", "period_end", "org_level", "org_key", "dimension",
+       "dimension_value"]
+QUANTITIES = ["value", "numerator", "denominator"]
 _NA = "\x00NA"
 
 
@@ -235,14 +239,8 @@ def suppress_for_public(values: pd.DataFrame, dim_org: pd.DataFrame, threshold: 
         earlier = _earlier_versions(earlier_versions, out, cell_of_row, kpi_names, breakdown_levels)
         blank = _audit_and_repair(out, cell_of_row, kpi_of_cell, stage, size, anything, members, primary, blank,
                                   undeclared, dim_org, complements, earlier)
-    out.loc[blank[cell_of_row] | undeclared, ["value", "numerator", "denominator"]] = None
+    out.loc[blank[cell_of_row] | undeclared, QUANTITIES] = None
     return out
-
-
-QUANTITIES = ["value", "numerator", "denominator"]
-#: A published row's key: a KPI row of one version.
-ROW = ["kpi_id", "measure", "period_type", "period_start", "period_end", "org_level", "org_key", "dimension",
-       "dimension_value"]
 
 
 def _earlier_versions(published: pd.DataFrame | None, out: pd.DataFrame, cell_of_row: np.ndarray,
@@ -265,7 +263,7 @@ def _earlier_versions(published: pd.DataFrame | None, out: pd.DataFrame, cell_of
     rows = rows.merge(spans, on=["period_type", "period_start", "period_end"])
     if rows.empty:
         return None
-    key = [c for c in ROW]
+    key = list(ROW)
     mapped = rows[key].astype(object).where(rows[key].notna(), None).merge(
         tonight.astype(object).where(tonight.notna(), None).assign(_cell=cell_of_row, _row=np.arange(len(tonight))),
         on=key, how="left")
@@ -323,7 +321,7 @@ def _audit_and_repair(out: pd.DataFrame, cell_of_row: np.ndarray, kpi_of_cell: n
         earlier = earlier.assign(_blank=earlier["_blank"] & ~lost)
         mine = earlier["_row"].to_numpy()
         same = ~earlier["_blank"].to_numpy() & (mine >= 0)
-        for q in ("value", "numerator", "denominator"):
+        for q in QUANTITIES:
             a = pd.to_numeric(earlier[q], errors="coerce").to_numpy(dtype=float)
             b = np.full(len(earlier), np.nan)
             b[mine >= 0] = pd.to_numeric(out[q], errors="coerce").to_numpy(dtype=float)[mine[mine >= 0]]
