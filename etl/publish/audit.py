@@ -35,14 +35,16 @@ real analyst.
 
 Determination: unknowns are non-negative (at least 1 where the publisher never blanks zeros:
 `zeros_blanked=False`), except where the figures of a class (KPI, measure, quantity) can be
-negative (money: revenue, corrections), which are free. Per connected component of unknowns, linear programs (HiGHS) find the
-bounds and inequalities that are tight on every solution (a blanked cell pinned at 0, an upper
-bound meeting a lower one); with those as equations, an unknown is determined iff its unit
-vector lies in the row space (no null-space direction moves it). That is "LP min == LP max"
-for every unknown, with a few LPs per component instead of two per unknown.
+negative (money: revenue, corrections), which are free. Per connected component of unknowns,
+linear programs (HiGHS) find the bounds and inequalities that are tight on every solution (a
+blanked cell pinned at 0, an upper bound meeting a lower one); with those as equations, an
+unknown is determined iff its unit vector lies in the row space (no null-space direction moves
+it). That is "LP min == LP max" for every unknown, with a few LPs per component instead of two
+per unknown.
 
-Every relation is checked against the true figures, and every recovered value is compared
-with the truth, so a wrong relation fails loudly instead of inventing or hiding a leak.
+Every relation is checked against the true figures, so a wrong relation fails loudly (an
+AssertionError: in the publisher a red publish task, nothing written) instead of inventing or
+hiding a leak.
 """
 
 from __future__ import annotations
