@@ -389,13 +389,13 @@ def _audit_and_repair(out: pd.DataFrame, cell_of_row: np.ndarray, kpi_of_cell: n
                 if len(small):
                     # a small cell that earlier periods' published figures give away: those
                     # periods must yield (the frozen-version guarantee gives way to the cell)
-                    earlier, still = _repair_targets(small, None, cell_eqs, eq_cells, stage, blank, anything, size)
+                    yielded, still = _repair_targets(small, None, cell_eqs, eq_cells, stage, blank, anything, size)
                     if len(still):
                         raise SuppressionAuditError(f"{len(still)} small cells of {name(k)} are recoverable and "
                                                     "every cell linked to them is blanked")
                     log.warning("suppression audit: %d small cells of %s are given away by earlier periods; "
-                                "blanking %d cells there", len(small), name(k), len(earlier))
-                    targets = np.union1d(targets, earlier)
+                                "blanking %d cells there", len(small), name(k), len(yielded))
+                    targets = np.union1d(targets, yielded)
                     stuck = stuck[~primary[stuck]]
                 # a complement that earlier periods give away (between two equal published
                 # figures): its value is no secret, and it can only be hidden in those periods
