@@ -391,8 +391,18 @@ def _audit_and_repair(out: pd.DataFrame, cell_of_row: np.ndarray, kpi_of_cell: n
                     # periods must yield (the frozen-version guarantee gives way to the cell)
                     yielded, still = _repair_targets(small, None, cell_eqs, eq_cells, stage, blank, anything, size)
                     if len(still):
-                        raise SuppressionAuditError(f"{len(still)} small cells of {name(k)} are recoverable and "
-                                                    "every cell linked to them is blanked")
+                        # given away by a relation no equation names (a clipped period inside its
+                        # whole twin, a regularity of the data): the KPI's cells of those periods
+                        # go, then, if need be, the KPI's published cells (fail closed)
+                        mine_open = (kpi_of_cell == k) & ~blank
+                        wide = np.flatnonzero(mine_open & np.isin(stage, stage[still]))
+                        wide = wide if len(wide) else np.flatnonzero(mine_open)
+                        if not len(wide):
+                            raise SuppressionAuditError(f"{len(still)} small cells of {name(k)} are recoverable "
+                                                        "with every cell of the KPI blanked")
+                        log.warning("suppression audit: %d small cells of %s fall to a relation no equation "
+                                    "names; blanking %d cells of their periods", len(still), name(k), len(wide))
+                        yielded = np.union1d(yielded, wide)
                     log.warning("suppression audit: %d small cells of %s are given away by earlier periods; "
                                 "blanking %d cells there", len(small), name(k), len(yielded))
                     targets = np.union1d(targets, yielded)
