@@ -96,11 +96,6 @@ class AttackResult:
     def determined_rows(self) -> int:
         return int(self.determined["_row"].nunique()) if len(self.determined) else 0
 
-    def by_kpi(self) -> dict[str, int]:
-        if not len(self.determined):
-            return {}
-        return self.determined.drop_duplicates("_row")["kpi_id"].value_counts().to_dict()
-
     def summary(self) -> str:
         return (f"{self.determined_rows} of {self.blanked_rows} blanked rows determined "
                 f"({len(self.determined)} of {self.unknowns} blanked quantities); {self.components} components, "
