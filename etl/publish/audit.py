@@ -435,8 +435,33 @@ def _determine(unknowns: np.ndarray, terms: pd.DataFrame, cons: pd.DataFrame, lo
     has_bound = np.concatenate([bounded, np.ones(m_ub, dtype=bool)])
     if np.any(has_bound & (z_true < -1e-6 * scale)) or np.max(np.abs(a @ z_true - b)) > 1e-6 * scale:
         raise AssertionError("the true figures break the attacker's relations")
+    # Each coordinate in units of its own size (a zero in those of its rows), each row in units
+    # of its largest coefficient: one component can hold money in hundreds of millions beside
+    # counts of one, and in units of the largest figure a count sank below the solver's
+    # tolerance (an infeasible LP, or another answer with other tolerances: the relocation
+    # test's second night). The right-hand side is the one the true figures meet exactly
+    # (published figures add up only within rounding); which coordinates are pinned is the same.
+    z_true = np.where(has_bound, np.maximum(z_true, 0.0), z_true)
+    size = np.abs(a.multiply(z_true.reshape(1, -1))).tocsr().max(axis=1).toarray().ravel()
+    of_rows = np.asarray(abs(a).T.multiply(size.reshape(1, -1)).tocsr().max(axis=1).todense()).ravel()
+    # a slack within rounding of its row is none (a figure is 0 only where it is 0: a count of
+    # one beside money in hundreds of millions is no rounding)
+    rounding = np.abs(z_true) <= 1e-9 * of_rows
+    rounding[:n] = False
+    z_true = np.where(rounding, 0.0, z_true)
+    # (a zero in units of its smallest row, at least 1: the solver drops coefficients below 1e-9,
+    # and a zero count beside money must keep its count rows)
+    coo = a.tocoo()
+    smallest = np.full(nz, np.inf)
+    np.minimum.at(smallest, coo.col, np.maximum(size[coo.row], 1.0))
+    col = np.where(np.abs(z_true) > 0, np.abs(z_true), np.where(np.isfinite(smallest), smallest, 1.0))
+    unscaled = a  # (step 2 asks only which coordinates the rows pin: the same unscaled, and coefficients of 1)
+    a = (a @ sp.diags(col)).tocsr()
+    a = (sp.diags(1.0 / np.maximum(abs(a).max(axis=1).toarray().ravel(), 1e-300)) @ a).tocsr()
+    z_true = z_true / col
+    b = np.asarray(a @ z_true).ravel()
     # 1. coordinates of z that are 0 on every solution: only those at 0 in the truth can be
-    candidates = np.flatnonzero(has_bound & (z_true < 1e-9 * scale))
+    candidates = np.flatnonzero(has_bound & (z_true == 0))
     z_bounds = [(0, None) if b_ else (None, None) for b_ in has_bound]
     fixed = np.zeros(nz, dtype=bool)
     # One LP finds every loose coordinate at once (the cone trick): with A z = tau b, tau >= 1,
@@ -444,7 +469,7 @@ def _determine(unknowns: np.ndarray, terms: pd.DataFrame, cons: pd.DataFrame, lo
     # reaches t = 1 together; a second LP only where the solver's vertex left some out.
     # Where the solver finds the cone infeasible (figures that add up only within rounding), the
     # plain LP (tau = 1), one round per vertex.
-    rhs = (b / scale).reshape(-1, 1)
+    rhs = b.reshape(-1, 1)
     cone = True
     while len(candidates):
         k = len(candidates)
@@ -452,7 +477,6 @@ def _determine(unknowns: np.ndarray, terms: pd.DataFrame, cons: pd.DataFrame, lo
         a_eq = sp.hstack([a, sp.csr_matrix(-rhs), sp.csr_matrix((a.shape[0], k))]).tocsr()
         a_ub = sp.hstack([-sp.csr_matrix((np.ones(k), (np.arange(k), candidates)), shape=(k, nz)),
                           sp.csr_matrix((k, 1)), sp.identity(k)]).tocsr()
-        # (in units of the largest figure: HiGHS's tolerances are absolute, money runs to millions)
         result = scipy.optimize.linprog(objective, A_ub=a_ub, b_ub=np.zeros(k), A_eq=a_eq, b_eq=np.zeros(a.shape[0]),
                                         bounds=z_bounds + [(1, None) if cone else (1, 1)] + [(0, 1)] * k,
                                         method="highs")
@@ -472,7 +496,7 @@ def _determine(unknowns: np.ndarray, terms: pd.DataFrame, cons: pd.DataFrame, lo
     determined = fixed[:n].copy()
     if len(free):
         binding = np.concatenate([np.arange(m_eq), m_eq + np.flatnonzero(fixed[n:])]).astype(int)
-        determined[free] = ~_moves(a[binding][:, free].tocsr())
+        determined[free] = ~_moves(unscaled[binding][:, free].tocsr())
     return determined
 
 
