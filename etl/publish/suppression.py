@@ -311,13 +311,14 @@ def _audit_and_repair(out: pd.DataFrame, cell_of_row: np.ndarray, kpi_of_cell: n
     # tonight's rows whose figures an earlier version already shows: no secret tonight
     shown_before = np.zeros(len(out), dtype=bool)
     if earlier is not None:
-        # what the earlier versions give away on their own (a version frozen before this audit
-        # existed) is lost already: tonight can neither cause nor mend it, so it counts as shown
+        # what the earlier versions give away on their own (complements their earlier periods
+        # pin, or what a version frozen before this audit shows) is lost already: tonight can
+        # neither cause nor mend it, so it counts as shown
         lost = np.isin(np.arange(len(earlier)), Audit.of_publication(earlier, dim_org).recovered(
             earlier["_blank"].to_numpy()))
         if lost.any():
             log.warning("suppression audit: the frozen versions in public give %d figures away on their own "
-                        "(frozen before the audit); tonight's publication adds none", int(lost.sum()))
+                        "(complements pinned by their earlier periods, or frozen before the audit); tonight adds none", int(lost.sum()))
         earlier = earlier.assign(_blank=earlier["_blank"] & ~lost)
         mine = earlier["_row"].to_numpy()
         same = ~earlier["_blank"].to_numpy() & (mine >= 0)
@@ -333,6 +334,8 @@ def _audit_and_repair(out: pd.DataFrame, cell_of_row: np.ndarray, kpi_of_cell: n
         earlier versions' rows of the same KPIs and stages (the relations of one set of rows
         are written down once: `key`). A recovered earlier-version figure names tonight's cell
         of the same key: publishing it gave the figure away."""
+        if not len(rows):
+            return np.array([], dtype=np.int64)
         if key not in audits:
             old = np.array([], dtype=np.int64)
             if earlier is not None:
@@ -357,9 +360,17 @@ def _audit_and_repair(out: pd.DataFrame, cell_of_row: np.ndarray, kpi_of_cell: n
         return np.unique(tonight)
 
     everything = np.arange(len(out))
+    whole_row = row_stage < CLIPPED_STAGE
+
+    def leaks(rows: np.ndarray, *key) -> np.ndarray:
+        """Cells recovered from these rows as the night publishes them, or from their whole
+        quarters alone, as the next frozen version will hold them: without the clipped periods
+        (the running quarter and its last-year twin) blanked cells they protected can fall."""
+        return np.union1d(found(rows, *key), found(rows[whole_row[rows]], *key, "whole"))
+
     cell_eqs = members.groupby("_cell")["_eq"].apply(np.asarray)
     eq_cells = members.groupby("_eq")["_cell"].apply(np.asarray)
-    leaking = found(everything, "all")
+    leaking = leaks(everything, "all")
     audits.clear()
     given = np.array([], dtype=np.int64)  # recoverable, but no secret: see below
 
@@ -420,7 +431,7 @@ def _audit_and_repair(out: pd.DataFrame, cell_of_row: np.ndarray, kpi_of_cell: n
             later = stages[stages > current]
             if not len(later):
                 break
-            remaining = np.setdiff1d(found(mine, k), given)
+            remaining = np.setdiff1d(leaks(mine, k), given)
             current = max(later[0], stage[remaining].min()) if len(remaining) else None
         log.info("suppression audit: %s repaired by blanking %d more cells in %d rounds", name(k),
                  int((blank & (kpi_of_cell == k)).sum() - before), repairs)
@@ -456,13 +467,17 @@ def _repair_targets(found: np.ndarray, current: int | None, cell_eqs: pd.Series,
     return np.unique(np.asarray(targets, dtype=np.int64)), np.asarray(stuck, dtype=np.int64)
 
 
+#: Added to a clipped period's stage: after every whole quarter (a frozen version holds none).
+CLIPPED_STAGE = 10**6
+
+
 def _stage(cells: pd.DataFrame) -> np.ndarray:
     """Each cell's place in time: whole quarters by their end, then clipped periods (the
     running quarter and its last-year twin) after every whole quarter."""
     end = cells["period_end"]
     whole = (end + pd.Timedelta(days=1)).dt.day.eq(1) & end.dt.month.isin([3, 6, 9, 12])
     days = (end - pd.Timestamp("1970-01-01")).dt.days.to_numpy()
-    return np.where(whole.to_numpy(), days, days + 10**6)
+    return np.where(whole.to_numpy(), days, days + CLIPPED_STAGE)
 
 
 def _complements(blank: np.ndarray, nonzero: list[np.ndarray], size: np.ndarray, stage: np.ndarray,

@@ -22,11 +22,12 @@ import pytest
 import sqlalchemy as sa
 
 from etl.core import zones
-from etl.core.settings import Settings
+from etl.core.settings import REPO_ROOT, Settings
 from etl.model.build import load_current_staged
 from etl.ops.local_airflow import COMPONENTS, airflow_environment
 from etl.publish.warehouse import make_engine
 from etl.sources import SOURCES
+from small_cells import recovered_small_cells
 
 pytestmark = pytest.mark.integration
 NIGHT1, NIGHT2 = dt.date(2025, 11, 15), dt.date(2025, 11, 16)
@@ -116,6 +117,18 @@ def test_the_demo_marker_moved_with_the_folder_and_production_folders_refuse_the
     assert refused.returncode == 2 and "sofli demo: " in refused.stderr and "not created by `sofli demo`" in refused.stderr
     assert "Traceback" not in refused.stderr  # an operator reads what to fix, not a stack
     assert sorted(p.name for p in production.iterdir()) == ["staged"]  # nothing written into it
+
+
+@pytest.mark.parametrize("where", ["WHERE version = 1", ""], ids=["frozen-alone", "frozen-and-nightly"])
+def test_public_after_a_freeze_gives_no_small_cell_away(moved, where):
+    """`public` as an analyst holds it after the freeze and the next night, every KPI: the frozen
+    copy alone (whole quarters without the clipped periods, whose blanked cells protected some of
+    night 1's: T5.03's 2024 denominators of 4 and 5 fell so before the publisher audited the
+    whole quarters on their own), and the frozen copy beside night 2's rows (which the audit
+    reads beside the frozen version)."""
+    recovered, result = recovered_small_cells(Settings(moved["new"], REPO_ROOT / "reference", "demo"), where)
+    assert result.blanked_rows > 1000, result.summary()
+    assert not recovered, f"small cells recovered: {sorted(recovered)[:10]}; {result.summary()}"
 
 
 def test_a_pointer_written_with_absolute_paths_before_the_move_still_reads(moved):
