@@ -29,12 +29,13 @@ import getpass
 import logging
 from dataclasses import dataclass
 
+import pandas as pd
 import sqlalchemy as sa
 
 from etl.core.periods import last_closed_quarter, local_now, parse_quarter, quarter_bounds
 from etl.core.settings import Settings
 from etl.publish.marts import DQ_RESULT, KPI_VALUE, KPI_VERSION
-from etl.publish.warehouse import _lock, ensure_schema, make_engine
+from etl.publish.warehouse import _lock, ensure_schema, make_engine, read_table
 
 log = logging.getLogger(__name__)
 CLOSE_REASON = "Kvartalsafslutning"
@@ -188,3 +189,21 @@ def close_quarter_task(today: dt.date, quarter: str | None, reason: str | None, 
         log.info("no quarter is due on %s (closing %d days after a quarter ends)", today, settings.close_after_days)
         return {"quarter": None, "version": None, "created": False}
     return freeze_quarter(target, reason, force=force, frozen_by=frozen_by, run_id=run_id, settings=settings).as_dict()
+
+
+def frozen_public_rows(engine: sa.Engine) -> pd.DataFrame:
+    """Every frozen version's `public.kpi_value` rows as published, with their true figures from
+    `mart.kpi_value` beside them (`value_true`, ...): what the suppression audit attacks
+    tonight's rows together with (an attacker holds every version ever published)."""
+    key = ["kpi_id", "measure", "period_type", "period_start", "period_end", "org_level", "org_key", "dimension",
+           "dimension_value", "version"]
+    public = read_table(engine, "public.kpi_value", "WHERE version > 0")
+    if public.empty:
+        return public
+    mart = read_table(engine, "mart.kpi_value", "WHERE version > 0")[[*key, "value", "numerator", "denominator"]]
+    for frame in (public, mart):
+        for column in ("period_start", "period_end"):
+            frame[column] = pd.to_datetime(frame[column]).dt.normalize()
+        for column in ("dimension", "dimension_value"):
+            frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
+    return public.merge(mart, on=key, how="inner", suffixes=("", "_true"), validate="one_to_one")

@@ -194,6 +194,7 @@ def _publish_kpis(audited: dict, settings: Settings | None = None) -> dict:
     from etl.kpi import catalog_frame  # noqa: PLC0415 - the KPIs (~160 ms): not at DAG parse
     from etl.publish.dims import SUPPRESSED, mark_suppressed  # noqa: PLC0415 - the KPI catalogue: not at DAG parse
     from etl.core.reference import load_reference  # noqa: PLC0415 - pandas: not at DAG parse
+    from etl.publish.freeze import frozen_public_rows  # noqa: PLC0415 - pandas: not at DAG parse
 
     settings = _settings(settings)
     started = time.monotonic()
@@ -207,11 +208,10 @@ def _publish_kpis(audited: dict, settings: Settings | None = None) -> dict:
     if settings.org_structure == "current":  # the structure the KPIs were computed on
         dim_org = current_structure(dim_org)
     suppress_started = time.monotonic()
-    # (audited on tonight's rows alone: with the frozen versions beside them, `earlier_versions`,
-    # a night after a freeze can find a small cell no cell of tonight's can hide and fail every
-    # night after; docs/security.md, residual limits)
+    # audited together with every frozen version in public: a re-published quarter keeps most figures
     public_values = mark_suppressed(suppress_for_public(values, dim_org, settings.suppression_threshold,
-                                                         settings.public_breakdown_levels))
+                                                         settings.public_breakdown_levels,
+                                                         earlier_versions=frozen_public_rows(engine)))
     suppress_seconds = time.monotonic() - suppress_started
     is_caseworker = values["org_level"].eq(CASEWORKER)
     publications = [Publication("mart", KPI_VALUE, values[~is_caseworker], {"version": 0}),
