@@ -254,3 +254,46 @@ def test_what_an_old_version_gives_away_on_its_own_is_not_tonights_to_mend():
     old.loc[1, "value"] = np.nan  # the small cell, without its complement
     tonight = suppress_for_public(rows, ORG)
     assert suppress_for_public(rows, ORG, earlier_versions=old).equals(tonight)
+
+
+class _RelationNoEquationNames:
+    """An attacker (in place of etl.publish.audit.Audit) that works out the 2025-Q3 SOF count
+    from the 2025-Q2 one, a relation no suppression equation names (as T1.03's share of 1.0
+    fell through a clipped period inside its whole twin on the relocation test's night);
+    `always`: from nothing at all."""
+
+    always = False
+
+    def __init__(self, true: pd.DataFrame) -> None:
+        self.true = true.reset_index(drop=True)
+
+    @classmethod
+    def of_publication(cls, true: pd.DataFrame, dim_org: pd.DataFrame):
+        return cls(true)
+
+    def recovered(self, blanked: np.ndarray) -> np.ndarray:
+        end = pd.to_datetime(self.true["period_end"])
+        secret = (end == pd.Timestamp("2025-09-30")).to_numpy()
+        source = (end == pd.Timestamp("2025-06-30")).to_numpy() & ~blanked
+        return np.flatnonzero(secret & blanked) if (self.always or source.any()) else np.array([], dtype=np.int64)
+
+
+def test_a_small_cell_no_equation_links_costs_its_kpi_the_cells_that_give_it_away(monkeypatch, caplog):
+    """Fail closed: no published cell shares an equation with the small cell, so the repair has
+    nothing near it to blank; the KPI's cells of its period go, then (none left there) the KPI's
+    other published cells. Only an attacker that needs no published cell fails the night."""
+    from etl.publish import audit  # noqa: PLC0415 - scipy
+    from etl.publish.suppression import SuppressionAuditError  # noqa: PLC0415
+
+    q2 = {"period_type": "quarter", "period": "2025-Q2", "period_start": "2025-04-01", "period_end": "2025-06-30"}
+    rows = pd.DataFrame([cell("sof", "SOF", 40.0, **q2), cell("sof", "SOF", 3.0),
+                         cell("sof", "SOF", 50.0, kpi_id="T2.01", **q2), cell("sof", "SOF", 60.0, kpi_id="T2.01")])
+    assert suppress_for_public(rows, ORG)["value"].isna().tolist() == [False, True, False, False]
+    monkeypatch.setattr(audit, "Audit", _RelationNoEquationNames)
+    with caplog.at_level("WARNING", logger="etl.publish.suppression"):
+        out = suppress_for_public(rows, ORG)
+    assert out["value"].isna().tolist() == [True, True, False, False]  # T2.06's Q2 goes; T2.01 untouched
+    assert "1 small cells of T2.06 fall to a relation no equation names; blanking 1 cells" in caplog.text
+    monkeypatch.setattr(_RelationNoEquationNames, "always", True)
+    with pytest.raises(SuppressionAuditError, match="1 small cells of T2.06 are recoverable with every cell"):
+        suppress_for_public(rows, ORG)
