@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from etl.publish.suppression import PERSONS_BEHIND, _repair_targets, suppress_for_public
+from etl.publish.suppression import PERSONS_BEHIND, SuppressionAuditError, _repair_targets, suppress_for_public
 
 ORG = pd.DataFrame({"unit": ["U1", "U2", "U3"], "center": ["C1", "C1", "C1"], "area": ["A", "A", "A"]})
 Q3 = {"period_type": "quarter", "period": "2025-Q3", "period_start": "2025-07-01", "period_end": "2025-09-30"}
@@ -283,7 +283,6 @@ def test_a_small_cell_no_equation_links_costs_its_kpi_the_cells_that_give_it_awa
     nothing near it to blank; the KPI's cells of its period go, then (none left there) the KPI's
     other published cells. Only an attacker that needs no published cell fails the night."""
     from etl.publish import audit  # noqa: PLC0415 - scipy
-    from etl.publish.suppression import SuppressionAuditError  # noqa: PLC0415
 
     q2 = {"period_type": "quarter", "period": "2025-Q2", "period_start": "2025-04-01", "period_end": "2025-06-30"}
     rows = pd.DataFrame([cell("sof", "SOF", 40.0, **q2), cell("sof", "SOF", 3.0),
