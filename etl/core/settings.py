@@ -125,7 +125,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("SOFLI_ODBC_FETCH", "`arrow`", "ODBC sources fetched columnar with arrow-odbc (`arrow`) or row-wise "
            "with pyodbc (`rows`); the landed text is identical", field="odbc_fetch"),
     Option("SOFLI_KPI_WORKERS", "the task's usable cores", "processes the KPI stage spreads the reporting periods "
-           "over (at least 1; `1` computes them in the task's own process)", field="kpi_workers"),
+           "over, and the publish task's suppression audit the KPIs (at least 1; `1` works in the task's own "
+           "process)", field="kpi_workers"),
     Option("SOFLI_SUPPRESSION_THRESHOLD", f"`{DEFAULT_SUPPRESSION_THRESHOLD}`", "`public` blanks counts below it "
            f"and rates on fewer events (at least {MINIMUM_SUPPRESSION_THRESHOLD})", field="suppression_threshold"),
     Option("SOFLI_PUBLIC_BREAKDOWN_LEVELS", f"`{','.join(DEFAULT_PUBLIC_BREAKDOWN_LEVELS)}`", "the org levels at "

@@ -13,14 +13,13 @@ model copy-on-write instead of each reading it again.
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
 from collections.abc import Iterable, Mapping
-from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import pandas as pd
 
+from etl.core.forking import map_forked
 from etl.core.periods import Period
 from etl.kpi import theme1, theme2, theme3, theme4, theme5, theme6  # noqa: F401  (registers the @kpi functions)
 from etl.kpi.aggregate import KPI_ROW_COLUMNS, KPI_ROW_DTYPES, MEASURE_COLUMNS, PERSONS_BEHIND, kpi_value_rows
@@ -100,11 +99,8 @@ def kpi_workers(n_periods: int, configured: int | None = None) -> int:
     return max(1, min(workers, n_periods))
 
 
-_FORKED_MODEL: Model | None = None  # the model a forked worker computes from
-
-
-def _forked_period_rows(task: tuple) -> pd.DataFrame:
-    return _period_rows(_FORKED_MODEL, *task)
+def _period_task(model: Model, task: tuple) -> pd.DataFrame:
+    return _period_rows(model, *task)
 
 
 def reads_postings(kpi_ids: Iterable[str] | None = None) -> bool:
@@ -135,30 +131,13 @@ def compute_kpis(model: Model, periods: Iterable[Period], workers: int | None = 
     Where worker processes cannot be started (a daemonic parent, no fork), the periods
     are computed here, one after the other.
     """
-    global _FORKED_MODEL  # noqa: PLW0603 - handed to the forked workers, cleared after
     periods = list(periods)
     kpi_ids = None if kpi_ids is None else frozenset(kpi_ids)
     workers = kpi_workers(len(periods)) if workers is None else max(1, min(workers, len(periods)))
-    parts = None
-    if workers > 1:
-        if reads_postings(kpi_ids):
-            theme6.prepare_shared(model)  # the postings prepared once, shared copy-on-write
-        _FORKED_MODEL = model
-        try:
-            # An executor, not a Pool: a worker that dies (killed for memory) fails the
-            # stage with BrokenProcessPool instead of leaving it waiting for ever.
-            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as executor:
-                try:  # with fork, every worker starts at the first submit
-                    futures = [executor.submit(_forked_period_rows, (p, kpi_ids, params)) for p in periods]
-                except (AssertionError, OSError) as error:  # "daemonic processes are not allowed to have children"
-                    log.warning("KPI workers could not start (%s): computing the %d periods in one process",
-                                error, len(periods))
-                else:
-                    parts = [future.result() for future in futures]
-        finally:
-            _FORKED_MODEL = None
-    if parts is None:
-        parts = [_period_rows(model, period, kpi_ids, params) for period in periods]
+    if workers > 1 and reads_postings(kpi_ids):
+        theme6.prepare_shared(model)  # the postings prepared once, shared copy-on-write
+    parts = map_forked(_period_task, model, [(p, kpi_ids, params) for p in periods], workers, log, "KPI",
+                       f"computing the {len(periods)} periods")
     parts = [part for part in parts if len(part)]
     if not parts:
         return empty_frame(KPI_VALUE).assign(**{PERSONS_BEHIND: pd.Series(dtype=float)})[KPI_ROW_COLUMNS]

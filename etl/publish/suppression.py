@@ -45,10 +45,14 @@ the numbers and the limits). Caseworker rows never reach `public`.
 from __future__ import annotations
 
 import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from etl.core.forking import map_forked
 from etl.core.settings import PUBLIC_ORG_LEVELS
 from etl.core.settings import DEFAULT_SUPPRESSION_THRESHOLD as DEFAULT_THRESHOLD
 from etl.core.settings import MINIMUM_SUPPRESSION_THRESHOLD as MINIMUM_THRESHOLD
@@ -157,7 +161,7 @@ def primary_mask(frame: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD, cells:
 
 def suppress_for_public(values: pd.DataFrame, dim_org: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD,
                         breakdown_levels: tuple[str, ...] = PUBLIC_ORG_LEVELS, *, audit: bool = True,
-                        earlier_versions: pd.DataFrame | None = None) -> pd.DataFrame:
+                        earlier_versions: pd.DataFrame | None = None, workers: int | None = None) -> pd.DataFrame:
     """The `public` copy of KPI rows: caseworker rows dropped, breakdowns kept only at
     `breakdown_levels` (below them the org totals; the pipeline passes the setting
     `SOFLI_PUBLIC_BREAKDOWN_LEVELS`, default sof and area), small cells and their
@@ -178,6 +182,9 @@ def suppress_for_public(values: pd.DataFrame, dim_org: pd.DataFrame, threshold: 
     audit attacks tonight's rows together with them (a re-published quarter keeps most
     figures, and where a cell kept its figure the versions' equations combine) and repairs
     in tonight's rows only.
+
+    `workers`: processes the audit spreads the KPIs over (the pipeline passes the setting
+    `SOFLI_KPI_WORKERS`; default one per usable core); the output does not depend on it.
     """
     _check(threshold)
     published = values["dimension"].isna() | values["org_level"].isin(breakdown_levels)
@@ -238,7 +245,8 @@ def suppress_for_public(values: pd.DataFrame, dim_org: pd.DataFrame, threshold: 
             anything |= figure
         earlier = _earlier_versions(earlier_versions, out, cell_of_row, kpi_names, breakdown_levels)
         blank = _audit_and_repair(out, cell_of_row, kpi_of_cell, stage, size, anything, members, primary, blank,
-                                  undeclared, dim_org, complements, earlier)
+                                  undeclared, dim_org, complements, earlier,
+                                  len(os.sched_getaffinity(0)) if workers is None else workers)
     out.loc[blank[cell_of_row] | undeclared, QUANTITIES] = None
     return out
 
@@ -288,7 +296,7 @@ MAX_REPAIRS = 200
 def _audit_and_repair(out: pd.DataFrame, cell_of_row: np.ndarray, kpi_of_cell: np.ndarray, stage: np.ndarray,
                       size: np.ndarray, anything: np.ndarray, members: pd.DataFrame, primary: np.ndarray,
                       blank: np.ndarray, undeclared: np.ndarray, dim_org: pd.DataFrame, complements,
-                      earlier: pd.DataFrame | None = None) -> np.ndarray:
+                      earlier: pd.DataFrame | None = None, workers: int = 1) -> np.ndarray:
     """Run the attacker (`etl.publish.audit`) on the publication and blank more cells wherever
     it recovers a non-zero figure, until it recovers none.
 
@@ -300,67 +308,128 @@ def _audit_and_repair(out: pd.DataFrame, cell_of_row: np.ndarray, kpi_of_cell: n
     never depends on a later period's figures. Per found cell, the repair blanks the smallest
     published cell of that stage linked to it by equations (`_repair_targets`), then the
     complements are chosen again with everything blanked so far kept.
+
+    KPIs share no relation (every class the attacker learns is one KPI's, and so is every
+    equation), so each KPI is audited and repaired on its own, in `workers` forked processes
+    (the largest KPIs first); the blanked cells are the same whatever the number of workers.
     """
+    row_kpi = kpi_of_cell[cell_of_row]
+    context = _RepairContext(out, cell_of_row, kpi_of_cell, stage, size, anything, primary, blank, undeclared,
+                             dim_org, complements, earlier, row_kpi, stage[cell_of_row],
+                             members.groupby("_cell")["_eq"].apply(np.asarray),
+                             members.groupby("_eq")["_cell"].apply(np.asarray))
+    rows_of = np.bincount(row_kpi)
+    kpis = [int(k) for k in np.argsort(-rows_of, kind="stable") if rows_of[k]]  # the largest first
+    results = map_forked(_repair_kpi, context, kpis, workers, log, "suppression audit",
+                         f"auditing the {len(kpis)} KPIs")
+    blank = blank.copy()
+    lost = given = 0
+    for k, (kpi_blank, notes, kpi_lost, kpi_given) in zip(kpis, results):
+        blank[kpi_of_cell == k] = kpi_blank
+        for level, message in notes:
+            log.log(level, "suppression audit: %s", message)
+        lost += kpi_lost
+        given += kpi_given
+    if lost:
+        log.warning("suppression audit: the frozen versions in public give %d figures away on their own "
+                    "(complements pinned by their earlier periods, or frozen before the audit); tonight adds none",
+                    lost)
+    if given:
+        log.info("suppression audit: %d complements follow from earlier periods' published figures (no small "
+                 "cell among them)", given)
+    return blank
+
+
+@dataclass(frozen=True)
+class _RepairContext:
+    """What every KPI's audit and repair reads (a forked worker inherits it)."""
+
+    out: pd.DataFrame
+    cell_of_row: np.ndarray
+    kpi_of_cell: np.ndarray
+    stage: np.ndarray
+    size: np.ndarray
+    anything: np.ndarray
+    primary: np.ndarray
+    blank: np.ndarray
+    undeclared: np.ndarray
+    dim_org: pd.DataFrame
+    complements: Callable
+    earlier: pd.DataFrame | None
+    row_kpi: np.ndarray
+    row_stage: np.ndarray
+    cell_eqs: pd.Series
+    eq_cells: pd.Series
+
+
+def _repair_kpi(c: _RepairContext, k: int) -> tuple[np.ndarray, list[tuple[int, str]], int, int]:
+    """One KPI's audit and repair: its cells' blanked flags afterwards, what to log (level,
+    message), how many of the frozen versions' figures were lost already and how many
+    complements earlier periods give away."""
     from etl.publish.audit import Audit  # noqa: PLC0415 - scipy: only when publishing
 
-    blank = blank.copy()
+    out, cell_of_row, kpi_of_cell, stage, earlier = c.out, c.cell_of_row, c.kpi_of_cell, c.stage, c.earlier
+    notes: list[tuple[int, str]] = []
+    blank = c.blank.copy()
     forced = np.zeros(len(blank), dtype=bool)
-    row_kpi = kpi_of_cell[cell_of_row]
-    row_stage = stage[cell_of_row]
+    mine = np.flatnonzero(c.row_kpi == k)
+    name = str(out["kpi_id"].iloc[mine[0]])
     audits: dict[tuple, tuple[Audit, np.ndarray, np.ndarray]] = {}
     # tonight's rows whose figures an earlier version already shows: no secret tonight
     shown_before = np.zeros(len(out), dtype=bool)
+    lost_count = 0
+    earlier_blank = np.array([], dtype=bool)
     if earlier is not None:
-        # what the earlier versions give away on their own (complements their earlier periods
-        # pin, or what a version frozen before this audit shows) is lost already: tonight can
-        # neither cause nor mend it, so it counts as shown
-        lost = np.isin(np.arange(len(earlier)), Audit.of_publication(earlier, dim_org).recovered(
-            earlier["_blank"].to_numpy()))
-        if lost.any():
-            log.warning("suppression audit: the frozen versions in public give %d figures away on their own "
-                        "(complements pinned by their earlier periods, or frozen before the audit); tonight adds none", int(lost.sum()))
-        earlier = earlier.assign(_blank=earlier["_blank"] & ~lost)
-        mine = earlier["_row"].to_numpy()
-        same = ~earlier["_blank"].to_numpy() & (mine >= 0)
-        for q in QUANTITIES:
-            a = pd.to_numeric(earlier[q], errors="coerce").to_numpy(dtype=float)
-            b = np.full(len(earlier), np.nan)
-            b[mine >= 0] = pd.to_numeric(out[q], errors="coerce").to_numpy(dtype=float)[mine[mine >= 0]]
-            same &= np.isclose(a, b, equal_nan=True)
-        shown_before[mine[same]] = True
+        earlier_blank = earlier["_blank"].to_numpy().copy()
+        theirs = np.flatnonzero(earlier["_kpi"].to_numpy() == k)
+        if len(theirs):
+            # what the earlier versions give away on their own (complements their earlier periods
+            # pin, or what a version frozen before this audit shows) is lost already: tonight can
+            # neither cause nor mend it, so it counts as shown
+            lost = theirs[Audit.of_publication(earlier.iloc[theirs], dim_org=c.dim_org).recovered(
+                earlier_blank[theirs])]
+            lost_count = len(lost)
+            earlier_blank[lost] = False
+            row = earlier["_row"].to_numpy()[theirs]
+            same = ~earlier_blank[theirs] & (row >= 0)
+            for q in QUANTITIES:
+                a = pd.to_numeric(earlier[q].iloc[theirs], errors="coerce").to_numpy(dtype=float)
+                b = np.full(len(theirs), np.nan)
+                b[row >= 0] = pd.to_numeric(out[q], errors="coerce").to_numpy(dtype=float)[row[row >= 0]]
+                same &= np.isclose(a, b, equal_nan=True)
+            shown_before[row[same]] = True
 
     def found(rows: np.ndarray, *key) -> np.ndarray:
         """Cells (global) whose non-zero figure the attacker recovers from these rows and the
-        earlier versions' rows of the same KPIs and stages (the relations of one set of rows
-        are written down once: `key`). A recovered earlier-version figure names tonight's cell
-        of the same key: publishing it gave the figure away."""
+        earlier versions' rows of the same stages (the relations of one set of rows are written
+        down once: `key`). A recovered earlier-version figure names tonight's cell of the same
+        key: publishing it gave the figure away."""
         if not len(rows):
             return np.array([], dtype=np.int64)
         if key not in audits:
             old = np.array([], dtype=np.int64)
             if earlier is not None:
-                kpis, last = np.unique(row_kpi[rows]), row_stage[rows].max()
-                old = np.flatnonzero(np.isin(earlier["_kpi"], kpis) & (earlier["_stage"].to_numpy() <= last))
+                old = np.flatnonzero((earlier["_kpi"].to_numpy() == k)
+                                     & (earlier["_stage"].to_numpy() <= c.row_stage[rows].max()))
             true = out.iloc[rows].assign(version=0)
             if len(old):
                 true = pd.concat([true, earlier.iloc[old][true.columns.intersection(earlier.columns)]],
                                  ignore_index=True)
-            audits[key] = Audit.of_publication(true, dim_org), rows, old
+            audits[key] = Audit.of_publication(true, c.dim_org), rows, old
         audit, rows, old = audits[key]
-        blanked = (blank[cell_of_row] | undeclared)[rows]
+        blanked = (blank[cell_of_row] | c.undeclared)[rows]
         if len(old):
-            blanked = np.concatenate([blanked, earlier["_blank"].to_numpy()[old]])
+            blanked = np.concatenate([blanked, earlier_blank[old]])
         hits = audit.recovered(blanked)
-        mine = rows[hits[hits < len(rows)]]
-        tonight = cell_of_row[mine[~shown_before[mine]]]
+        hit = rows[hits[hits < len(rows)]]
+        tonight = cell_of_row[hit[~shown_before[hit]]]
         if len(old):
             old_hits = old[hits[hits >= len(rows)] - len(rows)]
             cells = earlier["_cell"].to_numpy()[old_hits]
             tonight = np.concatenate([tonight, cells[cells >= 0]])
         return np.unique(tonight)
 
-    everything = np.arange(len(out))
-    whole_row = row_stage < CLIPPED_STAGE
+    whole_row = c.row_stage < CLIPPED_STAGE
 
     def leaks(rows: np.ndarray, *key) -> np.ndarray:
         """Cells recovered from these rows as the night publishes them, or from their whole
@@ -368,77 +437,69 @@ def _audit_and_repair(out: pd.DataFrame, cell_of_row: np.ndarray, kpi_of_cell: n
         (the running quarter and its last-year twin) blanked cells they protected can fall."""
         return np.union1d(found(rows, *key), found(rows[whole_row[rows]], *key, "whole"))
 
-    cell_eqs = members.groupby("_cell")["_eq"].apply(np.asarray)
-    eq_cells = members.groupby("_eq")["_cell"].apply(np.asarray)
-    leaking = leaks(everything, "all")
-    audits.clear()
+    kpi_cells = kpi_of_cell == k
+    leaking = leaks(mine)
     given = np.array([], dtype=np.int64)  # recoverable, but no secret: see below
-
-    def name(k: int) -> str:
-        return str(out["kpi_id"].iloc[np.flatnonzero(row_kpi == k)[0]])
-
-    for k in np.unique(kpi_of_cell[leaking]):
-        mine = everything[row_kpi == k]
-        before = int((blank & (kpi_of_cell == k)).sum())
-        stages = np.unique(row_stage[mine])
-        current = stage[leaking[kpi_of_cell[leaking] == k]].min()
-        repairs = 0
-        while current is not None:
-            prefix = mine[row_stage[mine] <= current]
-            here = np.setdiff1d(found(prefix, k, current), given)
-            while len(here):
-                repairs += 1
-                if repairs > MAX_REPAIRS:
-                    raise SuppressionAuditError(f"{len(here)} blanked cells of {name(k)} stay recoverable after "
-                                                f"{MAX_REPAIRS} repairs")
-                # a cell published tonight that an earlier version blanked gives that version away
-                shown = here[~blank[here]]
-                here = here[blank[here]]
-                targets, stuck = _repair_targets(here, current, cell_eqs, eq_cells, stage, blank, anything, size)
-                targets = np.union1d(targets, shown)
-                small = stuck[primary[stuck]]
-                if len(small):
-                    # a small cell that earlier periods' published figures give away: those
-                    # periods must yield (the frozen-version guarantee gives way to the cell)
-                    yielded, still = _repair_targets(small, None, cell_eqs, eq_cells, stage, blank, anything, size)
-                    if len(still):
-                        # given away by a relation no equation names (a clipped period inside its
-                        # whole twin, a regularity of the data): the KPI's cells of those periods
-                        # go, then, if need be, the KPI's published cells (fail closed)
-                        mine_open = (kpi_of_cell == k) & ~blank
-                        wide = np.flatnonzero(mine_open & np.isin(stage, stage[still]))
-                        wide = wide if len(wide) else np.flatnonzero(mine_open)
-                        if not len(wide):
-                            raise SuppressionAuditError(f"{len(still)} small cells of {name(k)} are recoverable "
-                                                        "with every cell of the KPI blanked")
-                        log.warning("suppression audit: %d small cells of %s fall to a relation no equation "
-                                    "names; blanking %d cells of their periods", len(still), name(k), len(wide))
-                        yielded = np.union1d(yielded, wide)
-                    log.warning("suppression audit: %d small cells of %s are given away by earlier periods; "
-                                "blanking %d cells there", len(small), name(k), len(yielded))
-                    targets = np.union1d(targets, yielded)
-                    stuck = stuck[~primary[stuck]]
-                # a complement that earlier periods give away (between two equal published
-                # figures): its value is no secret, and it can only be hidden in those periods
-                given = np.union1d(given, stuck)
-                if len(targets):
-                    # what is blanked stays blanked (the repairs only add): new complements for
-                    # the targets, none taken back
-                    forced |= blank
-                    forced[targets] = True
-                    complements(primary | forced, blank, [k])
-                here = np.setdiff1d(found(prefix, k, current), given)
-            later = stages[stages > current]
-            if not len(later):
-                break
-            remaining = np.setdiff1d(leaks(mine, k), given)
-            current = max(later[0], stage[remaining].min()) if len(remaining) else None
-        log.info("suppression audit: %s repaired by blanking %d more cells in %d rounds", name(k),
-                 int((blank & (kpi_of_cell == k)).sum() - before), repairs)
-    if len(given):
-        log.info("suppression audit: %d complements follow from earlier periods' published figures (no small "
-                 "cell among them)", len(given))
-    return blank
+    if not len(leaking):
+        return blank[kpi_cells], notes, lost_count, 0
+    before = int((blank & kpi_cells).sum())
+    stages = np.unique(c.row_stage[mine])
+    current = stage[leaking].min()
+    repairs = 0
+    while current is not None:
+        prefix = mine[c.row_stage[mine] <= current]
+        here = np.setdiff1d(found(prefix, current), given)
+        while len(here):
+            repairs += 1
+            if repairs > MAX_REPAIRS:
+                raise SuppressionAuditError(f"{len(here)} blanked cells of {name} stay recoverable after "
+                                            f"{MAX_REPAIRS} repairs")
+            # a cell published tonight that an earlier version blanked gives that version away
+            shown = here[~blank[here]]
+            here = here[blank[here]]
+            targets, stuck = _repair_targets(here, current, c.cell_eqs, c.eq_cells, stage, blank, c.anything, c.size)
+            targets = np.union1d(targets, shown)
+            small = stuck[c.primary[stuck]]
+            if len(small):
+                # a small cell that earlier periods' published figures give away: those
+                # periods must yield (the frozen-version guarantee gives way to the cell)
+                yielded, still = _repair_targets(small, None, c.cell_eqs, c.eq_cells, stage, blank, c.anything,
+                                                 c.size)
+                if len(still):
+                    # given away by a relation no equation names (a clipped period inside its
+                    # whole twin, a regularity of the data): the KPI's cells of those periods
+                    # go, then, if need be, the KPI's published cells (fail closed)
+                    mine_open = kpi_cells & ~blank
+                    wide = np.flatnonzero(mine_open & np.isin(stage, stage[still]))
+                    wide = wide if len(wide) else np.flatnonzero(mine_open)
+                    if not len(wide):
+                        raise SuppressionAuditError(f"{len(still)} small cells of {name} are recoverable "
+                                                    "with every cell of the KPI blanked")
+                    notes.append((logging.WARNING, f"{len(still)} small cells of {name} fall to a relation no "
+                                                   f"equation names; blanking {len(wide)} cells of their periods"))
+                    yielded = np.union1d(yielded, wide)
+                notes.append((logging.WARNING, f"{len(small)} small cells of {name} are given away by earlier "
+                                               f"periods; blanking {len(yielded)} cells there"))
+                targets = np.union1d(targets, yielded)
+                stuck = stuck[~c.primary[stuck]]
+            # a complement that earlier periods give away (between two equal published
+            # figures): its value is no secret, and it can only be hidden in those periods
+            given = np.union1d(given, stuck)
+            if len(targets):
+                # what is blanked stays blanked (the repairs only add): new complements for
+                # the targets, none taken back
+                forced |= blank
+                forced[targets] = True
+                c.complements(c.primary | forced, blank, [k])
+            here = np.setdiff1d(found(prefix, current), given)
+        later = stages[stages > current]
+        if not len(later):
+            break
+        remaining = np.setdiff1d(leaks(mine), given)
+        current = max(later[0], stage[remaining].min()) if len(remaining) else None
+    notes.append((logging.INFO, f"{name} repaired by blanking {int((blank & kpi_cells).sum() - before)} more "
+                                f"cells in {repairs} rounds"))
+    return blank[kpi_cells], notes, lost_count, len(given)
 
 
 def _repair_targets(found: np.ndarray, current: int | None, cell_eqs: pd.Series, eq_cells: pd.Series, stage: np.ndarray,

@@ -211,7 +211,8 @@ def _publish_kpis(audited: dict, settings: Settings | None = None) -> dict:
     # audited together with every frozen version in public: a re-published quarter keeps most figures
     public_values = mark_suppressed(suppress_for_public(values, dim_org, settings.suppression_threshold,
                                                          settings.public_breakdown_levels,
-                                                         earlier_versions=frozen_public_rows(engine)))
+                                                         earlier_versions=frozen_public_rows(engine),
+                                                         workers=settings.kpi_workers))
     suppress_seconds = time.monotonic() - suppress_started
     is_caseworker = values["org_level"].eq(CASEWORKER)
     publications = [Publication("mart", KPI_VALUE, values[~is_caseworker], {"version": 0}),

@@ -1,5 +1,7 @@
 """Small-cell suppression on tables solved by hand (the property tests attack random ones)."""
 
+import multiprocessing
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -278,21 +280,39 @@ class _RelationNoEquationNames:
         return np.flatnonzero(secret & blanked) if (self.always or source.any()) else np.array([], dtype=np.int64)
 
 
-def test_a_small_cell_no_equation_links_costs_its_kpi_the_cells_that_give_it_away(monkeypatch, caplog):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_small_cell_no_equation_links_costs_its_kpi_the_cells_that_give_it_away(workers, monkeypatch, caplog):
     """Fail closed: no published cell shares an equation with the small cell, so the repair has
     nothing near it to blank; the KPI's cells of its period go, then (none left there) the KPI's
-    other published cells. Only an attacker that needs no published cell fails the night."""
+    other published cells. Only an attacker that needs no published cell fails the night. With
+    two workers the KPIs are audited in forked processes: their warnings and the error reach the
+    task's own log and the task."""
     from etl.publish import audit  # noqa: PLC0415 - scipy
 
     q2 = {"period_type": "quarter", "period": "2025-Q2", "period_start": "2025-04-01", "period_end": "2025-06-30"}
     rows = pd.DataFrame([cell("sof", "SOF", 40.0, **q2), cell("sof", "SOF", 3.0),
                          cell("sof", "SOF", 50.0, kpi_id="T2.01", **q2), cell("sof", "SOF", 60.0, kpi_id="T2.01")])
-    assert suppress_for_public(rows, ORG)["value"].isna().tolist() == [False, True, False, False]
+    assert suppress_for_public(rows, ORG, workers=workers)["value"].isna().tolist() == [False, True, False, False]
     monkeypatch.setattr(audit, "Audit", _RelationNoEquationNames)
     with caplog.at_level("WARNING", logger="etl.publish.suppression"):
-        out = suppress_for_public(rows, ORG)
+        out = suppress_for_public(rows, ORG, workers=workers)
     assert out["value"].isna().tolist() == [True, True, False, False]  # T2.06's Q2 goes; T2.01 untouched
     assert "1 small cells of T2.06 fall to a relation no equation names; blanking 1 cells" in caplog.text
+    assert "could not start" not in caplog.text
     monkeypatch.setattr(_RelationNoEquationNames, "always", True)
     with pytest.raises(SuppressionAuditError, match="1 small cells of T2.06 are recoverable with every cell"):
-        suppress_for_public(rows, ORG)
+        suppress_for_public(rows, ORG, workers=workers)
+
+
+def test_the_audit_runs_in_the_task_where_workers_cannot_start(monkeypatch, caplog):
+    """Some executors run a task in a daemonic process, which may not fork workers: the KPIs are
+    audited one after the other, with the same result and a warning."""
+    q2 = {"period_type": "quarter", "period": "2025-Q2", "period_start": "2025-04-01", "period_end": "2025-06-30"}
+    rows = pd.DataFrame([cell("sof", "SOF", 40.0, **q2), cell("sof", "SOF", 3.0),
+                         cell("sof", "SOF", 50.0, kpi_id="T2.01", **q2), cell("sof", "SOF", 60.0, kpi_id="T2.01")])
+    expected = suppress_for_public(rows, ORG, workers=1)
+    monkeypatch.setitem(multiprocessing.current_process()._config, "daemon", True)
+    with caplog.at_level("WARNING", logger="etl.publish.suppression"):
+        got = suppress_for_public(rows, ORG, workers=2)
+    pd.testing.assert_frame_equal(got, expected)
+    assert "suppression audit workers could not start" in caplog.text and "auditing the 2 KPIs in one process" in caplog.text

@@ -137,6 +137,21 @@ def test_the_publishers_audit_is_what_hides_the_last_small_cells(reorganised_set
     assert found[False] and not found[True], found
 
 
+def test_the_audit_blanks_the_same_cells_in_one_process_and_in_two(reorganised_settings):
+    """KPIs share no relation, so the publisher audits them in forked workers (one per core): the
+    output is the one process's, cell for cell, on a night where the audit repairs several KPIs
+    (every KPI of the chain)."""
+    _, truth = public_and_truth(reorganised_settings)
+    nightly = truth[truth["version"] == 0].drop(columns="version")
+    org = load_reference(reorganised_settings.reference_dir)["dim_org"]
+    rule = suppress_for_public(nightly, org, breakdown_levels=("sof", "area"), audit=False)
+    one, two = (suppress_for_public(nightly, org, breakdown_levels=("sof", "area"), workers=workers)
+                for workers in (1, 2))
+    pd.testing.assert_frame_equal(one, two)
+    more = one["value"].isna() & rule["value"].notna()
+    assert one["kpi_id"][more].nunique() >= 2, one["kpi_id"][more].value_counts()
+
+
 @pytest.mark.parametrize("chain", ["demo_settings", "reorganised_settings"])
 def test_the_frozen_version_attacked_on_its_own_gives_no_small_cell_away(chain, request):
     """A frozen version holds the whole quarters without the running quarter's clipped periods,
