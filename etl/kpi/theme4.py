@@ -88,8 +88,8 @@ def from_shelter_to_housing(model: Model, period: Period) -> pd.DataFrame:
     """
     shelter = _citizen_stays(model, facility_types(model.ref_role, "shelter"))
     exits = shelter[in_period(shelter["check_out"], period)]
-    pairs = (exits[["citizen_key", "check_out"]].drop_duplicates()
-             .merge(_next_step_events(model), on="citizen_key"))
+    events = model.derived(("next_step_events",), lambda: _next_step_events(model))  # the same in every period
+    pairs = exits[["citizen_key", "check_out"]].drop_duplicates().merge(events, on="citizen_key")
     after = _days_between(pairs["check_out"], pairs["date"])
     first_steps = (pairs[(after >= 0) & (after <= NEXT_STEP_DAYS)]
                    .sort_values(["citizen_key", "date", "rank"])
