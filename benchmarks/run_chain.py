@@ -1,7 +1,8 @@
 """Benchmark the whole chain on a generated profile, stage by stage, without Airflow.
 
     python benchmarks/run_chain.py --profile copenhagen [--date 2025-11-15] [--data-dir /tmp/bench]
-        [--sources sqlite|postgres] [--incremental-night [--changed-share 0.005]] [--json out.json]
+        [--sources sqlite|postgres] [--incremental-night [--changed-share 0.005] [--freeze 2025-Q3]]
+        [--json out.json]
 
 Prints per stage: seconds, rows in and out, rows per second, CPU seconds (worker
 processes included) and the stage's peak memory (see `MemoryWatch`), then the total.
@@ -14,7 +15,9 @@ Airflow connections of type odbc in `AIRFLOW_CONN_SOFLI_SRC_<NAME>`), as product
 its fagsystemer. `--incremental-night` then changes `--changed-share` of every database
 table's rows (a fresh change timestamp on the next day), delivers the next day's CPR
 file, and times a second night on the next date: incremental extract + validate (merge)
--> model -> KPIs -> publish -> data quality.
+-> model -> KPIs -> publish -> data quality. `--freeze` freezes a quarter between the two
+nights, as the quarter close does, so the second night's publish audits its rows beside the
+frozen version (the nights after a freeze).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ import psutil
 import sqlalchemy as sa
 
 from etl.core.settings import REPO_ROOT, Connections, Settings
+from etl.publish.freeze import freeze_quarter
 from etl.sources import SOURCES
 from etl.synth import generate
 from etl.tasks import extract as extract_tasks
@@ -173,8 +177,12 @@ def main() -> None:
     parser.add_argument("--incremental-night", action="store_true",
                         help="after the full night, change rows and time an incremental night on the next date")
     parser.add_argument("--changed-share", type=float, default=0.005, help="share of rows changed (0.5 %%)")
+    parser.add_argument("--freeze", metavar="QUARTER", help="with --incremental-night: freeze this quarter (e.g. "
+                        "2025-Q3) before the second night, whose publish then audits beside the frozen version")
     parser.add_argument("--json", type=Path, help="also write the figures here (default: <data-dir>/benchmark.json)")
     args = parser.parse_args()
+    if args.freeze and not args.incremental_night:
+        parser.error("--freeze needs --incremental-night (the night after the freeze is the one measured)")
     global WATCH  # noqa: PLW0603 - one watch per benchmark process
     WATCH = MemoryWatch()
 
@@ -206,9 +214,14 @@ def cpu_seconds() -> float:
                for usage in (resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)))
 
 
+def chain_rows(rows: list) -> list:
+    """The chain's stages: without the generator and the setup steps (changing rows, a freeze)."""
+    return [r for r in rows if r[0] != "generate" and not r[0].endswith("(setup)")]
+
+
 def chain_peak(rows: list) -> float:
-    """The chain's peak memory: the largest stage peak after the first row (generate/setup)."""
-    return max(r[5] for r in rows[1:])
+    """The chain's peak memory: the largest stage peak, setup and generator left out."""
+    return max(r[5] for r in chain_rows(rows))
 
 
 def stage_timer(rows: list):
@@ -254,8 +267,8 @@ def run_night(args, settings, sources, generate, db_urls) -> dict:
                    0, lambda r: sum(sum(t.values()) for t in r["rows"].values()))
     source_rows = sum(sum(t.values()) for t in report["rows"].values())
     result = run_chain(args, settings, sources, args.date, "bench", stage, source_rows)
-    total = sum(r[1] for r in rows[1:])
-    print(f"{'total (without generate)':<22} {total:8.1f} s  cpu {sum(r[4] for r in rows[1:]):7.1f} s  "
+    total = sum(r[1] for r in chain_rows(rows))
+    print(f"{'total (without generate)':<22} {total:8.1f} s  cpu {sum(r[4] for r in chain_rows(rows)):7.1f} s  "
           f"peak {chain_peak(rows):5.2f} GiB; load average {os.getloadavg()[0]:.1f}")
     return {"night": "full", "date": args.date.isoformat(), "stages": rows, "total_seconds": total,
             "peak_gib": chain_peak(rows), **result}
@@ -266,6 +279,9 @@ def run_incremental_night(args, settings, sources, urls: dict[str, str]) -> dict
     rows: list[tuple[str, float, int, int, float, float]] = []
     stage = stage_timer(rows)
     print(f"incremental night {day}: {args.changed_share:.1%} of the database rows changed")
+    if args.freeze:  # as the quarter close freezes it, before tonight's publish
+        stage(f"freeze {args.freeze} (setup)", lambda: freeze_quarter(args.freeze, settings=settings), 0,
+              lambda frozen: frozen.public_rows)
     changed = stage("change rows (setup)", lambda: change_rows(urls, args.changed_share,
                                                                 dt.datetime.combine(day, dt.time(12, 0))),
                     0, lambda n: n)
@@ -282,8 +298,8 @@ def run_incremental_night(args, settings, sources, urls: dict[str, str]) -> dict
             mode = info.get("mode", "full")
             read[mode] += int(info["rows_in"])
             tables[mode] += 1
-    total = sum(r[1] for r in rows[1:])
-    print(f"{'total (without setup)':<22} {total:8.1f} s  cpu {sum(r[4] for r in rows[1:]):7.1f} s  "
+    total = sum(r[1] for r in chain_rows(rows))
+    print(f"{'total (without setup)':<22} {total:8.1f} s  cpu {sum(r[4] for r in chain_rows(rows)):7.1f} s  "
           f"peak {chain_peak(rows):5.2f} GiB; read {read['incremental']:,} rows "
           f"from {tables['incremental']} incremental tables, {read['full']:,} rows from {tables['full']} read whole; "
           f"load average {os.getloadavg()[0]:.1f}")
