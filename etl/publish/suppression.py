@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -374,6 +375,7 @@ def _repair_kpi(c: _RepairContext, k: int) -> tuple[np.ndarray, list[tuple[int, 
     forced = np.zeros(len(blank), dtype=bool)
     mine = np.flatnonzero(c.row_kpi == k)
     name = str(out["kpi_id"].iloc[mine[0]])
+    started = time.monotonic()
     audits: dict[tuple, tuple[Audit, np.ndarray, np.ndarray]] = {}
     # tonight's rows whose figures an earlier version already shows: no secret tonight
     shown_before = np.zeros(len(out), dtype=bool)
@@ -441,6 +443,7 @@ def _repair_kpi(c: _RepairContext, k: int) -> tuple[np.ndarray, list[tuple[int, 
     leaking = leaks(mine)
     given = np.array([], dtype=np.int64)  # recoverable, but no secret: see below
     if not len(leaking):
+        notes.append((logging.DEBUG, f"{name}: nothing recovered ({time.monotonic() - started:.1f} s)"))
         return blank[kpi_cells], notes, lost_count, 0
     before = int((blank & kpi_cells).sum())
     stages = np.unique(c.row_stage[mine])
@@ -498,7 +501,7 @@ def _repair_kpi(c: _RepairContext, k: int) -> tuple[np.ndarray, list[tuple[int, 
         remaining = np.setdiff1d(leaks(mine), given)
         current = max(later[0], stage[remaining].min()) if len(remaining) else None
     notes.append((logging.INFO, f"{name} repaired by blanking {int((blank & kpi_cells).sum() - before)} more "
-                                f"cells in {repairs} rounds"))
+                                f"cells in {repairs} rounds ({time.monotonic() - started:.1f} s)"))
     return blank[kpi_cells], notes, lost_count, len(given)
 
 
