@@ -1,8 +1,8 @@
 """Benchmark the whole chain on a generated profile, stage by stage, without Airflow.
 
     python benchmarks/run_chain.py --profile copenhagen [--date 2025-11-15] [--data-dir /tmp/bench]
-        [--sources sqlite|postgres] [--incremental-night [--changed-share 0.005] [--freeze 2025-Q3]]
-        [--json out.json]
+        [--sources sqlite|postgres] [--daytime-refresh] [--incremental-night [--freeze 2025-Q3]]
+        [--changed-share 0.005] [--json out.json]
 
 Prints per stage: seconds, rows in and out, rows per second, CPU seconds (worker
 processes included) and the stage's peak memory (see `MemoryWatch`), then the total.
@@ -18,6 +18,12 @@ file, and times a second night on the next date: incremental extract + validate 
 -> model -> KPIs -> publish -> data quality. `--freeze` freezes a quarter between the two
 nights, as the quarter close does, so the second night's publish audits its rows beside the
 frozen version (the nights after a freeze).
+
+`--daytime-refresh` times, after the full night, one run of the optional daytime refresh
+(`refresh_daytime`'s functions, `etl/tasks/refresh.py`) on the same date: `--changed-share` of
+every database table's rows changed that morning, the database sources re-read incrementally,
+the model rebuilt, the running quarter's KPIs recomputed (the other periods kept), audited and
+published, the rules run.
 """
 
 from __future__ import annotations
@@ -48,6 +54,7 @@ from etl.tasks import extract as extract_tasks
 from etl.tasks import kpis as kpi_tasks
 from etl.tasks import model as model_tasks
 from etl.tasks import quality as dq_tasks
+from etl.tasks import refresh as refresh_tasks
 
 
 def high_water_mark() -> int:
@@ -176,6 +183,8 @@ def main() -> None:
                         help="where the database sources are generated (postgres: read through ODBC)")
     parser.add_argument("--incremental-night", action="store_true",
                         help="after the full night, change rows and time an incremental night on the next date")
+    parser.add_argument("--daytime-refresh", action="store_true",
+                        help="after the full night, change rows that morning and time one daytime refresh")
     parser.add_argument("--changed-share", type=float, default=0.005, help="share of rows changed (0.5 %%)")
     parser.add_argument("--freeze", metavar="QUARTER", help="with --incremental-night: freeze this quarter (e.g. "
                         "2025-Q3) before the second night, whose publish then audits beside the frozen version")
@@ -199,8 +208,10 @@ def main() -> None:
             if cluster:
                 cleanup.callback(cluster.stop)
         nights = [run_night(args, settings, SOURCES, generate, db_urls)]
+        urls = db_urls or {n: f"sqlite:///{settings.sources_dir / f'{n}.db'}" for n in database_sources}
+        if args.daytime_refresh:
+            nights.append(run_daytime_refresh(args, settings, urls))
         if args.incremental_night:
-            urls = db_urls or {n: f"sqlite:///{settings.sources_dir / f'{n}.db'}" for n in database_sources}
             nights.append(run_incremental_night(args, settings, SOURCES, urls))
     out = args.json or args.data_dir / "benchmark.json"
     out.write_text(json.dumps({"profile": args.profile, "sources": args.sources, "cores": os.cpu_count(),
@@ -272,6 +283,36 @@ def run_night(args, settings, sources, generate, db_urls) -> dict:
           f"peak {chain_peak(rows):5.2f} GiB; load average {os.getloadavg()[0]:.1f}")
     return {"night": "full", "date": args.date.isoformat(), "stages": rows, "total_seconds": total,
             "peak_gib": chain_peak(rows), **result}
+
+
+def run_daytime_refresh(args, settings, urls: dict[str, str]) -> dict:
+    """One daytime refresh of the full night's date, as `refresh_daytime` runs it (its tasks'
+    functions in order), after `--changed-share` of the database rows changed that morning."""
+    day, run_id = args.date, "bench-refresh"
+    rows: list[tuple[str, float, int, int, float, float]] = []
+    stage = stage_timer(rows)
+    print(f"daytime refresh {day}: {args.changed_share:.1%} of the database rows changed this morning")
+    changed = stage("change rows (setup)", lambda: change_rows(urls, args.changed_share,
+                                                                dt.datetime.combine(day, dt.time(10, 0))),
+                    0, lambda n: n)
+    plan = refresh_tasks.plan_refresh(day, settings)
+    stage("extract+validate", lambda: [refresh_tasks.refresh_source(s, plan, run_id, settings) for s in plan["sources"]],
+          changed, lambda r: sum(x["rows_staged"] + x["rows_quarantined"] for x in r))
+    model = stage("link+model", lambda: refresh_tasks.refresh_model(plan, settings), 0,
+                  lambda r: sum(r["rows"].values()))
+    model_rows = sum(model["rows"].values())
+    kpis = stage("kpis (running quarter)", lambda: kpi_tasks.audit_kpis(
+        refresh_tasks.compute_running_quarter(run_id, settings), settings=settings), model_rows,
+        lambda r: r["refreshed_rows"])
+    stage("publish", lambda: kpi_tasks.publish_kpis(kpis, settings), kpis["rows"], lambda r: r["mart_rows"])
+    stage("data quality", lambda: refresh_tasks.refresh_quality(run_id, settings), model_rows,
+          lambda r: r["rules"])
+    total = sum(r[1] for r in chain_rows(rows))
+    print(f"{'total (without setup)':<22} {total:8.1f} s  cpu {sum(r[4] for r in chain_rows(rows)):7.1f} s  "
+          f"peak {chain_peak(rows):5.2f} GiB; {kpis['refreshed_rows']:,} KPI rows recomputed, "
+          f"{kpis['kept_rows']:,} kept; load average {os.getloadavg()[0]:.1f}")
+    return {"night": "daytime refresh", "date": day.isoformat(), "stages": rows, "total_seconds": total,
+            "changed_rows": changed, "peak_gib": chain_peak(rows)}
 
 
 def run_incremental_night(args, settings, sources, urls: dict[str, str]) -> dict:
