@@ -1,7 +1,7 @@
 """Benchmark the whole chain on a generated profile, stage by stage, without Airflow.
 
     python benchmarks/run_chain.py --profile copenhagen [--date 2025-11-15] [--data-dir /tmp/bench]
-        [--sources sqlite|postgres] [--daytime-refresh] [--incremental-night [--freeze 2025-Q3]]
+        [--sources sqlite|postgres] [--incremental-night [--freeze 2025-Q3]] [--daytime-refresh]
         [--changed-share 0.005] [--json out.json]
 
 Prints per stage: seconds, rows in and out, rows per second, CPU seconds (worker
@@ -19,11 +19,13 @@ file, and times a second night on the next date: incremental extract + validate 
 nights, as the quarter close does, so the second night's publish audits its rows beside the
 frozen version (the nights after a freeze).
 
-`--daytime-refresh` times, after the full night, one run of the optional daytime refresh
-(`refresh_daytime`'s functions, `etl/tasks/refresh.py`) on the same date: `--changed-share` of
-every database table's rows changed that morning, the database sources re-read incrementally,
-the model rebuilt, the running quarter's KPIs recomputed (the other periods kept), audited and
-published, the rules run.
+`--daytime-refresh` then times one run of the optional daytime refresh (`refresh_daytime`'s
+functions, `etl/tasks/refresh.py`) on the last night's date: `--changed-share` of every
+database table's rows changed that morning, the database sources re-read incrementally, the
+model rebuilt, the running quarter's KPIs recomputed (the other periods kept), audited and
+published, the rules run. Give it `--incremental-night` too for a production-like refresh: on
+the day of a source's first extract there is no earlier extract to be incremental on, so the
+refresh reads the tables whole.
 """
 
 from __future__ import annotations
@@ -184,7 +186,7 @@ def main() -> None:
     parser.add_argument("--incremental-night", action="store_true",
                         help="after the full night, change rows and time an incremental night on the next date")
     parser.add_argument("--daytime-refresh", action="store_true",
-                        help="after the full night, change rows that morning and time one daytime refresh")
+                        help="after the last night, change rows that morning and time one daytime refresh")
     parser.add_argument("--changed-share", type=float, default=0.005, help="share of rows changed (0.5 %%)")
     parser.add_argument("--freeze", metavar="QUARTER", help="with --incremental-night: freeze this quarter (e.g. "
                         "2025-Q3) before the second night, whose publish then audits beside the frozen version")
@@ -209,10 +211,10 @@ def main() -> None:
                 cleanup.callback(cluster.stop)
         nights = [run_night(args, settings, SOURCES, generate, db_urls)]
         urls = db_urls or {n: f"sqlite:///{settings.sources_dir / f'{n}.db'}" for n in database_sources}
-        if args.daytime_refresh:
-            nights.append(run_daytime_refresh(args, settings, urls))
         if args.incremental_night:
             nights.append(run_incremental_night(args, settings, SOURCES, urls))
+        if args.daytime_refresh:
+            nights.append(run_daytime_refresh(args, settings, urls, dt.date.fromisoformat(nights[-1]["date"])))
     out = args.json or args.data_dir / "benchmark.json"
     out.write_text(json.dumps({"profile": args.profile, "sources": args.sources, "cores": os.cpu_count(),
                                "nights": nights, "peak_gib": max(n["peak_gib"] for n in nights)}, indent=2))
@@ -285,10 +287,24 @@ def run_night(args, settings, sources, generate, db_urls) -> dict:
             "peak_gib": chain_peak(rows), **result}
 
 
-def run_daytime_refresh(args, settings, urls: dict[str, str]) -> dict:
-    """One daytime refresh of the full night's date, as `refresh_daytime` runs it (its tasks'
-    functions in order), after `--changed-share` of the database rows changed that morning."""
-    day, run_id = args.date, "bench-refresh"
+def rows_read(settings, sources, day: dt.date) -> tuple[dict[str, int], dict[str, int]]:
+    """Rows read and tables per extract mode (incremental or full) of `day`'s current extracts."""
+    read = {"incremental": 0, "full": 0}
+    tables = {"incremental": 0, "full": 0}
+    for name, source in sources.items():
+        for table in source.tables:
+            info = json.loads((settings.staged_dir / name / table.name / f"extract_date={day}" / "validation.json")
+                              .read_text())
+            mode = info.get("mode", "full")
+            read[mode] += int(info["rows_in"])
+            tables[mode] += 1
+    return read, tables
+
+
+def run_daytime_refresh(args, settings, urls: dict[str, str], day: dt.date) -> dict:
+    """One daytime refresh of the last night's date `day`, as `refresh_daytime` runs it (its
+    tasks' functions in order), after `--changed-share` of the database rows changed that morning."""
+    run_id = "bench-refresh"
     rows: list[tuple[str, float, int, int, float, float]] = []
     stage = stage_timer(rows)
     print(f"daytime refresh {day}: {args.changed_share:.1%} of the database rows changed this morning")
@@ -298,6 +314,7 @@ def run_daytime_refresh(args, settings, urls: dict[str, str]) -> dict:
     plan = refresh_tasks.plan_refresh(day, settings)
     stage("extract+validate", lambda: [refresh_tasks.refresh_source(s, plan, run_id, settings) for s in plan["sources"]],
           changed, lambda r: sum(x["rows_staged"] + x["rows_quarantined"] for x in r))
+    read, tables = rows_read(settings, {name: SOURCES[name] for name in plan["sources"]}, day)
     model = stage("link+model", lambda: refresh_tasks.refresh_model(plan, settings), 0,
                   lambda r: sum(r["rows"].values()))
     model_rows = sum(model["rows"].values())
@@ -310,9 +327,10 @@ def run_daytime_refresh(args, settings, urls: dict[str, str]) -> dict:
     total = sum(r[1] for r in chain_rows(rows))
     print(f"{'total (without setup)':<22} {total:8.1f} s  cpu {sum(r[4] for r in chain_rows(rows)):7.1f} s  "
           f"peak {chain_peak(rows):5.2f} GiB; {kpis['refreshed_rows']:,} KPI rows recomputed, "
-          f"{kpis['kept_rows']:,} kept; load average {os.getloadavg()[0]:.1f}")
+          f"{kpis['kept_rows']:,} kept; read {read['incremental']:,} rows from {tables['incremental']} incremental "
+          f"tables, {read['full']:,} rows from {tables['full']} read whole; load average {os.getloadavg()[0]:.1f}")
     return {"night": "daytime refresh", "date": day.isoformat(), "stages": rows, "total_seconds": total,
-            "changed_rows": changed, "peak_gib": chain_peak(rows)}
+            "changed_rows": changed, "rows_read": read, "tables": tables, "peak_gib": chain_peak(rows)}
 
 
 def run_incremental_night(args, settings, sources, urls: dict[str, str]) -> dict:
@@ -330,15 +348,7 @@ def run_incremental_night(args, settings, sources, urls: dict[str, str]) -> dict
     for table in sources["cpr"].tables:  # tonight's daily CPR delivery (the same people)
         shutil.copyfile(drop / table.file_pattern.format(date=args.date), drop / table.file_pattern.format(date=day))
     result = run_chain(args, settings, sources, day, "bench-incremental", stage, changed)
-    read = {"incremental": 0, "full": 0}
-    tables = {"incremental": 0, "full": 0}
-    for name, source in sources.items():
-        for table in source.tables:
-            info = json.loads((settings.staged_dir / name / table.name / f"extract_date={day}" / "validation.json")
-                              .read_text())
-            mode = info.get("mode", "full")
-            read[mode] += int(info["rows_in"])
-            tables[mode] += 1
+    read, tables = rows_read(settings, sources, day)
     total = sum(r[1] for r in chain_rows(rows))
     print(f"{'total (without setup)':<22} {total:8.1f} s  cpu {sum(r[4] for r in chain_rows(rows)):7.1f} s  "
           f"peak {chain_peak(rows):5.2f} GiB; read {read['incremental']:,} rows "

@@ -1,5 +1,5 @@
 """`benchmarks/run_chain.py`, the one command behind docs/performance.md, runs end to end
-on the demo profile (a full night, a daytime refresh, a quarter frozen, an incremental night)
+on the demo profile (a full night, a quarter frozen, an incremental night, a daytime refresh)
 and reports every stage."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ def test_the_benchmark_runs_both_nights_and_reports_each_stage(tmp_path):
                           capture_output=True, text=True, timeout=900, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     figures = json.loads(out.read_text())
-    full, refresh, night = figures["nights"]
+    full, night, refresh = figures["nights"]
     assert [s[0] for s in full["stages"]] == ["generate", *STAGES]
     assert [s[0] for s in night["stages"]] == ["freeze 2025-Q3 (setup)", "change rows (setup)", *STAGES]
     assert night["stages"][0][3] > 1000  # the frozen version's public rows, which tonight's audit attacks beside its own
@@ -34,7 +34,10 @@ def test_the_benchmark_runs_both_nights_and_reports_each_stage(tmp_path):
     assert full["stages"][1][2] == generated  # every generated row goes into extraction
     # the incremental night reads the changed rows of the database tables, not all of them
     assert 0 < night["rows_read"]["incremental"] < generated / 50
-    # the refresh recomputes the running quarter's periods and keeps the others
+    # the refresh reads the morning's changes of the database tables only, recomputes the running
+    # quarter's periods and keeps the others
+    assert refresh["date"] == night["date"] and refresh["tables"]["full"] == 0, refresh["tables"]
+    assert 0 < refresh["rows_read"]["incremental"] < generated / 50
     kpis = refresh["stages"][3]
     assert 0 < kpis[3] < full["stages"][3][3] / 2, kpis
     assert figures["peak_gib"] == max(full["peak_gib"], refresh["peak_gib"], night["peak_gib"])
