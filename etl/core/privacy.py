@@ -23,6 +23,7 @@ import unicodedata
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
 _DAY = r"(?:0[1-9]|[12][0-9]|3[01]|6[1-9]|[78][0-9]|9[01])"
@@ -107,16 +108,41 @@ def mask_cpr(text: str, mask: str = MASK) -> str:
     return "".join(out + [normal[last:]])
 
 
+#: `CPR_SHAPED` without its look-arounds and with the ASCII separators only, for Arrow's RE2: on
+#: ASCII text (which NFKC leaves as it is) it matches wherever `CPR_SHAPED` does, and more.
+_ASCII_SUPERSET = rf"{_DAY}{_MONTH}[0-9]{{2}}[-. ]?{_SEQUENCE}|[1-9]{_MONTH}[0-9]{{2}}[-. ]?[0-9]{{4}}"
+
+
+def cpr_flags(values) -> np.ndarray:
+    """`[contains_cpr(v) for v in values]` for many texts at once (None: False): the ASCII values
+    that cannot hold a CPR are ruled out by Arrow in one vectorised pass (most ids, amounts,
+    dates and names), and only the rest, and every non-ASCII value, are read by `contains_cpr`.
+    The model's free-text guard reads 1.9 million distinct values at Copenhagen."""
+    import numpy as np  # noqa: PLC0415 - DAG files import this module (the log guard): no numpy at parse
+    import pyarrow as pa  # noqa: PLC0415
+    import pyarrow.compute as pc  # noqa: PLC0415
+
+    text = values if isinstance(values, pa.Array | pa.ChunkedArray) else pa.array(values, type=pa.large_string(),
+                                                                                   from_pandas=True)
+    if not pa.types.is_string(text.type) and not pa.types.is_large_string(text.type):
+        text = text.cast(pa.large_string())
+    maybe = pc.or_kleene(pc.invert(pc.string_is_ascii(text)), pc.match_substring_regex(text, _ASCII_SUPERSET))
+    candidates = np.flatnonzero(maybe.fill_null(False).to_numpy(zero_copy_only=False))
+    flags = np.zeros(len(text), dtype=bool)
+    flags[candidates] = [contains_cpr(v) for v in text.take(candidates).to_pylist()]
+    return flags
+
+
 def cpr_cells(values: pd.Series) -> pd.Series:
     """Which cells of a text column hold a CPR (each distinct value is scanned once)."""
-    import pandas as pd  # noqa: PLC0415 - DAG files import this module (the log guard): no pandas at parse
+    import numpy as np  # noqa: PLC0415 - DAG files import this module (the log guard): no pandas at parse
+    import pandas as pd  # noqa: PLC0415
 
-    text = values.astype("str")
-    codes, uniques = pd.factorize(text)
+    codes, uniques = pd.factorize(values.astype("str"))
     if not len(uniques):
         return pd.Series(False, index=values.index)
-    hit = [contains_cpr(u) for u in uniques]
-    return pd.Series([hit[c] if c >= 0 else False for c in codes], index=values.index, dtype=bool)
+    hit = cpr_flags(np.asarray(uniques, dtype=object))
+    return pd.Series(np.where(codes >= 0, hit[codes], False), index=values.index, dtype=bool)
 
 
 def assert_no_cpr(text: str, where: str = "output") -> None:

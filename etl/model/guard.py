@@ -15,9 +15,10 @@ collapse into one key. A CPR inside longer text is replaced by `[CPR fjernet]`.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
-from etl.core.privacy import MASK, cpr_spans, mask_cpr, normalise_text
+from etl.core.privacy import MASK, cpr_flags, cpr_spans, mask_cpr, normalise_text
 from etl.model.link import Pseudonymiser
 from etl.sources import SOURCES
 
@@ -71,9 +72,8 @@ def guard_free_text(frames: dict[tuple[str, str], pd.DataFrame], pseudonymiser: 
         hits = {}
         for column in columns:
             values = rows[column]
-            text = values.dropna().astype("str")
-            uniques = text.unique()
-            bad = {u for u in uniques if cpr_spans(u)}
+            uniques = np.asarray(values.dropna().astype("str").unique(), dtype=object)
+            bad = set(uniques[cpr_flags(uniques)])
             if not bad:
                 continue
             replacement = {u: _masked(u, pseudonymiser) for u in bad}

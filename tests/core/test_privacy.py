@@ -6,9 +6,12 @@ from __future__ import annotations
 import logging
 import sys
 
+import numpy as np
 import pandas as pd
-
+import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from etl.core.privacy import (
     MASK,
@@ -17,6 +20,7 @@ from etl.core.privacy import (
     assert_no_cpr,
     contains_cpr,
     cpr_cells,
+    cpr_flags,
     find_cpr,
     install_log_guard,
     mask_cpr,
@@ -94,6 +98,41 @@ def test_what_is_not_a_cpr(text):
 
 def test_two_in_one_text_are_both_masked():
     assert mask_cpr("a 311299-9999 b 010100-0001.") == f"a {MASK} b {MASK}."
+
+
+#: Characters CPR-shaped text is made of and around: ASCII and other scripts' digits, the
+#: separators (ASCII and Unicode dashes), letters (replacement numbers, hex), decimal points.
+_ALPHABET = "0123456789" * 4 + "-. \u2013\u2010/,:abcfAFPJxæ§" + "０１２３" + "٠١٢٣٩"
+
+
+def test_the_vectorised_scan_agrees_with_the_one_pattern_on_every_form():
+    texts = [text for text, _ in POSITIVES] + NEGATIVES + [None]
+    assert cpr_flags(texts).tolist() == [bool(t) and contains_cpr(t) for t in texts]
+    assert cpr_flags(pa.array(texts)).tolist() == cpr_flags(texts).tolist()
+    assert cpr_flags(np.array([], dtype=object)).tolist() == []
+
+
+_SCRIPT = st.sampled_from([str.maketrans("", ""), str.maketrans("", ""), FULL_WIDTH, ARABIC_INDIC])
+#: Near-CPRs: a day (valid, replacement, one digit as when the leading zero is lost, or not a
+#: day), a month (or not), a year, maybe a separator, a sequence (digits or a replacement's
+#: letters), with any text glued around.
+_NEAR_CPR = st.builds(
+    lambda before, day, month, year, sep, sequence, after, script: before + (
+        f"{day}{month:02d}{year:02d}{sep}{sequence}").translate(script) + after,
+    st.text(alphabet=_ALPHABET, max_size=4),
+    st.one_of(st.integers(0, 99).map(lambda day: f"{day:02d}"), st.integers(1, 9).map(str)),
+    st.integers(0, 14), st.integers(0, 99),
+    st.sampled_from(["", "-", " ", ".", "\u2013", "/", "--"]),
+    st.one_of(st.from_regex(r"[0-9]{3,5}", fullmatch=True), st.from_regex(r"[0-9][A-Z]{2}[0-9]", fullmatch=True)),
+    st.text(alphabet=" -.:/abcxæ§0123456789", max_size=3), _SCRIPT)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.text(alphabet=_ALPHABET, max_size=24), _NEAR_CPR), max_size=40))
+def test_the_vectorised_scan_is_exactly_contains_cpr(texts):
+    """The Arrow pre-filter only rules out ASCII values that cannot hold a CPR: whatever the
+    text, the flags are `contains_cpr`'s."""
+    assert cpr_flags(texts).tolist() == [contains_cpr(t) for t in texts]
 
 
 def test_cells_of_a_column():
