@@ -32,6 +32,7 @@ import datetime as dt
 import logging
 import re
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -392,13 +393,18 @@ def guard_publication(publications: list[Publication]) -> list[Publication]:
     return guarded
 
 
-def read_table(engine: sa.Engine, qualified_name: str, where: str = "", params: dict | None = None) -> pd.DataFrame:
+def read_table(engine: sa.Engine, qualified_name: str, where: str = "", params: dict | None = None,
+               columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """A published table's rows (`where`: a filter, grouping or order), every column or `columns`."""
     schema, name = qualified_name.split(".")
     tables = RESTRICTED_TABLES if schema == "restricted" else MART_TABLES
     if schema not in SCHEMAS or name not in tables and not (name == "kpi_tile" and schema in VIEW_SCHEMAS):
         raise ValueError(f"not a published table: {qualified_name}")
+    if columns is not None and name in tables and set(columns) - set(tables[name].column_names):
+        raise ValueError(f"not columns of {qualified_name}: {sorted(set(columns) - set(tables[name].column_names))}")
+    selected = ", ".join(f'"{c}"' for c in columns) if columns is not None else "*"
     with engine.connect() as conn:
-        return pd.read_sql(sa.text(f'SELECT * FROM {schema}.{name} {where}'), conn, params=params or {})
+        return pd.read_sql(sa.text(f'SELECT {selected} FROM {schema}.{name} {where}'), conn, params=params or {})
 
 
 def today() -> dt.date:

@@ -474,9 +474,10 @@ def measures_without_economy(model: Model) -> list[RuleFinding]:
     system) nor a commitment that is not cancelled refers to it. Breakdown: type.
     """
     day = pd.Timestamp(model.extraction_date)
-    referred = set(model.fact_posting["service_key"].dropna())
     commitments = model.fact_commitment
-    referred |= set(commitments.loc[~commitments["cancelled"].astype(bool), "service_key"].dropna())
+    # one vectorised unique, not a Python set of 1.6 M postings' keys (1.2 s at Copenhagen)
+    referred = pd.concat([model.fact_posting["service_key"],
+                          commitments.loc[~commitments["cancelled"].astype(bool), "service_key"]]).dropna().unique()
     findings = []
     for source, table, rows in _by_source(model, "fact_service"):
         active = rows[(rows["start_date"].dt.normalize() <= day - pd.Timedelta(days=ECONOMY_GRACE_DAYS))

@@ -66,7 +66,9 @@ def _run_data_quality(run_id: str, settings: Settings | None = None, rules_path:
     computed_at = local_now()
     facts = load_run_facts(settings, engine, run_id, checked_at=computed_at, extraction_date=model.extraction_date)
     outcome = run_rules(model, rules_config, run_id, computed_at, previous if len(previous) else None, facts=facts)
-    flags = flag_kpis(read_table(engine, "mart.kpi_value", "WHERE version = 0"), blocking_breaches(outcome),
+    # the KPIs and their run, not the 300,000 rows (2 s at Copenhagen)
+    flags = flag_kpis(read_table(engine, "mart.kpi_value", "WHERE version = 0 GROUP BY kpi_id, run_id",
+                                 columns=["kpi_id", "run_id"]), blocking_breaches(outcome),
                       run_id, computed_at, stale=stale_sources(outcome))
     publish_together(engine, [  # one transaction: mart and public show the same run's results
         Publication("mart", DQ_RULE, outcome.dq_rule),

@@ -64,6 +64,17 @@ def test_publish_replaces_only_its_slice_and_a_failed_publish_changes_nothing(en
     assert sorted(read_table(engine, "mart.kpi_value")["value"]) == [5, 6]
 
 
+def test_a_read_of_some_columns_names_only_the_contracts_columns(engine):
+    publish(engine, "mart", KPI_VALUE, pd.DataFrame([
+        kpi_row("2025-Q3", "2025-07-01", "2025-09-30", 5, "r1", "T2.06"),
+        kpi_row("2025-Q3", "2025-07-01", "2025-09-30", 6, "r1", "T2.01"),
+        kpi_row("2025-Q2", "2025-04-01", "2025-06-30", 7, "r1", "T2.06")]))
+    kpis = read_table(engine, "mart.kpi_value", "GROUP BY kpi_id, run_id ORDER BY kpi_id", columns=["kpi_id", "run_id"])
+    assert kpis.to_dict("records") == [{"kpi_id": "T2.01", "run_id": "r1"}, {"kpi_id": "T2.06", "run_id": "r1"}]
+    with pytest.raises(ValueError, match="not columns of mart.kpi_value"):
+        read_table(engine, "mart.kpi_value", columns=["kpi_id", "1; DROP TABLE mart.kpi_value"])
+
+
 def test_the_driver_insert_stores_what_sqlalchemys_insert_stores(engine, tmp_path):
     """SQLite's publish inserts through the driver with each column's SQLAlchemy bind
     conversion; the stored text must be what SQLAlchemy's own insert stores, for every
