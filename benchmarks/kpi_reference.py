@@ -104,6 +104,14 @@ def _grouped(members: str, breakdowns: tuple[str, ...], aggregates: str) -> str:
       FROM {members} GROUP BY GROUPING SETS ({", ".join(sets)})"""
 
 
+def _share_of_sums(numerator: str, denominator: str) -> str:
+    """The `share` rows of the `sums` CTE: numerator / denominator (NULL on 0), both stored."""
+    return f"""SELECT * EXCLUDE ({numerator}, {denominator}), 'share' AS measure,
+           CASE WHEN {denominator} <> 0 THEN {numerator} / {denominator} END AS value,
+           {numerator} AS numerator, {denominator} AS denominator
+    FROM sums"""
+
+
 def t1_01_sql(model_dir: Path, periods: list[Period]) -> str:
     """Distinct citizens with a service/measure or a §107-§110 stay active on E; org from
     each active row's unit on E (area: the system's area); target groups: every target
@@ -169,10 +177,7 @@ def t2_04_sql(model_dir: Path, periods: list[Period]) -> str:
         LEFT JOIN org o USING (period_type, pstart, pend, unit_code)),
     sums AS ({_grouped('members', BREAKDOWNS['T2.04'],
                        'sum(occupied)::DOUBLE AS occupied, sum(capacity)::DOUBLE AS capacity')})
-    SELECT * EXCLUDE (occupied, capacity), 'share' AS measure,
-           CASE WHEN capacity <> 0 THEN occupied / capacity END AS value,
-           occupied AS numerator, capacity AS denominator
-    FROM sums"""
+    {_share_of_sums('occupied', 'capacity')}"""
 
 
 def t5_01_sql(model_dir: Path, periods: list[Period]) -> str:
@@ -255,10 +260,7 @@ def t3_01_sql(model_dir: Path, periods: list[Period]) -> str:
         FROM decisions d LEFT JOIN org o USING (period_type, pstart, pend, unit_code)),
     sums AS ({_grouped('members', BREAKDOWNS['T3.01'],
                        'sum(on_time)::DOUBLE AS on_time, count(*)::DOUBLE AS decisions')})
-    SELECT * EXCLUDE (on_time, decisions), 'share' AS measure,
-           CASE WHEN decisions <> 0 THEN on_time / decisions END AS value,
-           on_time AS numerator, decisions AS denominator
-    FROM sums"""
+    {_share_of_sums('on_time', 'decisions')}"""
 
 
 def t4_01_sql(model_dir: Path, periods: list[Period]) -> str:

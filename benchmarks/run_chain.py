@@ -301,6 +301,16 @@ def rows_read(settings, sources, day: dt.date) -> tuple[dict[str, int], dict[str
     return read, tables
 
 
+def print_total(rows: list, read: dict[str, int], tables: dict[str, int], note: str = "") -> float:
+    """Print a night's (or refresh's) total without its setup steps, and the rows read per mode."""
+    total = sum(r[1] for r in chain_rows(rows))
+    print(f"{'total (without setup)':<22} {total:8.1f} s  cpu {sum(r[4] for r in chain_rows(rows)):7.1f} s  "
+          f"peak {chain_peak(rows):5.2f} GiB; {note}read {read['incremental']:,} rows from {tables['incremental']} "
+          f"incremental tables, {read['full']:,} rows from {tables['full']} read whole; "
+          f"load average {os.getloadavg()[0]:.1f}")
+    return total
+
+
 def run_daytime_refresh(args, settings, urls: dict[str, str], day: dt.date) -> dict:
     """One daytime refresh of the last night's date `day`, as `refresh_daytime` runs it (its
     tasks' functions in order), after `--changed-share` of the database rows changed that morning."""
@@ -324,11 +334,8 @@ def run_daytime_refresh(args, settings, urls: dict[str, str], day: dt.date) -> d
     stage("publish", lambda: kpi_tasks.publish_kpis(kpis, settings), kpis["rows"], lambda r: r["mart_rows"])
     stage("data quality", lambda: refresh_tasks.refresh_quality(run_id, settings), model_rows,
           lambda r: r["rules"])
-    total = sum(r[1] for r in chain_rows(rows))
-    print(f"{'total (without setup)':<22} {total:8.1f} s  cpu {sum(r[4] for r in chain_rows(rows)):7.1f} s  "
-          f"peak {chain_peak(rows):5.2f} GiB; {kpis['refreshed_rows']:,} KPI rows recomputed, "
-          f"{kpis['kept_rows']:,} kept; read {read['incremental']:,} rows from {tables['incremental']} incremental "
-          f"tables, {read['full']:,} rows from {tables['full']} read whole; load average {os.getloadavg()[0]:.1f}")
+    total = print_total(rows, read, tables, f"{kpis['refreshed_rows']:,} KPI rows recomputed, "
+                                            f"{kpis['kept_rows']:,} kept; ")
     return {"night": "daytime refresh", "date": day.isoformat(), "stages": rows, "total_seconds": total,
             "changed_rows": changed, "rows_read": read, "tables": tables, "peak_gib": chain_peak(rows)}
 
@@ -349,11 +356,7 @@ def run_incremental_night(args, settings, sources, urls: dict[str, str]) -> dict
         shutil.copyfile(drop / table.file_pattern.format(date=args.date), drop / table.file_pattern.format(date=day))
     result = run_chain(args, settings, sources, day, "bench-incremental", stage, changed)
     read, tables = rows_read(settings, sources, day)
-    total = sum(r[1] for r in chain_rows(rows))
-    print(f"{'total (without setup)':<22} {total:8.1f} s  cpu {sum(r[4] for r in chain_rows(rows)):7.1f} s  "
-          f"peak {chain_peak(rows):5.2f} GiB; read {read['incremental']:,} rows "
-          f"from {tables['incremental']} incremental tables, {read['full']:,} rows from {tables['full']} read whole; "
-          f"load average {os.getloadavg()[0]:.1f}")
+    total = print_total(rows, read, tables)
     return {"night": "incremental", "date": day.isoformat(), "stages": rows, "total_seconds": total,
             "changed_rows": changed, "rows_read": read, "tables": tables, "peak_gib": chain_peak(rows), **result}
 
