@@ -119,8 +119,8 @@ def cpr_flags(values) -> np.ndarray:
     dates and names), and only the rest, and every non-ASCII value, are read by `contains_cpr`.
     The model's free-text guard reads 1.9 million distinct values at Copenhagen."""
     import numpy as np  # noqa: PLC0415 - DAG files import this module (the log guard): no numpy at parse
-    import pyarrow as pa  # noqa: PLC0415
-    import pyarrow.compute as pc  # noqa: PLC0415
+    import pyarrow as pa  # noqa: PLC0415 - as numpy
+    import pyarrow.compute as pc  # noqa: PLC0415 - as numpy
 
     text = values if isinstance(values, pa.Array | pa.ChunkedArray) else pa.array(values, type=pa.large_string(),
                                                                                    from_pandas=True)
@@ -136,7 +136,7 @@ def cpr_flags(values) -> np.ndarray:
 def cpr_cells(values: pd.Series) -> pd.Series:
     """Which cells of a text column hold a CPR (each distinct value is scanned once)."""
     import numpy as np  # noqa: PLC0415 - DAG files import this module (the log guard): no pandas at parse
-    import pandas as pd  # noqa: PLC0415
+    import pandas as pd  # noqa: PLC0415 - as numpy
 
     codes, uniques = pd.factorize(values.astype("str"))
     if not len(uniques):
