@@ -28,9 +28,10 @@ def map_forked(work: Callable[[Any, Any], Any], shared: Any, tasks: Sequence, wo
 
     Where worker processes cannot start (a daemonic parent, as some executors run tasks in)
     the tasks run here, one after the other, with a warning ("`who` workers could not start
-    (why): `doing` in one process"). An exception in a
-    task is raised as itself; a worker that dies (killed for memory) raises
-    `BrokenProcessPool`, so the task fails and Airflow retries it instead of waiting for ever.
+    (why): `doing` in one process"). An exception in a task is raised as itself; a worker
+    that dies (killed for memory) raises `BrokenProcessPool`, so the task fails and Airflow
+    retries it instead of waiting for ever. Tested through its two users:
+    `tests/kpi/test_workers.py` and `tests/publish/test_suppression.py`.
     """
     global _SHARED  # noqa: PLW0603 - handed to the forked workers, cleared after
     workers = max(1, min(workers, len(tasks)))
