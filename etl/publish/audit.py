@@ -477,9 +477,8 @@ def _determine(unknowns: np.ndarray, terms: pd.DataFrame, cons: pd.DataFrame, lo
         a_eq = sp.hstack([a, sp.csr_matrix(-rhs), sp.csr_matrix((a.shape[0], k))]).tocsr()
         a_ub = sp.hstack([-sp.csr_matrix((np.ones(k), (np.arange(k), candidates)), shape=(k, nz)),
                           sp.csr_matrix((k, 1)), sp.identity(k)]).tocsr()
-        result = scipy.optimize.linprog(objective, A_ub=a_ub, b_ub=np.zeros(k), A_eq=a_eq, b_eq=np.zeros(a.shape[0]),
-                                        bounds=z_bounds + [(1, None) if cone else (1, 1)] + [(0, 1)] * k,
-                                        method="highs")
+        result = _linprog(objective, A_ub=a_ub, b_ub=np.zeros(k), A_eq=a_eq, b_eq=np.zeros(a.shape[0]),
+                          bounds=z_bounds + [(1, None) if cone else (1, 1)] + [(0, 1)] * k)
         if result.status != 0 and cone:
             cone = False
             continue
@@ -498,6 +497,16 @@ def _determine(unknowns: np.ndarray, terms: pd.DataFrame, cons: pd.DataFrame, lo
         binding = np.concatenate([np.arange(m_eq), m_eq + np.flatnonzero(fixed[n:])]).astype(int)
         determined[free] = ~_moves(unscaled[binding][:, free].tocsr())
     return determined
+
+
+def _linprog(objective: np.ndarray, **problem) -> scipy.optimize.OptimizeResult:
+    """HiGHS on the LP, and again without presolve where it reports a solve error or an unknown
+    status on a feasible LP (Copenhagen's T6.07, money beside counts in one component: presolve's
+    reductions leave it 'infeasible'). Same tolerances both times, so no answer gets looser."""
+    result = scipy.optimize.linprog(objective, method="highs", **problem)
+    if result.status == 4:  # numerical difficulties (HiGHS: solve error, model status unknown)
+        result = scipy.optimize.linprog(objective, method="highs", options={"presolve": False}, **problem)
+    return result
 
 
 #: Unknowns per block of components solved together.
