@@ -52,7 +52,7 @@ MODEL_META = "model.json"
 ACCOUNTING = "accounting.parquet"  # the model stage's row accounting (DQ14)
 DEMO_MARKER = ".sofli-demo.json"
 #: Keys whose values are paths, in records written under the folder and in task results.
-PATH_KEYS = ("path", "case_cost_path", "caseworker_path", "manifest_path", "staged_path", "quarantine_path", "model_dir", "html", "pdf")
+PATH_KEYS = ("path", "published_path", "case_cost_path", "caseworker_path", "manifest_path", "staged_path", "quarantine_path", "model_dir", "html", "pdf")
 
 
 # --- paths stored relative to the data folder ---------------------------------------------

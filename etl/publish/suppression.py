@@ -162,7 +162,8 @@ def primary_mask(frame: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD, cells:
 
 def suppress_for_public(values: pd.DataFrame, dim_org: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD,
                         breakdown_levels: tuple[str, ...] = PUBLIC_ORG_LEVELS, *, audit: bool = True,
-                        earlier_versions: pd.DataFrame | None = None, workers: int | None = None) -> pd.DataFrame:
+                        earlier_versions: pd.DataFrame | None = None, workers: int | None = None,
+                        blank_before: pd.DataFrame | None = None) -> pd.DataFrame:
     """The `public` copy of KPI rows: caseworker rows dropped, breakdowns kept only at
     `breakdown_levels` (below them the org totals; the pipeline passes the setting
     `SOFLI_PUBLIC_BREAKDOWN_LEVELS`, default sof and area), small cells and their
@@ -186,6 +187,13 @@ def suppress_for_public(values: pd.DataFrame, dim_org: pd.DataFrame, threshold: 
 
     `workers`: processes the audit spreads the KPIs over (the pipeline passes the setting
     `SOFLI_KPI_WORKERS`; default one per usable core); the output does not depend on it.
+
+    `blank_before`: rows (the `ROW` columns) that the version being replaced published blank
+    and whose figures are unchanged (a daytime refresh passes the night's blanks of the periods
+    it keeps): their cells start blanked, as complements do, and the audit goes on from there.
+    Blanking more never tells an attacker more, and the audit's end is the same test, so this
+    is as safe as a fresh start; it only spares the repairs the night already made (and keeps
+    what the night blanked for its running quarter's sake, until the next night starts afresh).
     """
     _check(threshold)
     published = values["dimension"].isna() | values["org_level"].isin(breakdown_levels)
@@ -235,11 +243,14 @@ def suppress_for_public(values: pd.DataFrame, dim_org: pd.DataFrame, threshold: 
             local, sub, mine = local_members[k]
             blank[local] = _complements(primary[local], mine, size[local], stage[local], sub)
 
-    blank = primary.copy()
-    complements(primary, blank, range(len(kpi_names)))
     # sums whose persons nobody counted are never published; they take part in no equation
     # (blanked everywhere, they give nothing away and protect nothing)
     undeclared = undeclared_sums(out).to_numpy()
+    # (a row blank before because it has no figure, or is such a sum, blanks no cell)
+    kept = _cells_of(blank_before, out, cell_of_row, n_cells,
+                     out[QUANTITIES].notna().any(axis=1).to_numpy() & ~undeclared)
+    blank = primary | kept
+    complements(primary | kept, blank, range(len(kpi_names)))
     if audit:
         anything = np.zeros(n_cells, dtype=bool)
         for figure in figures:
@@ -247,9 +258,43 @@ def suppress_for_public(values: pd.DataFrame, dim_org: pd.DataFrame, threshold: 
         earlier = _earlier_versions(earlier_versions, out, cell_of_row, kpi_names, breakdown_levels)
         blank = _audit_and_repair(out, cell_of_row, kpi_of_cell, stage, size, anything, members, primary, blank,
                                   undeclared, dim_org, complements, earlier,
-                                  len(os.sched_getaffinity(0)) if workers is None else workers)
+                                  len(os.sched_getaffinity(0)) if workers is None else workers, kept)
     out.loc[blank[cell_of_row] | undeclared, QUANTITIES] = None
     return out
+
+
+def _row_keys(frame: pd.DataFrame) -> pd.DataFrame:
+    """The `ROW` columns as a merge matches them: dates normalised, no value as None."""
+    key = frame[ROW].copy()
+    for column in ("period_start", "period_end"):
+        key[column] = pd.to_datetime(key[column]).dt.normalize()
+    return key.astype(object).where(key.notna(), None)
+
+
+def unchanged_blanks(blanks: pd.DataFrame, values: pd.DataFrame, before: pd.DataFrame) -> pd.DataFrame:
+    """The rows of `blanks` (their `ROW` keys) whose figures in `values` are those of the same
+    key in `before` (value, numerator, denominator and the persons behind; no figure = no
+    figure): what `blank_before` may hold when `before` was published with those blanks."""
+    figures = [c for c in (*QUANTITIES, PERSONS_COLUMN) if c in values.columns and c in before.columns]
+    now = _row_keys(values).assign(**{c: _floats(values, c).to_numpy() for c in figures})
+    then = _row_keys(before).assign(**{c: _floats(before, c).to_numpy() for c in figures})
+    both = now.merge(then, on=ROW, suffixes=("", "_before"), validate="one_to_one")
+    same = np.ones(len(both), dtype=bool)
+    for c in figures:
+        same &= np.isclose(both[c].to_numpy(dtype=float), both[f"{c}_before"].to_numpy(dtype=float),
+                           rtol=0.0, atol=0.0, equal_nan=True)
+    return _row_keys(blanks).merge(both.loc[same, ROW], on=ROW)
+
+
+def _cells_of(rows: pd.DataFrame | None, out: pd.DataFrame, cell_of_row: np.ndarray, n_cells: int,
+              eligible: np.ndarray) -> np.ndarray:
+    """Per cell of `out`: is one of `rows` (by `ROW` key) an `eligible` row of it."""
+    cells = np.zeros(n_cells, dtype=bool)
+    if rows is not None and len(rows):
+        mine = _row_keys(out).assign(_cell=cell_of_row)[eligible]
+        matched = _row_keys(rows).drop_duplicates().merge(mine, on=ROW)
+        cells[matched["_cell"].to_numpy(dtype=np.int64)] = True
+    return cells
 
 
 def _earlier_versions(published: pd.DataFrame | None, out: pd.DataFrame, cell_of_row: np.ndarray,
@@ -273,9 +318,8 @@ def _earlier_versions(published: pd.DataFrame | None, out: pd.DataFrame, cell_of
     if rows.empty:
         return None
     key = list(ROW)
-    mapped = rows[key].astype(object).where(rows[key].notna(), None).merge(
-        tonight.astype(object).where(tonight.notna(), None).assign(_cell=cell_of_row, _row=np.arange(len(tonight))),
-        on=key, how="left")
+    mapped = _row_keys(rows).merge(_row_keys(out).assign(_cell=cell_of_row, _row=np.arange(len(out))), on=key,
+                                   how="left")
     rows = rows.reset_index(drop=True)
     rows["_cell"] = mapped["_cell"].fillna(-1).astype(np.int64).to_numpy()
     rows["_row"] = mapped["_row"].fillna(-1).astype(np.int64).to_numpy()
@@ -297,7 +341,8 @@ MAX_REPAIRS = 200
 def _audit_and_repair(out: pd.DataFrame, cell_of_row: np.ndarray, kpi_of_cell: np.ndarray, stage: np.ndarray,
                       size: np.ndarray, anything: np.ndarray, members: pd.DataFrame, primary: np.ndarray,
                       blank: np.ndarray, undeclared: np.ndarray, dim_org: pd.DataFrame, complements,
-                      earlier: pd.DataFrame | None = None, workers: int = 1) -> np.ndarray:
+                      earlier: pd.DataFrame | None = None, workers: int = 1,
+                      kept: np.ndarray | None = None) -> np.ndarray:
     """Run the attacker (`etl.publish.audit`) on the publication and blank more cells wherever
     it recovers a non-zero figure, until it recovers none.
 
@@ -313,12 +358,14 @@ def _audit_and_repair(out: pd.DataFrame, cell_of_row: np.ndarray, kpi_of_cell: n
     KPIs share no relation (every class the attacker learns is one KPI's, and so is every
     equation), so each KPI is audited and repaired on its own, in `workers` forked processes
     (the largest KPIs first); the blanked cells are the same whatever the number of workers.
+    `kept`: cells blanked from the start (`blank_before`), held like a repair's.
     """
     row_kpi = kpi_of_cell[cell_of_row]
     context = _RepairContext(out, cell_of_row, kpi_of_cell, stage, size, anything, primary, blank, undeclared,
                              dim_org, complements, earlier, row_kpi, stage[cell_of_row],
                              members.groupby("_cell")["_eq"].apply(np.asarray),
-                             members.groupby("_eq")["_cell"].apply(np.asarray))
+                             members.groupby("_eq")["_cell"].apply(np.asarray),
+                             np.zeros(len(blank), dtype=bool) if kept is None else kept)
     rows_of = np.bincount(row_kpi)
     kpis = [int(k) for k in np.argsort(-rows_of, kind="stable") if rows_of[k]]  # the largest first
     results = map_forked(_repair_kpi, context, kpis, workers, log, "suppression audit",
@@ -361,6 +408,7 @@ class _RepairContext:
     row_stage: np.ndarray
     cell_eqs: pd.Series
     eq_cells: pd.Series
+    kept: np.ndarray
 
 
 def _repair_kpi(c: _RepairContext, k: int) -> tuple[np.ndarray, list[tuple[int, str]], int, int]:
@@ -372,7 +420,7 @@ def _repair_kpi(c: _RepairContext, k: int) -> tuple[np.ndarray, list[tuple[int, 
     out, cell_of_row, kpi_of_cell, stage, earlier = c.out, c.cell_of_row, c.kpi_of_cell, c.stage, c.earlier
     notes: list[tuple[int, str]] = []
     blank = c.blank.copy()
-    forced = np.zeros(len(blank), dtype=bool)
+    forced = c.kept.copy()  # what stays blanked when the complements are chosen again
     mine = np.flatnonzero(c.row_kpi == k)
     name = str(out["kpi_id"].iloc[mine[0]])
     started = time.monotonic()

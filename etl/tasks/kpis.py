@@ -18,8 +18,8 @@ from etl.model.org import current_structure
 from etl.publish.marts import (CASE_COST, CASEWORKER, DATA_FRESHNESS, DIM_CASEWORKER, DIM_DIMENSION, DIM_KPI,
                                DIM_MEASURE, DIM_ORG, DIM_ORG_CODE, DIM_PERIOD, KPI_CATALOG, KPI_VALUE,
                                KPI_VALUE_CASEWORKER)
-from etl.publish.suppression import suppress_for_public
-from etl.publish.warehouse import Publication, ensure_schema, make_engine, publish_together
+from etl.publish.suppression import ROW, suppress_for_public, unchanged_blanks
+from etl.publish.warehouse import Publication, ensure_schema, make_engine, publish_together, read_table
 from etl.sources import SOURCES
 
 log = logging.getLogger(__name__)
@@ -190,6 +190,25 @@ def publish_kpis(audited: dict, settings: Settings | None = None) -> dict:
         return _publish_kpis(audited=audited, settings=settings)
 
 
+def _blanks_kept(engine: sa.Engine, values: pd.DataFrame, audited: dict, settings: Settings) -> pd.DataFrame | None:
+    """The rows `public` blanks now whose figures a daytime refresh publishes unchanged: every
+    row of the periods it keeps, and the running quarter's rows the day did not change, by the
+    staged set the published version was made from (`published_path`). The refresh's
+    suppression starts from them: it does not repair its way there again, and a figure the
+    night blanked is not published by a refresh of the same figure (the two versions together
+    would show it). A night has no `published_path` and starts afresh."""
+    from etl.publish.dims import SUPPRESSED  # noqa: PLC0415 - the KPI catalogue: not at DAG parse
+
+    if not audited.get("published_path"):
+        return None
+    blanks = read_table(engine, "public.kpi_value", "WHERE version = 0 AND value_status = :status",
+                        {"status": SUPPRESSED}, columns=ROW)
+    kept = unchanged_blanks(blanks, values, pd.read_parquet(settings.zones.resolve(audited["published_path"])))
+    log.info("the suppression starts from the %d blanks (of %d) the published version has where the figures are "
+             "unchanged", len(kept), len(blanks))
+    return kept
+
+
 def _publish_kpis(audited: dict, settings: Settings | None = None) -> dict:
     from etl.kpi import catalog_frame  # noqa: PLC0415 - the KPIs (~160 ms): not at DAG parse
     from etl.publish.dims import SUPPRESSED, mark_suppressed  # noqa: PLC0415 - the KPI catalogue: not at DAG parse
@@ -212,7 +231,9 @@ def _publish_kpis(audited: dict, settings: Settings | None = None) -> dict:
     public_values = mark_suppressed(suppress_for_public(values, dim_org, settings.suppression_threshold,
                                                          settings.public_breakdown_levels,
                                                          earlier_versions=frozen_public_rows(engine),
-                                                         workers=settings.kpi_workers))
+                                                         workers=settings.kpi_workers,
+                                                         blank_before=_blanks_kept(engine, values, audited,
+                                                                                   settings)))
     suppress_seconds = time.monotonic() - suppress_started
     is_caseworker = values["org_level"].eq(CASEWORKER)
     publications = [Publication("mart", KPI_VALUE, values[~is_caseworker], {"version": 0}),

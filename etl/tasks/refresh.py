@@ -129,7 +129,10 @@ def compute_running_quarter(run_id: str, settings: Settings | None = None) -> di
     log.info("refreshed %d KPI rows of %d running-quarter period(s); kept %d rows of %d other period(s) as the "
              "nightly version has them", len(fresh), fresh["period_key"].nunique(), len(kept),
              kept["period_key"].nunique())
-    return {**staged, "rows": len(merged), "refreshed_rows": len(fresh), "kept_rows": len(kept)}
+    # publish_kpis starts the suppression from the nightly version's blanks where the figures are
+    # the ones it was published from (`published_path`)
+    return {**staged, "rows": len(merged), "refreshed_rows": len(fresh), "kept_rows": len(kept),
+            "published_path": settings.zones.portable({"path": published_copy(path)})["path"]}
 
 
 def published_copy(path: Path) -> Path:

@@ -11,6 +11,7 @@ Airflow metadata DB with the data folder in `SOFLI_DATA_DIR`, as the scheduler w
   computed_at), under the refresh's run id, which the data-quality flags match;
 - only the database sources were re-read: the CPR file and the employment register keep the
   night's extract (their pointers unchanged, their landing untouched);
+- a figure the night blanked in `public` stays blanked while the refresh publishes the same figure;
 - `public.data_freshness` says daytime with the refresh's time for the database sources and
   night for the files, in the same publication as the KPI rows;
 - a refresh of a date whose night's model is not there skips at its first task and changes nothing.
@@ -25,6 +26,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pandas as pd
 import pytest
 import sqlalchemy as sa
@@ -69,6 +71,15 @@ def _t201(settings: Settings) -> pd.DataFrame:
     rows = read_table(engine, "mart.kpi_value", "WHERE version = 0 AND kpi_id = 'T2.01' AND measure = 'count'")
     engine.dispose()
     return rows
+
+
+def _version_0(settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """public's and mart's nightly version (a total's NULL breakdown as '')."""
+    engine = make_engine(settings.warehouse_url())
+    frames = [read_table(engine, f"{schema}.kpi_value", "WHERE version = 0").fillna(
+        {"dimension": "", "dimension_value": ""}) for schema in ("public", "mart")]
+    engine.dispose()
+    return frames[0], frames[1]
 
 
 @pytest.fixture(scope="module")
@@ -120,6 +131,7 @@ def test_the_refresh_publishes_the_day_s_change_in_the_running_quarter_only(nigh
     files_landed = {name: sorted((p.name, p.stat().st_mtime_ns) for p in (settings.landing_dir / name).rglob("*")
                                  if p.is_file()) for name in FILES}
     before = keyed(_t201(settings))
+    public_before, mart_before = _version_0(settings)
     # during the day a caseworker registers a decision dated today in the adult system
     source = sa.create_engine(f"sqlite:///{settings.sources_dir / 'voksen.db'}")
     with source.begin() as conn:
@@ -154,6 +166,19 @@ def test_the_refresh_publishes_the_day_s_change_in_the_running_quarter_only(nigh
     pd.testing.assert_frame_equal(after[~refreshed].drop(columns="run_id"),
                                   before[~refreshed.to_numpy()].drop(columns="run_id"))
     assert after.loc[after["period_key"] == "quarter:2025-07-01:2025-09-30", "value"].notna().any()
+
+    # a figure the night blanked is not shown by the refresh while it is the same figure (the two
+    # versions side by side would give it away); the refresh's suppression starts from those blanks
+    public_after, mart_after = _version_0(settings)
+    key = ["kpi_id", "measure", "period_key", "org_level", "org_key", "dimension", "dimension_value"]
+    figures = ["value", "numerator", "denominator"]
+    same = mart_before.merge(mart_after, on=key, suffixes=("", "_after"))
+    same = same[np.all([np.isclose(same[c].astype(float), same[f"{c}_after"].astype(float), rtol=0, atol=0,
+                                   equal_nan=True) for c in figures], axis=0)]
+    blanked = public_before.loc[public_before["value_status"] == "suppressed", key].merge(same[key], on=key)
+    assert len(blanked) > 100
+    assert f"the suppression starts from the {len(blanked)} blanks" in run["log"]
+    assert set(blanked.merge(public_after, on=key)["value_status"]) == {"suppressed"}
 
     now = settings.zones.pointers(SOURCES)
     for name in FILES:  # the CPR file and the register: not re-read

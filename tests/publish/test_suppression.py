@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from etl.publish.suppression import PERSONS_BEHIND, SuppressionAuditError, _repair_targets, suppress_for_public
+from etl.publish.suppression import (PERSONS_BEHIND, SuppressionAuditError, _repair_targets, suppress_for_public,
+                                     unchanged_blanks)
 
 ORG = pd.DataFrame({"unit": ["U1", "U2", "U3"], "center": ["C1", "C1", "C1"], "area": ["A", "A", "A"]})
 Q3 = {"period_type": "quarter", "period": "2025-Q3", "period_start": "2025-07-01", "period_end": "2025-09-30"}
@@ -316,3 +317,35 @@ def test_the_audit_runs_in_the_task_where_workers_cannot_start(monkeypatch, capl
         got = suppress_for_public(rows, ORG, workers=2)
     pd.testing.assert_frame_equal(got, expected)
     assert "suppression audit workers could not start" in caplog.text and "auditing the 2 KPIs in one process" in caplog.text
+
+
+def test_a_refresh_keeps_the_blanks_of_the_figures_it_publishes_unchanged():
+    """`blank_before` (a daytime refresh: the night's blanks where its figures are unchanged)
+    starts those cells blanked, with complements for them; `unchanged_blanks` drops a blank
+    whose figure changed (value, numerator, denominator or persons behind), keeps one whose
+    row has no figure either time, and matches dates however they were read."""
+    night = pd.DataFrame([cell("sof", "SOF", 30), cell("sof", "SOF", 3, "age_group", "0-5"),
+                          cell("sof", "SOF", 12, "age_group", "6-11"), cell("sof", "SOF", 15, "age_group", "12-17")])
+    out = published(suppress_for_public(night, ORG))
+    assert pd.isna(out[("sof", "SOF", "0-5")]) and pd.isna(out[("sof", "SOF", "6-11")])
+    # the day: 0-5 grows to 6 (no longer small), the rest as the night had them
+    day = night.assign(value=[33, 6, 12, 15])
+    assert published(suppress_for_public(day, ORG))[("sof", "SOF", "6-11")] == 12  # from scratch: all shown
+    blanks = pd.DataFrame([cell("sof", "SOF", None, "age_group", v) for v in ("0-5", "6-11")])
+    blanks[["period_start", "period_end"]] = blanks[["period_start", "period_end"]].apply(pd.to_datetime)
+    kept = unchanged_blanks(blanks, day, night)
+    assert kept["dimension_value"].tolist() == ["6-11"]  # 0-5 changed: it starts afresh
+    refreshed = published(suppress_for_public(day, ORG, blank_before=kept))
+    # 6-11 stays blanked, and a complement hides it (the smallest other member: 0-5)
+    assert pd.isna(refreshed[("sof", "SOF", "6-11")]) and pd.isna(refreshed[("sof", "SOF", "0-5")])
+    assert refreshed[("sof", "SOF", "12-17")] == 15 and refreshed[("sof", "SOF", None)] == 33
+
+    with_persons = day.assign(persons_behind=[20.0, 6.0, 9.0, 11.0])
+    fewer = with_persons.assign(persons_behind=[20.0, 6.0, 8.0, 11.0])  # 6-11's persons changed, not its count
+    assert unchanged_blanks(blanks, with_persons, fewer)["dimension_value"].tolist() == ["0-5"]
+    empty = day.assign(value=[33, 6, None, 15])  # no figure then, no figure now: unchanged
+    assert unchanged_blanks(blanks, empty, empty)["dimension_value"].tolist() == ["0-5", "6-11"]
+    assert unchanged_blanks(blanks, empty, day)["dimension_value"].tolist() == ["0-5"]
+    # a row blank before because it has no figure blanks nothing
+    nothing = published(suppress_for_public(empty, ORG, blank_before=blanks[blanks["dimension_value"] == "6-11"]))
+    assert nothing[("sof", "SOF", "0-5")] == 6 and nothing[("sof", "SOF", "12-17")] == 15

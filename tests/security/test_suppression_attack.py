@@ -28,7 +28,7 @@ from etl.core.settings import REPO_ROOT, Settings
 from etl.core.reference import load_reference
 from etl.publish.freeze import freeze_quarter
 from etl.publish.audit import attack
-from etl.publish.suppression import suppress_for_public
+from etl.publish.suppression import suppress_for_public, unchanged_blanks
 from etl.publish.warehouse import make_engine, read_table
 from etl.synth import generate
 from etl.tasks import kpis as kpi_tasks
@@ -150,6 +150,43 @@ def test_the_audit_blanks_the_same_cells_in_one_process_and_in_two(reorganised_s
     pd.testing.assert_frame_equal(one, two)
     more = one["value"].isna() & rule["value"].notna()
     assert one["kpi_id"][more].nunique() >= 2, one["kpi_id"][more].value_counts()
+
+
+def test_a_refresh_from_the_night_s_blanks_keeps_them_and_gives_nothing_away(reorganised_settings):
+    """A daytime refresh starts the suppression from the night's blanks of every figure it
+    publishes unchanged (`blank_before`: `unchanged_blanks`, as `publish_kpis` reads them). On
+    the night's own figures that is the night's output, cell for cell: nothing is repaired
+    again, and no cell the night blanked is shown beside it. With the running quarter's figures
+    changed (twice every count, numerator and denominator: the relations still hold), every kept blank stays blank and the
+    attacker recovers no small cell, on a chain where the night's audit repairs."""
+    _, truth = public_and_truth(reorganised_settings)
+    nightly = truth[truth["version"] == 0].drop(columns="version").reset_index(drop=True)
+    org = load_reference(reorganised_settings.reference_dir)["dim_org"]
+    levels = ("sof", "area")
+    night = suppress_for_public(nightly, org, breakdown_levels=levels)
+    blanked = night[night[["value", "numerator", "denominator"]].isna().all(axis=1)]
+    same = unchanged_blanks(blanked, nightly, nightly)
+    assert len(same) == len(blanked) > 1000
+    pd.testing.assert_frame_equal(suppress_for_public(nightly, org, breakdown_levels=levels, blank_before=same),
+                                  night)
+
+    day = nightly.copy()
+    running = (day["comparison"].eq("current") & day["provisional"].astype(bool)).to_numpy()
+    counts = (day["numerator"].isna() & day["denominator"].isna() & day["unit"].eq("count")).to_numpy()
+    for column in ("numerator", "denominator"):
+        day.loc[running, column] *= 2
+    day.loc[running & counts, "value"] *= 2
+    kept = unchanged_blanks(blanked, day, nightly)
+    # the running quarter's changed figures start afresh; its zeros and empty rows are unchanged
+    assert len(kept) < len(blanked) and kept["period_end"].max() == pd.Timestamp(night["period_end"].max())
+    refreshed = suppress_for_public(day, org, breakdown_levels=levels, blank_before=kept)
+    key = ["kpi_id", "measure", "period_type", "period_start", "period_end", "org_level", "org_key", "dimension",
+           "dimension_value"]
+    shown = refreshed.loc[refreshed["value"].notna(), key].assign(
+        period_start=lambda f: pd.to_datetime(f["period_start"]), period_end=lambda f: pd.to_datetime(f["period_end"]))
+    assert shown.astype(object).where(shown.notna(), None).merge(kept, on=key).empty
+    result = attack(refreshed.assign(version=0), day.assign(version=0), org)
+    _assert_no_small_cell_recovered(day.assign(version=0), result)
 
 
 @pytest.mark.parametrize("chain", ["demo_settings", "reorganised_settings"])
