@@ -271,19 +271,31 @@ def _row_keys(frame: pd.DataFrame) -> pd.DataFrame:
     return key.astype(object).where(key.notna(), None)
 
 
+def _row_hashes(frame: pd.DataFrame) -> np.ndarray:
+    """One 64-bit hash per row of its `ROW` key, however it was read (dates as text, dates or
+    timestamps; no value as None, NaN or NA): a lookup over 300,000 rows in a fraction of a
+    second where a merge on the object columns took seconds."""
+    key = pd.DataFrame({c: (pd.to_datetime(frame[c]).dt.normalize().astype("datetime64[ns]")
+                            if c in ("period_start", "period_end")
+                            else frame[c].astype("string")) for c in ROW})
+    return pd.util.hash_pandas_object(key, index=False).to_numpy()
+
+
 def unchanged_blanks(blanks: pd.DataFrame, values: pd.DataFrame, before: pd.DataFrame) -> pd.DataFrame:
-    """The rows of `blanks` (their `ROW` keys) whose figures in `values` are those of the same
-    key in `before` (value, numerator, denominator and the persons behind; no figure = no
-    figure): what `blank_before` may hold when `before` was published with those blanks."""
+    """The rows of `blanks` whose figures in `values` are those of the same key in `before`
+    (value, numerator, denominator and the persons behind; no figure = no figure): what
+    `blank_before` may hold when `before` was published with those blanks."""
     figures = [c for c in (*QUANTITIES, PERSONS_COLUMN) if c in values.columns and c in before.columns]
-    now = _row_keys(values).assign(**{c: _floats(values, c).to_numpy() for c in figures})
-    then = _row_keys(before).assign(**{c: _floats(before, c).to_numpy() for c in figures})
-    both = now.merge(then, on=ROW, suffixes=("", "_before"), validate="one_to_one")
-    same = np.ones(len(both), dtype=bool)
+    now = _row_hashes(values)
+    then = pd.Index(_row_hashes(before))
+    if not then.is_unique:
+        raise ValueError("unchanged_blanks: the earlier rows repeat a key")
+    at = then.get_indexer(now)
+    same = at >= 0
     for c in figures:
-        same &= np.isclose(both[c].to_numpy(dtype=float), both[f"{c}_before"].to_numpy(dtype=float),
-                           rtol=0.0, atol=0.0, equal_nan=True)
-    return _row_keys(blanks).merge(both.loc[same, ROW], on=ROW)
+        same &= np.isclose(_floats(values, c).to_numpy(), _floats(before, c).to_numpy()[at], rtol=0.0, atol=0.0,
+                           equal_nan=True)
+    return blanks[np.isin(_row_hashes(blanks), now[same])]
 
 
 def _cells_of(rows: pd.DataFrame | None, out: pd.DataFrame, cell_of_row: np.ndarray, n_cells: int,
@@ -291,9 +303,7 @@ def _cells_of(rows: pd.DataFrame | None, out: pd.DataFrame, cell_of_row: np.ndar
     """Per cell of `out`: is one of `rows` (by `ROW` key) an `eligible` row of it."""
     cells = np.zeros(n_cells, dtype=bool)
     if rows is not None and len(rows):
-        mine = _row_keys(out).assign(_cell=cell_of_row)[eligible]
-        matched = _row_keys(rows).drop_duplicates().merge(mine, on=ROW)
-        cells[matched["_cell"].to_numpy(dtype=np.int64)] = True
+        cells[cell_of_row[eligible & np.isin(_row_hashes(out), _row_hashes(rows))]] = True
     return cells
 
 
