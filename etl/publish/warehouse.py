@@ -33,7 +33,7 @@ import logging
 import re
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -300,18 +300,24 @@ def _bound(column: tuple, process) -> list:
 @dataclass(frozen=True)
 class Publication:
     """One table's slice to replace: `replace_where` selects the rows the frame replaces
-    (e.g. `{"run_id": ...}`); None replaces the whole table."""
+    (e.g. `{"run_id": ...}`; a list or tuple value: any of them); None replaces the whole table.
+
+    `restamp`: columns set, in the same transaction, on every row the scalar conditions of
+    `replace_where` select, the rows kept outside the slice too: a daytime refresh writes only
+    the running quarter's periods of version 0 (`{"version": 0, "period_key": [...]}`) and gives
+    the kept periods its run id (`{"run_id": ...}`), so the version stays one publication."""
 
     schema: str
     spec: TableSpec
     frame: pd.DataFrame
     replace_where: dict[str, object] | None = None
+    restamp: dict[str, object] | None = None
 
 
 def publish(engine: sa.Engine, schema: str, spec: TableSpec, frame: pd.DataFrame,
-            replace_where: dict[str, object] | None = None) -> int:
+            replace_where: dict[str, object] | None = None, restamp: dict[str, object] | None = None) -> int:
     """Replace a slice of one published table atomically (write-audit-publish); returns the rows."""
-    return publish_together(engine, [Publication(schema, spec, frame, replace_where)])[0]
+    return publish_together(engine, [Publication(schema, spec, frame, replace_where, restamp)])[0]
 
 
 def publish_together(engine: sa.Engine, publications: list[Publication]) -> list[int]:
@@ -342,9 +348,16 @@ def publish_together(engine: sa.Engine, publications: list[Publication]) -> list
                 raise RuntimeError(f"{item.schema}.{item.spec.name}: staged {staged} rows, expected {len(item.frame)}")
             delete = target.delete()
             for column, value in (item.replace_where or {}).items():
-                delete = delete.where(target.c[column] == value)
+                delete = delete.where(target.c[column].in_(list(value)) if isinstance(value, list | tuple)
+                                      else target.c[column] == value)
             conn.execute(delete)
             conn.execute(target.insert().from_select(item.spec.column_names, sa.select(*stage.c)))
+            if item.restamp:
+                update = target.update().values(**item.restamp)
+                for column, value in (item.replace_where or {}).items():
+                    if not isinstance(value, list | tuple):
+                        update = update.where(target.c[column] == value)
+                conn.execute(update)
             stage.drop(conn)
     for item in publications:
         log.info("published %d rows to %s.%s", len(item.frame), item.schema, item.spec.name)
@@ -389,7 +402,7 @@ def guard_publication(publications: list[Publication]) -> list[Publication]:
                 frame = frame.copy()
             frame[column] = frame[column].where(~hit, frame[column].astype("str").map(lambda v: mask_cpr(v, MASK)))
             log.warning("masked %d CPR-shaped value(s) in %s before publishing", int(hit.sum()), where)
-        guarded.append(item if frame is item.frame else Publication(item.schema, item.spec, frame, item.replace_where))
+        guarded.append(item if frame is item.frame else replace(item, frame=frame))
     return guarded
 
 

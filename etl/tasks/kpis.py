@@ -18,7 +18,7 @@ from etl.model.org import current_structure
 from etl.publish.marts import (CASE_COST, CASEWORKER, DATA_FRESHNESS, DIM_CASEWORKER, DIM_DIMENSION, DIM_KPI,
                                DIM_MEASURE, DIM_ORG, DIM_ORG_CODE, DIM_PERIOD, KPI_CATALOG, KPI_VALUE,
                                KPI_VALUE_CASEWORKER)
-from etl.publish.suppression import ROW, suppress_for_public, unchanged_blanks
+from etl.publish.suppression import ROW, row_hashes, suppress_for_public, unchanged_blanks
 from etl.publish.warehouse import Publication, ensure_schema, make_engine, publish_together, read_table
 from etl.sources import SOURCES
 
@@ -190,23 +190,67 @@ def publish_kpis(audited: dict, settings: Settings | None = None) -> dict:
         return _publish_kpis(audited=audited, settings=settings)
 
 
-def _blanks_kept(engine: sa.Engine, values: pd.DataFrame, audited: dict, settings: Settings) -> pd.DataFrame | None:
-    """The rows `public` blanks now whose figures a daytime refresh publishes unchanged: every
-    row of the periods it keeps, and the running quarter's rows the day did not change, by the
-    staged set the published version was made from (`published_path`). The refresh's
-    suppression starts from them: it does not repair its way there again, and a figure the
-    night blanked is not published by a refresh of the same figure (the two versions together
-    would show it). A night has no `published_path` and starts afresh."""
+def _published_blanks(engine: sa.Engine, audited: dict) -> pd.DataFrame | None:
+    """public's blanks of the version a daytime refresh replaces (`published_path`: the staged
+    set it was made from); None on a night, which starts afresh and writes its version whole."""
     from etl.publish.dims import SUPPRESSED  # noqa: PLC0415 - the KPI catalogue: not at DAG parse
 
     if not audited.get("published_path"):
         return None
-    blanks = read_table(engine, "public.kpi_value", "WHERE version = 0 AND value_status = :status",
-                        {"status": SUPPRESSED}, columns=ROW)
+    return read_table(engine, "public.kpi_value", "WHERE version = 0 AND value_status = :status",
+                      {"status": SUPPRESSED}, columns=[*ROW, "period_key"])
+
+
+def _blanks_kept(blanks: pd.DataFrame | None, values: pd.DataFrame, audited: dict,
+                 settings: Settings) -> pd.DataFrame | None:
+    """The published blanks whose figures a daytime refresh publishes unchanged: every row of
+    the periods it keeps, and the running quarter's rows the day did not change. The refresh's
+    suppression starts from them: it does not repair its way there again, and a figure the
+    night blanked is not published by a refresh of the same figure (the two versions together
+    would show it)."""
+    if blanks is None:
+        return None
     kept = unchanged_blanks(blanks, values, pd.read_parquet(settings.zones.resolve(audited["published_path"])))
     log.info("the suppression starts from the %d blanks (of %d) the published version has where the figures are "
              "unchanged", len(kept), len(blanks))
     return kept
+
+
+def _version_0(engine: sa.Engine, values: pd.DataFrame, public_values: pd.DataFrame, audited: dict,
+               blanks: pd.DataFrame | None) -> list[Publication]:
+    """Version 0 of mart.kpi_value, public.kpi_value and restricted.kpi_value_caseworker. A night
+    writes them whole. A daytime refresh writes only the periods it recomputed
+    (`refreshed_periods`; their rows in the warehouse are replaced), and every kept period whose
+    rows number differently from the published ones, or in public whose blanks differ (a repair
+    reached back into it, or the public settings changed); the kept rows elsewhere are the
+    published ones (the staged set was checked against them) and only take the refresh's run
+    id, in the same transaction."""
+    is_caseworker = values["org_level"].eq(CASEWORKER)
+    tables = {"mart": (KPI_VALUE, values[~is_caseworker]), "public": (KPI_VALUE, public_values),
+              "restricted": (KPI_VALUE_CASEWORKER, values[is_caseworker])}
+    refreshed = audited.get("refreshed_periods")
+    if blanks is None or not refreshed:
+        return [Publication(schema, spec, frame, {"version": 0}) for schema, (spec, frame) in tables.items()]
+    from etl.publish.dims import SUPPRESSED  # noqa: PLC0415 - the KPI catalogue: not at DAG parse
+
+    (run_id,) = set(values["run_id"])
+    blank_now = public_values[public_values["value_status"].eq(SUPPRESSED)]
+    differ = set(blanks["period_key"].iloc[~np.isin(row_hashes(blanks), row_hashes(blank_now))]) | set(
+        blank_now["period_key"].iloc[~np.isin(row_hashes(blank_now), row_hashes(blanks))])
+    publications = []
+    for schema, (spec, frame) in tables.items():
+        with engine.connect() as conn:
+            then = dict(conn.execute(sa.text(f"SELECT period_key, COUNT(*) FROM {schema}.{spec.name} "
+                                             "WHERE version = 0 GROUP BY period_key")).all())
+        now = frame.groupby("period_key").size().to_dict()
+        periods = set(refreshed) | {k for k in now.keys() | then.keys() if now.get(k) != then.get(k)}
+        if schema == "public":
+            periods |= differ
+        publications.append(Publication(schema, spec, frame[frame["period_key"].isin(periods)],
+                                        {"version": 0, "period_key": sorted(periods)}, {"run_id": run_id}))
+        log.info("%s.%s: writing version 0's %d periods (%d refreshed), the other rows restamped with run %s",
+                 schema, spec.name, len(periods), len(refreshed), run_id)
+    return publications
 
 
 def _publish_kpis(audited: dict, settings: Settings | None = None) -> dict:
@@ -227,18 +271,16 @@ def _publish_kpis(audited: dict, settings: Settings | None = None) -> dict:
     if settings.org_structure == "current":  # the structure the KPIs were computed on
         dim_org = current_structure(dim_org)
     suppress_started = time.monotonic()
+    blanks = _published_blanks(engine, audited)
     # audited together with every frozen version in public: a re-published quarter keeps most figures
     public_values = mark_suppressed(suppress_for_public(values, dim_org, settings.suppression_threshold,
                                                          settings.public_breakdown_levels,
                                                          earlier_versions=frozen_public_rows(engine),
                                                          workers=settings.kpi_workers,
-                                                         blank_before=_blanks_kept(engine, values, audited,
-                                                                                   settings)))
+                                                         blank_before=_blanks_kept(blanks, values, audited, settings)))
     suppress_seconds = time.monotonic() - suppress_started
     is_caseworker = values["org_level"].eq(CASEWORKER)
-    publications = [Publication("mart", KPI_VALUE, values[~is_caseworker], {"version": 0}),
-                    Publication("public", KPI_VALUE, public_values, {"version": 0}),
-                    Publication("restricted", KPI_VALUE_CASEWORKER, values[is_caseworker], {"version": 0}),
+    publications = [*_version_0(engine, values, public_values, audited, blanks),
                     Publication("mart", KPI_CATALOG, catalog), Publication("public", KPI_CATALOG, catalog)]
     publications += _dimensions(engine, values, dim_org, audited, settings)
     if audited.get("freshness"):  # which extracts these figures come from: mart and public, nothing personal
@@ -247,8 +289,8 @@ def _publish_kpis(audited: dict, settings: Settings | None = None) -> dict:
     if audited.get("case_cost_path"):  # caseworker-level: restricted only
         publications.append(Publication("restricted", CASE_COST,
                                         pd.read_parquet(settings.zones.resolve(audited["case_cost_path"]))))
-    counts = publish_together(engine, publications)  # mart, public and restricted: one transaction
-    published, restricted = counts[0], counts[2]
+    publish_together(engine, publications)  # mart, public and restricted: one transaction
+    published, restricted = int((~is_caseworker).sum()), int(is_caseworker.sum())
     # (public has fewer rows than mart: no breakdowns below SOFLI_PUBLIC_BREAKDOWN_LEVELS)
     suppressed = int(public_values["value_status"].eq(SUPPRESSED).sum())
     engine.dispose()

@@ -130,9 +130,10 @@ def compute_running_quarter(run_id: str, settings: Settings | None = None) -> di
              "nightly version has them", len(fresh), fresh["period_key"].nunique(), len(kept),
              kept["period_key"].nunique())
     # publish_kpis starts the suppression from the nightly version's blanks where the figures are
-    # the ones it was published from (`published_path`)
+    # the ones it was published from (`published_path`), and writes only the refreshed periods
     return {**staged, "rows": len(merged), "refreshed_rows": len(fresh), "kept_rows": len(kept),
-            "published_path": settings.zones.portable({"path": published_copy(path)})["path"]}
+            "published_path": settings.zones.portable({"path": published_copy(path)})["path"],
+            "refreshed_periods": sorted(set(fresh["period_key"]))}
 
 
 def published_copy(path: Path) -> Path:

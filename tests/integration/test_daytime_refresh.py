@@ -8,7 +8,8 @@ Airflow metadata DB with the data folder in `SOFLI_DATA_DIR`, as the scheduler w
 
 - the running quarter's T2.01 (decisions dated in the period) is the night's count plus the one,
   quarter and ÅTD, and provisional; every other period keeps the night's rows (values, statuses,
-  computed_at), under the refresh's run id, which the data-quality flags match;
+  computed_at), under the refresh's run id, which the data-quality flags match (only the
+  refreshed periods are written; the kept rows take the run id in place);
 - only the database sources were re-read: the CPR file and the employment register keep the
   night's extract (their pointers unchanged, their landing untouched);
 - a figure the night blanked in `public` stays blanked while the refresh publishes the same figure;
@@ -178,6 +179,8 @@ def test_the_refresh_publishes_the_day_s_change_in_the_running_quarter_only(nigh
     blanked = public_before.loc[public_before["value_status"] == "suppressed", key].merge(same[key], on=key)
     assert len(blanked) > 100
     assert f"the suppression starts from the {len(blanked)} blanks" in run["log"]
+    # and only the refreshed periods were written; the kept rows took the run id in place
+    assert "mart.kpi_value: writing version 0's 4 periods (4 refreshed)" in run["log"]
     assert set(blanked.merge(public_after, on=key)["value_status"]) == {"suppressed"}
 
     now = settings.zones.pointers(SOURCES)

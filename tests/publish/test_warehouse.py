@@ -64,6 +64,30 @@ def test_publish_replaces_only_its_slice_and_a_failed_publish_changes_nothing(en
     assert sorted(read_table(engine, "mart.kpi_value")["value"]) == [5, 6]
 
 
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+def test_a_slice_of_periods_is_replaced_and_the_kept_rows_restamped(dialect, engine, request):
+    """A daytime refresh writes only the periods it recomputed: those rows of version 0 replaced
+    (`replace_where` with a list), every other row of version 0 given the refresh's run id
+    (`restamp`), other versions untouched; the table is then the one a whole publication of
+    the same rows would give."""
+    if dialect == "postgresql":
+        engine = make_engine(request.getfixturevalue("postgres").new_database("warehouse_slices"))
+        ensure_schema(engine)
+    night = [kpi_row("2025-Q3", "2025-07-01", "2025-09-30", 5, "night"),
+             kpi_row("2025-Q4", "2025-10-01", "2025-11-15", 7, "night"),
+             kpi_row("2024-Q4", "2024-10-01", "2024-11-15", 6, "night")]
+    frozen = {**kpi_row("2025-Q3", "2025-07-01", "2025-09-30", 5, "close"), "version": 1}
+    publish(engine, "mart", KPI_VALUE, pd.DataFrame([*night, frozen]))
+    running = ["quarter:2025-10-01:2025-11-15", "quarter:2024-10-01:2024-11-15"]
+    day = pd.DataFrame([kpi_row("2025-Q4", "2025-10-01", "2025-11-15", 8, "day"),
+                        kpi_row("2024-Q4", "2024-10-01", "2024-11-15", 6, "day")])
+    assert publish(engine, "mart", KPI_VALUE, day, {"version": 0, "period_key": running}, {"run_id": "day"}) == 2
+    rows = read_table(engine, "mart.kpi_value", "ORDER BY version, period_key")
+    assert rows[["version", "period_key", "value", "run_id"]].values.tolist() == [
+        [0, "quarter:2024-10-01:2024-11-15", 6, "day"], [0, "quarter:2025-07-01:2025-09-30", 5, "day"],
+        [0, "quarter:2025-10-01:2025-11-15", 8, "day"], [1, "quarter:2025-07-01:2025-09-30", 5, "close"]]
+
+
 def test_a_read_of_some_columns_names_only_the_contracts_columns(engine):
     publish(engine, "mart", KPI_VALUE, pd.DataFrame([
         kpi_row("2025-Q3", "2025-07-01", "2025-09-30", 5, "r1", "T2.06"),
