@@ -189,8 +189,9 @@ def suppress_for_public(values: pd.DataFrame, dim_org: pd.DataFrame, threshold: 
     `SOFLI_KPI_WORKERS`; default one per usable core); the output does not depend on it.
 
     `blank_before`: rows (the `ROW` columns) that the version being replaced published blank
-    and whose figures are unchanged (a daytime refresh passes the night's blanks of the periods
-    it keeps): their cells start blanked, as complements do, and the audit goes on from there.
+    and whose figures are unchanged (`unchanged_blanks`; a daytime refresh passes the night's):
+    their cells start blanked, held like a repair's, and the complements and the audit go on
+    from there.
     Blanking more never tells an attacker more, and the audit's end is the same test, so this
     is as safe as a fresh start; it only spares the repairs the night already made (and keeps
     what the night blanked for its running quarter's sake, until the next night starts afresh).
