@@ -37,6 +37,7 @@ def publish_twice(data_dir: Path) -> float:
 
     settings = Settings(data_dir, REPO_ROOT / "reference", "demo", connections=Connections())
     night = settings.zones.kpi_values.with_name("kpi_value.published.parquet")
+    (data_dir / "kpi" / "audit_memo.json").unlink(missing_ok=True)  # the night asks the audit afresh
     kpi_tasks.publish_kpis({"audited": True, "path": str(night)}, settings)
     values = pd.read_parquet(settings.zones.kpi_values, columns=["period_key", "provisional", "comparison"])
     refreshed = values["provisional"].astype(bool) | values["comparison"].eq("last_year_twin")

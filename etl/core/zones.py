@@ -350,6 +350,12 @@ class DataFolder:
         return self.root / "kpi" / "kpi_value.parquet"
 
     @property
+    def audit_memo(self) -> Path:
+        """The suppression audit's answers of the last publish (`etl.publish.audit_memo`): fingerprints
+        over the true figures, so beside them in the restricted KPI zone."""
+        return self.root / "kpi" / "audit_memo.json"
+
+    @property
     def case_cost(self) -> Path:
         """The night's `restricted.case_cost` rows, staged beside the KPIs (caseworker level)."""
         return self.root / "kpi" / "case_cost.parquet"

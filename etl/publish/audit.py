@@ -61,6 +61,7 @@ import scipy.sparse.linalg
 from scipy.sparse.csgraph import connected_components
 
 from etl.core.vocabulary import UNKNOWN
+from etl.publish.audit_memo import AUDIT_COLUMNS
 from etl.publish.suppression import org_parents
 
 KEY = ["kpi_id", "measure", "period_type", "period_start", "period_end", "org_level", "org_key",
@@ -585,8 +586,9 @@ class Audit:
 
     @classmethod
     def of_publication(cls, true: pd.DataFrame, dim_org: pd.DataFrame) -> Audit:
-        """The publisher's audit of KPI rows `true` (unsuppressed; no caseworker rows)."""
-        rows = _normalise(true.reset_index(drop=True))
+        """The publisher's audit of KPI rows `true` (unsuppressed; no caseworker rows). Only the
+        columns the memo's fingerprint covers are read (`etl.publish.audit_memo.AUDIT_COLUMNS`)."""
+        rows = _normalise(true[[c for c in AUDIT_COLUMNS if c in true.columns]].reset_index(drop=True))
         if len(rows) != len(true):
             raise ValueError("the audit takes no caseworker rows")
         for c in QUANTITIES:

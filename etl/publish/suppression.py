@@ -49,6 +49,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -58,6 +59,9 @@ from etl.core.settings import PUBLIC_ORG_LEVELS
 from etl.core.settings import DEFAULT_SUPPRESSION_THRESHOLD as DEFAULT_THRESHOLD
 from etl.core.settings import MINIMUM_SUPPRESSION_THRESHOLD as MINIMUM_THRESHOLD
 from etl.core.vocabulary import UNKNOWN
+
+if TYPE_CHECKING:  # scipy: only when publishing
+    from etl.publish.audit_memo import AuditMemo
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +167,7 @@ def primary_mask(frame: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD, cells:
 def suppress_for_public(values: pd.DataFrame, dim_org: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD,
                         breakdown_levels: tuple[str, ...] = PUBLIC_ORG_LEVELS, *, audit: bool = True,
                         earlier_versions: pd.DataFrame | None = None, workers: int | None = None,
-                        blank_before: pd.DataFrame | None = None) -> pd.DataFrame:
+                        blank_before: pd.DataFrame | None = None, audit_memo: AuditMemo | None = None) -> pd.DataFrame:
     """The `public` copy of KPI rows: caseworker rows dropped, breakdowns kept only at
     `breakdown_levels` (below them the org totals; the pipeline passes the setting
     `SOFLI_PUBLIC_BREAKDOWN_LEVELS`, default sof and area), small cells and their
@@ -195,6 +199,10 @@ def suppress_for_public(values: pd.DataFrame, dim_org: pd.DataFrame, threshold: 
     Blanking more never tells an attacker more, and the audit's end is the same test, so this
     is as safe as a fresh start; it only spares the repairs the night already made (and keeps
     what the night blanked for its running quarter's sake, until the next night starts afresh).
+
+    `audit_memo`: an `etl.publish.audit_memo.AuditMemo` holding the last publish's answers of
+    the audit; the answers this publish used are left in it (`used`) for the caller to save.
+    The output is the same with or without it: an answer is reused only for the same question.
     """
     _check(threshold)
     published = values["dimension"].isna() | values["org_level"].isin(breakdown_levels)
@@ -259,7 +267,7 @@ def suppress_for_public(values: pd.DataFrame, dim_org: pd.DataFrame, threshold: 
         earlier = _earlier_versions(earlier_versions, out, cell_of_row, kpi_names, breakdown_levels)
         blank = _audit_and_repair(out, cell_of_row, kpi_of_cell, stage, size, anything, members, primary, blank,
                                   undeclared, dim_org, complements, earlier,
-                                  len(os.sched_getaffinity(0)) if workers is None else workers, kept)
+                                  len(os.sched_getaffinity(0)) if workers is None else workers, kept, audit_memo)
     out.loc[blank[cell_of_row] | undeclared, QUANTITIES] = None
     return out
 
@@ -353,7 +361,7 @@ def _audit_and_repair(out: pd.DataFrame, cell_of_row: np.ndarray, kpi_of_cell: n
                       size: np.ndarray, anything: np.ndarray, members: pd.DataFrame, primary: np.ndarray,
                       blank: np.ndarray, undeclared: np.ndarray, dim_org: pd.DataFrame, complements,
                       earlier: pd.DataFrame | None = None, workers: int = 1,
-                      kept: np.ndarray | None = None) -> np.ndarray:
+                      kept: np.ndarray | None = None, memo: AuditMemo | None = None) -> np.ndarray:
     """Run the attacker (`etl.publish.audit`) on the publication and blank more cells wherever
     it recovers a non-zero figure, until it recovers none.
 
@@ -369,22 +377,28 @@ def _audit_and_repair(out: pd.DataFrame, cell_of_row: np.ndarray, kpi_of_cell: n
     KPIs share no relation (every class the attacker learns is one KPI's, and so is every
     equation), so each KPI is audited and repaired on its own, in `workers` forked processes
     (the largest KPIs first); the blanked cells are the same whatever the number of workers.
-    `kept`: cells blanked from the start (`blank_before`), held like a repair's.
+    `kept`: cells blanked from the start (`blank_before`), held like a repair's. `memo`: the
+    audit's answers kept between publishes (`etl.publish.audit_memo`), read and added to.
     """
+    from etl.publish.audit_memo import AuditMemo  # noqa: PLC0415 - scipy: only when publishing
+
+    memo = AuditMemo() if memo is None else memo
     row_kpi = kpi_of_cell[cell_of_row]
     context = _RepairContext(out, cell_of_row, kpi_of_cell, stage, size, anything, primary, blank, undeclared,
                              dim_org, complements, earlier, row_kpi, stage[cell_of_row],
                              members.groupby("_cell")["_eq"].apply(np.asarray),
                              members.groupby("_eq")["_cell"].apply(np.asarray),
-                             np.zeros(len(blank), dtype=bool) if kept is None else kept)
+                             np.zeros(len(blank), dtype=bool) if kept is None else kept,
+                             memo.answers, AuditMemo.context(dim_org))
     rows_of = np.bincount(row_kpi)
     kpis = [int(k) for k in np.argsort(-rows_of, kind="stable") if rows_of[k]]  # the largest first
     results = map_forked(_repair_kpi, context, kpis, workers, log, "suppression audit",
                          f"auditing the {len(kpis)} KPIs")
     blank = blank.copy()
     lost = given = 0
-    for k, (kpi_blank, notes, kpi_lost, kpi_given) in zip(kpis, results):
+    for k, (kpi_blank, notes, kpi_lost, kpi_given, asked) in zip(kpis, results):
         blank[kpi_of_cell == k] = kpi_blank
+        memo.merge(*asked)
         for level, message in notes:
             log.log(level, "suppression audit: %s", message)
         lost += kpi_lost
@@ -396,6 +410,8 @@ def _audit_and_repair(out: pd.DataFrame, cell_of_row: np.ndarray, kpi_of_cell: n
     if given:
         log.info("suppression audit: %d complements follow from earlier periods' published figures (no small "
                  "cell among them)", given)
+    log.info("suppression audit: %d of %d attacks answered by the memo of earlier publishes",
+             memo.hits, memo.hits + memo.misses)
     return blank
 
 
@@ -420,13 +436,33 @@ class _RepairContext:
     cell_eqs: pd.Series
     eq_cells: pd.Series
     kept: np.ndarray
+    answers: dict
+    memo_context: bytes
 
 
-def _repair_kpi(c: _RepairContext, k: int) -> tuple[np.ndarray, list[tuple[int, str]], int, int]:
+def _repair_kpi(c: _RepairContext, k: int) -> tuple[np.ndarray, list[tuple[int, str]], int, int, tuple]:
     """One KPI's audit and repair: its cells' blanked flags afterwards, what to log (level,
-    message), how many of the frozen versions' figures were lost already and how many
-    complements earlier periods give away."""
+    message), how many of the frozen versions' figures were lost already, how many
+    complements earlier periods give away, and what it asked the memo (`AuditMemo.merge`)."""
     from etl.publish.audit import Audit  # noqa: PLC0415 - scipy: only when publishing
+    from etl.publish.audit_memo import AuditMemo  # noqa: PLC0415 - as above
+
+    memo = AuditMemo()
+    memo.answers = c.answers  # the last publish's, shared (read only)
+
+    def recovered(true: pd.DataFrame, blanked: np.ndarray, built: list | None = None) -> np.ndarray:
+        """`Audit.of_publication(true).recovered(blanked)`, from the memo when it was asked before;
+        `built` holds the rows' digest and, once needed, their audit (kept for the next blanking)."""
+        built = [None, None] if built is None else built
+        if built[0] is None:
+            built[0] = AuditMemo.rows_digest(c.memo_context, true)
+
+        def compute() -> np.ndarray:
+            if built[1] is None:
+                built[1] = Audit.of_publication(true, dim_org=c.dim_org)
+            return built[1].recovered(blanked)
+
+        return memo.recovered(built[0], blanked, compute)
 
     out, cell_of_row, kpi_of_cell, stage, earlier = c.out, c.cell_of_row, c.kpi_of_cell, c.stage, c.earlier
     notes: list[tuple[int, str]] = []
@@ -435,7 +471,7 @@ def _repair_kpi(c: _RepairContext, k: int) -> tuple[np.ndarray, list[tuple[int, 
     mine = np.flatnonzero(c.row_kpi == k)
     name = str(out["kpi_id"].iloc[mine[0]])
     started = time.monotonic()
-    audits: dict[tuple, tuple[Audit, np.ndarray, np.ndarray]] = {}
+    audits: dict[tuple, tuple[pd.DataFrame, np.ndarray, np.ndarray, list]] = {}
     # tonight's rows whose figures an earlier version already shows: no secret tonight
     shown_before = np.zeros(len(out), dtype=bool)
     lost_count = 0
@@ -447,8 +483,7 @@ def _repair_kpi(c: _RepairContext, k: int) -> tuple[np.ndarray, list[tuple[int, 
             # what the earlier versions give away on their own (complements their earlier periods
             # pin, or what a version frozen before this audit shows) is lost already: tonight can
             # neither cause nor mend it, so it counts as shown
-            lost = theirs[Audit.of_publication(earlier.iloc[theirs], dim_org=c.dim_org).recovered(
-                earlier_blank[theirs])]
+            lost = theirs[recovered(earlier.iloc[theirs], earlier_blank[theirs])]
             lost_count = len(lost)
             earlier_blank[lost] = False
             row = earlier["_row"].to_numpy()[theirs]
@@ -476,12 +511,12 @@ def _repair_kpi(c: _RepairContext, k: int) -> tuple[np.ndarray, list[tuple[int, 
             if len(old):
                 true = pd.concat([true, earlier.iloc[old][true.columns.intersection(earlier.columns)]],
                                  ignore_index=True)
-            audits[key] = Audit.of_publication(true, c.dim_org), rows, old
-        audit, rows, old = audits[key]
+            audits[key] = true, rows, old, [None, None]
+        true, rows, old, built = audits[key]
         blanked = (blank[cell_of_row] | c.undeclared)[rows]
         if len(old):
             blanked = np.concatenate([blanked, earlier_blank[old]])
-        hits = audit.recovered(blanked)
+        hits = recovered(true, blanked, built)
         hit = rows[hits[hits < len(rows)]]
         tonight = cell_of_row[hit[~shown_before[hit]]]
         if len(old):
@@ -503,7 +538,7 @@ def _repair_kpi(c: _RepairContext, k: int) -> tuple[np.ndarray, list[tuple[int, 
     given = np.array([], dtype=np.int64)  # recoverable, but no secret: see below
     if not len(leaking):
         notes.append((logging.DEBUG, f"{name}: nothing recovered ({time.monotonic() - started:.1f} s)"))
-        return blank[kpi_cells], notes, lost_count, 0
+        return blank[kpi_cells], notes, lost_count, 0, (memo.used, memo.hits, memo.misses)
     before = int((blank & kpi_cells).sum())
     stages = np.unique(c.row_stage[mine])
     current = stage[leaking].min()
@@ -561,7 +596,7 @@ def _repair_kpi(c: _RepairContext, k: int) -> tuple[np.ndarray, list[tuple[int, 
         current = max(later[0], stage[remaining].min()) if len(remaining) else None
     notes.append((logging.INFO, f"{name} repaired by blanking {int((blank & kpi_cells).sum() - before)} more "
                                 f"cells in {repairs} rounds ({time.monotonic() - started:.1f} s)"))
-    return blank[kpi_cells], notes, lost_count, len(given)
+    return blank[kpi_cells], notes, lost_count, len(given), (memo.used, memo.hits, memo.misses)
 
 
 def _repair_targets(found: np.ndarray, current: int | None, cell_eqs: pd.Series, eq_cells: pd.Series, stage: np.ndarray,

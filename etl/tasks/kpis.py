@@ -258,6 +258,7 @@ def _publish_kpis(audited: dict, settings: Settings | None = None) -> dict:
     from etl.publish.dims import SUPPRESSED, mark_suppressed  # noqa: PLC0415 - the KPI catalogue: not at DAG parse
     from etl.core.reference import load_reference  # noqa: PLC0415 - pandas: not at DAG parse
     from etl.publish.freeze import frozen_public_rows  # noqa: PLC0415 - pandas: not at DAG parse
+    from etl.publish.audit_memo import AuditMemo  # noqa: PLC0415 - scipy: not at DAG parse
 
     settings = _settings(settings)
     started = time.monotonic()
@@ -272,12 +273,15 @@ def _publish_kpis(audited: dict, settings: Settings | None = None) -> dict:
         dim_org = current_structure(dim_org)
     suppress_started = time.monotonic()
     blanks = _published_blanks(engine, audited)
+    memo = AuditMemo.load(settings.zones.audit_memo)
     # audited together with every frozen version in public: a re-published quarter keeps most figures
     public_values = mark_suppressed(suppress_for_public(values, dim_org, settings.suppression_threshold,
                                                          settings.public_breakdown_levels,
                                                          earlier_versions=frozen_public_rows(engine),
                                                          workers=settings.kpi_workers,
-                                                         blank_before=_blanks_kept(blanks, values, audited, settings)))
+                                                         blank_before=_blanks_kept(blanks, values, audited, settings),
+                                                         audit_memo=memo))
+    memo.save(settings.zones.audit_memo)  # a cache of answers true whatever is published: saved at once
     suppress_seconds = time.monotonic() - suppress_started
     is_caseworker = values["org_level"].eq(CASEWORKER)
     publications = [*_version_0(engine, values, public_values, audited, blanks),

@@ -23,6 +23,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
+import stat
 import subprocess
 import sys
 import time
@@ -182,6 +184,12 @@ def test_the_refresh_publishes_the_day_s_change_in_the_running_quarter_only(nigh
     # and only the refreshed periods were written; the kept rows took the run id in place
     assert "mart.kpi_value: writing version 0's 4 periods (4 refreshed)" in run["log"]
     assert set(blanked.merge(public_after, on=key)["value_status"]) == {"suppressed"}
+    # the audit asked again only what the night's answers do not cover (etl.publish.audit_memo):
+    # a KPI the decision did not change is not attacked again at all
+    answered, asked = map(int, re.search(r"suppression audit: (\d+) of (\d+) attacks answered by the memo",
+                                         run["log"]).groups())
+    assert asked - answered < answered, (answered, asked)
+    assert stat.S_IMODE(settings.zones.audit_memo.stat().st_mode) == 0o600
 
     now = settings.zones.pointers(SOURCES)
     for name in FILES:  # the CPR file and the register: not re-read
