@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from etl.core.arrays import is_in
 from etl.core.privacy import cpr_cells
 from etl.core.roles import FACILITY, ROLE_BY_KEY, ROLES, codes, facility_group
 from etl.core.vocabulary import UNKNOWN
@@ -475,7 +476,8 @@ def measures_without_economy(model: Model) -> list[RuleFinding]:
     """
     day = pd.Timestamp(model.extraction_date)
     commitments = model.fact_commitment
-    # one vectorised unique, not a Python set of 1.6 M postings' keys (1.2 s at Copenhagen)
+    # one vectorised unique, not a Python set of 1.6 M postings' keys (1.2 s at Copenhagen), looked up
+    # by `is_in` (pandas' isin of text converts each candidate in Python: 1.0 s -> 0.1 s)
     referred = pd.concat([model.fact_posting["service_key"],
                           commitments.loc[~commitments["cancelled"].astype(bool), "service_key"]]).dropna().unique()
     findings = []
@@ -483,7 +485,7 @@ def measures_without_economy(model: Model) -> list[RuleFinding]:
         active = rows[(rows["start_date"].dt.normalize() <= day - pd.Timedelta(days=ECONOMY_GRACE_DAYS))
                       & (rows["end_date"].isna() | (rows["end_date"].dt.normalize() >= day))]
         findings.append(_finding(
-            source, table, active, "service_id", ~active["service_key"].isin(referred),
+            source, table, active, "service_id", pd.Series(~is_in(active["service_key"], referred), index=active.index),
             lambda bad: "aktiv siden " + _day(bad["start_date"]) + " uden postering eller disponering",
             service_type=active["service_type"].fillna(UNKNOWN)))
     return findings
