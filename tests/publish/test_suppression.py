@@ -349,3 +349,6 @@ def test_a_refresh_keeps_the_blanks_of_the_figures_it_publishes_unchanged():
     # a row blank before because it has no figure blanks nothing
     nothing = published(suppress_for_public(empty, ORG, blank_before=blanks[blanks["dimension_value"] == "6-11"]))
     assert nothing[("sof", "SOF", "0-5")] == 6 and nothing[("sof", "SOF", "12-17")] == 15
+    # an earlier set that repeats a key cannot say which figure was published: refused, not guessed
+    with pytest.raises(ValueError, match="the earlier rows repeat a key"):
+        unchanged_blanks(blanks, day, pd.concat([night, night.iloc[[1]].assign(value=4)], ignore_index=True))
