@@ -124,3 +124,10 @@ class AtomicParquetWriter:
 def write_parquet_atomic(path: Path, table: pa.Table) -> None:
     with AtomicParquetWriter(path, table.schema) as writer:
         writer.write(table)
+
+
+def write_frame_atomic(path: Path, frame) -> None:
+    """A pandas frame as `write_parquet_atomic` writes a table: renamed into place, 0600, its
+    folder 0700 when created (the KPI and data-quality zones hold caseworker and citizen
+    pseudonyms, as the model does). Dtypes come back as written (pandas' schema metadata)."""
+    write_parquet_atomic(path, pa.Table.from_pandas(frame, preserve_index=False))

@@ -31,6 +31,7 @@ from etl.core import zones
 from etl.core.zones import is_stale
 from etl.core.periods import COPENHAGEN, local_now
 from etl.core.settings import DEFAULT_MONTHLY_FILE_DUE_DAY
+from etl.core.storage import write_frame_atomic
 from etl.extract.incremental import table_rows
 from etl.extract.land import expected_files
 from etl.publish.warehouse import read_table
@@ -292,10 +293,7 @@ def append_kpi_history(path: Path, totals: pd.DataFrame, run_id: str, computed_a
                                 "period": "str", "provisional": "bool", "value": "float64",
                                 "denominator": "float64"})
     combined["computed_at"] = pd.to_datetime(combined["computed_at"]).astype("datetime64[us]")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    combined.to_parquet(tmp, index=False)
-    tmp.replace(path)
+    write_frame_atomic(path, combined)
 
 
 def read_kpi_history(path: Path) -> pd.DataFrame:

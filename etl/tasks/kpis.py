@@ -13,6 +13,7 @@ from etl.core import zones
 from etl.core.locks import stage_lock
 from etl.core.periods import local_now, reporting_periods
 from etl.core.settings import Settings
+from etl.core.storage import write_frame_atomic
 from etl.model import Model
 from etl.model.org import current_structure
 from etl.publish.marts import (CASE_COST, CASEWORKER, DATA_FRESHNESS, DIM_CASEWORKER, DIM_DIMENSION, DIM_KPI,
@@ -58,15 +59,13 @@ def _compute_kpis(run_id: str, settings: Settings | None = None, history_quarter
     values["computed_at"] = pd.Timestamp(local_now())
     values = with_bi_keys(values)
     path = settings.zones.kpi_values
-    path.parent.mkdir(parents=True, exist_ok=True)
-    values.to_parquet(path.with_suffix(".tmp"), index=False)
-    path.with_suffix(".tmp").replace(path)
+    write_frame_atomic(path, values)
     log.info("computed %d KPI rows for %d periods in %.1fs", len(values), len(periods), time.monotonic() - started)
     cost_path = _compute_case_cost(model, run_id, values["computed_at"].iloc[0] if len(values) else None,
                                    settings.zones.case_cost)
     caseworkers = values.loc[values["org_level"] == "caseworker", "org_key"]
-    dim_caseworker(model.fact_case, model.dim_org, model.extraction_date, caseworkers).to_parquet(
-        settings.zones.dim_caseworker, index=False)
+    write_frame_atomic(settings.zones.dim_caseworker,
+                       dim_caseworker(model.fact_case, model.dim_org, model.extraction_date, caseworkers))
     freshness = kpi_freshness(settings, run_id, values["computed_at"].iloc[0] if len(values) else local_now())
     return settings.zones.portable({"path": path, "rows": len(values), "periods": len(periods),
                                     "extraction_date": model.extraction_date.isoformat(), "case_cost_path": cost_path,
@@ -108,8 +107,7 @@ def _compute_case_cost(model, run_id: str, computed_at, path):
     started = time.monotonic()
     rows = case_cost(model).assign(run_id=run_id,
                                    computed_at=computed_at or pd.Timestamp(local_now()))
-    rows.to_parquet(path.with_suffix(".tmp"), index=False)
-    path.with_suffix(".tmp").replace(path)
+    write_frame_atomic(path, rows)
     log.info("computed %d case_cost rows in %.1fs", len(rows), time.monotonic() - started)
     return path
 

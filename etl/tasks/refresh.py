@@ -28,6 +28,7 @@ import sqlalchemy as sa
 
 from etl.core import zones
 from etl.core.settings import Settings
+from etl.core.storage import write_frame_atomic
 from etl.publish.warehouse import ensure_schema, make_engine, read_table
 from etl.sources import SOURCES
 from etl.tasks import kpis as kpi_tasks
@@ -113,19 +114,19 @@ def compute_running_quarter(run_id: str, settings: Settings | None = None) -> di
     previous, previous_caseworkers = published_staged_set(settings)
     # kept aside before compute_kpis overwrites the staged set: a failed audit or publish (or a
     # retry of this task) then still finds the set the nightly version was published from
-    _write(previous, published_copy(path))
+    write_frame_atomic(published_copy(path), previous)
     if previous_caseworkers is not None:
-        _write(previous_caseworkers, published_copy(caseworkers_path))
+        write_frame_atomic(published_copy(caseworkers_path), previous_caseworkers)
     staged = kpi_tasks.compute_kpis(run_id, settings, history_quarters=0)
     fresh = pd.read_parquet(path)
     # the kept rows keep their values and computed_at (the night's); their run_id becomes this run's:
     # version 0 is one publication with one run id (dq_kpi_flag and the BI views match flags on it)
     kept = previous[~previous["period_key"].isin(set(fresh["period_key"]))].assign(run_id=run_id)
     merged = pd.concat([fresh, kept[list(fresh.columns)]], ignore_index=True)
-    _write(merged, path)
+    write_frame_atomic(path, merged)
     if previous_caseworkers is not None:  # the kept periods' caseworkers keep their unit
         caseworkers = pd.concat([pd.read_parquet(caseworkers_path), previous_caseworkers], ignore_index=True)
-        _write(caseworkers.drop_duplicates("org_id"), caseworkers_path)
+        write_frame_atomic(caseworkers_path, caseworkers.drop_duplicates("org_id"))
     log.info("refreshed %d KPI rows of %d running-quarter period(s); kept %d rows of %d other period(s) as the "
              "nightly version has them", len(fresh), fresh["period_key"].nunique(), len(kept),
              kept["period_key"].nunique())
@@ -141,9 +142,6 @@ def published_copy(path: Path) -> Path:
     return path.with_name(path.stem + ".published" + path.suffix)
 
 
-def _write(frame: pd.DataFrame, path: Path) -> None:
-    frame.to_parquet(path.with_suffix(".tmp"), index=False)
-    path.with_suffix(".tmp").replace(path)
 
 
 def published_staged_set(settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame | None]:

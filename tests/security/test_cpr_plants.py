@@ -238,10 +238,16 @@ def test_dq22_has_exactly_one_failing_record_per_plant(attacked):
 
 
 def test_restricted_zones_are_0700_and_their_files_0600_under_umask_0(attacked):
-    """Issue 21 item 4: landing, staged, quarantine and model, whatever the umask."""
+    """Issue 21 item 4: landing, staged, quarantine and model, whatever the umask; and the KPI
+    zone (caseworker pseudonyms, theme 6's case costs with case and citizen pseudonyms, the
+    audit's memo) and the data-quality zone (the failing records with the sources' caseworker
+    ids), which the model's pseudonyms reach as well."""
     folder = attacked["settings"].zones
     modes = {}
-    for zone in (folder.landing, folder.staged, folder.quarantine, folder.model):
+    assert {p.name for p in folder.kpi_values.parent.iterdir()} >= {
+        "kpi_value.parquet", "case_cost.parquet", "dim_caseworker.parquet", "audit_memo.json"}
+    for zone in (folder.landing, folder.staged, folder.quarantine, folder.model, folder.kpi_values.parent,
+                 folder.dq_breaches.parent):
         for path in [zone, *zone.rglob("*")]:
             modes[str(path.relative_to(folder.root))] = (path.is_dir(), stat.S_IMODE(path.stat().st_mode))
     assert len(modes) > 300
