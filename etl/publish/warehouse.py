@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import re
 import zlib
 from collections.abc import Sequence
@@ -44,6 +45,7 @@ from sqlalchemy.engine import make_url
 from etl.core.periods import local_today
 from etl.core.privacy import MASK, CprInOutputError, cpr_cells, mask_cpr
 from etl.core.settings import REPO_ROOT
+from etl.core.storage import PRIVATE_FILE, make_private
 from etl.core.tables import TableSpec
 from etl.publish.marts import CASEWORKER, KEYED_TABLES, KPI_VALUE, MART_TABLES, RESTRICTED_TABLES, TABLES
 
@@ -73,6 +75,12 @@ def make_engine(url: str) -> sa.Engine:
         return sa.create_engine(url, pool_pre_ping=True)
     main = Path(parsed.database).resolve()
     main.parent.mkdir(parents=True, exist_ok=True)
+    # the caseworker level: on SQLite the file's mode is the only access control there is, so
+    # `restricted.db` is created 0600 whatever the umask (SQLite gives its journal the same mode)
+    restricted = main.with_name("restricted.db")
+    if not restricted.exists():
+        os.close(os.open(restricted, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE))
+        make_private(restricted)
     engine = sa.create_engine(url)
 
     @sa.event.listens_for(engine, "connect")

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from sqlalchemy.engine import make_url
 from cpr_scan import find_cpr_in_frame, find_cpr_like
 
 import etl.tasks.orchestration  # noqa: F401 - what every DAG imports: it installs the log guard
@@ -251,6 +252,9 @@ def test_restricted_zones_are_0700_and_their_files_0600_under_umask_0(attacked):
         for path in [zone, *zone.rglob("*")]:
             modes[str(path.relative_to(folder.root))] = (path.is_dir(), stat.S_IMODE(path.stat().st_mode))
     assert len(modes) > 300
+    # the embedded warehouse's caseworker level: its file mode is its only access control
+    restricted = Path(make_url(attacked["settings"].warehouse_url()).database).with_name("restricted.db")
+    modes["warehouse/restricted.db"] = (False, stat.S_IMODE(restricted.stat().st_mode))
     wrong = {p: oct(m) for p, (is_dir, m) in modes.items() if m != (0o700 if is_dir else 0o600)}
     assert wrong == {}
 
