@@ -13,6 +13,8 @@ from pathlib import Path
 
 from aiosmtpd.controller import Controller
 
+from etl.core.storage import atomic_write_bytes, private_dir
+
 
 class _SaveToFolder:
     def __init__(self, folder: Path):
@@ -21,7 +23,8 @@ class _SaveToFolder:
 
     async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, N802 - aiosmtpd hook
         self.count += 1
-        (self.folder / f"{self.count:04d}.eml").write_bytes(envelope.original_content or envelope.content)
+        # 0600: an alert's attachment lists the failing records with the sources' caseworker ids
+        atomic_write_bytes(self.folder / f"{self.count:04d}.eml", envelope.original_content or envelope.content)
         return "250 Message accepted for delivery"
 
 
@@ -35,8 +38,7 @@ class MailSink:
     """`with MailSink(folder) as sink:` — listens on 127.0.0.1:`sink.port` until exit."""
 
     def __init__(self, folder: Path, port: int | None = None):
-        self.folder = folder
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self.folder = private_dir(folder)
         self.port = port or free_port()
         self._controller = Controller(_SaveToFolder(folder), hostname="127.0.0.1", port=self.port)
 

@@ -248,7 +248,7 @@ def test_restricted_zones_are_0700_and_their_files_0600_under_umask_0(attacked):
     assert {p.name for p in folder.kpi_values.parent.iterdir()} >= {
         "kpi_value.parquet", "case_cost.parquet", "dim_caseworker.parquet", "audit_memo.json"}
     for zone in (folder.landing, folder.staged, folder.quarantine, folder.model, folder.kpi_values.parent,
-                 folder.dq_breaches.parent):
+                 folder.dq_breaches.parent, folder.root / "mail"):  # (the demo's mail: the owners' attachments)
         for path in [zone, *zone.rglob("*")]:
             modes[str(path.relative_to(folder.root))] = (path.is_dir(), stat.S_IMODE(path.stat().st_mode))
     assert len(modes) > 300
