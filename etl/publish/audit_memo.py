@@ -17,8 +17,9 @@ under a fingerprint of everything it depends on, and asked again only when that 
 An answer is the positions (in those rows) of the rows whose non-zero figure the attacker
 recovers: no figure, no key, nothing personal. The fingerprints cover the true figures, so the
 memo lives beside them in the restricted KPI zone (`kpi/audit_memo.json`, 0600). A missing or
-unreadable memo is an empty one (the audit runs in full, with a warning if it was unreadable):
-a cache never fails a publish. Each publish writes the answers it used, so the file holds one
+unreadable memo is an empty one (the audit runs in full, with a warning if it was unreadable),
+and an answer naming a row its question does not have is asked again: a cache never fails a
+publish. Each publish writes the answers it used, so the file holds one
 publish's worth, never a history.
 """
 
@@ -90,8 +91,9 @@ class AuditMemo:
             return cls()
         try:
             answers = json.loads(path.read_text())["answers"]
-            if not isinstance(answers, dict) or not all(isinstance(v, list) for v in answers.values()):
-                raise ValueError("answers is not a map of lists")
+            if not isinstance(answers, dict) or not all(
+                    isinstance(v, list) and all(type(i) is int and i >= 0 for i in v) for v in answers.values()):
+                raise ValueError("answers is not a map of lists of row positions")
         except (OSError, ValueError, KeyError, TypeError) as error:
             log.warning("the suppression audit's memo %s is unreadable (%s): every KPI is audited in full", path, error)
             return cls()
@@ -123,6 +125,9 @@ class AuditMemo:
         key = hashlib.blake2b(rows_digest + len(blanked).to_bytes(8, "little") + np.packbits(blanked).tobytes(),
                               digest_size=16).hexdigest()
         known = self.used.get(key, self.answers.get(key))
+        if known is not None and any(i >= len(blanked) for i in known):  # no answer to this question
+            log.warning("the suppression audit's memo answers with a row the question does not have: asked again")
+            known = None
         if known is not None:
             self.hits += 1
             found = np.asarray(known, dtype=np.int64)

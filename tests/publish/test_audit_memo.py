@@ -129,7 +129,9 @@ def test_the_rows_fingerprint_does_not_depend_on_how_they_were_read():
         AuditMemo.rows_digest(context, rows)
 
 
-@pytest.mark.parametrize("content", ["{not json", json.dumps({"answers": [1, 2]}), json.dumps({"other": {}})])
+@pytest.mark.parametrize("content", ["{not json", json.dumps({"answers": [1, 2]}), json.dumps({"other": {}}),
+                                     json.dumps({"answers": {"k": [1, "2"]}}), json.dumps({"answers": {"k": [-1]}}),
+                                     json.dumps({"answers": {"k": [True]}})])
 def test_an_unreadable_memo_is_an_empty_one_with_a_warning(content, tmp_path, caplog):
     path = tmp_path / "audit_memo.json"
     path.write_text(content)
@@ -148,3 +150,14 @@ def test_the_same_rows_with_other_cells_blanked_are_another_question():
     assert memo.recovered(digest, np.append(first, False), lambda: [4]).tolist() == [4]  # one row more
     assert memo.recovered(digest, first.copy(), lambda: pytest.fail("asked again")).tolist() == [1]
     assert (memo.hits, memo.misses, len(memo.used)) == (1, 3, 3)
+
+
+def test_an_answer_naming_a_row_the_question_does_not_have_is_asked_again(caplog):
+    memo = AuditMemo()
+    digest = AuditMemo.rows_digest(AuditMemo.context(ORG), _breakdown(15, 5, 10).assign(version=0))
+    blanked = np.array([False, True, True, False, False])
+    memo.recovered(digest, blanked, lambda: [1])
+    damaged = AuditMemo({key: [5] for key in memo.used})  # five rows: positions 0-4
+    with caplog.at_level("WARNING", logger="etl.publish.audit_memo"):
+        assert damaged.recovered(digest, blanked, lambda: [2]).tolist() == [2]
+    assert (damaged.hits, damaged.misses) == (0, 1) and "asked again" in caplog.text
