@@ -77,12 +77,14 @@ def _row_hashes(rows: pd.DataFrame) -> np.ndarray:
 
 class AuditMemo:
     """Answers by fingerprint: `answers` as read from the last publish, `used` what this one
-    asked (and what `save` writes)."""
+    asked (and what `save` writes). Of the questions asked, `hits` were answered by the last
+    publish, `repeats` earlier in this one, and `misses` by the attacker."""
 
     def __init__(self, answers: dict[str, list[int]] | None = None):
         self.answers = dict(answers or {})
         self.used: dict[str, list[int]] = {}
         self.hits = 0
+        self.repeats = 0
         self.misses = 0
 
     @classmethod
@@ -124,7 +126,10 @@ class AuditMemo:
         blanked = np.asarray(blanked, dtype=bool)
         key = hashlib.blake2b(rows_digest + len(blanked).to_bytes(8, "little") + np.packbits(blanked).tobytes(),
                               digest_size=16).hexdigest()
-        known = self.used.get(key, self.answers.get(key))
+        if key in self.used:
+            self.repeats += 1
+            return np.asarray(self.used[key], dtype=np.int64)
+        known = self.answers.get(key)
         if known is not None and any(i >= len(blanked) for i in known):  # no answer to this question
             log.warning("the suppression audit's memo answers with a row the question does not have: asked again")
             known = None
@@ -137,8 +142,13 @@ class AuditMemo:
         self.used[key] = found.tolist()
         return found
 
-    def merge(self, used: dict[str, list[int]], hits: int, misses: int) -> None:
+    def tally(self) -> tuple[dict[str, list[int]], int, int, int]:
+        """What a forked worker hands back to the parent's memo (`merge`)."""
+        return self.used, self.hits, self.repeats, self.misses
+
+    def merge(self, used: dict[str, list[int]], hits: int, repeats: int, misses: int) -> None:
         """What a forked worker asked, into this (the parent's) memo."""
         self.used.update(used)
         self.hits += hits
+        self.repeats += repeats
         self.misses += misses

@@ -410,8 +410,8 @@ def _audit_and_repair(out: pd.DataFrame, cell_of_row: np.ndarray, kpi_of_cell: n
     if given:
         log.info("suppression audit: %d complements follow from earlier periods' published figures (no small "
                  "cell among them)", given)
-    log.info("suppression audit: %d of %d attacks answered by the memo of earlier publishes",
-             memo.hits, memo.hits + memo.misses)
+    log.info("suppression audit: %d attacks, %d answered by the last publish's (etl.publish.audit_memo), %d repeated "
+             "from this one, %d solved", memo.hits + memo.repeats + memo.misses, memo.hits, memo.repeats, memo.misses)
     return blank
 
 
@@ -538,7 +538,7 @@ def _repair_kpi(c: _RepairContext, k: int) -> tuple[np.ndarray, list[tuple[int, 
     given = np.array([], dtype=np.int64)  # recoverable, but no secret: see below
     if not len(leaking):
         notes.append((logging.DEBUG, f"{name}: nothing recovered ({time.monotonic() - started:.1f} s)"))
-        return blank[kpi_cells], notes, lost_count, 0, (memo.used, memo.hits, memo.misses)
+        return blank[kpi_cells], notes, lost_count, 0, memo.tally()
     before = int((blank & kpi_cells).sum())
     stages = np.unique(c.row_stage[mine])
     current = stage[leaking].min()
@@ -596,7 +596,7 @@ def _repair_kpi(c: _RepairContext, k: int) -> tuple[np.ndarray, list[tuple[int, 
         current = max(later[0], stage[remaining].min()) if len(remaining) else None
     notes.append((logging.INFO, f"{name} repaired by blanking {int((blank & kpi_cells).sum() - before)} more "
                                 f"cells in {repairs} rounds ({time.monotonic() - started:.1f} s)"))
-    return blank[kpi_cells], notes, lost_count, len(given), (memo.used, memo.hits, memo.misses)
+    return blank[kpi_cells], notes, lost_count, len(given), memo.tally()
 
 
 def _repair_targets(found: np.ndarray, current: int | None, cell_eqs: pd.Series, eq_cells: pd.Series, stage: np.ndarray,

@@ -45,7 +45,7 @@ def test_a_publish_with_the_last_publish_s_answers_is_the_publish_without_them(r
     night = AuditMemo()
     pd.testing.assert_frame_equal(suppress_for_public(tonight, ORG, earlier_versions=earlier, audit_memo=night),
                                   expected)
-    assert night.misses > 0 and len(night.used) == night.misses
+    assert night.misses > 0 and len(night.used) == night.misses and night.hits == 0
     path = tmp_path / "kpi" / "audit_memo.json"
     night.save(path)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
@@ -54,7 +54,7 @@ def test_a_publish_with_the_last_publish_s_answers_is_the_publish_without_them(r
     again = AuditMemo.load(path)
     pd.testing.assert_frame_equal(suppress_for_public(tonight, ORG, earlier_versions=earlier, audit_memo=again),
                                   expected)
-    assert (again.hits, again.misses) == (night.hits + night.misses, 0)
+    assert (again.hits, again.repeats, again.misses) == (night.misses, night.repeats, 0)
     assert again.used == night.used
 
 
@@ -78,13 +78,13 @@ def test_an_answer_is_used_for_its_own_question_only(republication, tmp_path):
     memo = AuditMemo(poisoned)
     pd.testing.assert_frame_equal(suppress_for_public(changed, ORG, earlier_versions=earlier, audit_memo=memo),
                                   suppress_for_public(changed, ORG, earlier_versions=earlier))
-    # the one question asked again is what version 1 gives away on its own: its rows did not change
-    assert len(set(memo.used) & set(poisoned)) == 1
+    # the one question answered is what version 1 gives away on its own: its rows did not change
+    assert len(set(memo.used) & set(poisoned)) == 1 and memo.hits == 1
 
     moved = ORG.assign(area="B")
     memo = AuditMemo(poisoned)
     assert "b" not in _shown(suppress_for_public(tonight, moved, earlier_versions=earlier, audit_memo=memo))
-    assert not set(memo.used) & set(poisoned)  # (hits: questions asked twice within this publish)
+    assert not set(memo.used) & set(poisoned) and memo.hits == 0
 
 
 def test_a_changed_attacker_never_reads_the_old_attacker_s_answers(republication, monkeypatch):
@@ -95,7 +95,7 @@ def test_a_changed_attacker_never_reads_the_old_attacker_s_answers(republication
     poisoned = {key: [] for key in night.used}
     memo = AuditMemo(poisoned)
     assert "b" not in _shown(suppress_for_public(tonight, ORG, earlier_versions=earlier, audit_memo=memo))
-    assert not set(memo.used) & set(poisoned)
+    assert not set(memo.used) & set(poisoned) and memo.hits == 0
 
 
 @pytest.mark.parametrize("workers", [1, 2])
@@ -149,7 +149,10 @@ def test_the_same_rows_with_other_cells_blanked_are_another_question():
     assert memo.recovered(digest, first[::-1].copy(), lambda: [3]).tolist() == [3]
     assert memo.recovered(digest, np.append(first, False), lambda: [4]).tolist() == [4]  # one row more
     assert memo.recovered(digest, first.copy(), lambda: pytest.fail("asked again")).tolist() == [1]
-    assert (memo.hits, memo.misses, len(memo.used)) == (1, 3, 3)
+    assert (memo.hits, memo.repeats, memo.misses, len(memo.used)) == (0, 1, 3, 3)
+    again = AuditMemo(memo.used)
+    assert again.recovered(digest, first.copy(), lambda: pytest.fail("asked again")).tolist() == [1]
+    assert (again.hits, again.repeats, again.misses) == (1, 0, 0)
 
 
 def test_an_answer_naming_a_row_the_question_does_not_have_is_asked_again(caplog):

@@ -93,3 +93,25 @@ def test_the_refresh_keeps_only_a_staged_set_that_is_the_published_one(settings)
     with pytest.raises(RuntimeError, match=r"no staged KPI set is the one the nightly version was published from "
                                            r"\(published: rows by run \{'night': 3\}"):
         refresh.published_staged_set(settings)
+
+
+def test_the_refreshed_set_keeps_the_published_order_so_the_audit_asks_the_night_s_questions():
+    """The running quarter's rows go back where the published set had them (the kept periods
+    were appended after them), a row the night did not have goes last, and dates read as text
+    or timestamps match."""
+    def row(period_end, org_key, value):
+        return {"kpi_id": "T2.01", "measure": "count", "period_type": "quarter", "period_start": "2025-10-01",
+                "period_end": period_end, "org_level": "unit", "org_key": org_key, "dimension": None,
+                "dimension_value": None, "value": value}
+
+    published = pd.DataFrame([row("2025-09-30", "U1", 1.0), row("2025-11-15", "U1", 2.0),
+                              row("2025-09-30", "U2", 3.0), row("2025-11-15", "U2", 4.0)])
+    refreshed = pd.DataFrame([row("2025-11-15", "U3", 9.0), row("2025-11-15", "U2", 5.0), row("2025-11-15", "U1", 2.0),
+                              row("2025-09-30", "U1", 1.0), row("2025-09-30", "U2", 3.0)])
+    refreshed["period_end"] = pd.to_datetime(refreshed["period_end"])
+    ordered = refresh._in_published_order(refreshed, published)
+    assert list(zip(ordered["org_key"], ordered["value"])) == [("U1", 1.0), ("U1", 2.0), ("U2", 3.0), ("U2", 5.0),
+                                                                ("U3", 9.0)]
+    assert ordered.index.tolist() == [0, 1, 2, 3, 4]
+    repeated = pd.concat([published, published.iloc[[0]]], ignore_index=True)
+    assert refresh._in_published_order(refreshed, repeated).equals(refreshed)  # no order to follow: as it came
