@@ -1,7 +1,7 @@
 """`benchmarks/run_chain.py`, the one command behind docs/performance.md, runs end to end
 on the demo profile (a full night, a quarter frozen, an incremental night, a daytime refresh)
-and reports every stage; `benchmarks/refresh_publish.py` then times the refresh's publish alone
-on what it left."""
+and reports every stage; `benchmarks/refresh_publish.py` and `benchmarks/refresh_extract.py` then
+time the refresh's publish and its extract alone on what it left."""
 
 from __future__ import annotations
 
@@ -50,3 +50,10 @@ def test_the_benchmark_runs_both_nights_and_reports_each_stage(tmp_path):
                             str(tmp_path / "data")], capture_output=True, text=True, timeout=900, check=False)
     assert timed.returncode == 0, timed.stderr[-3000:]
     assert re.fullmatch(rf"refresh publish, code {re.escape(str(REPO_ROOT))}, run 1: \d+\.\d s\n", timed.stdout)
+    # and the refresh's extract alone, on another copy (the merge's A/B in docs/performance.md)
+    timed = subprocess.run([sys.executable, str(REPO_ROOT / "benchmarks" / "refresh_extract.py"),
+                            str(tmp_path / "data")], capture_output=True, text=True, timeout=900, check=False)
+    assert timed.returncode == 0, timed.stderr[-3000:]
+    assert re.fullmatch(rf"refresh extract, code {re.escape(str(REPO_ROOT))}, run 1: \d+\.\d s \(cpu \d+\.\d s; "
+                        r"[1-9][\d,]* rows changed; boern \d+\.\d\d, voksen \d+\.\d\d, tilbud \d+\.\d\d, klage "
+                        r"\d+\.\d\d, hr \d+\.\d\d, oekonomi \d+\.\d\d\)\n", timed.stdout), timed.stdout
