@@ -18,20 +18,16 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
-import shutil
-import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
+
+from on_a_copy import run_on_a_copy
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def refresh_sources(data_dir: Path, changed_share: float) -> dict:
     """Change the rows, then time every database source's refresh (imports from the path as it stands)."""
-    sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
     from run_chain import change_rows  # noqa: PLC0415 - the benchmark's own change, same rows each copy
 
     from etl.core import zones  # noqa: PLC0415 - from the checkout under test
@@ -68,17 +64,8 @@ def main() -> None:
     if not (args.data_dir / "model" / "model.json").exists() or not list((args.data_dir / "sources").glob("*.db")):
         parser.error(f"{args.data_dir} is not a run_chain.py data folder with SQLite sources: run "
                      "run_chain.py --incremental-night --daytime-refresh into it first")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(args.code.resolve()), os.environ.get("PYTHONPATH", "")])}
     for repeat in range(args.repeat):
-        with tempfile.TemporaryDirectory() as scratch:
-            copy = Path(scratch) / "data"
-            shutil.copytree(args.data_dir, copy)
-            done = subprocess.run([sys.executable, __file__, str(copy), "--child", "--changed-share",
-                                   str(args.changed_share)], env=env, capture_output=True, text=True, check=False,
-                                  cwd=args.code)
-            if done.returncode:
-                sys.exit(done.stderr[-3000:])
-            timed = json.loads(done.stdout.strip().splitlines()[-1])
+        timed = run_on_a_copy(__file__, args.data_dir, args.code, "--changed-share", str(args.changed_share))
         per_source = ", ".join(f"{name} {seconds:.2f}" for name, seconds in timed["sources"].items())
         print(f"refresh extract, code {args.code}, run {repeat + 1}: {timed['seconds']:.1f} s "
               f"(cpu {timed['cpu']:.1f} s; {timed['changed']:,} rows changed; {per_source})")

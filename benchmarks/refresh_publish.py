@@ -17,13 +17,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
-import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
+
+from on_a_copy import run_on_a_copy
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -60,16 +57,8 @@ def main() -> None:
     if not (args.data_dir / "kpi" / "kpi_value.published.parquet").exists():
         parser.error(f"{args.data_dir} has no kpi/kpi_value.published.parquet: run run_chain.py with "
                      "--incremental-night --daytime-refresh into it first")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(args.code.resolve()), os.environ.get("PYTHONPATH", "")])}
     for repeat in range(args.repeat):
-        with tempfile.TemporaryDirectory() as scratch:
-            copy = Path(scratch) / "data"
-            shutil.copytree(args.data_dir, copy)
-            done = subprocess.run([sys.executable, __file__, str(copy), "--child"], env=env, capture_output=True,
-                                  text=True, check=False, cwd=args.code)
-            if done.returncode:
-                sys.exit(done.stderr[-3000:])
-            seconds = json.loads(done.stdout.strip().splitlines()[-1])["seconds"]
+        seconds = run_on_a_copy(__file__, args.data_dir, args.code)["seconds"]
         print(f"refresh publish, code {args.code}, run {repeat + 1}: {seconds:.1f} s")
 
 
