@@ -139,7 +139,7 @@ def merge_into_base(base: pd.DataFrame, changed: pd.DataFrame, spec: TableSpec) 
 
 
 def _integer_keys(values: pd.Series) -> np.ndarray | None:
-    """A key column as int64, or None when it is not whole numbers without a gap."""
+    """A key column as int64, or None when it is not an integer column or misses a value."""
     if values.dtype.kind not in "iu" and str(values.dtype) not in ("Int64", "Int32", "Int16", "int64[pyarrow]"):
         return None
     if values.isna().any():
