@@ -70,9 +70,10 @@ _PLAIN_FLOATS = (1e-4, 1e9)
 def _float_text(array: pa.Array) -> pa.Array:
     """`str()` of each float: Arrow's cast prints the same shortest round-trip digits as
     Python's repr, and a whole number without Python's `.0`, which is added. Where a value
-    would take an exponent (or is NaN or infinite) the column goes per value instead: money
-    never does, and the two print exponents differently. (Copenhagen's 1.58 M amounts took
-    1.9 s value by value, national's ten times that; docs/performance.md "Round 13".)"""
+    would take an exponent (or is NaN or infinite), or is a billion or more, the column goes
+    per value instead (the two print exponents differently): the same text either way, and a
+    posting's amount is hardly ever there. (Copenhagen's 1.58 M amounts took 1.9 s value by
+    value, national's ten times that; docs/performance.md "Round 13".)"""
     values = array.cast(pa.float64())
     magnitude = pc.abs(values)
     plain = pc.or_(pc.equal(values, 0.0), pc.and_(pc.greater_equal(magnitude, _PLAIN_FLOATS[0]),
