@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from etl.core import zones
 from etl.core.roles import facility_group
@@ -701,24 +703,32 @@ def money_class(art: pd.Series) -> pd.Series:
 def _link_measures(systems: pd.Series, references: pd.Series, dim_measure_link: pd.DataFrame) -> pd.Series:
     """The service key each normalised reference names in its own system (NULL when none:
     no system, no reference, or no such measure there, deleted ones included)."""
-    known = pd.Series(dim_measure_link["service_key"].to_numpy(),
-                      index=dim_measure_link["source"] + ":" + dim_measure_link["service_id"])
+    links = dim_measure_link[dim_measure_link["service_key"].notna()]
+    keys = links["source"] + ":" + links["service_id"]
+    first = ~keys.duplicated(keep="first").to_numpy()  # a key named twice: its first service key
     wanted = (systems.astype("str") + ":" + references).where(systems.notna() & references.notna())
-    return wanted.map(known.groupby(level=0).first()).astype("str")
+    # looked up in Arrow's hash table: 1.58 M postings at Copenhagen, 0.6 s as a pandas map
+    at = pc.index_in(pa.array(wanted, type=pa.large_string()), value_set=pa.array(keys[first], type=pa.large_string()))
+    return pd.Series(pd.array(pa.array(links["service_key"][first], type=pa.large_string()).take(at), dtype="str"),
+                     index=systems.index)
 
 
 def _repeated_after_first(columns: list[pd.Series], order_by: pd.Series) -> pd.Series:
     """Whether each row repeats the values of `columns` (NULL equal to NULL) of a row with a
     lower `order_by`. Worked on integer codes of each column: the postings (15.9 M rows at
-    national) never become Python objects, which took several GiB."""
-    group = np.zeros(len(order_by), dtype="int64")
-    for column in columns:
-        codes, uniques = pd.factorize(column, use_na_sentinel=False)  # NULL is a value of its own
+    national) never become Python objects, which took several GiB. Only rows whose first
+    column's value is on another row too can repeat one (a voucher number is nearly unique),
+    so the other columns are read for those rows alone."""
+    first, _ = pd.factorize(columns[0], use_na_sentinel=False)  # NULL is a value of its own
+    shared = np.flatnonzero(pd.Series(first).duplicated(keep=False).to_numpy())
+    group = first[shared]
+    for column in columns[1:]:
+        codes, uniques = pd.factorize(column.iloc[shared], use_na_sentinel=False)
         group, _ = pd.factorize(group * (len(uniques) + 1) + codes)  # both < rows: no overflow
-    order = np.argsort(order_by.astype("Int64").to_numpy(dtype="int64", na_value=np.iinfo("int64").max),
+    order = np.argsort(order_by.iloc[shared].astype("Int64").to_numpy(dtype="int64", na_value=np.iinfo("int64").max),
                        kind="stable")
-    repeated = np.empty(len(group), dtype=bool)
-    repeated[order] = pd.Series(group[order]).duplicated(keep="first").to_numpy()
+    repeated = np.zeros(len(order_by), dtype=bool)
+    repeated[shared[order]] = pd.Series(group[order]).duplicated(keep="first").to_numpy()
     return pd.Series(repeated, index=order_by.index)
 
 

@@ -15,8 +15,8 @@ collapse into one key. A CPR inside longer text is replaced by `[CPR fjernet]`.
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from etl.core.privacy import MASK, cpr_flags, cpr_spans, mask_cpr, normalise_text
 from etl.model.link import Pseudonymiser
@@ -72,8 +72,9 @@ def guard_free_text(frames: dict[tuple[str, str], pd.DataFrame], pseudonymiser: 
         hits = {}
         for column in columns:
             values = rows[column]
-            uniques = np.asarray(values.dropna().astype("str").unique(), dtype=object)
-            bad = set(uniques[cpr_flags(uniques)])
+            # the distinct texts stay Arrow: 1.9 million at Copenhagen, never Python objects (but the flagged)
+            uniques = pa.array(values.dropna().astype("str").unique(), type=pa.large_string())
+            bad = set(uniques.filter(pa.array(cpr_flags(uniques))).to_pylist())
             if not bad:
                 continue
             replacement = {u: _masked(u, pseudonymiser) for u in bad}

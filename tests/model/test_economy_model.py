@@ -10,6 +10,8 @@ import datetime as dt
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from model_files import account_rows
 from staged_frames import staged
 
@@ -17,7 +19,7 @@ from etl.core.settings import REPO_ROOT
 from etl.model import conform
 from etl.model.accounting import model_rows, staged_rows, with_model_rows
 from etl.core.reference import load_reference
-from etl.model.build import _repeated_after_first, build_model, build_tables, money_class, normalise_measure_reference
+from etl.model.build import _link_measures, _repeated_after_first, build_model, build_tables, money_class, normalise_measure_reference
 from etl.model.link import Pseudonymiser
 from etl.model.registry import sources_feeding
 from etl.model.tables import MODEL_TABLES
@@ -205,3 +207,35 @@ def test_the_streamed_build_is_the_held_model_and_releases_the_staged_frames(nig
         pd.testing.assert_frame_equal(frame, model.tables[name], obj=name)
     counts = {key: n for name, frame in streamed.items() for key, n in model_rows(name, frame).items()}
     pd.testing.assert_frame_equal(with_model_rows(staged_rows(frames), counts), account_rows(frames, model))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["A", "B", "C", None]), st.sampled_from(["x", "y", None]),
+                          st.one_of(st.none(), st.integers(-2, 2)), st.integers(0, 30)), max_size=40))
+def test_repeats_are_the_stable_definition(rows):
+    """Against the definition read plainly: sort by id (stably), a row repeats when an earlier
+    row has the same values (NULL equal to NULL); rows whose first value is alone never do."""
+    frame = pd.DataFrame(rows, columns=["voucher", "other", "amount", "id"]).astype(
+        {"voucher": "str", "other": "str", "amount": "Int64", "id": "Int64"})
+    frame.index = range(100, 100 + len(frame))
+    got = _repeated_after_first([frame["voucher"], frame["other"], frame["amount"]], frame["id"])
+    ordered = frame.sort_values("id", kind="stable").astype(object).fillna("<NULL>")
+    expected = ordered.duplicated(["voucher", "other", "amount"], keep="first").reindex(frame.index)
+    assert got.to_dict() == expected.to_dict()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["boern", "voksen"]), st.sampled_from(["1", "2", "3"]),
+                          st.one_of(st.none(), st.sampled_from(["k1", "k2", "k3"]))), max_size=8),
+       st.lists(st.tuples(st.sampled_from(["boern", "voksen", None]), st.sampled_from(["1", "2", "4", None])),
+                max_size=12))
+def test_a_reference_reaches_the_first_service_key_its_system_names(links, postings):
+    """The lookup (Arrow's hash table) against its definition: the first service key of
+    `source:service_id` that has one; no system, no reference or no such measure: NULL."""
+    dim = pd.DataFrame(links, columns=["source", "service_id", "service_key"]).astype("str")
+    systems = pd.Series([p[0] for p in postings], dtype="str", index=range(5, 5 + len(postings)))
+    references = pd.Series([p[1] for p in postings], dtype="str", index=systems.index)
+    known = pd.Series(dim["service_key"].to_numpy(), index=dim["source"] + ":" + dim["service_id"])
+    expected = (systems + ":" + references).where(systems.notna() & references.notna()).map(
+        known.groupby(level=0).first()).astype("str")
+    pd.testing.assert_series_equal(_link_measures(systems, references, dim), expected)
