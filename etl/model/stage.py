@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor, wait
 
 from etl.core import zones
 from etl.core.settings import Settings
@@ -42,16 +43,26 @@ def run_model_stage(settings: Settings, extraction_date: dt.date,
                          if name in pointers else None) for name in SOURCES}
     # each table written as it is built and dropped once no builder reads it: the stage never
     # holds the whole model beside every source (docs/performance.md, "Round 5")
+    # each table is written on a thread while the next is built (Parquet's encoding and
+    # compression let go of the GIL): one write in flight, so one table more held at most
     writer, model_counts = ModelWriter(model_dir), {}
-    try:
-        for name, frame in build_tables(frames, reference, Pseudonymiser(key), release=True):
-            writer.add(name, frame)
-            model_counts.update(model_rows(name, frame))
-            del frame
-        counts = writer.commit(extraction_date, extraction_time, built_from)
-    except BaseException:
-        writer.discard()
-        raise
+    with ThreadPoolExecutor(1, thread_name_prefix="model-writer") as writing:
+        in_flight = None
+        try:
+            for name, frame in build_tables(frames, reference, Pseudonymiser(key), release=True):
+                model_counts.update(model_rows(name, frame))
+                if in_flight is not None:
+                    in_flight.result()
+                in_flight = writing.submit(writer.add, name, frame)
+                del frame
+            if in_flight is not None:
+                in_flight.result()
+            counts = writer.commit(extraction_date, extraction_time, built_from)
+        except BaseException:
+            if in_flight is not None:
+                wait([in_flight])
+            writer.discard()
+            raise
     record_key_fingerprint(model_dir, key)
     accounting = with_model_rows(staged, model_counts)
     accounting.to_parquet(model_dir / zones.ACCOUNTING, index=False)

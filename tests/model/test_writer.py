@@ -3,6 +3,7 @@
 import datetime as dt
 
 import pandas as pd
+import pytest
 from model_files import save_model
 
 from etl.model import Model, ModelWriter
@@ -37,3 +38,39 @@ def test_commit_puts_every_table_in_place_and_model_json_last(tmp_path):
     assert model.extraction_date == DAY + dt.timedelta(days=1)
     assert counts["fact_case"] == 1 and counts["fact_posting"] == 0  # absent tables are written empty
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def _stage(tmp_path, day):
+    from etl.core.settings import REPO_ROOT, Settings  # noqa: PLC0415
+    from etl.model.stage import run_model_stage  # noqa: PLC0415
+
+    settings = Settings(tmp_path / "data", REPO_ROOT / "reference", "demo")
+    return settings, run_model_stage(settings, day)
+
+
+@pytest.mark.parametrize("where", ["a builder", "a table's write on the writer thread"])
+def test_the_stage_failing_while_a_table_is_written_leaves_the_live_model(tmp_path, monkeypatch, where):
+    """The stage writes each table on a thread while it builds the next: a builder raising, or a
+    write raising there, fails the stage with that error, and the live model and its folder
+    are as they were (no table of the failed build, no temporary file)."""
+    from etl.model import registry  # noqa: PLC0415
+
+    settings, _ = _stage(tmp_path, DAY)  # no extracts yet: every table empty, the live model of DAY
+    model_dir = settings.zones.model
+    before = {p.name: p.read_bytes() for p in model_dir.iterdir()}
+    if where == "a builder":
+        def broken(rows):
+            raise RuntimeError("builder broke")
+        monkeypatch.setitem(registry._BUILDERS, ("oekonomi", "postering"), broken)
+    else:
+        add = ModelWriter.add
+
+        def broken(self, name, frame):
+            if name == "fact_decision":
+                raise RuntimeError("write broke")
+            add(self, name, frame)
+        monkeypatch.setattr(ModelWriter, "add", broken)
+    with pytest.raises(RuntimeError, match="builder broke" if where == "a builder" else "write broke"):
+        _stage(tmp_path, DAY + dt.timedelta(days=1))
+    assert {p.name: p.read_bytes() for p in model_dir.iterdir()} == before
+    assert Model.load(model_dir).extraction_date == DAY
