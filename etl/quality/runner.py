@@ -234,7 +234,9 @@ def _breakdowns(rows: pd.DataFrame) -> pd.DataFrame:
     dimensions = [c for c in rows.columns if c not in (*_ROW_COLUMNS, *IDENTIFIER_COLUMNS)]
     # one dimension at a time: a long frame of every row once per dimension was 2.8 GiB for
     # DQ08 at national (15.9 M postings carry a function and a unit)
-    parts = [rows.groupby(["source", dimension])["failing"].agg(population="size", failing="sum").reset_index()
+    # unsorted groups: every (source, dimension, value) is one row, sorted once below
+    parts = [rows.groupby(["source", dimension], sort=False)["failing"].agg(population="size", failing="sum")
+             .reset_index()
              .rename(columns={dimension: "dimension_value"}).assign(dimension=dimension)
              for dimension in dimensions]
     columns = ["source", "dimension", "dimension_value", "population", "failing"]
