@@ -6,7 +6,9 @@ import pandas as pd
 import pytest
 from model_files import save_model
 
-from etl.model import Model, ModelWriter
+from etl.core.settings import REPO_ROOT, Settings
+from etl.model import Model, ModelWriter, registry
+from etl.model.stage import run_model_stage
 
 DAY = dt.date(2025, 11, 15)
 
@@ -41,9 +43,6 @@ def test_commit_puts_every_table_in_place_and_model_json_last(tmp_path):
 
 
 def _stage(tmp_path, day):
-    from etl.core.settings import REPO_ROOT, Settings  # noqa: PLC0415
-    from etl.model.stage import run_model_stage  # noqa: PLC0415
-
     settings = Settings(tmp_path / "data", REPO_ROOT / "reference", "demo")
     return settings, run_model_stage(settings, day)
 
@@ -53,8 +52,6 @@ def test_the_stage_failing_while_a_table_is_written_leaves_the_live_model(tmp_pa
     """The stage writes each table on a thread while it builds the next: a builder raising, or a
     write raising there, fails the stage with that error, and the live model and its folder
     are as they were (no table of the failed build, no temporary file)."""
-    from etl.model import registry  # noqa: PLC0415
-
     settings, _ = _stage(tmp_path, DAY)  # no extracts yet: every table empty, the live model of DAY
     model_dir = settings.zones.model
     before = {p.name: p.read_bytes() for p in model_dir.iterdir()}
