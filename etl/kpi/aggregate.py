@@ -167,7 +167,9 @@ def _signed_per_group(group: np.ndarray, entities: np.ndarray, n_entities: int, 
                       amounts: np.ndarray, keep) -> np.ndarray:
     """Per group, the distinct entities whose summed amount in the group passes `keep`."""
     known = entities >= 0
-    pairs, at = np.unique(group[known] * max(n_entities, 1) + entities[known], return_inverse=True)
+    # the distinct (group, entity) pairs by hashing, not sorting (as `_distinct_per_group`):
+    # each pair's amounts are still summed in row order, so the sums are the same to the bit
+    at, pairs = pd.factorize(group[known] * max(n_entities, 1) + entities[known])
     sums = np.round(np.bincount(at, weights=amounts[known], minlength=len(pairs)) * 100)
     return np.bincount(pairs[keep(sums)] // max(n_entities, 1), minlength=size)
 

@@ -7,6 +7,8 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from etl.core.periods import Period
 from etl.kpi.aggregate import (
@@ -292,3 +294,27 @@ def test_resolve_org_takes_the_later_of_two_valid_rows_and_labels_gaps_ukendt(di
     assert org["unit"].tolist() == ["Familierådgivning Nord", "Ukendt", "Ukendt", "Ukendt", "Familierådgivning Nord"]
     assert all(str(org[c].dtype) == "str" for c in org)
     assert resolve_org(codes.iloc[:0], doubled, dt.date(2025, 9, 30)).shape == (0, 3)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["U1", "U2", None]), st.sampled_from(["a", "b", None]),
+                          st.one_of(st.none(), st.integers(0, 5)),
+                          st.sampled_from([0.0, 0.1, 0.2, -0.3, 1e6, -1e6, 12.34, -12.34])), max_size=40))
+@example([("U1", "a", 1, 0.1), ("U1", "a", 1, 0.2), ("U1", "a", 1, -0.3), ("U2", None, 2, 12.34)])  # a float residue
+def test_entities_with_money_are_counted_per_group_as_read_plainly(rows):
+    """`positive` / `nonzero` against their reading: per group, the distinct entities whose
+    amounts there sum (in whole cents, in row order) above / away from zero."""
+    members = pd.DataFrame(rows, columns=["org_unit", "kind", "case", "net"]).astype(
+        {"org_unit": "str", "kind": "str", "case": "float", "net": "float"})
+    members = members.assign(org_area="A", org_center="C")
+    summary = summarise(members, ("kind",), positive=("case", "positive", "net"), nonzero=("case", "nonzero", "net"))
+    for row in summary.itertuples():
+        if row.org_level == "sof":
+            inside = members
+        else:
+            key = members[{"area": "org_area", "center": "org_center", "unit": "org_unit"}[row.org_level]]
+            inside = members[key.fillna("Ukendt") == row.org_key]
+        if not pd.isna(row.dimension):
+            inside = inside[inside[row.dimension].fillna("Ukendt") == row.dimension_value]
+        cents = {case: round(sum(g["net"].tolist()) * 100) for case, g in inside.dropna(subset=["case"]).groupby("case")}
+        assert (row.positive, row.nonzero) == (sum(c > 0 for c in cents.values()), sum(c != 0 for c in cents.values()))
