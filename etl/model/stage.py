@@ -42,9 +42,9 @@ def run_model_stage(settings: Settings, extraction_date: dt.date,
     built_from = {name: ({"extract_date": pointers[name]["extract_date"], "run_id": pointers[name].get("run_id")}
                          if name in pointers else None) for name in SOURCES}
     # each table written as it is built and dropped once no builder reads it: the stage never
-    # holds the whole model beside every source (docs/performance.md, "Round 5")
-    # each table is written on a thread while the next is built (Parquet's encoding and
-    # compression let go of the GIL): one write in flight, so one table more held at most
+    # holds the whole model beside every source (docs/performance.md, "Round 5"); the write runs
+    # on a thread while the next table is built (Parquet's encoding and compression let go of
+    # the GIL), one write in flight, so one table more is held at most ("Round 14")
     writer, model_counts = ModelWriter(model_dir), {}
     with ThreadPoolExecutor(1, thread_name_prefix="model-writer") as writing:
         in_flight = None
