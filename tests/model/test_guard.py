@@ -44,3 +44,16 @@ def test_nothing_to_mask_changes_nothing():
     frames = {("boern", "Sag"): pd.DataFrame({"SagId": [1], "Sagsnummer": ["BS-2023-004512"]})}
     out, findings = guard_free_text(frames, Pseudonymiser(KEY))
     assert out[("boern", "Sag")] is frames[("boern", "Sag")] and findings.empty
+
+
+def test_a_number_typed_with_unicode_spaces_or_digits_is_masked_too():
+    """The guard reads each column's distinct texts as Arrow and sends the non-ASCII ones to the
+    full pattern: a no-break space, fullwidth digits and a plain number side by side are all
+    found, masked and reported, and the ASCII text beside them is left alone."""
+    measures = pd.DataFrame({"ForanstaltningId": [1, 2, 3, 4],
+                             "Type": ["Plejefamilie 010508\xa07883", "Aflastning ０１０５０８７８８３", "Bostøtte",
+                                      "Plejefamilie 010508-7883"]})
+    out, findings = guard_free_text({("boern", "Foranstaltning"): measures}, Pseudonymiser(KEY))
+    assert out[("boern", "Foranstaltning")]["Type"].tolist() == [
+        f"Plejefamilie {MASK}", f"Aflastning {MASK}", "Bostøtte", f"Plejefamilie {MASK}"]
+    assert sorted(findings["record_id"]) == ["1", "2", "4"] and set(findings["detail"]) == {"Type"}

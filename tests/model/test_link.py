@@ -101,3 +101,20 @@ def test_the_vectorised_normalisation_is_the_python_one(values):
     lone surrogate cannot be in a text column: pandas' `str` refuses it.)"""
     series = pd.Series(values, dtype="str", index=range(7, 7 + len(values)))
     pd.testing.assert_frame_equal(_normalise_distinct(series), _normalise_text(series))
+
+
+def test_a_number_typed_with_unicode_spaces_links_like_the_plain_one():
+    """Pasted from a letter: a no-break space, a figure space. These take the Python path, the
+    plain numbers beside them the Arrow path, and every row gets its own result in its own place
+    (one call, as the link step makes it). Digits outside ASCII are not read as a number: the
+    value is invalid (DQ05 counts it), never guessed."""
+    values = pd.Series(["010203\xa01234", "0102031234", "010203\u20071234", "٠١٠٢٠٣١٢٣٤", "010203 1234", None,
+                        "0102031234"], index=[9, 3, 7, 1, 5, 2, 8], dtype="str")
+    out = normalise_cpr(values)
+    assert out.index.tolist() == [9, 3, 7, 1, 5, 2, 8]
+    assert out["kind"].tolist() == ["cpr", "cpr", "cpr", "invalid", "cpr", "missing", "cpr"]
+    assert out["cpr"].fillna("-").tolist() == ["0102031234", "0102031234", "0102031234", "-", "0102031234", "-",
+                                               "0102031234"]
+    usable = out["kind"] == "cpr"
+    assert out.loc[usable, "birth_date"].dt.date.astype(str).tolist() == ["1903-02-01"] * 5
+    assert out.loc[usable, "gender"].tolist() == ["K"] * 5
